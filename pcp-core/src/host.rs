@@ -1,0 +1,502 @@
+//! The host: an in-process pmcd. It loads agents, each under its own
+//! domain, routes every name, PMID, instance, help and label query to the
+//! owning agent, and fans a fetch out to the agents involved, in parallel,
+//! each under a deadline, so a slow or hung agent yields a timeout error for
+//! its own metrics and never blocks the others.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use parking_lot::{Mutex, RwLock};
+
+use crate::desc::Desc;
+use crate::error::{NamespaceError, PmError};
+use crate::id::{InDom, Pmid, MAX_DOMAIN};
+use crate::indom::{Instance, Profile};
+use crate::labels::LabelSet;
+use crate::namespace::{Child, Namespace};
+use crate::pmda::{
+    ClientContext, FetchRequest, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
+};
+use crate::value::Value;
+
+/// Why an agent could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// Two agents claim one domain.
+    #[error("agent {name} wants domain {domain}, already used by agent {other}")]
+    DuplicateDomain {
+        /// The new agent.
+        name: String,
+        /// The domain.
+        domain: u32,
+        /// The agent already there.
+        other: String,
+    },
+    /// The domain is outside 1..=510.
+    #[error("agent {name}: domain {domain} out of range 1..=510")]
+    BadDomain {
+        /// The agent.
+        name: String,
+        /// The domain.
+        domain: u32,
+    },
+    /// The agent's names collide with names already loaded.
+    #[error("agent {name}: {source}")]
+    Names {
+        /// The agent.
+        name: String,
+        /// The collision.
+        source: NamespaceError,
+    },
+    /// An agent's PMID is outside its own domain.
+    #[error("agent {name} (domain {domain}) names {metric} with PMID {pmid} of another domain")]
+    ForeignPmid {
+        /// The agent.
+        name: String,
+        /// Its domain.
+        domain: u32,
+        /// The offending name.
+        metric: String,
+        /// The offending PMID.
+        pmid: Pmid,
+    },
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+type SharedAgent = Arc<Mutex<Box<dyn Pmda>>>;
+
+struct Slot {
+    name: String,
+    domain: u32,
+    agent: SharedAgent,
+    jobs: Sender<Job>,
+    busy: Arc<AtomicBool>,
+}
+
+/// One fetch's answer: a value list or an error per requested PMID (in
+/// request order) and one timestamp for the whole result.
+#[derive(Debug, Clone)]
+pub struct FetchResult {
+    /// When the fetch was made.
+    pub timestamp: SystemTime,
+    /// Per requested PMID, in request order.
+    pub values: Vec<(Pmid, MetricResult)>,
+    /// Domains whose names changed since the previous fetch.
+    pub names_changed: bool,
+    /// Domains whose labels changed since the previous fetch.
+    pub labels_changed: bool,
+}
+
+/// An in-process pmcd: a set of agents addressed by domain.
+pub struct Host {
+    slots: Vec<Slot>,
+    by_domain: HashMap<u32, usize>,
+    names: RwLock<Namespace>,
+    timeout: Duration,
+    client: ClientContext,
+    context_labels: LabelSet,
+    names_changed: AtomicBool,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field(
+                "agents",
+                &self
+                    .slots
+                    .iter()
+                    .map(|s| (&s.name, s.domain))
+                    .collect::<Vec<_>>(),
+            )
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Default for Host {
+    fn default() -> Host {
+        Host::new()
+    }
+}
+
+impl Host {
+    /// A host with no agents and a 5-second per-agent deadline (pmcd's).
+    pub fn new() -> Host {
+        Host {
+            slots: Vec::new(),
+            by_domain: HashMap::new(),
+            names: RwLock::new(Namespace::new()),
+            timeout: Duration::from_secs(5),
+            client: ClientContext::local(),
+            context_labels: context_labels(),
+            names_changed: AtomicBool::new(false),
+        }
+    }
+
+    /// Sets the per-agent deadline for every request.
+    pub fn with_timeout(mut self, timeout: Duration) -> Host {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The per-agent deadline.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Loads an agent. Fails on a domain out of range or taken, a PMID
+    /// outside the agent's domain, or a name already loaded.
+    pub fn load(&mut self, agent: Box<dyn Pmda>) -> Result<(), HostError> {
+        let name = agent.name().to_string();
+        let domain = agent.domain();
+        if domain == 0 || domain > MAX_DOMAIN {
+            return Err(HostError::BadDomain { name, domain });
+        }
+        if let Some(&i) = self.by_domain.get(&domain) {
+            return Err(HostError::DuplicateDomain {
+                name,
+                domain,
+                other: self.slots[i].name.clone(),
+            });
+        }
+        let mut foreign = None;
+        agent.namespace().for_each_leaf("", |metric, pmid| {
+            if pmid.domain() != domain && foreign.is_none() {
+                foreign = Some((metric.to_string(), pmid));
+            }
+        });
+        if let Some((metric, pmid)) = foreign {
+            return Err(HostError::ForeignPmid {
+                name,
+                domain,
+                metric,
+                pmid,
+            });
+        }
+        self.names
+            .write()
+            .merge(agent.namespace())
+            .map_err(|source| HostError::Names {
+                name: name.clone(),
+                source,
+            })?;
+        let (jobs, rx) = unbounded::<Job>();
+        thread::Builder::new()
+            .name(format!("agent-{name}"))
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .expect("spawning an agent worker thread");
+        self.by_domain.insert(domain, self.slots.len());
+        self.slots.push(Slot {
+            name,
+            domain,
+            agent: Arc::new(Mutex::new(agent)),
+            jobs,
+            busy: Arc::new(AtomicBool::new(false)),
+        });
+        Ok(())
+    }
+
+    /// The loaded agents, as (name, domain).
+    pub fn agents(&self) -> Vec<(String, u32)> {
+        self.slots
+            .iter()
+            .map(|s| (s.name.clone(), s.domain))
+            .collect()
+    }
+
+    /// The context-level labels (hostname, domainname, machineid, and the
+    /// user and group ids of this process), as pmcd gives them.
+    pub fn context_labels(&self) -> &LabelSet {
+        &self.context_labels
+    }
+
+    fn slot(&self, domain: u32) -> Result<&Slot, PmError> {
+        self.by_domain
+            .get(&domain)
+            .map(|&i| &self.slots[i])
+            .ok_or(PmError::NOAGENT)
+    }
+
+    /// Runs `f` on the agent of `domain` on the caller's thread, waiting at
+    /// most the deadline for the agent to be free.
+    fn with_agent<T>(
+        &self,
+        domain: u32,
+        f: impl FnOnce(&mut dyn Pmda) -> Result<T, PmError>,
+    ) -> Result<T, PmError> {
+        let slot = self.slot(domain)?;
+        let mut guard = slot
+            .agent
+            .try_lock_for(self.timeout)
+            .ok_or(PmError::TIMEOUT)?;
+        f(guard.as_mut())
+    }
+
+    /// Asks every agent whether its names changed, and takes the new names
+    /// of those that did. Returns true if any did.
+    pub fn refresh_names(&self) -> bool {
+        let mut changed = false;
+        for slot in &self.slots {
+            let Some(mut agent) = slot.agent.try_lock_for(self.timeout) else {
+                continue;
+            };
+            if agent.refresh_namespace() {
+                let mut names = self.names.write();
+                match names.replace_domain(slot.domain, agent.namespace()) {
+                    Ok(()) => changed = true,
+                    Err(e) => eprintln!("pcp-core host: agent {} names rejected: {e}", slot.name),
+                }
+            }
+        }
+        if changed {
+            self.names_changed.store(true, Ordering::Relaxed);
+        }
+        changed
+    }
+
+    /// The PMID of metric `name`.
+    pub fn lookup(&self, name: &str) -> Result<Pmid, PmError> {
+        if let Some(p) = self.names.read().lookup(name) {
+            return Ok(p);
+        }
+        self.refresh_names();
+        let names = self.names.read();
+        match names.lookup(name) {
+            Some(p) => Ok(p),
+            None if names.is_inner(name) => Err(PmError::NONLEAF),
+            None => Err(PmError::NAME),
+        }
+    }
+
+    /// The names of `pmid`.
+    pub fn names_of(&self, pmid: Pmid) -> Result<Vec<String>, PmError> {
+        let names = self.names.read();
+        let v: Vec<String> = names.names_of(pmid).iter().map(|s| s.to_string()).collect();
+        if v.is_empty() {
+            Err(PmError::PMID)
+        } else {
+            Ok(v)
+        }
+    }
+
+    /// The immediate children of `name` (`""` for the root).
+    pub fn children(&self, name: &str) -> Result<Vec<Child>, PmError> {
+        self.refresh_names();
+        self.names.read().children(name).ok_or(PmError::NAME)
+    }
+
+    /// Every leaf at or below `name` (`""` for all), with its PMID.
+    pub fn traverse(&self, name: &str) -> Result<Vec<(String, Pmid)>, PmError> {
+        self.refresh_names();
+        self.names.read().traverse(name).ok_or(PmError::NAME)
+    }
+
+    /// A snapshot of the whole merged namespace.
+    pub fn namespace(&self) -> Namespace {
+        self.refresh_names();
+        self.names.read().clone()
+    }
+
+    /// The descriptor of `pmid`.
+    pub fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> {
+        self.with_agent(pmid.domain(), |a| a.desc(pmid))
+    }
+
+    /// The current instances of `indom`.
+    pub fn instances(&self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+        self.with_agent(indom.domain(), |a| a.instances(indom))
+    }
+
+    /// Help text for a metric or an instance domain.
+    pub fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+        let domain = match target {
+            TextTarget::Metric(p) => p.domain(),
+            TextTarget::InDom(i) => i.domain(),
+        };
+        self.with_agent(domain, |a| a.text(target, kind))
+    }
+
+    /// Labels at one level of the agent owning `domain`.
+    pub fn labels(&self, domain: u32, target: LabelTarget) -> Result<LabelSet, PmError> {
+        self.with_agent(domain, |a| a.labels(target))
+    }
+
+    /// The merged labels of a metric, as pminfo -l shows them: context,
+    /// domain, indom, cluster and item levels.
+    pub fn metric_labels(&self, pmid: Pmid) -> Result<LabelSet, PmError> {
+        self.with_agent(pmid.domain(), |a| {
+            let desc = a.desc(pmid)?;
+            let mut sets = vec![self.context_labels.clone(), a.labels(LabelTarget::Domain)?];
+            if !desc.indom.is_null() {
+                sets.push(a.labels(LabelTarget::InDom(desc.indom))?);
+            }
+            sets.push(a.labels(LabelTarget::Cluster(pmid.cluster()))?);
+            sets.push(a.labels(LabelTarget::Item(pmid))?);
+            Ok(LabelSet::merge(sets.iter()))
+        })
+    }
+
+    /// The labels of each instance of `indom` (instance level only).
+    pub fn instance_labels(&self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        self.with_agent(indom.domain(), |a| a.instance_labels(indom))
+    }
+
+    /// Fetches `pmids` with every instance.
+    pub fn fetch(&self, pmids: &[Pmid]) -> FetchResult {
+        self.fetch_with(pmids, &Profile::all())
+    }
+
+    /// Fetches `pmids`, keeping only the instances `profile` wants. Each
+    /// agent involved is asked once, all in parallel; an agent that misses
+    /// the deadline (or is still busy with an earlier request it missed)
+    /// yields [`PmError::TIMEOUT`] for its metrics.
+    pub fn fetch_with(&self, pmids: &[Pmid], profile: &Profile) -> FetchResult {
+        let timestamp = SystemTime::now();
+        let deadline = Instant::now() + self.timeout;
+        let mut values: Vec<(Pmid, MetricResult)> =
+            pmids.iter().map(|&p| (p, Err(PmError::NOAGENT))).collect();
+        // Group request positions by domain, keeping request order within each.
+        let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+        for (i, p) in pmids.iter().enumerate() {
+            match groups.iter_mut().find(|g| g.0 == p.domain()) {
+                Some(g) => g.1.push(i),
+                None => groups.push((p.domain(), vec![i])),
+            }
+        }
+        let (tx, rx): (Sender<(usize, Vec<MetricResult>, bool)>, Receiver<_>) =
+            bounded(groups.len());
+        let mut pending = 0usize;
+        let mut labels_changed = false;
+        for (gi, (domain, positions)) in groups.iter().enumerate() {
+            let Ok(slot) = self.slot(*domain) else {
+                continue;
+            };
+            if slot.busy.swap(true, Ordering::AcqRel) {
+                // Still stuck in an earlier request: do not queue behind it.
+                for &i in positions {
+                    values[i].1 = Err(PmError::TIMEOUT);
+                }
+                continue;
+            }
+            let agent = Arc::clone(&slot.agent);
+            let busy = Arc::clone(&slot.busy);
+            let req_pmids: Vec<Pmid> = positions.iter().map(|&i| pmids[i]).collect();
+            let profile = profile.clone();
+            let client = self.client.clone();
+            let tx = tx.clone();
+            let job: Job = Box::new(move || {
+                let mut a = agent.lock();
+                let req = FetchRequest {
+                    pmids: &req_pmids,
+                    profile: &profile,
+                    client: &client,
+                };
+                let mut out = a.fetch(&req);
+                if !profile.is_all() {
+                    for (pmid, r) in req_pmids.iter().zip(out.iter_mut()) {
+                        if let (Ok(list), Ok(desc)) = (r, a.desc(*pmid)) {
+                            list.retain(|(inst, _)| profile.wants(desc.indom, *inst));
+                        }
+                    }
+                }
+                let lc = a.labels_changed();
+                drop(a);
+                busy.store(false, Ordering::Release);
+                out.resize_with(req_pmids.len(), || Err(PmError::IPC));
+                let _ = tx.send((gi, out, lc));
+            });
+            if slot.jobs.send(job).is_ok() {
+                pending += 1;
+            } else {
+                slot.busy.store(false, Ordering::Release);
+            }
+        }
+        drop(tx);
+        // Agents that do not answer in time get a timeout for their metrics.
+        for (_, positions) in &groups {
+            for &i in positions {
+                if matches!(values[i].1, Err(PmError::NOAGENT))
+                    && self.by_domain.contains_key(&pmids[i].domain())
+                {
+                    values[i].1 = Err(PmError::TIMEOUT);
+                }
+            }
+        }
+        while pending > 0 {
+            let Ok((gi, out, lc)) = rx.recv_deadline(deadline) else {
+                break;
+            };
+            pending -= 1;
+            labels_changed |= lc;
+            for (&i, r) in groups[gi].1.iter().zip(out) {
+                values[i].1 = r;
+            }
+        }
+        FetchResult {
+            timestamp,
+            values,
+            names_changed: self.names_changed.swap(false, Ordering::Relaxed),
+            labels_changed,
+        }
+    }
+
+    /// Stores values into a storable metric.
+    pub fn store(&self, pmid: Pmid, values: &[(u32, Value)]) -> Result<(), PmError> {
+        let client = self.client.clone();
+        self.with_agent(pmid.domain(), |a| a.store(pmid, values, &client))
+    }
+
+    /// Lets every agent wait (bounded) for a just-started source's first data.
+    pub fn wait_ready(&self, timeout: Duration) {
+        for slot in &self.slots {
+            if let Some(mut a) = slot.agent.try_lock_for(self.timeout) {
+                a.wait_ready(timeout);
+            }
+        }
+    }
+}
+
+/// The context labels pmcd attaches: hostname, domainname, machineid,
+/// and the client's user and group ids.
+fn context_labels() -> LabelSet {
+    let mut set = LabelSet::new();
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // within it on success.
+    let host = unsafe {
+        if libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) == 0 {
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            String::from_utf8_lossy(&buf[..end]).into_owned()
+        } else {
+            "localhost".to_string()
+        }
+    };
+    let domain = std::fs::read_to_string("/proc/sys/kernel/domainname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty() && s != "(none)")
+        .unwrap_or_else(|| "localdomain".to_string());
+    set.insert("domainname", domain);
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    set.insert("groupid", gid);
+    set.insert("hostname", host);
+    if let Ok(id) = std::fs::read_to_string("/etc/machine-id") {
+        let id = id.trim();
+        if !id.is_empty() {
+            set.insert("machineid", id);
+        }
+    }
+    set.insert("userid", uid);
+    set
+}

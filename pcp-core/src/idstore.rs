@@ -1,0 +1,446 @@
+//! Persistent ids: a name, once given a number (a cluster, an item, an
+//! instance id), keeps it across restarts, config edits and source outages,
+//! as PCP's `pmdaCache` does.
+//!
+//! # On-disk format
+//!
+//! A [`StateDir`] holds one text file per id cache, `<cache>.ids`:
+//!
+//! ```text
+//! # pcp-agent id cache v1
+//! # cache: prometheus.clusters
+//! # range: 0 4095
+//! # next: 3
+//! 0 "node"
+//! 1 "grafana"
+//! 2 "scripts.loadavg"
+//! # end 3
+//! ```
+//!
+//! Each entry line is the id, a space, and the name as a JSON string (so any
+//! name, with spaces, quotes or newlines, is kept exactly). `next` is the
+//! lowest id never handed out; it is in the header so that a truncated file
+//! still prevents an id from being reused for a different name. The `end`
+//! line counts the entries; a file without it, or with a bad line, is
+//! reported as corrupt: its valid entries are kept, the file is kept aside
+//! as `<cache>.ids.corrupt`, and a fresh file is written. Files are replaced
+//! atomically (write to a temporary file, fsync, rename, fsync the
+//! directory). A lock file (`.lock`, held with `flock`) stops two processes
+//! from using one state directory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::error::StoreError;
+
+const MAGIC: &str = "# pcp-agent id cache v1";
+
+/// A directory of id caches, locked for this process while it is open.
+#[derive(Debug)]
+pub struct StateDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl StateDir {
+    /// Opens (creating if needed) the state directory and takes its lock.
+    /// Fails with [`StoreError::Locked`] if another process (or another
+    /// `StateDir` in this one) holds it.
+    pub fn open(path: impl AsRef<Path>) -> Result<StateDir, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        fs::create_dir_all(&path).map_err(io_err(&path))?;
+        let lock_path = path.join(".lock");
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        // SAFETY: flock on a valid descriptor we own.
+        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let mut holder = String::new();
+                let _ = lock.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(StoreError::Locked {
+                    path,
+                    lock: lock_path,
+                    holder: if holder.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", by pid {holder}")
+                    },
+                });
+            }
+            return Err(StoreError::Io {
+                path: lock_path,
+                source: err,
+            });
+        }
+        let _ = lock.set_len(0);
+        let _ = write!(lock, "{}", std::process::id());
+        Ok(StateDir { path, _lock: lock })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads (or creates) the cache `name`, whose ids run from `min` to
+    /// `max` inclusive. Problems found in the file (corruption, truncation)
+    /// are returned as warnings next to the recovered cache, never as a
+    /// failure; only I/O errors fail.
+    pub fn cache(
+        &self,
+        name: &str,
+        min: u32,
+        max: u32,
+    ) -> Result<(IdCache, Vec<String>), StoreError> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            || name.starts_with('.')
+        {
+            return Err(StoreError::BadCacheName(name.to_string()));
+        }
+        let file = self.path.join(format!("{name}.ids"));
+        let mut cache = IdCache::in_memory(name, min, max);
+        cache.file = Some(file.clone());
+        let text = match fs::read(&file) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((cache, Vec::new())),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: file,
+                    source: e,
+                })
+            }
+        };
+        let warnings = cache.load_text(&String::from_utf8_lossy(&text), &file);
+        if !warnings.is_empty() {
+            let aside = file.with_extension("ids.corrupt");
+            let _ = fs::rename(&file, &aside);
+            cache.dirty = true;
+            cache.save()?;
+        }
+        Ok((cache, warnings))
+    }
+}
+
+/// One id space: names to ids and back, with a range and a high-water mark.
+#[derive(Debug, Clone)]
+pub struct IdCache {
+    name: String,
+    min: u32,
+    max: u32,
+    next: u32,
+    by_name: HashMap<String, u32>,
+    by_id: BTreeMap<u32, String>,
+    file: Option<PathBuf>,
+    dirty: bool,
+}
+
+impl IdCache {
+    /// A cache that is never written to disk (ids from `min` to `max`).
+    pub fn in_memory(name: &str, min: u32, max: u32) -> IdCache {
+        IdCache {
+            name: name.to_string(),
+            min,
+            max,
+            next: min,
+            by_name: HashMap::new(),
+            by_id: BTreeMap::new(),
+            file: None,
+            dirty: false,
+        }
+    }
+
+    /// The id of `name`, if it has one.
+    pub fn lookup(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The name holding `id`.
+    pub fn name_of(&self, id: u32) -> Option<&str> {
+        self.by_id.get(&id).map(String::as_str)
+    }
+
+    /// The id of `name`, assigning the next free one if it has none. Fails
+    /// with [`StoreError::Full`] when the range is used up.
+    pub fn assign(&mut self, name: &str) -> Result<u32, StoreError> {
+        if let Some(&id) = self.by_name.get(name) {
+            return Ok(id);
+        }
+        let id = self.next_free().ok_or_else(|| StoreError::Full {
+            cache: self.name.clone(),
+            limit: self.max as u64 - self.min as u64 + 1,
+        })?;
+        self.by_name.insert(name.to_string(), id);
+        self.by_id.insert(id, name.to_string());
+        self.next = id.saturating_add(1);
+        self.dirty = true;
+        Ok(id)
+    }
+
+    fn next_free(&self) -> Option<u32> {
+        if self.next <= self.max && !self.by_id.contains_key(&self.next) {
+            return Some(self.next);
+        }
+        // Past the high-water mark: only ids never handed out may be used.
+        let start = self
+            .next
+            .max(self.by_id.keys().next_back().map_or(self.min, |m| m + 1));
+        (start <= self.max).then_some(start)
+    }
+
+    /// Every (name, id) pair, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.by_id.iter().map(|(id, n)| (n.as_str(), *id))
+    }
+
+    /// Number of names.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True when no name has an id.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// True when there are assignments not yet saved.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Writes the cache atomically if it changed (no-op in memory).
+    pub fn save(&mut self) -> Result<(), StoreError> {
+        let Some(file) = self.file.clone() else {
+            self.dirty = false;
+            return Ok(());
+        };
+        if !self.dirty {
+            return Ok(());
+        }
+        let mut text = String::with_capacity(64 + self.by_id.len() * 24);
+        text.push_str(MAGIC);
+        text.push('\n');
+        text.push_str(&format!(
+            "# cache: {}\n# range: {} {}\n# next: {}\n",
+            self.name, self.min, self.max, self.next
+        ));
+        for (id, name) in &self.by_id {
+            text.push_str(&id.to_string());
+            text.push(' ');
+            text.push_str(&serde_json::Value::String(name.clone()).to_string());
+            text.push('\n');
+        }
+        text.push_str(&format!("# end {}\n", self.by_id.len()));
+        write_atomic(&file, text.as_bytes())?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Parses a cache file, keeping every valid entry; returns what was wrong.
+    fn load_text(&mut self, text: &str, file: &Path) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let where_ = file.display();
+        let mut lines = text.lines();
+        if lines.next() != Some(MAGIC) {
+            warnings.push(format!(
+                "{where_}: not an id cache file (bad first line); rebuilt"
+            ));
+            return warnings;
+        }
+        let mut end_count = None;
+        let mut next_hint = None;
+        for (n, line) in lines.enumerate() {
+            let lineno = n + 2;
+            if let Some(rest) = line.strip_prefix("# ") {
+                if let Some(v) = rest.strip_prefix("next: ") {
+                    next_hint = v.trim().parse::<u32>().ok();
+                } else if let Some(v) = rest.strip_prefix("end ") {
+                    end_count = v.trim().parse::<usize>().ok();
+                }
+                continue;
+            }
+            if end_count.is_some() {
+                warnings.push(format!("{where_}:{lineno}: data after the end line"));
+                continue;
+            }
+            let parsed = line.split_once(' ').and_then(|(id, name)| {
+                let id = id.parse::<u32>().ok()?;
+                let name: String = serde_json::from_str(name).ok()?;
+                Some((id, name))
+            });
+            match parsed {
+                Some((id, _)) if id < self.min || id > self.max => warnings.push(format!(
+                    "{where_}:{lineno}: id {id} outside {}..={}",
+                    self.min, self.max
+                )),
+                Some((id, name))
+                    if self.by_id.contains_key(&id) || self.by_name.contains_key(&name) =>
+                {
+                    warnings.push(format!(
+                        "{where_}:{lineno}: id {id} or name {name:?} given twice; first kept"
+                    ))
+                }
+                Some((id, name)) => {
+                    self.by_name.insert(name.clone(), id);
+                    self.by_id.insert(id, name);
+                }
+                None => warnings.push(format!("{where_}:{lineno}: malformed entry {line:?}")),
+            }
+        }
+        match end_count {
+            None => warnings.push(format!(
+                "{where_}: truncated (no end line); {} entries recovered",
+                self.by_id.len()
+            )),
+            Some(c) if c != self.by_id.len() => warnings.push(format!(
+                "{where_}: end line says {c} entries, found {}",
+                self.by_id.len()
+            )),
+            _ => {}
+        }
+        let max_seen = self
+            .by_id
+            .keys()
+            .next_back()
+            .map_or(self.min, |m| m.saturating_add(1));
+        self.next = next_hint.unwrap_or(self.min).max(max_seen).max(self.min);
+        warnings
+    }
+}
+
+/// Replaces `path` with `data` atomically: temporary file, fsync, rename,
+/// fsync of the directory.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    result.map_err(|source| {
+        let _ = fs::remove_file(&tmp);
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_keeps_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let state = StateDir::open(dir.path()).unwrap();
+            let (mut c, w) = state.cache("clusters", 0, 4095).unwrap();
+            assert!(w.is_empty());
+            assert_eq!(c.assign("alpha").unwrap(), 0);
+            assert_eq!(c.assign("beta \"quoted\"\nline").unwrap(), 1);
+            assert_eq!(c.assign("alpha").unwrap(), 0);
+            c.save().unwrap();
+        }
+        let state = StateDir::open(dir.path()).unwrap();
+        let (mut c, w) = state.cache("clusters", 0, 4095).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c.lookup("beta \"quoted\"\nline"), Some(1));
+        assert_eq!(c.assign("gamma").unwrap(), 2);
+    }
+
+    #[test]
+    fn concurrent_writers_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = StateDir::open(dir.path()).unwrap();
+        let second = StateDir::open(dir.path());
+        match second {
+            Err(StoreError::Locked { holder, .. }) => {
+                assert!(holder.contains(&std::process::id().to_string()))
+            }
+            other => panic!("expected a lock error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_file_is_recovered_without_reusing_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        let (mut c, _) = state.cache("items.0", 0, 1023).unwrap();
+        for n in ["a", "b", "c", "d"] {
+            c.assign(n).unwrap();
+        }
+        c.save().unwrap();
+        let file = dir.path().join("items.0.ids");
+        let text = fs::read_to_string(&file).unwrap();
+        // Cut the file in the middle of the entry for "c".
+        let cut = text.find("2 \"c\"").unwrap() + 3;
+        fs::write(&file, &text[..cut]).unwrap();
+        let (mut c, warnings) = state.cache("items.0", 0, 1023).unwrap();
+        assert!(!warnings.is_empty());
+        assert_eq!(c.lookup("a"), Some(0));
+        assert_eq!(c.lookup("b"), Some(1));
+        assert_eq!(c.lookup("c"), None);
+        // "c" and "d" lost their entries, but their ids are never reused.
+        let e = c.assign("e").unwrap();
+        assert!(e >= 4, "id {e} reused");
+        assert!(dir.path().join("items.0.ids.corrupt").exists());
+        // The rewritten file loads cleanly.
+        let (_, w) = state.cache("items.0", 0, 1023).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn garbage_file_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("x.ids"), b"\x00\xffgarbage\n1 2 3").unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        let (mut c, w) = state.cache("x", 0, 10).unwrap();
+        assert_eq!(w.len(), 1);
+        assert_eq!(c.assign("n").unwrap(), 0);
+    }
+
+    #[test]
+    fn full_range_names_the_limit() {
+        let mut c = IdCache::in_memory("tiny", 0, 1);
+        c.assign("a").unwrap();
+        c.assign("b").unwrap();
+        let e = c.assign("c").unwrap_err();
+        assert!(e.to_string().contains("limit is 2"), "{e}");
+    }
+
+    #[test]
+    fn bad_cache_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        assert!(state.cache("../x", 0, 1).is_err());
+        assert!(state.cache("", 0, 1).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! The bpftrace agent (domain 151): see issue 4. Being built.

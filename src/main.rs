@@ -1,0 +1,2 @@
+//! pcp-agent: the host binary.
+fn main() {}
