@@ -142,6 +142,21 @@ impl StateDir {
     }
 }
 
+/// Loads the cache `name` from `dir` without taking the directory's lock
+/// and without ever writing it: for a second process (a one-off query)
+/// while the agent that owns the state directory runs. Ids assigned here
+/// live only in memory.
+pub fn read_only_cache(dir: &Path, name: &str, min: u32, max: u32) -> (IdCache, Vec<String>) {
+    let mut cache = IdCache::in_memory(name, min, max);
+    let file = dir.join(format!("{name}.ids"));
+    let warnings = match fs::read(&file) {
+        Ok(bytes) => cache.load_text(&String::from_utf8_lossy(&bytes), &file),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => vec![format!("{}: {e}", file.display())],
+    };
+    (cache, warnings)
+}
+
 /// One id space: names to ids and back, with a range and a high-water mark.
 #[derive(Debug, Clone)]
 pub struct IdCache {

@@ -38,6 +38,7 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod daemon;
 pub mod desc;
 pub mod error;
 pub mod host;
@@ -46,10 +47,12 @@ pub mod idstore;
 pub mod indom;
 pub mod labels;
 pub mod namespace;
+pub mod pdu;
 pub mod pmda;
 pub mod rate;
 pub mod render;
 pub mod table;
+pub mod testing;
 pub mod value;
 
 pub use desc::{Desc, Semantics, Type, Units};

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs and starts the real systems the tests talk to: PCP's pmcd (with
+# its reference agents), bpftrace (with tracefs mounted), Prometheus's
+# node_exporter and Prometheus server on 127.0.0.1, redis-server.
+# Idempotent: what is installed or running already is left alone.
+set -euo pipefail
+
+log() { printf 'setup: %s\n' "$*"; }
+
+need_pkgs=()
+for p in pcp python3-pcp python3-requests bpftrace prometheus-node-exporter prometheus redis-server curl; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
+done
+
+# pcp's post-install calls systemctl, which fails without systemd: a no-op
+# shim first on PATH lets dpkg finish configuring.
+shim=$(mktemp -d)
+printf '#!/bin/sh\nexit 0\n' >"$shim/systemctl"
+chmod +x "$shim/systemctl"
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  PATH="$shim:$PATH" apt-get update -q >/dev/null
+  PATH="$shim:$PATH" apt-get install -y -q "${need_pkgs[@]}" >/tmp/pcp-agent-apt.log 2>&1 || true
+fi
+PATH="$shim:$PATH" dpkg --configure -a >/dev/null 2>&1 || true
+for p in pcp bpftrace prometheus-node-exporter prometheus; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+    || { log "package $p failed to install (see /tmp/pcp-agent-apt.log)"; exit 1; }
+done
+
+# tracefs for bpftrace's tracepoints.
+if [ -d /sys/kernel/tracing ] && [ -z "$(ls -A /sys/kernel/tracing 2>/dev/null)" ]; then
+  mount -t tracefs nodev /sys/kernel/tracing || log "could not mount tracefs"
+fi
+
+# pmcd, started by hand (no systemd here).
+if ! pminfo -h local: pmcd.version >/dev/null 2>&1; then
+  log "starting pmcd"
+  mkdir -p /run/pcp /var/log/pcp/pmcd
+  (cd /var/lib/pcp/pmns && ./Rebuild >/dev/null 2>&1 || true)
+  (cd / && PATH=/usr/bin:/bin:/usr/sbin:/sbin setsid /usr/lib/pcp/bin/pmcd -f -l /var/log/pcp/pmcd/pmcd.log >/dev/null 2>&1 &)
+  for _ in $(seq 1 50); do pminfo -h local: pmcd.version >/dev/null 2>&1 && break; sleep 0.2; done
+  pminfo -h local: pmcd.version >/dev/null 2>&1 || { log "pmcd did not start"; exit 1; }
+fi
+
+# node_exporter on 127.0.0.1:9100.
+if ! curl -fsS -o /dev/null http://127.0.0.1:9100/metrics 2>/dev/null; then
+  log "starting node_exporter"
+  (setsid prometheus-node-exporter --web.listen-address=127.0.0.1:9100 >/tmp/node_exporter.log 2>&1 &)
+fi
+
+# Prometheus server on 127.0.0.1:9090, scraping itself only.
+if ! curl -fsS -o /dev/null http://127.0.0.1:9090/metrics 2>/dev/null; then
+  log "starting prometheus"
+  mkdir -p /tmp/pcp-agent-prometheus
+  cat >/tmp/pcp-agent-prometheus/prometheus.yml <<'YML'
+global:
+  scrape_interval: 15s
+scrape_configs:
+  - job_name: self
+    static_configs:
+      - targets: ['127.0.0.1:9090']
+YML
+  (setsid prometheus --config.file=/tmp/pcp-agent-prometheus/prometheus.yml \
+     --storage.tsdb.path=/tmp/pcp-agent-prometheus/data \
+     --web.listen-address=127.0.0.1:9090 >/tmp/prometheus.log 2>&1 &)
+fi
+
+for url in http://127.0.0.1:9100/metrics http://127.0.0.1:9090/metrics; do
+  for _ in $(seq 1 50); do curl -fsS -o /dev/null "$url" 2>/dev/null && break; sleep 0.2; done
+  curl -fsS -o /dev/null "$url" || { log "$url is not answering"; exit 1; }
+done
+log "pmcd, bpftrace, node_exporter (127.0.0.1:9100) and prometheus (127.0.0.1:9090) are ready"
