@@ -1,0 +1,161 @@
+//! Which agents the host loads and how each is configured: the global
+//! options every subcommand shares (`--agents`, `--state-dir`,
+//! `--linux-root`, `--prometheus-*`, `--bpftrace-*`), with embedded
+//! defaults so that no option is needed on a fresh machine.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pcp_core::{Host, Pmda};
+
+use crate::simple::SimplePmda;
+
+/// Every agent this binary knows, in load order.
+pub const ALL_AGENTS: &[&str] = &["linux", "prometheus", "bpftrace", "simple"];
+
+/// The agents loaded when `--agents` is not given.
+pub const DEFAULT_AGENTS: &str = "simple";
+
+/// Agent options, shared by every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentOptions {
+    /// Agents to load, comma-separated: linux, prometheus, bpftrace, simple.
+    #[arg(long, global = true, value_delimiter = ',', default_value = DEFAULT_AGENTS)]
+    pub agents: Vec<String>,
+
+    /// Directory for persistent metric and instance ids.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Per-agent deadline for each request, in seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 5.0)]
+    pub agent_timeout: f64,
+
+    /// linux: a directory holding proc/ and sys/ to read instead of /.
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub linux_root: PathBuf,
+
+    /// prometheus: the config.d directory of *.url files and scripts.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub prometheus_config: Option<PathBuf>,
+
+    /// prometheus: root of the agent's names (openmetrics for a drop-in of PCP 6's agent).
+    #[arg(long, global = true, value_name = "NAME", default_value = "prometheus")]
+    pub prometheus_root: String,
+
+    /// prometheus: per-source timeout in seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 2.0)]
+    pub prometheus_timeout: f64,
+
+    /// prometheus: run scripts as this user.
+    #[arg(long, global = true, value_name = "USER")]
+    pub prometheus_user: Option<String>,
+
+    /// prometheus: do not sort the config directory listing.
+    #[arg(long, global = true)]
+    pub prometheus_nosort: bool,
+
+    /// prometheus: scrape in the background every SECS seconds and answer from a cache.
+    #[arg(long, global = true, value_name = "SECS")]
+    pub prometheus_scrape_interval: Option<f64>,
+
+    /// bpftrace: a directory of *.bt scripts started with the agent (repeatable).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub bpftrace_autostart: Vec<PathBuf>,
+
+    /// bpftrace: the agent's configuration file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub bpftrace_config: Option<PathBuf>,
+}
+
+/// Why the host could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentsError {
+    /// A name in `--agents` that is not an agent.
+    #[error("unknown agent {0:?}: the agents are linux, prometheus, bpftrace, simple")]
+    Unknown(String),
+    /// An agent failed to start.
+    #[error("agent {agent}: {message}")]
+    Start {
+        /// The agent.
+        agent: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The host refused an agent.
+    #[error(transparent)]
+    Host(#[from] pcp_core::HostError),
+}
+
+impl AgentOptions {
+    /// Options with every default (as if no flag were given).
+    pub fn defaults() -> AgentOptions {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            opts: AgentOptions,
+        }
+        Wrapper::parse_from(["pcp-agent"]).opts
+    }
+
+    /// The state directory: the option, else `$PCP_AGENT_STATE_DIR`, else
+    /// `/var/lib/pcp-agent` for root and `~/.local/state/pcp-agent` for others.
+    pub fn state_dir(&self) -> PathBuf {
+        if let Some(d) = &self.state_dir {
+            return d.clone();
+        }
+        if let Some(d) = std::env::var_os("PCP_AGENT_STATE_DIR") {
+            return PathBuf::from(d);
+        }
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            return PathBuf::from("/var/lib/pcp-agent");
+        }
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        home.join(".local/state/pcp-agent")
+    }
+
+    /// The prometheus config dir: the option, else the one shipped with the
+    /// agent's crate (an example source reading /proc/loadavg).
+    pub fn prometheus_config(&self) -> PathBuf {
+        self.prometheus_config.clone().unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/pmda-prometheus/config.d"
+            ))
+        })
+    }
+
+    /// Builds one agent by name.
+    pub fn build_agent(&self, name: &str) -> Result<Box<dyn Pmda>, AgentsError> {
+        let start = |e: &dyn std::fmt::Display| AgentsError::Start {
+            agent: name.to_string(),
+            message: e.to_string(),
+        };
+        match name {
+            "simple" => Ok(Box::new(SimplePmda::new())),
+            "linux" | "prometheus" | "bpftrace" => Err(start(&"this agent is not built yet")),
+            other => Err(AgentsError::Unknown(other.to_string())),
+        }
+    }
+
+    /// Builds a host with every agent of `--agents`.
+    pub fn build_host(&self) -> Result<Host, AgentsError> {
+        let mut host = Host::new().with_timeout(secs(self.agent_timeout));
+        for name in &self.agents {
+            let name = name.trim();
+            if name.is_empty() {
+                continue;
+            }
+            host.load(self.build_agent(name)?)?;
+        }
+        Ok(host)
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::from_secs(5))
+}
