@@ -8,5 +8,6 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod agents;
+pub mod serve;
 pub mod simple;
 pub mod watch;

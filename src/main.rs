@@ -72,6 +72,24 @@ enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Serve /metrics (OpenMetrics) and pmproxy's REST API over HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:44323")]
+        listen: std::net::SocketAddr,
+        /// Allow storing values through /pmapi/store.
+        #[arg(long)]
+        allow_store: bool,
+        /// Requests handled at once.
+        #[arg(long, default_value_t = 32)]
+        max_connections: usize,
+        /// Deadline for one request, in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        request_timeout: f64,
+        /// Largest response body, in bytes.
+        #[arg(long, default_value_t = 64 << 20)]
+        max_response_bytes: usize,
+    },
 }
 
 fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
