@@ -155,6 +155,29 @@ fn main() -> ExitCode {
                 labels,
             },
         ),
+        Command::Serve {
+            listen,
+            allow_store,
+            max_connections,
+            request_timeout,
+            max_response_bytes,
+        } => {
+            let opts = pcp_agent::serve::ServeOptions {
+                listen,
+                allow_store,
+                max_connections: max_connections.max(1),
+                request_timeout: Duration::try_from_secs_f64(request_timeout)
+                    .unwrap_or(Duration::from_secs(10)),
+                max_response_bytes,
+            };
+            match pcp_agent::serve::run(host, opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pcp-agent: serve: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Watch {
             interval,
             samples,
