@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use pcp_agent::agents::AgentOptions;
-use pcp_core::{ClientContext, FetchRequest, Host, Pmda, Pmid, Profile};
+use pcp_core::{ClientContext, FetchRequest, Host, Pmid, Profile};
 
 fn time_per_round(mut f: impl FnMut(), min: Duration) -> Duration {
     for _ in 0..20 {
