@@ -72,7 +72,7 @@ fn fmt_num(x: f64) -> String {
     if x.fract() == 0.0 && a < 1e12 {
         return format!("{x:.0}");
     }
-    if a >= 1e9 || a < 1e-3 {
+    if !(1e-3..1e9).contains(&a) {
         format!("{x:.3e}")
     } else if a >= 1000.0 {
         format!("{x:.0}")

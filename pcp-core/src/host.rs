@@ -68,6 +68,8 @@ pub enum HostError {
 }
 
 type Job = Box<dyn FnOnce() + Send>;
+/// A worker's answer: the group index, its results, and whether labels changed.
+type GroupReply = (usize, Vec<MetricResult>, bool);
 type SharedAgent = Arc<Mutex<Box<dyn Pmda>>>;
 
 struct Slot {
@@ -373,8 +375,7 @@ impl Host {
                 None => groups.push((p.domain(), vec![i])),
             }
         }
-        let (tx, rx): (Sender<(usize, Vec<MetricResult>, bool)>, Receiver<_>) =
-            bounded(groups.len());
+        let (tx, rx): (Sender<GroupReply>, Receiver<GroupReply>) = bounded(groups.len());
         let mut pending = 0usize;
         let mut labels_changed = false;
         for (gi, (domain, positions)) in groups.iter().enumerate() {

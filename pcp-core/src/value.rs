@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn format_g_matches_printf() {
         // Reference values from C printf on this machine.
-        assert_eq!(format_g(0.039999999105930328, 8), "0.039999999");
+        assert_eq!(format_g(0.04f32 as f64, 8), "0.039999999");
         assert_eq!(format_g(0.28, 8), "0.28");
         assert_eq!(format_g(100.0, 8), "100");
         assert_eq!(format_g(123456789.0, 8), "1.2345679e+08");

@@ -185,6 +185,9 @@ pub fn render_family(out: &mut String, f: &Family<'_>) -> bool {
     true
 }
 
+/// Instances of an indom and their labels.
+type IndomInfo = (Vec<Instance>, Vec<(u32, LabelSet)>);
+
 /// Renders every metric of `metrics` (names and PMIDs) from one batch fetch
 /// of `host` as exposition text.
 pub fn render_host(host: &crate::host::Host, metrics: &[(String, crate::id::Pmid)]) -> String {
@@ -192,8 +195,7 @@ pub fn render_host(host: &crate::host::Host, metrics: &[(String, crate::id::Pmid
     let pmids: Vec<crate::id::Pmid> = metrics.iter().map(|m| m.1).collect();
     let result = host.fetch(&pmids);
     let mut out = String::with_capacity(metrics.len() * 256);
-    let mut indoms: HashMap<crate::id::InDom, (Vec<Instance>, Vec<(u32, LabelSet)>)> =
-        HashMap::new();
+    let mut indoms: HashMap<crate::id::InDom, IndomInfo> = HashMap::new();
     for ((name, pmid), (_, values)) in metrics.iter().zip(result.values.iter()) {
         let Ok(desc) = host.desc(*pmid) else { continue };
         if !desc.ty.is_numeric() || values.is_err() {

@@ -165,10 +165,8 @@ pub fn render_one(out: &mut String, m: MetricView<'_>, flags: Flags) {
             }
         }
     }
-    if let Some(l) = &m.labels {
-        if let Ok(set) = l {
-            let _ = writeln!(out, "    labels {}", set.to_sorted_json());
-        }
+    if let Some(Ok(set)) = &m.labels {
+        let _ = writeln!(out, "    labels {}", set.to_sorted_json());
     }
     if let Some(h) = &m.help {
         match h {

@@ -1,0 +1,216 @@
+//! The host: routing by domain, load-time conflicts, per-agent deadlines,
+//! profiles, dynamic names.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pcp_core::*;
+
+/// A configurable test agent: `n` singular metrics under `prefix`, an
+/// optional delay per fetch, and a counter of fetch calls.
+struct TestAgent {
+    name: String,
+    domain: u32,
+    table: MetricTable,
+    delay: Duration,
+    fetches: Arc<AtomicUsize>,
+    grow: Arc<AtomicBool>,
+}
+
+impl TestAgent {
+    fn new(name: &str, domain: u32, prefix: &str, n: u32) -> TestAgent {
+        let mut table = MetricTable::new(domain);
+        for i in 0..n {
+            let pmid = Pmid::new(domain, 0, i).unwrap();
+            table
+                .add(
+                    &format!("{prefix}.m{i}"),
+                    Desc::new(
+                        pmid,
+                        Type::U64,
+                        InDom::NULL,
+                        Semantics::Counter,
+                        Units::COUNT,
+                    ),
+                    "a test metric",
+                    "",
+                )
+                .unwrap();
+        }
+        TestAgent {
+            name: name.into(),
+            domain,
+            table,
+            delay: Duration::ZERO,
+            fetches: Arc::default(),
+            grow: Arc::default(),
+        }
+    }
+}
+
+impl Pmda for TestAgent {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn domain(&self) -> u32 {
+        self.domain
+    }
+    fn namespace(&self) -> &Namespace {
+        self.table.namespace()
+    }
+    fn refresh_namespace(&mut self) -> bool {
+        if self.grow.swap(false, Ordering::SeqCst) {
+            let pmid = Pmid::new(self.domain, 1, 0).unwrap();
+            let name = format!("{}.late", self.name);
+            self.table
+                .add(
+                    &name,
+                    Desc::new(
+                        pmid,
+                        Type::U32,
+                        InDom::NULL,
+                        Semantics::Instant,
+                        Units::NONE,
+                    ),
+                    "late",
+                    "",
+                )
+                .unwrap();
+            return true;
+        }
+        false
+    }
+    fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> {
+        self.table.desc(pmid)
+    }
+    fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(self.delay);
+        req.pmids
+            .iter()
+            .map(|p| match self.table.get(*p) {
+                Some(_) => Ok(vec![(PM_IN_NULL, Value::U64(p.item() as u64 * 10))]),
+                None => Err(PmError::PMID),
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn routes_by_domain_and_keeps_request_order() {
+    let mut host = Host::new();
+    host.load(Box::new(TestAgent::new("a", 400, "a", 3)))
+        .unwrap();
+    host.load(Box::new(TestAgent::new("b", 401, "b", 3)))
+        .unwrap();
+    let names = ["b.m2", "a.m1", "b.m0", "a.m2"];
+    let pmids: Vec<Pmid> = names.iter().map(|n| host.lookup(n).unwrap()).collect();
+    let r = host.fetch(&pmids);
+    let got: Vec<(u32, u64)> = r
+        .values
+        .iter()
+        .map(|(p, v)| match v.as_ref().unwrap()[0].1 {
+            Value::U64(x) => (p.domain(), x),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(got, vec![(401, 20), (400, 10), (401, 0), (400, 20)]);
+    assert_eq!(host.names_of(pmids[0]).unwrap(), vec!["b.m2".to_string()]);
+    assert_eq!(host.lookup("a"), Err(PmError::NONLEAF));
+    assert_eq!(host.lookup("zz.top"), Err(PmError::NAME));
+    // A PMID of no loaded domain, and an unknown item of a loaded one.
+    let r = host.fetch(&[Pmid::new(499, 0, 0).unwrap(), Pmid::new(400, 9, 9).unwrap()]);
+    assert_eq!(r.values[0].1, Err(PmError::NOAGENT));
+    assert_eq!(r.values[1].1, Err(PmError::PMID));
+}
+
+#[test]
+fn one_batch_per_agent_per_fetch() {
+    let mut host = Host::new();
+    let agent = TestAgent::new("a", 400, "a", 5);
+    let calls = Arc::clone(&agent.fetches);
+    host.load(Box::new(agent)).unwrap();
+    let pmids: Vec<Pmid> = (0..5)
+        .map(|i| host.lookup(&format!("a.m{i}")).unwrap())
+        .collect();
+    host.fetch(&pmids);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn load_time_conflicts_are_errors() {
+    let mut host = Host::new();
+    host.load(Box::new(TestAgent::new("a", 400, "a", 1)))
+        .unwrap();
+    let e = host
+        .load(Box::new(TestAgent::new("b", 400, "b", 1)))
+        .unwrap_err();
+    assert!(e.to_string().contains("domain 400"), "{e}");
+    let e = host
+        .load(Box::new(TestAgent::new("c", 402, "a", 1)))
+        .unwrap_err();
+    assert!(e.to_string().contains("duplicate metric name a.m0"), "{e}");
+    let e = host
+        .load(Box::new(TestAgent::new("d", 0, "d", 1)))
+        .unwrap_err();
+    assert!(matches!(e, HostError::BadDomain { .. }), "{e}");
+    // The failed loads left nothing behind.
+    assert_eq!(host.agents().len(), 1);
+    assert!(host.lookup("c.m0").is_err());
+}
+
+#[test]
+fn hung_agent_does_not_block_others() {
+    let mut host = Host::new().with_timeout(Duration::from_millis(300));
+    let mut slow = TestAgent::new("slow", 400, "slow", 1);
+    slow.delay = Duration::from_secs(2);
+    host.load(Box::new(slow)).unwrap();
+    host.load(Box::new(TestAgent::new("fast", 401, "fast", 1)))
+        .unwrap();
+    let pmids = [
+        host.lookup("slow.m0").unwrap(),
+        host.lookup("fast.m0").unwrap(),
+    ];
+    let t = Instant::now();
+    let r = host.fetch(&pmids);
+    let took = t.elapsed();
+    assert_eq!(r.values[0].1, Err(PmError::TIMEOUT));
+    assert_eq!(r.values[1].1, Ok(vec![(PM_IN_NULL, Value::U64(0))]));
+    assert!(took < Duration::from_millis(1500), "fetch took {took:?}");
+    // While the slow agent is still busy, a new fetch does not queue behind it.
+    let t = Instant::now();
+    let r = host.fetch(&pmids);
+    assert_eq!(r.values[0].1, Err(PmError::TIMEOUT));
+    assert!(r.values[1].1.is_ok());
+    assert!(
+        t.elapsed() < Duration::from_millis(200),
+        "second fetch took {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn dynamic_names_appear_and_are_flagged() {
+    let mut host = Host::new();
+    let agent = TestAgent::new("dyn", 400, "dyn", 1);
+    let grow = Arc::clone(&agent.grow);
+    host.load(Box::new(agent)).unwrap();
+    assert_eq!(host.lookup("dyn.late"), Err(PmError::NAME));
+    grow.store(true, Ordering::SeqCst);
+    let p = host.lookup("dyn.late").unwrap();
+    assert_eq!(p.to_string(), "400.1.0");
+    let r = host.fetch(&[p]);
+    assert!(r.names_changed);
+    assert!(!host.fetch(&[p]).names_changed);
+}
+
+#[test]
+fn one_timestamp_per_fetch() {
+    let mut host = Host::new();
+    host.load(Box::new(TestAgent::new("a", 400, "a", 1)))
+        .unwrap();
+    let before = std::time::SystemTime::now();
+    let r = host.fetch(&[host.lookup("a.m0").unwrap()]);
+    assert!(r.timestamp >= before && r.timestamp <= std::time::SystemTime::now());
+}
