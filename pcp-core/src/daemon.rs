@@ -1,1 +1,789 @@
-//! The daemon-PMDA loop: serve any Pmda to a real pmcd over stdin/stdout (being built: issue 5).
+//! The daemon-PMDA loop: serves any [`Pmda`] to a real pmcd over a pair of
+//! byte streams (stdin/stdout when pmcd spawns the agent).
+//!
+//! The agent speaks first (PDU_CREDS within pmcd's 3-second limit), reads
+//! pmcd's CREDS, optionally announces readiness (`notready` agents), then
+//! answers each request with exactly one PDU until pmcd closes the pipe.
+//! Per-client state (instance profile, credentials from PDU_ATTR) is kept
+//! by pmcd's client slot (the header's `from`) and dropped when pmcd
+//! reports the client gone (PDU_ERROR PM_ERR_NOTCONN).
+//!
+//! Only whole PDUs are ever written to the output; diagnostics go to
+//! stderr (pmcd's log for the agent). Malformed or unknown PDUs are logged
+//! and answered with a PDU_ERROR when pmcd waits for a reply, skipped
+//! otherwise; an agent that panics inside a request gets the same
+//! treatment instead of taking the daemon down.
+//!
+//! ```
+//! use pcp_core::daemon::{DaemonOptions, Session};
+//! use pcp_core::pdu::{decode, Encoder, Pdu};
+//! use pcp_core::*;
+//!
+//! # struct Hello { table: MetricTable }
+//! # impl Pmda for Hello {
+//! #     fn name(&self) -> &str { "hello" }
+//! #     fn domain(&self) -> u32 { 400 }
+//! #     fn namespace(&self) -> &Namespace { self.table.namespace() }
+//! #     fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> { self.table.desc(pmid) }
+//! #     fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
+//! #         req.pmids.iter().map(|_| Ok(vec![(PM_IN_NULL, Value::U32(42))])).collect()
+//! #     }
+//! # }
+//! # let mut table = MetricTable::new(400);
+//! # let pmid = Pmid::new(400, 0, 0).unwrap();
+//! # table.add("hello.answer", Desc::new(pmid, Type::U32, InDom::NULL, Semantics::Instant, Units::NONE), "the answer", "").unwrap();
+//! let mut agent = Hello { table };
+//! let mut session = Session::new(&mut agent, &DaemonOptions::default());
+//! let mut req = Vec::new();
+//! Encoder::default().encode(&Pdu::DescReq(pmid), 0, &mut req);
+//! let reply = session.handle(&req).expect("DESC_REQ is answered");
+//! let (_, Pdu::Desc(d)) = decode(reply).unwrap() else { panic!() };
+//! assert_eq!(d.ty, Type::U32.code());
+//! ```
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use crate::error::PmError;
+use crate::id::{InDom, Pmid, PM_IN_NULL};
+use crate::indom::{find_by_name, Profile};
+use crate::labels::LabelLevel;
+use crate::pdu::frame::{read_pdu, write_pdu, FrameError};
+use crate::pdu::{
+    self, decode, decode_header, labelset_to_wire, types, value_from_block, value_from_insitu,
+    AttrPdu, CredsPdu, DescPdu, Encoder, FetchPdu, IdentReq, InstancePdu, InstanceReq, LabelPdu,
+    Pdu, PmnsIdsPdu, PmnsNamePdu, PmnsNamesPdu, ResultPdu, TextPdu, VSetValues, MAX_BLOCK_PAYLOAD,
+};
+use crate::pmda::{
+    ClientContext, FetchRequest, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
+};
+use crate::value::Value;
+
+/// How the daemon talks to pmcd.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// Ask pmcd for client credentials and container names (CREDS flags
+    /// AUTH and CONTAINER): pmcd then sends PDU_ATTR for each client, and
+    /// the agent sees user/group ids in [`ClientContext`]. Agents that
+    /// authorise requests (bpftrace's scripts) want this.
+    pub credentials: bool,
+    /// The pmcd.conf line says `notready`: announce readiness with
+    /// PM_ERR_PMDAREADY once the agent is built. Must match pmcd.conf.
+    pub notready: bool,
+    /// The largest PDU accepted from pmcd.
+    pub max_pdu: usize,
+    /// How often a fetch re-reads the agent's names (to raise pmcd's
+    /// names-changed flag for loggers when dynamic metrics appear).
+    pub names_refresh: Duration,
+    /// Log every PDU to stderr.
+    pub trace: bool,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> DaemonOptions {
+        DaemonOptions {
+            credentials: false,
+            notready: false,
+            max_pdu: pdu::DEFAULT_MAX_PDU,
+            names_refresh: Duration::from_secs(1),
+            trace: false,
+        }
+    }
+}
+
+/// Why the daemon stopped (other than pmcd closing the pipe, which is a
+/// normal exit).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Writing to pmcd failed (pmcd went away mid-reply).
+    #[error("writing to pmcd: {0}")]
+    Write(#[source] io::Error),
+    /// Reading from pmcd failed, or the stream is corrupt.
+    #[error("{0}")]
+    Read(#[from] FrameError),
+    /// The agent could not be built.
+    #[error("agent start-up failed: {0}")]
+    Agent(String),
+}
+
+/// What the daemon keeps per pmcd client slot.
+#[derive(Debug, Default)]
+struct Client {
+    profile: Profile,
+    ctx: ClientContext,
+}
+
+/// One agent's side of the conversation with pmcd: decodes a request,
+/// asks the agent, encodes the reply. [`run_daemon`] drives it over
+/// streams; tests and benchmarks call [`Session::handle`] directly.
+pub struct Session<'a> {
+    agent: &'a mut dyn Pmda,
+    clients: HashMap<u32, Client>,
+    enc: Encoder,
+    out: Vec<u8>,
+    names_changed: bool,
+    last_refresh: Option<Instant>,
+    names_refresh: Duration,
+    trace: bool,
+    tag: String,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("agent", &self.agent.name())
+            .field("clients", &self.clients.len())
+            .finish()
+    }
+}
+
+/// Request types pmcd waits on a reply for.
+fn wants_reply(ty: u32) -> bool {
+    matches!(
+        ty,
+        types::FETCH
+            | types::DESC_REQ
+            | types::INSTANCE_REQ
+            | types::TEXT_REQ
+            | types::LABEL_REQ
+            | types::PMNS_NAMES
+            | types::PMNS_IDS
+            | types::PMNS_CHILD
+            | types::PMNS_TRAVERSE
+            | types::RESULT
+    )
+}
+
+impl<'a> Session<'a> {
+    /// A session for `agent`.
+    pub fn new(agent: &'a mut dyn Pmda, opts: &DaemonOptions) -> Session<'a> {
+        let tag = format!("pmda {}[{}]", agent.name(), std::process::id());
+        Session {
+            agent,
+            clients: HashMap::new(),
+            enc: Encoder::default(),
+            out: Vec::with_capacity(4096),
+            names_changed: false,
+            last_refresh: None,
+            names_refresh: opts.names_refresh,
+            trace: opts.trace,
+            tag,
+        }
+    }
+
+    fn log(&self, msg: std::fmt::Arguments<'_>) {
+        eprintln!("{}: {msg}", self.tag);
+    }
+
+    /// Handles one complete PDU from pmcd; returns the reply to send, if
+    /// pmcd expects one.
+    pub fn handle(&mut self, bytes: &[u8]) -> Option<&[u8]> {
+        self.out.clear();
+        let (h, p) = match decode(bytes) {
+            Ok(x) => x,
+            Err(e) => {
+                let ty = decode_header(bytes, usize::MAX).map(|h| h.ty).unwrap_or(0);
+                self.log(format_args!(
+                    "bad PDU from pmcd ({e}), {} bytes",
+                    bytes.len()
+                ));
+                if wants_reply(ty) {
+                    self.enc.error(PmError::IPC.code(), &mut self.out);
+                    return Some(&self.out);
+                }
+                return None;
+            }
+        };
+        if self.trace {
+            self.log(format_args!(
+                "<- {} from {} ({} bytes)",
+                pdu::type_name(h.ty),
+                h.from,
+                h.len
+            ));
+        }
+        let replied = match catch_unwind(AssertUnwindSafe(|| self.dispatch(h.from, p))) {
+            Ok(r) => r,
+            Err(_) => {
+                self.log(format_args!(
+                    "agent panicked handling {}",
+                    pdu::type_name(h.ty)
+                ));
+                self.out.clear();
+                if wants_reply(h.ty) {
+                    self.enc.error(PmError::GENERIC.code(), &mut self.out);
+                    true
+                } else {
+                    false
+                }
+            }
+        };
+        replied.then_some(&self.out[..])
+    }
+
+    fn client(&mut self, from: u32) -> &mut Client {
+        self.clients.entry(from).or_insert_with(|| Client {
+            profile: Profile::all(),
+            ctx: ClientContext {
+                slot: from,
+                ..Default::default()
+            },
+        })
+    }
+
+    fn reply(&mut self, pdu: &Pdu) -> bool {
+        self.enc.encode(pdu, 0, &mut self.out);
+        true
+    }
+
+    fn error(&mut self, e: PmError) -> bool {
+        self.enc.error(e.code(), &mut self.out);
+        true
+    }
+
+    /// Returns true when a reply was written to `self.out`.
+    fn dispatch(&mut self, from: u32, p: Pdu) -> bool {
+        match p {
+            Pdu::Error(e) => {
+                if e.code == PmError::NOTCONN.code() {
+                    self.clients.remove(&from);
+                    self.agent.client_closed(from);
+                } else {
+                    self.log(format_args!("pmcd sent error {} for client {from}", e.code));
+                }
+                false
+            }
+            Pdu::Profile(pr) => {
+                self.client(from).profile = pr.to_profile();
+                false
+            }
+            Pdu::Attr(a) => {
+                self.attr(from, &a);
+                false
+            }
+            Pdu::Fetch(f) => self.fetch(from, &f),
+            Pdu::DescReq(pmid) => match self.agent.desc(pmid) {
+                Ok(d) => self.reply(&Pdu::Desc(DescPdu::from(&d))),
+                Err(e) => self.error(e),
+            },
+            Pdu::InstanceReq(r) => self.instance(&r),
+            Pdu::TextReq(r) => self.text(r),
+            Pdu::LabelReq(r) => self.labels(from, r),
+            Pdu::PmnsNames(n) => self.name_to_pmid(&n),
+            Pdu::PmnsIds(ids) => self.pmid_to_names(&ids),
+            Pdu::PmnsChild(c) => self.children(&c),
+            Pdu::PmnsTraverse(t) => self.traverse(&t),
+            Pdu::Result(r) => self.store(from, &r),
+            other => {
+                self.log(format_args!(
+                    "ignoring unexpected {} PDU from pmcd",
+                    pdu::type_name(other.type_code())
+                ));
+                false
+            }
+        }
+    }
+
+    fn attr(&mut self, from: u32, a: &AttrPdu) {
+        let text = a.text();
+        let ctx = &mut self.client(from).ctx;
+        match a.attr {
+            pdu::attr::USERID => ctx.user_id = text.trim().parse().ok(),
+            pdu::attr::GROUPID => ctx.group_id = text.trim().parse().ok(),
+            pdu::attr::USERNAME => ctx.user_name = Some(text),
+            pdu::attr::CONTAINER => ctx.container = Some(text),
+            _ => {}
+        }
+    }
+
+    /// Re-reads the agent's names; remembers a change for the next RESULT.
+    fn refresh_names(&mut self) {
+        self.last_refresh = Some(Instant::now());
+        if self.agent.refresh_namespace() {
+            self.names_changed = true;
+        }
+    }
+
+    fn state_flags(&mut self) -> i32 {
+        let due = self
+            .last_refresh
+            .map_or(true, |t| t.elapsed() >= self.names_refresh);
+        if due {
+            self.refresh_names();
+        }
+        let mut flags = 0;
+        if std::mem::take(&mut self.names_changed) {
+            flags |= pdu::PMCD_NAMES_CHANGE;
+        }
+        if self.agent.labels_changed() {
+            flags |= pdu::PMCD_LABEL_CHANGE;
+        }
+        flags
+    }
+
+    fn fetch(&mut self, from: u32, f: &FetchPdu) -> bool {
+        let flags = self.state_flags();
+        self.client(from);
+        let client = &self.clients[&from];
+        let req = FetchRequest {
+            pmids: &f.pmids,
+            profile: &client.profile,
+            client: &client.ctx,
+        };
+        let mut results = self.agent.fetch(&req);
+        if results.len() != f.pmids.len() {
+            eprintln!(
+                "{}: agent answered {} of {} metrics",
+                self.tag,
+                results.len(),
+                f.pmids.len()
+            );
+            results.resize_with(f.pmids.len(), || Err(PmError::VALUE));
+        }
+        let profile = &client.profile;
+        let agent = &*self.agent;
+        let vsets: Vec<(Pmid, MetricResult)> = f
+            .pmids
+            .iter()
+            .zip(results)
+            .map(|(&pmid, r)| (pmid, normalise(agent, profile, pmid, r)))
+            .collect();
+        self.enc.fetch_result(flags, &vsets, &mut self.out);
+        true
+    }
+
+    fn instance(&mut self, r: &InstanceReq) -> bool {
+        let list = match self.agent.instances(r.indom) {
+            Ok(l) => l,
+            Err(e) => return self.error(e),
+        };
+        let instances = if !r.name.is_empty() {
+            let name = String::from_utf8_lossy(&r.name);
+            match find_by_name(&list, &name) {
+                Some(i) => vec![(i.id, Vec::new())],
+                None => return self.error(PmError::INST),
+            }
+        } else if r.inst != PM_IN_NULL {
+            match list.iter().find(|i| i.id == r.inst) {
+                // libpcp_pmda answers an id lookup with id PM_IN_NULL.
+                Some(i) => vec![(PM_IN_NULL, i.name.as_bytes().to_vec())],
+                None => return self.error(PmError::INST),
+            }
+        } else {
+            list.into_iter()
+                .map(|i| (i.id, i.name.into_bytes()))
+                .collect()
+        };
+        self.reply(&Pdu::Instance(InstancePdu {
+            indom: r.indom,
+            instances,
+        }))
+    }
+
+    fn text(&mut self, r: IdentReq) -> bool {
+        let target = if r.kind & pdu::text::INDOM != 0 {
+            TextTarget::InDom(InDom::from_raw(r.ident))
+        } else {
+            TextTarget::Metric(Pmid::from_raw(r.ident))
+        };
+        let kind = if r.kind & pdu::text::HELP != 0 {
+            TextKind::Help
+        } else {
+            TextKind::OneLine
+        };
+        match self.agent.text(target, kind) {
+            Ok(t) if !t.is_empty() => self.reply(&Pdu::Text(TextPdu {
+                ident: r.ident,
+                text: t.into_bytes(),
+            })),
+            Ok(_) => self.error(PmError::TEXT),
+            Err(e) => self.error(e),
+        }
+    }
+
+    fn labels(&mut self, from: u32, r: IdentReq) -> bool {
+        let Some(level) = LabelLevel::from_code(r.kind) else {
+            return self.error(PmError::TYPE);
+        };
+        let target = match level {
+            LabelLevel::Context => {
+                // pmcd answers context labels itself; nothing to add.
+                return self.reply(&Pdu::Label(LabelPdu {
+                    ident: r.ident,
+                    kind: r.kind,
+                    sets: Vec::new(),
+                }));
+            }
+            LabelLevel::Domain => LabelTarget::Domain,
+            LabelLevel::InDom => LabelTarget::InDom(InDom::from_raw(r.ident)),
+            LabelLevel::Cluster => LabelTarget::Cluster(Pmid::from_raw(r.ident).cluster()),
+            LabelLevel::Item => LabelTarget::Item(Pmid::from_raw(r.ident)),
+            LabelLevel::Instances => return self.instance_labels(from, r),
+        };
+        let set = match self.agent.labels(target) {
+            Ok(s) => s,
+            Err(e) => return self.error(e),
+        };
+        let mut sets = Vec::new();
+        if !set.is_empty() {
+            match labelset_to_wire(&set, PM_IN_NULL, level.code()) {
+                Ok(w) => sets.push(w),
+                Err(e) => return self.error(e),
+            }
+        }
+        self.reply(&Pdu::Label(LabelPdu {
+            ident: r.ident,
+            kind: r.kind,
+            sets,
+        }))
+    }
+
+    /// One set per instance in the client's profile, empty where the agent
+    /// has no labels for it (as libpcp_pmda does).
+    fn instance_labels(&mut self, from: u32, r: IdentReq) -> bool {
+        let indom = InDom::from_raw(r.ident);
+        let list = match self.agent.instances(indom) {
+            Ok(l) => l,
+            Err(e) => return self.error(e),
+        };
+        let labelled: HashMap<u32, crate::labels::LabelSet> =
+            match self.agent.instance_labels(indom) {
+                Ok(v) => v.into_iter().collect(),
+                Err(e) => return self.error(e),
+            };
+        let profile = &self.client(from).profile;
+        let wanted: Vec<u32> = list
+            .iter()
+            .map(|i| i.id)
+            .filter(|&id| profile.wants(indom, id))
+            .collect();
+        let mut sets = Vec::with_capacity(wanted.len());
+        for id in wanted {
+            let set = labelled.get(&id).cloned().unwrap_or_default();
+            match labelset_to_wire(&set, id, LabelLevel::Instances.code()) {
+                Ok(w) => sets.push(w),
+                Err(e) => return self.error(e),
+            }
+        }
+        self.reply(&Pdu::Label(LabelPdu {
+            ident: r.ident,
+            kind: r.kind,
+            sets,
+        }))
+    }
+
+    /// A leaf's PMID, re-reading the agent's names once on a miss; only
+    /// PMIDs of the agent's own domain (pmcd routes by it).
+    fn lookup(&mut self, name: &str) -> Option<Pmid> {
+        let domain = self.agent.domain();
+        let found = |a: &dyn Pmda| a.namespace().lookup(name).filter(|p| p.domain() == domain);
+        if let Some(p) = found(&*self.agent) {
+            return Some(p);
+        }
+        self.refresh_names();
+        found(&*self.agent)
+    }
+
+    fn name_to_pmid(&mut self, n: &PmnsNamesPdu) -> bool {
+        if n.names.is_empty() {
+            return self.error(PmError::NAME);
+        }
+        let mut pmids = Vec::with_capacity(n.names.len());
+        for name in &n.names {
+            let name = String::from_utf8_lossy(name);
+            match self.lookup(&name) {
+                Some(p) => pmids.push(p),
+                None => return self.error(PmError::NAME),
+            }
+        }
+        self.reply(&Pdu::PmnsIds(PmnsIdsPdu { status: 0, pmids }))
+    }
+
+    fn pmid_to_names(&mut self, ids: &PmnsIdsPdu) -> bool {
+        let Some(&pmid) = ids.pmids.first() else {
+            return self.error(PmError::PMID);
+        };
+        if self.agent.namespace().names_of(pmid).is_empty() {
+            self.refresh_names();
+        }
+        let ns = self.agent.namespace();
+        let names = ns.names_of(pmid);
+        if names.is_empty() {
+            return self.error(PmError::PMID);
+        }
+        self.enc
+            .names(names.iter().map(|s| &**s), None, &mut self.out);
+        true
+    }
+
+    fn children(&mut self, c: &PmnsNamePdu) -> bool {
+        self.refresh_names();
+        let name = String::from_utf8_lossy(&c.name);
+        let Some(kids) = self.agent.namespace().children(&name) else {
+            return self.error(PmError::NAME);
+        };
+        let status: Option<Vec<i32>> =
+            (c.subtype == 1).then(|| kids.iter().map(|k| i32::from(!k.leaf)).collect());
+        self.enc.names(
+            kids.iter().map(|k| k.name.as_str()),
+            status.as_deref(),
+            &mut self.out,
+        );
+        true
+    }
+
+    fn traverse(&mut self, t: &PmnsNamePdu) -> bool {
+        self.refresh_names();
+        let name = String::from_utf8_lossy(&t.name);
+        let mut names: Vec<String> = Vec::new();
+        let known = self
+            .agent
+            .namespace()
+            .for_each_leaf(&name, |n, _| names.push(n.to_string()));
+        if !known {
+            return self.error(PmError::NAME);
+        }
+        self.enc
+            .names(names.iter().map(String::as_str), None, &mut self.out);
+        true
+    }
+
+    fn store(&mut self, from: u32, r: &ResultPdu) -> bool {
+        self.client(from);
+        let mut status = 0;
+        for vs in &r.vsets {
+            let values = match self.store_values(vs.pmid, &vs.values) {
+                Ok(v) => v,
+                Err(e) => {
+                    status = e.code();
+                    break;
+                }
+            };
+            let client = &self.clients[&from].ctx;
+            if let Err(e) = self.agent.store(vs.pmid, &values, client) {
+                status = e.code();
+                break;
+            }
+        }
+        // A store may have changed the agent's names (control metrics that
+        // add sources): look again at the next fetch.
+        self.last_refresh = None;
+        self.enc.error(status, &mut self.out);
+        true
+    }
+
+    /// The values of a store request, typed by the metric's descriptor.
+    fn store_values(&self, pmid: Pmid, v: &VSetValues) -> Result<Vec<(u32, Value)>, PmError> {
+        let desc = self.agent.desc(pmid)?;
+        match v {
+            VSetValues::Error(_) => Err(PmError::BADSTORE),
+            VSetValues::Insitu(words) => words
+                .iter()
+                .map(|&(inst, w)| Ok((inst, value_from_insitu(w, desc.ty)?)))
+                .collect(),
+            VSetValues::Blocks { values, .. } => values
+                .iter()
+                .map(|(inst, b)| {
+                    let v = value_from_block(b)?;
+                    let v = if v.ty() == desc.ty {
+                        v
+                    } else {
+                        v.convert(desc.ty)?
+                    };
+                    Ok((*inst, v))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Makes one metric's answer fit its descriptor: instances outside the
+/// client's profile dropped, values converted to the declared type (a vset
+/// has one format, and clients decode by the descriptor), oversized blocks
+/// refused.
+fn normalise(agent: &dyn Pmda, profile: &Profile, pmid: Pmid, r: MetricResult) -> MetricResult {
+    let mut vals = r?;
+    if vals.is_empty() {
+        return Ok(vals);
+    }
+    let Ok(desc) = agent.desc(pmid) else {
+        return Ok(vals);
+    };
+    if !desc.indom.is_null() && !profile.is_all() {
+        vals.retain(|(i, _)| profile.wants(desc.indom, *i));
+    }
+    for (_, v) in vals.iter_mut() {
+        if v.ty() != desc.ty
+            && !(desc.ty == crate::Type::AggregateStatic && matches!(v, Value::Aggregate(_)))
+        {
+            *v = v.convert(desc.ty)?;
+        }
+        let big = match v {
+            Value::String(s) => s.len() + 1,
+            Value::Aggregate(b) => b.len(),
+            _ => 0,
+        };
+        if big > MAX_BLOCK_PAYLOAD {
+            return Err(PmError::TOOBIG);
+        }
+    }
+    Ok(vals)
+}
+
+/// Sends our PDU_CREDS and reads pmcd's. Returns false if pmcd closed the
+/// pipe instead of answering. A first PDU other than CREDS is handed back
+/// for normal processing.
+fn handshake<R: Read, W: Write>(
+    input: &mut R,
+    output: &mut W,
+    opts: &DaemonOptions,
+    buf: &mut Vec<u8>,
+    tag: &str,
+) -> Result<Option<bool>, DaemonError> {
+    let flags = if opts.credentials {
+        pdu::PDU_FLAG_AUTH | pdu::PDU_FLAG_CONTAINER
+    } else {
+        0
+    };
+    let mut out = Vec::with_capacity(20);
+    Encoder::default().encode(
+        &Pdu::Creds(CredsPdu::version(flags)),
+        std::process::id(),
+        &mut out,
+    );
+    write_pdu(output, &out).map_err(DaemonError::Write)?;
+    match read_pdu(input, buf, opts.max_pdu)? {
+        None => Ok(None),
+        Some(h) if h.ty == types::CREDS => {
+            if let Ok((_, Pdu::Creds(c))) = decode(buf) {
+                if let Some((v, _)) = c.version_flags() {
+                    if v != pdu::PDU_VERSION {
+                        eprintln!(
+                            "{tag}: pmcd speaks PDU version {v}, we speak {}",
+                            pdu::PDU_VERSION
+                        );
+                    }
+                }
+            }
+            Ok(Some(false))
+        }
+        Some(h) => {
+            eprintln!(
+                "{tag}: expected CREDS from pmcd, got {}; carrying on",
+                pdu::type_name(h.ty)
+            );
+            Ok(Some(true))
+        }
+    }
+}
+
+fn send_ready<W: Write>(output: &mut W) -> Result<(), DaemonError> {
+    let mut out = Vec::with_capacity(16);
+    Encoder::default().error(PmError::PMDAREADY.code(), &mut out);
+    write_pdu(output, &out).map_err(DaemonError::Write)
+}
+
+fn serve<R: Read, W: Write>(
+    agent: &mut dyn Pmda,
+    mut input: R,
+    mut output: W,
+    opts: &DaemonOptions,
+    mut buf: Vec<u8>,
+    mut pending: bool,
+) -> Result<(), DaemonError> {
+    let mut session = Session::new(agent, opts);
+    loop {
+        if !pending && read_pdu(&mut input, &mut buf, opts.max_pdu)?.is_none() {
+            return Ok(());
+        }
+        pending = false;
+        if let Some(reply) = session.handle(&buf) {
+            write_pdu(&mut output, reply).map_err(DaemonError::Write)?;
+        }
+    }
+}
+
+/// Serves `agent` to pmcd over `input` (pmcd's requests) and `output`
+/// (our replies) until pmcd closes `input`, which is a normal `Ok` exit.
+pub fn run_daemon<R: Read, W: Write>(
+    agent: &mut dyn Pmda,
+    mut input: R,
+    mut output: W,
+    opts: &DaemonOptions,
+) -> Result<(), DaemonError> {
+    let tag = format!("pmda {}[{}]", agent.name(), std::process::id());
+    let mut buf = Vec::with_capacity(4096);
+    let Some(pending) = handshake(&mut input, &mut output, opts, &mut buf, &tag)? else {
+        return Ok(());
+    };
+    if opts.notready {
+        send_ready(&mut output)?;
+    }
+    serve(agent, input, output, opts, buf, pending)
+}
+
+/// Like [`run_daemon`] for an agent whose start-up is slow: the handshake
+/// happens first (pmcd allows 3 s for it), then `factory` builds the agent
+/// while pmcd answers clients PM_ERR_AGAIN (with `opts.notready`, which the
+/// pmcd.conf line must match), then the agent announces it is ready.
+pub fn run_daemon_with<R, W, F>(
+    factory: F,
+    mut input: R,
+    mut output: W,
+    opts: &DaemonOptions,
+) -> Result<(), DaemonError>
+where
+    R: Read,
+    W: Write,
+    F: FnOnce() -> Result<Box<dyn Pmda>, String>,
+{
+    let tag = format!("pmda[{}]", std::process::id());
+    let mut buf = Vec::with_capacity(4096);
+    let Some(pending) = handshake(&mut input, &mut output, opts, &mut buf, &tag)? else {
+        return Ok(());
+    };
+    let mut agent = factory().map_err(DaemonError::Agent)?;
+    if opts.notready {
+        send_ready(&mut output)?;
+    }
+    serve(agent.as_mut(), input, output, opts, buf, pending)
+}
+
+/// Takes this process's stdout for PDUs: returns a handle on a private
+/// duplicate of fd 1, and points fd 1 at stderr, so a stray `println!`
+/// anywhere in the agent lands in pmcd's log instead of corrupting the
+/// PDU stream.
+pub fn claim_stdout() -> io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: dup/dup2 on the standard descriptors; the new descriptor is
+    // owned by the returned File alone.
+    unsafe {
+        let fd = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::dup2(2, 1) < 0 {
+            let e = io::Error::last_os_error();
+            libc::close(fd);
+            return Err(e);
+        }
+        Ok(std::fs::File::from_raw_fd(fd))
+    }
+}
+
+/// Serves `agent` on this process's stdin and stdout, as a pmcd pipe agent.
+pub fn run_stdio(agent: &mut dyn Pmda, opts: &DaemonOptions) -> Result<(), DaemonError> {
+    let out = claim_stdout().map_err(DaemonError::Write)?;
+    run_daemon(agent, io::stdin().lock(), out, opts)
+}
+
+/// Serves the agent `factory` builds on stdin and stdout ([`run_daemon_with`]).
+pub fn run_stdio_with<F>(factory: F, opts: &DaemonOptions) -> Result<(), DaemonError>
+where
+    F: FnOnce() -> Result<Box<dyn Pmda>, String>,
+{
+    let out = claim_stdout().map_err(DaemonError::Write)?;
+    run_daemon_with(factory, io::stdin().lock(), out, opts)
+}
