@@ -1,1 +1,1187 @@
-//! The Linux kernel agent (domain 60): see issue 3. Being built.
+//! `pmda-linux`: a drop-in subset of PCP's pmdalinux (domain 60), serving
+//! kernel, CPU, memory, disk, network, filesystem and VFS metrics from
+//! `/proc` and `/sys` with pmdalinux's names, PMIDs, types, semantics,
+//! units, instance domains and instance names.
+//!
+//! - The metric table ([`metrics::METRICS`]) is data: one row per metric.
+//!   Each row is resolved once, by name, to what computes it ([`kind`]).
+//! - A fetch works out which files its metrics need, reads each of them
+//!   once into a reused buffer, parses it, and answers every metric from
+//!   the parsed data. A file that cannot be read fails only the metrics
+//!   behind it (with `-errno`); a file that does not parse fails them with
+//!   `PM_ERR_VALUE` and is reported (see [`LinuxPmda::source_errors`]).
+//! - Every path is under a configurable root ([`LinuxConfig::root`]), like
+//!   pmdalinux's `LINUX_STATSPATH`, so the agent runs on fixture trees.
+//!
+//! ```no_run
+//! use pcp_core::{Host, Pmda};
+//! use pmda_linux::{LinuxConfig, LinuxPmda};
+//!
+//! let mut host = Host::new();
+//! host.load(Box::new(LinuxPmda::new(LinuxConfig::default()).unwrap())).unwrap();
+//! let load = host.lookup("kernel.all.load").unwrap();
+//! let result = host.fetch(&[load]);
+//! println!("{:?}", result.values[0].1);
+//! ```
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+pub mod disk;
+pub mod fs;
+pub mod indom;
+pub mod keyed;
+pub mod kind;
+pub mod metrics;
+pub mod net;
+mod read;
+pub mod stat;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use pcp_core::{
+    Desc, FetchRequest, InDom, Instance, LabelSet, LabelTarget, MetricResult, MetricTable,
+    Namespace, NamespaceError, PmError, Pmda, Pmid, TextKind, TextTarget, Type, Value, PM_IN_NULL,
+};
+use procfs::{FromRead, LoadAverage, Uptime};
+
+use crate::disk::{Dev, DevKind};
+use crate::fs::{Mount, Statfs};
+use crate::indom::InstMap;
+use crate::keyed::Keyed;
+use crate::kind::{
+    CpuScope, CpuState, DField, Derive, DiskScope, FsF, Kind, MemF, NetF, Src, NSRC,
+};
+use crate::net::{AttrNeed, IfAttrs, NetIf};
+use crate::stat::Stat;
+
+/// pmdalinux's domain number.
+pub const DOMAIN: u32 = 60;
+
+/// Where the agent reads from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinuxConfig {
+    /// A directory holding `proc/` and `sys/` (default `/`). With any other
+    /// root, filesystem figures come from `ROOT/statfs` (see [`fs`]) and
+    /// `uname -m` from `ROOT/proc/sys/kernel/arch`.
+    pub root: PathBuf,
+}
+
+impl Default for LinuxConfig {
+    fn default() -> LinuxConfig {
+        LinuxConfig {
+            root: PathBuf::from("/"),
+        }
+    }
+}
+
+/// Failures of the Linux agent.
+#[derive(Debug, thiserror::Error)]
+pub enum LinuxError {
+    /// The metric table is inconsistent (a duplicate name or PMID).
+    #[error("metric table: {0}")]
+    Table(#[from] NamespaceError),
+    /// A metric in the table has no reader.
+    #[error("metric {0} has no reader")]
+    Unmapped(String),
+    /// The root directory does not exist.
+    #[error("root {0} is not a directory")]
+    Root(PathBuf),
+    /// A file's contents surprised the parser.
+    #[error("{path}: unexpected format: {detail}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// Pressure stall figures of one resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Pressure {
+    some: Option<([f32; 3], u64)>,
+    full: Option<([f32; 3], u64)>,
+}
+
+/// Everything read in one fetch, with buffers kept between fetches.
+#[derive(Debug, Default)]
+struct Data {
+    buf: Vec<u8>,
+    scratch: Vec<u8>,
+    stat: Stat,
+    load: Option<LoadAverage>,
+    uptime: Option<(f64, f64)>,
+    devs: Vec<Dev>,
+    dev_ids: Vec<u32>,
+    caps: HashMap<String, u64>,
+    netifs: Vec<NetIf>,
+    net_ids: Vec<u32>,
+    attrs: Vec<IfAttrs>,
+    attrs_have: AttrNeed,
+    mounts: Vec<Mount>,
+    fs_ids: Vec<u32>,
+    statfs: Vec<Option<Result<Statfs, PmError>>>,
+    statfs_file: Option<Result<Vec<u8>, PmError>>,
+    cpuinfo: Vec<(u32, HashMap<String, String>)>,
+    nodes: Vec<(u32, Vec<u32>)>,
+    pressure: [Pressure; 4],
+}
+
+/// Instance id maps of the indoms that pmdalinux caches.
+#[derive(Debug)]
+struct Maps {
+    disk: InstMap,
+    part: InstMap,
+    dm: InstMap,
+    md: InstMap,
+    net: InstMap,
+    fs: InstMap,
+}
+
+impl Maps {
+    fn for_kind(&mut self, k: DevKind) -> &mut InstMap {
+        match k {
+            DevKind::Disk => &mut self.disk,
+            DevKind::Partition => &mut self.part,
+            DevKind::Dm => &mut self.dm,
+            DevKind::Md => &mut self.md,
+        }
+    }
+}
+
+/// The Linux agent. See the crate documentation.
+#[derive(Debug)]
+pub struct LinuxPmda {
+    table: MetricTable,
+    kinds: HashMap<Pmid, Kind>,
+    root: PathBuf,
+    live: bool,
+    hz: u64,
+    pagesize: u64,
+    keyed: [Keyed; NSRC],
+    groups: Vec<Vec<usize>>,
+    d: Data,
+    status: [Option<Result<(), PmError>>; NSRC],
+    maps: Maps,
+    errors: Vec<LinuxError>,
+}
+
+/// A computed value before conversion to the metric's type.
+#[derive(Debug, Clone, PartialEq)]
+enum V {
+    U(u64),
+    F(f64),
+    S(String),
+}
+
+fn convert(v: V, ty: Type) -> Value {
+    // Integer narrowing wraps as pmdalinux's C assignments do.
+    match (v, ty) {
+        (V::U(n), Type::U32) => Value::U32(n as u32),
+        (V::U(n), Type::I32) => Value::I32(n as i32),
+        (V::U(n), Type::I64) => Value::I64(n as i64),
+        (V::U(n), Type::Float) => Value::Float(n as f32),
+        (V::U(n), Type::Double) => Value::Double(n as f64),
+        (V::U(n), Type::String) => Value::String(n.to_string()),
+        (V::U(n), _) => Value::U64(n),
+        (V::F(f), Type::Float) => Value::Float(f as f32),
+        (V::F(f), Type::Double) => Value::Double(f),
+        (V::F(f), Type::U32) => Value::U32(f as u32),
+        (V::F(f), Type::I32) => Value::I32(f as i32),
+        (V::F(f), Type::I64) => Value::I64(f as i64),
+        (V::F(f), Type::String) => Value::String(f.to_string()),
+        (V::F(f), _) => Value::U64(f as u64),
+        (V::S(s), _) => Value::String(s),
+    }
+}
+
+fn sysconf(name: libc::c_int, default: u64) -> u64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let v = unsafe { libc::sysconf(name) };
+    if v > 0 {
+        v as u64
+    } else {
+        default
+    }
+}
+
+impl LinuxPmda {
+    /// Builds the agent for `config.root`. Fails if the root is not a
+    /// directory or the metric table is inconsistent.
+    pub fn new(config: LinuxConfig) -> Result<LinuxPmda, LinuxError> {
+        let root = config.root;
+        if !root.is_dir() {
+            return Err(LinuxError::Root(root));
+        }
+        let mut table = MetricTable::from_rows(DOMAIN, metrics::METRICS)?;
+        for (serial, one, help) in indom::INDOM_HELP {
+            table.set_indom_text(InDom::from_parts(DOMAIN, *serial), one, help);
+        }
+        let mut keyed: [Keyed; NSRC] = Default::default();
+        let mut groups = Vec::new();
+        let mut kinds = HashMap::new();
+        for row in metrics::METRICS {
+            let k = kind::resolve(row.name, row.cluster, &mut keyed, &mut groups)
+                .ok_or_else(|| LinuxError::Unmapped(row.name.to_string()))?;
+            kinds.insert(Pmid::from_parts(DOMAIN, row.cluster, row.item), k);
+        }
+        let meminfo = &mut keyed[Src::Meminfo as usize];
+        for key in kind::MEMINFO_KEYS {
+            meminfo.slot(key);
+        }
+        let live = fs::is_live(&root);
+        let maps = Maps {
+            disk: InstMap::seeded(&root, indom::DISK),
+            part: InstMap::seeded(&root, indom::PARTITIONS),
+            dm: InstMap::seeded(&root, indom::DM),
+            md: InstMap::seeded(&root, indom::MD),
+            net: InstMap::seeded(&root, indom::NET_DEV),
+            fs: InstMap::new(),
+        };
+        Ok(LinuxPmda {
+            table,
+            kinds,
+            live,
+            hz: sysconf(libc::_SC_CLK_TCK, 100),
+            pagesize: sysconf(libc::_SC_PAGESIZE, 4096),
+            keyed,
+            groups,
+            d: Data::default(),
+            status: Default::default(),
+            maps,
+            errors: Vec::new(),
+            root,
+        })
+    }
+
+    /// The root the agent reads under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Format errors met by the most recent fetch (files that did not
+    /// parse). Missing files are not errors here: their metrics report
+    /// `-errno`.
+    pub fn source_errors(&self) -> &[LinuxError] {
+        &self.errors
+    }
+
+    /// The metric table.
+    pub fn table(&self) -> &MetricTable {
+        &self.table
+    }
+
+    fn format_error(&mut self, src: &str, detail: String) -> PmError {
+        let path = self.root.join(src);
+        let e = LinuxError::Format { path, detail };
+        eprintln!("pmda-linux: {e}");
+        self.errors.push(e);
+        PmError::VALUE
+    }
+
+    fn begin(&mut self) {
+        self.status = Default::default();
+        self.errors.clear();
+        self.d.attrs_have = AttrNeed::default();
+        self.d.statfs.clear();
+        self.d.statfs_file = None;
+    }
+
+    /// Makes sure `src` has been read in this fetch; its status.
+    fn ensure(&mut self, src: Src) -> Result<(), PmError> {
+        if let Some(st) = self.status[src as usize] {
+            return st;
+        }
+        let st = self.load(src);
+        self.status[src as usize] = Some(st);
+        st
+    }
+
+    fn load(&mut self, src: Src) -> Result<(), PmError> {
+        let root = self.root.clone();
+        let path = src.path();
+        if src == Src::Nodes {
+            self.load_nodes();
+            return Ok(());
+        }
+        let mut buf = std::mem::take(&mut self.d.buf);
+        let res = match read::read_into(&root, path, &mut buf) {
+            // A kernel without pressure stall information (or without
+            // irq pressure) has no values, as pmdalinux reports it.
+            Err(e) if src >= Src::PressureCpu && e == PmError::from_errno(libc::ENOENT) => {
+                self.d.pressure[src as usize - Src::PressureCpu as usize] = Pressure::default();
+                Ok(())
+            }
+            Err(e) => Err(e),
+            Ok(bytes) => self.parse(src, bytes),
+        };
+        self.d.buf = buf;
+        res
+    }
+
+    fn parse(&mut self, src: Src, bytes: &[u8]) -> Result<(), PmError> {
+        let path = src.path();
+        let fail = |me: &mut LinuxPmda, detail: String| Err(me.format_error(path, detail));
+        match src {
+            Src::Stat => {
+                if let Err(e) = self.d.stat.parse(bytes) {
+                    return fail(self, e.0);
+                }
+            }
+            Src::Meminfo => {
+                if let Err(e) = self.keyed[src as usize].parse_colon(bytes) {
+                    return fail(self, e.0);
+                }
+            }
+            Src::Vmstat | Src::Snmp6 => {
+                if let Err(e) = self.keyed[src as usize].parse_space(bytes) {
+                    return fail(self, e.0);
+                }
+            }
+            Src::Snmp | Src::Netstat => {
+                if let Err(e) = self.keyed[src as usize].parse_header_pairs(bytes, true) {
+                    return fail(self, e.0);
+                }
+            }
+            Src::Sockstat | Src::Sockstat6 => {
+                if let Err(e) = self.keyed[src as usize].parse_sockstat(bytes, true) {
+                    return fail(self, e.0);
+                }
+            }
+            Src::Loadavg => match LoadAverage::from_read(bytes) {
+                Ok(l) => self.d.load = Some(l),
+                Err(e) => return fail(self, e.to_string()),
+            },
+            Src::Uptime => match Uptime::from_read(bytes) {
+                Ok(u) => self.d.uptime = Some((u.uptime, u.idle)),
+                Err(e) => return fail(self, e.to_string()),
+            },
+            Src::Diskstats => {
+                let mut scratch = std::mem::take(&mut self.d.scratch);
+                let r = disk::parse_diskstats(&self.root, bytes, &mut self.d.devs, &mut scratch);
+                self.d.scratch = scratch;
+                if let Err(e) = r {
+                    return fail(self, e.0);
+                }
+                self.d.dev_ids.clear();
+                for dev in &self.d.devs {
+                    let id = self.maps.for_kind(dev.kind).id(&dev.name);
+                    self.d.dev_ids.push(id);
+                }
+            }
+            Src::Partitions => disk::parse_partitions(bytes, &mut self.d.caps),
+            Src::NetDev => {
+                if let Err(e) = net::parse_net_dev(bytes, &mut self.d.netifs) {
+                    return fail(self, e.0);
+                }
+                self.d.net_ids.clear();
+                for n in &self.d.netifs {
+                    self.d.net_ids.push(self.maps.net.id(&n.name));
+                }
+            }
+            Src::Mounts => {
+                if let Err(e) = fs::parse_mounts(bytes, self.live, &mut self.d.mounts) {
+                    return fail(self, e);
+                }
+                self.d.fs_ids.clear();
+                for m in &self.d.mounts {
+                    self.d.fs_ids.push(self.maps.fs.id(&m.device));
+                }
+            }
+            Src::Cpuinfo => {
+                let r = procfs::CpuInfo::from_read(bytes);
+                match r {
+                    Ok(ci) => {
+                        self.d.cpuinfo.clear();
+                        for i in 0..ci.num_cores() {
+                            let Some(info) = ci.get_info(i) else { continue };
+                            let Some(n) = info.get("processor").and_then(|p| p.parse::<u32>().ok())
+                            else {
+                                continue;
+                            };
+                            let m = info
+                                .iter()
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                                .collect();
+                            self.d.cpuinfo.push((n, m));
+                        }
+                    }
+                    Err(e) => return fail(self, e.to_string()),
+                }
+            }
+            Src::PressureCpu | Src::PressureMem | Src::PressureIo | Src::PressureIrq => {
+                let i = src as usize - Src::PressureCpu as usize;
+                match parse_pressure(bytes) {
+                    Some(p) => self.d.pressure[i] = p,
+                    None => {
+                        return fail(self, "not some/full avg10/avg60/avg300/total lines".into())
+                    }
+                }
+            }
+            Src::Nodes => {}
+        }
+        Ok(())
+    }
+
+    fn load_nodes(&mut self) {
+        self.d.nodes.clear();
+        let dir = self.root.join(Src::Nodes.path());
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(n) = name
+                    .strip_prefix("node")
+                    .and_then(|n| n.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                let list = read::read_attr(&e.path().join("cpulist"), &mut self.d.scratch)
+                    .unwrap_or_default();
+                self.d.nodes.push((n, indom::parse_cpulist(&list)));
+            }
+        }
+        self.d.nodes.sort_by_key(|(n, _)| *n);
+        if self.d.nodes.is_empty() {
+            // No NUMA information: pmdalinux reports one node with every CPU.
+            let cpus = self.d.stat.cpus.iter().map(|(n, _)| *n).collect();
+            self.d.nodes.push((0, cpus));
+        }
+    }
+
+    fn node_of(&self, cpu: u32) -> u32 {
+        self.d
+            .nodes
+            .iter()
+            .find(|(_, cpus)| cpus.contains(&cpu))
+            .map_or(0, |(n, _)| *n)
+    }
+
+    fn need_attrs(&mut self, f: NetF) {
+        let mut want = self.d.attrs_have;
+        match f {
+            NetF::Mtu => want.mtu = true,
+            NetF::Speed | NetF::Baudrate => want.speed = true,
+            NetF::Duplex => want.duplex = true,
+            NetF::Up | NetF::Running => want.flags = true,
+            NetF::Type => want.ty = true,
+            NetF::Wireless | NetF::Virtual => want.kind = true,
+            NetF::Col(_) | NetF::Sum(..) => return,
+        }
+        let have = self.d.attrs_have;
+        let missing = AttrNeed {
+            mtu: want.mtu && !have.mtu,
+            speed: want.speed && !have.speed,
+            duplex: want.duplex && !have.duplex,
+            flags: want.flags && !have.flags,
+            ty: want.ty && !have.ty,
+            kind: want.kind && !have.kind,
+        };
+        if !missing.any() {
+            return;
+        }
+        self.d.attrs.resize(self.d.netifs.len(), IfAttrs::default());
+        for (i, n) in self.d.netifs.iter().enumerate() {
+            let a = net::read_attrs(&self.root, &n.name, missing, &mut self.d.scratch);
+            let t = &mut self.d.attrs[i];
+            if missing.mtu {
+                t.mtu = a.mtu;
+            }
+            if missing.speed {
+                t.speed = a.speed;
+            }
+            if missing.duplex {
+                t.duplex = a.duplex;
+            }
+            if missing.flags {
+                t.up = a.up;
+                t.running = a.running;
+            }
+            if missing.ty {
+                t.ty = a.ty;
+            }
+            if missing.kind {
+                t.wireless = a.wireless;
+                t.virt = a.virt;
+            }
+        }
+        self.d.attrs_have = want;
+    }
+
+    fn statfs(&mut self, i: usize) -> Result<Statfs, PmError> {
+        if self.d.statfs.len() < self.d.mounts.len() {
+            self.d.statfs.resize(self.d.mounts.len(), None);
+        }
+        if let Some(r) = self.d.statfs[i] {
+            return r;
+        }
+        let dir = self.d.mounts[i].dir.clone();
+        let r = if self.live {
+            fs::statfs_live(&dir)
+        } else {
+            if self.d.statfs_file.is_none() {
+                let mut b = Vec::new();
+                let r = read::read_into(&self.root, "statfs", &mut b).map(|_| ());
+                self.d.statfs_file = Some(r.map(|_| b));
+            }
+            match &self.d.statfs_file {
+                Some(Ok(b)) => fs::statfs_fixture(b, &dir),
+                Some(Err(e)) => Err(*e),
+                None => Err(PmError::VALUE),
+            }
+        };
+        self.d.statfs[i] = Some(r);
+        r
+    }
+
+    fn cpu_ms(&self, t: &stat::CpuTicks, s: CpuState) -> u64 {
+        use stat::*;
+        let ticks = match s {
+            CpuState::User => t[USER],
+            CpuState::Nice => t[NICE],
+            CpuState::Sys => t[SYSTEM],
+            CpuState::Idle => t[IDLE],
+            CpuState::Wait => t[IOWAIT],
+            CpuState::Intr => t[IRQ] + t[SOFTIRQ],
+            CpuState::Soft => t[SOFTIRQ],
+            CpuState::Hard => t[IRQ],
+            CpuState::Steal => t[STEAL],
+            CpuState::Guest => t[GUEST],
+            CpuState::GuestNice => t[GUEST_NICE],
+            CpuState::VUser => t[USER].saturating_sub(t[GUEST]),
+            CpuState::VNice => t[NICE].saturating_sub(t[GUEST_NICE]),
+        };
+        stat::ticks_to_ms(ticks, self.hz)
+    }
+
+    fn keyed_value(&self, src: Src, slot: usize, d: Derive) -> Option<u64> {
+        let k = &self.keyed[src as usize];
+        let sum = |slots: &[usize]| -> Option<u64> {
+            let mut any = false;
+            let mut total = 0u64;
+            for &s in slots {
+                if let Some(v) = k.get(s) {
+                    any = true;
+                    total = total.wrapping_add(v);
+                }
+            }
+            any.then_some(total)
+        };
+        match d {
+            Derive::None => k.get(slot),
+            Derive::Fallback(other) => k.get(slot).or_else(|| k.get(other)),
+            Derive::SumIfMissing(a, b) => k.get(slot).or_else(|| sum(&[a, b])),
+            Derive::Sum(g) => self.groups.get(g).and_then(|slots| sum(slots)),
+        }
+    }
+
+    /// Computes one metric.
+    fn value(&mut self, pmid: Pmid) -> MetricResult {
+        let Some(&kind) = self.kinds.get(&pmid) else {
+            return Err(PmError::PMID);
+        };
+        let ty = self.table.desc(pmid)?.ty;
+        let mut srcs = [false; NSRC];
+        kind.sources(&mut srcs);
+        // Sources are ordered so that /proc/stat loads before the node
+        // map, which falls back to it.
+        for (i, needed) in srcs.iter().enumerate() {
+            if *needed {
+                self.ensure(SRC_ORDER[i])?;
+            }
+        }
+        let one = |v: V| Ok(vec![(PM_IN_NULL, convert(v, ty))]);
+        let opt = |v: Option<V>| {
+            Ok(v.map(|v| vec![(PM_IN_NULL, convert(v, ty))])
+                .unwrap_or_default())
+        };
+        let d = &self.d;
+        match kind {
+            Kind::Cpu(CpuScope::All, s) => one(V::U(self.cpu_ms(&d.stat.all, s))),
+            Kind::Cpu(CpuScope::PerCpu, s) => Ok(d
+                .stat
+                .cpus
+                .iter()
+                .map(|(n, t)| (*n, convert(V::U(self.cpu_ms(t, s)), ty)))
+                .collect()),
+            Kind::Cpu(CpuScope::PerNode, s) => Ok(d
+                .nodes
+                .iter()
+                .map(|(node, cpus)| {
+                    let total = d
+                        .stat
+                        .cpus
+                        .iter()
+                        .filter(|(n, _)| cpus.contains(n))
+                        .map(|(_, t)| self.cpu_ms(t, s))
+                        .sum();
+                    (*node, convert(V::U(total), ty))
+                })
+                .collect()),
+            Kind::Intr => opt(d.stat.intr.map(V::U)),
+            Kind::Pswitch => opt(d.stat.ctxt.map(V::U)),
+            Kind::Sysfork => opt(d.stat.processes.map(V::U)),
+            Kind::Running => opt(d.stat.running.map(V::U)),
+            Kind::Blocked => opt(d.stat.blocked.map(V::U)),
+            Kind::Boottime => opt(d.stat.btime.map(V::U)),
+            Kind::Hz => one(V::U(self.hz)),
+            Kind::Ncpu => one(V::U(d.stat.cpus.len() as u64)),
+            Kind::Nnode => one(V::U(d.nodes.len() as u64)),
+            Kind::Ndisk => one(V::U(
+                d.devs.iter().filter(|x| x.kind == DevKind::Disk).count() as u64,
+            )),
+            Kind::OldKernel => Err(PmError::APPVERSION),
+            Kind::Disk(scope, f) => Ok(self.disk_values(scope, f, ty)),
+            Kind::DevKname(k) => Ok(d
+                .devs
+                .iter()
+                .zip(&d.dev_ids)
+                .filter(|(x, _)| x.kind == k)
+                .map(|(x, id)| (*id, Value::String(x.kname.clone())))
+                .collect()),
+            Kind::Scheduler | Kind::ScsiId => {
+                let mut out = Vec::new();
+                let mut scratch = std::mem::take(&mut self.d.scratch);
+                for (x, id) in self.d.devs.iter().zip(&self.d.dev_ids) {
+                    if x.kind != DevKind::Disk {
+                        continue;
+                    }
+                    let s = if kind == Kind::Scheduler {
+                        disk::scheduler(&self.root, &x.kname, &mut scratch)
+                    } else {
+                        disk::scsi_id(&self.root, &x.kname, &mut scratch)
+                    };
+                    out.push((*id, Value::String(s)));
+                }
+                self.d.scratch = scratch;
+                Ok(out)
+            }
+            Kind::Mem(f) => opt(self.mem_value(f)),
+            Kind::Load => {
+                let l = d.load.as_ref().ok_or(PmError::VALUE)?;
+                Ok(vec![
+                    (1, convert(V::F(l.one as f64), ty)),
+                    (5, convert(V::F(l.five as f64), ty)),
+                    (15, convert(V::F(l.fifteen as f64), ty)),
+                ])
+            }
+            Kind::LastPid => opt(d.load.as_ref().map(|l| V::U(l.latest_pid as u64))),
+            Kind::Runnable => opt(d.load.as_ref().map(|l| V::U(l.cur as u64))),
+            Kind::Nprocs => opt(d.load.as_ref().map(|l| V::U(l.max as u64))),
+            Kind::Net(f) => {
+                self.need_attrs(f);
+                let d = &self.d;
+                let mut out = Vec::with_capacity(d.netifs.len());
+                for (i, (n, id)) in d.netifs.iter().zip(&d.net_ids).enumerate() {
+                    let a = d.attrs.get(i);
+                    if let Some(v) = net_value(f, n, a) {
+                        out.push((*id, convert(v, ty)));
+                    }
+                }
+                Ok(out)
+            }
+            Kind::NetAll(f) => {
+                self.need_attrs(NetF::Virtual);
+                let d = &self.d;
+                let mut total = 0u64;
+                for (i, n) in d.netifs.iter().enumerate() {
+                    if d.attrs.get(i).is_some_and(|a| a.virt == 1) {
+                        continue;
+                    }
+                    if let Some(V::U(v)) = net_value(f, n, None) {
+                        total = total.wrapping_add(v);
+                    }
+                }
+                one(V::U(total))
+            }
+            Kind::Ninterface => one(V::U(d.netifs.len() as u64)),
+            Kind::Nfilesys => one(V::U(d.mounts.len() as u64)),
+            Kind::Fs(f) => {
+                let mut out = Vec::with_capacity(self.d.mounts.len());
+                for i in 0..self.d.mounts.len() {
+                    let id = self.d.fs_ids[i];
+                    if f == FsF::MountDir {
+                        out.push((id, Value::String(self.d.mounts[i].dir.clone())));
+                        continue;
+                    }
+                    let s = match self.statfs(i) {
+                        Ok(s) => s,
+                        // One mount failing (stale NFS, fixture without
+                        // figures) fails the metric only if it is the only
+                        // one; otherwise that instance is left out.
+                        Err(e) if self.d.mounts.len() == 1 => return Err(e),
+                        Err(_) => continue,
+                    };
+                    let v = match f {
+                        FsF::Capacity => V::U(s.capacity()),
+                        FsF::Used => V::U(s.used()),
+                        FsF::Free => V::U(s.free()),
+                        FsF::Avail => V::U(s.avail()),
+                        FsF::MaxFiles => V::U(s.files),
+                        FsF::UsedFiles => V::U(s.files.saturating_sub(s.ffree)),
+                        FsF::FreeFiles => V::U(s.ffree),
+                        FsF::Full => V::F(s.full()),
+                        FsF::BlockSize => V::U(s.bsize),
+                        FsF::ReadOnly => V::U((s.flags & libc::ST_RDONLY != 0) as u64),
+                        FsF::MountDir => continue,
+                    };
+                    out.push((id, convert(v, ty)));
+                }
+                Ok(out)
+            }
+            Kind::Key(src, slot, der) => opt(self.keyed_value(src, slot, der).map(V::U)),
+            Kind::CpuInfo(key) => Ok(d
+                .cpuinfo
+                .iter()
+                .filter_map(|(n, m)| {
+                    let raw = m.get(key)?;
+                    let v = match ty {
+                        Type::String => V::S(raw.clone()),
+                        Type::Float | Type::Double => V::F(raw.parse().ok()?),
+                        // "1024 KB": the leading number.
+                        _ => V::U(raw.split_whitespace().next()?.parse().ok()?),
+                    };
+                    Some((*n, convert(v, ty)))
+                })
+                .collect()),
+            Kind::CpuNum => Ok(d
+                .cpuinfo
+                .iter()
+                .map(|(n, _)| (*n, convert(V::U(*n as u64), ty)))
+                .collect()),
+            Kind::CpuNode => Ok(d
+                .cpuinfo
+                .iter()
+                .map(|(n, _)| (*n, convert(V::U(self.node_of(*n) as u64), ty)))
+                .collect()),
+            Kind::Machine => opt(self.machine().map(V::S)),
+            Kind::Uptime => opt(d.uptime.map(|u| V::F(u.0))),
+            Kind::IdleTime => opt(d.uptime.map(|u| V::F(u.1))),
+            Kind::SysKernel(file) => {
+                let p = self.root.join("proc/sys/kernel").join(file);
+                match read::read_attr(&p, &mut self.d.scratch) {
+                    Some(s) => one(V::S(s)),
+                    None => Err(read_errno(&p)),
+                }
+            }
+            Kind::Distro => opt(distro(&self.root).map(V::S)),
+            Kind::SysNum(file, idx) => {
+                let p = self.root.join(file);
+                let Some(s) = read::read_attr(&p, &mut self.d.scratch) else {
+                    return Err(read_errno(&p));
+                };
+                let field = s.split_whitespace().nth(idx).ok_or(PmError::VALUE)?;
+                let v = read::parse_u64_wrapping(field.as_bytes()).ok_or(PmError::VALUE)?;
+                one(V::U(v))
+            }
+            Kind::Pressure(r, full, total) => {
+                let p = &d.pressure[r.min(3)];
+                let Some((avg, tot)) = (if full { p.full } else { p.some }) else {
+                    return Ok(vec![]);
+                };
+                if total {
+                    one(V::U(tot))
+                } else {
+                    Ok(indom::PRESSURE_INSTANCES
+                        .iter()
+                        .zip(avg)
+                        .map(|((id, _), a)| (*id, convert(V::F(a as f64), ty)))
+                        .collect())
+                }
+            }
+        }
+    }
+
+    fn machine(&mut self) -> Option<String> {
+        if let Some(a) =
+            read::read_attr(&self.root.join("proc/sys/kernel/arch"), &mut self.d.scratch)
+        {
+            return Some(a);
+        }
+        if !self.live {
+            return None;
+        }
+        // SAFETY: uname fills a zeroed utsname; the field is NUL-terminated.
+        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+        if unsafe { libc::uname(&mut u) } != 0 {
+            return None;
+        }
+        let bytes: Vec<u8> = u
+            .machine
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn mem_value(&self, f: MemF) -> Option<V> {
+        let k = &self.keyed[Src::Meminfo as usize];
+        let slot = |key: &str| {
+            kind::MEMINFO_KEYS
+                .iter()
+                .position(|x| *x == key)
+                .and_then(|s| k.get(s))
+        };
+        Some(V::U(match f {
+            MemF::Field(s) => k.get(s)?,
+            MemF::FieldBytes(s) => k.get(s)?.saturating_mul(1024),
+            MemF::Used => slot("memtotal")?.saturating_sub(slot("memfree")?),
+            MemF::Other => {
+                let used = slot("memtotal")?.saturating_sub(slot("memfree")?);
+                used.saturating_sub(slot("cached")?)
+                    .saturating_sub(slot("buffers")?)
+            }
+            MemF::CacheClean => slot("cached")?
+                .saturating_sub(slot("dirty").unwrap_or(0))
+                .saturating_sub(slot("writeback").unwrap_or(0)),
+            MemF::SwapUsed => slot("swaptotal")?
+                .saturating_sub(slot("swapfree")?)
+                .saturating_mul(1024),
+            MemF::PhysMb => slot("memtotal")? >> 10,
+            MemF::PageSize => self.pagesize,
+            MemF::HugePageSize => slot("hugepagesize")?.saturating_mul(1024),
+            MemF::HugeBytes(s) => k
+                .get(s)?
+                .saturating_mul(slot("hugepagesize")?.saturating_mul(1024)),
+        }))
+    }
+
+    fn disk_values(&self, scope: DiskScope, f: DField, ty: Type) -> Vec<(u32, Value)> {
+        let d = &self.d;
+        match scope {
+            DiskScope::Per(kind) => d
+                .devs
+                .iter()
+                .zip(&d.dev_ids)
+                .filter(|(x, _)| x.kind == kind)
+                .filter_map(|(x, id)| {
+                    let v = disk_field(x, f, &d.caps)?;
+                    Some((*id, convert(V::U(v), ty)))
+                })
+                .collect(),
+            DiskScope::All => {
+                let mut total = 0u64;
+                for x in d.devs.iter().filter(|x| x.kind == DevKind::Disk) {
+                    total = total.wrapping_add(disk_field(x, f, &d.caps).unwrap_or(0));
+                }
+                if ty == Type::U32 {
+                    total &= u32::MAX as u64;
+                }
+                vec![(PM_IN_NULL, convert(V::U(total), ty))]
+            }
+        }
+    }
+
+    /// The current instances of a served instance domain.
+    fn instance_list(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+        if indom.domain() != DOMAIN {
+            return Err(PmError::INDOM);
+        }
+        self.begin();
+        let serial = indom.serial();
+        Ok(match serial {
+            indom::CPU => {
+                self.ensure(Src::Stat)?;
+                self.d
+                    .stat
+                    .cpus
+                    .iter()
+                    .map(|(n, _)| Instance::new(*n, format!("cpu{n}")))
+                    .collect()
+            }
+            indom::NODE => {
+                let _ = self.ensure(Src::Stat);
+                self.ensure(Src::Nodes)?;
+                self.d
+                    .nodes
+                    .iter()
+                    .map(|(n, _)| Instance::new(*n, format!("node{n}")))
+                    .collect()
+            }
+            indom::LOADAVG => indom::LOADAVG_INSTANCES
+                .iter()
+                .map(|(i, n)| Instance::new(*i, *n))
+                .collect(),
+            indom::PRESSURE => indom::PRESSURE_INSTANCES
+                .iter()
+                .map(|(i, n)| Instance::new(*i, *n))
+                .collect(),
+            indom::DISK | indom::PARTITIONS | indom::DM | indom::MD => {
+                self.ensure(Src::Diskstats)?;
+                let want = match serial {
+                    indom::DISK => DevKind::Disk,
+                    indom::PARTITIONS => DevKind::Partition,
+                    indom::DM => DevKind::Dm,
+                    _ => DevKind::Md,
+                };
+                self.d
+                    .devs
+                    .iter()
+                    .zip(&self.d.dev_ids)
+                    .filter(|(x, _)| x.kind == want)
+                    .map(|(x, id)| Instance::new(*id, x.name.clone()))
+                    .collect()
+            }
+            indom::NET_DEV => {
+                self.ensure(Src::NetDev)?;
+                self.d
+                    .netifs
+                    .iter()
+                    .zip(&self.d.net_ids)
+                    .map(|(n, id)| Instance::new(*id, n.name.clone()))
+                    .collect()
+            }
+            indom::FILESYS => {
+                self.ensure(Src::Mounts)?;
+                self.d
+                    .mounts
+                    .iter()
+                    .zip(&self.d.fs_ids)
+                    .map(|(m, id)| Instance::new(*id, m.device.clone()))
+                    .collect()
+            }
+            _ => return Err(PmError::INDOM),
+        })
+    }
+}
+
+/// Load order of sources (index = [`Src`] discriminant): identity, since
+/// `Src::Stat` comes first and `Src::Nodes` after it.
+const SRC_ORDER: [Src; NSRC] = [
+    Src::Stat,
+    Src::Meminfo,
+    Src::Vmstat,
+    Src::Loadavg,
+    Src::Diskstats,
+    Src::Partitions,
+    Src::NetDev,
+    Src::Mounts,
+    Src::Sockstat,
+    Src::Sockstat6,
+    Src::Snmp,
+    Src::Netstat,
+    Src::Snmp6,
+    Src::Cpuinfo,
+    Src::Uptime,
+    Src::Nodes,
+    Src::PressureCpu,
+    Src::PressureMem,
+    Src::PressureIo,
+    Src::PressureIrq,
+];
+
+fn read_errno(p: &Path) -> PmError {
+    match std::fs::metadata(p) {
+        Err(e) => read::io_err(&e),
+        Ok(_) => PmError::from_errno(libc::EIO),
+    }
+}
+
+fn disk_field(x: &Dev, f: DField, caps: &HashMap<String, u64>) -> Option<u64> {
+    let s = &x.stat;
+    Some(match f {
+        DField::Read => s.reads,
+        DField::Write => s.writes,
+        DField::Total => s.reads.wrapping_add(s.writes),
+        DField::BlkRead => s.sectors_read,
+        DField::BlkWrite => s.sectors_written,
+        DField::BlkTotal => s.sectors_read.wrapping_add(s.sectors_written),
+        DField::ReadBytes => s.sectors_read / 2,
+        DField::WriteBytes => s.sectors_written / 2,
+        DField::TotalBytes => s.sectors_read.wrapping_add(s.sectors_written) / 2,
+        DField::ReadMerge => s.merged,
+        DField::WriteMerge => s.writes_merged,
+        DField::Avactive => s.time_in_progress,
+        DField::Aveq => s.weighted_time_in_progress,
+        DField::ReadRaw => s.time_reading,
+        DField::WriteRaw => s.time_writing,
+        DField::TotalRaw => s.time_reading.wrapping_add(s.time_writing),
+        // pmdalinux leaves out devices whose size is unknown or zero.
+        DField::Capacity => caps.get(&x.kname).copied().filter(|&c| c != 0)?,
+        DField::Discard => s.discards.unwrap_or(0),
+        DField::BlkDiscard => s.sectors_discarded.unwrap_or(0),
+        DField::DiscardBytes => s.sectors_discarded.unwrap_or(0) / 2,
+        DField::DiscardMerge => s.discards_merged.unwrap_or(0),
+        DField::DiscardRaw => s.time_discarding.unwrap_or(0),
+        DField::Flush => s.flushes.unwrap_or(0),
+        DField::FlushRaw => s.time_flushing.unwrap_or(0),
+        DField::Inflight => s.in_progress,
+    })
+}
+
+fn net_value(f: NetF, n: &NetIf, a: Option<&IfAttrs>) -> Option<V> {
+    Some(match f {
+        NetF::Col(c) => V::U(n.c[c]),
+        NetF::Sum(a, b) => V::U(n.c[a].wrapping_add(n.c[b])),
+        NetF::Mtu => V::U(a?.mtu? as u64),
+        // The kernel's "unknown" speed (-1) reads as 2^32-1 Mbit/s through
+        // pmdalinux's ethtool path; keep that so values agree.
+        NetF::Speed => V::F((a?.speed? as u32 as u64 * 1_000_000 / 8) as f64 / 1_048_576.0),
+        NetF::Baudrate => V::U(a?.speed? as u32 as u64 * 1_000_000 / 8),
+        NetF::Duplex => V::U(a?.duplex? as u64),
+        NetF::Up => V::U(a?.up? as u64),
+        NetF::Running => V::U(a?.running? as u64),
+        NetF::Wireless => V::U(a?.wireless as u64),
+        NetF::Type => V::U(a?.ty? as u64),
+        NetF::Virtual => V::U(a?.virt as u64),
+    })
+}
+
+/// Parses a /proc/pressure file: `some avg10=A avg60=B avg300=C total=T`
+/// and optionally a `full` line.
+fn parse_pressure(buf: &[u8]) -> Option<Pressure> {
+    let text = std::str::from_utf8(buf).ok()?;
+    let mut p = Pressure::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut it = line.split_whitespace();
+        let kind = it.next()?;
+        let mut avg = [0f32; 3];
+        let mut total = None;
+        for kv in it {
+            let (k, v) = kv.split_once('=')?;
+            match k {
+                "avg10" => avg[0] = v.parse().ok()?,
+                "avg60" => avg[1] = v.parse().ok()?,
+                "avg300" => avg[2] = v.parse().ok()?,
+                "total" => total = Some(v.parse().ok()?),
+                _ => {}
+            }
+        }
+        let entry = Some((avg, total?));
+        match kind {
+            "some" => p.some = entry,
+            "full" => p.full = entry,
+            _ => return None,
+        }
+    }
+    p.some.map(|_| p)
+}
+
+/// The distribution name as pmdalinux builds it: the first of the
+/// distribution release files under `ROOT/etc` that exists (Debian's
+/// version file gets a "Debian " prefix), else os-release's PRETTY_NAME.
+fn distro(root: &Path) -> Option<String> {
+    let etc = root.join("etc");
+    for (file, prefix) in [
+        ("debian_version", "Debian "),
+        ("oracle-release", ""),
+        ("fedora-release", ""),
+        ("redhat-release", ""),
+        ("slackware-version", ""),
+        ("SuSE-release", ""),
+    ] {
+        if let Ok(s) = std::fs::read_to_string(etc.join(file)) {
+            let line = s.lines().next().unwrap_or("").trim();
+            if !line.is_empty() {
+                return Some(format!("{prefix}{line}"));
+            }
+        }
+    }
+    for (file, key) in [
+        ("lsb-release", "DISTRIB_DESCRIPTION="),
+        ("os-release", "PRETTY_NAME="),
+    ] {
+        if let Ok(s) = std::fs::read_to_string(etc.join(file)) {
+            if let Some(v) = s.lines().find_map(|l| l.strip_prefix(key)) {
+                return Some(v.trim_matches('"').to_string());
+            }
+        }
+    }
+    None
+}
+
+impl Pmda for LinuxPmda {
+    fn name(&self) -> &str {
+        "linux"
+    }
+
+    fn domain(&self) -> u32 {
+        DOMAIN
+    }
+
+    fn namespace(&self) -> &Namespace {
+        self.table.namespace()
+    }
+
+    fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> {
+        self.table.desc(pmid)
+    }
+
+    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+        self.instance_list(indom)
+    }
+
+    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+        self.table.text(target, kind)
+    }
+
+    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+        Ok(match target {
+            LabelTarget::Domain => LabelSet::new().with("agent", "linux"),
+            LabelTarget::Item(pmid) => {
+                item_labels(self.table.get(pmid).map(|m| m.name.as_str()).unwrap_or(""))
+            }
+            _ => LabelSet::new(),
+        })
+    }
+
+    fn instance_labels(&mut self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        let insts = self.instance_list(indom)?;
+        Ok(match indom.serial() {
+            indom::CPU => insts
+                .iter()
+                .map(|i| (i.id, LabelSet::new().with("cpu", i.id)))
+                .collect(),
+            indom::DISK => insts
+                .iter()
+                .map(|i| (i.id, LabelSet::new().with("device_name", i.name.as_str())))
+                .collect(),
+            indom::NET_DEV => insts
+                .iter()
+                .map(|i| (i.id, LabelSet::new().with("interface", i.name.as_str())))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
+        self.begin();
+        req.pmids.iter().map(|&p| self.value(p)).collect()
+    }
+}
+
+/// Item labels as pmdalinux gives them: the kind of device an instance
+/// is, and for the main per-device metrics what the instances are.
+fn item_labels(name: &str) -> LabelSet {
+    let (ty, indom_name): (Option<&str>, Option<&str>) = if name.starts_with("kernel.percpu.cpu.") {
+        (Some("cpu"), Some("per cpu"))
+    } else if name.starts_with("disk.dev.") {
+        (Some("block"), Some("per disk"))
+    } else if name.starts_with("network.interface.") {
+        (Some("interface"), Some("per interface"))
+    } else if name.starts_with("disk.partitions.")
+        || name.starts_with("disk.dm.")
+        || name.starts_with("disk.md.")
+    {
+        (Some("block"), None)
+    } else if name.starts_with("hinv.cpu.") || name.starts_with("hinv.map.cpu_") {
+        (Some("cpu"), None)
+    } else if name.starts_with("kernel.pernode.") {
+        let l = LabelSet::new().with("device_type", serde_json_array(&["numa_node", "cpu"]));
+        return l;
+    } else {
+        (None, None)
+    };
+    let mut l = LabelSet::new();
+    if let Some(t) = ty {
+        l = l.with("device_type", t);
+    }
+    if let Some(n) = indom_name {
+        l = l.with("indom_name", n);
+    }
+    l
+}
+
+fn serde_json_array(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}

@@ -1,0 +1,167 @@
+//! Instance domains: pmdalinux's serials, their help text, and the
+//! name-to-id maps that keep instance ids stable.
+//!
+//! pmdalinux gives fixed ids where the kernel has a number (CPU `cpuN` is
+//! id N, NUMA node `nodeN` is N, load average "1 minute" is 1) and uses
+//! `pmdaCache` elsewhere: a new name gets the next unused id, and an id is
+//! never reused for another name. For disks, partitions, device-mapper,
+//! md devices and network interfaces it also saves the cache under
+//! `$PCP_VAR_DIR/config/pmda/60.<serial>`, so ids survive restarts.
+//! [`InstMap`] behaves the same way: ids in order of first sighting, never
+//! reused while the agent lives, and seeded at start-up from pmdalinux's
+//! saved cache (`ROOT/var/lib/pcp/config/pmda/60.<serial>`) when there is
+//! one, so that on a host where pmdalinux ran the ids are the same.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+/// CPUs (`cpuN`, id N).
+pub const CPU: u32 = 0;
+/// Disks.
+pub const DISK: u32 = 1;
+/// Load average periods (1, 5, 15).
+pub const LOADAVG: u32 = 2;
+/// Network interfaces.
+pub const NET_DEV: u32 = 3;
+/// Mounted filesystems.
+pub const FILESYS: u32 = 5;
+/// Disk partitions.
+pub const PARTITIONS: u32 = 10;
+/// NUMA nodes (`nodeN`, id N).
+pub const NODE: u32 = 19;
+/// Device-mapper devices.
+pub const DM: u32 = 24;
+/// Multi-device (md) devices.
+pub const MD: u32 = 25;
+/// Pressure stall averaging periods (10, 60, 300 seconds).
+pub const PRESSURE: u32 = 37;
+
+/// Help text of each instance domain: (serial, one-line, long).
+pub const INDOM_HELP: &[(u32, &str, &str)] = &[
+    (CPU, "set of CPUs", "One instance per CPU listed in /proc/stat, named cpuN with id N."),
+    (DISK, "set of disks", "One instance per whole disk in /proc/diskstats, named as the kernel names the device."),
+    (LOADAVG, "load average periods", "Three instances: \"1 minute\", \"5 minute\" and \"15 minute\", with ids 1, 5 and 15."),
+    (NET_DEV, "set of network interfaces", "One instance per interface in /proc/net/dev, named as the kernel names it."),
+    (FILESYS, "set of mounted filesystems", "One instance per mounted block-device filesystem, named by its device path."),
+    (PARTITIONS, "set of disk partitions", "One instance per partition in /proc/diskstats."),
+    (NODE, "set of NUMA nodes", "One instance per NUMA node, named nodeN with id N."),
+    (DM, "set of device-mapper devices", "One instance per device-mapper device, named by its persistent name (as under /dev/mapper)."),
+    (MD, "set of multi-device devices", "One instance per md (software RAID) device, named by its persistent name when it has one."),
+    (PRESSURE, "pressure stall averaging periods", "Three instances: \"10 second\", \"1 minute\" and \"5 minute\", with ids 10, 60 and 300."),
+];
+
+/// Load average instances, as pmdalinux numbers them.
+pub const LOADAVG_INSTANCES: [(u32, &str); 3] =
+    [(1, "1 minute"), (5, "5 minute"), (15, "15 minute")];
+/// Pressure average instances, as pmdalinux numbers them.
+pub const PRESSURE_INSTANCES: [(u32, &str); 3] =
+    [(10, "10 second"), (60, "1 minute"), (300, "5 minute")];
+
+/// Names to instance ids for one instance domain: ids in order of first
+/// sighting, never reused.
+#[derive(Debug, Clone, Default)]
+pub struct InstMap {
+    by_name: HashMap<String, u32>,
+    next: u32,
+}
+
+impl InstMap {
+    /// An empty map.
+    pub fn new() -> InstMap {
+        InstMap::default()
+    }
+
+    /// A map seeded from a pmdaCache save file (`ROOT/var/lib/pcp/config/
+    /// pmda/60.<serial>`), if it exists and parses; empty otherwise. The
+    /// file's first line is a header; each further line is `id stamp name`.
+    pub fn seeded(root: &Path, serial: u32) -> InstMap {
+        let mut m = InstMap::new();
+        let file = root.join(format!("var/lib/pcp/config/pmda/60.{serial}"));
+        if let Ok(text) = std::fs::read_to_string(file) {
+            for line in text.lines().skip(1) {
+                let mut it = line.splitn(3, ' ');
+                let (Some(id), Some(_stamp), Some(name)) = (it.next(), it.next(), it.next()) else {
+                    continue;
+                };
+                let Ok(id) = id.parse::<u32>() else { continue };
+                if name.is_empty()
+                    || m.by_name.contains_key(name)
+                    || m.by_name.values().any(|&v| v == id)
+                {
+                    continue;
+                }
+                m.by_name.insert(name.to_string(), id);
+                m.next = m.next.max(id.saturating_add(1));
+            }
+        }
+        m
+    }
+
+    /// The id of `name`, giving it the next unused id on first sight.
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.by_name.get(name) {
+            return id;
+        }
+        let id = self.next;
+        self.next = self.next.saturating_add(1);
+        self.by_name.insert(name.to_string(), id);
+        id
+    }
+}
+
+/// Parses a sysfs CPU list (`0-3,8,10-11`) into CPU numbers.
+pub fn parse_cpulist(s: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                    if b >= a && b - a < 65536 {
+                        out.extend(a..=b);
+                    }
+                }
+            }
+            None => {
+                if let Ok(a) = part.parse() {
+                    out.push(a);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_first_sighting_and_stick() {
+        let mut m = InstMap::new();
+        assert_eq!(m.id("lo"), 0);
+        assert_eq!(m.id("eth0"), 1);
+        assert_eq!(m.id("lo"), 0);
+    }
+
+    #[test]
+    fn seeded_from_pmda_cache_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("var/lib/pcp/config/pmda");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("60.3"),
+            "2 0 2147483647\n0 1795450929 lo\n3 1795450929 eth0\nbad line\n",
+        )
+        .unwrap();
+        let mut m = InstMap::seeded(dir.path(), 3);
+        assert_eq!(m.id("eth0"), 3);
+        assert_eq!(m.id("lo"), 0);
+        assert_eq!(m.id("wlan0"), 4);
+    }
+
+    #[test]
+    fn cpulists() {
+        assert_eq!(parse_cpulist("0-2,5\n"), vec![0, 1, 2, 5]);
+        assert_eq!(parse_cpulist(""), Vec::<u32>::new());
+    }
+}

@@ -1,0 +1,858 @@
+//! What each metric is computed from: every row of the metric table is
+//! resolved once, at start-up, by name, into a [`Kind`] that names its
+//! source file and the field or formula behind it.
+
+use crate::keyed::Keyed;
+
+/// A data source: one file (or one family of sysfs files) read at most
+/// once per fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Src {
+    /// /proc/stat.
+    Stat,
+    /// /proc/meminfo.
+    Meminfo,
+    /// /proc/vmstat.
+    Vmstat,
+    /// /proc/loadavg.
+    Loadavg,
+    /// /proc/diskstats.
+    Diskstats,
+    /// /proc/partitions (capacities).
+    Partitions,
+    /// /proc/net/dev.
+    NetDev,
+    /// /proc/mounts.
+    Mounts,
+    /// /proc/net/sockstat.
+    Sockstat,
+    /// /proc/net/sockstat6.
+    Sockstat6,
+    /// /proc/net/snmp.
+    Snmp,
+    /// /proc/net/netstat.
+    Netstat,
+    /// /proc/net/snmp6.
+    Snmp6,
+    /// /proc/cpuinfo.
+    Cpuinfo,
+    /// /proc/uptime.
+    Uptime,
+    /// /sys/devices/system/node.
+    Nodes,
+    /// /proc/pressure/cpu.
+    PressureCpu,
+    /// /proc/pressure/memory.
+    PressureMem,
+    /// /proc/pressure/io.
+    PressureIo,
+    /// /proc/pressure/irq.
+    PressureIrq,
+}
+
+/// Number of [`Src`] variants.
+pub const NSRC: usize = 20;
+
+impl Src {
+    /// The file behind the source, relative to the root.
+    pub fn path(self) -> &'static str {
+        match self {
+            Src::Stat => "proc/stat",
+            Src::Meminfo => "proc/meminfo",
+            Src::Vmstat => "proc/vmstat",
+            Src::Loadavg => "proc/loadavg",
+            Src::Diskstats => "proc/diskstats",
+            Src::Partitions => "proc/partitions",
+            Src::NetDev => "proc/net/dev",
+            Src::Mounts => "proc/mounts",
+            Src::Sockstat => "proc/net/sockstat",
+            Src::Sockstat6 => "proc/net/sockstat6",
+            Src::Snmp => "proc/net/snmp",
+            Src::Netstat => "proc/net/netstat",
+            Src::Snmp6 => "proc/net/snmp6",
+            Src::Cpuinfo => "proc/cpuinfo",
+            Src::Uptime => "proc/uptime",
+            Src::Nodes => "sys/devices/system/node",
+            Src::PressureCpu => "proc/pressure/cpu",
+            Src::PressureMem => "proc/pressure/memory",
+            Src::PressureIo => "proc/pressure/io",
+            Src::PressureIrq => "proc/pressure/irq",
+        }
+    }
+
+    /// The pressure source for a resource index (cpu, memory, io, irq).
+    pub fn pressure(i: usize) -> Src {
+        [
+            Src::PressureCpu,
+            Src::PressureMem,
+            Src::PressureIo,
+            Src::PressureIrq,
+        ][i.min(3)]
+    }
+}
+
+/// Scope of a CPU time metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuScope {
+    /// kernel.all.cpu.
+    All,
+    /// kernel.percpu.cpu.
+    PerCpu,
+    /// kernel.pernode.cpu.
+    PerNode,
+}
+
+/// A CPU state or combination of states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuState {
+    /// user (guest included).
+    User,
+    /// nice.
+    Nice,
+    /// sys.
+    Sys,
+    /// idle.
+    Idle,
+    /// iowait.
+    Wait,
+    /// irq + softirq.
+    Intr,
+    /// softirq.
+    Soft,
+    /// irq.
+    Hard,
+    /// steal.
+    Steal,
+    /// guest.
+    Guest,
+    /// guest_nice.
+    GuestNice,
+    /// user - guest.
+    VUser,
+    /// nice - guest_nice.
+    VNice,
+}
+
+/// A disk counter or formula.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DField {
+    /// Reads completed.
+    Read,
+    /// Writes completed.
+    Write,
+    /// Reads + writes.
+    Total,
+    /// Sectors read.
+    BlkRead,
+    /// Sectors written.
+    BlkWrite,
+    /// Sectors read + written.
+    BlkTotal,
+    /// Kbytes read.
+    ReadBytes,
+    /// Kbytes written.
+    WriteBytes,
+    /// Kbytes read + written.
+    TotalBytes,
+    /// Reads merged.
+    ReadMerge,
+    /// Writes merged.
+    WriteMerge,
+    /// io_ticks.
+    Avactive,
+    /// weighted io_ticks.
+    Aveq,
+    /// Read ticks.
+    ReadRaw,
+    /// Write ticks.
+    WriteRaw,
+    /// Read + write ticks.
+    TotalRaw,
+    /// Size in Kbytes.
+    Capacity,
+    /// Discards.
+    Discard,
+    /// Sectors discarded.
+    BlkDiscard,
+    /// Kbytes discarded.
+    DiscardBytes,
+    /// Discards merged.
+    DiscardMerge,
+    /// Discard ticks.
+    DiscardRaw,
+    /// Flushes.
+    Flush,
+    /// Flush ticks.
+    FlushRaw,
+    /// Requests in flight.
+    Inflight,
+}
+
+impl DField {
+    /// By the last component of a disk metric name.
+    pub fn from_suffix(s: &str) -> Option<DField> {
+        Some(match s {
+            "read" => DField::Read,
+            "write" => DField::Write,
+            "total" => DField::Total,
+            "blkread" => DField::BlkRead,
+            "blkwrite" => DField::BlkWrite,
+            "blktotal" => DField::BlkTotal,
+            "read_bytes" => DField::ReadBytes,
+            "write_bytes" => DField::WriteBytes,
+            "total_bytes" => DField::TotalBytes,
+            "read_merge" => DField::ReadMerge,
+            "write_merge" => DField::WriteMerge,
+            "avactive" => DField::Avactive,
+            "aveq" => DField::Aveq,
+            "read_rawactive" => DField::ReadRaw,
+            "write_rawactive" => DField::WriteRaw,
+            "total_rawactive" => DField::TotalRaw,
+            "capacity" => DField::Capacity,
+            "discard" => DField::Discard,
+            "blkdiscard" => DField::BlkDiscard,
+            "discard_bytes" => DField::DiscardBytes,
+            "discard_merge" => DField::DiscardMerge,
+            "discard_rawactive" => DField::DiscardRaw,
+            "flush" => DField::Flush,
+            "flush_rawactive" => DField::FlushRaw,
+            "inflight" => DField::Inflight,
+            _ => return None,
+        })
+    }
+}
+
+/// Which devices a disk metric covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskScope {
+    /// One device kind, per instance.
+    Per(crate::disk::DevKind),
+    /// Summed over all disks.
+    All,
+}
+
+/// A network counter or attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetF {
+    /// One /proc/net/dev column.
+    Col(usize),
+    /// Sum of two columns.
+    Sum(usize, usize),
+    /// MTU.
+    Mtu,
+    /// Speed in Mbytes/s.
+    Speed,
+    /// Speed in bytes/s.
+    Baudrate,
+    /// Duplex.
+    Duplex,
+    /// Up flag.
+    Up,
+    /// Running flag.
+    Running,
+    /// Wireless.
+    Wireless,
+    /// Link type.
+    Type,
+    /// Virtual.
+    Virtual,
+}
+
+/// A filesystem figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsF {
+    /// Capacity.
+    Capacity,
+    /// Used.
+    Used,
+    /// Free.
+    Free,
+    /// Inodes total.
+    MaxFiles,
+    /// Inodes used.
+    UsedFiles,
+    /// Inodes free.
+    FreeFiles,
+    /// Mount point.
+    MountDir,
+    /// Percent full.
+    Full,
+    /// Block size.
+    BlockSize,
+    /// Available.
+    Avail,
+    /// Read-only flag.
+    ReadOnly,
+}
+
+/// A meminfo formula.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemF {
+    /// A field in Kbytes (or a count), as is.
+    Field(usize),
+    /// A field in Kbytes, as bytes.
+    FieldBytes(usize),
+    /// MemTotal - MemFree.
+    Used,
+    /// Used - Cached - Buffers.
+    Other,
+    /// Cached - Dirty - Writeback.
+    CacheClean,
+    /// SwapTotal - SwapFree, bytes.
+    SwapUsed,
+    /// MemTotal in Mbytes.
+    PhysMb,
+    /// The page size.
+    PageSize,
+    /// Hugepagesize in bytes.
+    HugePageSize,
+    /// A huge page count times the huge page size.
+    HugeBytes(usize),
+}
+
+/// A vmstat value that pmdalinux derives when the kernel lacks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derive {
+    /// The field as the kernel reports it.
+    None,
+    /// Else the sum of these slots (any present).
+    SumIfMissing(usize, usize),
+    /// The sum of the slots of this group (see [`resolve`]'s `groups`),
+    /// if any is present.
+    Sum(usize),
+    /// Else this other slot.
+    Fallback(usize),
+}
+
+/// How a metric is computed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// CPU time.
+    Cpu(CpuScope, CpuState),
+    /// intr total in /proc/stat.
+    Intr,
+    /// ctxt.
+    Pswitch,
+    /// processes.
+    Sysfork,
+    /// procs_running.
+    Running,
+    /// procs_blocked.
+    Blocked,
+    /// btime.
+    Boottime,
+    /// USER_HZ.
+    Hz,
+    /// Number of CPUs.
+    Ncpu,
+    /// Number of NUMA nodes.
+    Nnode,
+    /// Number of disks.
+    Ndisk,
+    /// A metric of old kernels only (PM_ERR_APPVERSION).
+    OldKernel,
+    /// A disk metric.
+    Disk(DiskScope, DField),
+    /// dm/md kernel names.
+    DevKname(crate::disk::DevKind),
+    /// disk.dev.scheduler.
+    Scheduler,
+    /// hinv.map.scsi_id.
+    ScsiId,
+    /// A meminfo metric.
+    Mem(MemF),
+    /// Load averages.
+    Load,
+    /// Last pid.
+    LastPid,
+    /// Runnable.
+    Runnable,
+    /// Tasks.
+    Nprocs,
+    /// Per-interface metric.
+    Net(NetF),
+    /// Sum over physical interfaces.
+    NetAll(NetF),
+    /// Number of interfaces.
+    Ninterface,
+    /// Per-filesystem metric.
+    Fs(FsF),
+    /// Number of filesystems.
+    Nfilesys,
+    /// A value from a keyed file.
+    Key(Src, usize, Derive),
+    /// A /proc/cpuinfo field by key.
+    CpuInfo(&'static str),
+    /// Logical CPU number.
+    CpuNum,
+    /// NUMA node of a CPU.
+    CpuNode,
+    /// uname -m.
+    Machine,
+    /// Uptime.
+    Uptime,
+    /// Idle time.
+    IdleTime,
+    /// A /proc/sys/kernel file (uname fields).
+    SysKernel(&'static str),
+    /// The distribution.
+    Distro,
+    /// A number from a small /proc/sys file: (path, field index).
+    SysNum(&'static str, usize),
+    /// Pressure: (resource 0..4, full?, total?).
+    Pressure(usize, bool, bool),
+}
+
+impl Kind {
+    /// The sources this metric needs.
+    pub fn sources(&self, out: &mut [bool; NSRC]) {
+        let mut add = |s: Src| out[s as usize] = true;
+        match *self {
+            Kind::Cpu(CpuScope::PerNode, _) => {
+                add(Src::Stat);
+                add(Src::Nodes);
+            }
+            Kind::Cpu(..)
+            | Kind::Intr
+            | Kind::Pswitch
+            | Kind::Sysfork
+            | Kind::Running
+            | Kind::Blocked
+            | Kind::Boottime
+            | Kind::Ncpu => add(Src::Stat),
+            Kind::Nnode => add(Src::Nodes),
+            Kind::Ndisk | Kind::DevKname(_) | Kind::Scheduler | Kind::ScsiId => add(Src::Diskstats),
+            Kind::Disk(_, DField::Capacity) => {
+                add(Src::Diskstats);
+                add(Src::Partitions);
+            }
+            Kind::Disk(..) => add(Src::Diskstats),
+            Kind::Mem(MemF::PageSize) | Kind::Hz | Kind::OldKernel => {}
+            Kind::Mem(_) => add(Src::Meminfo),
+            Kind::Load | Kind::LastPid | Kind::Runnable | Kind::Nprocs => add(Src::Loadavg),
+            Kind::Net(_) | Kind::NetAll(_) | Kind::Ninterface => add(Src::NetDev),
+            Kind::Fs(_) | Kind::Nfilesys => add(Src::Mounts),
+            Kind::Key(s, ..) => add(s),
+            Kind::CpuInfo(_) | Kind::CpuNum => add(Src::Cpuinfo),
+            Kind::CpuNode => {
+                add(Src::Cpuinfo);
+                add(Src::Nodes);
+            }
+            Kind::Uptime | Kind::IdleTime => add(Src::Uptime),
+            Kind::Pressure(r, ..) => add(Src::pressure(r)),
+            Kind::Machine | Kind::SysKernel(_) | Kind::Distro | Kind::SysNum(..) => {}
+        }
+    }
+}
+
+/// Meminfo keys (lowercase) the agent reads, in slot order.
+pub const MEMINFO_KEYS: &[&str] = &[
+    "memtotal",
+    "memfree",
+    "memshared",
+    "buffers",
+    "cached",
+    "swapcached",
+    "active",
+    "inactive",
+    "hightotal",
+    "highfree",
+    "lowtotal",
+    "lowfree",
+    "swaptotal",
+    "swapfree",
+    "dirty",
+    "writeback",
+    "mapped",
+    "slab",
+    "committed_as",
+    "pagetables",
+    "reversemaps",
+    "anonpages",
+    "commitlimit",
+    "bounce",
+    "nfs_unstable",
+    "sreclaimable",
+    "sunreclaim",
+    "active(anon)",
+    "inactive(anon)",
+    "active(file)",
+    "inactive(file)",
+    "unevictable",
+    "mlocked",
+    "shmem",
+    "kernelstack",
+    "hugepages_total",
+    "hugepages_free",
+    "hugepages_rsvd",
+    "hugepages_surp",
+    "directmap4k",
+    "directmap2m",
+    "directmap1g",
+    "vmalloctotal",
+    "vmallocused",
+    "vmallocchunk",
+    "mmapcopy",
+    "quicklists",
+    "hardwarecorrupted",
+    "anonhugepages",
+    "memavailable",
+    "hugepagesize",
+];
+
+fn mem_slot(key: &str) -> usize {
+    MEMINFO_KEYS.iter().position(|k| *k == key).unwrap_or(0)
+}
+
+/// Resolves a metric name to its [`Kind`], assigning keyed-file slots in
+/// `keyed` (indexed by [`Src`]) as needed. `None` for a name the agent
+/// does not know how to compute (a table/code mismatch, caught by tests).
+/// Slot groups for summed values are appended to `groups`.
+pub fn resolve(
+    name: &str,
+    cluster: u32,
+    keyed: &mut [Keyed; NSRC],
+    groups: &mut Vec<Vec<usize>>,
+) -> Option<Kind> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let cpu_state = |s: &str| -> Option<CpuState> {
+        Some(match s {
+            "user" => CpuState::User,
+            "nice" => CpuState::Nice,
+            "sys" => CpuState::Sys,
+            "idle" => CpuState::Idle,
+            "wait.total" => CpuState::Wait,
+            "intr" => CpuState::Intr,
+            "irq.soft" => CpuState::Soft,
+            "irq.hard" => CpuState::Hard,
+            "steal" => CpuState::Steal,
+            "guest" => CpuState::Guest,
+            "guest_nice" => CpuState::GuestNice,
+            "vuser" => CpuState::VUser,
+            "vnice" => CpuState::VNice,
+            _ => return None,
+        })
+    };
+    for (prefix, scope) in [
+        ("kernel.all.cpu.", CpuScope::All),
+        ("kernel.percpu.cpu.", CpuScope::PerCpu),
+        ("kernel.pernode.cpu.", CpuScope::PerNode),
+    ] {
+        if let Some(rest) = name.strip_prefix(prefix) {
+            return Some(Kind::Cpu(scope, cpu_state(rest)?));
+        }
+    }
+    for (prefix, scope) in [
+        ("disk.dev.", DiskScope::Per(crate::disk::DevKind::Disk)),
+        ("disk.all.", DiskScope::All),
+        (
+            "disk.partitions.",
+            DiskScope::Per(crate::disk::DevKind::Partition),
+        ),
+        ("disk.dm.", DiskScope::Per(crate::disk::DevKind::Dm)),
+        ("disk.md.", DiskScope::Per(crate::disk::DevKind::Md)),
+    ] {
+        if let Some(rest) = name.strip_prefix(prefix) {
+            if rest == "scheduler" {
+                return Some(Kind::Scheduler);
+            }
+            return Some(Kind::Disk(scope, DField::from_suffix(rest)?));
+        }
+    }
+    if let Some(rest) = name
+        .strip_prefix("network.interface.")
+        .or_else(|| name.strip_prefix("network.all."))
+    {
+        use crate::net::col::*;
+        let f = match rest {
+            "in.bytes" => NetF::Col(RX_BYTES),
+            "in.packets" => NetF::Col(RX_PACKETS),
+            "in.errors" => NetF::Col(RX_ERRS),
+            "in.drops" => NetF::Col(RX_DROP),
+            "in.fifo" => NetF::Col(RX_FIFO),
+            "in.frame" => NetF::Col(RX_FRAME),
+            "in.compressed" => NetF::Col(RX_COMPRESSED),
+            "in.mcasts" => NetF::Col(RX_MULTICAST),
+            "out.bytes" => NetF::Col(TX_BYTES),
+            "out.packets" => NetF::Col(TX_PACKETS),
+            "out.errors" => NetF::Col(TX_ERRS),
+            "out.drops" => NetF::Col(TX_DROP),
+            "out.fifo" => NetF::Col(TX_FIFO),
+            "collisions" => NetF::Col(TX_COLLS),
+            "out.carrier" => NetF::Col(TX_CARRIER),
+            "out.compressed" => NetF::Col(TX_COMPRESSED),
+            "total.bytes" => NetF::Sum(RX_BYTES, TX_BYTES),
+            "total.packets" => NetF::Sum(RX_PACKETS, TX_PACKETS),
+            "total.errors" => NetF::Sum(RX_ERRS, TX_ERRS),
+            "total.drops" => NetF::Sum(RX_DROP, TX_DROP),
+            "total.mcasts" => NetF::Col(RX_MULTICAST),
+            "mtu" => NetF::Mtu,
+            "speed" => NetF::Speed,
+            "baudrate" => NetF::Baudrate,
+            "duplex" => NetF::Duplex,
+            "up" => NetF::Up,
+            "running" => NetF::Running,
+            "wireless" => NetF::Wireless,
+            "type" => NetF::Type,
+            "virtual" => NetF::Virtual,
+            _ => return None,
+        };
+        return Some(if name.starts_with("network.all.") {
+            Kind::NetAll(f)
+        } else {
+            Kind::Net(f)
+        });
+    }
+    if let Some(rest) = name.strip_prefix("filesys.") {
+        return Some(Kind::Fs(match rest {
+            "capacity" => FsF::Capacity,
+            "used" => FsF::Used,
+            "free" => FsF::Free,
+            "maxfiles" => FsF::MaxFiles,
+            "usedfiles" => FsF::UsedFiles,
+            "freefiles" => FsF::FreeFiles,
+            "mountdir" => FsF::MountDir,
+            "full" => FsF::Full,
+            "blocksize" => FsF::BlockSize,
+            "avail" => FsF::Avail,
+            "readonly" => FsF::ReadOnly,
+            _ => return None,
+        }));
+    }
+    if let Some(rest) = name.strip_prefix("kernel.all.pressure.") {
+        let p: Vec<&str> = rest.split('.').collect();
+        let r = ["cpu", "memory", "io", "irq"]
+            .iter()
+            .position(|x| *x == p.first().copied().unwrap_or(""))?;
+        return Some(Kind::Pressure(
+            r,
+            p.get(1) == Some(&"full"),
+            p.get(2) == Some(&"total"),
+        ));
+    }
+    if let Some(rest) = name.strip_prefix("mem.util.") {
+        let f = match rest {
+            "used" => MemF::Used,
+            "other" => MemF::Other,
+            "cache_clean" => MemF::CacheClean,
+            "hugepagesTotalBytes" => MemF::HugeBytes(mem_slot("hugepages_total")),
+            "hugepagesFreeBytes" => MemF::HugeBytes(mem_slot("hugepages_free")),
+            "hugepagesRsvdBytes" => MemF::HugeBytes(mem_slot("hugepages_rsvd")),
+            "hugepagesSurpBytes" => MemF::HugeBytes(mem_slot("hugepages_surp")),
+            _ => {
+                let key = match rest {
+                    "free" => "memfree",
+                    "shared" => "memshared",
+                    "bufmem" => "buffers",
+                    "cached" => "cached",
+                    "slabReclaimable" => "sreclaimable",
+                    "slabUnreclaimable" => "sunreclaim",
+                    "active_anon" => "active(anon)",
+                    "inactive_anon" => "inactive(anon)",
+                    "active_file" => "active(file)",
+                    "inactive_file" => "inactive(file)",
+                    "mmap_copy" => "mmapcopy",
+                    "corrupthardware" => "hardwarecorrupted",
+                    "available" => "memavailable",
+                    "hugepagesTotal" => "hugepages_total",
+                    "hugepagesFree" => "hugepages_free",
+                    "hugepagesRsvd" => "hugepages_rsvd",
+                    "hugepagesSurp" => "hugepages_surp",
+                    other => {
+                        let l = other.to_ascii_lowercase();
+                        let k = MEMINFO_KEYS.iter().find(|k| **k == l)?;
+                        k
+                    }
+                };
+                MemF::Field(mem_slot(key))
+            }
+        };
+        return Some(Kind::Mem(f));
+    }
+    if let Some(field) = name.strip_prefix("mem.vmstat.") {
+        let k = &mut keyed[Src::Vmstat as usize];
+        let s = k.slot(field);
+        let d = match field {
+            "nr_slab" => Derive::SumIfMissing(
+                k.slot("nr_slab_reclaimable"),
+                k.slot("nr_slab_unreclaimable"),
+            ),
+            "thp_split" => Derive::Fallback(k.slot("thp_split_page")),
+            "pgscan_direct_total" | "pgscan_kswapd_total" | "pgsteal_total" => {
+                let names: &[&str] = match field {
+                    "pgscan_direct_total" => &[
+                        "pgscan_direct",
+                        "pgscan_direct_dma",
+                        "pgscan_direct_dma32",
+                        "pgscan_direct_normal",
+                        "pgscan_direct_movable",
+                        "pgscan_direct_high",
+                    ],
+                    "pgscan_kswapd_total" => &[
+                        "pgscan_kswapd",
+                        "pgscan_kswapd_dma",
+                        "pgscan_kswapd_dma32",
+                        "pgscan_kswapd_normal",
+                        "pgscan_kswapd_movable",
+                        "pgscan_kswapd_high",
+                    ],
+                    _ => &[
+                        "pgsteal_kswapd",
+                        "pgsteal_direct",
+                        "pgsteal_dma",
+                        "pgsteal_dma32",
+                        "pgsteal_normal",
+                        "pgsteal_movable",
+                        "pgsteal_high",
+                    ],
+                };
+                let slots: Vec<usize> = names.iter().map(|n| k.slot(n)).collect();
+                groups.push(slots);
+                Derive::Sum(groups.len() - 1)
+            }
+            _ => Derive::None,
+        };
+        return Some(Kind::Key(Src::Vmstat, s, d));
+    }
+    if let Some(rest) = name.strip_prefix("network.sockstat.") {
+        let src = if cluster == 73 {
+            Src::Sockstat6
+        } else {
+            Src::Sockstat
+        };
+        let key = if rest == "total" {
+            "sockets.used".to_string()
+        } else {
+            rest.to_string()
+        };
+        let s = keyed[src as usize].slot(&key);
+        return Some(Kind::Key(src, s, Derive::None));
+    }
+    if matches!(cluster, 14 | 53 | 58) && parts.len() == 3 && parts[0] == "network" {
+        return Some(match cluster {
+            58 => {
+                let s = keyed[Src::Snmp6 as usize].slot(&format!("{}{}", parts[1], parts[2]));
+                Kind::Key(Src::Snmp6, s, Derive::None)
+            }
+            14 => {
+                let field = match parts[2] {
+                    "recvbuferrors" => "rcvbuferrors",
+                    f => f,
+                };
+                let s = keyed[Src::Snmp as usize].slot(&format!("{}.{}", parts[1], field));
+                Kind::Key(Src::Snmp, s, Derive::None)
+            }
+            _ => {
+                let section = match parts[1] {
+                    "ip" => "ipext",
+                    "tcp" => "tcpext",
+                    "mptcp" => "mptcpext",
+                    other => other,
+                };
+                let k = &mut keyed[Src::Netstat as usize];
+                // Fields whose pmdalinux names are not the kernel's.
+                let field = match parts[2] {
+                    "timewaited" => "tw",
+                    "timewaitrecycled" => "twrecycled",
+                    "timewaitkilled" => "twkilled",
+                    "pawsactiverejected" => "pawsactive",
+                    "pawsestabrejected" => "pawsestab",
+                    "iprpfilter" => "ipreversepathfilter",
+                    f => f,
+                };
+                let exact = format!("{section}.{field}");
+                // TcpExt fields mostly carry a "TCP" prefix that pmdalinux's
+                // names drop (TCPOFOQueue is network.tcp.ofoqueue); both
+                // spellings are looked for.
+                let s = k.slot(&exact);
+                // Likewise IpExt's "In" prefix (InCEPkts is network.ip.cepkts).
+                let alt = if section == "tcpext" && !field.starts_with("tcp") {
+                    Some(k.slot(&format!("tcpext.tcp{field}")))
+                } else if section == "ipext"
+                    && !field.starts_with("in")
+                    && !field.starts_with("out")
+                {
+                    Some(k.slot(&format!("ipext.in{field}")))
+                } else {
+                    None
+                };
+                Kind::Key(Src::Netstat, s, alt.map_or(Derive::None, Derive::Fallback))
+            }
+        });
+    }
+    let k = match name {
+        "kernel.all.intr" => Kind::Intr,
+        "kernel.all.pswitch" => Kind::Pswitch,
+        "kernel.all.sysfork" => Kind::Sysfork,
+        "kernel.all.running" => Kind::Running,
+        "kernel.all.blocked" => Kind::Blocked,
+        "kernel.all.boottime" => Kind::Boottime,
+        "kernel.all.hz" => Kind::Hz,
+        "hinv.ncpu" => Kind::Ncpu,
+        "hinv.nnode" => Kind::Nnode,
+        "hinv.ndisk" => Kind::Ndisk,
+        "swap.in" | "swap.out" => Kind::OldKernel,
+        "swap.pagesin" => Kind::Key(
+            Src::Vmstat,
+            keyed[Src::Vmstat as usize].slot("pswpin"),
+            Derive::None,
+        ),
+        "swap.pagesout" => Kind::Key(
+            Src::Vmstat,
+            keyed[Src::Vmstat as usize].slot("pswpout"),
+            Derive::None,
+        ),
+        "hinv.map.scsi_id" => Kind::ScsiId,
+        "hinv.map.dmname" => Kind::DevKname(crate::disk::DevKind::Dm),
+        "hinv.map.mdname" => Kind::DevKname(crate::disk::DevKind::Md),
+        "mem.physmem" => Kind::Mem(MemF::Field(mem_slot("memtotal"))),
+        "mem.freemem" => Kind::Mem(MemF::Field(mem_slot("memfree"))),
+        "swap.length" => Kind::Mem(MemF::FieldBytes(mem_slot("swaptotal"))),
+        "swap.free" => Kind::Mem(MemF::FieldBytes(mem_slot("swapfree"))),
+        "swap.used" => Kind::Mem(MemF::SwapUsed),
+        "hinv.physmem" => Kind::Mem(MemF::PhysMb),
+        "hinv.pagesize" => Kind::Mem(MemF::PageSize),
+        "hinv.hugepagesize" => Kind::Mem(MemF::HugePageSize),
+        "kernel.all.load" => Kind::Load,
+        "kernel.all.lastpid" => Kind::LastPid,
+        "kernel.all.runnable" => Kind::Runnable,
+        "kernel.all.nprocs" => Kind::Nprocs,
+        "hinv.ninterface" => Kind::Ninterface,
+        "hinv.nfilesys" => Kind::Nfilesys,
+        "hinv.cpu.clock" => Kind::CpuInfo("cpu MHz"),
+        "hinv.cpu.vendor" => Kind::CpuInfo("vendor_id"),
+        "hinv.cpu.model" => Kind::CpuInfo("model"),
+        "hinv.cpu.stepping" => Kind::CpuInfo("stepping"),
+        "hinv.cpu.cache" => Kind::CpuInfo("cache size"),
+        "hinv.cpu.bogomips" => Kind::CpuInfo("bogomips"),
+        "hinv.cpu.model_name" => Kind::CpuInfo("model name"),
+        "hinv.cpu.flags" => Kind::CpuInfo("flags"),
+        "hinv.cpu.cache_alignment" => Kind::CpuInfo("cache_alignment"),
+        "hinv.map.cpu_num" => Kind::CpuNum,
+        "hinv.map.cpu_node" => Kind::CpuNode,
+        "hinv.machine" | "kernel.uname.machine" => Kind::Machine,
+        "kernel.all.uptime" => Kind::Uptime,
+        "kernel.all.idletime" => Kind::IdleTime,
+        "kernel.uname.release" => Kind::SysKernel("osrelease"),
+        "kernel.uname.version" => Kind::SysKernel("version"),
+        "kernel.uname.sysname" => Kind::SysKernel("ostype"),
+        "kernel.uname.nodename" => Kind::SysKernel("hostname"),
+        "kernel.uname.distro" => Kind::Distro,
+        "vfs.files.count" => Kind::SysNum("proc/sys/fs/file-nr", 0),
+        "vfs.files.free" => Kind::SysNum("proc/sys/fs/file-nr", 1),
+        "vfs.files.max" => Kind::SysNum("proc/sys/fs/file-nr", 2),
+        "vfs.inodes.count" => Kind::SysNum("proc/sys/fs/inode-state", 0),
+        "vfs.inodes.free" => Kind::SysNum("proc/sys/fs/inode-state", 1),
+        "vfs.dentry.count" => Kind::SysNum("proc/sys/fs/dentry-state", 0),
+        "vfs.dentry.free" => Kind::SysNum("proc/sys/fs/dentry-state", 1),
+        "vfs.aio.count" => Kind::SysNum("proc/sys/fs/aio-nr", 0),
+        "vfs.aio.max" => Kind::SysNum("proc/sys/fs/aio-max-nr", 0),
+        "kernel.all.entropy.avail" => Kind::SysNum("proc/sys/kernel/random/entropy_avail", 0),
+        "kernel.all.entropy.poolsize" => Kind::SysNum("proc/sys/kernel/random/poolsize", 0),
+        "kernel.all.pid_max" => Kind::SysNum("proc/sys/kernel/pid_max", 0),
+        "kernel.all.nptys" => Kind::SysNum("proc/sys/kernel/pty/nr", 0),
+        _ => return None,
+    };
+    Some(k)
+}

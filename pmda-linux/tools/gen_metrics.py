@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""Generates pmda-linux/src/metrics.rs from pmdalinux-descs.tsv.
+
+The TSV holds the descriptors of PCP 6.0.3's pmdalinux as `pminfo -dm`
+prints them on a live host (name, PMID, type, indom, semantics, units):
+identifiers and descriptors only. Help text is written here, in our own
+words, per family of metrics with overrides for the important ones.
+
+Run from the crate directory:  python3 tools/gen_metrics.py > src/metrics.rs
+"""
+import sys
+
+# Clusters this agent serves (pmdalinux's cluster numbers).
+CLUSTERS = {0, 1, 2, 3, 5, 10, 11, 12, 14, 18, 26, 27, 28, 53, 54, 58, 59,
+            72, 73, 83, 84, 85, 90, 93}
+# Individual metrics left out of served clusters (need an indom we lack).
+SKIP = {"network.icmpmsg.intype", "network.icmpmsg.outtype"}
+
+TYPES = {
+    "32-bit int": "I32", "32-bit unsigned int": "U32", "64-bit int": "I64",
+    "64-bit unsigned int": "U64", "float": "Float", "double": "Double",
+    "string": "String",
+}
+SEMS = {"counter": "Counter", "instant": "Instant", "discrete": "Discrete"}
+UNITS = {
+    "none": "Units::NONE",
+    "count": "Units::COUNT",
+    "byte": "Units::BYTES",
+    "Kbyte": "Units::KBYTES",
+    "Mbyte": "Units::new(1, 0, 0, space::MBYTE, 0, 0)",
+    "millisec": "Units::MILLISEC",
+    "microsec": "Units::new(0, 1, 0, 0, time::USEC, 0)",
+    "sec": "Units::SEC",
+    "/ microsec": "Units::new(0, -1, 0, 0, time::USEC, 0)",
+    "Mbyte / sec": "Units::new(1, -1, 0, space::MBYTE, time::SEC, 0)",
+    "byte / sec": "Units::new(1, -1, 0, space::BYTE, time::SEC, 0)",
+    "count / sec": "Units::new(0, -1, 1, 0, time::SEC, 0)",
+}
+
+CPU_STATES = {
+    "user": ("time in user mode, guest time included",
+             "Time the CPUs spent running user-space code, including time spent running guest virtual CPUs. Converted from the kernel's clock ticks in /proc/stat to milliseconds."),
+    "nice": ("time in user mode at lowered priority (niced)",
+             "Time spent running niced user-space code, including niced guests. Converted from clock ticks in /proc/stat to milliseconds."),
+    "sys": ("time in kernel mode",
+            "Time spent executing kernel code on behalf of processes (system time), from /proc/stat, in milliseconds."),
+    "idle": ("idle time",
+             "Time the CPUs had nothing to run and were not waiting on I/O, from /proc/stat, in milliseconds."),
+    "wait.total": ("idle time with I/O outstanding",
+                   "Time a CPU was idle while at least one task waited for block I/O (iowait in /proc/stat), in milliseconds."),
+    "intr": ("time servicing interrupts, hard and soft",
+             "Sum of the hard interrupt and soft interrupt (softirq) time from /proc/stat, in milliseconds."),
+    "irq.soft": ("time servicing soft interrupts",
+                 "Time spent in softirq handlers (the softirq column of /proc/stat), in milliseconds."),
+    "irq.hard": ("time servicing hardware interrupts",
+                 "Time spent in hardware interrupt handlers (the irq column of /proc/stat), in milliseconds."),
+    "steal": ("time stolen by the hypervisor",
+              "Time a virtual CPU was ready to run but the hypervisor ran something else (steal in /proc/stat), in milliseconds."),
+    "guest": ("time running guest virtual CPUs",
+              "Time spent running a virtual CPU for a guest operating system (guest in /proc/stat), in milliseconds. Also counted in user."),
+    "guest_nice": ("time running niced guest virtual CPUs",
+                   "Time spent running a niced guest virtual CPU (guest_nice in /proc/stat), in milliseconds. Also counted in nice."),
+    "vuser": ("user time excluding guest time",
+              "User-mode time with guest time taken out (user minus guest), in milliseconds."),
+    "vnice": ("niced user time excluding niced guest time",
+              "Niced user-mode time with niced guest time taken out (nice minus guest_nice), in milliseconds."),
+}
+
+DISK_FIELDS = {
+    "read": ("read requests completed", "Count of read requests that completed, from /proc/diskstats."),
+    "write": ("write requests completed", "Count of write requests that completed, from /proc/diskstats."),
+    "total": ("read and write requests completed", "Reads plus writes completed, from /proc/diskstats."),
+    "blkread": ("512-byte sectors read", "Sectors (512 bytes each, whatever the device's block size) read, from /proc/diskstats."),
+    "blkwrite": ("512-byte sectors written", "Sectors (512 bytes each) written, from /proc/diskstats."),
+    "blktotal": ("512-byte sectors read or written", "Sectors read plus sectors written, from /proc/diskstats."),
+    "read_bytes": ("Kbytes read", "Data read in Kbytes: sectors read halved."),
+    "write_bytes": ("Kbytes written", "Data written in Kbytes: sectors written halved."),
+    "total_bytes": ("Kbytes read or written", "Data transferred in Kbytes: sectors read plus written, halved."),
+    "read_merge": ("read requests merged", "Adjacent read requests the block layer merged before issuing them."),
+    "write_merge": ("write requests merged", "Adjacent write requests the block layer merged before issuing them."),
+    "avactive": ("time the device had I/O in flight", "Milliseconds during which at least one request was outstanding on the device (io_ticks). Its rate is the device utilisation."),
+    "aveq": ("time-weighted count of requests in flight", "Milliseconds spent doing I/O multiplied by the number of requests outstanding (weighted io_ticks); its rate is the average queue length."),
+    "read_rawactive": ("time spent on reads", "Total milliseconds read requests spent from issue to completion, summed over requests."),
+    "write_rawactive": ("time spent on writes", "Total milliseconds write requests spent from issue to completion, summed over requests."),
+    "total_rawactive": ("time spent on reads and writes", "Read plus write request milliseconds."),
+    "capacity": ("size of the device", "Size of the block device in Kbytes, from /proc/partitions."),
+    "discard": ("discard requests completed", "Count of discard (TRIM/unmap) requests completed."),
+    "blkdiscard": ("512-byte sectors discarded", "Sectors covered by completed discard requests."),
+    "discard_bytes": ("Kbytes discarded", "Kbytes covered by completed discard requests: sectors discarded halved."),
+    "discard_merge": ("discard requests merged", "Adjacent discard requests merged before issue."),
+    "discard_rawactive": ("time spent on discards", "Total milliseconds spent on discard requests."),
+    "flush": ("flush requests completed", "Count of cache flush requests completed."),
+    "flush_rawactive": ("time spent on flushes", "Total milliseconds spent on cache flush requests."),
+    "inflight": ("requests in flight now", "Requests issued to the device driver and not yet completed."),
+    "scheduler": ("I/O scheduler in use", "The active I/O scheduler of the device, from /sys/block/DEV/queue/scheduler."),
+}
+DISK_SCOPE = {
+    "disk.dev": "per disk",
+    "disk.all": "summed over all disks",
+    "disk.partitions": "per partition",
+    "disk.dm": "per device-mapper device",
+    "disk.md": "per multi-device (software RAID) device",
+}
+
+NETIF = {
+    "in.bytes": ("bytes received", "Bytes received on the interface, from /proc/net/dev."),
+    "in.packets": ("packets received", "Packets received on the interface, from /proc/net/dev."),
+    "in.errors": ("receive errors", "Receive errors the driver reported, from /proc/net/dev."),
+    "in.drops": ("received packets dropped", "Received packets dropped before reaching the stack, from /proc/net/dev."),
+    "in.fifo": ("receive FIFO overruns", "Receive FIFO buffer errors, from /proc/net/dev."),
+    "in.frame": ("receive framing errors", "Receive framing errors, from /proc/net/dev."),
+    "in.compressed": ("compressed packets received", "Compressed packets received (CSLIP, PPP), from /proc/net/dev."),
+    "in.mcasts": ("multicast packets received", "Multicast frames received, from /proc/net/dev."),
+    "out.bytes": ("bytes sent", "Bytes transmitted on the interface, from /proc/net/dev."),
+    "out.packets": ("packets sent", "Packets transmitted on the interface, from /proc/net/dev."),
+    "out.errors": ("transmit errors", "Transmit errors the driver reported, from /proc/net/dev."),
+    "out.drops": ("transmitted packets dropped", "Packets dropped on the way out, from /proc/net/dev."),
+    "out.fifo": ("transmit FIFO errors", "Transmit FIFO buffer errors, from /proc/net/dev."),
+    "collisions": ("collisions on transmit", "Collisions detected while transmitting, from /proc/net/dev."),
+    "out.carrier": ("carrier losses on transmit", "Transmit carrier errors, from /proc/net/dev."),
+    "out.compressed": ("compressed packets sent", "Compressed packets transmitted, from /proc/net/dev."),
+    "total.bytes": ("bytes received and sent", "Bytes received plus bytes sent."),
+    "total.packets": ("packets received and sent", "Packets received plus packets sent."),
+    "total.errors": ("receive and transmit errors", "Receive errors plus transmit errors."),
+    "total.drops": ("packets dropped in either direction", "Received plus transmitted packets dropped."),
+    "total.mcasts": ("multicast packets", "Multicast packets received (the kernel counts no transmitted multicasts here)."),
+    "mtu": ("maximum transmission unit", "The interface MTU in bytes, from /sys/class/net/IF/mtu."),
+    "speed": ("link speed in Mbytes per second", "Link speed as reported by the driver (/sys/class/net/IF/speed, Mbit/s) converted to Mbytes per second. No value for links without a speed."),
+    "baudrate": ("link speed in bytes per second", "Link speed as reported by the driver, in bytes per second."),
+    "duplex": ("link duplex: 1 half, 2 full", "Duplex mode of the link: 1 for half duplex, 2 for full duplex; no value when unknown."),
+    "up": ("administratively up (1) or down (0)", "1 when the interface is configured up (IFF_UP), else 0."),
+    "running": ("operationally running (1) or not (0)", "1 when the interface is up and its link is operational (IFF_RUNNING), else 0."),
+    "wireless": ("wireless interface (1) or not (0)", "1 when the interface is a wireless device, else 0."),
+    "type": ("link-layer type", "The ARPHRD_* link-layer type of the interface (1 is Ethernet, 772 loopback)."),
+    "virtual": ("virtual interface (1) or physical (0)", "1 for software interfaces with no backing device (loopback, bridges, tunnels), else 0."),
+}
+
+MEMINFO = {
+    "mem.physmem": ("total usable memory", "Total usable RAM (MemTotal in /proc/meminfo), in Kbytes."),
+    "mem.freemem": ("free memory", "Memory not in use for anything (MemFree), in Kbytes."),
+    "mem.util.used": ("memory in use", "MemTotal minus MemFree, in Kbytes: includes buffers and page cache."),
+    "mem.util.free": ("free memory", "MemFree from /proc/meminfo, in Kbytes."),
+    "mem.util.shared": ("shared memory (obsolete field)", "MemShared from /proc/meminfo; modern kernels no longer report it, so there is usually no value."),
+    "mem.util.bufmem": ("memory in block device buffers", "Buffers from /proc/meminfo, in Kbytes."),
+    "mem.util.cached": ("page cache memory", "Cached from /proc/meminfo: file data held in memory, in Kbytes."),
+    "mem.util.other": ("memory in use other than buffers and page cache", "Used memory less page cache and buffers, in Kbytes."),
+    "mem.util.cache_clean": ("page cache that is neither dirty nor under writeback", "Cached minus Dirty minus Writeback, in Kbytes."),
+    "hinv.physmem": ("total memory in Mbytes", "MemTotal from /proc/meminfo in Mbytes."),
+    "hinv.pagesize": ("memory page size", "Size in bytes of a memory page on this system."),
+    "hinv.hugepagesize": ("huge page size", "Size in bytes of a huge page (Hugepagesize in /proc/meminfo)."),
+    "swap.length": ("total swap space", "SwapTotal from /proc/meminfo, in bytes."),
+    "swap.used": ("swap space in use", "SwapTotal minus SwapFree, in bytes."),
+    "swap.free": ("free swap space", "SwapFree from /proc/meminfo, in bytes."),
+    "mem.util.hugepagesTotalBytes": ("huge page pool size in bytes", "HugePages_Total times the huge page size."),
+    "mem.util.hugepagesFreeBytes": ("free huge pages in bytes", "HugePages_Free times the huge page size."),
+    "mem.util.hugepagesRsvdBytes": ("reserved huge pages in bytes", "HugePages_Rsvd times the huge page size."),
+    "mem.util.hugepagesSurpBytes": ("surplus huge pages in bytes", "HugePages_Surp times the huge page size."),
+}
+MEMINFO_FIELD = {
+    "swapCached": "SwapCached", "active": "Active", "inactive": "Inactive",
+    "highTotal": "HighTotal", "highFree": "HighFree", "lowTotal": "LowTotal",
+    "lowFree": "LowFree", "swapTotal": "SwapTotal", "swapFree": "SwapFree",
+    "dirty": "Dirty", "writeback": "Writeback", "mapped": "Mapped", "slab": "Slab",
+    "committed_AS": "Committed_AS", "pageTables": "PageTables",
+    "reverseMaps": "ReverseMaps", "anonpages": "AnonPages",
+    "commitLimit": "CommitLimit", "bounce": "Bounce", "NFS_Unstable": "NFS_Unstable",
+    "slabReclaimable": "SReclaimable", "slabUnreclaimable": "SUnreclaim",
+    "active_anon": "Active(anon)", "inactive_anon": "Inactive(anon)",
+    "active_file": "Active(file)", "inactive_file": "Inactive(file)",
+    "unevictable": "Unevictable", "mlocked": "Mlocked", "shmem": "Shmem",
+    "kernelStack": "KernelStack", "hugepagesTotal": "HugePages_Total",
+    "hugepagesFree": "HugePages_Free", "hugepagesRsvd": "HugePages_Rsvd",
+    "hugepagesSurp": "HugePages_Surp", "directMap4k": "DirectMap4k",
+    "directMap2M": "DirectMap2M", "directMap1G": "DirectMap1G",
+    "vmallocTotal": "VmallocTotal", "vmallocUsed": "VmallocUsed",
+    "vmallocChunk": "VmallocChunk", "mmap_copy": "MmapCopy",
+    "quicklists": "Quicklists", "corrupthardware": "HardwareCorrupted",
+    "anonhugepages": "AnonHugePages", "available": "MemAvailable",
+}
+
+SIMPLE = {
+    "kernel.all.load": ("load average over 1, 5 and 15 minutes", "The kernel's exponentially damped run-queue length (runnable plus uninterruptible tasks), from /proc/loadavg, one instance per averaging period."),
+    "kernel.all.lastpid": ("most recently assigned process id", "The last process id the kernel handed out, from /proc/loadavg."),
+    "kernel.all.runnable": ("runnable tasks", "Tasks currently runnable, from the fourth field of /proc/loadavg."),
+    "kernel.all.nprocs": ("tasks that exist", "Number of scheduling entities (processes and threads) that exist, from /proc/loadavg."),
+    "kernel.all.intr": ("interrupts serviced", "Total interrupts serviced since boot, the first number of the intr line of /proc/stat."),
+    "kernel.all.pswitch": ("context switches", "Context switches since boot (ctxt in /proc/stat)."),
+    "kernel.all.sysfork": ("processes and threads created", "Forks and clones since boot (processes in /proc/stat)."),
+    "kernel.all.running": ("tasks running now", "Tasks in the running state (procs_running in /proc/stat)."),
+    "kernel.all.blocked": ("tasks blocked on I/O now", "Tasks blocked waiting for I/O (procs_blocked in /proc/stat)."),
+    "kernel.all.boottime": ("boot time in seconds since the epoch", "When the system booted, as seconds since 1970-01-01 UTC (btime in /proc/stat)."),
+    "kernel.all.hz": ("clock ticks per second", "The kernel's USER_HZ: how many ticks make a second in /proc/stat."),
+    "kernel.all.uptime": ("seconds since boot", "Time since the system booted, from /proc/uptime."),
+    "kernel.all.idletime": ("idle seconds since boot, summed over CPUs", "Idle time from the second field of /proc/uptime."),
+    "kernel.all.entropy.avail": ("entropy available to the random pool", "Bits of entropy the kernel's random number generator holds, from /proc/sys/kernel/random/entropy_avail."),
+    "kernel.all.entropy.poolsize": ("size of the entropy pool", "Size in bits of the kernel's entropy pool, from /proc/sys/kernel/random/poolsize."),
+    "kernel.all.pid_max": ("largest process id plus one", "Process ids wrap at this value, from /proc/sys/kernel/pid_max."),
+    "kernel.all.nptys": ("pseudo-terminals in use", "Pseudo-terminals currently allocated, from /proc/sys/kernel/pty/nr."),
+    "hinv.ncpu": ("number of CPUs", "Number of CPUs listed in /proc/stat."),
+    "hinv.ndisk": ("number of disks", "Number of disk devices in /proc/diskstats (partitions, loop, ram, dm and md devices excluded)."),
+    "hinv.nnode": ("number of NUMA nodes", "Number of NUMA nodes under /sys/devices/system/node (one when there is no NUMA information)."),
+    "hinv.ninterface": ("number of network interfaces", "Number of network interfaces in /proc/net/dev."),
+    "hinv.nfilesys": ("number of mounted block-device filesystems", "Number of filesystems served by the filesys metrics."),
+    "hinv.machine": ("hardware type", "The machine hardware name, as uname -m reports it."),
+    "hinv.map.scsi_id": ("persistent SCSI identifier of a disk", "The WWID of a disk from sysfs, or \"unknown\" when the device has none."),
+    "hinv.map.cpu_num": ("logical CPU number", "The logical number of each CPU."),
+    "hinv.map.cpu_node": ("NUMA node of a CPU", "The NUMA node each CPU belongs to."),
+    "hinv.map.dmname": ("device-mapper kernel name", "The kernel name (dm-N) behind each persistent device-mapper name."),
+    "hinv.map.mdname": ("multi-device kernel name", "The kernel name (mdN) behind each persistent md device name."),
+    "hinv.cpu.clock": ("CPU clock rate in MHz", "Clock rate of each CPU in MHz (cpu MHz in /proc/cpuinfo)."),
+    "hinv.cpu.vendor": ("CPU vendor", "Vendor string of each CPU from /proc/cpuinfo."),
+    "hinv.cpu.model": ("CPU model number", "Model number of each CPU from /proc/cpuinfo."),
+    "hinv.cpu.stepping": ("CPU stepping", "Stepping (revision) of each CPU from /proc/cpuinfo."),
+    "hinv.cpu.cache": ("CPU cache size", "Cache size of each CPU in Kbytes, from /proc/cpuinfo."),
+    "hinv.cpu.bogomips": ("BogoMIPS rating", "The kernel's BogoMIPS calibration of each CPU, from /proc/cpuinfo."),
+    "hinv.cpu.model_name": ("CPU model name", "Marketing name of each CPU from /proc/cpuinfo."),
+    "hinv.cpu.flags": ("CPU feature flags", "Feature flags of each CPU, space separated, from /proc/cpuinfo."),
+    "hinv.cpu.cache_alignment": ("cache line alignment", "Cache alignment of each CPU in bytes, from /proc/cpuinfo."),
+    "kernel.uname.release": ("kernel release", "The kernel release, as uname -r prints it."),
+    "kernel.uname.version": ("kernel build version", "The kernel version string, as uname -v prints it."),
+    "kernel.uname.sysname": ("operating system name", "The kernel name, as uname -s prints it."),
+    "kernel.uname.machine": ("hardware type", "The machine hardware name, as uname -m prints it."),
+    "kernel.uname.nodename": ("host name", "The network node name, as uname -n prints it."),
+    "kernel.uname.distro": ("Linux distribution", "Name and version of the installed distribution, from the release files under /etc."),
+    "vfs.files.count": ("open file handles", "File handles allocated (first field of /proc/sys/fs/file-nr)."),
+    "vfs.files.free": ("free file handles", "Allocated but unused file handles (second field of /proc/sys/fs/file-nr)."),
+    "vfs.files.max": ("file handle limit", "The most file handles the kernel will allocate (third field of /proc/sys/fs/file-nr)."),
+    "vfs.inodes.count": ("inodes allocated", "In-core inodes allocated, from /proc/sys/fs/inode-state."),
+    "vfs.inodes.free": ("free inodes", "Allocated inodes that are unused, from /proc/sys/fs/inode-state."),
+    "vfs.dentry.count": ("directory cache entries", "Entries in the directory cache, from /proc/sys/fs/dentry-state."),
+    "vfs.dentry.free": ("unused directory cache entries", "Directory cache entries not in use, from /proc/sys/fs/dentry-state."),
+    "vfs.aio.count": ("asynchronous I/O contexts in use", "Asynchronous I/O requests outstanding system-wide, from /proc/sys/fs/aio-nr."),
+    "vfs.aio.max": ("asynchronous I/O limit", "The most asynchronous I/O requests allowed, from /proc/sys/fs/aio-max-nr."),
+    "filesys.capacity": ("filesystem size", "Total size of the filesystem in Kbytes (statfs blocks times block size)."),
+    "filesys.used": ("space in use", "Kbytes in use: total blocks less free blocks."),
+    "filesys.free": ("free space", "Kbytes free, including space reserved for the superuser."),
+    "filesys.avail": ("space available to ordinary users", "Kbytes free for unprivileged users (excludes reserved blocks)."),
+    "filesys.maxfiles": ("inode limit", "Total inodes the filesystem can hold."),
+    "filesys.usedfiles": ("inodes in use", "Total inodes less free inodes."),
+    "filesys.freefiles": ("free inodes", "Inodes still available."),
+    "filesys.mountdir": ("mount point", "The directory the filesystem is mounted on."),
+    "filesys.full": ("percentage full", "Used space as a percentage of used plus user-available space, as df computes Use%."),
+    "filesys.blocksize": ("block size", "Filesystem block size in bytes."),
+    "filesys.readonly": ("mounted read-only (1) or read-write (0)", "1 when the filesystem is mounted read-only."),
+    "swap.pagesin": ("pages swapped in", "Pages read in from swap (pswpin in /proc/vmstat)."),
+    "swap.pagesout": ("pages swapped out", "Pages written out to swap (pswpout in /proc/vmstat)."),
+    "swap.in": ("swap-in operations (old kernels)", "Swap-in operations from /proc/stat; Linux 2.6 and later do not report them."),
+    "swap.out": ("swap-out operations (old kernels)", "Swap-out operations from /proc/stat; Linux 2.6 and later do not report them."),
+}
+
+SNMP_SECTION = {
+    "network.ip": "IP", "network.icmp": "ICMP", "network.tcp": "TCP",
+    "network.udp": "UDP", "network.udplite": "UDP-Lite", "network.ip6": "IPv6",
+    "network.icmp6": "ICMPv6", "network.udp6": "UDP over IPv6",
+    "network.udplite6": "UDP-Lite over IPv6", "network.mptcp": "MPTCP",
+}
+
+
+def help_for(name, cluster):
+    if name in SIMPLE:
+        return SIMPLE[name]
+    if name in MEMINFO:
+        return MEMINFO[name]
+    parts = name.split(".")
+    for prefix in ("kernel.all.cpu.", "kernel.percpu.cpu.", "kernel.pernode.cpu."):
+        if name.startswith(prefix):
+            state = name[len(prefix):]
+            one, long = CPU_STATES[state]
+            scope = {"kernel.all.cpu.": "summed over all CPUs",
+                     "kernel.percpu.cpu.": "per CPU",
+                     "kernel.pernode.cpu.": "per NUMA node"}[prefix]
+            return (f"{one}, {scope}", f"{long} Reported {scope}.")
+    if name.startswith("mem.util."):
+        field = MEMINFO_FIELD.get(parts[2], parts[2])
+        unit = "pages" if field.startswith("HugePages") else "Kbytes"
+        return (f"{field} from /proc/meminfo",
+                f"The {field} line of /proc/meminfo, in {unit}; no value when this kernel does not report it.")
+    if name.startswith("mem.vmstat."):
+        f = parts[2]
+        return (f"{f} from /proc/vmstat",
+                f"The kernel's {f} virtual memory statistic, read from /proc/vmstat; no value when this kernel does not report it.")
+    for d, scope in DISK_SCOPE.items():
+        if name.startswith(d + "."):
+            one, long = DISK_FIELDS[name[len(d) + 1:]]
+            return (f"{one}, {scope}", f"{long} Reported {scope}.")
+    if name.startswith("network.interface."):
+        return NETIF[name[len("network.interface."):]]
+    if name.startswith("network.all."):
+        key = name[len("network.all."):]
+        one, long = NETIF[key]
+        return (f"{one}, all physical interfaces",
+                f"{long} Summed over all interfaces that are not virtual (loopback and other software devices are left out).")
+    if name.startswith("network.sockstat."):
+        proto = parts[2].upper().replace("6", "v6")
+        what = {"inuse": "sockets in use", "orphan": "orphaned sockets", "tw": "sockets in TIME_WAIT",
+                "alloc": "sockets allocated", "mem": "pages of socket buffer memory",
+                "memory": "bytes of reassembly memory"}.get(parts[-1], parts[-1])
+        if name == "network.sockstat.total":
+            return ("sockets in use, all protocols", "Sockets in use across all protocols, from /proc/net/sockstat.")
+        src = "/proc/net/sockstat6" if cluster == 73 else "/proc/net/sockstat"
+        return (f"{proto} {what}", f"{proto} {what}, from {src}.")
+    if name.startswith("kernel.all.pressure."):
+        res, kind, stat = parts[3], parts[4], parts[5]
+        who = "some tasks" if kind == "some" else "all non-idle tasks"
+        if stat == "avg":
+            return (f"{res} pressure averages ({kind})",
+                    f"Percentage of time {who} were stalled waiting for {res}, averaged over 10 seconds, 1 and 5 minutes, from /proc/pressure/{res}.")
+        return (f"{res} stall time ({kind})",
+                f"Total microseconds {who} were stalled waiting for {res}, from /proc/pressure/{res}.")
+    sec = ".".join(parts[:2])
+    if sec in SNMP_SECTION:
+        src = {14: "/proc/net/snmp", 53: "/proc/net/netstat", 58: "/proc/net/snmp6"}[cluster]
+        return (f"{SNMP_SECTION[sec]} {parts[2]} counter",
+                f"The {SNMP_SECTION[sec]} protocol statistic {parts[2]} from {src}, matched by name without regard to case.")
+    raise SystemExit(f"no help for {name}")
+
+
+def rust_str(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def main():
+    rows = []
+    with open(sys.argv[1] if len(sys.argv) > 1 else "tools/pmdalinux-descs.tsv") as f:
+        for line in f:
+            name, pmid, ty, indom, sem, units = line.rstrip("\n").split("\t")
+            _, cluster, item = (int(x) for x in pmid.split("."))
+            if cluster not in CLUSTERS or name in SKIP:
+                continue
+            serial = "None" if indom == "PM_INDOM_NULL" else f"Some({int(indom.split('.')[1])})"
+            one, long = help_for(name, cluster)
+            rows.append((cluster, item, name, TYPES[ty], serial, SEMS[sem], UNITS[units], one, long))
+    rows.sort()
+    out = sys.stdout
+    out.write("// @generated by tools/gen_metrics.py from tools/pmdalinux-descs.tsv; do not edit.\n")
+    out.write("//! The metric table: one row per metric, with pmdalinux's names, PMIDs,\n")
+    out.write("//! types, instance domains, semantics and units, and our own help text.\n\n")
+    out.write("use pcp_core::desc::{space, time};\n")
+    out.write("use pcp_core::{MetricRow, Semantics, Type, Units};\n\n")
+    out.write("/// Every metric the agent serves, sorted by cluster and item.\n")
+    out.write("pub const METRICS: &[MetricRow] = &[\n")
+    for (c, i, name, ty, serial, sem, units, one, long) in rows:
+        out.write(f"    MetricRow {{ name: {rust_str(name)}, cluster: {c}, item: {i}, ty: Type::{ty}, "
+                  f"indom: {serial}, sem: Semantics::{sem}, units: {units}, oneline: {rust_str(one)}, "
+                  f"help: {rust_str(long)} }},\n")
+    out.write("];\n")
+
+
+main()
