@@ -1,4 +1,88 @@
-//! The Prometheus/OpenMetrics agent (domain 144): see issue 7.
+//! The Prometheus/OpenMetrics agent (domain 144): scrapes the HTTP(S)
+//! endpoints, files and scripts listed in a config directory and turns
+//! every sample into PCP metrics, as PCP's pmdaopenmetrics (formerly
+//! pmdaprometheus) does, with the same names, PMIDs, instance names and
+//! control metrics when run with `root = "openmetrics"`.
+//!
+//! - [`config`]: config.d scanning and `.url` files (`HEADER:`, `FILTER:`,
+//!   `METADATA:`, plus `LABEL:` and `TIMEOUT:` extensions);
+//! - [`parse`]: the zero-copy exposition-format parser (Prometheus 0.0.4
+//!   and OpenMetrics 1.0);
+//! - [`fetch`]: HTTP with keep-alive, `file://`, scripts with a timeout
+//!   that kills their process group;
+//! - [`source`]: a source's metrics, instances, persistent ids and
+//!   counters;
+//! - [`PrometheusPmda`]: the [`pcp_core::Pmda`] implementation.
+//!
+//! ```no_run
+//! use pmda_prometheus::{PrometheusConfig, PrometheusPmda};
+//! let agent = PrometheusPmda::new(PrometheusConfig {
+//!     config_dir: "config.d".into(),
+//!     ..PrometheusConfig::default()
+//! }).unwrap();
+//! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod config;
+pub mod error;
+pub mod fetch;
+pub mod log;
 pub mod parse;
+mod pmda;
+pub mod source;
+pub mod units;
+pub mod watch;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use error::PrometheusError;
+pub use pmda::{PrometheusPmda, FETCH_DEADLINE, POOL_SIZE};
+pub use source::Limits;
+
+/// The agent's domain (PCP's pmdaopenmetrics uses 144 too).
+pub const DOMAIN: u32 = 144;
+
+/// The agent's settings (the reference's `-c -r -t -u -n -D`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusConfig {
+    /// `-c`: the config directory; a relative path that does not exist is
+    /// looked up under `$PCP_PMDAS_DIR/<root>/` as the reference does.
+    pub config_dir: PathBuf,
+    /// `-r`: the namespace root and agent name (default `prometheus`;
+    /// `openmetrics` makes a drop-in for PCP 6's pmdaopenmetrics).
+    pub root: String,
+    /// `-t`: per-source timeout (default 2 s).
+    pub timeout: Duration,
+    /// `-u`: run scripts as this user (privileges are dropped when the
+    /// agent runs as root).
+    pub user: Option<String>,
+    /// `-n`: do not sort the config files (sorting decides which cluster a
+    /// new source gets).
+    pub nosort: bool,
+    /// Where persistent ids live (`<state_dir>/<root>/`); `None` keeps them
+    /// in memory. If another process holds the directory, its ids are used
+    /// read-only.
+    pub state_dir: Option<PathBuf>,
+    /// Scrape every source in the background at this interval and answer
+    /// fetches from the cache, so endpoint load does not grow with clients.
+    /// `None` scrapes on demand, inside each fetch (the reference's way).
+    pub scrape_interval: Option<Duration>,
+    /// `-D`: debug logging.
+    pub debug: bool,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> PrometheusConfig {
+        PrometheusConfig {
+            config_dir: PathBuf::from("config.d"),
+            root: "prometheus".to_string(),
+            timeout: Duration::from_secs(2),
+            user: None,
+            nosort: false,
+            state_dir: None,
+            scrape_interval: None,
+            debug: false,
+        }
+    }
+}

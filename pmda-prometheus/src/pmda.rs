@@ -1,0 +1,791 @@
+//! The agent: sources from the config directory, a worker pool that
+//! scrapes them in parallel under a deadline, the dynamic namespace, the
+//! control metrics, and the [`Pmda`] implementation.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, Sender};
+use parking_lot::RwLock;
+use pcp_core::{
+    ClientContext, Desc, FetchRequest, IdCache, InDom, Instance, LabelSet, LabelTarget,
+    MetricResult, MetricTable, Namespace, PmError, Pmda, Pmid, Semantics, StateDir, StoreError,
+    TextKind, TextTarget, Type, Units, Value, PM_IN_NULL,
+};
+
+use crate::config::{scan, SourceFile, SourceKind};
+use crate::fetch::{read_file, run_script, HttpClient, RunAs};
+use crate::log::{log, set_debug, Level};
+use crate::source::{serial_metric, Ctx, FileStamp, IdSource, Limits, Source};
+use crate::{PrometheusConfig, PrometheusError, DOMAIN};
+
+/// The whole fetch must end before pmcd's 5 s agent timeout.
+pub const FETCH_DEADLINE: Duration = Duration::from_millis(4000);
+/// Workers in the scrape pool.
+pub const POOL_SIZE: usize = 48;
+/// How often sources with no metrics yet are retried for the namespace.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
+/// A full rescan of the config tree at least this often, even with inotify
+/// (it cannot see a symlink's target change mode).
+pub const SAFETY_RESCAN: Duration = Duration::from_secs(60);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+struct Shared {
+    root: String,
+    timeout: Duration,
+    http: HttpClient,
+    run_as: Option<RunAs>,
+    ctx: Ctx,
+    pool: Sender<Job>,
+    sources: RwLock<BTreeMap<u32, Arc<Source>>>,
+    names_dirty: AtomicBool,
+    labels_dirty: AtomicBool,
+}
+
+/// Control metrics: (item, leaf, type, semantics, units, storable, help).
+const CONTROL: &[(u32, &str, Type, Semantics, Units, &str)] = &[
+    (1, "calls", Type::U64, Semantics::Counter, Units::COUNT, "Number of times each source was fetched (URL GET or script run), failures included"),
+    (2, "fetch_time", Type::U64, Semantics::Counter, Units::MILLISEC, "Cumulative time spent fetching each source (successful attempts), milliseconds"),
+    (3, "parse_time", Type::U64, Semantics::Counter, Units::MILLISEC, "Cumulative time spent parsing each source's documents, milliseconds"),
+    (4, "debug", Type::U32, Semantics::Discrete, Units::NONE, "Debug flag: pmstore a non-zero value to turn verbose logging on, 0 to turn it off"),
+    (5, "status", Type::String, Semantics::Instant, Units::NONE, "Status of the last fetch of each source: unknown, success, or why it failed"),
+    (6, "status_code", Type::I32, Semantics::Discrete, Units::NONE, "HTTP status code of the last fetch of each source (0 for files, scripts and connection failures)"),
+    (7, "parse_errors", Type::U64, Semantics::Counter, Units::COUNT, "Lines skipped as malformed and values that did not convert, per source"),
+    (8, "bytes", Type::U64, Semantics::Counter, Units::BYTES, "Bytes of documents received, per source"),
+    (9, "samples", Type::U64, Semantics::Instant, Units::COUNT, "Samples in the last document of each source"),
+    (10, "last_success", Type::Double, Semantics::Instant, Units::SEC, "When each source was last fetched successfully, seconds since the epoch (0 if never)"),
+    (11, "up", Type::U32, Semantics::Instant, Units::NONE, "1 if the last fetch of the source succeeded, else 0 (the control instance counts sources up)"),
+    (12, "fetch_time_us", Type::U64, Semantics::Counter, Units::new(0, 1, 0, 0, pcp_core::desc::time::USEC, 0), "Cumulative fetch time of each source, microseconds"),
+    (13, "parse_time_us", Type::U64, Semantics::Counter, Units::new(0, 1, 0, 0, pcp_core::desc::time::USEC, 0), "Cumulative parse time of each source, microseconds"),
+    (14, "metrics", Type::U32, Semantics::Instant, Units::COUNT, "Number of metrics each source has"),
+    (15, "failures", Type::U64, Semantics::Counter, Units::COUNT, "Number of failed fetches of each source"),
+];
+
+const CONTROL_INDOM: InDom = InDom::from_parts(DOMAIN, 0);
+
+struct Background {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// The Prometheus/OpenMetrics agent (see the crate documentation).
+pub struct PrometheusPmda {
+    shared: Arc<Shared>,
+    config_dir: PathBuf,
+    nosort: bool,
+    background: Option<Background>,
+    clusters: IdCache,
+    control: MetricTable,
+    ns: Namespace,
+    watcher: crate::watch::Watcher,
+    last_scan: Instant,
+    last_probe: Instant,
+    scan_errors: HashSet<String>,
+    debug: bool,
+}
+
+impl std::fmt::Debug for PrometheusPmda {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusPmda")
+            .field("root", &self.shared.root)
+            .field("config_dir", &self.config_dir)
+            .field("sources", &self.shared.sources.read().len())
+            .field("metrics", &self.ns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PrometheusPmda {
+    fn drop(&mut self) {
+        if let Some(bg) = self.background.as_mut() {
+            bg.stop.store(true, Ordering::Relaxed);
+            if let Some(h) = bg.handle.take() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+fn resolve_config_dir(dir: &Path, root: &str) -> PathBuf {
+    if dir.is_absolute() || dir.exists() {
+        return dir.to_path_buf();
+    }
+    let pmdas = std::env::var_os("PCP_PMDAS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/pcp/pmdas"));
+    let candidate = pmdas.join(root).join(dir);
+    if candidate.exists() {
+        candidate
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+fn spawn_pool(n: usize, root: &str) -> Sender<Job> {
+    let (tx, rx) = unbounded::<Job>();
+    for i in 0..n {
+        let rx = rx.clone();
+        let r = std::thread::Builder::new()
+            .name(format!("{root}-scrape-{i}"))
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            });
+        if let Err(e) = r {
+            log(
+                Level::Error,
+                root,
+                &format!("cannot start scrape worker: {e}"),
+            );
+            break;
+        }
+    }
+    tx
+}
+
+/// Fetches one source and ingests its document.
+fn scrape(shared: &Shared, src: &Source, deadline: Instant) {
+    let root = &shared.root;
+    let start = Instant::now();
+    let remaining = deadline.saturating_duration_since(start);
+    let limit = shared.ctx.limits.max_body;
+    let (what, result) = match src.file.kind {
+        SourceKind::Url => {
+            let cfg = src
+                .state
+                .lock()
+                .refresh_url(&src.file.path, root, &src.name);
+            match cfg {
+                Err(e) => {
+                    let path = src.file.path.display().to_string();
+                    let failure = (
+                        PrometheusError::Io {
+                            path: src.file.path.clone(),
+                            source: std::io::Error::other(e),
+                        },
+                        0,
+                    );
+                    src.state
+                        .lock()
+                        .record_failure(&path, &failure, root, &src.name);
+                    return;
+                }
+                Ok(cfg) => {
+                    let timeout = cfg.timeout.unwrap_or(shared.timeout).min(remaining);
+                    let url = cfg.url.as_str();
+                    let r = if url.starts_with("http://") || url.starts_with("https://") {
+                        if timeout.is_zero() {
+                            Err((PrometheusError::Deadline, 0))
+                        } else {
+                            shared.http.get(url, &cfg.headers, timeout, limit)
+                        }
+                    } else if let Some(path) = url.strip_prefix("file://") {
+                        read_file(path, limit)
+                    } else {
+                        Err((PrometheusError::BadUrl(url.to_string()), 0))
+                    };
+                    (url.to_string(), r)
+                }
+            }
+        }
+        SourceKind::Script => {
+            let timeout = shared.timeout.min(remaining);
+            let name = &src.name;
+            let r = if timeout.is_zero() {
+                Err((PrometheusError::Deadline, 0))
+            } else {
+                run_script(
+                    &src.file.path,
+                    shared.run_as.as_ref(),
+                    timeout,
+                    limit,
+                    &|line| log(Level::Info, root, &format!("source {name} stderr: {line}")),
+                )
+            };
+            (src.file.path.display().to_string(), r)
+        }
+    };
+    let elapsed = start.elapsed();
+    let mut st = src.state.lock();
+    match result {
+        Ok(f) => st.record_success(f, elapsed, src, &shared.ctx),
+        Err(e) => st.record_failure(&what, &e, root, &src.name),
+    }
+    if st.names_added {
+        st.names_added = false;
+        shared.names_dirty.store(true, Ordering::Release);
+    }
+    if st.labels_changed {
+        st.labels_changed = false;
+        shared.labels_dirty.store(true, Ordering::Release);
+    }
+}
+
+/// Scrapes `sources` in parallel on the pool; returns the clusters whose
+/// scrape finished by `deadline`. A source still busy with an earlier
+/// scrape is not queued again.
+fn scrape_many(shared: &Arc<Shared>, sources: Vec<Arc<Source>>, deadline: Instant) -> HashSet<u32> {
+    let (tx, rx) = unbounded::<u32>();
+    let mut pending = 0usize;
+    for src in sources {
+        if src.busy.swap(true, Ordering::AcqRel) {
+            continue;
+        }
+        let sh = Arc::clone(shared);
+        let tx = tx.clone();
+        let job: Job = Box::new(move || {
+            scrape(&sh, &src, deadline);
+            src.busy.store(false, Ordering::Release);
+            let _ = tx.send(src.cluster);
+        });
+        match shared.pool.send(job) {
+            Ok(()) => pending += 1,
+            Err(e) => {
+                // No workers: run it here rather than lose it.
+                (e.into_inner())();
+                pending += 1;
+            }
+        }
+    }
+    drop(tx);
+    let mut done = HashSet::with_capacity(pending);
+    // Parsing is not bounded by the I/O timeouts: allow a little grace.
+    let hard = deadline + Duration::from_millis(250);
+    while done.len() < pending {
+        match rx.recv_deadline(hard) {
+            Ok(c) => {
+                done.insert(c);
+            }
+            Err(_) => break,
+        }
+    }
+    done
+}
+
+impl PrometheusPmda {
+    /// Starts the agent: resolves the config directory, opens the id store,
+    /// scans the sources and fetches each once (bounded by the fetch
+    /// deadline) so their names exist.
+    pub fn new(config: PrometheusConfig) -> Result<PrometheusPmda, PrometheusError> {
+        let root = config.root.clone();
+        if config.debug {
+            set_debug(true);
+        }
+        let config_dir = resolve_config_dir(&config.config_dir, &root);
+        let ids = match &config.state_dir {
+            None => IdSource::Memory,
+            Some(dir) => {
+                let path = dir.join(&root);
+                match StateDir::open(&path) {
+                    Ok(s) => IdSource::Dir(Arc::new(s)),
+                    Err(e @ StoreError::Locked { .. }) => {
+                        log(
+                            Level::Warning,
+                            &root,
+                            &format!("{e}; using its ids read-only"),
+                        );
+                        IdSource::ReadOnly(path)
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let run_as = config.user.as_deref().map(RunAs::lookup).transpose()?;
+        let mut clusters = ids.cache(&root, "clusters", 0, pcp_core::id::MAX_CLUSTER);
+        clusters.assign("control")?;
+        crate::source::save(&mut clusters, &root);
+        let mut control = MetricTable::new(DOMAIN);
+        for &(item, leaf, ty, sem, units, help) in CONTROL {
+            let indom = if item == 4 {
+                InDom::NULL
+            } else {
+                CONTROL_INDOM
+            };
+            let desc = Desc::new(Pmid::from_parts(DOMAIN, 0, item), ty, indom, sem, units);
+            control
+                .add(&format!("{root}.control.{leaf}"), desc, help, "")
+                .map_err(|_| PrometheusError::UnknownUser(format!("invalid root name {root:?}")))?;
+        }
+        control.set_indom_text(
+            CONTROL_INDOM,
+            "Sources of the agent, and the control instance with totals",
+            "",
+        );
+        let shared = Arc::new(Shared {
+            pool: spawn_pool(POOL_SIZE, &root),
+            root: root.clone(),
+            timeout: config.timeout,
+            http: HttpClient::new(),
+            run_as,
+            ctx: Ctx {
+                root: root.clone(),
+                ids,
+                limits: Limits::default(),
+            },
+            sources: RwLock::new(BTreeMap::new()),
+            names_dirty: AtomicBool::new(true),
+            labels_dirty: AtomicBool::new(false),
+        });
+        log(
+            Level::Info,
+            &root,
+            &format!("config directory {}", config_dir.display()),
+        );
+        let ns = control.namespace().clone();
+        let mut agent = PrometheusPmda {
+            watcher: crate::watch::Watcher::new(&config_dir),
+            shared,
+            config_dir,
+            nosort: config.nosort,
+            background: None,
+            clusters,
+            control,
+            ns,
+            last_scan: Instant::now(),
+            last_probe: Instant::now(),
+            scan_errors: HashSet::new(),
+            debug: config.debug,
+        };
+        agent.refresh_namespace();
+        if let Some(interval) = config.scrape_interval {
+            agent.start_background(interval.max(Duration::from_millis(100)));
+        }
+        Ok(agent)
+    }
+
+    /// Replaces the size limits (body bytes and samples per document).
+    pub fn set_limits(&mut self, limits: Limits) {
+        // The context is shared with running scrapes; swap it in a new Arc.
+        if let Some(sh) = Arc::get_mut(&mut self.shared) {
+            sh.ctx.limits = limits;
+        } else {
+            log(
+                Level::Warning,
+                &self.shared.root,
+                "limits cannot change while scrapes run",
+            );
+        }
+    }
+
+    /// The config directory in use.
+    pub fn config_dir(&self) -> &Path {
+        &self.config_dir
+    }
+
+    /// The names of the current sources, by cluster.
+    pub fn sources(&self) -> Vec<(u32, String)> {
+        self.shared
+            .sources
+            .read()
+            .values()
+            .map(|s| (s.cluster, s.name.clone()))
+            .collect()
+    }
+
+    fn start_background(&mut self, interval: Duration) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sh = Arc::clone(&self.shared);
+        let st = Arc::clone(&stop);
+        let handle = std::thread::Builder::new()
+            .name(format!("{}-background", sh.root))
+            .spawn(move || {
+                let mut next = Instant::now() + interval;
+                while !st.load(Ordering::Relaxed) {
+                    let now = Instant::now();
+                    if now < next {
+                        std::thread::sleep((next - now).min(Duration::from_millis(50)));
+                        continue;
+                    }
+                    next = now + interval;
+                    let all: Vec<Arc<Source>> = sh.sources.read().values().cloned().collect();
+                    scrape_many(&sh, all, now + interval.min(FETCH_DEADLINE));
+                }
+            })
+            .ok();
+        self.background = Some(Background { stop, handle });
+    }
+
+    /// Rescans the config directory; adds and removes sources. Returns the
+    /// sources that need a scrape to learn their names (new ones, edited
+    /// ones).
+    fn rescan(&mut self) -> (bool, Vec<Arc<Source>>) {
+        self.last_scan = Instant::now();
+        let found = scan(&self.config_dir, self.nosort);
+        self.watcher.rewatch();
+        let root = self.shared.root.clone();
+        let mut errors = HashSet::new();
+        for e in found.errors {
+            if !self.scan_errors.contains(&e) {
+                log(Level::Error, &root, &e);
+            }
+            errors.insert(e);
+        }
+        self.scan_errors = errors;
+        let wanted: BTreeMap<String, SourceFile> = found
+            .sources
+            .into_iter()
+            .map(|f| (f.name.clone(), f))
+            .collect();
+        let mut removed = false;
+        let mut to_scrape = Vec::new();
+        let mut sources = self.shared.sources.write();
+        sources.retain(|_, s| {
+            let keep = wanted.get(&s.name).is_some_and(|f| *f == s.file);
+            if !keep {
+                log(Level::Info, &root, &format!("source {} removed", s.name));
+                removed = true;
+            }
+            keep
+        });
+        let present: BTreeSet<String> = sources.values().map(|s| s.name.clone()).collect();
+        for (name, file) in wanted {
+            if present.contains(&name) {
+                continue;
+            }
+            let cluster = match self.clusters.assign(&name) {
+                Ok(c) => c,
+                Err(e) => {
+                    log(Level::Error, &root, &format!("source {name} ignored: {e}"));
+                    continue;
+                }
+            };
+            log(
+                Level::Info,
+                &root,
+                &format!(
+                    "source {name} ({}) added as cluster {cluster}",
+                    file.path.display()
+                ),
+            );
+            let src = Arc::new(Source::new(file, cluster, &self.shared.ctx));
+            to_scrape.push(Arc::clone(&src));
+            sources.insert(cluster, src);
+        }
+        crate::source::save(&mut self.clusters, &root);
+        // Edited .url files: scrape again so new names show up now.
+        for s in sources.values() {
+            if s.file.kind == SourceKind::Url {
+                let edited = {
+                    let st = s.state.lock();
+                    st.url.is_some() && st.url_stamp() != FileStamp::of(&s.file.path)
+                };
+                if edited {
+                    to_scrape.push(Arc::clone(s));
+                }
+            }
+        }
+        drop(sources);
+        if removed {
+            self.shared.names_dirty.store(true, Ordering::Release);
+            self.shared.labels_dirty.store(true, Ordering::Release);
+        }
+        (removed, to_scrape)
+    }
+
+    /// Rebuilds the namespace from the control metrics and every source's
+    /// metrics; true if the set of names changed.
+    fn rebuild_namespace(&mut self) -> bool {
+        let mut ns = self.control.namespace().clone();
+        let root = &self.shared.root;
+        for s in self.shared.sources.read().values() {
+            let st = s.state.lock();
+            for m in &st.metrics {
+                let name = format!("{root}.{}.{}", s.name, m.leaf);
+                if let Err(e) = ns.insert(&name, m.desc.pmid) {
+                    log(Level::Debug, root, &format!("name {name}: {e}"));
+                }
+            }
+        }
+        let changed = ns.len() != self.ns.len() || ns.traverse("") != self.ns.traverse("");
+        self.ns = ns;
+        changed
+    }
+
+    fn source(&self, cluster: u32) -> Option<Arc<Source>> {
+        self.shared.sources.read().get(&cluster).cloned()
+    }
+
+    fn control_values(&self, item: u32) -> MetricResult {
+        if item == 4 {
+            return Ok(vec![(PM_IN_NULL, Value::U32(self.debug as u32))]);
+        }
+        if !CONTROL.iter().any(|c| c.0 == item) {
+            return Err(PmError::PMID);
+        }
+        let sources: Vec<Arc<Source>> = self.shared.sources.read().values().cloned().collect();
+        let mut out = Vec::with_capacity(sources.len() + 1);
+        let mut total_u: u64 = 0;
+        let mut total_f: f64 = 0.0;
+        for s in &sources {
+            let st = s.state.lock();
+            let x = &st.stats;
+            let v = match item {
+                1 => Value::U64(x.calls),
+                2 => Value::U64(x.fetch_us / 1000),
+                3 => Value::U64(x.parse_us / 1000),
+                5 => Value::String(x.status.clone()),
+                6 => Value::I32(x.status_code),
+                7 => Value::U64(x.parse_errors),
+                8 => Value::U64(x.bytes),
+                9 => Value::U64(x.samples),
+                10 => Value::Double(x.last_success),
+                11 => Value::U32(x.up as u32),
+                12 => Value::U64(x.fetch_us),
+                13 => Value::U64(x.parse_us),
+                14 => Value::U32(st.metrics.len() as u32),
+                _ => Value::U64(x.failures),
+            };
+            match &v {
+                Value::U64(n) => total_u += n,
+                Value::U32(n) => total_u += *n as u64,
+                Value::Double(d) => total_f = total_f.max(*d),
+                _ => {}
+            }
+            out.push((s.cluster, v));
+        }
+        let total = match item {
+            2 | 3 => {
+                // Totals in ms from the microsecond sums, not sums of truncations.
+                let us: u64 = sources
+                    .iter()
+                    .map(|s| {
+                        let st = s.state.lock();
+                        if item == 2 {
+                            st.stats.fetch_us
+                        } else {
+                            st.stats.parse_us
+                        }
+                    })
+                    .sum();
+                Value::U64(us / 1000)
+            }
+            5 => Value::String("none".into()),
+            6 => Value::I32(0),
+            10 => Value::Double(total_f),
+            11 | 14 => Value::U32(total_u as u32),
+            _ => Value::U64(total_u),
+        };
+        out.insert(0, (0, total));
+        Ok(out)
+    }
+}
+
+impl Pmda for PrometheusPmda {
+    fn name(&self) -> &str {
+        &self.shared.root
+    }
+
+    fn domain(&self) -> u32 {
+        DOMAIN
+    }
+
+    fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    fn refresh_namespace(&mut self) -> bool {
+        let mut to_scrape = Vec::new();
+        if self.watcher.changed() || self.last_scan.elapsed() >= SAFETY_RESCAN {
+            let (_, s) = self.rescan();
+            to_scrape = s;
+        }
+        if self.last_probe.elapsed() >= PROBE_INTERVAL {
+            // Sources never reached have no names: retry them now and then.
+            self.last_probe = Instant::now();
+            let idle: Vec<Arc<Source>> = self
+                .shared
+                .sources
+                .read()
+                .values()
+                .filter(|s| s.state.lock().metrics.is_empty())
+                .cloned()
+                .collect();
+            to_scrape.extend(idle);
+        }
+        if !to_scrape.is_empty() {
+            to_scrape.sort_by_key(|s| s.cluster);
+            to_scrape.dedup_by_key(|s| s.cluster);
+            scrape_many(&self.shared, to_scrape, Instant::now() + FETCH_DEADLINE);
+        }
+        if self.shared.names_dirty.swap(false, Ordering::AcqRel) {
+            return self.rebuild_namespace();
+        }
+        false
+    }
+
+    fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> {
+        if pmid.domain() != DOMAIN {
+            return Err(PmError::PMID);
+        }
+        if pmid.cluster() == 0 {
+            return self.control.desc(pmid);
+        }
+        let src = self.source(pmid.cluster()).ok_or(PmError::PMID)?;
+        let st = src.state.lock();
+        st.metric(pmid.item()).map(|m| m.desc).ok_or(PmError::PMID)
+    }
+
+    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+        if indom.domain() != DOMAIN {
+            return Err(PmError::INDOM);
+        }
+        if indom == CONTROL_INDOM {
+            let mut v = vec![Instance::new(0, "control")];
+            v.extend(
+                self.shared
+                    .sources
+                    .read()
+                    .values()
+                    .map(|s| Instance::new(s.cluster, s.name.clone())),
+            );
+            return Ok(v);
+        }
+        let (c, i) = serial_metric(indom.serial()).ok_or(PmError::INDOM)?;
+        let src = self.source(c).ok_or(PmError::INDOM)?;
+        let st = src.state.lock();
+        st.instances(i).ok_or(PmError::INDOM)
+    }
+
+    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+        match target {
+            TextTarget::Metric(p) if p.cluster() == 0 => self.control.text(target, kind),
+            TextTarget::InDom(i) if i == CONTROL_INDOM => self.control.text(target, kind),
+            TextTarget::Metric(p) => {
+                let src = self.source(p.cluster()).ok_or(PmError::TEXT)?;
+                let st = src.state.lock();
+                let m = st.metric(p.item()).ok_or(PmError::TEXT)?;
+                let s = match kind {
+                    TextKind::OneLine => &m.oneline,
+                    TextKind::Help if m.help.is_empty() => &m.oneline,
+                    TextKind::Help => &m.help,
+                };
+                if s.is_empty() {
+                    Err(PmError::TEXT)
+                } else {
+                    Ok(s.clone())
+                }
+            }
+            TextTarget::InDom(i) => {
+                let (c, item) = serial_metric(i.serial()).ok_or(PmError::TEXT)?;
+                let src = self.source(c).ok_or(PmError::TEXT)?;
+                let st = src.state.lock();
+                let m = st.metric(item).ok_or(PmError::TEXT)?;
+                Ok(format!(
+                    "Instances of {}.{}.{}, one per label set",
+                    self.shared.root, src.name, m.leaf
+                ))
+            }
+        }
+    }
+
+    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+        Ok(match target {
+            LabelTarget::Domain => LabelSet::new().with("agent", self.shared.root.as_str()),
+            LabelTarget::Cluster(0) => LabelSet::new(),
+            LabelTarget::Cluster(c) => match self.source(c) {
+                Some(s) => s.state.lock().labels.clone(),
+                None => LabelSet::new(),
+            },
+            LabelTarget::InDom(i) if i == CONTROL_INDOM => LabelSet::new(),
+            LabelTarget::InDom(i) => {
+                match serial_metric(i.serial()).and_then(|(c, _)| self.source(c)) {
+                    Some(s) => LabelSet::new().with("source", s.name.as_str()),
+                    None => LabelSet::new(),
+                }
+            }
+            LabelTarget::Item(p) if p.cluster() == 0 => LabelSet::new(),
+            LabelTarget::Item(p) => match self.source(p.cluster()) {
+                Some(s) => s.state.lock().item_labels(p.item()),
+                None => LabelSet::new(),
+            },
+        })
+    }
+
+    fn instance_labels(&mut self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        if indom == CONTROL_INDOM {
+            return Ok(Vec::new());
+        }
+        let (c, i) = serial_metric(indom.serial()).ok_or(PmError::INDOM)?;
+        let src = self.source(c).ok_or(PmError::INDOM)?;
+        let st = src.state.lock();
+        Ok(st.instance_labels(i))
+    }
+
+    fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
+        let wanted: BTreeSet<u32> = req
+            .pmids
+            .iter()
+            .filter(|p| p.domain() == DOMAIN && p.cluster() != 0)
+            .map(|p| p.cluster())
+            .collect();
+        let sources: Vec<Arc<Source>> = {
+            let all = self.shared.sources.read();
+            wanted.iter().filter_map(|c| all.get(c).cloned()).collect()
+        };
+        let done: HashSet<u32> = if self.background.is_some() {
+            sources.iter().map(|s| s.cluster).collect()
+        } else {
+            scrape_many(&self.shared, sources, Instant::now() + FETCH_DEADLINE)
+        };
+        req.pmids
+            .iter()
+            .map(|&p| {
+                if p.domain() != DOMAIN {
+                    return Err(PmError::PMID);
+                }
+                if p.cluster() == 0 {
+                    return self.control_values(p.item());
+                }
+                let src = self.source(p.cluster()).ok_or(PmError::PMID)?;
+                if !done.contains(&p.cluster()) {
+                    return Err(PmError::AGAIN);
+                }
+                let st = src.state.lock();
+                st.values(p.item())
+            })
+            .collect()
+    }
+
+    fn store(
+        &mut self,
+        pmid: Pmid,
+        values: &[(u32, Value)],
+        _client: &ClientContext,
+    ) -> Result<(), PmError> {
+        if pmid == Pmid::from_parts(DOMAIN, 0, 4) {
+            let v = values.first().ok_or(PmError::BADSTORE)?;
+            let n = v.1.as_f64().ok_or(PmError::BADSTORE)?;
+            if n < 0.0 {
+                return Err(PmError::BADSTORE);
+            }
+            self.debug = n != 0.0;
+            set_debug(self.debug);
+            log(
+                Level::Info,
+                &self.shared.root,
+                &format!("debug {}", if self.debug { "on" } else { "off" }),
+            );
+            return Ok(());
+        }
+        if pmid.domain() == DOMAIN && pmid.cluster() < 4095 && pmid.item() < 1023 {
+            Err(PmError::PERMISSION)
+        } else {
+            Err(PmError::PMID)
+        }
+    }
+
+    fn labels_changed(&mut self) -> bool {
+        self.shared.labels_dirty.swap(false, Ordering::AcqRel)
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) {
+        let _ = timeout;
+        self.refresh_namespace();
+    }
+}
