@@ -1,0 +1,613 @@
+//! The agent on frozen /proc and /sys trees:
+//! - `fixtures/vm`: captured from this machine by `fixtures/capture.sh`;
+//! - `fixtures/multi`: assembled by `fixtures/build_multi.sh` from real
+//!   file formats, with several disks, partitions, device-mapper and md
+//!   devices, several interfaces, two NUMA nodes and an offline CPU.
+//!
+//! Expected values are computed here from the raw files with deliberately
+//! simple code, not taken from the agent's output.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pcp_core::{
+    ClientContext, FetchRequest, PmError, Pmda, Profile, TextKind, TextTarget, Value, PM_IN_NULL,
+};
+use pmda_linux::{LinuxConfig, LinuxPmda};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn agent(root: &Path) -> LinuxPmda {
+    LinuxPmda::new(LinuxConfig {
+        root: root.to_path_buf(),
+    })
+    .expect("agent builds")
+}
+
+/// Fetches one metric: instance name (or "" for singular) -> value.
+fn fetch(a: &mut LinuxPmda, name: &str) -> Result<BTreeMap<String, Value>, PmError> {
+    let pmid = a
+        .namespace()
+        .lookup(name)
+        .unwrap_or_else(|| panic!("no metric {name}"));
+    let profile = Profile::all();
+    let client = ClientContext::local();
+    let r = a
+        .fetch(&FetchRequest {
+            pmids: &[pmid],
+            profile: &profile,
+            client: &client,
+        })
+        .remove(0)?;
+    let desc = a.desc(pmid).unwrap();
+    let names = if desc.indom.is_null() {
+        Vec::new()
+    } else {
+        a.instances(desc.indom).unwrap()
+    };
+    Ok(r.into_iter()
+        .map(|(id, v)| {
+            let n = if id == PM_IN_NULL {
+                String::new()
+            } else {
+                names
+                    .iter()
+                    .find(|i| i.id == id)
+                    .unwrap_or_else(|| panic!("{name}: no instance {id}"))
+                    .name
+                    .clone()
+            };
+            (n, v)
+        })
+        .collect())
+}
+
+fn one(a: &mut LinuxPmda, name: &str) -> Value {
+    fetch(a, name)
+        .unwrap()
+        .remove("")
+        .unwrap_or_else(|| panic!("{name}: no singular value"))
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_f64().expect("numeric") as u64
+}
+
+fn ids(a: &mut LinuxPmda, name: &str) -> BTreeMap<String, u32> {
+    let pmid = a.namespace().lookup(name).unwrap();
+    let indom = a.desc(pmid).unwrap().indom;
+    a.instances(indom)
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.name, i.id))
+        .collect()
+}
+
+fn read(root: &Path, rel: &str) -> String {
+    std::fs::read_to_string(root.join(rel)).unwrap()
+}
+
+/// `key value` or `Key: value kB` lookups, written independently.
+fn field(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find_map(|l| {
+            let mut it = l.split_whitespace();
+            let k = it.next()?.trim_end_matches(':');
+            (k == key).then(|| it.next().unwrap().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no {key}"))
+}
+
+/// A diskstats column (1-based as in the kernel documentation, after the
+/// name: 1 = reads completed) for `dev`.
+fn diskcol(text: &str, dev: &str, col: usize) -> u64 {
+    let l = text
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some(dev))
+        .unwrap();
+    l.split_whitespace().nth(2 + col).unwrap().parse().unwrap()
+}
+
+fn netcol(text: &str, ifname: &str, col: usize) -> u64 {
+    let l = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{ifname}:")))
+        .unwrap();
+    l.split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .nth(col)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn hz() -> u64 {
+    // SAFETY: sysconf reads a constant.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as u64
+}
+
+#[test]
+fn captured_tree_values_match_raw_files() {
+    let root = fixture("vm");
+    let mut a = agent(&root);
+    let stat = read(&root, "proc/stat");
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(u(&one(&mut a, "kernel.all.cpu.user")), cpu[0] * 1000 / hz());
+    assert_eq!(u(&one(&mut a, "kernel.all.cpu.sys")), cpu[2] * 1000 / hz());
+    assert_eq!(
+        u(&one(&mut a, "kernel.all.cpu.wait.total")),
+        cpu[4] * 1000 / hz()
+    );
+    assert_eq!(
+        u(&one(&mut a, "kernel.all.cpu.intr")),
+        (cpu[5] + cpu[6]) * 1000 / hz()
+    );
+    assert_eq!(u(&one(&mut a, "kernel.all.pswitch")), field(&stat, "ctxt"));
+    assert_eq!(u(&one(&mut a, "kernel.all.intr")), field(&stat, "intr"));
+    let percpu = fetch(&mut a, "kernel.percpu.cpu.idle").unwrap();
+    let ncpu = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count();
+    assert_eq!(percpu.len(), ncpu);
+    assert!(percpu.contains_key("cpu0"));
+    assert_eq!(u(&one(&mut a, "hinv.ncpu")), ncpu as u64);
+
+    let mem = read(&root, "proc/meminfo");
+    assert_eq!(u(&one(&mut a, "mem.physmem")), field(&mem, "MemTotal"));
+    assert_eq!(
+        u(&one(&mut a, "mem.util.used")),
+        field(&mem, "MemTotal") - field(&mem, "MemFree")
+    );
+    assert_eq!(
+        u(&one(&mut a, "mem.util.other")),
+        field(&mem, "MemTotal")
+            - field(&mem, "MemFree")
+            - field(&mem, "Cached")
+            - field(&mem, "Buffers")
+    );
+    assert_eq!(
+        u(&one(&mut a, "hinv.physmem")),
+        field(&mem, "MemTotal") / 1024
+    );
+    assert_eq!(
+        u(&one(&mut a, "swap.length")),
+        field(&mem, "SwapTotal") * 1024
+    );
+    assert!(
+        fetch(&mut a, "mem.util.shared").unwrap().is_empty(),
+        "MemShared is absent: no values"
+    );
+
+    let vm = read(&root, "proc/vmstat");
+    assert_eq!(u(&one(&mut a, "mem.vmstat.pgfault")), field(&vm, "pgfault"));
+    assert_eq!(u(&one(&mut a, "swap.pagesin")), field(&vm, "pswpin"));
+
+    let ds = read(&root, "proc/diskstats");
+    let dev = fetch(&mut a, "disk.dev.read_bytes").unwrap();
+    assert_eq!(
+        dev.keys().collect::<Vec<_>>(),
+        vec!["vda"],
+        "loop and zram devices are not disks"
+    );
+    assert_eq!(u(&dev["vda"]), diskcol(&ds, "vda", 3) / 2);
+    assert_eq!(u(&one(&mut a, "disk.all.read")), diskcol(&ds, "vda", 1));
+    assert_eq!(
+        u(&fetch(&mut a, "disk.dev.avactive").unwrap()["vda"]),
+        diskcol(&ds, "vda", 10)
+    );
+
+    let nd = read(&root, "proc/net/dev");
+    let inb = fetch(&mut a, "network.interface.in.bytes").unwrap();
+    for (name, v) in &inb {
+        assert_eq!(u(v), netcol(&nd, name, 0), "{name}");
+    }
+    assert_eq!(inb.len() as u64, u(&one(&mut a, "hinv.ninterface")));
+    // Only eth0 is physical here.
+    assert_eq!(
+        u(&one(&mut a, "network.all.in.bytes")),
+        netcol(&nd, "eth0", 0)
+    );
+
+    let load: Vec<f32> = read(&root, "proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let l = fetch(&mut a, "kernel.all.load").unwrap();
+    assert_eq!(l["1 minute"], Value::Float(load[0]));
+    assert_eq!(l["15 minute"], Value::Float(load[2]));
+    assert_eq!(ids(&mut a, "kernel.all.load")["5 minute"], 5);
+
+    let statfs = read(&root, "statfs");
+    let f: Vec<u64> = statfs
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let cap = fetch(&mut a, "filesys.capacity").unwrap();
+    assert_eq!(u(&cap["/dev/vda"]), f[0] * f[1] / 1024);
+    assert_eq!(
+        fetch(&mut a, "filesys.mountdir").unwrap()["/dev/vda"],
+        Value::String("/".into())
+    );
+
+    let snmp = read(&root, "proc/net/snmp");
+    let tcp: Vec<&str> = snmp.lines().filter(|l| l.starts_with("Tcp:")).collect();
+    let pos = tcp[0]
+        .split_whitespace()
+        .position(|x| x == "ActiveOpens")
+        .unwrap();
+    let want: u64 = tcp[1].split_whitespace().nth(pos).unwrap().parse().unwrap();
+    assert_eq!(u(&one(&mut a, "network.tcp.activeopens")), want);
+
+    assert_eq!(
+        one(&mut a, "kernel.uname.release"),
+        Value::String(read(&root, "proc/sys/kernel/osrelease").trim().into())
+    );
+    assert_eq!(
+        one(&mut a, "kernel.uname.distro"),
+        Value::String(format!(
+            "Debian {}",
+            read(&root, "etc/debian_version").trim()
+        ))
+    );
+    assert_eq!(
+        u(&one(&mut a, "vfs.files.max")),
+        read(&root, "proc/sys/fs/file-nr")
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    );
+}
+
+#[test]
+fn several_disks_partitions_dm_md_and_interfaces() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let ds = read(&root, "proc/diskstats");
+
+    let disks = ids(&mut a, "disk.dev.read");
+    assert_eq!(
+        disks.keys().collect::<Vec<_>>(),
+        vec!["nvme0n1", "sda", "sdb"]
+    );
+    assert_eq!(
+        (disks["sda"], disks["sdb"], disks["nvme0n1"]),
+        (0, 1, 2),
+        "ids follow the file"
+    );
+    assert_eq!(u(&one(&mut a, "hinv.ndisk")), 3);
+    let parts = fetch(&mut a, "disk.partitions.write").unwrap();
+    assert_eq!(
+        parts.keys().collect::<Vec<_>>(),
+        vec!["nvme0n1p1", "sda1", "sda2"]
+    );
+    assert_eq!(u(&parts["sda2"]), diskcol(&ds, "sda2", 5));
+    let dm = fetch(&mut a, "disk.dm.read_bytes").unwrap();
+    assert_eq!(
+        dm.keys().collect::<Vec<_>>(),
+        vec!["vg0-root"],
+        "dm-1 has no name and is skipped"
+    );
+    assert_eq!(u(&dm["vg0-root"]), diskcol(&ds, "dm-0", 3) / 2);
+    assert_eq!(
+        fetch(&mut a, "hinv.map.dmname").unwrap()["vg0-root"],
+        Value::String("dm-0".into())
+    );
+    let md = fetch(&mut a, "disk.md.write").unwrap();
+    assert_eq!(u(&md["data"]), diskcol(&ds, "md127", 5));
+    assert_eq!(
+        fetch(&mut a, "hinv.map.mdname").unwrap()["data"],
+        Value::String("md127".into())
+    );
+
+    let sum = |col: usize| {
+        ["sda", "sdb", "nvme0n1"]
+            .iter()
+            .map(|d| diskcol(&ds, d, col))
+            .sum::<u64>()
+    };
+    assert_eq!(u(&one(&mut a, "disk.all.read")), sum(1));
+    assert_eq!(
+        u(&one(&mut a, "disk.all.write_bytes")),
+        ["sda", "sdb", "nvme0n1"]
+            .iter()
+            .map(|d| diskcol(&ds, d, 7) / 2)
+            .sum::<u64>()
+    );
+    assert_eq!(u(&one(&mut a, "disk.all.flush")), sum(16));
+    assert_eq!(u(&one(&mut a, "disk.all.aveq")), sum(11));
+
+    let partitions = read(&root, "proc/partitions");
+    let size = |dev: &str| -> u64 {
+        partitions
+            .lines()
+            .find(|l| l.split_whitespace().nth(3) == Some(dev))
+            .unwrap()
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let cap = fetch(&mut a, "disk.dev.capacity").unwrap();
+    assert_eq!(u(&cap["sdb"]), size("sdb"));
+    assert_eq!(
+        u(&fetch(&mut a, "disk.partitions.capacity").unwrap()["sda1"]),
+        size("sda1")
+    );
+    assert_eq!(
+        u(&fetch(&mut a, "disk.dm.capacity").unwrap()["vg0-root"]),
+        size("dm-0")
+    );
+
+    let sched = fetch(&mut a, "disk.dev.scheduler").unwrap();
+    assert_eq!(sched["sda"], Value::String("mq-deadline".into()));
+    assert_eq!(sched["nvme0n1"], Value::String("none".into()));
+    assert_eq!(sched["sdb"], Value::String("unknown".into()));
+    assert_eq!(
+        fetch(&mut a, "hinv.map.scsi_id").unwrap()["sda"],
+        Value::String("35000c500a1b2c3d4".into())
+    );
+
+    // Interfaces: ids seeded from pmdalinux's saved cache (lo 0, eth0 1,
+    // a vanished interface holding 5), new ones after the highest.
+    let nets = ids(&mut a, "network.interface.in.bytes");
+    assert_eq!(nets["lo"], 0);
+    assert_eq!(nets["eth0"], 1);
+    assert_eq!((nets["eth1"], nets["wlan0"], nets["br0"]), (6, 7, 8));
+    let nd = read(&root, "proc/net/dev");
+    let drops = fetch(&mut a, "network.interface.total.drops").unwrap();
+    assert_eq!(
+        u(&drops["eth0"]),
+        netcol(&nd, "eth0", 3) + netcol(&nd, "eth0", 11)
+    );
+    assert_eq!(
+        u(&one(&mut a, "network.all.in.bytes")),
+        ["eth0", "eth1", "wlan0"]
+            .iter()
+            .map(|i| netcol(&nd, i, 0))
+            .sum::<u64>(),
+        "lo and br0 are virtual"
+    );
+    let baud = fetch(&mut a, "network.interface.baudrate").unwrap();
+    assert_eq!(u(&baud["eth0"]), 1000 * 1_000_000 / 8);
+    assert_eq!(
+        u(&baud["eth1"]),
+        u32::MAX as u64 * 1_000_000 / 8,
+        "unknown speed reads as 2^32-1"
+    );
+    assert!(!baud.contains_key("br0"));
+    let duplex = fetch(&mut a, "network.interface.duplex").unwrap();
+    assert_eq!((u(&duplex["eth0"]), u(&duplex["wlan0"])), (2, 1));
+    assert!(!duplex.contains_key("eth1"));
+    let running = fetch(&mut a, "network.interface.running").unwrap();
+    assert_eq!(
+        (u(&running["lo"]), u(&running["eth0"]), u(&running["eth1"])),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        u(&fetch(&mut a, "network.interface.wireless").unwrap()["wlan0"]),
+        1
+    );
+    assert_eq!(
+        u(&fetch(&mut a, "network.interface.mtu").unwrap()["eth1"]),
+        9000
+    );
+
+    // Filesystems: block devices only, each once; no figures for /backup.
+    let dirs = fetch(&mut a, "filesys.mountdir").unwrap();
+    assert_eq!(
+        dirs.keys().collect::<Vec<_>>(),
+        vec![
+            "/dev/mapper/vg0-root",
+            "/dev/md127",
+            "/dev/sda2",
+            "/dev/sdb"
+        ]
+    );
+    assert_eq!(u(&one(&mut a, "hinv.nfilesys")), 4);
+    let used = fetch(&mut a, "filesys.used").unwrap();
+    assert_eq!(u(&used["/dev/sda2"]), (1015880 - 800000) * 1024 / 1024);
+    assert!(!used.contains_key("/dev/sdb"));
+    assert_eq!(
+        u(&fetch(&mut a, "filesys.readonly").unwrap()["/dev/md127"]),
+        1
+    );
+    let full = fetch(&mut a, "filesys.full").unwrap();
+    let f = full["/dev/sda2"].as_f64().unwrap();
+    assert!((f - 100.0 * 215880.0 / (215880.0 + 747000.0)).abs() < 1e-9);
+
+    // CPUs and NUMA nodes: cpu2 is offline.
+    let stat = read(&root, "proc/stat");
+    let cpu_user = |n: &str| -> u64 {
+        stat.lines()
+            .find(|l| l.starts_with(&format!("{n} ")))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let percpu = ids(&mut a, "kernel.percpu.cpu.user");
+    assert_eq!(
+        percpu,
+        [
+            ("cpu0".to_string(), 0),
+            ("cpu1".to_string(), 1),
+            ("cpu3".to_string(), 3)
+        ]
+        .into()
+    );
+    let node = fetch(&mut a, "kernel.pernode.cpu.user").unwrap();
+    assert_eq!(
+        u(&node["node0"]),
+        (cpu_user("cpu0") + cpu_user("cpu1")) * 1000 / hz()
+    );
+    assert_eq!(u(&node["node1"]), cpu_user("cpu3") * 1000 / hz());
+    assert_eq!(u(&one(&mut a, "hinv.nnode")), 2);
+    let vuser = u(&one(&mut a, "kernel.all.cpu.vuser"));
+    let all: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(vuser, (all[0] - all[8]) * 1000 / hz(), "user minus guest");
+}
+
+#[test]
+fn missing_files_fail_only_their_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+    std::fs::write(
+        dir.path().join("proc/loadavg"),
+        "0.50 0.25 0.10 2/300 4242\n",
+    )
+    .unwrap();
+    let mut a = agent(dir.path());
+    assert_eq!(u(&one(&mut a, "kernel.all.lastpid")), 4242);
+    assert_eq!(
+        fetch(&mut a, "mem.util.used"),
+        Err(PmError::from_errno(libc::ENOENT))
+    );
+    assert_eq!(
+        fetch(&mut a, "disk.dev.read"),
+        Err(PmError::from_errno(libc::ENOENT))
+    );
+    assert_eq!(fetch(&mut a, "swap.in"), Err(PmError::APPVERSION));
+    assert!(
+        fetch(&mut a, "kernel.all.pressure.cpu.some.avg")
+            .unwrap()
+            .is_empty(),
+        "no PSI: no values"
+    );
+    // A whole fetch of everything answers every metric without panicking.
+    let pmids: Vec<_> = a
+        .namespace()
+        .traverse("")
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    let profile = Profile::all();
+    let client = ClientContext::local();
+    let r = a.fetch(&FetchRequest {
+        pmids: &pmids,
+        profile: &profile,
+        client: &client,
+    });
+    assert_eq!(r.len(), pmids.len());
+    assert!(r.iter().any(|x| x.is_ok()) && r.iter().any(|x| x.is_err()));
+}
+
+#[test]
+fn surprising_formats_are_reported_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let garbage: &[&[u8]] = &[
+        b"",
+        b"\n\n",
+        b"cpu x\n",
+        b"\xff\xfe\x00garbage\n",
+        b"Tcp: a b\nTcp: 1\n",
+        b"x: y z\n",
+        b"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n",
+    ];
+    let files = [
+        "proc/stat",
+        "proc/meminfo",
+        "proc/vmstat",
+        "proc/loadavg",
+        "proc/diskstats",
+        "proc/partitions",
+        "proc/net/dev",
+        "proc/mounts",
+        "proc/net/snmp",
+        "proc/net/netstat",
+        "proc/net/snmp6",
+        "proc/net/sockstat",
+        "proc/net/sockstat6",
+        "proc/cpuinfo",
+        "proc/uptime",
+        "proc/pressure/cpu",
+        "statfs",
+    ];
+    for g in garbage {
+        for f in files {
+            let p = root.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, g).unwrap();
+        }
+        let mut a = agent(root);
+        let pmids: Vec<_> = a
+            .namespace()
+            .traverse("")
+            .unwrap()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        let profile = Profile::all();
+        let client = ClientContext::local();
+        let r = a.fetch(&FetchRequest {
+            pmids: &pmids,
+            profile: &profile,
+            client: &client,
+        });
+        assert_eq!(r.len(), pmids.len());
+    }
+    std::fs::write(root.join("proc/stat"), "cpu x y\n").unwrap();
+    let mut a = agent(root);
+    assert_eq!(fetch(&mut a, "kernel.all.cpu.user"), Err(PmError::VALUE));
+    assert!(a
+        .source_errors()
+        .iter()
+        .any(|e| e.to_string().contains("proc/stat")));
+}
+
+#[test]
+fn every_metric_has_help_and_every_indom_has_text() {
+    let mut a = agent(&fixture("vm"));
+    for (name, pmid) in a.namespace().traverse("").unwrap() {
+        let one = a.text(TextTarget::Metric(pmid), TextKind::OneLine).unwrap();
+        let long = a.text(TextTarget::Metric(pmid), TextKind::Help).unwrap();
+        assert!(!one.is_empty() && long.len() >= one.len() / 2, "{name}");
+        let desc = a.desc(pmid).unwrap();
+        if !desc.indom.is_null() {
+            assert!(
+                a.text(TextTarget::InDom(desc.indom), TextKind::OneLine)
+                    .is_ok(),
+                "{name} indom"
+            );
+            assert!(a.instances(desc.indom).is_ok(), "{name} instances");
+        }
+    }
+    let labels = a
+        .instance_labels(pcp_core::InDom::from_parts(60, 3))
+        .unwrap();
+    assert!(labels
+        .iter()
+        .any(|(_, l)| l.to_string().contains("\"interface\":\"eth0\"")));
+}
