@@ -506,6 +506,22 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn units_words_and_conversions_round_trip(
+            ds in -8i8..8, dt in -8i8..8, dc in -8i8..8,
+            ss in 0u8..=8, st in 0u8..=5, sc in -8i8..8,
+            ss2 in 0u8..=8, st2 in 0u8..=5, sc2 in -8i8..8,
+        ) {
+            let a = Units::new(ds, dt, dc, ss, st, sc);
+            proptest::prop_assert_eq!(Units::from_word(a.to_word()), a);
+            let b = Units::new(ds, dt, dc, ss2, st2, sc2);
+            let there = a.conversion_factor(b).unwrap();
+            let back = b.conversion_factor(a).unwrap();
+            proptest::prop_assert!((there * back - 1.0).abs() < 1e-9, "{} * {}", there, back);
+        }
+    }
+
     #[test]
     fn conversions() {
         assert_eq!(Units::BYTES.convert(2048.0, Units::KBYTES).unwrap(), 2.0);

@@ -410,6 +410,43 @@ mod tests {
         assert!(ns.lookup("b.two").is_some());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_names_round_trip(names in proptest::collection::btree_set("[a-c]{1,2}(\\.[a-c]{1,2}){0,3}", 1..60)) {
+            let mut ns = Namespace::new();
+            let mut accepted = std::collections::BTreeMap::new();
+            for (i, n) in names.iter().enumerate() {
+                let pmid = Pmid::new(1, 0, i as u32).unwrap();
+                // Names that are a prefix of another accepted name (or the
+                // reverse) must be rejected; the rest accepted.
+                let conflict = accepted.keys().any(|a: &String| {
+                    a.starts_with(&format!("{n}.")) || n.starts_with(&format!("{a}."))
+                });
+                match ns.insert(n, pmid) {
+                    Ok(()) => {
+                        proptest::prop_assert!(!conflict, "{} accepted despite a conflict", n);
+                        accepted.insert(n.clone(), pmid);
+                    }
+                    Err(_) => proptest::prop_assert!(conflict, "{} rejected without a conflict", n),
+                }
+            }
+            proptest::prop_assert_eq!(ns.len(), accepted.len());
+            for (n, p) in &accepted {
+                proptest::prop_assert_eq!(ns.lookup(n), Some(*p));
+                proptest::prop_assert_eq!(ns.name_of(*p), Some(n.as_str()));
+            }
+            let all: Vec<String> = ns.traverse("").unwrap().into_iter().map(|x| x.0).collect();
+            let mut expected: Vec<String> = accepted.keys().cloned().collect();
+            expected.sort_by(|a, b| a.split('.').cmp(b.split('.')));
+            proptest::prop_assert_eq!(all, expected);
+            for n in accepted.keys() {
+                proptest::prop_assert!(ns.remove(n).is_some());
+            }
+            proptest::prop_assert!(ns.is_empty());
+            proptest::prop_assert!(ns.children("").unwrap().is_empty());
+        }
+    }
+
     #[test]
     fn sanitize() {
         assert_eq!(sanitize_component("9lives"), "x9lives");
