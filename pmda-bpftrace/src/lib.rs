@@ -1,1 +1,1113 @@
-//! The bpftrace agent (domain 151): see issue 4. Being built.
+//! The bpftrace agent (domain 151): runs bpftrace scripts and exports their
+//! maps as metrics, with the metric tree, PMIDs, control protocol and
+//! configuration of PCP's pmdabpftrace (6.0.3), which grafana-pcp depends on.
+//!
+//! ```text
+//! bpftrace.control.{register,deregister,start,stop}   151.0.{0..3}  store code / names; fetch the JSON result
+//! bpftrace.info.{scripts,scripts_json,tracepoints}     151.1.{0..2}
+//! bpftrace.scripts.NAME.{status,pid,exit_code,error,probes,code,data_bytes}  151.C.{0..6}
+//! bpftrace.scripts.NAME.lost_events                    151.C.7  (not in the reference)
+//! bpftrace.scripts.NAME.data.VAR                       151.C.{10..}
+//! bpftrace.scripts.NAME.folded.VAR                     folded stacks of a stack map (not in the reference)
+//! ```
+//!
+//! Where it differs from the reference (see `README.md` in this crate):
+//! maps are discovered from what bpftrace prints (no regex over the code);
+//! keyed histograms, `stats()`, signed and string values are exported
+//! faithfully; maps that become empty lose their instances; output and
+//! error text are bounded; limits on scripts, code size and per-user
+//! scripts; named scripts keep their cluster and items across restarts;
+//! bpftrace runs in its own process group and dies with the agent.
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+pub mod code;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod event;
+pub mod process;
+pub mod pyjson;
+pub mod script;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+use pcp_core::idstore::read_only_cache;
+use pcp_core::{
+    ClientContext, Desc, FetchRequest, IdCache, InDom, Instance, LabelSet, LabelTarget,
+    MetricResult, Namespace, PmError, Pmda, Pmid, Semantics, StateDir, StoreError, TextKind,
+    TextTarget, Type, Units, Value, PM_IN_NULL,
+};
+
+pub use config::{BpftraceConfig, Settings};
+pub use error::BpftraceError;
+
+use crate::code::{analyse, CodeInfo};
+use crate::data::{BoundedText, ScriptData, FIRST_DATA_ITEM, LAST_DATA_ITEM};
+use crate::process::{log, Manager, Registry};
+use crate::script::{
+    new_script_id, script_json, variables, Proc, Script, State, StateJson, Status,
+};
+
+/// The agent's domain, as pmdabpftrace's.
+pub const DOMAIN: u32 = 151;
+
+const CONTROL: u32 = 0;
+const INFO: u32 = 1;
+/// First cluster of named scripts (pmdabpftrace starts every script at 100).
+const FIRST_NAMED_CLUSTER: u32 = 100;
+const LAST_NAMED_CLUSTER: u32 = 2047;
+/// Unnamed scripts use 2048-4095, reused (oldest freed first) only when
+/// exhausted, where pmdabpftrace overflows the cluster field.
+const FIRST_UNNAMED_CLUSTER: u32 = 2048;
+const LAST_CLUSTER: u32 = 4095;
+/// Oldest bpftrace with `-f json` and the program on stdin (`-`).
+const MIN_VERSION: (u32, u32, u32) = (0, 11, 0);
+
+const CONTROL_NAMES: [&str; 4] = ["register", "deregister", "start", "stop"];
+
+struct ScriptItem {
+    item: u32,
+    leaf: &'static str,
+    ty: Type,
+    sem: Semantics,
+    units: Units,
+    help: &'static str,
+}
+
+const SCRIPT_ITEMS: [ScriptItem; 8] = [
+    ScriptItem {
+        item: 0,
+        leaf: "status",
+        ty: Type::String,
+        sem: Semantics::Instant,
+        units: Units::NONE,
+        help: "state of the script: stopped, starting, started, stopping or error",
+    },
+    ScriptItem {
+        item: 1,
+        leaf: "pid",
+        ty: Type::I32,
+        sem: Semantics::Instant,
+        units: Units::NONE,
+        help: "process id of the script's bpftrace, -1 when it is not running",
+    },
+    ScriptItem {
+        item: 2,
+        leaf: "exit_code",
+        ty: Type::I32,
+        sem: Semantics::Instant,
+        units: Units::NONE,
+        help: "exit code of the script's last bpftrace (negative: killed by that signal)",
+    },
+    ScriptItem {
+        item: 3,
+        leaf: "error",
+        ty: Type::String,
+        sem: Semantics::Instant,
+        units: Units::NONE,
+        help: "error text: bpftrace's stderr (bounded) or why the agent stopped the script",
+    },
+    ScriptItem {
+        item: 4,
+        leaf: "probes",
+        ty: Type::U32,
+        sem: Semantics::Instant,
+        units: Units::NONE,
+        help: "number of probes bpftrace attached",
+    },
+    ScriptItem {
+        item: 5,
+        leaf: "code",
+        ty: Type::String,
+        sem: Semantics::Instant,
+        units: Units::NONE,
+        help: "the script's code as registered",
+    },
+    ScriptItem {
+        item: 6,
+        leaf: "data_bytes",
+        ty: Type::U64,
+        sem: Semantics::Counter,
+        units: Units::BYTES,
+        help: "bytes of output read from the script's bpftrace",
+    },
+    ScriptItem {
+        item: 7,
+        leaf: "lost_events",
+        ty: Type::U64,
+        sem: Semantics::Counter,
+        units: Units::COUNT,
+        help: "events bpftrace reported lost (perf buffer full)",
+    },
+];
+
+fn pmid(cluster: u32, item: u32) -> Pmid {
+    Pmid::from_parts(DOMAIN, cluster, item)
+}
+
+fn scripts_indom() -> InDom {
+    InDom::from_parts(DOMAIN, 0)
+}
+
+enum IdStore {
+    Memory,
+    Dir(StateDir),
+    ReadOnly(PathBuf),
+}
+
+impl std::fmt::Debug for IdStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdStore::Memory => f.write_str("Memory"),
+            IdStore::Dir(d) => write!(f, "Dir({})", d.path().display()),
+            IdStore::ReadOnly(p) => write!(f, "ReadOnly({})", p.display()),
+        }
+    }
+}
+
+impl IdStore {
+    fn cache(&self, name: &str, min: u32, max: u32) -> IdCache {
+        let (cache, warnings) = match self {
+            IdStore::Memory => (IdCache::in_memory(name, min, max), Vec::new()),
+            IdStore::Dir(d) => match d.cache(name, min, max) {
+                Ok(c) => c,
+                Err(e) => (
+                    IdCache::in_memory(name, min, max),
+                    vec![format!("id cache {name}: {e}; ids kept in memory")],
+                ),
+            },
+            IdStore::ReadOnly(p) => read_only_cache(p, name, min, max),
+        };
+        for w in warnings {
+            log(&w);
+        }
+        cache
+    }
+}
+
+#[derive(Debug)]
+struct Clusters {
+    named: IdCache,
+    next_unnamed: u32,
+    free_unnamed: VecDeque<u32>,
+}
+
+impl Clusters {
+    fn named(&mut self, name: &str) -> Result<u32, StoreError> {
+        let c = self.named.assign(name)?;
+        if let Err(e) = self.named.save() {
+            log(&format!("saving cluster ids: {e}"));
+        }
+        Ok(c)
+    }
+
+    fn unnamed(&mut self) -> Option<u32> {
+        if self.next_unnamed <= LAST_CLUSTER {
+            self.next_unnamed += 1;
+            return Some(self.next_unnamed - 1);
+        }
+        self.free_unnamed.pop_front()
+    }
+
+    fn release(&mut self, cluster: u32) {
+        if cluster >= FIRST_UNNAMED_CLUSTER {
+            self.free_unnamed.push_back(cluster);
+        }
+    }
+}
+
+/// The bpftrace agent. Dropping it stops every bpftrace it started.
+pub struct BpftracePmda {
+    settings: Arc<Settings>,
+    reg: Arc<Registry>,
+    manager: Manager,
+    ns: Namespace,
+    ns_generation: u64,
+    ids: IdStore,
+    clusters: Clusters,
+    results: HashMap<u32, [Option<String>; 4]>,
+    tracepoints: Mutex<Option<(Instant, Result<String, String>)>>,
+    version: String,
+    username: Option<String>,
+}
+
+impl std::fmt::Debug for BpftracePmda {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BpftracePmda")
+            .field("bpftrace", &self.settings.bpftrace_path)
+            .field("version", &self.version)
+            .field("scripts", &self.reg.scripts.lock().len())
+            .field("ids", &self.ids)
+            .finish()
+    }
+}
+
+/// Parses `bpftrace --version` output (`bpftrace v0.17.0`).
+pub fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let v = text.split_whitespace().find_map(|w| w.strip_prefix('v'))?;
+    let mut parts = v.splitn(3, '.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch_text = parts.next()?;
+    let end = patch_text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(patch_text.len());
+    let patch = patch_text[..end].parse().ok()?;
+    Some((major, minor, patch))
+}
+
+fn check_version(path: &str) -> Result<String, BpftraceError> {
+    let out = std::process::Command::new(path)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|source| BpftraceError::Spawn {
+            path: path.to_string(),
+            source,
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() {
+        return Err(BpftraceError::Version {
+            path: path.to_string(),
+            detail: format!(
+                "{}: {}{}",
+                out.status,
+                text,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    match parse_version(&text) {
+        Some(v) if v < MIN_VERSION => Err(BpftraceError::TooOld {
+            path: path.to_string(),
+            found: text,
+            need: format!("v{}.{}.{}", MIN_VERSION.0, MIN_VERSION.1, MIN_VERSION.2),
+        }),
+        Some(_) => Ok(text),
+        None => {
+            log(&format!(
+                "unrecognised bpftrace version {text:?}; assuming a recent one"
+            ));
+            Ok(text)
+        }
+    }
+}
+
+/// Why a registration was refused: the message and the JSON result.
+struct Refused {
+    message: String,
+    json: String,
+}
+
+fn uid_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: getpwuid_r writes into pwd and buf, both ours and sized.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points into buf, NUL-terminated.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+/// The client's user name, as pmdabpftrace takes it from pmcd's credentials
+/// (a name, or a uid looked up in the password database).
+fn client_user(client: &ClientContext) -> Option<String> {
+    client
+        .user_name
+        .clone()
+        .or_else(|| client.user_id.and_then(uid_name))
+}
+
+fn check_root_only(path: &Path) -> Result<(), BpftraceError> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path).map_err(|source| BpftraceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mode = md.mode();
+    let detail = if mode & 0o200 != 0 && md.uid() != 0 {
+        Some(format!("owner uid {} can write it", md.uid()))
+    } else if mode & 0o020 != 0 && md.gid() != 0 {
+        Some(format!(
+            "group gid {} can write it (mode {:o})",
+            md.gid(),
+            mode & 0o7777
+        ))
+    } else if mode & 0o002 != 0 {
+        Some(format!("everyone can write it (mode {:o})", mode & 0o7777))
+    } else {
+        None
+    };
+    match detail {
+        Some(detail) => Err(BpftraceError::AutostartPermission {
+            path: path.to_path_buf(),
+            detail,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The autostart scripts of `dirs`, checked: every directory and file must
+/// be writable by root only. Sorted by file name within each directory.
+fn autostart_scripts(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, BpftraceError> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        check_root_only(dir)?;
+        let rd = std::fs::read_dir(dir).map_err(|source| BpftraceError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "bt") && p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            check_root_only(&f)?;
+            let code = std::fs::read_to_string(&f).map_err(|source| BpftraceError::Io {
+                path: f.clone(),
+                source,
+            })?;
+            out.push((f, code));
+        }
+    }
+    Ok(out)
+}
+
+impl BpftracePmda {
+    /// Starts the agent: reads the configuration, checks bpftrace, checks
+    /// and starts the autostart scripts. Fails with a clear error when
+    /// bpftrace is missing or too old, the configuration is bad, or an
+    /// autostart directory or script is writable by anyone but root.
+    pub fn new(config: BpftraceConfig) -> Result<BpftracePmda, BpftraceError> {
+        let settings = match &config.config_file {
+            Some(path) => {
+                let (s, warnings) = Settings::load(path)?;
+                for w in warnings {
+                    log(&w);
+                }
+                s
+            }
+            None => Settings::default(),
+        };
+        let version = check_version(&settings.bpftrace_path)?;
+        // Check every autostart directory and script before starting any.
+        let autostart = autostart_scripts(&config.autostart_dirs)?;
+        let ids = match &config.state_dir {
+            None => IdStore::Memory,
+            Some(dir) => {
+                let path = dir.join("bpftrace");
+                match StateDir::open(&path) {
+                    Ok(d) => IdStore::Dir(d),
+                    Err(e @ StoreError::Locked { .. }) => {
+                        log(&format!("{e}; using its ids read-only"));
+                        IdStore::ReadOnly(path)
+                    }
+                    Err(e) => {
+                        log(&format!("{e}; ids kept in memory"));
+                        IdStore::Memory
+                    }
+                }
+            }
+        };
+        let settings = Arc::new(settings);
+        let reg = Arc::new(Registry::new(settings.clone()));
+        let manager = Manager::spawn(reg.clone()).map_err(|source| BpftraceError::Io {
+            path: PathBuf::from("bpftrace-manager thread"),
+            source,
+        })?;
+        let clusters = Clusters {
+            named: ids.cache("clusters", FIRST_NAMED_CLUSTER, LAST_NAMED_CLUSTER),
+            next_unnamed: FIRST_UNNAMED_CLUSTER,
+            free_unnamed: VecDeque::new(),
+        };
+        // SAFETY: getuid cannot fail.
+        let username = uid_name(unsafe { libc::getuid() });
+        let mut agent = BpftracePmda {
+            settings,
+            reg,
+            manager,
+            ns: Namespace::new(),
+            ns_generation: 0,
+            ids,
+            clusters,
+            results: HashMap::new(),
+            tracepoints: Mutex::new(None),
+            version,
+            username,
+        };
+        log(&format!(
+            "using {} ({})",
+            agent.settings.bpftrace_path, agent.version
+        ));
+        for (path, code) in autostart {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name = pcp_core::namespace::sanitize_component(&stem);
+            if name != stem {
+                log(&format!(
+                    "{}: script name {stem:?} is not a valid metric name component, using {name:?}",
+                    path.display()
+                ));
+            }
+            log(&format!("registering autostart script {}", path.display()));
+            if let Err(r) = agent.register(&code, agent.username.clone(), Some(name), false) {
+                log(&format!("{}: {}", path.display(), r.message));
+            }
+        }
+        agent.rebuild_namespace();
+        Ok(agent)
+    }
+
+    /// The bpftrace version line in use.
+    pub fn bpftrace_version(&self) -> &str {
+        &self.version
+    }
+
+    /// The resolved settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn find(&self, name_or_id: &str) -> Option<Arc<Script>> {
+        self.reg
+            .scripts
+            .lock()
+            .values()
+            .find(|s| s.name == name_or_id || s.script_id == name_or_id)
+            .cloned()
+    }
+
+    fn refused(
+        &self,
+        code: &str,
+        user: Option<&str>,
+        info: Option<&CodeInfo>,
+        message: String,
+    ) -> Refused {
+        let now = SystemTime::now();
+        let empty = CodeInfo::default();
+        let info = info.unwrap_or(&empty);
+        let json = script_json(
+            &new_script_id(),
+            user,
+            info.metadata.name.is_some(),
+            now,
+            now,
+            code,
+            &info.metadata,
+            &variables(info, None),
+            StateJson {
+                status: Status::Error.as_str(),
+                pid: -1,
+                exit_code: 0,
+                error: message.clone(),
+                probes: 0,
+                data_bytes: 0,
+            },
+        );
+        Refused {
+            message,
+            json: pyjson::dumps(&json),
+        }
+    }
+
+    /// Registers and starts a script. `stem` names autostart scripts (a
+    /// `// name:` comment overrides it); `dynamic` applies the limits.
+    fn register(
+        &mut self,
+        code: &str,
+        user: Option<String>,
+        stem: Option<String>,
+        dynamic: bool,
+    ) -> Result<Arc<Script>, Refused> {
+        let s = self.settings.clone();
+        if code.len() > s.max_code_size {
+            return Err(self.refused(
+                "",
+                user.as_deref(),
+                None,
+                format!(
+                    "script is {} bytes, larger than the limit of {} bytes (max_code_size)",
+                    code.len(),
+                    s.max_code_size
+                ),
+            ));
+        }
+        let mut info = match analyse(code) {
+            Ok(i) => i,
+            Err(e) => return Err(self.refused(code, user.as_deref(), None, e)),
+        };
+        if info.metadata.name.is_none() {
+            info.metadata.name = stem.clone();
+        }
+        if info.has_output && info.exports_output() && info.maps.iter().any(|m| m.name == "@output")
+        {
+            let msg = "output from printf(), time() etc. is exported as @output: rename the @output map or remove the output calls".to_string();
+            return Err(self.refused(code, user.as_deref(), Some(&info), msg));
+        }
+        if dynamic {
+            let scripts = self.reg.scripts.lock();
+            if scripts.len() >= s.max_scripts {
+                drop(scripts);
+                let msg = format!(
+                    "too many scripts: the limit is {} (max_scripts)",
+                    s.max_scripts
+                );
+                return Err(self.refused(code, user.as_deref(), Some(&info), msg));
+            }
+            let mine = scripts
+                .values()
+                .filter(|x| !x.autostart && x.username == user)
+                .count();
+            if mine >= s.max_scripts_per_user {
+                drop(scripts);
+                let msg = format!(
+                    "user {} has {mine} scripts registered, the limit is {} (max_scripts_per_user)",
+                    user.as_deref().unwrap_or("anonymous"),
+                    s.max_scripts_per_user
+                );
+                return Err(self.refused(code, user.as_deref(), Some(&info), msg));
+            }
+        }
+        let script_id = new_script_id();
+        let name = info
+            .metadata
+            .name
+            .clone()
+            .unwrap_or_else(|| script_id.clone());
+        if self.find(&name).is_some() {
+            let msg = format!("Script name {name} is already in use by another script.");
+            return Err(self.refused(code, user.as_deref(), Some(&info), msg));
+        }
+        let persistent = info.metadata.name.is_some();
+        let cluster = if persistent {
+            self.clusters.named(&name).map_err(|e| e.to_string())
+        } else {
+            self.clusters
+                .unnamed()
+                .ok_or_else(|| "no free cluster for another script".to_string())
+        };
+        let cluster = match cluster {
+            Ok(c) => c,
+            Err(msg) => return Err(self.refused(code, user.as_deref(), Some(&info), msg)),
+        };
+        let items = if persistent {
+            self.ids
+                .cache(&format!("items.{name}"), FIRST_DATA_ITEM, LAST_DATA_ITEM)
+        } else {
+            IdCache::in_memory("items", FIRST_DATA_ITEM, LAST_DATA_ITEM)
+        };
+        let program = code::program(code, &info, s.print_interval.as_millis() as u64);
+        let info = Arc::new(info);
+        let mut data = ScriptData::new(DOMAIN, cluster, info.clone(), items, s.max_output_bytes);
+        for w in std::mem::take(&mut data.warnings) {
+            log(&format!("script {name}: {w}"));
+        }
+        let now = SystemTime::now();
+        let script = Arc::new(Script {
+            script_id,
+            name,
+            cluster,
+            code: code.to_string(),
+            program,
+            info,
+            username: user,
+            autostart: stem.is_some(),
+            persistent,
+            created_at: now,
+            last_access: Mutex::new(now),
+            removed: Default::default(),
+            state: Mutex::new(State {
+                status: Status::Starting,
+                pid: -1,
+                exit_code: 0,
+                error: BoundedText::new(s.max_error_bytes),
+                probes: 0,
+                data_bytes: 0,
+                lost_events: 0,
+                ready: false,
+                data,
+                proc: Proc::default(),
+            }),
+        });
+        self.reg.scripts.lock().insert(cluster, script.clone());
+        self.reg.names_changed();
+        log(&format!(
+            "script {} registered (cluster {cluster}, user {})",
+            script.name,
+            script.username.as_deref().unwrap_or("anonymous")
+        ));
+        self.manager.start(script.clone());
+        Ok(script)
+    }
+
+    fn deregister(&mut self, name_or_id: &str) -> bool {
+        let Some(script) = self.find(name_or_id) else {
+            return false;
+        };
+        self.reg.scripts.lock().remove(&script.cluster);
+        script.removed.store(true, Ordering::Release);
+        self.manager.stop(&script, None);
+        self.clusters.release(script.cluster);
+        self.reg.names_changed();
+        log(&format!("script {} deregistered", script.name));
+        true
+    }
+
+    fn start_script(&mut self, script: &Arc<Script>) {
+        let mut st = script.state.lock();
+        // The reference starts only stopped scripts; a script in error can
+        // be restarted here too, without deregistering it.
+        if matches!(st.status, Status::Stopped | Status::Error) && st.proc.pid.is_none() {
+            st.status = Status::Starting;
+            drop(st);
+            self.manager.start(script.clone());
+        }
+    }
+
+    fn rebuild_namespace(&mut self) {
+        let generation = self.reg.generation.load(Ordering::Acquire);
+        let mut ns = Namespace::new();
+        let mut add = |name: String, p: Pmid| {
+            if let Err(e) = ns.insert(&name, p) {
+                log(&format!("metric {name}: {e}"));
+            }
+        };
+        for (i, n) in CONTROL_NAMES.iter().enumerate() {
+            add(format!("bpftrace.control.{n}"), pmid(CONTROL, i as u32));
+        }
+        add("bpftrace.info.scripts".into(), pmid(INFO, 0));
+        add("bpftrace.info.scripts_json".into(), pmid(INFO, 1));
+        add("bpftrace.info.tracepoints".into(), pmid(INFO, 2));
+        let scripts: Vec<Arc<Script>> = self.reg.scripts.lock().values().cloned().collect();
+        for s in scripts {
+            for it in &SCRIPT_ITEMS {
+                add(
+                    format!("bpftrace.scripts.{}.{}", s.name, it.leaf),
+                    pmid(s.cluster, it.item),
+                );
+            }
+            let names = s.state.lock().data.names();
+            for (suffix, p) in names {
+                add(format!("bpftrace.scripts.{}.{suffix}", s.name), p);
+            }
+        }
+        self.ns = ns;
+        self.ns_generation = generation;
+    }
+
+    fn script_by_cluster(&self, cluster: u32) -> Option<Arc<Script>> {
+        self.reg.scripts.lock().get(&cluster).cloned()
+    }
+
+    fn tracepoints(&self) -> Result<String, PmError> {
+        let mut cache = self.tracepoints.lock();
+        let fresh = cache
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < Duration::from_secs(600));
+        if !fresh {
+            let out = std::process::Command::new(&self.settings.bpftrace_path)
+                .arg("-l")
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .output();
+            let value = match out {
+                Ok(o) if o.status.success() => {
+                    let text = String::from_utf8_lossy(&o.stdout);
+                    let mut probes: Vec<&str> = text.split_whitespace().collect();
+                    probes.sort_unstable();
+                    probes.dedup();
+                    Ok(probes.join(","))
+                }
+                Ok(o) => Err(format!("bpftrace -l: {}", o.status)),
+                Err(e) => Err(format!("bpftrace -l: {e}")),
+            };
+            if let Err(e) = &value {
+                log(e);
+            }
+            *cache = Some((Instant::now(), value));
+        }
+        match cache.as_ref().map(|c| &c.1) {
+            Some(Ok(s)) => Ok(s.clone()),
+            _ => Err(PmError::AGAIN),
+        }
+    }
+
+    fn fetch_one(&mut self, p: Pmid, slot: u32) -> MetricResult {
+        let one = |v: Value| Ok(vec![(PM_IN_NULL, v)]);
+        match p.cluster() {
+            CONTROL => {
+                let i = p.item() as usize;
+                if i >= CONTROL_NAMES.len() {
+                    return Err(PmError::PMID);
+                }
+                let v = self
+                    .results
+                    .get_mut(&slot)
+                    .and_then(|r| r[i].take())
+                    .unwrap_or_else(|| "{}".into());
+                one(Value::String(v))
+            }
+            INFO => match p.item() {
+                0 => Ok(self
+                    .reg
+                    .scripts
+                    .lock()
+                    .values()
+                    .map(|s| (s.cluster, Value::String(s.code.clone())))
+                    .collect()),
+                1 => {
+                    let scripts: Vec<Arc<Script>> =
+                        self.reg.scripts.lock().values().cloned().collect();
+                    let all: Vec<script::ScriptJson> =
+                        scripts.iter().map(|s| s.to_json()).collect();
+                    one(Value::String(pyjson::dumps(&all)))
+                }
+                2 => one(Value::String(self.tracepoints()?)),
+                _ => Err(PmError::PMID),
+            },
+            c => {
+                let s = self.script_by_cluster(c).ok_or(PmError::PMID)?;
+                s.touch();
+                let st = s.state.lock();
+                match p.item() {
+                    0 => one(Value::String(st.status.as_str().into())),
+                    1 => one(Value::I32(st.pid)),
+                    2 => one(Value::I32(st.exit_code)),
+                    3 => one(Value::String(st.error.text().trim().to_string())),
+                    4 => one(Value::U32(st.probes.min(u32::MAX as u64) as u32)),
+                    5 => one(Value::String(s.code.clone())),
+                    6 => one(Value::U64(st.data_bytes)),
+                    7 => one(Value::U64(st.lost_events)),
+                    item => st.data.fetch(item),
+                }
+            }
+        }
+    }
+
+    fn set_result(&mut self, slot: u32, which: usize, json: String) {
+        self.results.entry(slot).or_default()[which] = Some(json);
+    }
+
+    fn authorize(&self, client: &ClientContext) -> Result<Option<String>, String> {
+        if !self.settings.dynamic_enabled {
+            return Err(
+                "dynamic scripts are disabled in the configuration ([dynamic_scripts] enabled)"
+                    .into(),
+            );
+        }
+        let user = client_user(client);
+        if self.settings.auth_enabled {
+            match &user {
+                None => return Err("permission denied for unauthenticated user".into()),
+                Some(u) if !self.settings.allowed_users.iter().any(|a| a == u) => {
+                    return Err(format!("permission denied for user {u}"))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(user)
+    }
+}
+
+impl Drop for BpftracePmda {
+    fn drop(&mut self) {
+        self.manager.shutdown();
+    }
+}
+
+fn success() -> String {
+    pyjson::dumps(&serde_json::json!({"success": "true"}))
+}
+
+fn failure(msg: &str) -> String {
+    pyjson::dumps(&serde_json::json!({ "error": msg }))
+}
+
+impl Pmda for BpftracePmda {
+    fn name(&self) -> &str {
+        "bpftrace"
+    }
+
+    fn domain(&self) -> u32 {
+        DOMAIN
+    }
+
+    fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    fn refresh_namespace(&mut self) -> bool {
+        let expired: Vec<Arc<Script>> = std::mem::take(&mut *self.reg.expired.lock());
+        for s in expired {
+            self.clusters.release(s.cluster);
+        }
+        if self.reg.generation.load(Ordering::Acquire) == self.ns_generation {
+            return false;
+        }
+        let before: Vec<(String, Pmid)> = self.ns.traverse("").unwrap_or_default();
+        self.rebuild_namespace();
+        self.ns.traverse("").unwrap_or_default() != before
+    }
+
+    fn desc(&self, p: Pmid) -> Result<Desc, PmError> {
+        let string = |indom| {
+            Ok(Desc::new(
+                p,
+                Type::String,
+                indom,
+                Semantics::Instant,
+                Units::NONE,
+            ))
+        };
+        match (p.cluster(), p.item()) {
+            (CONTROL, 0..=3) => string(InDom::NULL),
+            (INFO, 0) => string(scripts_indom()),
+            (INFO, 1 | 2) => string(InDom::NULL),
+            (CONTROL | INFO, _) => Err(PmError::PMID),
+            (c, item) => {
+                let s = self.script_by_cluster(c).ok_or(PmError::PMID)?;
+                if let Some(it) = SCRIPT_ITEMS.iter().find(|it| it.item == item) {
+                    return Ok(Desc::new(p, it.ty, InDom::NULL, it.sem, it.units));
+                }
+                let st = s.state.lock();
+                st.data.desc(item).map(|d| d.0).ok_or(PmError::PMID)
+            }
+        }
+    }
+
+    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+        if indom.domain() != DOMAIN {
+            return Err(PmError::INDOM);
+        }
+        let serial = indom.serial();
+        if serial == 0 {
+            return Ok(self
+                .reg
+                .scripts
+                .lock()
+                .values()
+                .map(|s| Instance::new(s.cluster, s.name.clone()))
+                .collect());
+        }
+        let s = self
+            .script_by_cluster(serial / 1000)
+            .ok_or(PmError::INDOM)?;
+        let mut st = s.state.lock();
+        st.data.instances(serial).ok_or(PmError::INDOM)
+    }
+
+    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+        let _ = kind;
+        match target {
+            TextTarget::Metric(p) => match (p.cluster(), p.item()) {
+                (CONTROL, 0) => Ok("register a bpftrace script: store its code, then fetch this metric for the result (JSON)".into()),
+                (CONTROL, 1) => Ok("deregister bpftrace scripts: store comma-separated names or ids, then fetch for the result".into()),
+                (CONTROL, 2) => Ok("start a stopped bpftrace script: store its name or id, then fetch for the result".into()),
+                (CONTROL, 3) => Ok("stop a running bpftrace script: store its name or id, then fetch for the result".into()),
+                (INFO, 0) => Ok("code of each registered bpftrace script".into()),
+                (INFO, 1) => Ok("all registered bpftrace scripts as a JSON array".into()),
+                (INFO, 2) => Ok("probes bpftrace can attach to (bpftrace -l), comma-separated".into()),
+                (CONTROL | INFO, _) => Err(PmError::TEXT),
+                (c, item) => {
+                    let s = self.script_by_cluster(c).ok_or(PmError::TEXT)?;
+                    if let Some(it) = SCRIPT_ITEMS.iter().find(|it| it.item == item) {
+                        return Ok(it.help.to_string());
+                    }
+                    let st = s.state.lock();
+                    st.data.desc(item).map(|d| d.1).ok_or(PmError::TEXT)
+                }
+            },
+            TextTarget::InDom(i) if i == scripts_indom() => Ok("registered bpftrace scripts".into()),
+            TextTarget::InDom(i) => {
+                let cluster = i.serial() / 1000;
+                let item = i.serial() % 1000;
+                let s = self.script_by_cluster(cluster).ok_or(PmError::TEXT)?;
+                let st = s.state.lock();
+                let name = st.data.defs().find(|d| d.item == item).map(|d| d.name.clone()).ok_or(PmError::TEXT)?;
+                Ok(format!("keys (or buckets) of the bpftrace map {name}"))
+            }
+        }
+    }
+
+    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+        Ok(match target {
+            LabelTarget::Domain => LabelSet::new().with("agent", "bpftrace"),
+            LabelTarget::Cluster(INFO) => LabelSet::new().with("metrictype", "control"),
+            LabelTarget::Item(p) if p.cluster() > INFO => {
+                if SCRIPT_ITEMS.iter().any(|it| it.item == p.item()) {
+                    // The reference means to label these, but compares the
+                    // wrong numbers and never does.
+                    LabelSet::new().with("metrictype", "control")
+                } else {
+                    let s = self.script_by_cluster(p.cluster()).ok_or(PmError::PMID)?;
+                    let st = s.state.lock();
+                    match st.data.desc(p.item()) {
+                        Some((_, _, Some(mt))) => LabelSet::new().with("metrictype", mt),
+                        Some(_) => LabelSet::new(),
+                        None => return Err(PmError::PMID),
+                    }
+                }
+            }
+            _ => LabelSet::new(),
+        })
+    }
+
+    fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
+        req.pmids
+            .iter()
+            .map(|&p| {
+                if p.domain() != DOMAIN {
+                    return Err(PmError::PMID);
+                }
+                self.fetch_one(p, req.client.slot)
+            })
+            .collect()
+    }
+
+    fn store(
+        &mut self,
+        p: Pmid,
+        values: &[(u32, Value)],
+        client: &ClientContext,
+    ) -> Result<(), PmError> {
+        if p.domain() != DOMAIN || p.cluster() != CONTROL || p.item() > 3 {
+            return Err(if self.desc(p).is_ok() {
+                PmError::PERMISSION
+            } else {
+                PmError::PMID
+            });
+        }
+        let which = p.item() as usize;
+        let user = match self.authorize(client) {
+            Ok(u) => u,
+            Err(msg) => {
+                log(&format!("bpftrace.control.{}: {msg}", CONTROL_NAMES[which]));
+                self.set_result(client.slot, which, failure(&msg));
+                return Err(PmError::PERMISSION);
+            }
+        };
+        let arg = match values.first().map(|v| &v.1) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Aggregate(b)) => String::from_utf8_lossy(b).into_owned(),
+            _ => return Err(PmError::BADSTORE),
+        };
+        match which {
+            0 => match self.register(&arg, user, None, true) {
+                Ok(script) => {
+                    let json = pyjson::dumps(&script.to_json());
+                    self.set_result(client.slot, 0, json);
+                    self.rebuild_namespace();
+                    Ok(())
+                }
+                Err(r) => {
+                    log(&format!("register refused: {}", r.message));
+                    self.set_result(client.slot, 0, r.json);
+                    Err(PmError::BADSTORE)
+                }
+            },
+            1 => {
+                let mut ok = true;
+                for name in arg.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    ok &= self.deregister(name);
+                }
+                self.rebuild_namespace();
+                if ok {
+                    self.set_result(client.slot, 1, success());
+                    Ok(())
+                } else {
+                    self.set_result(
+                        client.slot,
+                        1,
+                        failure("one or more scripts were not found"),
+                    );
+                    Err(PmError::BADSTORE)
+                }
+            }
+            _ => {
+                let Some(script) = self.find(arg.trim()) else {
+                    self.set_result(client.slot, which, failure("script not found"));
+                    return Err(PmError::BADSTORE);
+                };
+                if which == 2 {
+                    self.start_script(&script);
+                } else {
+                    self.manager.stop(&script, None);
+                }
+                self.set_result(client.slot, which, success());
+                Ok(())
+            }
+        }
+    }
+
+    fn client_closed(&mut self, slot: u32) {
+        self.results.remove(&slot);
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) {
+        self.reg.wait_ready(timeout);
+    }
+}
+
+/// Scripts currently registered: name, status and pid (for tests and tools).
+pub fn script_summary(agent: &BpftracePmda) -> BTreeMap<String, (String, i32)> {
+    agent
+        .reg
+        .scripts
+        .lock()
+        .values()
+        .map(|s| {
+            let st = s.state.lock();
+            (s.name.clone(), (st.status.as_str().to_string(), st.pid))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("bpftrace v0.17.0"), Some((0, 17, 0)));
+        assert_eq!(parse_version("bpftrace v0.20.1-3-gabc"), Some((0, 20, 1)));
+        assert_eq!(parse_version("bpftrace 0.17"), None);
+        assert!(parse_version("bpftrace v0.9.2").unwrap() < MIN_VERSION);
+    }
+
+    #[test]
+    fn unnamed_clusters_are_reused_only_when_exhausted() {
+        let mut c = Clusters {
+            named: IdCache::in_memory("clusters", FIRST_NAMED_CLUSTER, LAST_NAMED_CLUSTER),
+            next_unnamed: LAST_CLUSTER - 1,
+            free_unnamed: VecDeque::new(),
+        };
+        assert_eq!(c.named("a").unwrap(), 100);
+        let a = c.unnamed().unwrap();
+        c.release(a);
+        let b = c.unnamed().unwrap();
+        assert_ne!(a, b, "a fresh cluster is preferred");
+        assert_eq!(c.unnamed(), Some(a), "then the oldest freed one");
+        assert_eq!(c.unnamed(), None);
+    }
+}
