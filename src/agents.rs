@@ -14,7 +14,7 @@ use crate::simple::SimplePmda;
 pub const ALL_AGENTS: &[&str] = &["linux", "prometheus", "bpftrace", "simple"];
 
 /// The agents loaded when `--agents` is not given.
-pub const DEFAULT_AGENTS: &str = "simple";
+pub const DEFAULT_AGENTS: &str = "linux,prometheus,simple";
 
 /// Agent options, shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -137,7 +137,30 @@ impl AgentOptions {
         };
         match name {
             "simple" => Ok(Box::new(SimplePmda::new())),
-            "linux" | "prometheus" | "bpftrace" => Err(start(&"this agent is not built yet")),
+            "linux" => {
+                let cfg = pmda_linux::LinuxConfig {
+                    root: self.linux_root.clone(),
+                };
+                Ok(Box::new(
+                    pmda_linux::LinuxPmda::new(cfg).map_err(|e| start(&e))?,
+                ))
+            }
+            "prometheus" => {
+                let cfg = pmda_prometheus::PrometheusConfig {
+                    config_dir: self.prometheus_config(),
+                    root: self.prometheus_root.clone(),
+                    timeout: secs(self.prometheus_timeout),
+                    user: self.prometheus_user.clone(),
+                    nosort: self.prometheus_nosort,
+                    state_dir: Some(self.state_dir()),
+                    scrape_interval: self.prometheus_scrape_interval.map(secs),
+                    ..Default::default()
+                };
+                Ok(Box::new(
+                    pmda_prometheus::PrometheusPmda::new(cfg).map_err(|e| start(&e))?,
+                ))
+            }
+            "bpftrace" => Err(start(&"this agent is not built yet")),
             other => Err(AgentsError::Unknown(other.to_string())),
         }
     }
