@@ -41,7 +41,7 @@ fn info_without_names_lists_every_metric() {
     assert_eq!(rc, 0);
     assert_eq!(
         out,
-        "simple.color\nsimple.numfetch\nsimple.time.sys\nsimple.time.user\nsimple.version\n"
+        "simple.numfetch\nsimple.color\nsimple.time.user\nsimple.time.sys\nsimple.version\n"
     );
 }
 

@@ -3,14 +3,18 @@
 //! children and a subtree's leaves can be listed. Subtrees may be owned by
 //! one agent and change at run time (see [`Namespace::replace_domain`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
 
 use crate::error::NamespaceError;
 use crate::id::Pmid;
 
 #[derive(Debug, Default, Clone)]
 struct Node {
-    children: BTreeMap<Box<str>, Node>,
+    // Children in insertion order, as PCP's PMNS keeps them (pminfo lists a
+    // subtree in the order its agent defined it), with hashed lookup.
+    children: IndexMap<Box<str>, Node>,
     pmid: Option<Pmid>,
 }
 
@@ -160,7 +164,8 @@ impl Namespace {
         self.names_of(pmid).first().map(|s| &**s)
     }
 
-    /// The immediate children of `name` (`""` is the root), in name order.
+    /// The immediate children of `name` (`""` is the root), in the order
+    /// they were first inserted.
     /// `None` if `name` is not in the tree; a leaf has no children.
     pub fn children(&self, name: &str) -> Option<Vec<Child>> {
         let node = self.find(name)?;
@@ -176,7 +181,7 @@ impl Namespace {
     }
 
     /// Every leaf at or below `name` (`""` for all), full names with PMIDs,
-    /// in depth-first name order. `None` if `name` is not in the tree.
+    /// depth first, children in insertion order (as pminfo walks a PMNS). `None` if `name` is not in the tree.
     pub fn traverse(&self, name: &str) -> Option<Vec<(String, Pmid)>> {
         let node = self.find(name)?;
         let mut out = Vec::new();
@@ -224,7 +229,7 @@ impl Namespace {
                 go(child, rest)
             };
             if removed.is_some() && child.children.is_empty() && child.pmid.is_none() {
-                node.children.remove(*first);
+                node.children.shift_remove(*first);
             }
             removed
         }
@@ -336,21 +341,14 @@ mod tests {
         assert_eq!(ns.name_of(p(0, 32)), Some("hinv.ncpu"));
         assert_eq!(ns.len(), 3);
         let kids = ns.children("kernel.all").unwrap();
-        assert_eq!(
-            kids,
-            vec![
-                Child {
-                    name: "cpu".into(),
-                    leaf: false
-                },
-                Child {
-                    name: "load".into(),
-                    leaf: true
-                }
-            ]
-        );
+        // Insertion order, as PCP's PMNS keeps it.
+        let kid = |n: &str, leaf| Child {
+            name: n.into(),
+            leaf,
+        };
+        assert_eq!(kids, vec![kid("load", true), kid("cpu", false)]);
         let all: Vec<String> = ns.traverse("").unwrap().into_iter().map(|x| x.0).collect();
-        assert_eq!(all, ["hinv.ncpu", "kernel.all.cpu.user", "kernel.all.load"]);
+        assert_eq!(all, ["kernel.all.load", "kernel.all.cpu.user", "hinv.ncpu"]);
         assert_eq!(ns.traverse("kernel.all.load").unwrap().len(), 1);
         assert!(ns.traverse("nope").is_none());
     }
@@ -436,9 +434,10 @@ mod tests {
                 proptest::prop_assert_eq!(ns.name_of(*p), Some(n.as_str()));
             }
             let all: Vec<String> = ns.traverse("").unwrap().into_iter().map(|x| x.0).collect();
-            let mut expected: Vec<String> = accepted.keys().cloned().collect();
-            expected.sort_by(|a, b| a.split('.').cmp(b.split('.')));
-            proptest::prop_assert_eq!(all, expected);
+            let mut all_sorted = all.clone();
+            all_sorted.sort();
+            let expected: Vec<String> = accepted.keys().cloned().collect();
+            proptest::prop_assert_eq!(all_sorted, expected);
             for n in accepted.keys() {
                 proptest::prop_assert!(ns.remove(n).is_some());
             }
