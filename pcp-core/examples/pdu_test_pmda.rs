@@ -6,7 +6,7 @@
 //! compare what PCP's own tools print with what the in-process host gives.
 //!
 //! ```text
-//! pdu_test_pmda [--domain N] [--notready] [--credentials] [--slow-start MS]
+//! pdu_test_pmda [pmda NAME] [--domain N] [--notready] [--credentials] [--slow-start MS] [--trace]
 //! ```
 //!
 //! pmcd.conf: `pdutest 490 pipe binary notready /path/pdu_test_pmda --notready`
@@ -353,6 +353,10 @@ fn main() {
             "--notready" => opts.notready = true,
             "--credentials" => opts.credentials = true,
             "--trace" => opts.trace = true,
+            // `pcp-agent pmda NAME` as install writes it: accept and ignore.
+            "pmda" => {
+                args.next();
+            }
             "--domain" => domain = args.next().and_then(|d| d.parse().ok()).unwrap_or(domain),
             "--slow-start" => {
                 let ms = args.next().and_then(|d| d.parse().ok()).unwrap_or(0);

@@ -309,7 +309,7 @@ impl<'a> Session<'a> {
     fn state_flags(&mut self) -> i32 {
         let due = self
             .last_refresh
-            .map_or(true, |t| t.elapsed() >= self.names_refresh);
+            .is_none_or(|t| t.elapsed() >= self.names_refresh);
         if due {
             self.refresh_names();
         }

@@ -430,6 +430,11 @@ fn fold_key(key: &str) -> String {
     }
     let mut out: Vec<&str> = plain;
     out.extend(frames);
+    if out.is_empty() {
+        // An empty stack (a kernel stack sampled in user mode): flame graph
+        // tools' name for an unknown frame.
+        return "[unknown]".into();
+    }
     out.join(";")
 }
 
@@ -1248,7 +1253,7 @@ mod tests {
         let mut d = data_for("profile:hz:99 { @st[kstack, comm] = count(); }");
         feed(
             &mut d,
-            r#"{"type": "map", "data": {"@st": {"\n    leaf+11\n    mid+5\n    root+0\n,swapper/0": 29, "\n    other+1\n    root+0\n,bash": 2, ",idle": 1}}}"#,
+            r#"{"type": "map", "data": {"@st": {"\n    leaf+11\n    mid+5\n    root+0\n,swapper/0": 29, "\n    other+1\n    root+0\n,bash": 2, ",idle": 1, "": 4}}}"#,
         );
         let st = item(&d, "data.st");
         assert_eq!(d.desc(st).unwrap().2, Some("stacks"));
@@ -1256,7 +1261,9 @@ mod tests {
         let text = d.fetch(f).unwrap().remove(0).1;
         assert_eq!(
             text,
-            Value::String("bash;root;other 2\nidle 1\nswapper/0;root;mid;leaf 29\n".into())
+            Value::String(
+                "[unknown] 4\nbash;root;other 2\nidle 1\nswapper/0;root;mid;leaf 29\n".into()
+            )
         );
     }
 

@@ -125,6 +125,8 @@ struct Data {
     cpuinfo: Vec<(u32, HashMap<String, String>)>,
     nodes: Vec<(u32, Vec<u32>)>,
     pressure: [Pressure; 4],
+    /// Small /proc/sys files read in this fetch (several metrics share one).
+    sys_files: HashMap<&'static str, Option<String>>,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -285,6 +287,7 @@ impl LinuxPmda {
         self.d.attrs_have = AttrNeed::default();
         self.d.statfs.clear();
         self.d.statfs_file = None;
+        self.d.sys_files.clear();
     }
 
     /// Makes sure `src` has been read in this fetch; its status.

@@ -611,3 +611,9 @@ fn every_metric_has_help_and_every_indom_has_text() {
         .iter()
         .any(|(_, l)| l.to_string().contains("\"interface\":\"eth0\"")));
 }
+
+#[test]
+fn agent_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<LinuxPmda>();
+}

@@ -41,6 +41,7 @@ struct Shared {
     http: HttpClient,
     run_as: Option<RunAs>,
     ctx: Ctx,
+    limits: RwLock<Limits>,
     pool: Sender<Job>,
     sources: RwLock<BTreeMap<u32, Arc<Source>>>,
     names_dirty: AtomicBool,
@@ -154,7 +155,11 @@ fn scrape(shared: &Shared, src: &Source, deadline: Instant) {
     let root = &shared.root;
     let start = Instant::now();
     let remaining = deadline.saturating_duration_since(start);
-    let limit = shared.ctx.limits.max_body;
+    let ctx = Ctx {
+        limits: *shared.limits.read(),
+        ..shared.ctx.clone()
+    };
+    let limit = ctx.limits.max_body;
     let (what, result) = match src.file.kind {
         SourceKind::Url => {
             let cfg = src
@@ -214,7 +219,7 @@ fn scrape(shared: &Shared, src: &Source, deadline: Instant) {
     let elapsed = start.elapsed();
     let mut st = src.state.lock();
     match result {
-        Ok(f) => st.record_success(f, elapsed, src, &shared.ctx),
+        Ok(f) => st.record_success(f, elapsed, src, &ctx),
         Err(e) => st.record_failure(&what, &e, root, &src.name),
     }
     if st.names_added {
@@ -328,6 +333,7 @@ impl PrometheusPmda {
                 ids,
                 limits: Limits::default(),
             },
+            limits: RwLock::new(Limits::default()),
             sources: RwLock::new(BTreeMap::new()),
             names_dirty: AtomicBool::new(true),
             labels_dirty: AtomicBool::new(false),
@@ -361,16 +367,7 @@ impl PrometheusPmda {
 
     /// Replaces the size limits (body bytes and samples per document).
     pub fn set_limits(&mut self, limits: Limits) {
-        // The context is shared with running scrapes; swap it in a new Arc.
-        if let Some(sh) = Arc::get_mut(&mut self.shared) {
-            sh.ctx.limits = limits;
-        } else {
-            log(
-                Level::Warning,
-                &self.shared.root,
-                "limits cannot change while scrapes run",
-            );
-        }
+        *self.shared.limits.write() = limits;
     }
 
     /// The config directory in use.

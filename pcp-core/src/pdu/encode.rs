@@ -40,7 +40,7 @@ impl Open<'_> {
     fn bytes_padded(&mut self, b: &[u8]) {
         self.out.extend_from_slice(b);
         let n = pad4(b.len()) - b.len();
-        self.out.extend(std::iter::repeat(self.pad).take(n));
+        self.out.extend(std::iter::repeat_n(self.pad, n));
     }
     /// A length word then the bytes, padded.
     fn string(&mut self, b: &[u8]) {
@@ -282,7 +282,7 @@ fn write_value_block(o: &mut Open<'_>, v: &Value) {
             o.out.extend_from_slice(s.as_bytes());
             o.out.push(0);
             let n = pad4(len) - len;
-            o.out.extend(std::iter::repeat(o.pad).take(n));
+            o.out.extend(std::iter::repeat_n(o.pad, n));
         }
         Value::Aggregate(b) => o.bytes_padded(b),
     }

@@ -1,0 +1,282 @@
+//! Helpers shared by the `serve_*` tests: start `pcp-agent serve` (and
+//! real pmproxy) on free loopback ports, a small HTTP/1.1 client, and the
+//! choice of metrics (our linux agent's when it is available, else the
+//! simple agent's). Every wait is bounded; children are killed on drop.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits until `addr` accepts connections; false on timeout.
+pub fn wait_port(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A child process killed (and reaped) on drop.
+#[derive(Debug)]
+pub struct Proc {
+    /// The child.
+    pub child: Child,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+    /// Its scratch directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl Proc {
+    /// The child's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// True when our linux agent can be loaded (it answers kernel.all.load).
+pub fn linux_agent_available() -> bool {
+    Command::new(env!("CARGO_BIN_EXE_pcp-agent"))
+        .args(["--agents", "linux", "info", "kernel.all.load"])
+        .env(
+            "PCP_AGENT_STATE_DIR",
+            std::env::temp_dir().join("pcp-agent-serve-probe"),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The metrics a test uses: an instance-domain gauge, a singular metric
+/// and a counter, with their parent node.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// `--agents` value.
+    pub agents: &'static str,
+    /// A gauge with an instance domain (kernel.all.load).
+    pub indom_gauge: &'static str,
+    /// A singular metric (hinv.ncpu).
+    pub singular: &'static str,
+    /// A counter (kernel.all.cpu.user).
+    pub counter: &'static str,
+    /// The parent of `indom_gauge`.
+    pub parent: &'static str,
+}
+
+/// Our linux agent's metrics when it is available, else the simple agent's.
+pub fn our_metrics() -> Metrics {
+    if linux_agent_available() {
+        Metrics {
+            agents: "linux,simple",
+            indom_gauge: "kernel.all.load",
+            singular: "hinv.ncpu",
+            counter: "kernel.all.cpu.user",
+            parent: "kernel.all",
+        }
+    } else {
+        eprintln!("note: the linux agent is not available; using the simple agent's metrics");
+        Metrics {
+            agents: "simple",
+            indom_gauge: "simple.color",
+            singular: "simple.numfetch",
+            counter: "simple.time.user",
+            parent: "simple",
+        }
+    }
+}
+
+/// The same roles served by PCP's own pmdalinux behind pmcd.
+pub fn pcp_metrics() -> Metrics {
+    Metrics {
+        agents: "",
+        indom_gauge: "kernel.all.load",
+        singular: "hinv.ncpu",
+        counter: "kernel.all.cpu.user",
+        parent: "kernel.all",
+    }
+}
+
+/// Starts `pcp-agent --agents AGENTS serve --listen 127.0.0.1:PORT EXTRA`
+/// and waits until it listens.
+pub fn start_serve(agents: &str, extra: &[&str]) -> (Proc, SocketAddr) {
+    let dir = tempfile::Builder::new()
+        .prefix("pcp-agent-serve")
+        .tempdir()
+        .expect("scratch dir");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = dir.path().join("serve.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_pcp-agent"))
+        .args(["--agents", agents, "serve", "--listen", &addr.to_string()])
+        .args(extra)
+        .env("PCP_AGENT_STATE_DIR", dir.path().join("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start pcp-agent serve");
+    let p = Proc { child, log, dir };
+    assert!(
+        wait_port(addr, Duration::from_secs(20)),
+        "pcp-agent serve did not listen on {addr}:\n{}",
+        p.log()
+    );
+    (p, addr)
+}
+
+/// pmproxy's path on Debian.
+pub const PMPROXY: &str = "/usr/lib/pcp/bin/pmproxy";
+
+/// True when pmproxy is installed and pmcd answers on its default port.
+pub fn have_pmproxy_and_pmcd() -> bool {
+    Path::new(PMPROXY).exists() && pcp_core::testing::port_open("127.0.0.1:44321")
+}
+
+/// Starts a private pmproxy (its own port, log and run directory) in
+/// front of the system pmcd, and waits until its REST API answers.
+pub fn start_pmproxy() -> (Proc, SocketAddr) {
+    let dir = tempfile::Builder::new()
+        .prefix("pcp-agent-pmproxy")
+        .tempdir()
+        .expect("scratch dir");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = dir.path().join("pmproxy.log");
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let mut cmd = Command::new(PMPROXY);
+    cmd.arg("-f").arg("-A");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.args(["-U", "root"]);
+    }
+    let child = cmd
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .arg("-s")
+        .arg(dir.path().join("pmproxy.socket"))
+        .arg("-l")
+        .arg(&log)
+        .arg("-x")
+        .arg(dir.path().join("pmproxy.fatal"))
+        .env("PCP_RUN_DIR", &run)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start pmproxy");
+    let p = Proc { child, log, dir };
+    assert!(
+        wait_port(addr, Duration::from_secs(20)),
+        "pmproxy did not listen on {addr}:\n{}",
+        p.log()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok((200, _)) = get(addr, "/pmapi/context") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pmproxy REST API never answered:\n{}",
+            p.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (p, addr)
+}
+
+/// One HTTP/1.1 GET (Connection: close); returns status and body, with
+/// chunked transfer decoded.
+pub fn get(addr: SocketAddr, target: &str) -> std::io::Result<(u16, String)> {
+    request(addr, "GET", target, &[])
+}
+
+/// One HTTP/1.1 request with an optional body.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    parse_response(&raw).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("bad HTTP response: {:?}", String::from_utf8_lossy(&raw)),
+        )
+    })
+}
+
+fn parse_response(raw: &[u8]) -> Option<(u16, String)> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
+    let body = &raw[end + 4..];
+    let chunked = head.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&b[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        b = &b[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(b.get(..size)?);
+        b = b.get(size + 2..)?;
+    }
+}
+
+/// GET returning parsed JSON (panics with the body if it is not JSON).
+pub fn get_json(addr: SocketAddr, target: &str) -> (u16, serde_json::Value) {
+    let (status, body) = get(addr, target).unwrap_or_else(|e| panic!("GET {target}: {e}"));
+    let j = serde_json::from_str(body.trim())
+        .unwrap_or_else(|e| panic!("GET {target}: not JSON ({e}): {body}"));
+    (status, j)
+}
