@@ -126,6 +126,10 @@ fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // Interactive commands: only the agents' warnings and errors.
+        pmda_prometheus::log::set_quiet(true);
+    }
     let host = match cli.agents.build_host() {
         Ok(h) => h,
         Err(e) => {

@@ -5,6 +5,13 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Leaves out informational lines (errors and warnings still show): for
+/// interactive commands, where the agent's start-up chatter is noise.
+pub fn set_quiet(on: bool) {
+    QUIET.store(on, Ordering::Relaxed);
+}
 
 /// Turns debug logging on or off (`-D`, `ROOT.control.debug`).
 pub fn set_debug(on: bool) {
@@ -50,6 +57,9 @@ fn stamp() -> String {
 /// Writes one log line (debug lines only when debugging is on).
 pub fn log(level: Level, root: &str, msg: &str) {
     if level == Level::Debug && !debug_enabled() {
+        return;
+    }
+    if level == Level::Info && QUIET.load(Ordering::Relaxed) {
         return;
     }
     let word = match level {
