@@ -55,6 +55,10 @@ pub struct AgentOptions {
     #[arg(long, global = true)]
     pub prometheus_nosort: bool,
 
+    /// prometheus: log debugging detail.
+    #[arg(long, global = true)]
+    pub prometheus_debug: bool,
+
     /// prometheus: scrape in the background every SECS seconds and answer from a cache.
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_scrape_interval: Option<f64>,
@@ -154,6 +158,7 @@ impl AgentOptions {
                     nosort: self.prometheus_nosort,
                     state_dir: Some(self.state_dir()),
                     scrape_interval: self.prometheus_scrape_interval.map(secs),
+                    debug: self.prometheus_debug,
                     ..Default::default()
                 };
                 Ok(Box::new(
@@ -163,6 +168,63 @@ impl AgentOptions {
             "bpftrace" => Err(start(&"this agent is not built yet")),
             other => Err(AgentsError::Unknown(other.to_string())),
         }
+    }
+
+    /// The options that configure agent `name`, as command-line arguments
+    /// (for the pmcd.conf line that starts it under pmcd). Paths are made
+    /// absolute.
+    pub fn args_for(&self, name: &str) -> Vec<String> {
+        let abs = |p: &PathBuf| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        };
+        let mut a = Vec::new();
+        if let Some(d) = &self.state_dir {
+            a.extend(["--state-dir".to_string(), abs(d)]);
+        }
+        match name {
+            "linux" if self.linux_root != PathBuf::from("/") => {
+                a.extend(["--linux-root".to_string(), abs(&self.linux_root)]);
+            }
+            "prometheus" => {
+                a.extend([
+                    "--prometheus-config".to_string(),
+                    abs(&self.prometheus_config()),
+                ]);
+                a.extend([
+                    "--prometheus-root".to_string(),
+                    self.prometheus_root.clone(),
+                ]);
+                a.extend([
+                    "--prometheus-timeout".to_string(),
+                    self.prometheus_timeout.to_string(),
+                ]);
+                if let Some(u) = &self.prometheus_user {
+                    a.extend(["--prometheus-user".to_string(), u.clone()]);
+                }
+                if self.prometheus_nosort {
+                    a.push("--prometheus-nosort".into());
+                }
+                if self.prometheus_debug {
+                    a.push("--prometheus-debug".into());
+                }
+                if let Some(s) = self.prometheus_scrape_interval {
+                    a.extend(["--prometheus-scrape-interval".to_string(), s.to_string()]);
+                }
+            }
+            "bpftrace" => {
+                for d in &self.bpftrace_autostart {
+                    a.extend(["--bpftrace-autostart".to_string(), abs(d)]);
+                }
+                if let Some(c) = &self.bpftrace_config {
+                    a.extend(["--bpftrace-config".to_string(), abs(c)]);
+                }
+            }
+            _ => {}
+        }
+        a
     }
 
     /// Builds a host with every agent of `--agents`.

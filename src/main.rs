@@ -72,6 +72,72 @@ enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Run one agent as a daemon PMDA under pmcd (PDUs on stdin/stdout).
+    Pmda {
+        /// The agent: linux, prometheus, bpftrace or simple.
+        agent: String,
+        /// Start not ready and tell pmcd when ready (the pmcd.conf line says `notready`).
+        #[arg(long)]
+        notready: bool,
+        /// Write the log (standard error) to FILE.
+        #[arg(short = 'l', value_name = "FILE")]
+        log: Option<std::path::PathBuf>,
+        /// The domain pmcd was told (must be the agent's own).
+        #[arg(short = 'd', value_name = "DOMAIN")]
+        domain: Option<u32>,
+        /// prometheus, as PCP's agent: the config directory.
+        #[arg(short = 'c', value_name = "DIR")]
+        config: Option<std::path::PathBuf>,
+        /// prometheus, as PCP's agent: the root name.
+        #[arg(short = 'r', value_name = "NAME")]
+        root: Option<String>,
+        /// prometheus, as PCP's agent: per-source timeout in seconds.
+        #[arg(short = 't', value_name = "SECS")]
+        timeout: Option<f64>,
+        /// prometheus, as PCP's agent: run scripts as USER.
+        #[arg(short = 'u', value_name = "USER")]
+        user: Option<String>,
+        /// prometheus, as PCP's agent: do not sort the config directory.
+        #[arg(short = 'n')]
+        nosort: bool,
+        /// prometheus, as PCP's agent: debug logging.
+        #[arg(short = 'D')]
+        debug: bool,
+    },
+    /// Register an agent with the local pmcd (namespace and pmcd.conf), as PCP's Install does.
+    Install {
+        /// The agent: linux, prometheus, bpftrace or simple.
+        agent: String,
+        /// The domain (must be the agent's own).
+        #[arg(long)]
+        domain: Option<u32>,
+        /// Stand in for PCP's own agent at this domain (pmdalinux 60, pmdaopenmetrics 144, pmdabpftrace 151).
+        #[arg(long)]
+        replace: bool,
+        /// Print the changes without making them.
+        #[arg(long)]
+        dry_run: bool,
+        /// pmcd's configuration file.
+        #[arg(long, default_value = "/etc/pcp/pmcd/pmcd.conf")]
+        pmcd_conf: std::path::PathBuf,
+        /// pmcd's namespace directory.
+        #[arg(long, default_value = "/var/lib/pcp/pmns")]
+        pmns_dir: std::path::PathBuf,
+    },
+    /// Unregister an agent from the local pmcd, as PCP's Remove does.
+    Remove {
+        /// The agent.
+        agent: String,
+        /// Print the changes without making them.
+        #[arg(long)]
+        dry_run: bool,
+        /// pmcd's configuration file.
+        #[arg(long, default_value = "/etc/pcp/pmcd/pmcd.conf")]
+        pmcd_conf: std::path::PathBuf,
+        /// pmcd's namespace directory.
+        #[arg(long, default_value = "/var/lib/pcp/pmns")]
+        pmns_dir: std::path::PathBuf,
+    },
     /// Serve /metrics (OpenMetrics) and pmproxy's REST API over HTTP.
     Serve {
         /// Address to listen on.
@@ -124,11 +190,177 @@ fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
     }
 }
 
+/// Points standard error at `path` (appending), as PCP agents' `-l`.
+fn redirect_stderr(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::io::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: both descriptors are valid; dup2 replaces fd 2.
+    if unsafe { libc::dup2(f.as_raw_fd(), 2) } < 0 {
+        return Err(format!(
+            "{}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("pcp-agent: {msg}");
+    ExitCode::FAILURE
+}
+
+/// The pmcd registration of `agent`: its domain and top-level names come
+/// from building it once.
+fn install_options(
+    opts: &AgentOptions,
+    agent: &str,
+    domain: Option<u32>,
+    pmcd_conf: std::path::PathBuf,
+    pmns_dir: std::path::PathBuf,
+) -> Result<pcp_agent::pmcd::InstallOptions, String> {
+    let built = opts.build_agent(agent).map_err(|e| e.to_string())?;
+    if let Some(d) = domain {
+        if d != built.domain() {
+            return Err(format!(
+                "agent {agent} serves domain {}; its PMIDs cannot be moved to domain {d}",
+                built.domain()
+            ));
+        }
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
+    let mut io = pcp_agent::pmcd::InstallOptions::system(
+        agent,
+        built.domain(),
+        exe,
+        built.namespace().top_level(),
+    );
+    io.agent_args = opts.args_for(agent);
+    io.pmcd_conf = pmcd_conf;
+    io.pmns_dir = pmns_dir;
+    Ok(io)
+}
+
+fn report_changes(result: Result<Vec<String>, String>, dry_run: bool) -> ExitCode {
+    match result {
+        Ok(changes) if changes.is_empty() => {
+            println!("nothing to change");
+            ExitCode::SUCCESS
+        }
+        Ok(changes) => {
+            for c in changes {
+                println!("{}{c}", if dry_run { "would: " } else { "" });
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve { .. }) {
-        // Interactive commands: only the agents' warnings and errors.
-        pmda_prometheus::log::set_quiet(true);
+    let mut cli = Cli::parse();
+    match &mut cli.command {
+        Command::Serve { .. } => {}
+        Command::Pmda {
+            agent,
+            notready,
+            log,
+            domain,
+            config,
+            root,
+            timeout,
+            user,
+            nosort,
+            debug,
+        } => {
+            if let Some(l) = log {
+                if let Err(e) = redirect_stderr(l) {
+                    return fail(e);
+                }
+            }
+            let mut opts = cli.agents.clone();
+            if let Some(c) = config.take() {
+                opts.prometheus_config = Some(c);
+            }
+            if let Some(r) = root.take() {
+                opts.prometheus_root = r;
+            }
+            if let Some(t) = *timeout {
+                opts.prometheus_timeout = t;
+            }
+            if let Some(u) = user.take() {
+                opts.prometheus_user = Some(u);
+            }
+            opts.prometheus_nosort |= *nosort;
+            opts.prometheus_debug |= *debug;
+            let (agent, domain) = (agent.clone(), *domain);
+            let factory = move || -> Result<Box<dyn pcp_core::Pmda>, String> {
+                let a = opts.build_agent(&agent).map_err(|e| e.to_string())?;
+                match domain {
+                    Some(d) if d != a.domain() => Err(format!(
+                        "agent {agent} serves domain {}, not {d}",
+                        a.domain()
+                    )),
+                    _ => Ok(a),
+                }
+            };
+            return match pcp_agent::pmcd::run_pmda(factory, *notready) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(format!("pmda: {e}")),
+            };
+        }
+        Command::Install {
+            agent,
+            domain,
+            replace,
+            dry_run,
+            pmcd_conf,
+            pmns_dir,
+        } => {
+            pmda_prometheus::log::set_quiet(true);
+            let mut io = match install_options(
+                &cli.agents,
+                agent,
+                *domain,
+                pmcd_conf.clone(),
+                pmns_dir.clone(),
+            ) {
+                Ok(io) => io,
+                Err(e) => return fail(e),
+            };
+            io.replace = *replace;
+            io.dry_run = *dry_run;
+            return report_changes(pcp_agent::pmcd::install(&io), *dry_run);
+        }
+        Command::Remove {
+            agent,
+            dry_run,
+            pmcd_conf,
+            pmns_dir,
+        } => {
+            pmda_prometheus::log::set_quiet(true);
+            let mut io = match install_options(
+                &cli.agents,
+                agent,
+                None,
+                pmcd_conf.clone(),
+                pmns_dir.clone(),
+            ) {
+                Ok(io) => io,
+                Err(e) => return fail(e),
+            };
+            io.dry_run = *dry_run;
+            return report_changes(pcp_agent::pmcd::remove(&io), *dry_run);
+        }
+        _ => {
+            // Interactive commands: only the agents' warnings and errors.
+            pmda_prometheus::log::set_quiet(true);
+        }
     }
     let host = match cli.agents.build_host() {
         Ok(h) => h,
@@ -138,6 +370,10 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        // Handled above, before any host is built.
+        Command::Pmda { .. } | Command::Install { .. } | Command::Remove { .. } => {
+            ExitCode::SUCCESS
+        }
         Command::Info {
             desc,
             fetch,

@@ -59,11 +59,6 @@ fn normalise(text: &str) -> String {
         if metric == "pdutest.counter" && line.starts_with("    value ") {
             line = "    value N".into();
         }
-        // pminfo prints aggregates as [0102...]; the renderer spaces the
-        // bytes. Compare the bytes.
-        if metric == "pdutest.aggregate" && line.starts_with("    value [") {
-            line = line.replace(' ', "").replacen("value", "    value ", 1);
-        }
         if let Some(at) = line.find("labels {") {
             let json = &line[at + 7..];
             let mut map: serde_json::Map<String, serde_json::Value> =

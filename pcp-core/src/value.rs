@@ -175,7 +175,8 @@ fn trim_fraction(s: &str) -> &str {
 impl fmt::Display for Value {
     /// The form pminfo -f prints after `value `: integers in decimal, floats
     /// with 8 and doubles with 16 significant digits (`%.8g`, `%.16g`),
-    /// strings in double quotes, aggregates as hex bytes.
+    /// strings in double quotes, aggregates as unspaced hex bytes in brackets
+    /// (`[0102030405]`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::I32(v) => write!(f, "{v}"),
@@ -186,11 +187,9 @@ impl fmt::Display for Value {
             Value::Double(v) => f.write_str(&format_g(*v, 16)),
             Value::String(s) => write!(f, "\"{s}\""),
             Value::Aggregate(b) => {
+                // As pminfo prints an aggregate: its bytes in hex, unspaced.
                 f.write_str("[")?;
-                for (i, byte) in b.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(" ")?;
-                    }
+                for byte in b {
                     write!(f, "{byte:02x}")?;
                 }
                 f.write_str("]")
