@@ -159,7 +159,6 @@ impl AgentOptions {
                     state_dir: Some(self.state_dir()),
                     scrape_interval: self.prometheus_scrape_interval.map(secs),
                     debug: self.prometheus_debug,
-                    ..Default::default()
                 };
                 Ok(Box::new(
                     pmda_prometheus::PrometheusPmda::new(cfg).map_err(|e| start(&e))?,
@@ -185,7 +184,7 @@ impl AgentOptions {
             a.extend(["--state-dir".to_string(), abs(d)]);
         }
         match name {
-            "linux" if self.linux_root != PathBuf::from("/") => {
+            "linux" if self.linux_root.as_os_str() != "/" => {
                 a.extend(["--linux-root".to_string(), abs(&self.linux_root)]);
             }
             "prometheus" => {

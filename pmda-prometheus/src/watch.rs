@@ -106,7 +106,7 @@ impl Watcher {
             None => {
                 let due = self
                     .last_poll_scan
-                    .map_or(true, |t| t.elapsed() >= POLL_INTERVAL);
+                    .is_none_or(|t| t.elapsed() >= POLL_INTERVAL);
                 if due {
                     self.last_poll_scan = Some(Instant::now());
                 }
