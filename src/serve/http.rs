@@ -302,8 +302,9 @@ impl Conn {
                 } else {
                     limits.idle_timeout
                 };
+            let first_request = first;
             first = false;
-            let req = match self.read_request(limits, idle_until) {
+            let req = match self.read_request(limits, idle_until, !first_request, queued) {
                 Ok(r) => r,
                 Err(ReadError::Closed) | Err(ReadError::Idle) => break,
                 Err(ReadError::Timeout) => {
@@ -369,17 +370,35 @@ impl Conn {
         }
     }
 
+    /// Reads the next request. On a kept-alive connection (`kept`), the
+    /// wait for its first byte is given up as soon as other connections
+    /// are queued (clients retry a request on a kept-alive connection the
+    /// server closed before answering).
     fn read_request(
         &mut self,
         limits: &Limits,
         idle_until: Instant,
+        kept: bool,
+        queued: &AtomicUsize,
     ) -> Result<(Request, bool), ReadError> {
-        // Wait for the first byte of the next request (idle wait).
         while self.pos == self.buf.len() {
-            match self.fill(idle_until) {
+            let step = if kept {
+                idle_until.min(Instant::now() + Duration::from_millis(100))
+            } else {
+                idle_until
+            };
+            match self.fill(step) {
                 Ok(0) => return Err(ReadError::Closed),
                 Ok(_) => {}
-                Err(ReadError::Timeout) => return Err(ReadError::Idle),
+                Err(ReadError::Timeout) => {
+                    if Instant::now() >= idle_until || queued.load(Ordering::SeqCst) > 0 {
+                        return Err(if kept {
+                            ReadError::Idle
+                        } else {
+                            ReadError::Timeout
+                        });
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -19,6 +19,7 @@
 //!   (pmproxy's are SHA-1 digests of its own metadata encoding).
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use pcp_core::labels::LabelSet;
@@ -43,6 +44,8 @@ pub(crate) struct Api<'a> {
     pub host: &'a Host,
     /// Live contexts.
     pub contexts: &'a Contexts,
+    /// Held around every fetch (see [`Service`](super) for why).
+    pub fetch_lock: &'a Mutex<()>,
     /// Whether `/pmapi/store` may store.
     pub allow_store: bool,
     /// The `source` identifier of the host.
@@ -462,7 +465,10 @@ impl Api<'_> {
             }
         }
         let profile = self.contexts.profile(ctx);
-        let result = self.host.fetch_with(&pmids, &profile);
+        let result = {
+            let _one_at_a_time = self.fetch_lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.host.fetch_with(&pmids, &profile)
+        };
         Ok(fetch_json(&names, &result))
     }
 
