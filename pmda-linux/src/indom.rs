@@ -15,6 +15,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use pcp_core::{Instance, LabelSet};
+
 /// CPUs (`cpuN`, id N).
 pub const CPU: u32 = 0;
 /// Disks.
@@ -35,6 +37,26 @@ pub const DM: u32 = 24;
 pub const MD: u32 = 25;
 /// Pressure stall averaging periods (10, 60, 300 seconds).
 pub const PRESSURE: u32 = 37;
+/// Interrupt lines (/proc/interrupts rows).
+pub const INTERRUPTS: u32 = 4;
+/// Swap devices.
+pub const SWAPDEV: u32 = 6;
+/// SCSI devices (hinv.map.scsi).
+pub const SCSI: u32 = 11;
+/// Slab caches.
+pub const SLAB: u32 = 12;
+/// Network interface addresses.
+pub const NET_ADDR: u32 = 17;
+/// Buddy allocator free areas per node, zone and order.
+pub const BUDDYINFO: u32 = 31;
+/// Memory zones per node.
+pub const ZONEINFO: u32 = 32;
+/// Soft interrupt kinds.
+pub const SOFTIRQS: u32 = 36;
+/// Interrupt lines per CPU.
+pub const INTERRUPT_CPU: u32 = 40;
+/// Soft interrupt kinds per CPU.
+pub const SOFTIRQ_CPU: u32 = 41;
 
 /// Help text of each instance domain: (serial, one-line, long).
 pub const INDOM_HELP: &[(u32, &str, &str)] = &[
@@ -49,6 +71,55 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (MD, "set of multi-device devices", "One instance per md (software RAID) device, named by its persistent name when it has one."),
     (PRESSURE, "pressure stall averaging periods", "Three instances: \"10 second\", \"1 minute\" and \"5 minute\", with ids 10, 60 and 300."),
 ];
+
+/// The instance domain labels pmdalinux attaches: what kind of device an
+/// instance is (`device_type`) and what the instances are (`indom_name`).
+/// Empty for the indoms that have none (load average, filesystems, ...).
+pub fn indom_labels(serial: u32) -> LabelSet {
+    let (ty, name): (&[&str], &str) = match serial {
+        CPU => (&["cpu"], "per cpu"),
+        DISK | SCSI => (&["block"], "per disk"),
+        PARTITIONS => (&["block"], "per partition"),
+        DM => (&["block"], "per dm device"),
+        MD => (&["block"], "per md device"),
+        NODE => (&["numa_node"], "per numa_node"),
+        NET_DEV | NET_ADDR => (&["interface"], "per interface"),
+        INTERRUPTS => (&["irq"], "per irq"),
+        SOFTIRQS => (&[], "per softirq"),
+        INTERRUPT_CPU => (&["irq", "cpu"], "per cpu, per irq"),
+        SOFTIRQ_CPU => (&["cpu"], "per cpu, per softirq"),
+        SLAB => (&["memory"], "per slab"),
+        SWAPDEV => (&["block", "memory"], "per swap device"),
+        BUDDYINFO => (&["memory", "numa_node"], "per buddy per numa_node"),
+        ZONEINFO => (&["memory", "numa_node"], "per zone per numa_node"),
+        _ => return LabelSet::new(),
+    };
+    let mut l = LabelSet::new();
+    match ty {
+        [] => {}
+        [one] => {
+            l.insert("device_type", *one);
+        }
+        many => {
+            l.insert("device_type", many.to_vec());
+        }
+    }
+    l.insert("indom_name", name);
+    l
+}
+
+/// The labels of one instance, for the indoms whose instances pmdalinux
+/// labels: CPUs (`cpu`), NUMA nodes (`numa_node`), disks (`device_name`)
+/// and network interfaces (`interface`).
+pub fn instance_labels(serial: u32, inst: &Instance) -> Option<LabelSet> {
+    Some(match serial {
+        CPU => LabelSet::new().with("cpu", inst.id),
+        NODE => LabelSet::new().with("numa_node", inst.id),
+        DISK => LabelSet::new().with("device_name", inst.name.as_str()),
+        NET_DEV => LabelSet::new().with("interface", inst.name.as_str()),
+        _ => return None,
+    })
+}
 
 /// Load average instances, as pmdalinux numbers them.
 pub const LOADAVG_INSTANCES: [(u32, &str); 3] =

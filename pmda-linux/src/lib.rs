@@ -1121,6 +1121,9 @@ impl Pmda for LinuxPmda {
     fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
         Ok(match target {
             LabelTarget::Domain => LabelSet::new().with("agent", "linux"),
+            LabelTarget::InDom(indom) if indom.domain() == DOMAIN => {
+                indom::indom_labels(indom.serial())
+            }
             LabelTarget::Item(pmid) => {
                 item_labels(self.table.get(pmid).map(|m| m.name.as_str()).unwrap_or(""))
             }
@@ -1130,21 +1133,10 @@ impl Pmda for LinuxPmda {
 
     fn instance_labels(&mut self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
         let insts = self.instance_list(indom)?;
-        Ok(match indom.serial() {
-            indom::CPU => insts
-                .iter()
-                .map(|i| (i.id, LabelSet::new().with("cpu", i.id)))
-                .collect(),
-            indom::DISK => insts
-                .iter()
-                .map(|i| (i.id, LabelSet::new().with("device_name", i.name.as_str())))
-                .collect(),
-            indom::NET_DEV => insts
-                .iter()
-                .map(|i| (i.id, LabelSet::new().with("interface", i.name.as_str())))
-                .collect(),
-            _ => Vec::new(),
-        })
+        Ok(insts
+            .iter()
+            .filter_map(|i| Some((i.id, indom::instance_labels(indom.serial(), i)?)))
+            .collect())
     }
 
     fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
@@ -1153,38 +1145,15 @@ impl Pmda for LinuxPmda {
     }
 }
 
-/// Item labels as pmdalinux gives them: the kind of device an instance
-/// is, and for the main per-device metrics what the instances are.
+/// Item labels as pmdalinux gives them: the CPU time totals say what
+/// kind of device they sum over (per-device metrics get theirs from their
+/// instance domain, see [`indom::indom_labels`]).
 fn item_labels(name: &str) -> LabelSet {
-    let (ty, indom_name): (Option<&str>, Option<&str>) = if name.starts_with("kernel.percpu.cpu.") {
-        (Some("cpu"), Some("per cpu"))
-    } else if name.starts_with("disk.dev.") {
-        (Some("block"), Some("per disk"))
-    } else if name.starts_with("network.interface.") {
-        (Some("interface"), Some("per interface"))
-    } else if name.starts_with("disk.partitions.")
-        || name.starts_with("disk.dm.")
-        || name.starts_with("disk.md.")
-    {
-        (Some("block"), None)
-    } else if name.starts_with("hinv.cpu.") || name.starts_with("hinv.map.cpu_") {
-        (Some("cpu"), None)
-    } else if name.starts_with("kernel.pernode.") {
-        let l = LabelSet::new().with("device_type", serde_json_array(&["numa_node", "cpu"]));
-        return l;
+    if name.starts_with("kernel.all.cpu.") {
+        LabelSet::new().with("device_type", "cpu")
+    } else if name.starts_with("kernel.pernode.cpu.") {
+        LabelSet::new().with("device_type", vec!["numa_node", "cpu"])
     } else {
-        (None, None)
-    };
-    let mut l = LabelSet::new();
-    if let Some(t) = ty {
-        l = l.with("device_type", t);
+        LabelSet::new()
     }
-    if let Some(n) = indom_name {
-        l = l.with("indom_name", n);
-    }
-    l
-}
-
-fn serde_json_array(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
 }
