@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
+use pcp_core::render::pminfo::{render, Flags};
 use pcp_core::testing::{have_program, port_open, require};
-use pcp_core::{ClientContext, FetchRequest, Pmda, Profile, Semantics, Value, PM_IN_NULL};
+use pcp_core::{ClientContext, FetchRequest, Host, Pmda, Profile, Semantics, Value, PM_IN_NULL};
 use pmda_linux::{LinuxConfig, LinuxPmda};
 
 /// One metric as pminfo -dmf printed it.
@@ -264,4 +265,107 @@ fn check(
         }
     }
     problems
+}
+
+/// Runs pminfo with `args`; its standard output.
+fn pminfo_with(args: &[&str], names: &[String]) -> Option<String> {
+    let out = Command::new("pminfo")
+        .args(args)
+        .args(names)
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The first lines where two texts differ, with a little context.
+fn first_differences(real: &str, ours: &str) -> String {
+    let (r, o): (Vec<&str>, Vec<&str>) = (real.lines().collect(), ours.lines().collect());
+    let mut out = String::new();
+    let mut shown = 0;
+    for i in 0..r.len().max(o.len()) {
+        let (a, b) = (r.get(i).copied(), o.get(i).copied());
+        if a != b {
+            out.push_str(&format!("line {}:\n  real {a:?}\n  ours {b:?}\n", i + 1));
+            shown += 1;
+            if shown == 10 {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Byte-for-byte parity with `pminfo -dml` for every metric both serve:
+/// the names in the order pmdalinux's namespace lists them, PMIDs,
+/// descriptors, and labels at every level (context, agent, indom, item,
+/// each instance). Ours is rendered through a [`Host`] with the renderer
+/// `pcp-agent info` uses.
+#[test]
+fn pminfo_dml_is_byte_identical() {
+    let up = have_program("pminfo") && port_open("127.0.0.1:44321");
+    if !require(
+        "pmcd",
+        up,
+        "pminfo and pmcd on 127.0.0.1:44321 are needed to compare with pmdalinux",
+    ) {
+        return;
+    }
+    let mut host = Host::new();
+    host.load(Box::new(
+        LinuxPmda::new(LinuxConfig::default()).expect("agent"),
+    ))
+    .expect("load");
+    let ours_all = host.namespace().traverse("").unwrap_or_default();
+
+    // Which names the real agent serves, in its traversal order.
+    let listing = pminfo_with(&["-m"], &[]).expect("pminfo runs");
+    let real_order: Vec<String> = listing
+        .lines()
+        .filter_map(|l| l.split_once(" PMID: "))
+        .filter(|(_, p)| p.starts_with("60."))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    require(
+        "pmdalinux",
+        real_order.len() > 100,
+        "pmcd answers for the linux agent",
+    );
+    let real_set: std::collections::HashSet<&str> = real_order.iter().map(|s| s.as_str()).collect();
+    let both: Vec<(String, pcp_core::Pmid)> = ours_all
+        .into_iter()
+        .filter(|(n, _)| real_set.contains(n.as_str()))
+        .collect();
+    let ours_set: std::collections::HashSet<&str> = both.iter().map(|(n, _)| n.as_str()).collect();
+    let real_both: Vec<&str> = real_order
+        .iter()
+        .map(|s| s.as_str())
+        .filter(|n| ours_set.contains(n))
+        .collect();
+    let ours_names: Vec<&str> = both.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        ours_names, real_both,
+        "namespace order differs from pmdalinux's"
+    );
+    assert!(both.len() > 500, "only {} metrics in common", both.len());
+
+    let names: Vec<String> = both.iter().map(|(n, _)| n.clone()).collect();
+    let flags = Flags {
+        desc: true,
+        pmid: true,
+        labels: true,
+        ..Default::default()
+    };
+    // Instances (interfaces, mounts) may come and go between the two
+    // answers: one retry with fresh answers on both sides.
+    let mut last = String::new();
+    for _ in 0..2 {
+        let real = pminfo_with(&["-dml"], &names).expect("pminfo runs");
+        let ours = render(&host, &both, flags);
+        if real == ours {
+            eprintln!("pminfo -dml identical for {} metrics", both.len());
+            return;
+        }
+        last = first_differences(&real, &ours);
+    }
+    panic!("pminfo -dml differs from pmdalinux's:\n{last}");
 }
