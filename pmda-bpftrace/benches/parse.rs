@@ -1,1 +1,138 @@
-fn main() {}
+//! Events parsed per second for one bpftrace `map` message of 100,000 keys
+//! (what the appended print block emits every second for a big map).
+//!
+//! Compared in the same run with:
+//! - `serde_json::Value` (a generic JSON DOM, the native equivalent of
+//!   what the reference does with `json.loads`);
+//! - pmdabpftrace's own parser function (`process_bpftrace_output` from
+//!   PCP 6.0.3, run by `/usr/bin/python3`), when installed.
+//!
+//! `cargo bench -p pmda-bpftrace` (or `--bench parse -- KEYS SECONDS`).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pcp_core::IdCache;
+use pmda_bpftrace::code::analyse;
+use pmda_bpftrace::data::{ScriptData, FIRST_DATA_ITEM, LAST_DATA_ITEM};
+use pmda_bpftrace::event::parse_line;
+
+fn line(keys: usize) -> String {
+    let mut s = String::from("{\"type\": \"map\", \"data\": {\"@m\": {");
+    for i in 0..keys {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&format!("\"{i}\": {}", i * 7 + 1));
+    }
+    s.push_str("}}}");
+    s
+}
+
+fn rate(secs: f64, mut f: impl FnMut()) -> f64 {
+    f(); // warm up
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs_f64(secs) {
+        f();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn python_reference(line: &str, secs: f64) -> Option<f64> {
+    let dir = std::path::Path::new("/var/lib/pcp/pmdas/bpftrace");
+    if !dir.join("bpftrace/parser.py").exists()
+        || !std::path::Path::new("/usr/bin/python3").exists()
+    {
+        return None;
+    }
+    let tmp = std::env::temp_dir().join(format!("bpftrace-bench-{}.json", std::process::id()));
+    std::fs::write(&tmp, line).ok()?;
+    let prog = format!(
+        "import sys, time\n\
+         sys.path.insert(0, {dir:?})\n\
+         from bpftrace.parser import process_bpftrace_output\n\
+         from bpftrace.models import Script, RuntimeInfo\n\
+         s = Script('x'); r = RuntimeInfo()\n\
+         line = open({tmp:?}).read()\n\
+         process_bpftrace_output(r, s, line)\n\
+         t = time.time(); n = 0\n\
+         while time.time() - t < {secs}:\n    process_bpftrace_output(r, s, line); n += 1\n\
+         print(n / (time.time() - t))\n",
+        dir = dir.display().to_string(),
+        tmp = tmp.display().to_string(),
+    );
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(prog)
+        .output()
+        .ok();
+    let _ = std::fs::remove_file(&tmp);
+    let out = out?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let keys: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let secs: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2.0);
+    let text = line(keys);
+    let bytes = text.as_bytes();
+    println!("one map message of {keys} keys, {} bytes", bytes.len());
+
+    // The machine is shared: measure in interleaved rounds and keep each
+    // measurement's best round.
+    let info = Arc::new(analyse("BEGIN { @m[1] = count(); }").unwrap());
+    let mut data = ScriptData::new(
+        151,
+        100,
+        info,
+        IdCache::in_memory("items", FIRST_DATA_ITEM, LAST_DATA_ITEM),
+        1 << 20,
+    );
+    let (mut ours, mut full, mut fetch, mut dom, mut py) = (0f64, 0f64, 0f64, 0f64, None::<f64>);
+    let round = secs / 3.0;
+    for _ in 0..3 {
+        ours = ours.max(rate(round, || {
+            black_box(parse_line(black_box(bytes)).unwrap());
+        }));
+        full = full.max(rate(round, || {
+            let ev = parse_line(black_box(bytes)).unwrap().unwrap();
+            black_box(data.apply(ev));
+        }));
+        fetch = fetch.max(rate(round, || {
+            black_box(data.fetch(FIRST_DATA_ITEM).unwrap());
+        }));
+        dom = dom.max(rate(round, || {
+            black_box(serde_json::from_slice::<serde_json::Value>(black_box(bytes)).unwrap());
+        }));
+        if let Some(p) = python_reference(&text, round) {
+            py = Some(py.map_or(p, |q: f64| q.max(p)));
+        }
+    }
+
+    let row = |name: &str, r: f64| {
+        println!(
+            "{name:<58} {r:>9.1} events/s {:>7.2} Mkeys/s {:>8.1} MB/s",
+            r * keys as f64 / 1e6,
+            r * bytes.len() as f64 / 1e6
+        )
+    };
+    row("pmda-bpftrace parse_line", ours);
+    row("pmda-bpftrace parse_line + apply (ids, values)", full);
+    row("pmda-bpftrace fetch of all instances", fetch);
+    row("serde_json::Value (generic DOM)", dom);
+    match py {
+        Some(p) => {
+            row("pmdabpftrace 6.0.3 process_bpftrace_output (python3)", p);
+            println!("ratio parse+apply / pmdabpftrace parser: {:.1}x", full / p);
+        }
+        None => println!("pmdabpftrace's parser not installed: no reference ratio"),
+    }
+    println!("ratio parse_line / serde_json::Value: {:.2}x", ours / dom);
+}

@@ -121,50 +121,120 @@ enum Val {
     Stats(Stats),
 }
 
-#[derive(Debug, Clone)]
-struct Entry {
-    id: u32,
+/// FxHash (rustc's hasher): map keys come from our own bpftrace, and the
+/// table is rebuilt from each print, so a fast non-keyed hash is right.
+#[derive(Debug, Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<Fx>;
+
+/// One instance of a keyed map (or bucket of a histogram).
+#[derive(Debug)]
+struct Slot {
     name: Arc<str>,
-    /// Sort key: map key then bucket lower bound.
-    key: Arc<str>,
-    rank: i128,
+    id: u32,
+    /// The print it was last seen in: only slots of the current print are
+    /// instances.
+    stamp: u64,
+    /// Sorting: `name[..key_len]` (the map key), then `rank` (the bucket's
+    /// lower bound).
+    key_len: u32,
+    rank: i64,
     val: Val,
 }
 
+/// The instances of a keyed map: each name keeps its id for the agent's
+/// lifetime (ids are never reused), values are updated in place at each
+/// print, and names missing from the print drop out.
 #[derive(Debug, Default)]
-struct Instances {
-    known: HashMap<Arc<str>, u32>,
-    next: u32,
+struct Table {
+    index: HashMap<Arc<str>, u32, FxBuild>,
+    slots: Vec<Slot>,
+    next_id: u32,
+    stamp: u64,
+    live: usize,
 }
 
-impl Instances {
-    fn id(&mut self, name: &str) -> (u32, Arc<str>) {
-        if let Some((k, id)) = self.known.get_key_value(name) {
-            return (*id, k.clone());
-        }
-        let id = self.next;
-        self.next = self.next.wrapping_add(1);
-        let k: Arc<str> = Arc::from(name);
-        self.known.insert(k.clone(), id);
-        (id, k)
+impl Table {
+    /// Starts a new print of the map.
+    fn begin(&mut self) {
+        self.stamp += 1;
+        self.live = 0;
     }
 
-    /// Ids are never reused, but names no longer present are forgotten when
-    /// the table grows well past the current count, so maps keyed by pid or
-    /// similar do not grow memory for ever.
-    fn trim(&mut self, current: &[Entry]) {
-        if self.known.len() > (current.len() * 2).max(4096) {
-            let keep: HashSet<&str> = current.iter().map(|e| &*e.name).collect();
-            self.known.retain(|k, _| keep.contains(&**k));
+    /// Sets `name`'s value in the current print (a key printed twice keeps
+    /// the last value).
+    fn set(&mut self, name: &str, key_len: usize, rank: i64, val: Val) {
+        if let Some(&i) = self.index.get(name) {
+            let s = &mut self.slots[i as usize];
+            if s.stamp != self.stamp {
+                s.stamp = self.stamp;
+                self.live += 1;
+            }
+            s.key_len = key_len as u32;
+            s.rank = rank;
+            s.val = val;
+            return;
         }
+        let name: Arc<str> = Arc::from(name);
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.index.insert(name.clone(), self.slots.len() as u32);
+        self.slots.push(Slot {
+            name,
+            id,
+            stamp: self.stamp,
+            key_len: key_len as u32,
+            rank,
+            val,
+        });
+        self.live += 1;
+    }
+
+    /// Ends a print: names long gone are forgotten when the table grows
+    /// well past the current count (maps keyed by pid or similar do not
+    /// grow memory for ever); a forgotten name that comes back gets a new id.
+    fn finish(&mut self) {
+        if self.slots.len() > (self.live * 2).max(4096) {
+            let stamp = self.stamp;
+            self.slots.retain(|s| s.stamp == stamp);
+            self.index.clear();
+            for (i, s) in self.slots.iter().enumerate() {
+                self.index.insert(s.name.clone(), i as u32);
+            }
+        }
+    }
+
+    /// The current instances.
+    fn current(&self) -> impl Iterator<Item = &Slot> {
+        let stamp = self.stamp;
+        self.slots.iter().filter(move |s| s.stamp == stamp)
     }
 }
 
 #[derive(Debug)]
 struct Var {
     def: VarDef,
-    insts: Instances,
-    entries: Vec<Entry>,
+    table: Table,
+    single: Option<Val>,
     has_value: bool,
     sorted: Option<Vec<Instance>>,
 }
@@ -173,15 +243,16 @@ impl Var {
     fn new(def: VarDef) -> Var {
         Var {
             def,
-            insts: Instances::default(),
-            entries: Vec::new(),
+            table: Table::default(),
+            single: None,
             has_value: false,
             sorted: None,
         }
     }
 
     fn clear(&mut self) {
-        self.entries.clear();
+        self.table.begin();
+        self.single = None;
         self.has_value = false;
         self.sorted = None;
     }
@@ -692,7 +763,7 @@ impl ScriptData {
     }
 
     /// Applies one event.
-    pub fn apply(&mut self, ev: Event) -> Applied {
+    pub fn apply(&mut self, ev: Event<'_>) -> Applied {
         let mut out = Applied::default();
         match ev {
             Event::Text(kind, text) => {
@@ -746,7 +817,7 @@ impl ScriptData {
         self.seen.clear();
     }
 
-    fn apply_map(&mut self, name: &str, data: MapData) -> Applied {
+    fn apply_map(&mut self, name: &str, data: MapData<'_>) -> Applied {
         let mut applied = Applied {
             data: true,
             names: false,
@@ -798,80 +869,32 @@ impl ScriptData {
         self.seen.insert(idx);
         let var = &mut self.vars[idx];
         let ty = var.def.ty;
-        let mut entries = Vec::new();
+        var.table.begin();
+        var.single = None;
         match data {
-            MapData::Scalar(s) => {
-                if let Some(v) = convert(&s, ty) {
-                    entries.push(Entry {
-                        id: PM_IN_NULL,
-                        name: Arc::from(""),
-                        key: Arc::from(""),
-                        rank: 0,
-                        val: Val::One(v),
-                    });
-                }
-            }
+            MapData::Scalar(s) => var.single = convert(&s, ty).map(Val::One),
             MapData::Keyed(kv) => {
-                entries.reserve(kv.len());
                 for (k, s) in kv {
                     if let Some(v) = convert(&s, ty) {
-                        let (id, name) = var.insts.id(&k);
-                        entries.push(Entry {
-                            id,
-                            key: name.clone(),
-                            name,
-                            rank: 0,
-                            val: Val::One(v),
-                        });
+                        var.table.set(&k, k.len(), 0, Val::One(v));
                     }
                 }
             }
-            MapData::Hist(buckets) => push_buckets(&mut var.insts, &mut entries, None, &buckets),
+            MapData::Hist(buckets) => push_buckets(&mut var.table, None, &buckets),
             MapData::KeyedHist(kb) => {
                 for (k, buckets) in kb {
-                    let key: Arc<str> = Arc::from(k.as_str());
-                    push_buckets(&mut var.insts, &mut entries, Some(&key), &buckets);
+                    push_buckets(&mut var.table, Some(&k), &buckets);
                 }
             }
-            MapData::Stats(s) => entries.push(Entry {
-                id: PM_IN_NULL,
-                name: Arc::from(""),
-                key: Arc::from(""),
-                rank: 0,
-                val: Val::Stats(s),
-            }),
+            MapData::Stats(s) => var.single = Some(Val::Stats(s)),
             MapData::KeyedStats(ks) => {
                 for (k, s) in ks {
-                    let (id, name) = var.insts.id(&k);
-                    entries.push(Entry {
-                        id,
-                        key: name.clone(),
-                        name,
-                        rank: 0,
-                        val: Val::Stats(s),
-                    });
+                    var.table.set(&k, k.len(), 0, Val::Stats(s));
                 }
             }
         }
-        // A key printed twice (two keys rendering alike): the last wins.
-        if var.def.keyed || var.def.shape == Shape::Histogram {
-            let mut seen_ids = HashSet::with_capacity(entries.len());
-            if entries.iter().any(|e| !seen_ids.insert(e.id)) {
-                let mut last: HashMap<u32, usize> = HashMap::new();
-                for (i, e) in entries.iter().enumerate() {
-                    last.insert(e.id, i);
-                }
-                let mut i = 0;
-                entries.retain(|e| {
-                    let keep = last.get(&e.id) == Some(&i);
-                    i += 1;
-                    keep
-                });
-            }
-        }
-        var.insts.trim(&entries);
-        var.has_value = !entries.is_empty();
-        var.entries = entries;
+        var.table.finish();
+        var.has_value = var.single.is_some() || var.table.live > 0;
         var.sorted = None;
         applied
     }
@@ -979,28 +1002,21 @@ impl ScriptData {
             };
         }
         let singular = !(var.def.keyed || var.def.shape == Shape::Histogram);
-        if !var.has_value && singular {
-            return Err(PmError::VALUE);
+        if singular {
+            let v = var.single.as_ref().ok_or(PmError::VALUE)?;
+            return Ok(vec![(PM_IN_NULL, part_value(v, part))]);
         }
         if part == Part::Folded {
-            let text = folded(var.entries.iter().filter_map(|e| match &e.val {
+            let text = folded(var.table.current().filter_map(|e| match &e.val {
                 Val::One(v) => v.as_f64().map(|c| (e.name.to_string(), c as i128)),
                 Val::Stats(_) => None,
             }));
             return Ok(vec![(PM_IN_NULL, Value::String(text))]);
         }
         Ok(var
-            .entries
-            .iter()
-            .map(|e| {
-                let v = match (&e.val, part) {
-                    (Val::One(v), _) => v.clone(),
-                    (Val::Stats(s), Part::Main) => Value::U64(s.count as u64),
-                    (Val::Stats(s), Part::Average) => Value::I64(s.average),
-                    (Val::Stats(s), _) => Value::I64(s.total),
-                };
-                (e.id, v)
-            })
+            .table
+            .current()
+            .map(|e| (e.id, part_value(&e.val, part)))
             .collect())
     }
 
@@ -1014,8 +1030,12 @@ impl ScriptData {
             return None;
         }
         if var.sorted.is_none() {
-            let mut order: Vec<&Entry> = var.entries.iter().collect();
-            order.sort_by(|a, b| a.key.cmp(&b.key).then(a.rank.cmp(&b.rank)));
+            let mut order: Vec<&Slot> = var.table.current().collect();
+            order.sort_by(|a, b| {
+                a.name[..a.key_len as usize]
+                    .cmp(&b.name[..b.key_len as usize])
+                    .then(a.rank.cmp(&b.rank))
+            });
             var.sorted = Some(
                 order
                     .iter()
@@ -1036,26 +1056,28 @@ fn looks_like_stack(key: &str) -> bool {
     key.starts_with("\n    ") || key.contains("\n,") && key.contains("\n    ")
 }
 
-fn push_buckets(
-    insts: &mut Instances,
-    entries: &mut Vec<Entry>,
-    key: Option<&Arc<str>>,
-    buckets: &[Bucket],
-) {
+fn push_buckets(table: &mut Table, key: Option<&str>, buckets: &[Bucket]) {
     for b in buckets {
         let bname = b.name();
-        let full = match key {
-            Some(k) => format!("{k} {bname}"),
-            None => bname,
-        };
-        let (id, name) = insts.id(&full);
-        entries.push(Entry {
-            id,
-            name,
-            key: key.cloned().unwrap_or_else(|| Arc::from("")),
-            rank: b.order(),
-            val: Val::One(Value::U64(b.count)),
-        });
+        let rank = b.min.unwrap_or(i64::MIN);
+        match key {
+            Some(k) => table.set(
+                &format!("{k} {bname}"),
+                k.len(),
+                rank,
+                Val::One(Value::U64(b.count)),
+            ),
+            None => table.set(&bname, 0, rank, Val::One(Value::U64(b.count))),
+        }
+    }
+}
+
+fn part_value(v: &Val, part: Part) -> Value {
+    match (v, part) {
+        (Val::One(v), _) => v.clone(),
+        (Val::Stats(s), Part::Main) => Value::U64(s.count as u64),
+        (Val::Stats(s), Part::Average) => Value::I64(s.average),
+        (Val::Stats(s), _) => Value::I64(s.total),
     }
 }
 
@@ -1152,6 +1174,19 @@ mod tests {
         );
         assert_eq!(d.instances(100_010).unwrap(), vec![]);
         assert!(d.output.is_none(), "the marker is not output");
+    }
+
+    #[test]
+    fn a_key_printed_twice_keeps_the_last_value() {
+        let mut d = data_for("BEGIN { @k[1] = count(); }");
+        feed(
+            &mut d,
+            r#"{"type": "map", "data": {"@k": {"a": 1, "b": 2, "a": 3}}}"#,
+        );
+        let it = item(&d, "data.k");
+        let v = d.fetch(it).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].1, Value::U64(3));
     }
 
     #[test]

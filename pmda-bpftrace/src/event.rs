@@ -11,9 +11,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 /// A JSON value, with object members kept in order (bpftrace's order) and
 /// without the cost of a map per object.
@@ -264,11 +263,12 @@ impl Stats {
 
 /// The data of one printed map.
 #[derive(Debug, Clone, PartialEq)]
-pub enum MapData {
+pub enum MapData<'a> {
     /// A map without keys.
     Scalar(Scalar),
-    /// A keyed map: key text (bpftrace's rendering) and value.
-    Keyed(Vec<(String, Scalar)>),
+    /// A keyed map: key text (bpftrace's rendering, borrowed from the line
+    /// when it has no escapes) and value.
+    Keyed(Vec<(Cow<'a, str>, Scalar)>),
     /// `hist()` / `lhist()` without keys.
     Hist(Vec<Bucket>),
     /// A keyed histogram.
@@ -298,11 +298,11 @@ pub enum TextKind {
 
 /// One line of bpftrace's JSON output.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum Event<'a> {
     /// The number of probes attached.
     AttachedProbes(u64),
     /// Maps printed (`map`, `hist` or `stats` message): name with `@`, data.
-    Maps(Vec<(String, MapData)>),
+    Maps(Vec<(String, MapData<'a>)>),
     /// Text output.
     Text(TextKind, String),
     /// Events lost in the perf buffer.
@@ -322,6 +322,48 @@ pub enum Event {
     Unknown(String),
 }
 
+impl Event<'_> {
+    /// The event with nothing borrowed from the line.
+    pub fn into_owned(self) -> Event<'static> {
+        match self {
+            Event::Maps(maps) => Event::Maps(
+                maps.into_iter()
+                    .map(|(n, d)| {
+                        let d = match d {
+                            MapData::Keyed(kv) => MapData::Keyed(
+                                kv.into_iter()
+                                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v))
+                                    .collect(),
+                            ),
+                            MapData::Scalar(s) => MapData::Scalar(s),
+                            MapData::Hist(b) => MapData::Hist(b),
+                            MapData::KeyedHist(b) => MapData::KeyedHist(b),
+                            MapData::Stats(s) => MapData::Stats(s),
+                            MapData::KeyedStats(s) => MapData::KeyedStats(s),
+                        };
+                        (n, d)
+                    })
+                    .collect(),
+            ),
+            Event::AttachedProbes(n) => Event::AttachedProbes(n),
+            Event::Text(k, t) => Event::Text(k, t),
+            Event::LostEvents(n) => Event::LostEvents(n),
+            Event::HelperError {
+                helper,
+                retcode,
+                line,
+                col,
+            } => Event::HelperError {
+                helper,
+                retcode,
+                line,
+                col,
+            },
+            Event::Unknown(t) => Event::Unknown(t),
+        }
+    }
+}
+
 /// Why a line could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -338,25 +380,238 @@ pub enum ParseError {
     },
 }
 
-#[derive(Deserialize)]
+/// The `data` member, decoded according to the `type` seen before it
+/// (bpftrace always prints `type` first; otherwise the generic form is
+/// kept and converted afterwards).
+enum Data<'a> {
+    Maps(Vec<(String, MapData<'a>)>),
+    Json(Json),
+}
+
+/// A whole message: one pass over the line, map data decoded straight into
+/// [`MapData`] without an intermediate tree.
+#[derive(Default)]
 struct Raw<'a> {
-    #[serde(rename = "type", borrow)]
-    ty: Cow<'a, str>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    helper: Option<Cow<'a, str>>,
-    #[serde(default)]
+    ty: Option<String>,
+    data: Option<Data<'a>>,
+    helper: Option<String>,
     retcode: Option<i64>,
-    #[serde(default)]
     line: Option<u64>,
-    #[serde(default)]
     col: Option<u64>,
     // bpftrace <= 0.9.2 put these at the top level.
-    #[serde(default)]
     probes: Option<u64>,
-    #[serde(borrow, default)]
-    msg: Option<Cow<'a, str>>,
+    msg: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Raw<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Raw<'de>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Raw<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a bpftrace message object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw<'de>, A::Error> {
+                let mut raw = Raw::default();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "type" => raw.ty = Some(map.next_value()?),
+                        "data" => {
+                            raw.data = Some(match raw.ty.as_deref() {
+                                Some("map") => {
+                                    Data::Maps(map.next_value_seed(MapsSeed(Kind::Map))?)
+                                }
+                                Some("hist") => {
+                                    Data::Maps(map.next_value_seed(MapsSeed(Kind::Hist))?)
+                                }
+                                _ => Data::Json(map.next_value()?),
+                            })
+                        }
+                        "helper" => raw.helper = Some(map.next_value()?),
+                        "retcode" => raw.retcode = Some(map.next_value()?),
+                        "line" => raw.line = Some(map.next_value()?),
+                        "col" => raw.col = Some(map.next_value()?),
+                        "probes" => raw.probes = Some(map.next_value()?),
+                        "msg" => raw.msg = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(raw)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Map,
+    Hist,
+}
+
+/// The `data` object of `map` and `hist` messages: map name to value.
+struct MapsSeed(Kind);
+
+impl<'de> DeserializeSeed<'de> for MapsSeed {
+    type Value = Vec<(String, MapData<'de>)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MapsSeed {
+    type Value = Vec<(String, MapData<'de>)>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of maps")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(1);
+        while let Some(name) = map.next_key::<String>()? {
+            let data = match self.0 {
+                Kind::Map => map.next_value_seed(MapValueSeed)?,
+                Kind::Hist => map.next_value_seed(HistValueSeed)?,
+            };
+            out.push((name, data));
+        }
+        Ok(out)
+    }
+}
+
+/// One map's value in a `map` message: a scalar, a tuple/record, or an
+/// object of key to value.
+struct MapValueSeed;
+
+impl<'de> DeserializeSeed<'de> for MapValueSeed {
+    type Value = MapData<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<MapData<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MapValueSeed {
+    type Value = MapData<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<MapData<'de>, E> {
+        Ok(MapData::Scalar(Scalar::Int(v as i64)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<MapData<'de>, E> {
+        Ok(MapData::Scalar(Scalar::Int(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<MapData<'de>, E> {
+        Ok(MapData::Scalar(
+            i64::try_from(v).map_or(Scalar::UInt(v), Scalar::Int),
+        ))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<MapData<'de>, E> {
+        Ok(MapData::Scalar(Scalar::Float(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<MapData<'de>, E> {
+        Ok(MapData::Scalar(Scalar::Str(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<MapData<'de>, E> {
+        Ok(MapData::Scalar(Scalar::Str(v)))
+    }
+    fn visit_unit<E>(self) -> Result<MapData<'de>, E> {
+        Ok(MapData::Scalar(Scalar::Text("null".into())))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<MapData<'de>, A::Error> {
+        let tuple = Json::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(MapData::Scalar(Scalar::Text(tuple.render())))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MapData<'de>, A::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            let v = map.next_value_seed(ScalarSeed)?;
+            out.push((k, v));
+        }
+        Ok(MapData::Keyed(out))
+    }
+}
+
+/// A map key, borrowed from the input when it holds no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A keyed map's value.
+struct ScalarSeed;
+
+impl<'de> DeserializeSeed<'de> for ScalarSeed {
+    type Value = Scalar;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ScalarSeed {
+    type Value = Scalar;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Int(v as i64))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+        Ok(i64::try_from(v).map_or(Scalar::UInt(v), Scalar::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+        Ok(Scalar::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+        Ok(Scalar::Str(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
+        Ok(Scalar::Str(v))
+    }
+    fn visit_unit<E>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Text("null".into()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar, A::Error> {
+        let v = Json::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(Scalar::Text(v.render()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar, A::Error> {
+        let v = Json::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(Scalar::Text(v.render()))
+    }
+}
+
+/// One map's value in a `hist` message: buckets, or key to buckets.
+struct HistValueSeed;
+
+impl<'de> DeserializeSeed<'de> for HistValueSeed {
+    type Value = MapData<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<MapData<'de>, D::Error> {
+        let v = Json::deserialize(d)?;
+        hist_data(v).ok_or_else(|| serde::de::Error::custom("bad histogram buckets"))
+    }
 }
 
 fn shape(kind: &str, detail: impl Into<String>) -> ParseError {
@@ -369,7 +624,7 @@ fn shape(kind: &str, detail: impl Into<String>) -> ParseError {
 /// Parses one output line. Blank lines (bpftrace prints some at exit) give
 /// `Ok(None)`. Invalid UTF-8 inside strings (a `comm` or `str()` with odd
 /// bytes) is replaced rather than failing the line.
-pub fn parse_line(line: &[u8]) -> Result<Option<Event>, ParseError> {
+pub fn parse_line(line: &[u8]) -> Result<Option<Event<'_>>, ParseError> {
     let trimmed = line.trim_ascii();
     if trimmed.is_empty() {
         return Ok(None);
@@ -380,40 +635,45 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Event>, ParseError> {
             let text = String::from_utf8_lossy(trimmed);
             let raw: Raw<'_> =
                 serde_json::from_str(&text).map_err(|_| ParseError::Json(e.to_string()))?;
-            convert(raw).map(Some)
+            convert(raw).map(|ev| Some(ev.into_owned()))
         }
         Err(e) => Err(ParseError::Json(e.to_string())),
     }
 }
 
-fn data<'a>(raw: &Raw<'a>) -> Result<&'a RawValue, ParseError> {
-    raw.data.ok_or_else(|| shape(&raw.ty, "no data"))
+fn json_data(ty: &str, data: Option<Data<'_>>) -> Result<Json, ParseError> {
+    match data {
+        Some(Data::Json(j)) => Ok(j),
+        Some(Data::Maps(_)) => Err(shape(ty, "unexpected map data")),
+        None => Err(shape(ty, "no data")),
+    }
 }
 
-fn convert(raw: Raw<'_>) -> Result<Event, ParseError> {
-    let ty = raw.ty.as_ref();
+fn member(ty: &str, j: &Json, name: &str) -> Result<u64, ParseError> {
+    match j {
+        Json::Object(m) => m
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_i64())
+            .map(|v| v.max(0) as u64)
+            .ok_or_else(|| shape(ty, format!("no {name}"))),
+        _ => Err(shape(ty, "data is not an object")),
+    }
+}
+
+fn convert(raw: Raw<'_>) -> Result<Event<'_>, ParseError> {
+    let Some(ty) = raw.ty else {
+        return Err(ParseError::Json("no message type".into()));
+    };
+    let ty = ty.as_str();
     Ok(match ty {
         "attached_probes" => {
             if let Some(p) = raw.probes {
                 return Ok(Event::AttachedProbes(p));
             }
-            #[derive(Deserialize)]
-            struct P {
-                probes: u64,
-            }
-            let p: P =
-                serde_json::from_str(data(&raw)?.get()).map_err(|e| shape(ty, e.to_string()))?;
-            Event::AttachedProbes(p.probes)
+            Event::AttachedProbes(member(ty, &json_data(ty, raw.data)?, "probes")?)
         }
-        "lost_events" => {
-            #[derive(Deserialize)]
-            struct L {
-                events: u64,
-            }
-            let l: L =
-                serde_json::from_str(data(&raw)?.get()).map_err(|e| shape(ty, e.to_string()))?;
-            Event::LostEvents(l.events)
-        }
+        "lost_events" => Event::LostEvents(member(ty, &json_data(ty, raw.data)?, "events")?),
         "printf" | "time" | "cat" | "join" | "syscall" => {
             let kind = match ty {
                 "printf" => TextKind::Printf,
@@ -422,14 +682,12 @@ fn convert(raw: Raw<'_>) -> Result<Event, ParseError> {
                 "join" => TextKind::Join,
                 _ => TextKind::Syscall,
             };
-            let mut text = match (&raw.data, &raw.msg) {
-                (Some(d), _) => match serde_json::from_str::<Json>(d.get())
-                    .map_err(|e| shape(ty, e.to_string()))?
-                {
+            let mut text = match (raw.data, raw.msg) {
+                (Some(d), _) => match json_data(ty, Some(d))? {
                     Json::Str(s) => s,
                     other => other.render(),
                 },
-                (None, Some(m)) => m.to_string(),
+                (None, Some(m)) => m,
                 (None, None) => return Err(shape(ty, "no data")),
             };
             // join() ends its line in text mode; keep the text identical.
@@ -439,33 +697,31 @@ fn convert(raw: Raw<'_>) -> Result<Event, ParseError> {
             Event::Text(kind, text)
         }
         "value" => {
-            let v: Json =
-                serde_json::from_str(data(&raw)?.get()).map_err(|e| shape(ty, e.to_string()))?;
-            let mut text = v.render();
+            let mut text = json_data(ty, raw.data)?.render();
             text.push('\n');
             Event::Text(TextKind::Value, text)
         }
-        "map" | "hist" | "stats" => {
-            let v: Json =
-                serde_json::from_str(data(&raw)?.get()).map_err(|e| shape(ty, e.to_string()))?;
-            let Json::Object(members) = v else {
-                return Err(shape(ty, "data is not an object"));
-            };
-            let mut maps = Vec::with_capacity(members.len());
-            for (name, value) in members {
-                let d = match ty {
-                    "map" => map_data(value),
-                    "hist" => {
-                        hist_data(value).ok_or_else(|| shape(ty, format!("{name}: bad buckets")))?
-                    }
-                    _ => stats_data(value),
+        "map" | "hist" | "stats" => match raw.data {
+            Some(Data::Maps(m)) => Event::Maps(m),
+            other => {
+                let Json::Object(members) = json_data(ty, other)? else {
+                    return Err(shape(ty, "data is not an object"));
                 };
-                maps.push((name, d));
+                let mut maps = Vec::with_capacity(members.len());
+                for (name, value) in members {
+                    let d = match ty {
+                        "map" => map_data(value),
+                        "hist" => hist_data(value)
+                            .ok_or_else(|| shape(ty, format!("{name}: bad buckets")))?,
+                        _ => stats_data(value),
+                    };
+                    maps.push((name, d));
+                }
+                Event::Maps(maps)
             }
-            Event::Maps(maps)
-        }
+        },
         "helper_error" => Event::HelperError {
-            helper: raw.helper.as_deref().unwrap_or("").to_string(),
+            helper: raw.helper.unwrap_or_default(),
             retcode: raw.retcode.unwrap_or(0),
             line: raw.line.unwrap_or(0),
             col: raw.col.unwrap_or(0),
@@ -474,12 +730,12 @@ fn convert(raw: Raw<'_>) -> Result<Event, ParseError> {
     })
 }
 
-fn map_data(v: Json) -> MapData {
+fn map_data(v: Json) -> MapData<'static> {
     match v {
         Json::Object(members) => MapData::Keyed(
             members
                 .into_iter()
-                .map(|(k, v)| (k, Scalar::from_json(v)))
+                .map(|(k, v)| (Cow::Owned(k), Scalar::from_json(v)))
                 .collect(),
         ),
         other => MapData::Scalar(Scalar::from_json(other)),
@@ -490,7 +746,7 @@ fn buckets(v: &[Json]) -> Option<Vec<Bucket>> {
     v.iter().map(Bucket::from_json).collect()
 }
 
-fn hist_data(v: Json) -> Option<MapData> {
+fn hist_data(v: Json) -> Option<MapData<'static>> {
     match v {
         Json::Array(items) => Some(MapData::Hist(buckets(&items)?)),
         Json::Object(members) => {
@@ -509,7 +765,7 @@ fn hist_data(v: Json) -> Option<MapData> {
 
 /// `stats` messages carry both `stats()` (objects of count/average/total)
 /// and `avg()` (plain numbers).
-fn stats_data(v: Json) -> MapData {
+fn stats_data(v: Json) -> MapData<'static> {
     match v {
         Json::Object(members) => {
             if let Some(s) = Stats::from_members(&members) {
@@ -541,7 +797,7 @@ fn stats_data(v: Json) -> MapData {
 mod tests {
     use super::*;
 
-    fn one(line: &str) -> Event {
+    fn one(line: &str) -> Event<'_> {
         parse_line(line.as_bytes()).unwrap().unwrap()
     }
 

@@ -623,7 +623,7 @@ impl Reader<'_> {
         self.reg.notify_ready();
     }
 
-    fn apply(&self, ev: Event) {
+    fn apply(&self, ev: Event<'_>) {
         let mut st = self.script.state.lock();
         match ev {
             Event::AttachedProbes(n) => st.probes = n,

@@ -22,10 +22,17 @@ fn dynamic_scripts_are_off_by_default() {
         return;
     }
     let mut a = agent("[bpftrace]\nprint_interval_ms = 200\n", &[]);
-    assert_eq!(a.store("register", "BEGIN { @x = 1; }", &root(1)), Err(PmError::PERMISSION));
+    assert_eq!(
+        a.store("register", "BEGIN { @x = 1; }", &root(1)),
+        Err(PmError::PERMISSION)
+    );
     let r = a.result("register", &root(1));
     assert!(r["error"].as_str().unwrap().contains("disabled"), "{r}");
-    assert_eq!(a.a.namespace().len(), 7, "the reference's 7 metrics: 4 control + 3 info");
+    assert_eq!(
+        a.a.namespace().len(),
+        7,
+        "the reference's 7 metrics: 4 control + 3 info"
+    );
 }
 
 #[test]
@@ -36,22 +43,40 @@ fn authorisation_rules() {
     let mut a = agent(CONF, &[]);
     let code = "BEGIN { @x = 1; }";
     // Unauthenticated: no user name or id from pmcd.
-    let anon = ClientContext { slot: 2, ..Default::default() };
+    let anon = ClientContext {
+        slot: 2,
+        ..Default::default()
+    };
     assert_eq!(a.store("register", code, &anon), Err(PmError::PERMISSION));
     assert_eq!(
         a.result("register", &anon)["error"],
         "permission denied for unauthenticated user"
     );
-    assert_eq!(a.store("register", code, &user(3, "nobody")), Err(PmError::PERMISSION));
-    assert_eq!(a.result("register", &user(3, "nobody"))["error"], "permission denied for user nobody");
-    assert_eq!(a.store("deregister", "x", &user(3, "nobody")), Err(PmError::PERMISSION));
+    assert_eq!(
+        a.store("register", code, &user(3, "nobody")),
+        Err(PmError::PERMISSION)
+    );
+    assert_eq!(
+        a.result("register", &user(3, "nobody"))["error"],
+        "permission denied for user nobody"
+    );
+    assert_eq!(
+        a.store("deregister", "x", &user(3, "nobody")),
+        Err(PmError::PERMISSION)
+    );
     // uid 0 resolves to root, which is allowed.
     a.store("register", code, &root(4)).unwrap();
     assert_eq!(a.result("register", &root(4))["username"], "root");
     // Without auth, anyone may register; the user is then unknown.
-    let mut b = agent("[dynamic_scripts]\nenabled = true\nauth_enabled = false\n", &[]);
+    let mut b = agent(
+        "[dynamic_scripts]\nenabled = true\nauth_enabled = false\n",
+        &[],
+    );
     b.store("register", code, &anon).unwrap();
-    assert_eq!(b.result("register", &anon)["username"], serde_json::Value::Null);
+    assert_eq!(
+        b.result("register", &anon)["username"],
+        serde_json::Value::Null
+    );
 }
 
 #[test]
@@ -60,11 +85,30 @@ fn register_result_is_read_once_per_client() {
         return;
     }
     let mut a = agent(CONF, &[]);
-    a.store("register", "tracepoint:sched:sched_process_fork { @forks[comm] = count(); }", &root(5)).unwrap();
-    assert_eq!(a.result("register", &root(6)), serde_json::json!({}), "another client sees nothing");
+    a.store(
+        "register",
+        "tracepoint:sched:sched_process_fork { @forks[comm] = count(); }",
+        &root(5),
+    )
+    .unwrap();
+    assert_eq!(
+        a.result("register", &root(6)),
+        serde_json::json!({}),
+        "another client sees nothing"
+    );
     let r = a.result("register", &root(5));
     let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
-    for k in ["script_id", "username", "persistent", "created_at", "last_accessed_at", "code", "metadata", "variables", "state"] {
+    for k in [
+        "script_id",
+        "username",
+        "persistent",
+        "created_at",
+        "last_accessed_at",
+        "code",
+        "metadata",
+        "variables",
+        "state",
+    ] {
         assert!(keys.contains(&k), "{k} missing from {r}");
     }
     assert!(r["script_id"].as_str().unwrap().starts_with('s'));
@@ -78,11 +122,18 @@ fn register_result_is_read_once_per_client() {
     assert_eq!(r["state"]["status"], "starting");
     assert_eq!(r["state"]["pid"], -1);
     assert!(r.get("data").is_none() && r["state"].get("data").is_none());
-    assert_eq!(a.result("register", &root(5)), serde_json::json!({}), "consumed by the first read");
+    assert_eq!(
+        a.result("register", &root(5)),
+        serde_json::json!({}),
+        "consumed by the first read"
+    );
     // The raw text is Python's json.dumps layout.
     a.store("start", "nope", &root(5)).unwrap_err();
     let raw = a.fetch_as("bpftrace.control.start", &root(5)).unwrap();
-    assert_eq!(raw[0].1, Value::String(r#"{"error": "script not found"}"#.into()));
+    assert_eq!(
+        raw[0].1,
+        Value::String(r#"{"error": "script not found"}"#.into())
+    );
     // Scripts are listed with their code; the JSON list has no data.
     let id = r["script_id"].as_str().unwrap().to_string();
     let p = a.pmid("bpftrace.info.scripts").unwrap();
@@ -90,7 +141,8 @@ fn register_result_is_read_once_per_client() {
     let insts = a.a.instances(indom).unwrap();
     assert_eq!(insts.len(), 1);
     assert_eq!(insts[0].name, id);
-    let all: serde_json::Value = serde_json::from_str(&a.string("bpftrace.info.scripts_json")).unwrap();
+    let all: serde_json::Value =
+        serde_json::from_str(&a.string("bpftrace.info.scripts_json")).unwrap();
     assert_eq!(all[0]["script_id"].as_str(), Some(id.as_str()));
     a.a.client_closed(5);
 }
@@ -105,38 +157,74 @@ fn start_stop_deregister_lifecycle() {
     a.wait_status("ctl", "started", 10);
     // Stop once bpftrace is up (a SIGINT while it is still attaching kills
     // it outright: exit code -2, which is reported as such).
-    a.wait_until(10, "data", |a| a.value("bpftrace.scripts.ctl.data.n").is_some());
-    let Some(Value::I32(pid1)) = a.value("bpftrace.scripts.ctl.pid") else { panic!() };
+    a.wait_until(10, "data", |a| {
+        a.value("bpftrace.scripts.ctl.data.n").is_some()
+    });
+    let Some(Value::I32(pid1)) = a.value("bpftrace.scripts.ctl.pid") else {
+        panic!()
+    };
     a.store("stop", "ctl", &root(0)).unwrap();
-    assert_eq!(a.result("stop", &root(0)), serde_json::json!({"success": "true"}));
+    assert_eq!(
+        a.result("stop", &root(0)),
+        serde_json::json!({"success": "true"})
+    );
     a.wait_status("ctl", "stopped", 10);
-    assert_eq!(a.value("bpftrace.scripts.ctl.exit_code"), Some(Value::I32(0)));
+    assert_eq!(
+        a.value("bpftrace.scripts.ctl.exit_code"),
+        Some(Value::I32(0))
+    );
     assert_eq!(a.value("bpftrace.scripts.ctl.pid"), Some(Value::I32(-1)));
     assert!(!alive(pid1));
-    assert!(a.value("bpftrace.scripts.ctl.data.n").is_some(), "data kept after a stop");
+    assert!(
+        a.value("bpftrace.scripts.ctl.data.n").is_some(),
+        "data kept after a stop"
+    );
     // Stopping a stopped script is a no-op that succeeds.
     a.store("stop", "ctl", &root(0)).unwrap();
     a.store("start", "ctl", &root(0)).unwrap();
-    assert_eq!(a.result("start", &root(0)), serde_json::json!({"success": "true"}));
+    assert_eq!(
+        a.result("start", &root(0)),
+        serde_json::json!({"success": "true"})
+    );
     a.wait_status("ctl", "started", 10);
-    let Some(Value::I32(pid2)) = a.value("bpftrace.scripts.ctl.pid") else { panic!() };
+    let Some(Value::I32(pid2)) = a.value("bpftrace.scripts.ctl.pid") else {
+        panic!()
+    };
     assert_ne!(pid1, pid2);
     // Name taken: refused, with the script as JSON in error state.
-    assert_eq!(a.store("register", "// name: ctl\nBEGIN { @y = 1; }", &root(0)), Err(PmError::BADSTORE));
+    assert_eq!(
+        a.store("register", "// name: ctl\nBEGIN { @y = 1; }", &root(0)),
+        Err(PmError::BADSTORE)
+    );
     let r = a.result("register", &root(0));
     assert_eq!(r["state"]["status"], "error");
-    assert!(r["state"]["error"].as_str().unwrap().contains("already in use"));
+    assert!(r["state"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("already in use"));
     // Deregister with an unknown name: the known one still goes.
-    assert_eq!(a.store("deregister", "ctl,nope", &root(0)), Err(PmError::BADSTORE));
-    assert_eq!(a.result("deregister", &root(0)), serde_json::json!({"error": "one or more scripts were not found"}));
+    assert_eq!(
+        a.store("deregister", "ctl,nope", &root(0)),
+        Err(PmError::BADSTORE)
+    );
+    assert_eq!(
+        a.result("deregister", &root(0)),
+        serde_json::json!({"error": "one or more scripts were not found"})
+    );
     assert!(a.pmid("bpftrace.scripts.ctl.status").is_none());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while alive(pid2) {
-        assert!(std::time::Instant::now() < deadline, "deregistered bpftrace {pid2} still running");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deregistered bpftrace {pid2} still running"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     a.store("start", "ctl", &root(0)).unwrap_err();
-    assert_eq!(a.result("start", &root(0)), serde_json::json!({"error": "script not found"}));
+    assert_eq!(
+        a.result("start", &root(0)),
+        serde_json::json!({"error": "script not found"})
+    );
 }
 
 #[test]
@@ -144,21 +232,48 @@ fn limits_are_enforced_with_clear_errors() {
     if !available() {
         return;
     }
-    let conf = format!("{CONF}[limits]\nmax_scripts_per_user = 1\nmax_code_size = 200\nmax_scripts = 2\n");
+    let conf =
+        format!("{CONF}[limits]\nmax_scripts_per_user = 1\nmax_code_size = 200\nmax_scripts = 2\n");
     let mut a = agent(&conf, &[]);
     a.store("register", "BEGIN { @a = 1; }", &root(0)).unwrap();
-    assert_eq!(a.store("register", "BEGIN { @b = 1; }", &root(0)), Err(PmError::BADSTORE));
+    assert_eq!(
+        a.store("register", "BEGIN { @b = 1; }", &root(0)),
+        Err(PmError::BADSTORE)
+    );
     let r = a.result("register", &root(0));
-    assert!(r["state"]["error"].as_str().unwrap().contains("max_scripts_per_user"), "{r}");
+    assert!(
+        r["state"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_scripts_per_user"),
+        "{r}"
+    );
     let big = format!("BEGIN {{ @c = 1; }} // {}", "x".repeat(300));
-    let mut b = agent(&format!("{conf}[dynamic_scripts]\nauth_enabled = false\n"), &[]);
+    let mut b = agent(
+        &format!("{conf}[dynamic_scripts]\nauth_enabled = false\n"),
+        &[],
+    );
     assert_eq!(b.store("register", &big, &root(0)), Err(PmError::BADSTORE));
     let r = b.result("register", &root(0));
-    assert!(r["state"]["error"].as_str().unwrap().contains("max_code_size"), "{r}");
-    b.store("register", "BEGIN { @a = 1; }", &user(0, "u1")).unwrap();
-    b.store("register", "BEGIN { @a = 1; }", &user(0, "u2")).unwrap();
-    assert_eq!(b.store("register", "BEGIN { @a = 1; }", &user(0, "u3")), Err(PmError::BADSTORE));
-    assert!(b.result("register", &root(0))["state"]["error"].as_str().unwrap().contains("max_scripts"));
+    assert!(
+        r["state"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_code_size"),
+        "{r}"
+    );
+    b.store("register", "BEGIN { @a = 1; }", &user(0, "u1"))
+        .unwrap();
+    b.store("register", "BEGIN { @a = 1; }", &user(0, "u2"))
+        .unwrap();
+    assert_eq!(
+        b.store("register", "BEGIN { @a = 1; }", &user(0, "u3")),
+        Err(PmError::BADSTORE)
+    );
+    assert!(b.result("register", &root(0))["state"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("max_scripts"));
 }
 
 #[test]
@@ -167,10 +282,26 @@ fn bad_metadata_is_refused_like_the_reference() {
         return;
     }
     let mut a = agent(CONF, &[]);
-    assert_eq!(a.store("register", "// name: 9x\nBEGIN { @a = 1; }", &root(0)), Err(PmError::BADSTORE));
+    assert_eq!(
+        a.store("register", "// name: 9x\nBEGIN { @a = 1; }", &root(0)),
+        Err(PmError::BADSTORE)
+    );
     let r = a.result("register", &root(0));
-    assert!(r["state"]["error"].as_str().unwrap().contains("invalid value '9x' for name"), "{r}");
-    assert_eq!(a.store("register", "BEGIN { @output = 1; printf(\"x\"); }", &root(0)), Err(PmError::BADSTORE));
+    assert!(
+        r["state"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid value '9x' for name"),
+        "{r}"
+    );
+    assert_eq!(
+        a.store(
+            "register",
+            "BEGIN { @output = 1; printf(\"x\"); }",
+            &root(0)
+        ),
+        Err(PmError::BADSTORE)
+    );
 }
 
 fn new_with_autostart(dir: &std::path::Path) -> Result<BpftracePmda, BpftraceError> {
@@ -190,14 +321,23 @@ fn autostart_permission_refusal() {
     // World-writable directory.
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let e = new_with_autostart(d.path()).unwrap_err();
-    assert!(matches!(e, BpftraceError::AutostartPermission { .. }), "{e}");
-    assert!(e.to_string().contains("exclusively writable by root"), "{e}");
+    assert!(
+        matches!(e, BpftraceError::AutostartPermission { .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("exclusively writable by root"),
+        "{e}"
+    );
     // Group-writable with a non-root group.
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o775)).unwrap();
     std::os::unix::fs::chown(d.path(), None, Some(1)).unwrap();
     assert!(new_with_autostart(d.path()).is_err());
     std::os::unix::fs::chown(d.path(), None, Some(0)).unwrap();
-    assert!(new_with_autostart(d.path()).is_ok(), "root:root 775 is fine");
+    assert!(
+        new_with_autostart(d.path()).is_ok(),
+        "root:root 775 is fine"
+    );
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // A script owned (and writable) by another user.
     let f = d.path().join("ok.bt");
@@ -206,7 +346,10 @@ fn autostart_permission_refusal() {
     assert!(e.to_string().contains("owner uid 1000"), "{e}");
     std::os::unix::fs::chown(&f, Some(0), None).unwrap();
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o646)).unwrap();
-    assert!(new_with_autostart(d.path()).is_err(), "world-writable script");
+    assert!(
+        new_with_autostart(d.path()).is_err(),
+        "world-writable script"
+    );
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
     let mut a = Agent {
         a: new_with_autostart(d.path()).unwrap(),

@@ -10,20 +10,34 @@ use pmda_bpftrace::data::{ScriptData, FIRST_DATA_ITEM, LAST_DATA_ITEM};
 use pmda_bpftrace::event::{parse_line, Event, MapData, Scalar, TextKind};
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
-fn events(name: &str) -> Vec<Event> {
+fn events(name: &str) -> Vec<Event<'static>> {
     fixture(name)
         .lines()
-        .filter_map(|l| parse_line(l.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}: {l}")))
+        .filter_map(|l| {
+            parse_line(l.as_bytes())
+                .unwrap_or_else(|e| panic!("{name}: {e}: {l}"))
+                .map(Event::into_owned)
+        })
         .collect()
 }
 
 /// Feeds a transcript to the data model of its script.
 fn data(script: &str, transcript: &str) -> ScriptData {
     let info = Arc::new(analyse(&fixture(script)).unwrap());
-    let mut d = ScriptData::new(151, 100, info, IdCache::in_memory("items", FIRST_DATA_ITEM, LAST_DATA_ITEM), 1 << 20);
+    let mut d = ScriptData::new(
+        151,
+        100,
+        info,
+        IdCache::in_memory("items", FIRST_DATA_ITEM, LAST_DATA_ITEM),
+        1 << 20,
+    );
     for ev in events(transcript) {
         d.apply(ev);
     }
@@ -49,7 +63,11 @@ fn one(d: &ScriptData, name: &str) -> Value {
 fn instance_names(d: &mut ScriptData, name: &str) -> Vec<String> {
     let it = item(d, name);
     let indom = d.desc(it).unwrap().0.indom;
-    d.instances(indom.serial()).unwrap().into_iter().map(|i| i.name).collect()
+    d.instances(indom.serial())
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect()
 }
 
 #[test]
@@ -93,7 +111,11 @@ fn shapes_transcript_gives_faithful_metrics() {
     assert_eq!(one(&d, "data.total"), Value::I64(-10));
     assert_eq!(one(&d, "data.lo"), Value::I64(-4));
     assert_eq!(one(&d, "data.hi"), Value::I64(7));
-    assert_eq!(one(&d, "data.mean"), Value::I64(10), "avg() arrives as a stats message with a number");
+    assert_eq!(
+        one(&d, "data.mean"),
+        Value::I64(10),
+        "avg() arrives as a stats message with a number"
+    );
     assert_eq!(instance_names(&mut d, "data.keyed"), ["1", "2"]);
     assert_eq!(instance_names(&mut d, "data.multi"), ["1,a"]);
     assert_eq!(instance_names(&mut d, "data.escaped"), ["a\"b\\c"]);
@@ -103,7 +125,10 @@ fn shapes_transcript_gives_faithful_metrics() {
     );
     assert_eq!(
         instance_names(&mut d, "data.lh"),
-        ["-inf--1", "0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80-89", "90-99", "100-inf"]
+        [
+            "-inf--1", "0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79",
+            "80-89", "90-99", "100-inf"
+        ]
     );
     assert_eq!(instance_names(&mut d, "data.kh"), ["1 2-3", "2 8-15"]);
     assert_eq!(one(&d, "data.st.count"), Value::U64(2));
@@ -111,7 +136,10 @@ fn shapes_transcript_gives_faithful_metrics() {
     assert_eq!(one(&d, "data.st.total"), Value::I64(30));
     assert_eq!(instance_names(&mut d, "data.kst.total"), ["x"]);
     let out = one(&d, "data.output");
-    assert!(matches!(&out, Value::String(s) if s.starts_with("hello 5\n") && s.ends_with("(1, b)\nLinux\n")), "{out:?}");
+    assert!(
+        matches!(&out, Value::String(s) if s.starts_with("hello 5\n") && s.ends_with("(1, b)\nLinux\n")),
+        "{out:?}"
+    );
     let (desc, _, _) = d.desc(item(&d, "data.str")).unwrap();
     assert_eq!(desc.ty, Type::String);
 }
@@ -120,18 +148,27 @@ fn shapes_transcript_gives_faithful_metrics() {
 fn stack_transcript_folds() {
     let evs = events("stacks.jsonl");
     let Event::Maps(m) = &evs[1] else { panic!() };
-    let MapData::Keyed(kv) = &m[0].1 else { panic!() };
-    assert!(kv.iter().all(|(k, v)| (k.is_empty() || k.starts_with("\n    ")) && matches!(v, Scalar::Int(n) if *n > 0)));
+    let MapData::Keyed(kv) = &m[0].1 else {
+        panic!()
+    };
+    assert!(kv
+        .iter()
+        .all(|(k, v)| (k.is_empty() || k.starts_with("\n    "))
+            && matches!(v, Scalar::Int(n) if *n > 0)));
     let mut d = data("stacks.bt", "stacks.jsonl");
     let names = instance_names(&mut d, "data.k");
     assert!(!names.is_empty());
-    let Value::String(folded) = one(&d, "folded.k") else { panic!() };
+    let Value::String(folded) = one(&d, "folded.k") else {
+        panic!()
+    };
     for line in folded.lines() {
         let (stack, n) = line.rsplit_once(' ').unwrap();
         assert!(n.parse::<u64>().unwrap() > 0);
         assert!(!stack.contains('\n') && !stack.is_empty());
     }
-    let Value::String(folded_u) = one(&d, "folded.u") else { panic!() };
+    let Value::String(folded_u) = one(&d, "folded.u") else {
+        panic!()
+    };
     // ustack maps keyed with comm: the comm is the root frame.
     assert!(folded_u.lines().all(|l| !l.starts_with(';')), "{folded_u}");
 }
@@ -145,26 +182,46 @@ fn agent_program_transcript_empties_cleared_maps_at_the_marker() {
         .count();
     assert!(markers >= 3);
     let info = Arc::new(analyse(&fixture("agent-program.bt")).unwrap());
-    let mut d = ScriptData::new(151, 100, info, IdCache::in_memory("items", FIRST_DATA_ITEM, LAST_DATA_ITEM), 1 << 20);
+    let mut d = ScriptData::new(
+        151,
+        100,
+        info,
+        IdCache::in_memory("items", FIRST_DATA_ITEM, LAST_DATA_ITEM),
+        1 << 20,
+    );
     let mut seen_keys = false;
     for ev in evs {
         d.apply(ev);
-        if d.names().iter().any(|n| n.0 == "data.k") && !instance_names(&mut d, "data.k").is_empty() {
+        if d.names().iter().any(|n| n.0 == "data.k") && !instance_names(&mut d, "data.k").is_empty()
+        {
             seen_keys = true;
         }
     }
     assert!(seen_keys);
-    assert!(instance_names(&mut d, "data.k").is_empty(), "@k was cleared: no instances");
+    assert!(
+        instance_names(&mut d, "data.k").is_empty(),
+        "@k was cleared: no instances"
+    );
     assert_eq!(one(&d, "data.ticks"), Value::I64(11));
     // (The fixture's code holds the marker printf, so @output exists; the
     // marker itself never becomes output.)
-    assert_eq!(d.fetch(item(&d, "data.output")), Err(pcp_core::PmError::VALUE), "the marker is not output");
+    assert_eq!(
+        d.fetch(item(&d, "data.output")),
+        Err(pcp_core::PmError::VALUE),
+        "the marker is not output"
+    );
 }
 
 /// The tools' code is not kept here: maps are discovered from the output.
 fn discovered(transcript: &str) -> ScriptData {
     let info = Arc::new(pmda_bpftrace::code::CodeInfo::default());
-    let mut d = ScriptData::new(151, 100, info, IdCache::in_memory("items", FIRST_DATA_ITEM, LAST_DATA_ITEM), 1 << 20);
+    let mut d = ScriptData::new(
+        151,
+        100,
+        info,
+        IdCache::in_memory("items", FIRST_DATA_ITEM, LAST_DATA_ITEM),
+        1 << 20,
+    );
     for ev in events(transcript) {
         d.apply(ev);
     }
@@ -178,11 +235,18 @@ fn tool_transcripts_discover_their_maps() {
     assert_eq!(sys.len(), 10, "print(@syscall, 10) prints the top 10");
     assert!(sys.iter().all(|k| k.parse::<u32>().is_ok()));
     assert_eq!(instance_names(&mut d, "data.process").len(), 10);
-    let Value::String(out) = one(&d, "data.output") else { panic!() };
+    let Value::String(out) = one(&d, "data.output") else {
+        panic!()
+    };
     assert!(out.starts_with("Counting syscalls..."));
     let mut d = discovered("tool-pidpersec.jsonl");
-    assert!(matches!(one(&d, "data.root"), Value::I64(_)), "the anonymous map @ is data.root");
-    let Value::String(out) = one(&d, "data.output") else { panic!() };
+    assert!(
+        matches!(one(&d, "data.root"), Value::I64(_)),
+        "the anonymous map @ is data.root"
+    );
+    let Value::String(out) = one(&d, "data.output") else {
+        panic!()
+    };
     assert!(out.contains("PIDs/sec: "));
     let _ = instance_names;
     let _ = &mut d;
