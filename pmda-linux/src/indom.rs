@@ -69,6 +69,10 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (NODE, "set of NUMA nodes", "One instance per NUMA node, named nodeN with id N."),
     (DM, "set of device-mapper devices", "One instance per device-mapper device, named by its persistent name (as under /dev/mapper)."),
     (MD, "set of multi-device devices", "One instance per md (software RAID) device, named by its persistent name when it has one."),
+    (INTERRUPTS, "set of interrupt lines", "One instance per row of /proc/interrupts (the ERR and MIS totals excepted), named by the row's label: an IRQ number or a name such as LOC or NMI."),
+    (SOFTIRQS, "set of soft interrupt kinds", "One instance per row of /proc/softirqs, named by the kind (TIMER, NET_RX, ...)."),
+    (INTERRUPT_CPU, "set of interrupt lines on each CPU", "One instance per row of /proc/interrupts and CPU, named LINE::cpuN."),
+    (SOFTIRQ_CPU, "set of soft interrupt kinds on each CPU", "One instance per row of /proc/softirqs and CPU, named KIND::cpuN."),
     (PRESSURE, "pressure stall averaging periods", "Three instances: \"10 second\", \"1 minute\" and \"5 minute\", with ids 10, 60 and 300."),
 ];
 

@@ -41,7 +41,23 @@ pub enum Src {
     Uptime,
     /// /sys/devices/system/node.
     Nodes,
-    /// /proc/pressure/cpu.
+    /// /proc/interrupts.
+    Interrupts,
+    /// /proc/softirqs.
+    Softirqs,
+    /// /proc/net/softnet_stat.
+    Softnet,
+    /// /proc/locks.
+    Locks,
+    /// /proc/net/tcp.
+    Tcp,
+    /// /proc/net/tcp6.
+    Tcp6,
+    /// /proc/net/udp.
+    Udp,
+    /// /proc/net/udp6.
+    Udp6,
+    /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
     PressureMem,
@@ -52,7 +68,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 20;
+pub const NSRC: usize = 28;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -74,6 +90,14 @@ impl Src {
             Src::Cpuinfo => "proc/cpuinfo",
             Src::Uptime => "proc/uptime",
             Src::Nodes => "sys/devices/system/node",
+            Src::Interrupts => "proc/interrupts",
+            Src::Softirqs => "proc/softirqs",
+            Src::Softnet => "proc/net/softnet_stat",
+            Src::Locks => "proc/locks",
+            Src::Tcp => "proc/net/tcp",
+            Src::Tcp6 => "proc/net/tcp6",
+            Src::Udp => "proc/net/udp",
+            Src::Udp6 => "proc/net/udp6",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -311,6 +335,21 @@ pub enum MemF {
     HugeBytes(usize),
 }
 
+/// An interrupt figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrqF {
+    /// Per line, summed over CPUs.
+    Total,
+    /// Per line and CPU.
+    PerCpu,
+    /// The ERR row.
+    Errors,
+    /// The MIS row.
+    Missed,
+    /// Per CPU, summed over lines.
+    CpuSum,
+}
+
 /// A vmstat value that pmdalinux derives when the kernel lacks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Derive {
@@ -402,6 +441,19 @@ pub enum Kind {
     SysNum(&'static str, usize),
     /// Pressure: (resource 0..4, full?, total?).
     Pressure(usize, bool, bool),
+    /// /proc/interrupts.
+    Irq(IrqF),
+    /// /proc/softirqs (Total, PerCpu or CpuSum).
+    Softirq(IrqF),
+    /// /proc/net/softnet_stat: (column index in
+    /// [`crate::misc::SOFTNET_COLUMNS`], per CPU?).
+    Softnet(usize, bool),
+    /// /proc/locks: (class posix/flock/lease, mode read/write/count).
+    Locks(usize, usize),
+    /// Sockets of a /proc/net table in one state: (table, state).
+    Conn(Src, usize),
+    /// The kernel's uname fields in one string.
+    PmdaUname,
 }
 
 impl Kind {
@@ -441,7 +493,16 @@ impl Kind {
             }
             Kind::Uptime | Kind::IdleTime => add(Src::Uptime),
             Kind::Pressure(r, ..) => add(Src::pressure(r)),
-            Kind::Machine | Kind::SysKernel(_) | Kind::Distro | Kind::SysNum(..) => {}
+            Kind::Irq(_) => add(Src::Interrupts),
+            Kind::Softirq(_) => add(Src::Softirqs),
+            Kind::Softnet(..) => add(Src::Softnet),
+            Kind::Locks(..) => add(Src::Locks),
+            Kind::Conn(s, _) => add(s),
+            Kind::Machine
+            | Kind::SysKernel(_)
+            | Kind::Distro
+            | Kind::SysNum(..)
+            | Kind::PmdaUname => {}
         }
     }
 }
@@ -781,7 +842,75 @@ pub fn resolve(
             }
         });
     }
+    if let Some(rest) = name
+        .strip_prefix("network.softnet.percpu.")
+        .map(|r| (r, true))
+        .or_else(|| name.strip_prefix("network.softnet.").map(|r| (r, false)))
+    {
+        let col = [
+            "processed",
+            "dropped",
+            "time_squeeze",
+            "cpu_collision",
+            "received_rps",
+            "flow_limit_count",
+        ]
+        .iter()
+        .position(|c| *c == rest.0)?;
+        return Some(Kind::Softnet(col, rest.1));
+    }
+    if let Some(rest) = name.strip_prefix("vfs.locks.") {
+        let (class, mode) = rest.split_once('.')?;
+        let class = ["posix", "flock", "lease"]
+            .iter()
+            .position(|c| *c == class)?;
+        let mode = ["read", "write", "count"].iter().position(|m| *m == mode)?;
+        return Some(Kind::Locks(class, mode));
+    }
+    for (prefix, src) in [
+        ("network.tcpconn.", Src::Tcp),
+        ("network.tcpconn6.", Src::Tcp6),
+        ("network.udpconn.", Src::Udp),
+        ("network.udpconn6.", Src::Udp6),
+    ] {
+        if let Some(state) = name.strip_prefix(prefix) {
+            // The kernel's socket states, numbered from 1.
+            let st = [
+                "established",
+                "syn_sent",
+                "syn_recv",
+                "fin_wait1",
+                "fin_wait2",
+                "time_wait",
+                "close",
+                "close_wait",
+                "last_ack",
+                "listen",
+                "closing",
+            ]
+            .iter()
+            .position(|s| *s == state)?
+                + 1;
+            // An unconnected UDP socket sits in TCP_CLOSE: pmdalinux
+            // counts those as listening.
+            let st = if matches!(src, Src::Udp | Src::Udp6) && state == "listen" {
+                7
+            } else {
+                st
+            };
+            return Some(Kind::Conn(src, st));
+        }
+    }
     let k = match name {
+        "kernel.all.interrupts.total" => Kind::Irq(IrqF::Total),
+        "kernel.percpu.interrupts" => Kind::Irq(IrqF::PerCpu),
+        "kernel.all.interrupts.errors" => Kind::Irq(IrqF::Errors),
+        "kernel.all.interrupts.missed" => Kind::Irq(IrqF::Missed),
+        "kernel.percpu.intr" => Kind::Irq(IrqF::CpuSum),
+        "kernel.all.softirqs.total" => Kind::Softirq(IrqF::Total),
+        "kernel.percpu.softirqs" => Kind::Softirq(IrqF::PerCpu),
+        "kernel.percpu.sirq" => Kind::Softirq(IrqF::CpuSum),
+        "pmda.uname" => Kind::PmdaUname,
         "kernel.all.intr" => Kind::Intr,
         "kernel.all.pswitch" => Kind::Pswitch,
         "kernel.all.sysfork" => Kind::Sysfork,

@@ -28,9 +28,11 @@
 pub mod disk;
 pub mod fs;
 pub mod indom;
+pub mod irq;
 pub mod keyed;
 pub mod kind;
 pub mod metrics;
+pub mod misc;
 pub mod net;
 mod read;
 pub mod stat;
@@ -47,9 +49,10 @@ use procfs::{FromRead, LoadAverage, Uptime};
 use crate::disk::{Dev, DevKind};
 use crate::fs::{Mount, Statfs};
 use crate::indom::InstMap;
+use crate::irq::IrqTable;
 use crate::keyed::Keyed;
 use crate::kind::{
-    CpuScope, CpuState, DField, Derive, DiskScope, FsF, Kind, MemF, NetF, Src, NSRC,
+    CpuScope, CpuState, DField, Derive, DiskScope, FsF, IrqF, Kind, MemF, NetF, Src, NSRC,
 };
 use crate::net::{AttrNeed, IfAttrs, NetIf};
 use crate::stat::Stat;
@@ -127,6 +130,18 @@ struct Data {
     pressure: [Pressure; 4],
     /// Small /proc/sys files read in this fetch (several metrics share one).
     sys_files: HashMap<&'static str, Option<String>>,
+    interrupts: IrqTable,
+    /// Instance id of each interrupt row, and of each row and CPU.
+    irq_ids: Vec<u32>,
+    irq_cpu_ids: Vec<u32>,
+    softirqs: IrqTable,
+    soft_ids: Vec<u32>,
+    soft_cpu_ids: Vec<u32>,
+    softnet: Vec<(u32, [u64; 6])>,
+    locks: misc::LockCounts,
+    /// Socket counts per state of /proc/net/{tcp,tcp6,udp,udp6}.
+    conns: [[u64; 12]; 4],
+    key: String,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -138,6 +153,10 @@ struct Maps {
     md: InstMap,
     net: InstMap,
     fs: InstMap,
+    irq: InstMap,
+    irq_cpu: InstMap,
+    softirq: InstMap,
+    softirq_cpu: InstMap,
 }
 
 impl Maps {
@@ -239,6 +258,10 @@ impl LinuxPmda {
             md: InstMap::seeded(&root, indom::MD),
             net: InstMap::seeded(&root, indom::NET_DEV),
             fs: InstMap::new(),
+            irq: InstMap::seeded(&root, indom::INTERRUPTS),
+            irq_cpu: InstMap::seeded(&root, indom::INTERRUPT_CPU),
+            softirq: InstMap::seeded(&root, indom::SOFTIRQS),
+            softirq_cpu: InstMap::seeded(&root, indom::SOFTIRQ_CPU),
         };
         Ok(LinuxPmda {
             table,
@@ -421,6 +444,54 @@ impl LinuxPmda {
                     }
                 }
             }
+            Src::Interrupts | Src::Softirqs => {
+                let soft = src == Src::Softirqs;
+                let (table, map, cpu_map, ids, cpu_ids) = if soft {
+                    (
+                        &mut self.d.softirqs,
+                        &mut self.maps.softirq,
+                        &mut self.maps.softirq_cpu,
+                        &mut self.d.soft_ids,
+                        &mut self.d.soft_cpu_ids,
+                    )
+                } else {
+                    (
+                        &mut self.d.interrupts,
+                        &mut self.maps.irq,
+                        &mut self.maps.irq_cpu,
+                        &mut self.d.irq_ids,
+                        &mut self.d.irq_cpu_ids,
+                    )
+                };
+                if let Err(e) = table.parse(bytes) {
+                    return fail(self, e.0);
+                }
+                ids.clear();
+                cpu_ids.clear();
+                let key = &mut self.d.key;
+                for row in &table.rows {
+                    ids.push(map.id(&row.name));
+                    for cpu in &table.cpus {
+                        key.clear();
+                        use std::fmt::Write as _;
+                        let _ = write!(key, "{}::cpu{cpu}", row.name);
+                        cpu_ids.push(cpu_map.id(key));
+                    }
+                }
+            }
+            Src::Softnet => {
+                if let Err(e) = misc::parse_softnet(bytes, &mut self.d.softnet) {
+                    return fail(self, e.0);
+                }
+            }
+            Src::Locks => match misc::parse_locks(bytes) {
+                Ok(c) => self.d.locks = c,
+                Err(e) => return fail(self, e.0),
+            },
+            Src::Tcp | Src::Tcp6 | Src::Udp | Src::Udp6 => match misc::parse_sockets(bytes) {
+                Ok(c) => self.d.conns[conn_index(src)] = c,
+                Err(e) => return fail(self, e.0),
+            },
             Src::Nodes => {}
         }
         Ok(())
@@ -776,6 +847,67 @@ impl LinuxPmda {
                 let v = read::parse_u64_wrapping(field.as_bytes()).ok_or(PmError::VALUE)?;
                 one(V::U(v))
             }
+            Kind::Irq(f) | Kind::Softirq(f) => {
+                let (t, ids, cpu_ids) = if matches!(kind, Kind::Softirq(_)) {
+                    (&d.softirqs, &d.soft_ids, &d.soft_cpu_ids)
+                } else {
+                    (&d.interrupts, &d.irq_ids, &d.irq_cpu_ids)
+                };
+                let single = |v: Option<u64>| {
+                    v.map(|v| vec![(PM_IN_NULL, convert(V::U(v), ty))])
+                        .unwrap_or_default()
+                };
+                Ok(match f {
+                    IrqF::Errors => single(t.errors),
+                    IrqF::Missed => single(t.missed),
+                    IrqF::Total => t
+                        .rows
+                        .iter()
+                        .zip(ids)
+                        .map(|(r, id)| (*id, convert(V::U(r.total()), ty)))
+                        .collect(),
+                    IrqF::PerCpu => per_cpu_values(t, cpu_ids, ty),
+                    IrqF::CpuSum => t
+                        .cpus
+                        .iter()
+                        .enumerate()
+                        .map(|(c, cpu)| {
+                            let sum = t.rows.iter().fold(0u64, |a, r| {
+                                a.wrapping_add(r.counts.get(c).copied().unwrap_or(0))
+                            });
+                            (*cpu, convert(V::U(sum), ty))
+                        })
+                        .collect(),
+                })
+            }
+            Kind::Softnet(col, percpu) => {
+                if percpu {
+                    Ok(d.softnet
+                        .iter()
+                        .map(|(cpu, v)| (*cpu, convert(V::U(v[col]), ty)))
+                        .collect())
+                } else {
+                    let total = d
+                        .softnet
+                        .iter()
+                        .fold(0u64, |a, (_, v)| a.wrapping_add(v[col]));
+                    one(V::U(total))
+                }
+            }
+            Kind::Locks(class, mode) => one(V::U(d.locks[class][mode])),
+            Kind::Conn(src, st) => one(V::U(d.conns[conn_index(src)][st])),
+            Kind::PmdaUname => {
+                let mut parts = Vec::with_capacity(5);
+                for file in ["ostype", "hostname", "osrelease", "version"] {
+                    let p = self.root.join("proc/sys/kernel").join(file);
+                    match read::read_attr(&p, &mut self.d.scratch) {
+                        Some(s) => parts.push(s),
+                        None => return Err(read_errno(&p)),
+                    }
+                }
+                parts.push(self.machine().ok_or(PmError::VALUE)?);
+                one(V::S(parts.join(" ")))
+            }
             Kind::Pressure(r, full, total) => {
                 let p = &d.pressure[r.min(3)];
                 let Some((avg, tot)) = (if full { p.full } else { p.some }) else {
@@ -943,9 +1075,103 @@ impl LinuxPmda {
                     .map(|(m, id)| Instance::new(*id, m.device.clone()))
                     .collect()
             }
+            indom::INTERRUPTS | indom::SOFTIRQS => {
+                let soft = serial == indom::SOFTIRQS;
+                self.ensure(if soft { Src::Softirqs } else { Src::Interrupts })?;
+                let (t, ids) = if soft {
+                    (&self.d.softirqs, &self.d.soft_ids)
+                } else {
+                    (&self.d.interrupts, &self.d.irq_ids)
+                };
+                t.rows
+                    .iter()
+                    .zip(ids)
+                    .map(|(r, id)| Instance::new(*id, r.name.clone()))
+                    .collect()
+            }
+            indom::INTERRUPT_CPU | indom::SOFTIRQ_CPU => {
+                let soft = serial == indom::SOFTIRQ_CPU;
+                self.ensure(if soft { Src::Softirqs } else { Src::Interrupts })?;
+                let (t, ids) = if soft {
+                    (&self.d.softirqs, &self.d.soft_cpu_ids)
+                } else {
+                    (&self.d.interrupts, &self.d.irq_cpu_ids)
+                };
+                let mut out = Vec::with_capacity(ids.len());
+                let mut i = 0;
+                for r in &t.rows {
+                    for cpu in &t.cpus {
+                        if let Some(id) = ids.get(i) {
+                            out.push(Instance::new(*id, format!("{}::cpu{cpu}", r.name)));
+                        }
+                        i += 1;
+                    }
+                }
+                out
+            }
             _ => return Err(PmError::INDOM),
         })
     }
+
+    /// Instance labels of the interrupt and softirq indoms, which carry
+    /// the line's label and description (and CPU, per CPU).
+    fn irq_labels(&self, serial: u32) -> Vec<(u32, LabelSet)> {
+        let mut out = Vec::new();
+        match serial {
+            indom::INTERRUPTS => {
+                for (r, id) in self.d.interrupts.rows.iter().zip(&self.d.irq_ids) {
+                    let l = LabelSet::new()
+                        .with("irq", r.name.as_str())
+                        .with("irqtext", r.text.as_str());
+                    out.push((*id, l));
+                }
+            }
+            indom::INTERRUPT_CPU | indom::SOFTIRQ_CPU => {
+                let soft = serial == indom::SOFTIRQ_CPU;
+                let (t, ids) = if soft {
+                    (&self.d.softirqs, &self.d.soft_cpu_ids)
+                } else {
+                    (&self.d.interrupts, &self.d.irq_cpu_ids)
+                };
+                let mut i = 0;
+                for r in &t.rows {
+                    for cpu in &t.cpus {
+                        let l = if soft {
+                            LabelSet::new()
+                                .with("cpu", *cpu)
+                                .with("softirq", r.name.as_str())
+                        } else {
+                            LabelSet::new()
+                                .with("cpu", *cpu)
+                                .with("irq", r.name.as_str())
+                                .with("irqtext", r.text.as_str())
+                        };
+                        if let Some(id) = ids.get(i) {
+                            out.push((*id, l));
+                        }
+                        i += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+/// Per line and CPU values of an interrupt table, with their ids.
+fn per_cpu_values(t: &IrqTable, ids: &[u32], ty: Type) -> Vec<(u32, Value)> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut i = 0;
+    for r in &t.rows {
+        for c in 0..t.cpus.len() {
+            if let (Some(id), Some(v)) = (ids.get(i), r.counts.get(c)) {
+                out.push((*id, convert(V::U(*v), ty)));
+            }
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Load order of sources (index = [`Src`] discriminant): identity, since
@@ -967,11 +1193,29 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::Cpuinfo,
     Src::Uptime,
     Src::Nodes,
+    Src::Interrupts,
+    Src::Softirqs,
+    Src::Softnet,
+    Src::Locks,
+    Src::Tcp,
+    Src::Tcp6,
+    Src::Udp,
+    Src::Udp6,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,
     Src::PressureIrq,
 ];
+
+/// Index of a socket table source in `Data::conns`.
+fn conn_index(src: Src) -> usize {
+    match src {
+        Src::Tcp6 => 1,
+        Src::Udp => 2,
+        Src::Udp6 => 3,
+        _ => 0,
+    }
+}
 
 fn read_errno(p: &Path) -> PmError {
     match std::fs::metadata(p) {
@@ -1133,6 +1377,12 @@ impl Pmda for LinuxPmda {
 
     fn instance_labels(&mut self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
         let insts = self.instance_list(indom)?;
+        if matches!(
+            indom.serial(),
+            indom::INTERRUPTS | indom::INTERRUPT_CPU | indom::SOFTIRQ_CPU
+        ) {
+            return Ok(self.irq_labels(indom.serial()));
+        }
         Ok(insts
             .iter()
             .filter_map(|i| Some((i.id, indom::instance_labels(indom.serial(), i)?)))

@@ -13,10 +13,9 @@ Run from the crate directory:  python3 tools/gen_metrics.py > src/metrics.rs
 import sys
 
 # Clusters this agent serves (pmdalinux's cluster numbers).
-CLUSTERS = {0, 1, 2, 3, 5, 10, 11, 12, 14, 18, 26, 27, 28, 53, 54, 58, 59,
-            72, 73, 83, 84, 85, 90, 93}
+CLUSTERS = {0, 1, 2, 3, 4, 5, 10, 11, 12, 14, 18, 19, 26, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93}
 # Individual metrics left out of served clusters (need an indom we lack).
-SKIP = {"network.icmpmsg.intype", "network.icmpmsg.outtype", "pmda.uname", "pmda.version"}
+SKIP = {"network.icmpmsg.intype", "network.icmpmsg.outtype", "pmda.version"}
 
 TYPES = {
     "32-bit int": "I32", "32-bit unsigned int": "U32", "64-bit int": "I64",
@@ -250,6 +249,28 @@ SIMPLE = {
     "swap.out": ("swap-out operations (old kernels)", "Swap-out operations from /proc/stat; Linux 2.6 and later do not report them."),
 }
 
+SIMPLE.update({
+    "kernel.all.interrupts.total": ("interrupts per interrupt line", "Interrupts serviced on each line of /proc/interrupts, summed over all CPUs. One instance per line, named by its label (an IRQ number or a name such as LOC or NMI)."),
+    "kernel.all.interrupts.errors": ("erroneous interrupts", "The ERR count of /proc/interrupts: interrupts the kernel could not attribute to a working handler."),
+    "kernel.all.interrupts.missed": ("missed interrupts", "The MIS count of /proc/interrupts: interrupts lost by the interrupt controller."),
+    "kernel.percpu.interrupts": ("interrupts per line and CPU", "Interrupts serviced on each line of /proc/interrupts by each CPU, one instance per line and CPU, named LINE::cpuN."),
+    "kernel.all.softirqs.total": ("soft interrupts per kind", "Soft interrupts (deferred interrupt work) run of each kind in /proc/softirqs, summed over all CPUs."),
+    "kernel.percpu.softirqs": ("soft interrupts per kind and CPU", "Soft interrupts of each kind in /proc/softirqs run by each CPU, one instance per kind and CPU, named KIND::cpuN."),
+    "kernel.percpu.intr": ("interrupts per CPU", "Interrupts serviced by each CPU, summed over every line of /proc/interrupts."),
+    "kernel.percpu.sirq": ("soft interrupts per CPU", "Soft interrupts run by each CPU, summed over every kind in /proc/softirqs."),
+    "pmda.uname": ("the kernel's identification in one line", "Operating system name, host name, kernel release, kernel version and hardware type, separated by spaces, as uname -a prints the first five."),
+})
+SOFTNET = {
+    "processed": ("packets processed by the receive softirq", "Network frames the receive soft interrupt handled"),
+    "dropped": ("packets dropped on a full backlog", "Frames dropped because the per-CPU input backlog queue was full"),
+    "time_squeeze": ("receive rounds cut short", "Times the receive soft interrupt still had work when its budget or time ran out"),
+    "cpu_collision": ("transmit lock collisions", "Times a CPU found the device transmit lock already taken"),
+    "received_rps": ("receive packet steering wake-ups", "Times this CPU was woken by another to process packets (receive packet steering)"),
+    "flow_limit_count": ("packets dropped by flow limiting", "Frames dropped by the per-flow backlog limit"),
+}
+TCP_STATES = ["established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2", "time_wait",
+              "close", "close_wait", "last_ack", "listen", "closing"]
+
 SNMP_SECTION = {
     "network.ip": "IP", "network.icmp": "ICMP", "network.tcp": "TCP",
     "network.udp": "UDP", "network.udplite": "UDP-Lite", "network.ip6": "IPv6",
@@ -309,6 +330,22 @@ def help_for(name, cluster):
                     f"Percentage of time {who} were stalled waiting for {res}, averaged over 10 seconds, 1 and 5 minutes, from /proc/pressure/{res}.")
         return (f"{res} stall time ({kind})",
                 f"Total microseconds {who} were stalled waiting for {res}, from /proc/pressure/{res}.")
+    if name.startswith("network.softnet."):
+        one, long = SOFTNET[parts[-1]]
+        if parts[2] == "percpu":
+            return (f"{one}, per CPU", f"{long}, from /proc/net/softnet_stat. Reported per CPU.")
+        return (one, f"{long}, from /proc/net/softnet_stat, summed over all CPUs.")
+    if name.startswith("vfs.locks."):
+        cls, mode = parts[2], parts[3]
+        what = {"read": "read (shared) locks", "write": "write (exclusive) locks", "count": "locks"}[mode]
+        return (f"{cls} {what} held", f"Number of {cls.upper()} {what} currently held, from /proc/locks.")
+    if parts[1] in ("tcpconn", "tcpconn6", "udpconn", "udpconn6"):
+        proto = {"tcpconn": "TCP", "tcpconn6": "TCP over IPv6", "udpconn": "UDP", "udpconn6": "UDP over IPv6"}[parts[1]]
+        table = "/proc/net/" + parts[1].replace("conn", "")
+        state = parts[2].upper()
+        if parts[1].startswith("udp") and parts[2] == "listen":
+            return (f"{proto} sockets not connected", f"{proto} sockets bound but not connected (state CLOSE in {table}).")
+        return (f"{proto} sockets in state {state}", f"Number of {proto} sockets in state {state}, counted from {table}.")
     sec = ".".join(parts[:2])
     if sec in SNMP_SECTION:
         src = {14: "/proc/net/snmp", 53: "/proc/net/netstat", 58: "/proc/net/snmp6"}[cluster]

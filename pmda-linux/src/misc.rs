@@ -1,0 +1,140 @@
+//! Small per-file parsers: `/proc/net/softnet_stat`, `/proc/locks` and
+//! the socket tables `/proc/net/{tcp,tcp6,udp,udp6}` (counted by state).
+
+use crate::read::{fields, lines};
+
+/// A file whose layout surprised the parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadMisc(pub String);
+
+fn bad(what: &str, line: &[u8]) -> BadMisc {
+    BadMisc(format!("{what}: {:?}", String::from_utf8_lossy(line)))
+}
+
+fn hex(f: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(f).ok()?;
+    u64::from_str_radix(s, 16).ok()
+}
+
+/// Softnet columns pmdalinux reports, in its item order: processed,
+/// dropped, time_squeeze, cpu_collision, received_rps, flow_limit_count.
+pub const SOFTNET_COLUMNS: [usize; 6] = [0, 1, 2, 8, 9, 10];
+
+/// Parses /proc/net/softnet_stat (one row of hex columns per online CPU)
+/// into `(cpu, [six counters])`. The CPU is the row's 13th column where
+/// the kernel prints it (5.10 and later), else the row number.
+pub fn parse_softnet(buf: &[u8], out: &mut Vec<(u32, [u64; 6])>) -> Result<(), BadMisc> {
+    out.clear();
+    let mut cols = [0u64; 16];
+    for (row, line) in lines(buf).enumerate() {
+        let mut n = 0;
+        for f in fields(line) {
+            if n < cols.len() {
+                cols[n] = hex(f).ok_or_else(|| bad("softnet_stat", line))?;
+            }
+            n += 1;
+        }
+        if n < 3 {
+            return Err(bad("softnet_stat", line));
+        }
+        let mut v = [0u64; 6];
+        for (slot, &c) in v.iter_mut().zip(SOFTNET_COLUMNS.iter()) {
+            *slot = if c < n { cols[c] } else { 0 };
+        }
+        let cpu = if n >= 13 { cols[12] as u32 } else { row as u32 };
+        out.push((cpu, v));
+    }
+    Ok(())
+}
+
+/// Lock counts by class (posix, flock, lease) and mode (read, write, all).
+pub type LockCounts = [[u64; 3]; 3];
+
+/// Parses /proc/locks: `N: CLASS KIND MODE ...`. Waiters (`N: -> ...`)
+/// are not held locks and are skipped; classes other than POSIX, FLOCK
+/// and LEASE (OFDLCK, DELEG) are not counted.
+pub fn parse_locks(buf: &[u8]) -> Result<LockCounts, BadMisc> {
+    let mut c: LockCounts = [[0; 3]; 3];
+    for line in lines(buf) {
+        let mut f = fields(line);
+        let (Some(_), Some(class)) = (f.next(), f.next()) else {
+            return Err(bad("locks", line));
+        };
+        let class = match class {
+            b"POSIX" => 0,
+            b"FLOCK" => 1,
+            b"LEASE" => 2,
+            _ => continue,
+        };
+        let mode = f.nth(1).ok_or_else(|| bad("locks", line))?;
+        match mode {
+            b"READ" => c[class][0] += 1,
+            b"WRITE" => c[class][1] += 1,
+            _ => {}
+        }
+        c[class][2] += 1;
+    }
+    Ok(c)
+}
+
+/// Parses a /proc/net socket table into counts per state (index = the
+/// kernel's state number, 1 ESTABLISHED .. 11 CLOSING).
+pub fn parse_sockets(buf: &[u8]) -> Result<[u64; 12], BadMisc> {
+    let mut c = [0u64; 12];
+    for line in lines(buf).skip(1) {
+        let st = fields(line)
+            .nth(3)
+            .ok_or_else(|| bad("socket table", line))?;
+        let st = hex(st).ok_or_else(|| bad("socket table", line))?;
+        if let Some(slot) = c.get_mut(st as usize) {
+            *slot += 1;
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softnet_rows() {
+        let mut v = Vec::new();
+        parse_softnet(
+            b"008dca8c 00000000 00000002 00000000 00000000 00000000 00000000 00000000 00000003 00000004 00000005 00000000 00000001 00000000 00000000\n",
+            &mut v,
+        )
+        .unwrap();
+        assert_eq!(v, vec![(1, [0x8dca8c, 0, 2, 3, 4, 5])]);
+        parse_softnet(b"0000000a 00000001 00000002\n0000000b 0 0\n", &mut v).unwrap();
+        assert_eq!(v[1], (1, [11, 0, 0, 0, 0, 0]));
+        assert!(parse_softnet(b"zz 0 0\n", &mut v).is_err());
+    }
+
+    #[test]
+    fn locks_by_class_and_mode() {
+        let c = parse_locks(
+            b"1: FLOCK  ADVISORY  WRITE 30481 fe:00:6094874 0 EOF\n\
+2: FLOCK  ADVISORY  READ 30481 fe:00:10133506 0 EOF\n\
+3: POSIX  ADVISORY  WRITE 1 00:1a:3 0 EOF\n\
+3: -> POSIX  ADVISORY  WRITE 2 00:1a:3 0 EOF\n\
+4: OFDLCK ADVISORY  READ -1 00:1a:4 0 EOF\n",
+        )
+        .unwrap();
+        assert_eq!(c, [[0, 1, 1], [1, 1, 2], [0, 0, 0]]);
+    }
+
+    #[test]
+    fn socket_states() {
+        let c = parse_sockets(
+            b"  sl  local_address rem_address   st tx_queue\n\
+   0: 0100007F:2382 00000000:0000 0A 00000000:00000000\n\
+   1: 0100007F:238C 0100007F:0000 01 00000000:00000000\n\
+   2: 0100007F:238D 0100007F:0000 06 00000000:00000000\n\
+   3: 0100007F:238E 0100007F:0000 06 00000000:00000000\n",
+        )
+        .unwrap();
+        assert_eq!((c[1], c[6], c[10]), (1, 2, 1));
+        assert!(parse_sockets(b"h\n 0: x y\n").is_err());
+    }
+}
