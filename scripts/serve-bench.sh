@@ -53,28 +53,43 @@ SERVE_PORT=$(free_port)
 "$BIN" --agents "$AGENTS" serve --listen "127.0.0.1:$SERVE_PORT" --max-connections 64 \
     2>"$SCRATCH/serve.log" &
 SERVE_PID=$!
-PROXY_PORT=$(free_port)
-mkdir -p "$SCRATCH/run"
-PROXY_ARGS=(-f -A -i 127.0.0.1 -p "$PROXY_PORT" -s "$SCRATCH/pmproxy.socket" -l "$SCRATCH/pmproxy.log" -x "$SCRATCH/pmproxy.fatal")
-[ "$(id -u)" = 0 ] && PROXY_ARGS+=(-U root)
-PCP_RUN_DIR="$SCRATCH/run" "$PMPROXY" "${PROXY_ARGS[@]}" &
-PROXY_PID=$!
-cleanup() { kill "$SERVE_PID" "$PROXY_PID" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$SCRATCH"; }
+# pmproxy 6.0.3 can crash under this load (seen: SIGSEGV during
+# /pmapi/fetch), so each of its runs gets a fresh process; a crash is
+# reported in the errors column.
+PROXY_PID=
+PROXY_N=0
+start_proxy() {
+    PROXY_N=$((PROXY_N + 1))
+    PROXY_PORT=$(free_port)
+    mkdir -p "$SCRATCH/run$PROXY_N"
+    local args=(-f -A -i 127.0.0.1 -p "$PROXY_PORT" -s "$SCRATCH/pmproxy$PROXY_N.socket"
+        -l "$SCRATCH/pmproxy$PROXY_N.log" -x "$SCRATCH/pmproxy$PROXY_N.fatal")
+    [ "$(id -u)" = 0 ] && args+=(-U root)
+    PCP_RUN_DIR="$SCRATCH/run$PROXY_N" "$PMPROXY" "${args[@]}" >/dev/null 2>&1 &
+    PROXY_PID=$!
+    wait_port "$PROXY_PORT"
+    sleep 0.5
+    TCTX=$(ctx "$PROXY_PORT")
+    curl -sf "http://127.0.0.1:$PROXY_PORT/pmapi/fetch?context=$TCTX&names=$THEIRS" >/dev/null
+    curl -sf "http://127.0.0.1:$PROXY_PORT/metrics?names=$THEIRS" >/dev/null
+}
+stop_proxy() { kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=; }
+cleanup() {
+    kill "$SERVE_PID" 2>/dev/null || true
+    [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null
+    wait 2>/dev/null || true
+    [ -n "${KEEP_SCRATCH:-}" ] || rm -rf "$SCRATCH"
+}
 trap cleanup EXIT
 wait_port "$SERVE_PORT"
-wait_port "$PROXY_PORT"
-sleep 1
 
 # A context as clients (Grafana) keep one; without it pmproxy opens a new
 # pmcd context for every request.
 ctx() { curl -sf "http://127.0.0.1:$1/pmapi/context?polltimeout=600" | python3 -c 'import json,sys; print(json.load(sys.stdin)["context"])'; }
 OCTX=$(ctx "$SERVE_PORT")
-TCTX=$(ctx "$PROXY_PORT")
 # Warm both (pmproxy caches metadata per context).
 curl -sf "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?context=$OCTX&names=$OURS" >/dev/null
-curl -sf "http://127.0.0.1:$PROXY_PORT/pmapi/fetch?context=$TCTX&names=$THEIRS" >/dev/null
 curl -sf "http://127.0.0.1:$SERVE_PORT/metrics?names=$OURS" >/dev/null
-curl -sf "http://127.0.0.1:$PROXY_PORT/metrics?names=$THEIRS" >/dev/null
 
 # run NAME URL -> "ok_rps p99_ms errors": ok_rps counts 2xx answers only
 # (an overloaded server answering errors fast must not look faster).
@@ -88,25 +103,37 @@ run() {
     total=$(awk '/requests in/ {print $1}' <<<"$out")
     bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
     bad=${bad:-0}
+    local ok
+    ok=$(python3 -c "import sys; r,t,b=map(float,sys.argv[1:]); print(f'{r*max(t-b,0)/t:.0f}' if t else '0')" "${rps:-0}" "${total:-0}" "$bad")
+    # Socket errors (refused, reset) are not requests: add them after.
     sock=$(awk '/Socket errors:/ {gsub(/,/,""); print $4+$6+$8+$10}' <<<"$out")
     bad=$((bad + ${sock:-0}))
-    local ok
-    ok=$(python3 -c "import sys; r,t,b=map(float,sys.argv[1:]); print(f'{r*(t-b)/t:.0f}' if t else '0')" "$rps" "${total:-0}" "$bad")
-    echo "$ok $p99 $bad"
+    echo "$ok ${p99:-n/a} $bad"
 }
 
 declare -A R
-alive() { kill -0 "$1" 2>/dev/null || { echo "$2 died during the run; its log:" >&2; tail -20 "$3" >&2; exit 1; }; }
-# Context-less /metrics last: it makes pmproxy open a pmcd context per
-# request, which can leave it struggling for a while afterwards.
+# run_proxy NAME PATH (PATH may use $TCTX): a fresh pmproxy per run.
+run_proxy() {
+    start_proxy
+    local path=${2//@CTX@/$TCTX}
+    local r
+    r=$(run "$1" "http://127.0.0.1:$PROXY_PORT$path")
+    if ! kill -0 "$PROXY_PID" 2>/dev/null; then
+        read -r a b c <<<"$r"
+        r="$a ${b:-n/a} ${c}+crashed"
+        echo "pmproxy crashed during $1; log tail:" >&2
+        tail -3 "$SCRATCH/pmproxy$PROXY_N.log" >&2
+    fi
+    stop_proxy
+    echo "$r"
+}
 R[of]=$(run ours-fetch "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?context=$OCTX&names=$OURS")
-R[tf]=$(run pmproxy-fetch "http://127.0.0.1:$PROXY_PORT/pmapi/fetch?context=$TCTX&names=$THEIRS")
+R[tf]=$(run_proxy pmproxy-fetch "/pmapi/fetch?context=@CTX@&names=$THEIRS")
 R[omc]=$(run ours-metrics-ctx "http://127.0.0.1:$SERVE_PORT/metrics?context=$OCTX&names=$OURS")
-R[tmc]=$(run pmproxy-metrics-ctx "http://127.0.0.1:$PROXY_PORT/metrics?context=$TCTX&names=$THEIRS")
+R[tmc]=$(run_proxy pmproxy-metrics-ctx "/metrics?context=@CTX@&names=$THEIRS")
 R[om]=$(run ours-metrics "http://127.0.0.1:$SERVE_PORT/metrics?names=$OURS")
-R[tm]=$(run pmproxy-metrics "http://127.0.0.1:$PROXY_PORT/metrics?names=$THEIRS")
-alive "$SERVE_PID" "pcp-agent serve" "$SCRATCH/serve.log"
-alive "$PROXY_PID" pmproxy "$SCRATCH/pmproxy.log"
+R[tm]=$(run_proxy pmproxy-metrics "/metrics?names=$THEIRS")
+kill -0 "$SERVE_PID" 2>/dev/null || { echo "pcp-agent serve died:" >&2; cat "$SCRATCH/serve.log" >&2; exit 1; }
 
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}x' if b else 'n/a')" "$1" "$2"; }
 row() { # endpoint ours theirs
@@ -134,7 +161,9 @@ Command: \`scripts/serve-bench.sh --write $DURATION\` — wrk $(wrk -v 2>&1 | he
 
 - serve: \`pcp-agent --agents $AGENTS serve --max-connections 64\`, metrics \`$OURS\`
 - pmproxy: \`pmproxy -f -A\` in front of the system pmcd (PCP's pmdalinux), metrics \`$THEIRS\`
-- "ok req/s" counts 2xx answers only; "errors" are non-2xx answers plus socket errors over the run.
+- "ok req/s" counts 2xx answers only; "errors" are non-2xx answers plus socket errors over the run
+  ("+crashed": pmproxy died during the run, SIGSEGV in 6.0.3; each pmproxy run uses a fresh pmproxy process,
+  and the seconds after a crash count as no answers, so its req/s understates its speed before the crash).
 - Without a context pmproxy opens a new pmcd context per request (as for a Prometheus scrape);
   /pmapi/fetch uses one context created beforehand, as Grafana does.
 
