@@ -135,4 +135,105 @@ fn main() {
         None => println!("pmdabpftrace's parser not installed: no reference ratio"),
     }
     println!("ratio parse_line / serde_json::Value: {:.2}x", ours / dom);
+    busy_script_cpu();
+}
+
+fn cpu_seconds_self() -> f64 {
+    // SAFETY: getrusage fills the struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+fn proc_cpu_seconds(pid: i32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// CPU the agent uses per second for a busy script: 20,000 keys printed
+/// every second, fetched every second (root and bpftrace needed).
+fn busy_script_cpu() {
+    use pcp_core::{ClientContext, FetchRequest, Pmda, Profile, Value};
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 || !pcp_core::testing::have_program("bpftrace") {
+        println!("busy script: needs root and bpftrace, skipped");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("bpftrace-bench-conf-{}", std::process::id()));
+    std::fs::write(
+        &dir,
+        "[dynamic_scripts]\nenabled = true\nauth_enabled = false\n",
+    )
+    .unwrap();
+    let mut agent = pmda_bpftrace::BpftracePmda::new(pmda_bpftrace::BpftraceConfig {
+        config_file: Some(dir.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let _ = std::fs::remove_file(&dir);
+    let client = ClientContext::default();
+    let reg = agent
+        .namespace()
+        .lookup("bpftrace.control.register")
+        .unwrap();
+    let code = "// name: busy\nprofile:hz:999 { @k[rand % 20000] = count(); }";
+    agent
+        .store(
+            reg,
+            &[(pcp_core::PM_IN_NULL, Value::String(code.into()))],
+            &client,
+        )
+        .unwrap();
+    agent.wait_ready(Duration::from_secs(10));
+    // Let the map fill up.
+    std::thread::sleep(Duration::from_secs(12));
+    agent.refresh_namespace();
+    let data = agent
+        .namespace()
+        .lookup("bpftrace.scripts.busy.data.k")
+        .unwrap();
+    let pid_pmid = agent
+        .namespace()
+        .lookup("bpftrace.scripts.busy.pid")
+        .unwrap();
+    let profile = Profile::all();
+    let fetch = |agent: &mut pmda_bpftrace::BpftracePmda, p| {
+        agent.fetch(&FetchRequest {
+            pmids: &[p],
+            profile: &profile,
+            client: &client,
+        })
+    };
+    let pid = match fetch(&mut agent, pid_pmid).remove(0) {
+        Ok(v) => match v[0].1 {
+            Value::I32(p) => p,
+            _ => 0,
+        },
+        Err(_) => 0,
+    };
+    let secs = 10;
+    let (a0, b0, t0) = (cpu_seconds_self(), proc_cpu_seconds(pid), Instant::now());
+    let mut keys = 0;
+    for _ in 0..secs {
+        std::thread::sleep(Duration::from_secs(1));
+        keys = fetch(&mut agent, data)
+            .remove(0)
+            .map(|v| v.len())
+            .unwrap_or(0);
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let (a1, b1) = (cpu_seconds_self(), proc_cpu_seconds(pid));
+    println!(
+        "busy script ({keys} keys printed and fetched each second, {secs} s): agent {:.1} ms CPU/s, bpftrace itself {:.1} ms CPU/s",
+        (a1 - a0) / wall * 1000.0,
+        (b1 - b0) / wall * 1000.0
+    );
 }
