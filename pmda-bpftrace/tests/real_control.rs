@@ -358,3 +358,50 @@ fn autostart_permission_refusal() {
     a.wait_status("ok", "stopped", 10);
     assert_eq!(a.value("bpftrace.scripts.ok.data.a"), Some(Value::I64(1)));
 }
+
+#[test]
+fn named_scripts_keep_their_pmids_across_restarts() {
+    if !available() {
+        return;
+    }
+    let scripts = root_only_dir(&[("keep.bt", "BEGIN { @b = 2; @a = count(); exit(); }")]);
+    let state = tempfile::tempdir().unwrap();
+    let config = || BpftraceConfig {
+        autostart_dirs: vec![scripts.path().to_path_buf()],
+        state_dir: Some(state.path().to_path_buf()),
+        ..Default::default()
+    };
+    let pmids = |a: &mut Agent| {
+        a.wait_until(10, "both maps", |a| {
+            a.pmid("bpftrace.scripts.keep.data.a").is_some()
+                && a.pmid("bpftrace.scripts.keep.data.b").is_some()
+        });
+        (
+            a.pmid("bpftrace.scripts.keep.data.a").unwrap(),
+            a.pmid("bpftrace.scripts.keep.data.b").unwrap(),
+        )
+    };
+    let mut first = Agent {
+        a: BpftracePmda::new(config()).unwrap(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let ids = pmids(&mut first);
+    // A second agent on the same state directory (locked): read-only ids.
+    let mut second = Agent {
+        a: BpftracePmda::new(config()).unwrap(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    assert_eq!(pmids(&mut second), ids);
+    drop(second);
+    drop(first);
+    let mut again = Agent {
+        a: BpftracePmda::new(config()).unwrap(),
+        dir: tempfile::tempdir().unwrap(),
+    };
+    assert_eq!(
+        pmids(&mut again),
+        ids,
+        "same clusters and items after a restart"
+    );
+    assert_eq!(ids.0.cluster(), 100);
+}
