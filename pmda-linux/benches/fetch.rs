@@ -72,6 +72,15 @@ fn files_read(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
         "proc/sys/kernel/hostname",
         "proc/sys/kernel/arch",
         "etc/debian_version",
+        "proc/interrupts",
+        "proc/softirqs",
+        "proc/net/softnet_stat",
+        "proc/locks",
+        "proc/net/tcp",
+        "proc/net/tcp6",
+        "proc/net/udp",
+        "proc/net/udp6",
+        "proc/net/if_inet6",
     ]
     .iter()
     .map(|f| root.join(f))
@@ -86,7 +95,15 @@ fn files_read(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let netdev = std::fs::read_to_string(root.join("proc/net/dev")).unwrap_or_default();
     for l in netdev.lines().skip(2) {
         if let Some((name, _)) = l.split_once(':') {
-            for a in ["mtu", "speed", "duplex", "flags", "operstate", "type"] {
+            for a in [
+                "mtu",
+                "speed",
+                "duplex",
+                "flags",
+                "operstate",
+                "type",
+                "address",
+            ] {
                 files.push(root.join("sys/class/net").join(name.trim()).join(a));
             }
         }
@@ -124,6 +141,25 @@ fn raw_read(files: &[PathBuf], dirs: &[PathBuf], buf: &mut Vec<u8>) -> usize {
         let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
         n += unsafe { libc::statvfs(c.as_ptr(), &mut s) } as usize;
     }
+    n
+}
+
+/// The live interface list the agent asks for IPv4 addresses.
+fn ifaddrs_count() -> usize {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills head; freed right after counting.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return 0;
+    }
+    let mut n = 0;
+    let mut p = head;
+    while !p.is_null() {
+        n += 1;
+        // SAFETY: p is a node of the list.
+        p = unsafe { (*p).ifa_next };
+    }
+    // SAFETY: head came from getifaddrs.
+    unsafe { libc::freeifaddrs(head) };
     n
 }
 
@@ -236,7 +272,7 @@ fn main() {
     let mut buf = Vec::with_capacity(1 << 16);
     let (t_agent, t_raw) = compare(
         &mut || fetch_all(&mut agent, &p),
-        &mut || raw_read(&files, &dirs, &mut buf),
+        &mut || raw_read(&files, &dirs, &mut buf) + ifaddrs_count(),
         5,
     );
     println!("live full fetch: {} metrics", p.len());

@@ -57,6 +57,8 @@ pub enum Src {
     Udp,
     /// /proc/net/udp6.
     Udp6,
+    /// Interface addresses (sysfs, the interface list, /proc/net/if_inet6).
+    NetAddr,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -68,7 +70,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 28;
+pub const NSRC: usize = 29;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -98,6 +100,7 @@ impl Src {
             Src::Tcp6 => "proc/net/tcp6",
             Src::Udp => "proc/net/udp",
             Src::Udp6 => "proc/net/udp6",
+            Src::NetAddr => "proc/net/if_inet6",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -454,6 +457,8 @@ pub enum Kind {
     Conn(Src, usize),
     /// The kernel's uname fields in one string.
     PmdaUname,
+    /// An interface address: 0 IPv4, 1 IPv6, 2 IPv6 scope, 3 hardware.
+    NetAddr(u8),
 }
 
 impl Kind {
@@ -498,6 +503,7 @@ impl Kind {
             Kind::Softnet(..) => add(Src::Softnet),
             Kind::Locks(..) => add(Src::Locks),
             Kind::Conn(s, _) => add(s),
+            Kind::NetAddr(_) => add(Src::NetAddr),
             Kind::Machine
             | Kind::SysKernel(_)
             | Kind::Distro
@@ -620,6 +626,16 @@ pub fn resolve(
             }
             return Some(Kind::Disk(scope, DField::from_suffix(rest)?));
         }
+    }
+    let addr = match name {
+        "network.interface.inet_addr" => Some(0),
+        "network.interface.ipv6_addr" => Some(1),
+        "network.interface.ipv6_scope" => Some(2),
+        "network.interface.hw_addr" => Some(3),
+        _ => None,
+    };
+    if let Some(a) = addr {
+        return Some(Kind::NetAddr(a));
     }
     if let Some(rest) = name
         .strip_prefix("network.interface.")

@@ -34,6 +34,7 @@ pub mod kind;
 pub mod metrics;
 pub mod misc;
 pub mod net;
+pub mod netaddr;
 mod read;
 pub mod stat;
 
@@ -142,6 +143,8 @@ struct Data {
     /// Socket counts per state of /proc/net/{tcp,tcp6,udp,udp6}.
     conns: [[u64; 12]; 4],
     key: String,
+    addrs: Vec<netaddr::IfAddr>,
+    addr_ids: Vec<u32>,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -157,6 +160,7 @@ struct Maps {
     irq_cpu: InstMap,
     softirq: InstMap,
     softirq_cpu: InstMap,
+    net_addr: InstMap,
 }
 
 impl Maps {
@@ -262,6 +266,7 @@ impl LinuxPmda {
             irq_cpu: InstMap::seeded(&root, indom::INTERRUPT_CPU),
             softirq: InstMap::seeded(&root, indom::SOFTIRQS),
             softirq_cpu: InstMap::seeded(&root, indom::SOFTIRQ_CPU),
+            net_addr: InstMap::seeded(&root, indom::NET_ADDR),
         };
         Ok(LinuxPmda {
             table,
@@ -328,6 +333,14 @@ impl LinuxPmda {
         let path = src.path();
         if src == Src::Nodes {
             self.load_nodes();
+            return Ok(());
+        }
+        if src == Src::NetAddr {
+            netaddr::gather(&root, self.live, &mut self.d.scratch, &mut self.d.addrs);
+            self.d.addr_ids.clear();
+            for a in &self.d.addrs {
+                self.d.addr_ids.push(self.maps.net_addr.id(&a.name));
+            }
             return Ok(());
         }
         let mut buf = std::mem::take(&mut self.d.buf);
@@ -492,7 +505,7 @@ impl LinuxPmda {
                 Ok(c) => self.d.conns[conn_index(src)] = c,
                 Err(e) => return fail(self, e.0),
             },
-            Src::Nodes => {}
+            Src::Nodes | Src::NetAddr => {}
         }
         Ok(())
     }
@@ -896,6 +909,20 @@ impl LinuxPmda {
             }
             Kind::Locks(class, mode) => one(V::U(d.locks[class][mode])),
             Kind::Conn(src, st) => one(V::U(d.conns[conn_index(src)][st])),
+            Kind::NetAddr(which) => Ok(d
+                .addrs
+                .iter()
+                .zip(&d.addr_ids)
+                .filter_map(|(a, id)| {
+                    let v = match which {
+                        0 => a.inet.as_ref(),
+                        1 => a.ipv6.as_ref(),
+                        2 => a.scope.as_ref(),
+                        _ => a.hw.as_ref(),
+                    }?;
+                    Some((*id, Value::String(v.clone())))
+                })
+                .collect()),
             Kind::PmdaUname => {
                 let mut parts = Vec::with_capacity(5);
                 for file in ["ostype", "hostname", "osrelease", "version"] {
@@ -1075,6 +1102,15 @@ impl LinuxPmda {
                     .map(|(m, id)| Instance::new(*id, m.device.clone()))
                     .collect()
             }
+            indom::NET_ADDR => {
+                self.ensure(Src::NetAddr)?;
+                self.d
+                    .addrs
+                    .iter()
+                    .zip(&self.d.addr_ids)
+                    .map(|(a, id)| Instance::new(*id, a.name.clone()))
+                    .collect()
+            }
             indom::INTERRUPTS | indom::SOFTIRQS => {
                 let soft = serial == indom::SOFTIRQS;
                 self.ensure(if soft { Src::Softirqs } else { Src::Interrupts })?;
@@ -1201,6 +1237,7 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::Tcp6,
     Src::Udp,
     Src::Udp6,
+    Src::NetAddr,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,

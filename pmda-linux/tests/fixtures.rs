@@ -813,6 +813,50 @@ fn softnet_locks_and_socket_states() {
 }
 
 #[test]
+fn interface_addresses() {
+    let root = fixture("vm");
+    let mut a = agent(&root);
+    let hw = fetch(&mut a, "network.interface.hw_addr").unwrap();
+    for e in std::fs::read_dir(root.join("sys/class/net")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let want = read(&root, &format!("sys/class/net/{name}/address"));
+        assert_eq!(hw[&name], Value::String(want.trim().to_string()), "{name}");
+    }
+    let inet = fetch(&mut a, "network.interface.inet_addr").unwrap();
+    for l in read(&root, "ifaddrs").lines() {
+        let (n, addr) = l.split_once(' ').unwrap();
+        assert_eq!(inet[n], Value::String(addr.to_string()));
+    }
+    assert_eq!(inet.len(), read(&root, "ifaddrs").lines().count());
+
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let s = |v: &str| Value::String(v.to_string());
+    let inet = fetch(&mut a, "network.interface.inet_addr").unwrap();
+    assert_eq!(inet["eth0:1"], s("10.0.0.6"));
+    let v6 = fetch(&mut a, "network.interface.ipv6_addr").unwrap();
+    assert_eq!(v6["eth0"], s("fe80::5054:ff:fe12:3456/64"));
+    assert_eq!(v6["lo"], s("::1/128"));
+    assert_eq!(v6["wlan0"], s("fec0::1/64"));
+    let scope = fetch(&mut a, "network.interface.ipv6_scope").unwrap();
+    assert_eq!(
+        (&scope["eth0"], &scope["lo"], &scope["wlan0"]),
+        (&s("Link"), &s("Host"), &s("Site"))
+    );
+    assert!(!scope.contains_key("eth1"));
+    let hw = fetch(&mut a, "network.interface.hw_addr").unwrap();
+    assert_eq!(hw["wlan0"], s("3c:a9:f4:00:00:01"));
+    assert!(!hw.contains_key("br0"));
+    // Every interface with any address is an instance; eth0's id comes
+    // from pmdalinux's saved cache.
+    let ids = ids(&mut a, "network.interface.hw_addr");
+    let names: Vec<&str> = ids.keys().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["br0", "eth0", "eth0:1", "eth1", "lo", "wlan0"]);
+    assert_eq!(ids["eth0"], 4);
+}
+
+#[test]
 fn agent_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<LinuxPmda>();

@@ -13,7 +13,7 @@ Run from the crate directory:  python3 tools/gen_metrics.py > src/metrics.rs
 import sys
 
 # Clusters this agent serves (pmdalinux's cluster numbers).
-CLUSTERS = {0, 1, 2, 3, 4, 5, 10, 11, 12, 14, 18, 19, 26, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93}
+CLUSTERS = {0, 1, 2, 3, 4, 5, 10, 11, 12, 14, 18, 19, 26, 33, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93}
 # Individual metrics left out of served clusters (need an indom we lack).
 SKIP = {"network.icmpmsg.intype", "network.icmpmsg.outtype", "pmda.version"}
 
@@ -258,6 +258,10 @@ SIMPLE.update({
     "kernel.percpu.softirqs": ("soft interrupts per kind and CPU", "Soft interrupts of each kind in /proc/softirqs run by each CPU, one instance per kind and CPU, named KIND::cpuN."),
     "kernel.percpu.intr": ("interrupts per CPU", "Interrupts serviced by each CPU, summed over every line of /proc/interrupts."),
     "kernel.percpu.sirq": ("soft interrupts per CPU", "Soft interrupts run by each CPU, summed over every kind in /proc/softirqs."),
+    "network.interface.inet_addr": ("IPv4 address", "The IPv4 address of each interface (the first one, for an interface with several); aliases appear under their own label."),
+    "network.interface.ipv6_addr": ("IPv6 address and prefix length", "An IPv6 address of each interface with its prefix length, from /proc/net/if_inet6 (the last one listed, for an interface with several)."),
+    "network.interface.ipv6_scope": ("IPv6 address scope", "The scope of the address in network.interface.ipv6_addr: Global, Host, Link, Site, Compat or Unknown."),
+    "network.interface.hw_addr": ("hardware address", "The link-layer (MAC) address of each interface, from /sys/class/net/IF/address."),
     "pmda.uname": ("the kernel's identification in one line", "Operating system name, host name, kernel release, kernel version and hardware type, separated by spaces, as uname -a prints the first five."),
 })
 SOFTNET = {
