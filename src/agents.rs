@@ -164,7 +164,16 @@ impl AgentOptions {
                     pmda_prometheus::PrometheusPmda::new(cfg).map_err(|e| start(&e))?,
                 ))
             }
-            "bpftrace" => Err(start(&"this agent is not built yet")),
+            "bpftrace" => {
+                let cfg = pmda_bpftrace::BpftraceConfig {
+                    autostart_dirs: self.bpftrace_autostart.clone(),
+                    config_file: self.bpftrace_config.clone(),
+                    state_dir: Some(self.state_dir()),
+                };
+                Ok(Box::new(
+                    pmda_bpftrace::BpftracePmda::new(cfg).map_err(|e| start(&e))?,
+                ))
+            }
             other => Err(AgentsError::Unknown(other.to_string())),
         }
     }

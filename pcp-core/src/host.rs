@@ -68,6 +68,14 @@ pub enum HostError {
 }
 
 type Job = Box<dyn FnOnce() + Send>;
+/// Where one fetch job is: queued, running, done, or given up by its caller.
+#[derive(Debug, Default)]
+struct JobState {
+    started: AtomicBool,
+    finished: AtomicBool,
+    abandoned: AtomicBool,
+}
+
 /// How long a fetch polls for replies before it sleeps on the channel.
 const SPIN: Duration = Duration::from_micros(50);
 
@@ -80,7 +88,9 @@ struct Slot {
     domain: u32,
     agent: SharedAgent,
     jobs: Sender<Job>,
-    busy: Arc<AtomicBool>,
+    /// Set while a fetch job has outlived its caller's deadline and is
+    /// still running: new fetches then fail at once instead of queueing.
+    stuck: Arc<AtomicBool>,
 }
 
 /// One fetch's answer: a value list or an error per requested PMID (in
@@ -206,7 +216,7 @@ impl Host {
             domain,
             agent: Arc::new(Mutex::new(agent)),
             jobs,
-            busy: Arc::new(AtomicBool::new(false)),
+            stuck: Arc::new(AtomicBool::new(false)),
         });
         Ok(())
     }
@@ -362,9 +372,10 @@ impl Host {
     }
 
     /// Fetches `pmids`, keeping only the instances `profile` wants. Each
-    /// agent involved is asked once, all in parallel; an agent that misses
-    /// the deadline (or is still busy with an earlier request it missed)
-    /// yields [`PmError::TIMEOUT`] for its metrics.
+    /// agent involved is asked once, all in parallel; concurrent fetches of
+    /// one agent queue behind each other. An agent that misses the deadline
+    /// yields [`PmError::TIMEOUT`] for its metrics, and while it is stuck in
+    /// that request later fetches get the timeout at once.
     pub fn fetch_with(&self, pmids: &[Pmid], profile: &Profile) -> FetchResult {
         let timestamp = SystemTime::now();
         let deadline = Instant::now() + self.timeout;
@@ -380,12 +391,14 @@ impl Host {
         }
         let (tx, rx): (Sender<GroupReply>, Receiver<GroupReply>) = bounded(groups.len());
         let mut pending = 0usize;
+        let mut jobs: Vec<(usize, Arc<JobState>)> = Vec::with_capacity(groups.len());
+        let mut answered = vec![false; groups.len()];
         let mut labels_changed = false;
         for (gi, (domain, positions)) in groups.iter().enumerate() {
             let Ok(slot) = self.slot(*domain) else {
                 continue;
             };
-            if slot.busy.swap(true, Ordering::AcqRel) {
+            if slot.stuck.load(Ordering::Acquire) {
                 // Still stuck in an earlier request: do not queue behind it.
                 for &i in positions {
                     values[i].1 = Err(PmError::TIMEOUT);
@@ -393,12 +406,19 @@ impl Host {
                 continue;
             }
             let agent = Arc::clone(&slot.agent);
-            let busy = Arc::clone(&slot.busy);
+            let stuck = Arc::clone(&slot.stuck);
+            let state = Arc::new(JobState::default());
+            let job_state = Arc::clone(&state);
             let req_pmids: Vec<Pmid> = positions.iter().map(|&i| pmids[i]).collect();
             let profile = profile.clone();
             let client = self.client.clone();
             let tx = tx.clone();
             let job: Job = Box::new(move || {
+                if job_state.abandoned.load(Ordering::Acquire) {
+                    // Its caller gave up while it waited in the queue.
+                    return;
+                }
+                job_state.started.store(true, Ordering::Release);
                 let mut a = agent.lock();
                 let req = FetchRequest {
                     pmids: &req_pmids,
@@ -415,14 +435,14 @@ impl Host {
                 }
                 let lc = a.labels_changed();
                 drop(a);
-                busy.store(false, Ordering::Release);
+                job_state.finished.store(true, Ordering::Release);
+                stuck.store(false, Ordering::Release);
                 out.resize_with(req_pmids.len(), || Err(PmError::IPC));
                 let _ = tx.send((gi, out, lc));
             });
             if slot.jobs.send(job).is_ok() {
                 pending += 1;
-            } else {
-                slot.busy.store(false, Ordering::Release);
+                jobs.push((gi, state));
             }
         }
         drop(tx);
@@ -452,9 +472,27 @@ impl Host {
                 break;
             };
             pending -= 1;
+            answered[gi] = true;
             labels_changed |= lc;
             for (&i, r) in groups[gi].1.iter().zip(out) {
                 values[i].1 = r;
+            }
+        }
+        // Jobs that missed the deadline: drop those still queued; an agent
+        // whose job is running past it is stuck until that job returns.
+        for (gi, state) in &jobs {
+            if answered[*gi] {
+                continue;
+            }
+            state.abandoned.store(true, Ordering::Release);
+            if state.started.load(Ordering::Acquire) {
+                if let Ok(slot) = self.slot(groups[*gi].0) {
+                    slot.stuck.store(true, Ordering::Release);
+                    // It may have finished in between: then it is not stuck.
+                    if state.finished.load(Ordering::Acquire) {
+                        slot.stuck.store(false, Ordering::Release);
+                    }
+                }
             }
         }
         FetchResult {

@@ -214,3 +214,56 @@ fn one_timestamp_per_fetch() {
     let r = host.fetch(&[host.lookup("a.m0").unwrap()]);
     assert!(r.timestamp >= before && r.timestamp <= std::time::SystemTime::now());
 }
+
+#[test]
+fn concurrent_fetches_queue_instead_of_failing() {
+    let mut host = Host::new().with_timeout(Duration::from_secs(2));
+    let mut agent = TestAgent::new("busy", 400, "busy", 1);
+    agent.delay = Duration::from_millis(50);
+    let calls = Arc::clone(&agent.fetches);
+    host.load(Box::new(agent)).unwrap();
+    let host = Arc::new(host);
+    let p = host.lookup("busy.m0").unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let host = Arc::clone(&host);
+            std::thread::spawn(move || host.fetch(&[p]).values[0].1.clone())
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), Ok(vec![(PM_IN_NULL, Value::U64(0))]));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn queued_fetches_past_their_deadline_are_dropped() {
+    let mut host = Host::new().with_timeout(Duration::from_millis(200));
+    let mut agent = TestAgent::new("slow", 400, "slow", 1);
+    agent.delay = Duration::from_millis(150);
+    let calls = Arc::clone(&agent.fetches);
+    host.load(Box::new(agent)).unwrap();
+    let host = Arc::new(host);
+    let p = host.lookup("slow.m0").unwrap();
+    // Three at once: the first answers in time, the second may, the third
+    // cannot (it would start after 300 ms) and is dropped, not run late.
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let host = Arc::clone(&host);
+            std::thread::spawn(move || host.fetch(&[p]).values[0].1.is_ok())
+        })
+        .collect();
+    let ok = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .filter(|x| *x)
+        .count();
+    assert!(ok >= 1, "at least the first fetch answers");
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        calls.load(Ordering::SeqCst) < 3,
+        "an abandoned queued fetch still ran"
+    );
+    // The agent is not stuck: the next fetch answers.
+    assert!(host.fetch(&[p]).values[0].1.is_ok());
+}

@@ -80,17 +80,27 @@ pub fn metric_json(name: &str, desc: &Desc, labels: &LabelSet, oneline: &str, he
         .filter(|l| l.name != "userid" && l.name != "groupid")
         .map(|l| (l.name.clone(), l.value.clone()))
         .collect();
-    json!({
-        "name": name,
-        "pmid": desc.pmid.to_string(),
-        "indom": if desc.indom.is_null() { Json::Null } else { json!(desc.indom.to_string()) },
-        "type": crate::render::openmetrics::type_name(desc.ty),
-        "sem": desc.sem.name(),
-        "units": desc.units.to_string(),
-        "labels": labels,
-        "text-oneline": oneline,
-        "text-help": help,
-    })
+    let mut m = Map::new();
+    m.insert("name".into(), json!(name));
+    m.insert("pmid".into(), json!(desc.pmid.to_string()));
+    // pmproxy leaves "indom" out for a singular metric.
+    if !desc.indom.is_null() {
+        m.insert("indom".into(), json!(desc.indom.to_string()));
+    }
+    m.insert(
+        "type".into(),
+        json!(crate::render::openmetrics::type_name(desc.ty)),
+    );
+    m.insert("sem".into(), json!(desc.sem.name()));
+    m.insert("units".into(), json!(desc.units.to_string()));
+    m.insert("labels".into(), Json::Object(labels));
+    m.insert("text-oneline".into(), json!(oneline));
+    // As pmproxy: the long help falls back to the one-line text.
+    m.insert(
+        "text-help".into(),
+        json!(if help.is_empty() { oneline } else { help }),
+    );
+    Json::Object(m)
 }
 
 #[cfg(test)]
