@@ -22,7 +22,7 @@ mod query;
 
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pcp_core::render::openmetrics::render_host;
@@ -87,16 +87,12 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Everything a request handler needs.
 ///
-/// Fetches are made one at a time (`fetch_lock`): pcp-core's `Host` takes
-/// a fetch that finds its agent still busy with another for an agent stuck
-/// past its deadline and answers PM_ERR_TIMEOUT at once, which concurrent
-/// HTTP workers would otherwise trigger all the time. Metadata requests do
-/// not need the lock (they wait for the agent's own lock).
+/// Concurrent requests fetch concurrently: the host queues fetches of one
+/// agent behind each other, each under its own deadline.
 #[derive(Debug)]
 struct Service {
     host: Host,
     contexts: Contexts,
-    fetch_lock: Mutex<()>,
     allow_store: bool,
     max_response_bytes: usize,
     source: String,
@@ -135,7 +131,6 @@ impl Service {
         Service {
             host,
             contexts: Contexts::new(),
-            fetch_lock: Mutex::new(()),
             allow_store: opts.allow_store,
             max_response_bytes: opts.max_response_bytes,
             source,
@@ -199,7 +194,6 @@ impl Service {
             let api = Api {
                 host: &self.host,
                 contexts: &self.contexts,
-                fetch_lock: &self.fetch_lock,
                 allow_store: self.allow_store,
                 source: &self.source,
                 hostspec: &self.hostspec,
@@ -258,10 +252,7 @@ impl Service {
                 Err(e) => return error_response(400, None, &format!("'{p}' - {e}")),
             }
         }
-        let text = {
-            let _one_at_a_time = self.fetch_lock.lock().unwrap_or_else(|e| e.into_inner());
-            render_host(&self.host, &metrics)
-        };
+        let text = render_host(&self.host, &metrics);
         Response::new(200, "text/plain; version=0.0.4; charset=utf-8", text)
     }
 }

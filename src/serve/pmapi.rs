@@ -19,12 +19,10 @@
 //!   (pmproxy's are SHA-1 digests of its own metadata encoding).
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use pcp_core::labels::LabelSet;
 use pcp_core::render::json::fetch_json;
-use pcp_core::render::openmetrics::type_name;
 use pcp_core::{
     Desc, Host, InDom, Instance, LabelTarget, PmError, Pmid, Profile, TextKind, TextTarget, Value,
 };
@@ -45,7 +43,6 @@ pub(crate) struct Api<'a> {
     /// Live contexts.
     pub contexts: &'a Contexts,
     /// Held around every fetch (see [`Service`](super) for why).
-    pub fetch_lock: &'a Mutex<()>,
     /// Whether `/pmapi/store` may store.
     pub allow_store: bool,
     /// The `source` identifier of the host.
@@ -465,10 +462,7 @@ impl Api<'_> {
             }
         }
         let profile = self.contexts.profile(ctx);
-        let result = {
-            let _one_at_a_time = self.fetch_lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.host.fetch_with(&pmids, &profile)
-        };
+        let result = self.host.fetch_with(&pmids, &profile);
         Ok(fetch_json(&names, &result))
     }
 
@@ -794,20 +788,11 @@ pub(crate) fn metric_json(
     oneline: &str,
     help: &str,
 ) -> Json {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(name));
-    m.insert("series".into(), json!(ident(&format!("{source}\n{name}"))));
-    m.insert("pmid".into(), json!(desc.pmid.to_string()));
-    if !desc.indom.is_null() {
-        m.insert("indom".into(), json!(desc.indom.to_string()));
+    let mut j = pcp_core::render::json::metric_json(name, desc, labels, oneline, help);
+    if let Json::Object(m) = &mut j {
+        m.insert("series".into(), json!(ident(&format!("{source}\n{name}"))));
     }
-    m.insert("type".into(), json!(type_name(desc.ty)));
-    m.insert("sem".into(), json!(desc.sem.name()));
-    m.insert("units".into(), json!(desc.units.to_string()));
-    m.insert("labels".into(), labels_json(labels));
-    m.insert("text-oneline".into(), json!(oneline));
-    m.insert("text-help".into(), json!(help));
-    Json::Object(m)
+    j
 }
 
 /// Which required parameters a command lacks (checked before making a
