@@ -33,7 +33,9 @@ pub struct Child {
 pub struct Namespace {
     root: Node,
     by_pmid: HashMap<Pmid, Vec<Box<str>>>,
-    leaves: usize,
+    /// Full leaf name to PMID: one hash per lookup instead of one per
+    /// component (name resolution is the hot path of every client).
+    by_name: HashMap<Box<str>, Pmid>,
 }
 
 /// True if `c` is a valid namespace component.
@@ -76,12 +78,12 @@ impl Namespace {
 
     /// Number of leaves (metric names).
     pub fn len(&self) -> usize {
-        self.leaves
+        self.by_name.len()
     }
 
     /// True when there are no names.
     pub fn is_empty(&self) -> bool {
-        self.leaves == 0
+        self.by_name.is_empty()
     }
 
     /// Adds a leaf `name` with `pmid`. Rejects an invalid name, a duplicate,
@@ -124,7 +126,7 @@ impl Namespace {
         }
         node.pmid = Some(pmid);
         self.by_pmid.entry(pmid).or_default().push(name.into());
-        self.leaves += 1;
+        self.by_name.insert(name.into(), pmid);
         Ok(())
     }
 
@@ -141,7 +143,7 @@ impl Namespace {
 
     /// The PMID of leaf `name`.
     pub fn lookup(&self, name: &str) -> Option<Pmid> {
-        self.find(name)?.pmid
+        self.by_name.get(name).copied()
     }
 
     /// True if `name` is a leaf or an inner node.
@@ -241,7 +243,7 @@ impl Namespace {
                 self.by_pmid.remove(&pmid);
             }
         }
-        self.leaves -= 1;
+        self.by_name.remove(name);
         Some(pmid)
     }
 
