@@ -70,6 +70,7 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (DM, "set of device-mapper devices", "One instance per device-mapper device, named by its persistent name (as under /dev/mapper)."),
     (MD, "set of multi-device devices", "One instance per md (software RAID) device, named by its persistent name when it has one."),
     (NET_ADDR, "set of network interfaces with addresses", "One instance per interface that has a hardware, IPv4 or IPv6 address, named as the kernel names it (an IPv4 alias keeps its label, eth0:1)."),
+    (BUDDYINFO, "set of free block sizes per zone and node", "One instance per memory zone, block order and NUMA node in /proc/buddyinfo, named ZONE::orderN::nodeM."),
     (INTERRUPTS, "set of interrupt lines", "One instance per row of /proc/interrupts (the ERR and MIS totals excepted), named by the row's label: an IRQ number or a name such as LOC or NMI."),
     (SOFTIRQS, "set of soft interrupt kinds", "One instance per row of /proc/softirqs, named by the kind (TIMER, NET_RX, ...)."),
     (INTERRUPT_CPU, "set of interrupt lines on each CPU", "One instance per row of /proc/interrupts and CPU, named LINE::cpuN."),

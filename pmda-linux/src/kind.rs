@@ -59,6 +59,8 @@ pub enum Src {
     Udp6,
     /// Interface addresses (sysfs, the interface list, /proc/net/if_inet6).
     NetAddr,
+    /// /proc/buddyinfo.
+    Buddyinfo,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -70,7 +72,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 29;
+pub const NSRC: usize = 30;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -101,6 +103,7 @@ impl Src {
             Src::Udp => "proc/net/udp",
             Src::Udp6 => "proc/net/udp6",
             Src::NetAddr => "proc/net/if_inet6",
+            Src::Buddyinfo => "proc/buddyinfo",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -459,6 +462,8 @@ pub enum Kind {
     PmdaUname,
     /// An interface address: 0 IPv4, 1 IPv6, 2 IPv6 scope, 3 hardware.
     NetAddr(u8),
+    /// Free blocks per zone, order and node: as a count, or in Kbytes (true).
+    Buddy(bool),
 }
 
 impl Kind {
@@ -504,6 +509,7 @@ impl Kind {
             Kind::Locks(..) => add(Src::Locks),
             Kind::Conn(s, _) => add(s),
             Kind::NetAddr(_) => add(Src::NetAddr),
+            Kind::Buddy(_) => add(Src::Buddyinfo),
             Kind::Machine
             | Kind::SysKernel(_)
             | Kind::Distro
@@ -927,6 +933,8 @@ pub fn resolve(
         "kernel.percpu.softirqs" => Kind::Softirq(IrqF::PerCpu),
         "kernel.percpu.sirq" => Kind::Softirq(IrqF::CpuSum),
         "pmda.uname" => Kind::PmdaUname,
+        "mem.buddyinfo.pages" => Kind::Buddy(false),
+        "mem.buddyinfo.total" => Kind::Buddy(true),
         "kernel.all.intr" => Kind::Intr,
         "kernel.all.pswitch" => Kind::Pswitch,
         "kernel.all.sysfork" => Kind::Sysfork,

@@ -145,6 +145,9 @@ struct Data {
     key: String,
     addrs: Vec<netaddr::IfAddr>,
     addr_ids: Vec<u32>,
+    buddy: Vec<misc::BuddyRow>,
+    /// Instance id of each (row, order) of `buddy`, row by row.
+    buddy_ids: Vec<u32>,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -161,6 +164,7 @@ struct Maps {
     softirq: InstMap,
     softirq_cpu: InstMap,
     net_addr: InstMap,
+    buddy: InstMap,
 }
 
 impl Maps {
@@ -267,6 +271,7 @@ impl LinuxPmda {
             softirq: InstMap::seeded(&root, indom::SOFTIRQS),
             softirq_cpu: InstMap::seeded(&root, indom::SOFTIRQ_CPU),
             net_addr: InstMap::seeded(&root, indom::NET_ADDR),
+            buddy: InstMap::seeded(&root, indom::BUDDYINFO),
         };
         Ok(LinuxPmda {
             table,
@@ -505,6 +510,21 @@ impl LinuxPmda {
                 Ok(c) => self.d.conns[conn_index(src)] = c,
                 Err(e) => return fail(self, e.0),
             },
+            Src::Buddyinfo => {
+                if let Err(e) = misc::parse_buddyinfo(bytes, &mut self.d.buddy) {
+                    return fail(self, e.0);
+                }
+                self.d.buddy_ids.clear();
+                let key = &mut self.d.key;
+                for r in &self.d.buddy {
+                    for order in 0..r.free.len() {
+                        key.clear();
+                        use std::fmt::Write as _;
+                        let _ = write!(key, "{}::order{order}::node{}", r.zone, r.node);
+                        self.d.buddy_ids.push(self.maps.buddy.id(key));
+                    }
+                }
+            }
             Src::Nodes | Src::NetAddr => {}
         }
         Ok(())
@@ -923,6 +943,23 @@ impl LinuxPmda {
                     Some((*id, Value::String(v.clone())))
                 })
                 .collect()),
+            Kind::Buddy(kbytes) => {
+                let mut out = Vec::with_capacity(d.buddy_ids.len());
+                let mut ids = d.buddy_ids.iter();
+                for r in &d.buddy {
+                    for (order, free) in r.free.iter().enumerate() {
+                        let Some(id) = ids.next() else { break };
+                        let v = if kbytes {
+                            // Blocks of 2^order pages, in Kbytes.
+                            free.saturating_mul(self.pagesize << order.min(40)) / 1024
+                        } else {
+                            *free
+                        };
+                        out.push((*id, convert(V::U(v), ty)));
+                    }
+                }
+                Ok(out)
+            }
             Kind::PmdaUname => {
                 let mut parts = Vec::with_capacity(5);
                 for file in ["ostype", "hostname", "osrelease", "version"] {
@@ -1102,6 +1139,21 @@ impl LinuxPmda {
                     .map(|(m, id)| Instance::new(*id, m.device.clone()))
                     .collect()
             }
+            indom::BUDDYINFO => {
+                self.ensure(Src::Buddyinfo)?;
+                let mut out = Vec::with_capacity(self.d.buddy_ids.len());
+                let mut ids = self.d.buddy_ids.iter();
+                for r in &self.d.buddy {
+                    for order in 0..r.free.len() {
+                        let Some(id) = ids.next() else { break };
+                        out.push(Instance::new(
+                            *id,
+                            format!("{}::order{order}::node{}", r.zone, r.node),
+                        ));
+                    }
+                }
+                out
+            }
             indom::NET_ADDR => {
                 self.ensure(Src::NetAddr)?;
                 self.d
@@ -1149,11 +1201,25 @@ impl LinuxPmda {
         })
     }
 
-    /// Instance labels of the interrupt and softirq indoms, which carry
-    /// the line's label and description (and CPU, per CPU).
-    fn irq_labels(&self, serial: u32) -> Vec<(u32, LabelSet)> {
+    /// Instance labels built from fetched data: the interrupt and softirq
+    /// indoms (the line's label and description, and CPU per CPU) and the
+    /// buddy indom (node, zone, order).
+    fn data_labels(&self, serial: u32) -> Vec<(u32, LabelSet)> {
         let mut out = Vec::new();
         match serial {
+            indom::BUDDYINFO => {
+                let mut ids = self.d.buddy_ids.iter();
+                for r in &self.d.buddy {
+                    for order in 0..r.free.len() {
+                        let Some(id) = ids.next() else { break };
+                        let l = LabelSet::new()
+                            .with("numa_node", r.node)
+                            .with("zone", r.zone.as_str())
+                            .with("order", order as u64);
+                        out.push((*id, l));
+                    }
+                }
+            }
             indom::INTERRUPTS => {
                 for (r, id) in self.d.interrupts.rows.iter().zip(&self.d.irq_ids) {
                     let l = LabelSet::new()
@@ -1238,6 +1304,7 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::Udp,
     Src::Udp6,
     Src::NetAddr,
+    Src::Buddyinfo,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,
@@ -1416,9 +1483,9 @@ impl Pmda for LinuxPmda {
         let insts = self.instance_list(indom)?;
         if matches!(
             indom.serial(),
-            indom::INTERRUPTS | indom::INTERRUPT_CPU | indom::SOFTIRQ_CPU
+            indom::INTERRUPTS | indom::INTERRUPT_CPU | indom::SOFTIRQ_CPU | indom::BUDDYINFO
         ) {
-            return Ok(self.irq_labels(indom.serial()));
+            return Ok(self.data_labels(indom.serial()));
         }
         Ok(insts
             .iter()

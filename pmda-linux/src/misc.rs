@@ -93,9 +93,62 @@ pub fn parse_sockets(buf: &[u8]) -> Result<[u64; 12], BadMisc> {
     Ok(c)
 }
 
+/// One row of /proc/buddyinfo: NUMA node, zone, free blocks per order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuddyRow {
+    /// NUMA node.
+    pub node: u32,
+    /// Zone name (DMA, DMA32, Normal, ...).
+    pub zone: String,
+    /// Free blocks of each order (2^order pages each).
+    pub free: Vec<u64>,
+}
+
+/// Parses /proc/buddyinfo (`Node 0, zone   Normal  1 3 36 ...`).
+pub fn parse_buddyinfo(buf: &[u8], out: &mut Vec<BuddyRow>) -> Result<(), BadMisc> {
+    out.clear();
+    for line in lines(buf) {
+        let mut f = fields(line);
+        let (Some(b"Node"), Some(node), Some(b"zone"), Some(zone)) =
+            (f.next(), f.next(), f.next(), f.next())
+        else {
+            return Err(bad("buddyinfo", line));
+        };
+        let node = node
+            .strip_suffix(b",")
+            .and_then(crate::read::parse_u64)
+            .ok_or_else(|| bad("buddyinfo", line))?;
+        let free = f
+            .map(crate::read::parse_u64)
+            .collect::<Option<Vec<u64>>>()
+            .ok_or_else(|| bad("buddyinfo", line))?;
+        out.push(BuddyRow {
+            node: node as u32,
+            zone: String::from_utf8_lossy(zone).into_owned(),
+            free,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buddyinfo_rows() {
+        let mut v = Vec::new();
+        parse_buddyinfo(
+            b"Node 0, zone      DMA      0      0      1 \nNode 1, zone   Normal      1      3\n",
+            &mut v,
+        )
+        .unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[1].node, v[1].zone.as_str()), (1, "Normal"));
+        assert_eq!(v[0].free, vec![0, 0, 1]);
+        assert!(parse_buddyinfo(b"Node x, zone DMA 1\n", &mut v).is_err());
+        assert!(parse_buddyinfo(b"Node 0, zone DMA 1 z\n", &mut v).is_err());
+    }
 
     #[test]
     fn softnet_rows() {

@@ -857,6 +857,48 @@ fn interface_addresses() {
 }
 
 #[test]
+fn buddyinfo_per_zone_order_and_node() {
+    let page_kb = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }) as u64 / 1024;
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let pages = fetch(&mut a, "mem.buddyinfo.pages").unwrap();
+        let total = fetch(&mut a, "mem.buddyinfo.total").unwrap();
+        let mut n = 0;
+        for l in read(&root, "proc/buddyinfo").lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let node = w[1].trim_end_matches(',');
+            for (order, c) in w[4..].iter().enumerate() {
+                let c: u64 = c.parse().unwrap();
+                let inst = format!("{}::order{order}::node{node}", w[3]);
+                assert_eq!(pages[&inst], Value::U64(c), "{tree} {inst}");
+                assert_eq!(
+                    u(&total[&inst]),
+                    c * (1 << order) * page_kb,
+                    "{tree} {inst}"
+                );
+                n += 1;
+            }
+        }
+        assert_eq!(pages.len(), n);
+    }
+    let mut a = agent(&fixture("multi"));
+    let indom = pcp_core::InDom::from_parts(60, 31);
+    let inst = a.instances(indom).unwrap();
+    let id = inst
+        .iter()
+        .find(|i| i.name == "Normal::order10::node1")
+        .unwrap()
+        .id;
+    let labels = a.instance_labels(indom).unwrap();
+    let l = &labels.iter().find(|(i, _)| *i == id).unwrap().1;
+    assert_eq!(
+        l.to_sorted_json(),
+        r#"{"numa_node":1,"order":10,"zone":"Normal"}"#
+    );
+}
+
+#[test]
 fn agent_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<LinuxPmda>();

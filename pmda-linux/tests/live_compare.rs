@@ -98,6 +98,10 @@ const VOLATILE: &[&str] = &[
     "kernel.all.pressure.",
     "network.tcp.currestab",
     "hinv.cpu.clock",
+    "mem.buddyinfo.",
+    "network.tcpconn",
+    "network.udpconn",
+    "vfs.locks.",
 ];
 
 #[test]

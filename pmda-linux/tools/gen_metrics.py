@@ -13,7 +13,7 @@ Run from the crate directory:  python3 tools/gen_metrics.py > src/metrics.rs
 import sys
 
 # Clusters this agent serves (pmdalinux's cluster numbers).
-CLUSTERS = {0, 1, 2, 3, 4, 5, 10, 11, 12, 14, 18, 19, 26, 33, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93}
+CLUSTERS = {0, 1, 2, 3, 4, 5, 10, 11, 12, 14, 18, 19, 26, 33, 67, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93}
 # Individual metrics left out of served clusters (need an indom we lack).
 SKIP = {"network.icmpmsg.intype", "network.icmpmsg.outtype", "pmda.version"}
 
@@ -262,6 +262,8 @@ SIMPLE.update({
     "network.interface.ipv6_addr": ("IPv6 address and prefix length", "An IPv6 address of each interface with its prefix length, from /proc/net/if_inet6 (the last one listed, for an interface with several)."),
     "network.interface.ipv6_scope": ("IPv6 address scope", "The scope of the address in network.interface.ipv6_addr: Global, Host, Link, Site, Compat or Unknown."),
     "network.interface.hw_addr": ("hardware address", "The link-layer (MAC) address of each interface, from /sys/class/net/IF/address."),
+    "mem.buddyinfo.pages": ("free blocks per zone, order and node", "Free blocks of 2^order contiguous pages in each memory zone of each NUMA node, from /proc/buddyinfo."),
+    "mem.buddyinfo.total": ("free memory per zone, order and node", "Free memory held in blocks of 2^order pages in each zone of each NUMA node, in Kbytes: the block count times the block size."),
     "pmda.uname": ("the kernel's identification in one line", "Operating system name, host name, kernel release, kernel version and hardware type, separated by spaces, as uname -a prints the first five."),
 })
 SOFTNET = {
