@@ -28,6 +28,17 @@ struct Cli {
     command: Command,
 }
 
+/// Where pmcd keeps its configuration (PCP's defaults).
+#[derive(Debug, Clone, clap::Args)]
+struct PmcdPaths {
+    /// pmcd's configuration file.
+    #[arg(long, default_value = "/etc/pcp/pmcd/pmcd.conf")]
+    pmcd_conf: std::path::PathBuf,
+    /// pmcd's namespace directory.
+    #[arg(long, default_value = "/var/lib/pcp/pmns")]
+    pmns_dir: std::path::PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Describe metrics, like pminfo.
@@ -117,12 +128,8 @@ enum Command {
         /// Print the changes without making them.
         #[arg(long)]
         dry_run: bool,
-        /// pmcd's configuration file.
-        #[arg(long, default_value = "/etc/pcp/pmcd/pmcd.conf")]
-        pmcd_conf: std::path::PathBuf,
-        /// pmcd's namespace directory.
-        #[arg(long, default_value = "/var/lib/pcp/pmns")]
-        pmns_dir: std::path::PathBuf,
+        #[command(flatten)]
+        paths: PmcdPaths,
     },
     /// Unregister an agent from the local pmcd, as PCP's Remove does.
     Remove {
@@ -131,12 +138,8 @@ enum Command {
         /// Print the changes without making them.
         #[arg(long)]
         dry_run: bool,
-        /// pmcd's configuration file.
-        #[arg(long, default_value = "/etc/pcp/pmcd/pmcd.conf")]
-        pmcd_conf: std::path::PathBuf,
-        /// pmcd's namespace directory.
-        #[arg(long, default_value = "/var/lib/pcp/pmns")]
-        pmns_dir: std::path::PathBuf,
+        #[command(flatten)]
+        paths: PmcdPaths,
     },
     /// Serve /metrics (OpenMetrics) and pmproxy's REST API over HTTP.
     Serve {
@@ -220,8 +223,7 @@ fn install_options(
     opts: &AgentOptions,
     agent: &str,
     domain: Option<u32>,
-    pmcd_conf: std::path::PathBuf,
-    pmns_dir: std::path::PathBuf,
+    paths: PmcdPaths,
 ) -> Result<pcp_agent::pmcd::InstallOptions, String> {
     let built = opts.build_agent(agent).map_err(|e| e.to_string())?;
     if let Some(d) = domain {
@@ -241,8 +243,8 @@ fn install_options(
         built.namespace().top_level(),
     );
     io.agent_args = opts.args_for(agent);
-    io.pmcd_conf = pmcd_conf;
-    io.pmns_dir = pmns_dir;
+    io.pmcd_conf = paths.pmcd_conf;
+    io.pmns_dir = paths.pmns_dir;
     Ok(io)
 }
 
@@ -319,17 +321,10 @@ fn main() -> ExitCode {
             domain,
             replace,
             dry_run,
-            pmcd_conf,
-            pmns_dir,
+            paths,
         } => {
             pmda_prometheus::log::set_quiet(true);
-            let mut io = match install_options(
-                &cli.agents,
-                agent,
-                *domain,
-                pmcd_conf.clone(),
-                pmns_dir.clone(),
-            ) {
+            let mut io = match install_options(&cli.agents, agent, *domain, paths.clone()) {
                 Ok(io) => io,
                 Err(e) => return fail(e),
             };
@@ -340,17 +335,10 @@ fn main() -> ExitCode {
         Command::Remove {
             agent,
             dry_run,
-            pmcd_conf,
-            pmns_dir,
+            paths,
         } => {
             pmda_prometheus::log::set_quiet(true);
-            let mut io = match install_options(
-                &cli.agents,
-                agent,
-                None,
-                pmcd_conf.clone(),
-                pmns_dir.clone(),
-            ) {
+            let mut io = match install_options(&cli.agents, agent, None, paths.clone()) {
                 Ok(io) => io,
                 Err(e) => return fail(e),
             };

@@ -67,32 +67,16 @@ pub const MAX_LABELS: usize = 254;
 /// Maximum JSON length of one set, in bytes.
 pub const MAX_LABEL_JSON: usize = 65534;
 
-/// Makes `raw` into a valid label name: characters other than ASCII
-/// letters, digits and `_` become `_`, and a name that does not start with
-/// a letter (PCP requires one) gets an `l` in front.
+/// Makes `raw` into a valid label name: the same rule as a namespace
+/// component (a letter, then letters, digits and `_`), with an `l` in front
+/// of a name that does not start with a letter.
 pub fn sanitize_label_name(raw: &str) -> String {
-    let mut s: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        s.insert(0, 'l');
-    }
-    s
+    crate::namespace::sanitize_identifier(raw, 'l')
 }
 
 /// True if `name` is a valid PCP label name.
 pub fn valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() < 255
+    crate::namespace::valid_component(name) && name.len() < 255
 }
 
 impl LabelSet {

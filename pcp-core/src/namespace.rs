@@ -54,6 +54,14 @@ pub fn valid_name(name: &str) -> bool {
 /// other than letters, digits and `_` become `_`, and a name that does not
 /// start with a letter gets an `x` in front (so empty input becomes `x`).
 pub fn sanitize_component(raw: &str) -> String {
+    sanitize_identifier(raw, 'x')
+}
+
+/// Makes `raw` a PCP identifier (a letter, then letters, digits and `_`):
+/// other characters become `_`, and `prefix` goes in front of a name that
+/// does not start with a letter. Shared by namespace components and label
+/// names, which follow the same rule.
+pub(crate) fn sanitize_identifier(raw: &str, prefix: char) -> String {
     let mut s: String = raw
         .chars()
         .map(|c| {
@@ -65,7 +73,7 @@ pub fn sanitize_component(raw: &str) -> String {
         })
         .collect();
     if !s.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        s.insert(0, 'x');
+        s.insert(0, prefix);
     }
     s
 }
