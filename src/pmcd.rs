@@ -270,7 +270,11 @@ fn pmnsdel(opts: &InstallOptions, name: &str) -> Result<(), String> {
 }
 
 fn pmnsadd_dynamic(opts: &InstallOptions, name: &str) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("pcp-agent-pmns-{}", std::process::id()));
+    // One directory per call: installs may run at once in one process
+    // (each removes its own directory when done).
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("pcp-agent-pmns-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let file = dir.join(name);
     let text = format!("root {{\n\t{name}\t{}:*:*\n}}\n", opts.domain);

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 /// The pmcd binary (PCP 6 on Debian).
 pub const PMCD: &str = "/usr/lib/pcp/bin/pmcd";
 
+/// pmcd.conf line of pmcd's own agent (domain 2), a DSO in pmcd itself.
+pub const PMCD_DSO_LINE: &str = "pmcd\t2\tdso\tpmcd_init\t/var/lib/pcp/pmdas/pmcd/pmda_pmcd.so";
+
 /// True when pmcd and the client tools are installed; outside CI a test
 /// that needs them returns early when this is false.
 pub fn require_pmcd(why: &str) -> bool {
@@ -76,12 +79,23 @@ impl PrivatePmcd {
     /// Starts pmcd with these agent lines and these `root { }` entries,
     /// and waits until it accepts connections.
     pub fn start(agent_lines: &[String], root_entries: &[String]) -> PrivatePmcd {
+        let root = root_block(root_entries);
+        PrivatePmcd::start_with(agent_lines, &root, &[])
+    }
+
+    /// Starts pmcd with these agent lines, this whole PMNS `root` file and
+    /// these extra environment variables (for pmcd and so for its agents).
+    /// `PCP_VAR_DIR` points into the scratch directory, so agents that keep
+    /// state there (PCP's pmdalinux and pmdaopenmetrics write their
+    /// instance caches to `$PCP_VAR_DIR/config/pmda`) leave the system's
+    /// alone.
+    pub fn start_with(agent_lines: &[String], root: &str, env: &[(&str, &str)]) -> PrivatePmcd {
         let dir = tempfile::Builder::new()
             .prefix("pcp-agent-pmcd")
             .tempdir()
             .expect("scratch directory");
         let d = dir.path();
-        for sub in ["run", "log", "pmns"] {
+        for sub in ["run", "log", "pmns", "tmp", "var/config/pmda"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
         let conf = d.join("pmcd.conf");
@@ -93,17 +107,16 @@ impl PrivatePmcd {
         text.push_str("\n[access]\nallow \".*\" : all;\nallow \":*\" : all;\n");
         std::fs::write(&conf, text).unwrap();
         let pmns_dir = d.join("pmns");
-        let mut root = String::from("root {\n");
-        for e in root_entries {
-            root.push('\t');
-            root.push_str(e);
-            root.push('\n');
-        }
-        root.push_str("}\n");
         std::fs::write(pmns_dir.join("root"), root).unwrap();
         let port = free_port();
         let socket = d.join("pmcd.socket");
-        let child = Command::new(PMCD)
+        let mut cmd = Command::new(PMCD);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .env("PCP_VAR_DIR", d.join("var"))
+            .env("PCP_TMP_DIR", d.join("tmp"))
             .env("PCP_RUN_DIR", d.join("run"))
             .env("PCP_LOG_DIR", d.join("log"))
             .env("PMCD_ROOT_AGENT", "0")
@@ -133,15 +146,23 @@ impl PrivatePmcd {
             child,
         };
         let deadline = Instant::now() + Duration::from_secs(15);
+        let mut p = p;
         while !pcp_core::testing::port_open(&p.host()) {
+            let exited = matches!(p.child.try_wait(), Ok(Some(_)));
             assert!(
-                Instant::now() < deadline,
+                Instant::now() < deadline && !exited,
                 "private pmcd did not start:\n{}",
                 p.log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
         p
+    }
+
+    /// Starts pmcd with no pipe agent: only pmcd's own DSO agent (pmcd
+    /// refuses to start with none), ready for agents to be installed.
+    pub fn start_empty() -> PrivatePmcd {
+        PrivatePmcd::start(&[PMCD_DSO_LINE.to_string()], &[])
     }
 
     /// `localhost:PORT`, for `-h`.
@@ -201,6 +222,18 @@ impl PrivatePmcd {
     }
 }
 
+/// A PMNS `root` file holding these entries (`NAME` or `NAME DOMAIN:*:*`).
+pub fn root_block(entries: &[String]) -> String {
+    let mut root = String::from("root {\n");
+    for e in entries {
+        root.push('\t');
+        root.push_str(e);
+        root.push('\n');
+    }
+    root.push_str("}\n");
+    root
+}
+
 impl Drop for PrivatePmcd {
     fn drop(&mut self) {
         // SIGTERM lets pmcd close its agents' pipes; they exit on EOF.
@@ -252,4 +285,281 @@ pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> Output {
 /// Standard output as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+impl PrivatePmcd {
+    /// The pids of pmcd's children (its pipe agents).
+    pub fn agent_pids(&self) -> Vec<u32> {
+        children_of(self.pid())
+    }
+
+    /// Runs a PCP client with PCP's derived metrics off (so that only the
+    /// agents' own names show) and a system PATH (PCP's Python tools must
+    /// find the python3 that has PCP's modules).
+    pub fn client(&self, program: &str) -> Command {
+        let mut c = client(program);
+        c.arg("-h").arg(self.host());
+        c
+    }
+
+    /// Starts pmlogger against this pmcd with this configuration, writing
+    /// `archive` (a path without suffix).
+    pub fn logger(&self, config: &str, archive: &Path) -> Logger {
+        let d = self.dir.path();
+        let conf = archive.with_extension("config");
+        std::fs::write(&conf, config).unwrap();
+        let log = archive.with_extension("log");
+        let child = Command::new("pmlogger")
+            .env("PCP_RUN_DIR", d.join("run"))
+            .env("PCP_TMP_DIR", d.join("tmp"))
+            .env("PCP_DERIVED_CONFIG", "")
+            .args(["-h", &self.host(), "-c"])
+            .arg(&conf)
+            .arg("-l")
+            .arg(&log)
+            .arg(archive)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting pmlogger");
+        Logger {
+            child,
+            log,
+            archive: archive.to_path_buf(),
+        }
+    }
+}
+
+/// A PCP client command with derived metrics off and a system PATH.
+pub fn client(program: &str) -> Command {
+    let mut c = if python_tools().contains(&program) {
+        let mut c = Command::new("/usr/bin/python3");
+        c.arg(Path::new("/usr/bin").join(program));
+        c
+    } else {
+        Command::new(program)
+    };
+    c.env("PCP_DERIVED_CONFIG", "")
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin");
+    c
+}
+
+/// PCP's Python tools, run by the system's python3 (a python3 earlier on
+/// PATH may lack PCP's modules).
+fn python_tools() -> &'static [&'static str] {
+    &["pmrep"]
+}
+
+/// True when the Python PCP tools can run (python3-pcp installed).
+pub fn have_python_pcp() -> bool {
+    Path::new("/usr/bin/python3").exists()
+        && Path::new("/usr/bin/pmrep").exists()
+        && Command::new("/usr/bin/python3")
+            .args(["-c", "import pcp.pmapi"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+}
+
+/// A running pmlogger; stopped (SIGINT, then SIGKILL) on [`Logger::stop`]
+/// or drop.
+#[derive(Debug)]
+pub struct Logger {
+    child: Child,
+    /// Its log file.
+    pub log: PathBuf,
+    /// The archive it writes.
+    pub archive: PathBuf,
+}
+
+impl Logger {
+    /// Stops pmlogger (it flushes and closes the archive on SIGINT) and
+    /// returns its log.
+    pub fn stop(&mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The archive path as a string, for `-a`.
+    pub fn archive_arg(&self) -> String {
+        self.archive.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Logger {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The pids whose parent is `pid` (from /proc/*/stat).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(child) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|s| s.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(child);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Resident memory of a process in KiB (VmRSS), if it is alive.
+pub fn vm_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// Polls `check` every 100 ms until it is true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The numbers of a pmval/pmrep report: the last field of lines that start
+/// with a space or a digit (values and time-stamped rows), where numeric.
+pub fn report_numbers(text: &str) -> Vec<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(' ') || l.starts_with(|c: char| c.is_ascii_digit()))
+        .filter_map(|l| l.split_whitespace().last()?.parse().ok())
+        .collect()
+}
+
+/// One metric of `pminfo -dfm...` output: its first line and the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The metric name.
+    pub name: String,
+    /// Every line of the block, the first included.
+    pub lines: Vec<String>,
+}
+
+/// Splits pminfo output into per-metric blocks (separated by blank lines).
+pub fn blocks(text: &str) -> Vec<Block> {
+    let mut out = Vec::new();
+    for chunk in text.split("\n\n") {
+        let lines: Vec<String> = chunk
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        let Some(first) = lines.first() else {
+            continue;
+        };
+        let name = first.split_whitespace().next().unwrap_or("").to_string();
+        out.push(Block { name, lines });
+    }
+    out
+}
+
+/// A redis-server (Debian's) on a free 127.0.0.1 port, with no
+/// persistence, killed on drop.
+#[derive(Debug)]
+pub struct Redis {
+    /// Its port.
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+/// The redis-server binary.
+pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+impl Redis {
+    /// Starts redis-server and waits until it accepts connections.
+    pub fn start() -> Redis {
+        let dir = tempfile::Builder::new()
+            .prefix("pcp-agent-redis")
+            .tempdir()
+            .expect("scratch directory");
+        let port = free_port();
+        let child = Command::new(REDIS_SERVER)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+            ])
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting redis-server");
+        let r = Redis {
+            port,
+            child,
+            _dir: dir,
+        };
+        assert!(
+            wait_until(Duration::from_secs(10), || pcp_core::testing::port_open(
+                &format!("127.0.0.1:{port}")
+            )),
+            "redis-server did not start"
+        );
+        r
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn a_free_port() -> u16 {
+    free_port()
 }
