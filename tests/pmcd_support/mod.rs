@@ -543,9 +543,7 @@ impl Redis {
             _dir: dir,
         };
         assert!(
-            wait_until(Duration::from_secs(10), || pcp_core::testing::port_open(
-                &format!("127.0.0.1:{port}")
-            )),
+            wait_until(Duration::from_secs(10), || redis_ping(port)),
             "redis-server did not start"
         );
         r
@@ -562,4 +560,18 @@ impl Drop for Redis {
 /// A free TCP port on 127.0.0.1.
 pub fn a_free_port() -> u16 {
     free_port()
+}
+
+/// True when redis on 127.0.0.1:`port` answers PING with PONG.
+fn redis_ping(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 16];
+    s.write_all(b"PING\r\n").is_ok()
+        && s.read(&mut buf)
+            .map(|n| buf[..n].starts_with(b"+PONG"))
+            .unwrap_or(false)
 }
