@@ -185,7 +185,10 @@ fn malformed_requests_get_clear_errors_and_nothing_panics() {
         (b"GET /pmapi/fetch?pmids=garbage HTTP/1.1\r\n\r\n".to_vec(), 200, "\"values\":[]"),
         (b"GET /pmapi/1x/fetch?names=a HTTP/1.1\r\n\r\n".to_vec(), 400, "unknown servlet"),
         (b"GET /pmapi/fetch?names=a&context=-1 HTTP/1.1\r\n\r\n".to_vec(), 400, "invalid context identifier"),
-        (b"GET /pmapi/indom?name=simple.color&match=regex&iname=r.* HTTP/1.1\r\n\r\n".to_vec(), 400, "not supported"),
+        (b"GET /pmapi/indom?name=simple.color&match=regex&iname=^r.d$ HTTP/1.1\r\n\r\n".to_vec(), 200, "\"name\":\"red\""),
+        (b"GET /pmapi/indom?name=simple.color&match=regex&iname=(re HTTP/1.1\r\n\r\n".to_vec(), 400, "(re - invalid regular expression in 'iname': unclosed group"),
+        (b"GET /pmapi/indom?name=simple.color&match=regex&iname=a{1000}{1000}{1000} HTTP/1.1\r\n\r\n".to_vec(), 400, "invalid regular expression"),
+        (b"GET /pmapi/indom?name=simple.color&match=perl&iname=red HTTP/1.1\r\n\r\n".to_vec(), 400, "perl - invalid 'match' parameter value"),
         (b"GET /metrics?names=no.such HTTP/1.1\r\n\r\n".to_vec(), 400, "Unknown metric name"),
         (b"GET /nope HTTP/1.1\r\n\r\n".to_vec(), 404, "no such page"),
     ];

@@ -229,6 +229,56 @@ fn pmapi_answers_have_pmproxys_structure_field_by_field() {
         assert_eq!(insts[0]["instance"].as_u64(), Some(first));
     }
 
+    // match=regex: with the same metric on both sides, the same instances
+    // are selected (pmproxy regexec(3)s each name: unanchored, ERE), for
+    // /pmapi/indom and for a profile.
+    if p.o.indom_gauge == p.t.indom_gauge {
+        let names = |addr: SocketAddr, q: &str| -> Vec<String> {
+            let (s, j) = get_json(
+                addr,
+                &format!("/pmapi/indom?name={}&match=regex&{q}", p.o.indom_gauge),
+            );
+            assert_eq!(s, 200, "{addr} {q}: {j}");
+            let mut v: Vec<String> = j["instances"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["name"].as_str().unwrap_or("").to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        for q in [
+            "iname=^(1|5)%20",
+            "iname=minute$",
+            "iname=^15,^1%20",
+            "iname=x+y",
+        ] {
+            let (o, t) = (names(ours, q), names(theirs, q));
+            assert_eq!(o, t, "match=regex&{q}: ours {o:?}, pmproxy {t:?}");
+        }
+        p.check("/pmapi/indom?name={indom}&match=regex&iname=^(1|5)%20");
+        for addr in [ours, theirs] {
+            let (_, c) = get_json(addr, "/pmapi/context?polltimeout=30");
+            let ctx = c["context"].as_u64().unwrap();
+            let (s, j) = get_json(
+                addr,
+                &format!(
+                    "/pmapi/profile?context={ctx}&expr=add&name={}&match=regex&iname=^5",
+                    p.o.indom_gauge
+                ),
+            );
+            assert_eq!(s, 200, "{addr}: {j}");
+            let (_, f) = get_json(
+                addr,
+                &format!("/pmapi/{ctx}/fetch?names={}", p.o.indom_gauge),
+            );
+            let insts = f["values"][0]["instances"].as_array().unwrap();
+            assert_eq!(insts.len(), 1, "{addr}: regex profile not applied: {f}");
+            assert_eq!(insts[0]["instance"].as_u64(), Some(5), "{addr}: {f}");
+        }
+    }
+
     println!("field-by-field (ours vs pmproxy 6.0.3):");
     for r in &p.rows {
         println!("  {r}");

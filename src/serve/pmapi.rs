@@ -15,6 +15,9 @@
 //!   `--allow-store`;
 //! - a fetched metric whose agent failed carries `"error"` (pmproxy drops
 //!   its instances silently);
+//! - `match=regex` uses the regex crate's syntax (close to POSIX ERE for
+//!   the usual forms); a pattern that does not compile is a 400 naming
+//!   it (pmproxy 6.0.3 ignores regcomp's failure and crashes in regexec);
 //! - `series` and `source` are stable 40-hex-digit identifiers of our own
 //!   (pmproxy's are SHA-1 digests of its own metadata encoding).
 
@@ -152,25 +155,105 @@ pub(crate) fn parse_indom(s: &str) -> Option<InDom> {
     }
 }
 
-/// How instance names are matched (`match=`).
+/// How instance names are matched (`match=`), as pmproxy does for
+/// `/pmapi/indom` and `/pmapi/profile` (and we for `/pmapi/store`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Match {
+    /// The whole name, byte for byte (the default).
     Exact,
+    /// fnmatch(3) patterns.
     Glob,
+    /// Regular expressions matched anywhere in the name, as pmproxy's
+    /// regexec(3) of an extended (POSIX ERE) expression does; the syntax
+    /// is the regex crate's, which accepts ERE's usual forms (`^`, `$`,
+    /// `|`, groups, bounds, bracket classes with `[:alpha:]` and so on).
+    Regex,
 }
 
 fn parse_match(q: &Query, ctx: Option<u32>) -> Result<Match, ApiError> {
     match q.get("match") {
         None | Some("exact") => Ok(Match::Exact),
         Some("glob") => Ok(Match::Glob),
-        Some("regex") => Err(ApiError::bad(
-            ctx,
-            "regex - 'match' parameter value not supported by pcp-agent serve: use exact or glob",
-        )),
+        Some("regex") => Ok(Match::Regex),
         Some(m) => Err(ApiError::bad(
             ctx,
             format!("{m} - invalid 'match' parameter value"),
         )),
+    }
+}
+
+/// Largest compiled size of one `match=regex` pattern (and of its lazy
+/// DFA cache): hostile patterns are refused instead of eating memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Instance-name patterns of one request, compiled once.
+#[derive(Debug)]
+enum NameMatcher {
+    Exact(Vec<String>),
+    Glob(Vec<String>),
+    Regex(Vec<regex::Regex>),
+}
+
+impl NameMatcher {
+    /// Compiles `names` under `how`; a bad regular expression is a 400
+    /// naming the pattern and what is wrong with it.
+    fn new(how: Match, names: Vec<String>, ctx: Option<u32>) -> Result<NameMatcher, ApiError> {
+        Ok(match how {
+            Match::Exact => NameMatcher::Exact(names),
+            Match::Glob => NameMatcher::Glob(names),
+            Match::Regex => NameMatcher::Regex(
+                names
+                    .iter()
+                    .map(|n| {
+                        regex::RegexBuilder::new(n)
+                            .size_limit(REGEX_SIZE_LIMIT)
+                            .dfa_size_limit(REGEX_SIZE_LIMIT)
+                            .build()
+                            .map_err(|e| {
+                                ApiError::bad(
+                                    ctx,
+                                    format!(
+                                        "{n} - invalid regular expression in 'iname': {}",
+                                        regex_error(&e)
+                                    ),
+                                )
+                            })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+
+    /// True if any pattern matches `name`.
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            NameMatcher::Exact(v) => v.iter().any(|n| n == name),
+            NameMatcher::Glob(v) => v.iter().any(|n| glob_match(n, name)),
+            NameMatcher::Regex(v) => v.iter().any(|r| r.is_match(name)),
+        }
+    }
+}
+
+/// The regex crate's error on one line (its syntax errors span several,
+/// with a caret under the offending spot).
+fn regex_error(e: &regex::Error) -> String {
+    match e {
+        regex::Error::CompiledTooBig(limit) => {
+            format!("the compiled pattern would exceed {limit} bytes")
+        }
+        other => {
+            let text = other.to_string();
+            text.lines()
+                .rev()
+                .find(|l| l.trim_start().starts_with("error:"))
+                .map(|l| {
+                    l.trim_start()
+                        .trim_start_matches("error:")
+                        .trim()
+                        .to_string()
+                })
+                .unwrap_or_else(|| text.lines().last().unwrap_or("").trim().to_string())
+        }
     }
 }
 
@@ -494,15 +577,11 @@ impl Api<'_> {
     ) -> Result<Vec<Instance>, ApiError> {
         let m = parse_match(q, Some(ctx))?;
         let err = |e: super::query::QueryError| ApiError::bad(Some(ctx), e.to_string());
-        if let Some(names) = q.list("iname", MAX_NAMES).map_err(err)? {
+        if let Some(names) = q.list_verbatim("iname", MAX_NAMES).map_err(err)? {
+            let matcher = NameMatcher::new(m, names, Some(ctx))?;
             return Ok(all
                 .into_iter()
-                .filter(|i| {
-                    names.iter().any(|n| match m {
-                        Match::Exact => *n == i.name,
-                        Match::Glob => glob_match(n, &i.name),
-                    })
-                })
+                .filter(|i| matcher.matches(&i.name))
                 .collect());
         }
         if let Some(ids) = q.list("instance", MAX_NAMES).map_err(err)? {
@@ -858,6 +937,31 @@ mod tests {
         let t0 = std::time::Instant::now();
         assert!(!glob_match(&format!("{}b", "*a".repeat(200)), &long));
         assert!(t0.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn regexes_match_anywhere_and_bad_ones_are_refused() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let m = NameMatcher::new(Match::Regex, names(&["^1 ", "15$"]), Some(7)).unwrap();
+        assert!(m.matches("1 minute"));
+        assert!(m.matches("15"));
+        assert!(!m.matches("5 minute"));
+        let m =
+            NameMatcher::new(Match::Regex, names(&["sd[a-c]", "[[:digit:]]{2}"]), None).unwrap();
+        assert!(m.matches("/dev/sdb1"), "unanchored, as regexec(3)");
+        assert!(m.matches("nvme0n12"));
+        assert!(!m.matches("sdd"));
+        let e = NameMatcher::new(Match::Regex, names(&["ok", "(re"]), Some(7)).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.context, Some(7));
+        assert_eq!(
+            e.message,
+            "(re - invalid regular expression in 'iname': unclosed group"
+        );
+        let e = NameMatcher::new(Match::Regex, names(&["(a{1000}){1000}"]), None).unwrap_err();
+        assert!(e.message.contains("exceed"), "{}", e.message);
+        let m = NameMatcher::new(Match::Exact, names(&["red"]), None).unwrap();
+        assert!(m.matches("red") && !m.matches("reddish"));
     }
 
     #[test]

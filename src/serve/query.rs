@@ -85,10 +85,33 @@ impl Query {
         };
         split_list(key, v, limit).map(Some)
     }
+
+    /// Like [`Query::list`], without trimming the items.
+    pub fn list_verbatim(
+        &self,
+        key: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>, QueryError> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        split_verbatim(key, v, limit).map(Some)
+    }
 }
 
-/// Splits a comma list, dropping empty items, refusing more than `limit`.
+/// Splits a comma list of names, dropping empty items and trimming
+/// blanks around each, refusing more than `limit`.
 pub(crate) fn split_list(key: &str, v: &str, limit: usize) -> Result<Vec<String>, QueryError> {
+    Ok(split_verbatim(key, v, limit)?
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .collect())
+}
+
+/// Splits a comma list, dropping empty items but keeping every other
+/// character (instance names and patterns may begin or end with blanks,
+/// as pmproxy keeps them), refusing more than `limit`.
+pub(crate) fn split_verbatim(key: &str, v: &str, limit: usize) -> Result<Vec<String>, QueryError> {
     let count = v.split(',').filter(|s| !s.is_empty()).count();
     if count > limit {
         return Err(QueryError::TooMany {
@@ -99,7 +122,7 @@ pub(crate) fn split_list(key: &str, v: &str, limit: usize) -> Result<Vec<String>
     }
     Ok(v.split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| s.trim().to_string())
+        .map(str::to_string)
         .collect())
 }
 
@@ -178,6 +201,11 @@ mod tests {
             Err(QueryError::NotUtf8(_))
         ));
         let q = Query::parse("names=a,b,c").unwrap();
+        let q2 = Query::parse("iname=%201%20minute,,5+").unwrap();
+        assert_eq!(
+            q2.list_verbatim("iname", 10).unwrap().unwrap(),
+            vec![" 1 minute".to_string(), "5 ".to_string()]
+        );
         assert!(matches!(
             q.list("names", 2),
             Err(QueryError::TooMany { count: 3, .. })
