@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Load test of `pcp-agent serve` against real pmproxy 6.0.3, in the same
 # run, from a second process on loopback (wrk): requests per second and p99
-# latency of /metrics and /pmapi/fetch on the same metric roles.
+# latency of /metrics and /pmapi/fetch on the same metrics.
 #
 #   scripts/serve-bench.sh [--write] [DURATION_SECONDS]
 #
-# --write replaces serve-BENCHMARKS.md with the table. Needs: wrk
+# --write replaces serve-BENCHMARKS.md with the tables. Needs: wrk
 # (scripts/serve-setup.sh), pmproxy and a running pmcd (scripts/setup-systems.sh).
 #
-# Metrics: pmproxy serves PCP's pmdalinux (kernel.all.load, hinv.ncpu,
-# kernel.all.cpu.user); we serve the same names from our linux agent when it
-# is available, else the simple agent's metrics of the same roles (an
-# instance-domain gauge, a singular metric, a counter).
+# Metrics, the same names on both sides: pmproxy serves PCP's pmdalinux
+# through pmcd, we serve our linux agent in-process. A small set
+# (kernel.all.load, hinv.ncpu, kernel.all.cpu.user) and a large one: the
+# kernel.all and disk.dev subtrees (/metrics takes the two prefixes, as a
+# scrape config would; /pmapi/fetch takes every leaf name both sides
+# serve). Without our linux agent the small set falls back to the simple
+# agent's metrics of the same roles and the large set is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,34 +36,48 @@ export PCP_AGENT_STATE_DIR="$SCRATCH/state"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 400); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
         sleep 0.05
     done
     echo "nothing listens on port $1" >&2; return 1
 }
 
+THEIRS="kernel.all.load,hinv.ncpu,kernel.all.cpu.user"
 if "$BIN" --agents linux info kernel.all.load >/dev/null 2>&1; then
     AGENTS=linux
-    OURS="kernel.all.load,hinv.ncpu,kernel.all.cpu.user"
+    OURS="$THEIRS"
+    # The large set: every leaf under kernel.all and disk.dev that both
+    # sides serve (pmcd also lists libpcp's derived metrics, and pmdalinux
+    # a few utmp counts we do not have).
+    LARGE_PREFIXES="kernel.all,disk.dev"
+    LARGE=$(comm -12 <("$BIN" --agents linux info kernel.all disk.dev 2>/dev/null | sort) \
+        <(pminfo kernel.all disk.dev 2>/dev/null | sort) | paste -sd,)
 else
     AGENTS=simple
     OURS="simple.color,simple.numfetch,simple.time.user"
+    LARGE=
 fi
-THEIRS="kernel.all.load,hinv.ncpu,kernel.all.cpu.user"
+NLARGE=$(tr ',' '\n' <<<"$LARGE" | grep -c . || true)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 SERVE_PORT=$(free_port)
 "$BIN" --agents "$AGENTS" serve --listen "127.0.0.1:$SERVE_PORT" --max-connections 64 \
     2>"$SCRATCH/serve.log" &
 SERVE_PID=$!
+
+# A context as clients (Grafana) keep one; without it pmproxy opens a new
+# pmcd context for every request.
+ctx() { curl -sf "http://127.0.0.1:$1/pmapi/context?polltimeout=600" | python3 -c 'import json,sys; print(json.load(sys.stdin)["context"])'; }
+
 # pmproxy 6.0.3 can crash under this load (seen: SIGSEGV during
 # /pmapi/fetch), so each of its runs gets a fresh process; a crash is
 # reported in the errors column.
 PROXY_PID=
-PROXY_N=0
-start_proxy() {
-    PROXY_N=$((PROXY_N + 1))
+start_proxy() { # WARM_NAMES WARM_PREFIXES
     PROXY_PORT=$(free_port)
+    # Runs happen in subshells: the port names this process's files.
+    PROXY_N=$PROXY_PORT
     mkdir -p "$SCRATCH/run$PROXY_N"
     local args=(-f -A -i 127.0.0.1 -p "$PROXY_PORT" -s "$SCRATCH/pmproxy$PROXY_N.socket"
         -l "$SCRATCH/pmproxy$PROXY_N.log" -x "$SCRATCH/pmproxy$PROXY_N.fatal")
@@ -70,8 +87,10 @@ start_proxy() {
     wait_port "$PROXY_PORT"
     sleep 0.5
     TCTX=$(ctx "$PROXY_PORT")
-    curl -sf "http://127.0.0.1:$PROXY_PORT/pmapi/fetch?context=$TCTX&names=$THEIRS" >/dev/null
-    curl -sf "http://127.0.0.1:$PROXY_PORT/metrics?names=$THEIRS" >/dev/null
+    # Warm it (pmproxy caches metadata per context).
+    curl -sf "http://127.0.0.1:$PROXY_PORT/pmapi/fetch?context=$TCTX&names=$1" >/dev/null
+    curl -sf "http://127.0.0.1:$PROXY_PORT/metrics?context=$TCTX&names=$2" >/dev/null
+    curl -sf "http://127.0.0.1:$PROXY_PORT/metrics?names=$2" >/dev/null
 }
 stop_proxy() { kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=; }
 cleanup() {
@@ -82,14 +101,7 @@ cleanup() {
 }
 trap cleanup EXIT
 wait_port "$SERVE_PORT"
-
-# A context as clients (Grafana) keep one; without it pmproxy opens a new
-# pmcd context for every request.
-ctx() { curl -sf "http://127.0.0.1:$1/pmapi/context?polltimeout=600" | python3 -c 'import json,sys; print(json.load(sys.stdin)["context"])'; }
 OCTX=$(ctx "$SERVE_PORT")
-# Warm both (pmproxy caches metadata per context).
-curl -sf "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?context=$OCTX&names=$OURS" >/dev/null
-curl -sf "http://127.0.0.1:$SERVE_PORT/metrics?names=$OURS" >/dev/null
 
 # run NAME URL -> "ok_rps p99_ms errors": ok_rps counts 2xx answers only
 # (an overloaded server answering errors fast must not look faster).
@@ -97,13 +109,12 @@ run() {
     local out
     out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$2")
     echo "$out" >"$SCRATCH/$1.wrk"
-    local rps p99 total bad
+    local rps p99 total bad sock ok
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; printf "%.2f", v}' <<<"$out")
     total=$(awk '/requests in/ {print $1}' <<<"$out")
     bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
     bad=${bad:-0}
-    local ok
     ok=$(python3 -c "import sys; r,t,b=map(float,sys.argv[1:]); print(f'{r*max(t-b,0)/t:.0f}' if t else '0')" "${rps:-0}" "${total:-0}" "$bad")
     # Socket errors (refused, reset) are not requests: add them after.
     sock=$(awk '/Socket errors:/ {gsub(/,/,""); print $4+$6+$8+$10}' <<<"$out")
@@ -111,66 +122,140 @@ run() {
     echo "$ok ${p99:-n/a} $bad"
 }
 
-declare -A R
-# run_proxy NAME PATH (PATH may use $TCTX): a fresh pmproxy per run.
+declare -A R S
+# run_proxy NAME PATH WARM_NAMES WARM_PREFIXES (PATH may use @CTX@): a
+# fresh pmproxy per run. A run during which pmproxy crashed is retried (up
+# to 3 runs) so the figures show its speed while it was up; the crashes
+# are counted in the errors column.
 run_proxy() {
-    start_proxy
-    local path=${2//@CTX@/$TCTX}
-    local r
-    r=$(run "$1" "http://127.0.0.1:$PROXY_PORT$path")
-    if ! kill -0 "$PROXY_PID" 2>/dev/null; then
-        read -r a b c <<<"$r"
-        r="$a ${b:-n/a} ${c}+crashed"
-        echo "pmproxy crashed during $1; log tail:" >&2
+    local path r a b c crashes=0 try
+    for try in 1 2 3; do
+        start_proxy "$3" "$4"
+        path=${2//@CTX@/$TCTX}
+        r=$(run "$1-$try" "http://127.0.0.1:$PROXY_PORT$path")
+        if kill -0 "$PROXY_PID" 2>/dev/null; then
+            stop_proxy
+            break
+        fi
+        stop_proxy
+        crashes=$((crashes + 1))
+        echo "pmproxy crashed during $1 (run $try); log tail:" >&2
         tail -3 "$SCRATCH/pmproxy$PROXY_N.log" >&2
+    done
+    read -r a b c <<<"$r"
+    if [ "$crashes" -eq 3 ]; then
+        r="$a ${b:-n/a} ${c}+crashed×3"
+    elif [ "$crashes" -gt 0 ]; then
+        r="$a ${b:-n/a} ${c}+crashed×$crashes"
     fi
-    stop_proxy
     echo "$r"
 }
-R[of]=$(run ours-fetch "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?context=$OCTX&names=$OURS")
-R[tf]=$(run_proxy pmproxy-fetch "/pmapi/fetch?context=@CTX@&names=$THEIRS")
-R[omc]=$(run ours-metrics-ctx "http://127.0.0.1:$SERVE_PORT/metrics?context=$OCTX&names=$OURS")
-R[tmc]=$(run_proxy pmproxy-metrics-ctx "/metrics?context=@CTX@&names=$THEIRS")
-R[om]=$(run ours-metrics "http://127.0.0.1:$SERVE_PORT/metrics?names=$OURS")
-R[tm]=$(run_proxy pmproxy-metrics "/metrics?names=$THEIRS")
+
+# The answers' sizes: sample lines (or fetched values) and bytes.
+text_size() { # URL -> "samples bytes"
+    curl -sf "$1" >"$SCRATCH/answer" || { echo "n/a n/a"; return; }
+    echo "$(grep -vc '^#' "$SCRATCH/answer") $(wc -c <"$SCRATCH/answer")"
+}
+fetch_size() { # URL -> "values bytes"
+    curl -sf "$1" >"$SCRATCH/answer" || { echo "n/a n/a"; return; }
+    echo "$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(sum(len(v["instances"]) for v in j["values"]))' "$SCRATCH/answer") $(wc -c <"$SCRATCH/answer")"
+}
+
+# bench_set TAG OUR_NAMES THEIR_NAMES OUR_PREFIXES THEIR_PREFIXES
+bench_set() {
+    local t=$1 on=$2 tn=$3 op=$4 tp=$5
+    curl -sf "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?context=$OCTX&names=$on" >/dev/null
+    curl -sf "http://127.0.0.1:$SERVE_PORT/metrics?names=$op" >/dev/null
+    R[${t}of]=$(run "ours-fetch-$t" "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?context=$OCTX&names=$on")
+    R[${t}tf]=$(run_proxy "pmproxy-fetch-$t" "/pmapi/fetch?context=@CTX@&names=$tn" "$tn" "$tp")
+    R[${t}omc]=$(run "ours-metrics-ctx-$t" "http://127.0.0.1:$SERVE_PORT/metrics?context=$OCTX&names=$op")
+    R[${t}tmc]=$(run_proxy "pmproxy-metrics-ctx-$t" "/metrics?context=@CTX@&names=$tp" "$tn" "$tp")
+    R[${t}om]=$(run "ours-metrics-$t" "http://127.0.0.1:$SERVE_PORT/metrics?names=$op")
+    R[${t}tm]=$(run_proxy "pmproxy-metrics-$t" "/metrics?names=$tp" "$tn" "$tp")
+    start_proxy "$tn" "$tp"
+    S[${t}of]=$(fetch_size "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?names=$on")
+    S[${t}tf]=$(fetch_size "http://127.0.0.1:$PROXY_PORT/pmapi/fetch?names=$tn")
+    S[${t}om]=$(text_size "http://127.0.0.1:$SERVE_PORT/metrics?names=$op")
+    S[${t}tm]=$(text_size "http://127.0.0.1:$PROXY_PORT/metrics?names=$tp")
+    stop_proxy
+}
+bench_set s "$OURS" "$THEIRS" "$OURS" "$THEIRS"
+if [ -n "$LARGE" ]; then
+    bench_set l "$LARGE" "$LARGE" "$LARGE_PREFIXES" "$LARGE_PREFIXES"
+fi
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 kill -0 "$SERVE_PID" 2>/dev/null || { echo "pcp-agent serve died:" >&2; cat "$SCRATCH/serve.log" >&2; exit 1; }
 
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}x' if b else 'n/a')" "$1" "$2"; }
 row() { # endpoint ours theirs
+    local ors op99 oerr trs tp99 terr
     read -r ors op99 oerr <<<"$2"; read -r trs tp99 terr <<<"$3"
     echo "| $1 | $ors | $op99 | $oerr | $trs | $tp99 | $terr | $(ratio "$ors" "$trs") |"
 }
+rows_of() { # TAG LABEL
+    row "$2: /pmapi/fetch?context=N&names=…" "${R[${1}of]}" "${R[${1}tf]}"
+    row "$2: /metrics?context=N&names=…" "${R[${1}omc]}" "${R[${1}tmc]}"
+    row "$2: /metrics?names=… (no context, as Prometheus scrapes)" "${R[${1}om]}" "${R[${1}tm]}"
+}
+sizes_of() { # TAG LABEL
+    local a b c d
+    read -r a b <<<"${S[${1}of]}"; read -r c d <<<"${S[${1}tf]}"
+    echo "| $2: /pmapi/fetch | $a values, $b bytes | $c values, $d bytes |"
+    read -r a b <<<"${S[${1}om]}"; read -r c d <<<"${S[${1}tm]}"
+    echo "| $2: /metrics | $a samples, $b bytes | $c samples, $d bytes |"
+}
 
-TABLE=$(cat <<EOT
-| endpoint | serve ok req/s | serve p99 ms | serve errors | pmproxy ok req/s | pmproxy p99 ms | pmproxy errors | serve / pmproxy |
-|---|---:|---:|---:|---:|---:|---:|---:|
-$(row "/pmapi/fetch?context=N&names=…" "${R[of]}" "${R[tf]}")
-$(row "/metrics?context=N&names=…" "${R[omc]}" "${R[tmc]}")
-$(row "/metrics?names=… (no context, as Prometheus scrapes)" "${R[om]}" "${R[tm]}")
-EOT
+TABLE=$(
+    echo "| endpoint | serve ok req/s | serve p99 ms | serve errors | pmproxy ok req/s | pmproxy p99 ms | pmproxy errors | serve / pmproxy |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    rows_of s small
+    if [ -n "$LARGE" ]; then rows_of l large; fi
+)
+SIZES=$(
+    echo "| answer | serve | pmproxy |"
+    echo "|---|---|---|"
+    sizes_of s small
+    if [ -n "$LARGE" ]; then sizes_of l large; fi
 )
 
 CPU=$(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo)
 NCPU=$(nproc)
-SECTION=$(cat <<EOT
-## pcp-agent serve vs pmproxy 6.0.3 (HTTP load, loopback)
-
-Command: \`scripts/serve-bench.sh --write $DURATION\` — wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') from a second process,
-\`wrk -t$THREADS -c$CONNS -d${DURATION}s --latency\`, against both servers in the same run, one after the other
-(release build; $NCPU CPUs: $CPU; wrk and the server share them).
-
-- serve: \`pcp-agent --agents $AGENTS serve --max-connections 64\`, metrics \`$OURS\`
-- pmproxy: \`pmproxy -f -A\` in front of the system pmcd (PCP's pmdalinux), metrics \`$THEIRS\`
-- "ok req/s" counts 2xx answers only; "errors" are non-2xx answers plus socket errors over the run
-  ("+crashed": pmproxy died during the run, SIGSEGV in 6.0.3; each pmproxy run uses a fresh pmproxy process,
-  and the seconds after a crash count as no answers, so its req/s understates its speed before the crash).
-- Without a context pmproxy opens a new pmcd context per request (as for a Prometheus scrape);
-  /pmapi/fetch uses one context created beforehand, as Grafana does.
-
-$TABLE
-
-$(if [ "$AGENTS" != linux ]; then echo "Our linux agent was not available in this run: our side served the simple agent's metrics of the same roles (an instance-domain gauge, a singular metric, a counter), read in-process; pmproxy's side goes through pmcd and pmdalinux (/proc reads)."; fi)
-EOT
+BT='`'
+SECTION=$(
+    echo "## pcp-agent serve vs pmproxy 6.0.3 (HTTP load, loopback)"
+    echo
+    echo "Command: ${BT}scripts/serve-bench.sh --write $DURATION${BT} — wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') from a second process,"
+    echo "${BT}wrk -t$THREADS -c$CONNS -d${DURATION}s --latency${BT}, against both servers in the same run, one after the other"
+    echo "(release build; $NCPU CPUs: $CPU; wrk and the server share them)."
+    echo
+    echo "- serve: ${BT}pcp-agent --agents $AGENTS serve --max-connections 64${BT} (the agent runs in-process);"
+    echo "  pmproxy: ${BT}pmproxy -f -A${BT} in front of the system pmcd and PCP's pmdalinux."
+    echo "- small: ${BT}$OURS${BT} on our side, ${BT}$THEIRS${BT} on pmproxy's."
+    if [ -n "$LARGE" ]; then
+        echo "- large: the whole ${BT}kernel.all${BT} and ${BT}disk.dev${BT} subtrees: /metrics with the prefixes"
+        echo "  ${BT}names=$LARGE_PREFIXES${BT} on both sides (pmdalinux also has kernel.all.nusers, nroots and nsessions,"
+        echo "  which our agent does not); /pmapi/fetch with the $NLARGE leaf names under them that both sides serve."
+    fi
+    echo "- \"ok req/s\" counts 2xx answers only; \"errors\" are non-2xx answers plus socket errors over the run."
+    echo "  pmproxy 6.0.3 crashes under this load now and then (SIGSEGV): each pmproxy run uses a fresh process, and a"
+    echo "  run during which it crashed is thrown away and rerun, up to 3 runs; \"+crashed×N\" says how many runs were"
+    echo "  lost so. If all 3 crashed the figures are the last run's, whose seconds after the crash count as no answers."
+    echo "- Without a context pmproxy opens a new pmcd context per request (as for a Prometheus scrape);"
+    echo "  the context= rows use one context created beforehand, as Grafana does."
+    echo "- The machine was shared with other builds and tests: load average $LOAD_BEFORE before the run,"
+    echo "  $LOAD_AFTER after; both servers took their turns under the same conditions, so compare ratios."
+    echo
+    echo "$TABLE"
+    echo
+    echo "Answer sizes (one request each, no context):"
+    echo
+    echo "$SIZES"
+    if [ "$AGENTS" != linux ]; then
+        echo
+        echo "Our linux agent was not available in this run: our side served the simple agent's metrics of the"
+        echo "same roles (an instance-domain gauge, a singular metric, a counter), read in-process; pmproxy's side"
+        echo "goes through pmcd and pmdalinux (/proc reads)."
+    fi
 )
 
 echo "$SECTION"
