@@ -81,6 +81,10 @@ fn files_read(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
         "proc/net/udp",
         "proc/net/udp6",
         "proc/net/if_inet6",
+        "proc/net/rpc/nfs",
+        "proc/net/rpc/nfsd",
+        "proc/fs/nfsd/pool_threads",
+        "proc/tty/driver/serial",
     ]
     .iter()
     .map(|f| root.join(f))

@@ -53,6 +53,16 @@ pub const BUDDYINFO: u32 = 31;
 pub const ZONEINFO: u32 = 32;
 /// Soft interrupt kinds.
 pub const SOFTIRQS: u32 = 36;
+/// NFSv2 request types.
+pub const NFS: u32 = 7;
+/// NFSv3 request types.
+pub const NFS3: u32 = 8;
+/// NFSv4 client request types.
+pub const NFS4_CLIENT: u32 = 14;
+/// NFSv4 server operations.
+pub const NFS4_SERVER: u32 = 15;
+/// Serial ports.
+pub const TTY: u32 = 35;
 /// Interrupt lines per CPU.
 pub const INTERRUPT_CPU: u32 = 40;
 /// Soft interrupt kinds per CPU.
@@ -75,6 +85,11 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (SOFTIRQS, "set of soft interrupt kinds", "One instance per row of /proc/softirqs, named by the kind (TIMER, NET_RX, ...)."),
     (INTERRUPT_CPU, "set of interrupt lines on each CPU", "One instance per row of /proc/interrupts and CPU, named LINE::cpuN."),
     (SOFTIRQ_CPU, "set of soft interrupt kinds on each CPU", "One instance per row of /proc/softirqs and CPU, named KIND::cpuN."),
+    (NFS, "NFSv2 request types", "One instance per NFS version 2 procedure (null, getattr, ...), with fixed ids from 0."),
+    (NFS3, "NFSv3 request types", "One instance per NFS version 3 procedure (null, getattr, ... commit), with fixed ids from 0."),
+    (NFS4_CLIENT, "NFSv4 client request types", "One instance per NFS version 4 client request type, with fixed ids from 0 (null) in the kernel's counting order."),
+    (NFS4_SERVER, "NFSv4 server operations", "One instance per NFS version 4 server operation, with fixed ids from 1 in the order of the kernel's proc4ops line."),
+    (TTY, "set of serial ports", "One instance per serial port of /proc/tty/driver/serial with a known UART, named by its line number."),
     (PRESSURE, "pressure stall averaging periods", "Three instances: \"10 second\", \"1 minute\" and \"5 minute\", with ids 10, 60 and 300."),
 ];
 
@@ -134,6 +149,162 @@ pub const LOADAVG_INSTANCES: [(u32, &str); 3] =
 pub const PRESSURE_INSTANCES: [(u32, &str); 3] =
     [(10, "10 second"), (60, "1 minute"), (300, "5 minute")];
 
+/// NFSv2 request types (ids from 0).
+pub const NFS_NAMES: [&str; 18] = [
+    "null", "getattr", "setattr", "root", "lookup", "readlink", "read", "wrcache", "write",
+    "create", "remove", "rename", "link", "symlink", "mkdir", "rmdir", "readdir", "statfs",
+];
+/// NFSv3 request types (ids from 0).
+pub const NFS3_NAMES: [&str; 22] = [
+    "null", "getattr", "setattr", "lookup", "access", "readlink", "read", "write", "create",
+    "mkdir", "symlink", "mknod", "remove", "rmdir", "rename", "link", "readdir", "readdir+",
+    "statfs", "fsinfo", "pathconf", "commit",
+];
+/// NFSv4 client request types (ids from 0).
+pub const NFS4_CLIENT_NAMES: [&str; 56] = [
+    "null",
+    "read",
+    "write",
+    "commit",
+    "open",
+    "open_conf",
+    "open_noat",
+    "open_dgrd",
+    "close",
+    "setattr",
+    "fsinfo",
+    "renew",
+    "setclntid",
+    "confirm",
+    "lock",
+    "lockt",
+    "locku",
+    "access",
+    "getattr",
+    "lookup",
+    "lookup_root",
+    "remove",
+    "rename",
+    "link",
+    "symlink",
+    "create",
+    "pathconf",
+    "statfs",
+    "readlink",
+    "readdir",
+    "server_caps",
+    "delegreturn",
+    "getacl",
+    "setacl",
+    "fs_locations",
+    "rel_lkowner",
+    "secinfo",
+    "fsid_present",
+    "exchange_id",
+    "create_ses",
+    "destroy_ses",
+    "sequence",
+    "get_lease_t",
+    "reclaim_comp",
+    "layoutget",
+    "getdevinfo",
+    "layoutcommit",
+    "secinfononam",
+    "test_stateid",
+    "free_stateid",
+    "getdevlist",
+    "bind_ses",
+    "destroy_clntid",
+    "seek",
+    "allocate",
+    "deallocate",
+];
+/// NFSv4 server operations (ids from 1).
+pub const NFS4_SERVER_NAMES: [&str; 71] = [
+    "op0-unused",
+    "op1-unused",
+    "op2-future",
+    "access",
+    "close",
+    "commit",
+    "create",
+    "delegpurge",
+    "delegreturn",
+    "getattr",
+    "getfh",
+    "link",
+    "lock",
+    "lockt",
+    "locku",
+    "lookup",
+    "lookup_root",
+    "nverify",
+    "open",
+    "openattr",
+    "open_conf",
+    "open_dgrd",
+    "putfh",
+    "putpubfh",
+    "putrootfh",
+    "read",
+    "readdir",
+    "readlink",
+    "remove",
+    "rename",
+    "renew",
+    "restorefh",
+    "savefh",
+    "secinfo",
+    "setattr",
+    "setcltid",
+    "setcltidconf",
+    "verify",
+    "write",
+    "rellockowner",
+    "bc_ctl",
+    "bind_conn",
+    "exchange_id",
+    "create_ses",
+    "destroy_ses",
+    "free_stateid",
+    "getdirdeleg",
+    "getdevinfo",
+    "getdevlist",
+    "layoutcommit",
+    "layoutget",
+    "layoutreturn",
+    "secinfononam",
+    "sequence",
+    "set_ssv",
+    "test_stateid",
+    "want_deleg",
+    "destroy_clid",
+    "reclaim_comp",
+    "allocate",
+    "copy",
+    "copy_notify",
+    "deallocate",
+    "io_advise",
+    "layouterror",
+    "layoutstats",
+    "offload_cancel",
+    "offload_status",
+    "read_plus",
+    "seek",
+    "write_same",
+];
+
+/// The fixed instances of an NFS indom: (first id, names).
+pub fn nfs_instances(serial: u32) -> Option<(u32, &'static [&'static str])> {
+    Some(match serial {
+        NFS => (0, &NFS_NAMES),
+        NFS3 => (0, &NFS3_NAMES),
+        NFS4_CLIENT => (0, &NFS4_CLIENT_NAMES),
+        NFS4_SERVER => (1, &NFS4_SERVER_NAMES),
+        _ => return None,
+    })
+}
+
 /// Names to instance ids for one instance domain: ids in order of first
 /// sighting, never reused.
 #[derive(Debug, Clone, Default)]
@@ -172,6 +343,11 @@ impl InstMap {
             }
         }
         m
+    }
+
+    /// The id of `name` if it has one already.
+    pub fn peek(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).copied()
     }
 
     /// The id of `name`, giving it the next unused id on first sight.

@@ -61,6 +61,14 @@ pub enum Src {
     NetAddr,
     /// /proc/buddyinfo.
     Buddyinfo,
+    /// /proc/net/rpc/nfs (NFS client and its RPC figures).
+    RpcNfs,
+    /// /proc/net/rpc/nfsd (NFS server and its RPC figures).
+    RpcNfsd,
+    /// /proc/fs/nfsd/pool_threads and pool_stats.
+    NfsdThreads,
+    /// /proc/tty/driver/serial.
+    Tty,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -72,7 +80,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 30;
+pub const NSRC: usize = 34;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -104,6 +112,10 @@ impl Src {
             Src::Udp6 => "proc/net/udp6",
             Src::NetAddr => "proc/net/if_inet6",
             Src::Buddyinfo => "proc/buddyinfo",
+            Src::RpcNfs => "proc/net/rpc/nfs",
+            Src::RpcNfsd => "proc/net/rpc/nfsd",
+            Src::NfsdThreads => "proc/fs/nfsd/pool_threads",
+            Src::Tty => "proc/tty/driver/serial",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -464,6 +476,27 @@ pub enum Kind {
     NetAddr(u8),
     /// Free blocks per zone, order and node: as a count, or in Kbytes (true).
     Buddy(bool),
+    /// An NFS or RPC figure.
+    Rpc(RpcF),
+    /// A serial line counter (index into [`crate::rpc::TtyCounts`]).
+    Tty(usize),
+}
+
+/// An NFS or RPC figure (cluster 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpcF {
+    /// A client scalar (index into [`crate::rpc::CLIENT_FIELDS`]).
+    Client(usize),
+    /// A server scalar (index into [`crate::rpc::SERVER_FIELDS`]);
+    /// pmdalinux reports the read-ahead ones as zero without a server.
+    Server(usize),
+    /// Requests of one NFS version (2, 3 or 4) summed over types: client
+    /// (true) or server.
+    Calls(bool, u8),
+    /// Requests of one NFS version per type.
+    Reqs(bool, u8),
+    /// nfsd thread figure (index into [`crate::rpc::NfsdThreads::get`]).
+    Threads(usize),
 }
 
 impl Kind {
@@ -510,6 +543,14 @@ impl Kind {
             Kind::Conn(s, _) => add(s),
             Kind::NetAddr(_) => add(Src::NetAddr),
             Kind::Buddy(_) => add(Src::Buddyinfo),
+            Kind::Rpc(RpcF::Client(_) | RpcF::Calls(true, _) | RpcF::Reqs(true, _)) => {
+                add(Src::RpcNfs)
+            }
+            Kind::Rpc(RpcF::Server(_) | RpcF::Calls(false, _) | RpcF::Reqs(false, _)) => {
+                add(Src::RpcNfsd)
+            }
+            Kind::Rpc(RpcF::Threads(_)) => add(Src::NfsdThreads),
+            Kind::Tty(_) => add(Src::Tty),
             Kind::Machine
             | Kind::SysKernel(_)
             | Kind::Distro
@@ -922,6 +963,45 @@ pub fn resolve(
             };
             return Some(Kind::Conn(src, st));
         }
+    }
+    if let Some(f) = name.strip_prefix("rpc.client.") {
+        let i = crate::rpc::CLIENT_FIELDS.iter().position(|c| *c == f)?;
+        return Some(Kind::Rpc(RpcF::Client(i)));
+    }
+    if let Some(f) = name.strip_prefix("rpc.server.") {
+        return Some(Kind::Rpc(RpcF::Server(crate::rpc::server_slot(f)?)));
+    }
+    if let Some(f) = name.strip_prefix("nfs.server.threads.") {
+        let i = [
+            "total",
+            "pools",
+            "requests",
+            "enqueued",
+            "processed",
+            "timedout",
+        ]
+        .iter()
+        .position(|c| *c == f)?;
+        return Some(Kind::Rpc(RpcF::Threads(i)));
+    }
+    if let [v @ ("nfs" | "nfs3" | "nfs4"), side @ ("client" | "server"), what] = parts.as_slice() {
+        let ver = match *v {
+            "nfs" => 2,
+            "nfs3" => 3,
+            _ => 4,
+        };
+        let client = *side == "client";
+        return Some(Kind::Rpc(match *what {
+            "calls" => RpcF::Calls(client, ver),
+            "reqs" => RpcF::Reqs(client, ver),
+            _ => return None,
+        }));
+    }
+    if let Some(f) = name.strip_prefix("tty.serial.") {
+        let i = ["tx", "rx", "frame", "parity", "brk", "overrun", "irq"]
+            .iter()
+            .position(|c| *c == f)?;
+        return Some(Kind::Tty(i));
     }
     let k = match name {
         "kernel.all.interrupts.total" => Kind::Irq(IrqF::Total),

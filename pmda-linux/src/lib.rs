@@ -36,6 +36,7 @@ pub mod misc;
 pub mod net;
 pub mod netaddr;
 mod read;
+pub mod rpc;
 pub mod stat;
 
 use std::collections::HashMap;
@@ -53,7 +54,7 @@ use crate::indom::InstMap;
 use crate::irq::IrqTable;
 use crate::keyed::Keyed;
 use crate::kind::{
-    CpuScope, CpuState, DField, Derive, DiskScope, FsF, IrqF, Kind, MemF, NetF, Src, NSRC,
+    CpuScope, CpuState, DField, Derive, DiskScope, FsF, IrqF, Kind, MemF, NetF, RpcF, Src, NSRC,
 };
 use crate::net::{AttrNeed, IfAttrs, NetIf};
 use crate::stat::Stat;
@@ -148,6 +149,18 @@ struct Data {
     buddy: Vec<misc::BuddyRow>,
     /// Instance id of each (row, order) of `buddy`, row by row.
     buddy_ids: Vec<u32>,
+    /// RPC figures of the NFS client (0) and server (1), and whether each
+    /// file was there in this fetch.
+    rpc: [rpc::RpcSide; 2],
+    rpc_ok: [bool; 2],
+    /// nfsd thread figures, `None` when pmdalinux would have none.
+    nfsd: Option<rpc::NfsdThreads>,
+    /// Serial ports seen in this fetch (instance ids, file order).
+    tty_ids: Vec<u32>,
+    /// Counters of every serial port ever seen, by instance id: like
+    /// pmdalinux's cached entries, a counter the kernel stops printing
+    /// (it prints the error counts only when non-zero) keeps its value.
+    tty_counts: HashMap<u32, (String, rpc::TtyCounts)>,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -165,6 +178,7 @@ struct Maps {
     softirq_cpu: InstMap,
     net_addr: InstMap,
     buddy: InstMap,
+    tty: InstMap,
 }
 
 impl Maps {
@@ -246,7 +260,7 @@ impl LinuxPmda {
         for (serial, one, help) in indom::INDOM_HELP {
             table.set_indom_text(InDom::from_parts(DOMAIN, *serial), one, help);
         }
-        let mut keyed: [Keyed; NSRC] = Default::default();
+        let mut keyed: [Keyed; NSRC] = std::array::from_fn(|_| Keyed::default());
         let mut groups = Vec::new();
         let mut kinds = HashMap::new();
         for row in metrics::METRICS {
@@ -272,6 +286,7 @@ impl LinuxPmda {
             softirq_cpu: InstMap::seeded(&root, indom::SOFTIRQ_CPU),
             net_addr: InstMap::seeded(&root, indom::NET_ADDR),
             buddy: InstMap::seeded(&root, indom::BUDDYINFO),
+            tty: InstMap::new(),
         };
         Ok(LinuxPmda {
             table,
@@ -282,7 +297,7 @@ impl LinuxPmda {
             keyed,
             groups,
             d: Data::default(),
-            status: Default::default(),
+            status: [None; NSRC],
             maps,
             errors: Vec::new(),
             root,
@@ -315,7 +330,7 @@ impl LinuxPmda {
     }
 
     fn begin(&mut self) {
-        self.status = Default::default();
+        self.status = [None; NSRC];
         self.errors.clear();
         self.d.attrs_have = AttrNeed::default();
         self.d.statfs.clear();
@@ -346,6 +361,13 @@ impl LinuxPmda {
             for a in &self.d.addrs {
                 self.d.addr_ids.push(self.maps.net_addr.id(&a.name));
             }
+            return Ok(());
+        }
+        if matches!(
+            src,
+            Src::RpcNfs | Src::RpcNfsd | Src::NfsdThreads | Src::Tty
+        ) {
+            self.load_rpc_tty(src);
             return Ok(());
         }
         let mut buf = std::mem::take(&mut self.d.buf);
@@ -525,9 +547,95 @@ impl LinuxPmda {
                     }
                 }
             }
-            Src::Nodes | Src::NetAddr => {}
+            Src::Nodes
+            | Src::NetAddr
+            | Src::RpcNfs
+            | Src::RpcNfsd
+            | Src::NfsdThreads
+            | Src::Tty => {}
         }
         Ok(())
+    }
+
+    /// The NFS, RPC and serial sources. None of them fails: pmdalinux
+    /// reports a missing file (no NFS, no nfsd, no serial driver) as "no
+    /// values", and parses whatever numbers it finds.
+    fn load_rpc_tty(&mut self, src: Src) {
+        let root = self.root.clone();
+        let mut buf = std::mem::take(&mut self.d.buf);
+        match src {
+            Src::RpcNfs | Src::RpcNfsd => {
+                let i = (src == Src::RpcNfsd) as usize;
+                let ok = match read::read_into(&root, src.path(), &mut buf) {
+                    Ok(bytes) => {
+                        if i == 0 {
+                            rpc::parse_client(bytes, &mut self.d.rpc[0]);
+                        } else {
+                            rpc::parse_server(bytes, &mut self.d.rpc[1]);
+                        }
+                        true
+                    }
+                    Err(_) => {
+                        // The read-ahead figures read as zero without a
+                        // server, as pmdalinux's zeroed structure gives them.
+                        if i == 1 {
+                            rpc::parse_server(b"", &mut self.d.rpc[1]);
+                        }
+                        false
+                    }
+                };
+                self.d.rpc_ok[i] = ok;
+            }
+            Src::NfsdThreads => {
+                self.d.nfsd = match read::read_into(&root, src.path(), &mut buf)
+                    .ok()
+                    .and_then(rpc::parse_pool_threads)
+                {
+                    None => None,
+                    Some(n) => {
+                        let mut t = rpc::NfsdThreads {
+                            threads: n as u64,
+                            ..Default::default()
+                        };
+                        // Pool figures exist only while nfsd runs.
+                        if n > 0 {
+                            match read::read_into(&root, "proc/fs/nfsd/pool_stats", &mut buf) {
+                                Ok(bytes) => rpc::parse_pool_stats(bytes, &mut t),
+                                Err(_) => t.pools = 0,
+                            }
+                        }
+                        (n <= 0 || t.pools > 0).then_some(t)
+                    }
+                };
+            }
+            _ => {
+                self.d.tty_ids.clear();
+                if let Ok(bytes) = read::read_into(&root, src.path(), &mut buf) {
+                    let text = String::from_utf8_lossy(bytes);
+                    for line in text.lines() {
+                        let mut counts = rpc::TtyCounts::default();
+                        let Some(port) = line.split_once(':').map(|(p, _)| p) else {
+                            continue;
+                        };
+                        let known = self.maps.tty.peek(port);
+                        if let Some(id) = known {
+                            if let Some((_, c)) = self.d.tty_counts.get(&id) {
+                                counts = *c;
+                            }
+                        }
+                        let Some(name) = rpc::parse_tty_line(line, &mut counts) else {
+                            continue;
+                        };
+                        let id = self.maps.tty.id(&name);
+                        self.d.tty_counts.insert(id, (name, counts));
+                        if !self.d.tty_ids.contains(&id) {
+                            self.d.tty_ids.push(id);
+                        }
+                    }
+                }
+            }
+        }
+        self.d.buf = buf;
     }
 
     fn load_nodes(&mut self) {
@@ -960,6 +1068,15 @@ impl LinuxPmda {
                 }
                 Ok(out)
             }
+            Kind::Rpc(f) => Ok(self.rpc_values(f, ty)),
+            Kind::Tty(i) => Ok(d
+                .tty_ids
+                .iter()
+                .filter_map(|id| {
+                    let (_, c) = d.tty_counts.get(id)?;
+                    Some((*id, convert(V::U(c[i]), ty)))
+                })
+                .collect()),
             Kind::PmdaUname => {
                 let mut parts = Vec::with_capacity(5);
                 for file in ["ostype", "hostname", "osrelease", "version"] {
@@ -1043,6 +1160,60 @@ impl LinuxPmda {
                 .get(s)?
                 .saturating_mul(slot("hugepagesize")?.saturating_mul(1024)),
         }))
+    }
+
+    fn rpc_values(&self, f: RpcF, ty: Type) -> Vec<(u32, Value)> {
+        let d = &self.d;
+        let single = |v: u64| vec![(PM_IN_NULL, convert(V::U(v), ty))];
+        // Each side's counts for one NFS version, and the first instance id.
+        let version = |client: bool, ver: u8| -> Option<(&[u64], u32)> {
+            let i = (!client) as usize;
+            if !d.rpc_ok[i] {
+                return None;
+            }
+            let side = &d.rpc[i];
+            Some(match (ver, client) {
+                (2, _) => (&side.v2[..], 0),
+                (3, _) => (&side.v3[..], 0),
+                (_, true) => (&side.v4[..], 0),
+                // The server's operations are instances 1 up; slot 0 (the
+                // NULL count) is neither an instance nor in the sum.
+                (_, false) => (side.v4.get(1..).unwrap_or(&[]), 1),
+            })
+        };
+        match f {
+            RpcF::Client(i) if d.rpc_ok[0] => single(d.rpc[0].scalars.get(i).copied().unwrap_or(0)),
+            RpcF::Client(_) => Vec::new(),
+            RpcF::Server(i) => {
+                let ra = rpc::SERVER_FIELDS
+                    .get(i)
+                    .is_some_and(|n| n.starts_with("ra_"));
+                if d.rpc_ok[1] || ra {
+                    single(d.rpc[1].scalars.get(i).copied().unwrap_or(0))
+                } else {
+                    Vec::new()
+                }
+            }
+            RpcF::Calls(client, ver) => match version(client, ver) {
+                // Summed as pmdalinux sums them, in 32 bits.
+                Some((v, _)) => {
+                    single(v.iter().fold(0u64, |a, x| a.wrapping_add(*x)) & 0xffff_ffff)
+                }
+                None => Vec::new(),
+            },
+            RpcF::Reqs(client, ver) => match version(client, ver) {
+                Some((v, first)) => v
+                    .iter()
+                    .enumerate()
+                    .map(|(k, x)| (first + k as u32, convert(V::U(*x), ty)))
+                    .collect(),
+                None => Vec::new(),
+            },
+            RpcF::Threads(i) => match d.nfsd {
+                Some(t) => single(t.get(i)),
+                None => Vec::new(),
+            },
+        }
     }
 
     fn disk_values(&self, scope: DiskScope, f: DField, ty: Type) -> Vec<(u32, Value)> {
@@ -1137,6 +1308,25 @@ impl LinuxPmda {
                     .iter()
                     .zip(&self.d.fs_ids)
                     .map(|(m, id)| Instance::new(*id, m.device.clone()))
+                    .collect()
+            }
+            indom::NFS | indom::NFS3 | indom::NFS4_CLIENT | indom::NFS4_SERVER => {
+                let (first, names) = indom::nfs_instances(serial).unwrap_or((0, &[]));
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(k, n)| Instance::new(first + k as u32, *n))
+                    .collect()
+            }
+            indom::TTY => {
+                self.ensure(Src::Tty)?;
+                self.d
+                    .tty_ids
+                    .iter()
+                    .filter_map(|id| {
+                        let (name, _) = self.d.tty_counts.get(id)?;
+                        Some(Instance::new(*id, name.clone()))
+                    })
                     .collect()
             }
             indom::BUDDYINFO => {
@@ -1305,6 +1495,10 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::Udp6,
     Src::NetAddr,
     Src::Buddyinfo,
+    Src::RpcNfs,
+    Src::RpcNfsd,
+    Src::NfsdThreads,
+    Src::Tty,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,

@@ -13,7 +13,7 @@ Run from the crate directory:  python3 tools/gen_metrics.py > src/metrics.rs
 import sys
 
 # Clusters this agent serves (pmdalinux's cluster numbers).
-CLUSTERS = {0, 1, 2, 3, 4, 5, 10, 11, 12, 14, 18, 19, 26, 33, 67, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93}
+CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 26, 33, 67, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74}
 # Individual metrics left out of served clusters (need an indom we lack).
 SKIP = {"network.icmpmsg.intype", "network.icmpmsg.outtype", "pmda.version"}
 
@@ -266,6 +266,62 @@ SIMPLE.update({
     "mem.buddyinfo.total": ("free memory per zone, order and node", "Free memory held in blocks of 2^order pages in each zone of each NUMA node, in Kbytes: the block count times the block size."),
     "pmda.uname": ("the kernel's identification in one line", "Operating system name, host name, kernel release, kernel version and hardware type, separated by spaces, as uname -a prints the first five."),
 })
+RPC_CLIENT = {
+    "rpccnt": ("RPC calls made", "Remote procedure calls this host's NFS client has issued"),
+    "rpcretrans": ("RPC calls retransmitted", "Client RPC calls that had to be sent again after a timeout"),
+    "rpcauthrefresh": ("RPC credential refreshes", "Times the client had to refresh its authentication credentials for an RPC call"),
+    "netcnt": ("RPC packets sent and received", "Network packets of the client's RPC traffic, all transports"),
+    "netudpcnt": ("RPC packets over UDP", "Network packets of the client's RPC traffic carried over UDP"),
+    "nettcpcnt": ("RPC packets over TCP", "Network packets of the client's RPC traffic carried over TCP"),
+    "nettcpconn": ("RPC TCP connections made", "TCP connections the client opened for RPC"),
+}
+RPC_SERVER = {
+    "rpccnt": ("RPC calls received", "Remote procedure calls the NFS server has received"),
+    "rpcerr": ("RPC calls rejected", "Server RPC calls that failed: the sum of bad format, bad authentication and bad client"),
+    "rpcbadfmt": ("RPC calls malformed", "Server RPC calls rejected because they could not be decoded"),
+    "rpcbadauth": ("RPC calls with bad credentials", "Server RPC calls rejected for failed authentication"),
+    "rpcbadclnt": ("RPC calls from unknown clients", "Server RPC calls rejected because the client was not recognised"),
+    "rchits": ("reply cache hits", "Requests answered from the server's duplicate request (reply) cache"),
+    "rcmisses": ("reply cache misses", "Requests that were not found in the reply cache and had to be executed"),
+    "rcnocache": ("requests not cached", "Requests whose replies the server does not cache (idempotent operations)"),
+    "fh_cached": ("file handles found cached", "File handle lookups answered from the cache (older kernels only)"),
+    "fh_valid": ("file handles validated", "File handles the server checked and found valid (older kernels only)"),
+    "fh_fixup": ("file handles fixed up", "File handles the server had to repair (older kernels only)"),
+    "fh_lookup": ("file handle lookups", "File handles the server had to look up in the filesystem"),
+    "fh_stale": ("stale file handles", "Requests carrying a file handle that no longer refers to a file"),
+    "fh_concurrent": ("concurrent file handle uses", "File handle lookups that raced with another user of the same handle (older kernels only)"),
+    "netcnt": ("RPC packets received and sent", "Network packets of the server's RPC traffic, all transports"),
+    "netudpcnt": ("RPC packets over UDP", "Network packets of the server's RPC traffic carried over UDP"),
+    "nettcpcnt": ("RPC packets over TCP", "Network packets of the server's RPC traffic carried over TCP"),
+    "nettcpconn": ("RPC TCP connections accepted", "TCP connections clients opened to the server"),
+    "fh_anon": ("anonymous file handles", "File handles the server had to resolve without a directory path"),
+    "fh_nocache_dir": ("uncached directory handles", "Directory file handles not found in the dentry cache"),
+    "fh_nocache_nondir": ("uncached file handles", "Non-directory file handles not found in the dentry cache"),
+    "io_read": ("bytes read by clients", "Bytes the server has read from disk on behalf of clients"),
+    "io_write": ("bytes written by clients", "Bytes the server has written to disk on behalf of clients"),
+    "th_cnt": ("server threads", "Number of nfsd threads, from the th line"),
+    "th_fullcnt": ("times all threads were busy", "Times a request arrived while every nfsd thread was busy (older kernels; now always zero)"),
+    "ra_size": ("read-ahead cache size", "Entries in the server's read-ahead cache (older kernels; zero when the kernel has no ra line)"),
+    "ra_hits": ("read-ahead cache hits", "Read-ahead cache lookups that found an entry, summed over every depth (older kernels; zero otherwise)"),
+    "ra_misses": ("read-ahead cache misses", "Read-ahead cache lookups that found nothing (older kernels; zero otherwise)"),
+}
+NFS_THREADS = {
+    "total": ("nfsd threads running", "Number of nfsd server threads (first pool of /proc/fs/nfsd/pool_threads)"),
+    "pools": ("nfsd thread pools", "Number of nfsd thread pools, counted from /proc/fs/nfsd/pool_stats"),
+    "requests": ("requests arrived", "Network packets that arrived for the server, summed over its thread pools"),
+    "enqueued": ("requests queued for a thread", "Times an arriving request had to wait because no thread was idle, summed over pools"),
+    "processed": ("requests handed to an idle thread", "Times an idle thread was woken to handle an arriving request at once, summed over pools"),
+    "timedout": ("idle thread timeouts", "Times an idle nfsd thread waited for work and timed out, summed over pools"),
+}
+TTY = {
+    "tx": ("characters transmitted", "Characters (transmit interrupts) sent on each serial port"),
+    "rx": ("characters received", "Characters (receive interrupts) received on each serial port"),
+    "frame": ("framing errors", "Framing errors detected on each serial port"),
+    "parity": ("parity errors", "Parity errors detected on each serial port"),
+    "brk": ("breaks received", "Break conditions received on each serial port"),
+    "overrun": ("overrun errors", "Receive overruns (characters lost) on each serial port"),
+    "irq": ("interrupt line", "The interrupt request line each serial port uses"),
+}
 SOFTNET = {
     "processed": ("packets processed by the receive softirq", "Network frames the receive soft interrupt handled"),
     "dropped": ("packets dropped on a full backlog", "Frames dropped because the per-CPU input backlog queue was full"),
@@ -352,6 +408,29 @@ def help_for(name, cluster):
         if parts[1].startswith("udp") and parts[2] == "listen":
             return (f"{proto} sockets not connected", f"{proto} sockets bound but not connected (state CLOSE in {table}).")
         return (f"{proto} sockets in state {state}", f"Number of {proto} sockets in state {state}, counted from {table}.")
+    if name.startswith("rpc.client."):
+        one, long = RPC_CLIENT[parts[2]]
+        return (f"client {one}", f"{long}, from /proc/net/rpc/nfs. No values without NFS client support.")
+    if name.startswith("rpc.server."):
+        one, long = RPC_SERVER[parts[2]]
+        return (f"server {one}", f"{long}, from /proc/net/rpc/nfsd. No values without a kernel NFS server.")
+    if name.startswith("nfs.server.threads."):
+        one, long = NFS_THREADS[parts[3]]
+        return (one, f"{long}. No values without a kernel NFS server.")
+    if parts[0] in ("nfs", "nfs3", "nfs4") and parts[2] in ("calls", "reqs"):
+        ver = {"nfs": "NFSv2", "nfs3": "NFSv3", "nfs4": "NFSv4"}[parts[0]]
+        side = parts[1]
+        src = "/proc/net/rpc/nfs" if side == "client" else "/proc/net/rpc/nfsd"
+        line = {"nfs": "proc2", "nfs3": "proc3", "nfs4": "proc4" if side == "client" else "proc4ops"}[parts[0]]
+        what = "operations" if (parts[0] == "nfs4" and side == "server") else "requests"
+        if parts[2] == "calls":
+            return (f"{ver} {side} {what}, all types",
+                    f"Sum of the {ver} {side} {what} of every type (the {line} line of {src}). No values without NFS {side} support.")
+        return (f"{ver} {side} {what} by type",
+                f"{ver} {side} {what} of each type, one instance per type, from the {line} line of {src}. No values without NFS {side} support.")
+    if name.startswith("tty.serial."):
+        one, long = TTY[parts[2]]
+        return (one, f"{long}, from /proc/tty/driver/serial (readable by root only). One instance per port with a known UART, named by its line number.")
     sec = ".".join(parts[:2])
     if sec in SNMP_SECTION:
         src = {14: "/proc/net/snmp", 53: "/proc/net/netstat", 58: "/proc/net/snmp6"}[cluster]
