@@ -69,6 +69,8 @@ pub enum Src {
     NfsdThreads,
     /// /proc/tty/driver/serial.
     Tty,
+    /// The utmp file (/var/run/utmp).
+    Utmp,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -80,7 +82,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 34;
+pub const NSRC: usize = 35;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -116,6 +118,7 @@ impl Src {
             Src::RpcNfsd => "proc/net/rpc/nfsd",
             Src::NfsdThreads => "proc/fs/nfsd/pool_threads",
             Src::Tty => "proc/tty/driver/serial",
+            Src::Utmp => "var/run/utmp",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -480,6 +483,8 @@ pub enum Kind {
     Rpc(RpcF),
     /// A serial line counter (index into [`crate::rpc::TtyCounts`]).
     Tty(usize),
+    /// Login counts from utmp: users (0), root users (1), records (2).
+    Login(usize),
 }
 
 /// An NFS or RPC figure (cluster 7).
@@ -551,6 +556,7 @@ impl Kind {
             }
             Kind::Rpc(RpcF::Threads(_)) => add(Src::NfsdThreads),
             Kind::Tty(_) => add(Src::Tty),
+            Kind::Login(_) => add(Src::Utmp),
             Kind::Machine
             | Kind::SysKernel(_)
             | Kind::Distro
@@ -1013,6 +1019,9 @@ pub fn resolve(
         "kernel.percpu.softirqs" => Kind::Softirq(IrqF::PerCpu),
         "kernel.percpu.sirq" => Kind::Softirq(IrqF::CpuSum),
         "pmda.uname" => Kind::PmdaUname,
+        "kernel.all.nusers" => Kind::Login(0),
+        "kernel.all.nroots" => Kind::Login(1),
+        "kernel.all.nsessions" => Kind::Login(2),
         "mem.buddyinfo.pages" => Kind::Buddy(false),
         "mem.buddyinfo.total" => Kind::Buddy(true),
         "kernel.all.intr" => Kind::Intr,

@@ -161,6 +161,8 @@ struct Data {
     /// pmdalinux's cached entries, a counter the kernel stops printing
     /// (it prints the error counts only when non-zero) keeps its value.
     tty_counts: HashMap<u32, (String, rpc::TtyCounts)>,
+    /// Users, root users and records of the utmp file.
+    logins: [u64; 3],
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -363,6 +365,17 @@ impl LinuxPmda {
             }
             return Ok(());
         }
+        if src == Src::Utmp {
+            // No utmp file (a container, a host without logins) counts
+            // nobody, as pmdalinux's getutent loop does.
+            let mut buf = std::mem::take(&mut self.d.buf);
+            self.d.logins = match read::read_into(&root, path, &mut buf) {
+                Ok(bytes) => misc::count_logins(bytes),
+                Err(_) => [0; 3],
+            };
+            self.d.buf = buf;
+            return Ok(());
+        }
         if matches!(
             src,
             Src::RpcNfs | Src::RpcNfsd | Src::NfsdThreads | Src::Tty
@@ -552,7 +565,8 @@ impl LinuxPmda {
             | Src::RpcNfs
             | Src::RpcNfsd
             | Src::NfsdThreads
-            | Src::Tty => {}
+            | Src::Tty
+            | Src::Utmp => {}
         }
         Ok(())
     }
@@ -1069,6 +1083,7 @@ impl LinuxPmda {
                 Ok(out)
             }
             Kind::Rpc(f) => Ok(self.rpc_values(f, ty)),
+            Kind::Login(i) => one(V::U(d.logins[i.min(2)])),
             Kind::Tty(i) => Ok(d
                 .tty_ids
                 .iter()
@@ -1499,6 +1514,7 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::RpcNfsd,
     Src::NfsdThreads,
     Src::Tty,
+    Src::Utmp,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,

@@ -131,6 +131,37 @@ pub fn parse_buddyinfo(buf: &[u8], out: &mut Vec<BuddyRow>) -> Result<(), BadMis
     Ok(())
 }
 
+/// Size of one utmp record (glibc's `struct utmp` on 64-bit Linux).
+pub const UTMP_RECORD: usize = 384;
+/// Offset of `ut_user` in a utmp record.
+const UTMP_USER: usize = 44;
+/// `ut_type` of a user's login session.
+const USER_PROCESS: i16 = 7;
+
+/// Counts login sessions in a utmp file as pmdalinux does: users and root
+/// users among the USER_PROCESS records with a user name, and every record
+/// except USER_PROCESS records without one. A trailing partial record is
+/// ignored, as getutent(3) ignores it.
+pub fn count_logins(buf: &[u8]) -> [u64; 3] {
+    let mut n = [0u64; 3];
+    for rec in buf.chunks_exact(UTMP_RECORD) {
+        let ty = i16::from_ne_bytes([rec[0], rec[1]]);
+        if ty == USER_PROCESS {
+            let user = &rec[UTMP_USER..UTMP_USER + 32];
+            let len = user.iter().position(|&b| b == 0).unwrap_or(32);
+            if len == 0 {
+                continue;
+            }
+            if &user[..len] == b"root" {
+                n[1] += 1;
+            }
+            n[0] += 1;
+        }
+        n[2] += 1;
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1093,3 +1093,43 @@ fn serial_lines() {
     let mut a = agent(dir.path());
     assert!(fetch(&mut a, "tty.serial.tx").unwrap().is_empty());
 }
+
+#[test]
+fn logins_from_utmp() {
+    // A utmp file written through the C library's own record layout.
+    fn rec(ty: i16, user: &str) -> Vec<u8> {
+        // SAFETY: utmpx is plain old data; all-zero is a valid value.
+        let mut u: libc::utmpx = unsafe { std::mem::zeroed() };
+        u.ut_type = ty;
+        for (d, s) in u.ut_user.iter_mut().zip(user.bytes()) {
+            *d = s as libc::c_char;
+        }
+        let p = &u as *const libc::utmpx as *const u8;
+        // SAFETY: reads the bytes of a live, initialised value.
+        unsafe { std::slice::from_raw_parts(p, std::mem::size_of::<libc::utmpx>()) }.to_vec()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = Vec::new();
+    for (ty, user) in [
+        (libc::BOOT_TIME, "reboot"),
+        (libc::RUN_LVL, "runlevel"),
+        (libc::LOGIN_PROCESS, "LOGIN"),
+        (libc::USER_PROCESS, "root"),
+        (libc::USER_PROCESS, "alice"),
+        (libc::USER_PROCESS, "root"),
+        (libc::USER_PROCESS, ""),
+        (libc::DEAD_PROCESS, ""),
+    ] {
+        file.extend(rec(ty, user));
+    }
+    std::fs::create_dir_all(dir.path().join("var/run")).unwrap();
+    std::fs::write(dir.path().join("var/run/utmp"), &file).unwrap();
+    let mut a = agent(dir.path());
+    assert_eq!(one(&mut a, "kernel.all.nusers"), Value::U32(3));
+    assert_eq!(one(&mut a, "kernel.all.nroots"), Value::U32(2));
+    // Every record but the nameless user process.
+    assert_eq!(one(&mut a, "kernel.all.nsessions"), Value::U32(7));
+    // No utmp at all: nobody logged in.
+    let mut a = agent(&fixture("multi"));
+    assert_eq!(one(&mut a, "kernel.all.nsessions"), Value::U32(0));
+}

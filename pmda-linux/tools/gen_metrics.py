@@ -13,7 +13,7 @@ Run from the crate directory:  python3 tools/gen_metrics.py > src/metrics.rs
 import sys
 
 # Clusters this agent serves (pmdalinux's cluster numbers).
-CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 26, 33, 67, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74}
+CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 26, 33, 67, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25}
 # Individual metrics left out of served clusters (need an indom we lack).
 SKIP = {"network.icmpmsg.intype", "network.icmpmsg.outtype", "pmda.version"}
 
@@ -264,6 +264,9 @@ SIMPLE.update({
     "network.interface.hw_addr": ("hardware address", "The link-layer (MAC) address of each interface, from /sys/class/net/IF/address."),
     "mem.buddyinfo.pages": ("free blocks per zone, order and node", "Free blocks of 2^order contiguous pages in each memory zone of each NUMA node, from /proc/buddyinfo."),
     "mem.buddyinfo.total": ("free memory per zone, order and node", "Free memory held in blocks of 2^order pages in each zone of each NUMA node, in Kbytes: the block count times the block size."),
+    "kernel.all.nusers": ("users logged in", "Login sessions of named users (root included): the USER_PROCESS records of the utmp file, /var/run/utmp."),
+    "kernel.all.nroots": ("root users logged in", "Login sessions of the root user: the USER_PROCESS records of /var/run/utmp whose user is root."),
+    "kernel.all.nsessions": ("utmp records", "Records in the utmp file /var/run/utmp (boot time, run level, login and dead process entries as well as user sessions), leaving out user process records with no user name."),
     "pmda.uname": ("the kernel's identification in one line", "Operating system name, host name, kernel release, kernel version and hardware type, separated by spaces, as uname -a prints the first five."),
 })
 RPC_CLIENT = {
