@@ -85,6 +85,7 @@ fn files_read(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
         "proc/net/rpc/nfsd",
         "proc/fs/nfsd/pool_threads",
         "proc/tty/driver/serial",
+        "var/run/utmp",
     ]
     .iter()
     .map(|f| root.join(f))
