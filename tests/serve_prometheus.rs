@@ -1,8 +1,15 @@
 //! Real Prometheus (Debian's `prometheus` 2.x) scrapes `pcp-agent serve`:
 //! a private Prometheus with its own config, data directory and port
-//! scrapes our `/metrics` every second; after two scrapes its HTTP API
-//! answers a gauge (`kernel_all_load`, or `simple_color` without the linux
-//! agent) and the `rate()` of a counter.
+//! scrapes our whole `/metrics` (the linux agent's metrics and more) every
+//! second; after two successful scrapes its HTTP API answers the gauge
+//! `kernel_all_load` (one series per instance) and the `rate()` of the
+//! counters `kernel_all_cpu_user_total` and `kernel_all_pswitch_total`.
+//!
+//! Robust on a busy machine: every wait is bounded but generous, requests
+//! to Prometheus are retried while it starts (refused connections, 503s),
+//! and the checks read the samples over the last minutes
+//! (`last_over_time`, `rate(...[5m])`) so one slow scrape in between does
+//! not hide the series.
 
 mod serve_util;
 
@@ -13,47 +20,52 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use serve_util::*;
 
+/// How long any one wait may take: generous, for a loaded CI machine.
+const PATIENCE: Duration = Duration::from_secs(120);
+
 fn start_prometheus(target: SocketAddr) -> (Proc, SocketAddr) {
-    let dir = tempfile::Builder::new()
-        .prefix("pcp-agent-prom")
-        .tempdir()
-        .expect("scratch dir");
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: pcp-agent\n    metrics_path: /metrics\n    \
-             static_configs:\n      - targets: ['{target}']\n"
-        ),
+    // It listens before its storage is open (answering 503 meanwhile):
+    // ready means /-/ready says 200.
+    start_on_free_port(
+        "prometheus",
+        PATIENCE,
+        |addr| {
+            let dir = tempfile::Builder::new()
+                .prefix("pcp-agent-prom")
+                .tempdir()
+                .expect("scratch dir");
+            let config = dir.path().join("prometheus.yml");
+            std::fs::write(
+                &config,
+                format!(
+                    "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  \
+                     evaluation_interval: 1s\n\
+                     scrape_configs:\n  - job_name: pcp-agent\n    metrics_path: /metrics\n    \
+                     static_configs:\n      - targets: ['{target}']\n"
+                ),
+            )
+            .unwrap();
+            let log = dir.path().join("prometheus.log");
+            let child = Command::new("prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("data").display()
+                ))
+                .arg(format!("--web.listen-address={addr}"))
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("start prometheus");
+            Proc { child, log, dir }
+        },
+        |addr| matches!(get(addr, "/-/ready"), Ok((200, _))),
     )
-    .unwrap();
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let log = dir.path().join("prometheus.log");
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address={addr}"))
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start prometheus");
-    let p = Proc { child, log, dir };
-    assert!(
-        wait_port(addr, Duration::from_secs(30)),
-        "prometheus did not listen:\n{}",
-        p.log()
-    );
-    (p, addr)
 }
 
-fn query(prom: SocketAddr, expr: &str) -> Value {
+fn encode(expr: &str) -> String {
     let mut enc = String::new();
     for b in expr.bytes() {
         if b.is_ascii_alphanumeric() || b"_.-~".contains(&b) {
@@ -62,10 +74,31 @@ fn query(prom: SocketAddr, expr: &str) -> Value {
             enc.push_str(&format!("%{b:02X}"));
         }
     }
-    let (status, j) = get_json(prom, &format!("/api/v1/query?query={enc}"));
+    enc
+}
+
+/// An instant query's result vector (retried while Prometheus is busy).
+fn query(prom: SocketAddr, expr: &str) -> Value {
+    let (status, j) = get_json_patiently(
+        prom,
+        &format!("/api/v1/query?query={}", encode(expr)),
+        PATIENCE,
+    );
     assert_eq!(status, 200, "query {expr}: {j}");
     assert_eq!(j["status"], "success", "query {expr}: {j}");
     j["data"]["result"].clone()
+}
+
+/// The single number of a one-series query, 0 if there is none yet.
+fn scalar(r: &Value) -> f64 {
+    r[0]["value"][1]
+        .as_str()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+fn targets(prom: SocketAddr) -> Value {
+    get_json_patiently(prom, "/api/v1/targets", PATIENCE).1["data"]["activeTargets"].clone()
 }
 
 #[test]
@@ -77,62 +110,99 @@ fn prometheus_scrapes_serve_and_answers_gauges_and_rates() {
     ) {
         return;
     }
-    let m = our_metrics();
-    let (serve, serve_addr) = start_serve(m.agents, &[]);
+    if !pcp_core::testing::require(
+        "linux agent",
+        linux_agent_available(),
+        "our linux agent does not load here (it serves kernel.all.load)",
+    ) {
+        return;
+    }
+    let (serve, serve_addr) = start_serve("linux,simple", &[]);
     let (prom, prom_addr) = start_prometheus(serve_addr);
-    let gauge = m.indom_gauge.replace('.', "_");
-    let counter = format!("{}_total", m.counter.replace('.', "_"));
+    let up = "up{job=\"pcp-agent\"}";
 
-    // Two scrapes: the target's `up` series holds two samples.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // Two successful scrapes: `up` was 1 at least twice.
+    let deadline = Instant::now() + PATIENCE;
     loop {
-        let r = query(prom_addr, "count_over_time(up{job=\"pcp-agent\"}[5m])");
-        let n = r[0]["value"][1]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok())
-            .unwrap_or(0.0);
+        let n = scalar(&query(prom_addr, &format!("sum_over_time({up}[10m])")));
         if n >= 2.0 {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "prometheus did not scrape twice in 60 s: {r}\nprometheus log:\n{}\nserve log:\n{}",
+            "prometheus did not scrape twice successfully in {PATIENCE:?}: targets {}\n\
+             prometheus log:\n{}\nserve log:\n{}",
+            targets(prom_addr),
             prom.log(),
             serve.log()
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    let up = query(prom_addr, "up{job=\"pcp-agent\"}");
-    assert_eq!(up[0]["value"][1], "1", "target not up: {up}");
-    let (_, targets) = get_json(prom_addr, "/api/v1/targets");
-    let t = &targets["data"]["activeTargets"][0];
-    assert_eq!(t["health"], "up", "{t}");
-    assert_eq!(t["lastError"], "", "{t}");
+    let t = targets(prom_addr);
+    assert_eq!(
+        t[0]["scrapeUrl"],
+        format!("http://{serve_addr}/metrics"),
+        "{t}"
+    );
 
-    // The gauge: one series per instance, named by instname.
-    let g = query(prom_addr, &gauge);
+    // The gauge: one series per instance, named by instname, with PCP's
+    // labels. Over the last minutes, so that a scrape that timed out on a
+    // loaded machine (and marked the series stale) does not hide it.
+    let g = query(prom_addr, "last_over_time(kernel_all_load[10m])");
     let series = g.as_array().expect("vector");
-    assert!(series.len() >= 3, "{gauge}: {g}");
+    let mut names: Vec<&str> = series
+        .iter()
+        .filter_map(|s| s["metric"]["instname"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["1 minute", "15 minute", "5 minute"], "{g}");
     for s in series {
-        assert!(s["metric"]["instname"].is_string(), "{s}");
         assert!(s["metric"]["instid"].is_string(), "{s}");
-        assert_eq!(s["metric"]["job"], "pcp-agent");
+        assert_eq!(s["metric"]["job"], "pcp-agent", "{s}");
+        assert_eq!(s["metric"]["agent"], "linux", "{s}");
+        assert!(s["metric"]["hostname"].is_string(), "{s}");
         let v: f64 = s["value"][1].as_str().unwrap().parse().unwrap();
-        assert!(v.is_finite(), "{s}");
+        assert!(v.is_finite() && v >= 0.0, "{s}");
     }
 
-    // The counter's rate over the scrapes so far.
-    let r = query(prom_addr, &format!("rate({counter}[30s])"));
-    let rates = r.as_array().expect("vector");
-    assert_eq!(rates.len(), 1, "rate({counter}): {r}");
-    let rate: f64 = rates[0]["value"][1].as_str().unwrap().parse().unwrap();
-    assert!(rate.is_finite() && rate >= 0.0, "rate({counter}) = {rate}");
-    // Prometheus kept the metadata: HELP and TYPE made it through.
-    let (_, meta) = get_json(prom_addr, &format!("/api/v1/metadata?metric={counter}"));
-    assert_eq!(meta["data"][&counter][0]["type"], "counter", "{meta}");
+    // Counters' rates over the scrapes so far: CPU time in user mode
+    // (milliseconds per second, at most 1000 per CPU) and context switches
+    // (always some on a running system).
+    let ncpu = scalar(&query(prom_addr, "last_over_time(hinv_ncpu[10m])"));
+    assert!(ncpu >= 1.0, "hinv_ncpu = {ncpu}");
+    let r = query(prom_addr, "rate(kernel_all_cpu_user_total[10m])");
+    assert_eq!(r.as_array().map(Vec::len), Some(1), "{r}");
+    let user = scalar(&r);
+    assert!(
+        user.is_finite() && user >= 0.0 && user <= 1000.0 * ncpu * 1.05,
+        "rate(kernel_all_cpu_user_total) = {user} ms/s on {ncpu} CPUs"
+    );
+    let r = query(prom_addr, "rate(kernel_all_pswitch_total[10m])");
+    let pswitch = scalar(&r);
+    assert!(
+        pswitch > 0.0,
+        "rate(kernel_all_pswitch_total) = {pswitch}: {r}"
+    );
+
+    // Prometheus kept the metadata: HELP, TYPE and UNIT made it through.
+    let deadline = Instant::now() + PATIENCE;
+    let meta = loop {
+        let (_, meta) = get_json_patiently(
+            prom_addr,
+            "/api/v1/metadata?metric=kernel_all_cpu_user_total",
+            PATIENCE,
+        );
+        if meta["data"]["kernel_all_cpu_user_total"].is_array() || Instant::now() > deadline {
+            break meta;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let m = &meta["data"]["kernel_all_cpu_user_total"][0];
+    assert_eq!(m["type"], "counter", "{meta}");
+    assert!(!m["help"].as_str().unwrap_or("").is_empty(), "{meta}");
     eprintln!(
-        "prometheus scraped {} series of {gauge}; rate({counter}[30s]) = {rate}",
-        series.len()
+        "prometheus scraped kernel_all_load {names:?}; rate(kernel_all_cpu_user_total) = \
+         {user:.1} ms/s, rate(kernel_all_pswitch_total) = {pswitch:.0}/s"
     );
     drop(prom);
     drop(serve);

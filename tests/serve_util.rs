@@ -22,7 +22,7 @@ pub fn free_port() -> u16 {
 pub fn wait_port(addr: SocketAddr, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -74,6 +74,9 @@ pub fn linux_agent_available() -> bool {
 /// and a counter, with their parent node.
 #[derive(Debug, Clone)]
 pub struct Metrics {
+    /// Prefixes the page test shows (comma-separated, as the page's
+    /// filter and `/pmapi/metric?prefix=` take them).
+    pub page: &'static str,
     /// `--agents` value.
     pub agents: &'static str,
     /// A gauge with an instance domain (kernel.all.load).
@@ -90,6 +93,9 @@ pub struct Metrics {
 pub fn our_metrics() -> Metrics {
     if linux_agent_available() {
         Metrics {
+            page: "kernel.all.load,kernel.all.cpu.user,kernel.all.cpu.sys,kernel.all.cpu.idle,\
+                   kernel.all.pswitch,hinv.ncpu,mem.util.used,mem.util.free,disk.dev.read_bytes,\
+                   disk.dev.write_bytes,network.interface.in.bytes,network.interface.out.bytes",
             agents: "linux,simple",
             indom_gauge: "kernel.all.load",
             singular: "hinv.ncpu",
@@ -99,6 +105,7 @@ pub fn our_metrics() -> Metrics {
     } else {
         eprintln!("note: the linux agent is not available; using the simple agent's metrics");
         Metrics {
+            page: "simple",
             agents: "simple",
             indom_gauge: "simple.color",
             singular: "simple.numfetch",
@@ -111,6 +118,7 @@ pub fn our_metrics() -> Metrics {
 /// The same roles served by PCP's own pmdalinux behind pmcd.
 pub fn pcp_metrics() -> Metrics {
     Metrics {
+        page: "",
         agents: "",
         indom_gauge: "kernel.all.load",
         singular: "hinv.ncpu",
@@ -119,18 +127,18 @@ pub fn pcp_metrics() -> Metrics {
     }
 }
 
-/// Starts `pcp-agent --agents AGENTS serve --listen 127.0.0.1:PORT EXTRA`
-/// and waits until it listens.
+/// Starts `pcp-agent --agents AGENTS serve --listen 127.0.0.1:0 EXTRA`
+/// and returns once it listens, with the port it was given (read from its
+/// "listening on" line: no window in which a parallel test could take a
+/// port picked in advance).
 pub fn start_serve(agents: &str, extra: &[&str]) -> (Proc, SocketAddr) {
     let dir = tempfile::Builder::new()
         .prefix("pcp-agent-serve")
         .tempdir()
         .expect("scratch dir");
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let log = dir.path().join("serve.log");
     let child = Command::new(env!("CARGO_BIN_EXE_pcp-agent"))
-        .args(["--agents", agents, "serve", "--listen", &addr.to_string()])
+        .args(["--agents", agents, "serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .env("PCP_AGENT_STATE_DIR", dir.path().join("state"))
         .stdin(Stdio::null())
@@ -138,13 +146,77 @@ pub fn start_serve(agents: &str, extra: &[&str]) -> (Proc, SocketAddr) {
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("start pcp-agent serve");
-    let p = Proc { child, log, dir };
+    let mut p = Proc { child, log, dir };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr: SocketAddr = loop {
+        let text = p.log();
+        if let Some(a) = text
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|a| a.parse().ok())
+        {
+            break a;
+        }
+        if let Ok(Some(status)) = p.child.try_wait() {
+            panic!("pcp-agent serve exited ({status}):\n{text}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pcp-agent serve did not listen within 60 s:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(
-        wait_port(addr, Duration::from_secs(20)),
-        "pcp-agent serve did not listen on {addr}:\n{}",
+        wait_port(addr, Duration::from_secs(60)),
+        "pcp-agent serve does not accept on {addr}:\n{}",
         p.log()
     );
     (p, addr)
+}
+
+/// Starts a server that must be given its port in advance: `spawn` starts
+/// it on the address, `ready` says whether it answers. A port picked free
+/// can be taken by another process before the server binds it; then the
+/// server exits (or never answers) and it is started again on another
+/// port, up to 5 times.
+pub fn start_on_free_port(
+    what: &str,
+    timeout: Duration,
+    mut spawn: impl FnMut(SocketAddr) -> Proc,
+    ready: impl Fn(SocketAddr) -> bool,
+) -> (Proc, SocketAddr) {
+    let mut failures = Vec::new();
+    for _ in 0..5 {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut p = spawn(addr);
+        let deadline = Instant::now() + timeout;
+        let outcome = loop {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                break Err(format!("{what} on {addr} exited ({status}):\n{}", p.log()));
+            }
+            if ready(addr) {
+                // Still ours? A server that lost the port exits soon after.
+                std::thread::sleep(Duration::from_millis(200));
+                match p.child.try_wait() {
+                    Ok(None) => break Ok(()),
+                    _ => break Err(format!("{what} on {addr} exited:\n{}", p.log())),
+                }
+            }
+            if Instant::now() > deadline {
+                break Err(format!(
+                    "{what} did not answer on {addr} within {timeout:?}:\n{}",
+                    p.log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        match outcome {
+            Ok(()) => return (p, addr),
+            Err(e) => failures.push(e),
+        }
+    }
+    panic!("could not start {what}:\n{}", failures.join("\n"));
 }
 
 /// pmproxy's path on Debian.
@@ -158,55 +230,42 @@ pub fn have_pmproxy_and_pmcd() -> bool {
 /// Starts a private pmproxy (its own port, log and run directory) in
 /// front of the system pmcd, and waits until its REST API answers.
 pub fn start_pmproxy() -> (Proc, SocketAddr) {
-    let dir = tempfile::Builder::new()
-        .prefix("pcp-agent-pmproxy")
-        .tempdir()
-        .expect("scratch dir");
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let log = dir.path().join("pmproxy.log");
-    let run = dir.path().join("run");
-    std::fs::create_dir_all(&run).unwrap();
-    let mut cmd = Command::new(PMPROXY);
-    cmd.arg("-f").arg("-A");
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        cmd.args(["-U", "root"]);
-    }
-    let child = cmd
-        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-        .arg("-s")
-        .arg(dir.path().join("pmproxy.socket"))
-        .arg("-l")
-        .arg(&log)
-        .arg("-x")
-        .arg(dir.path().join("pmproxy.fatal"))
-        .env("PCP_RUN_DIR", &run)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start pmproxy");
-    let p = Proc { child, log, dir };
-    assert!(
-        wait_port(addr, Duration::from_secs(20)),
-        "pmproxy did not listen on {addr}:\n{}",
-        p.log()
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok((200, _)) = get(addr, "/pmapi/context") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pmproxy REST API never answered:\n{}",
-            p.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (p, addr)
+    start_on_free_port(
+        "pmproxy",
+        Duration::from_secs(60),
+        |addr| {
+            let dir = tempfile::Builder::new()
+                .prefix("pcp-agent-pmproxy")
+                .tempdir()
+                .expect("scratch dir");
+            let log = dir.path().join("pmproxy.log");
+            let run = dir.path().join("run");
+            std::fs::create_dir_all(&run).unwrap();
+            let mut cmd = Command::new(PMPROXY);
+            cmd.arg("-f").arg("-A");
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } == 0 {
+                cmd.args(["-U", "root"]);
+            }
+            let child = cmd
+                .args(["-i", "127.0.0.1", "-p", &addr.port().to_string()])
+                .arg("-s")
+                .arg(dir.path().join("pmproxy.socket"))
+                .arg("-l")
+                .arg(&log)
+                .arg("-x")
+                .arg(dir.path().join("pmproxy.fatal"))
+                .env("PCP_RUN_DIR", &run)
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start pmproxy");
+            Proc { child, log, dir }
+        },
+        |addr| matches!(get(addr, "/pmapi/context"), Ok((200, _))),
+    )
 }
 
 /// One HTTP/1.1 GET (Connection: close); returns status and body, with
@@ -270,6 +329,33 @@ fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
         }
         out.extend_from_slice(b.get(..size)?);
         b = b.get(size + 2..)?;
+    }
+}
+
+/// GET returning parsed JSON, retried until `timeout` has passed while
+/// the server is not there yet or busy: a refused or reset connection, a
+/// timeout, a 503 or an answer that is not JSON (a server still starting)
+/// is tried again every 250 ms. Panics with the last failure after that.
+pub fn get_json_patiently(
+    addr: SocketAddr,
+    target: &str,
+    timeout: Duration,
+) -> (u16, serde_json::Value) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let failure = match get(addr, target) {
+            Ok((503, body)) => format!("503: {body}"),
+            Ok((status, body)) => match serde_json::from_str(body.trim()) {
+                Ok(j) => return (status, j),
+                Err(e) => format!("{status}, not JSON ({e}): {body}"),
+            },
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            Instant::now() < deadline,
+            "GET http://{addr}{target} kept failing for {timeout:?}; last: {failure}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
