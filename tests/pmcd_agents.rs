@@ -720,8 +720,13 @@ fn bpftrace_under_pmcd_matches_the_in_process_host_when_built() {
         "// name: ticks\ninterval:ms:100 { @ticks = count(); }\n",
     )
     .unwrap();
+    // Maps printed every 100 ms (1 s by default), so 0.4 s samples see
+    // the counter move steadily.
+    let config = dir.path().join("bpftrace.conf");
+    std::fs::write(&config, "[bpftrace]\nprint_interval_ms = 100\n").unwrap();
     let mut opts = options("bpftrace", &dir.path().join("state"));
     opts.bpftrace_autostart = vec![scripts];
+    opts.bpftrace_config = Some(config);
     let probe = match opts.build_agent("bpftrace") {
         Ok(a) => a,
         Err(e) => {
@@ -734,9 +739,28 @@ fn bpftrace_under_pmcd_matches_the_in_process_host_when_built() {
     drop(probe);
     let p = PrivatePmcd::start_empty();
     install(&p, "bpftrace", &opts, domain, prefixes.clone(), false);
-    let host = in_process(&opts);
+    // The map's metric exists once bpftrace has printed it.
+    let data = "bpftrace.scripts.ticks.data.ticks";
+    assert!(
+        wait_until(Duration::from_secs(20), || pminfo_value(&p, data)
+            .contains("value ")),
+        "{data} never appeared under pmcd:\n{}",
+        p.log()
+    );
+    let mut mine = opts.clone();
+    mine.state_dir = Some(dir.path().join("state-in-process"));
+    let host = in_process(&mine);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            host.refresh_names();
+            host.lookup(data).is_ok()
+        }),
+        "{data} never appeared in-process"
+    );
     // Script state (pids, times, tracepoint lists) moves; descriptors,
     // help, labels and instances are compared.
     let unstable = |_: &str| true;
     compare_pminfo(&p, &host, &prefixes, &unstable);
+    // count() every 100 ms: a counter at about 10/s.
+    check_rates(&p, data, &|r| (3.0..20.0).contains(&r));
 }
