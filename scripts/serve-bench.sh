@@ -125,26 +125,35 @@ run() {
 declare -A R S
 # run_proxy NAME PATH WARM_NAMES WARM_PREFIXES (PATH may use @CTX@): a
 # fresh pmproxy per run. A run during which pmproxy crashed is retried (up
-# to 3 runs) so the figures show its speed while it was up; the crashes
-# are counted in the errors column.
+# to 3 runs) so the figures show its speed while it was up; if every run
+# crashed, the last one's 2xx answers are divided by the seconds pmproxy
+# was up (a watcher notes when the process died), not by the whole run.
 run_proxy() {
-    local path r a b c crashes=0 try
+    local path r a b c crashes=0 try t0 died up
     for try in 1 2 3; do
         start_proxy "$3" "$4"
         path=${2//@CTX@/$TCTX}
+        rm -f "$SCRATCH/died"
+        t0=$(date +%s.%N)
+        ( while kill -0 "$PROXY_PID" 2>/dev/null; do sleep 0.05; done; date +%s.%N >"$SCRATCH/died" ) &
+        local watcher=$!
         r=$(run "$1-$try" "http://127.0.0.1:$PROXY_PORT$path")
         if kill -0 "$PROXY_PID" 2>/dev/null; then
             stop_proxy
+            wait "$watcher" 2>/dev/null || true
             break
         fi
+        wait "$watcher" 2>/dev/null || true
         stop_proxy
         crashes=$((crashes + 1))
-        echo "pmproxy crashed during $1 (run $try); log tail:" >&2
-        tail -3 "$SCRATCH/pmproxy$PROXY_N.log" >&2
+        echo "pmproxy crashed during $1 (run $try)" >&2
     done
     read -r a b c <<<"$r"
     if [ "$crashes" -eq 3 ]; then
-        r="$a ${b:-n/a} ${c}+crashed×3"
+        died=$(cat "$SCRATCH/died" 2>/dev/null || echo "$t0")
+        up=$(python3 -c "import sys; print(f'{max(float(sys.argv[2])-float(sys.argv[1]),0.05):.1f}')" "$t0" "$died")
+        a=$(python3 -c "import sys; a,d,u=map(float,sys.argv[1:]); print(f'{a*d/u:.0f}')" "$a" "$DURATION" "$up")
+        r="$a ${b:-n/a} crashed×3;_up_${up}_s"
     elif [ "$crashes" -gt 0 ]; then
         r="$a ${b:-n/a} ${c}+crashed×$crashes"
     fi
@@ -174,7 +183,31 @@ bench_set() {
     R[${t}tm]=$(run_proxy "pmproxy-metrics-$t" "/metrics?names=$tp" "$tn" "$tp")
     start_proxy "$tn" "$tp"
     S[${t}of]=$(fetch_size "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?names=$on")
+    cp "$SCRATCH/answer" "$SCRATCH/ours-$t.json"
     S[${t}tf]=$(fetch_size "http://127.0.0.1:$PROXY_PORT/pmapi/fetch?names=$tn")
+    cp "$SCRATCH/answer" "$SCRATCH/theirs-$t.json"
+    # Metrics whose number of values differs (same names only).
+    if [ "$on" = "$tn" ]; then
+        S[${t}diff]=$(python3 - "$SCRATCH/ours-$t.json" "$SCRATCH/theirs-$t.json" <<'PY'
+import json, subprocess, sys
+o, t = (json.load(open(f)) for f in sys.argv[1:3])
+def pminfo(n):
+    try:
+        out = subprocess.run(["pminfo", "-f", n], capture_output=True, text=True, timeout=10).stdout
+    except Exception as e:
+        return str(e)
+    lines = [l.strip() for l in out.splitlines() if l.strip()]
+    return " / ".join(lines[1:]) or "nothing"
+oc = {v["name"]: v["instances"] for v in o["values"]}
+tc = {v["name"]: v["instances"] for v in t["values"]}
+for n in sorted(set(oc) | set(tc)):
+    a, b = oc.get(n, []), tc.get(n, [])
+    if len(a) != len(b):
+        print(f"{n}: {len(a)} from serve {json.dumps(a)}, {len(b)} from pmproxy {json.dumps(b)}; "
+              f"pminfo -f (pmcd): {pminfo(n)}")
+PY
+)
+    fi
     S[${t}om]=$(text_size "http://127.0.0.1:$SERVE_PORT/metrics?names=$op")
     S[${t}tm]=$(text_size "http://127.0.0.1:$PROXY_PORT/metrics?names=$tp")
     stop_proxy
@@ -190,7 +223,7 @@ ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); pri
 row() { # endpoint ours theirs
     local ors op99 oerr trs tp99 terr
     read -r ors op99 oerr <<<"$2"; read -r trs tp99 terr <<<"$3"
-    echo "| $1 | $ors | $op99 | $oerr | $trs | $tp99 | $terr | $(ratio "$ors" "$trs") |"
+    echo "| $1 | $ors | $op99 | $oerr | $trs | $tp99 | ${terr//_/ } | $(ratio "$ors" "$trs") |"
 }
 rows_of() { # TAG LABEL
     row "$2: /pmapi/fetch?context=N&names=…" "${R[${1}of]}" "${R[${1}tf]}"
@@ -239,7 +272,8 @@ SECTION=$(
     echo "- \"ok req/s\" counts 2xx answers only; \"errors\" are non-2xx answers plus socket errors over the run."
     echo "  pmproxy 6.0.3 crashes under this load now and then (SIGSEGV): each pmproxy run uses a fresh process, and a"
     echo "  run during which it crashed is thrown away and rerun, up to 3 runs; \"+crashed×N\" says how many runs were"
-    echo "  lost so. If all 3 crashed the figures are the last run's, whose seconds after the crash count as no answers."
+    echo "  lost so. If all 3 crashed (\"crashed×3; up T s\"), its req/s is the last run's 2xx answers over the T seconds"
+    echo "  it was up, and its errors (refused connections after the crash) are not counted."
     echo "- Without a context pmproxy opens a new pmcd context per request (as for a Prometheus scrape);"
     echo "  the context= rows use one context created beforehand, as Grafana does."
     echo "- The machine was shared with other builds and tests: load average $LOAD_BEFORE before the run,"
@@ -250,6 +284,14 @@ SECTION=$(
     echo "Answer sizes (one request each, no context):"
     echo
     echo "$SIZES"
+    for t in s l; do
+        if [ -n "${S[${t}diff]:-}" ]; then
+            echo
+            echo "Fetched values that differ in number (same names, same moment):"
+            echo
+            sed 's/^/- /' <<<"${S[${t}diff]}"
+        fi
+    done
     if [ "$AGENTS" != linux ]; then
         echo
         echo "Our linux agent was not available in this run: our side served the simple agent's metrics of the"
