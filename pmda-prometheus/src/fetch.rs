@@ -232,15 +232,28 @@ pub fn run_script(
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|source| {
-        (
-            PrometheusError::Exec {
-                path: path.to_path_buf(),
-                source,
-            },
-            0,
-        )
-    })?;
+    // ETXTBSY: the script was just written, and a process forked elsewhere
+    // (in this agent or by whoever wrote it) still holds it open for writing
+    // until its exec. That passes within milliseconds; retry briefly.
+    let mut attempts = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Ok(c) => break c,
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 20 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(5 * attempts));
+            }
+            Err(source) => {
+                return Err((
+                    PrometheusError::Exec {
+                        path: path.to_path_buf(),
+                        source,
+                    },
+                    0,
+                ))
+            }
+        }
+    };
     let pgid = child.id() as libc::pid_t;
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
