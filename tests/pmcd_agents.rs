@@ -709,7 +709,15 @@ fn prometheus_as_openmetrics_matches_pmdaopenmetrics() {
 /// comparison on an autostarted script.
 #[test]
 fn bpftrace_under_pmcd_matches_the_in_process_host_when_built() {
-    if !require_pmcd("the bpftrace agent under a private pmcd") {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !require_pmcd("the bpftrace agent under a private pmcd")
+        || !pcp_core::testing::require(
+            "bpftrace",
+            root && pcp_core::testing::have_program("bpftrace"),
+            "bpftrace (as root) for the bpftrace agent",
+        )
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
