@@ -306,6 +306,9 @@ fn wait_for_agent(opts: &InstallOptions, present: bool) -> Result<(), String> {
     let prefix = &opts.prefixes[0];
     loop {
         let mut cmd = Command::new("pminfo");
+        // Without PCP's derived metrics: /etc/pcp/derived defines names
+        // under kernel.* that would look like our agent answering.
+        cmd.env("PCP_DERIVED_CONFIG", "");
         if let Some(h) = &opts.host {
             cmd.args(["-h", h]);
         }

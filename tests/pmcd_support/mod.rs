@@ -200,7 +200,7 @@ impl PrivatePmcd {
         loop {
             // While a notready agent starts, pminfo lists a dynamic root as
             // a leaf of its own (or prints "Try again"), and exits 0.
-            let out = self.run(self.tool("pminfo").arg(name));
+            let out = self.run(self.client("pminfo").arg(name));
             let text = String::from_utf8_lossy(&out.stdout);
             let below = format!("{name}.");
             if out.status.success()
