@@ -37,6 +37,12 @@ struct PmcdPaths {
     /// pmcd's namespace directory.
     #[arg(long, default_value = "/var/lib/pcp/pmns")]
     pmns_dir: std::path::PathBuf,
+    /// Signal this pmcd (pid) instead of every pmcd, e.g. a private one.
+    #[arg(long, value_name = "PID")]
+    pmcd_pid: Option<u32>,
+    /// The pmcd to wait on after reloading (pminfo -h), e.g. localhost:44321.
+    #[arg(long, value_name = "HOST")]
+    pmcd_host: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +251,11 @@ fn install_options(
     io.agent_args = opts.args_for(agent);
     io.pmcd_conf = paths.pmcd_conf;
     io.pmns_dir = paths.pmns_dir;
+    io.reload = paths.pmcd_pid.map_or(
+        pcp_agent::pmcd::Reload::System,
+        pcp_agent::pmcd::Reload::Pid,
+    );
+    io.host = paths.pmcd_host;
     Ok(io)
 }
 

@@ -111,3 +111,51 @@ fn watch_json_is_one_object_per_sample() {
     assert!(objs[0]["values"]["simple.time.user"].is_null());
     assert!(objs[1]["values"]["simple.time.user"].is_number());
 }
+
+#[test]
+fn install_dry_run_lists_changes_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("pmcd.conf");
+    let pmns = dir.path().join("pmns");
+    std::fs::create_dir(&pmns).unwrap();
+    std::fs::write(
+        &conf,
+        "pmcd\t2\tdso\tpmcd_init\t/var/lib/pcp/pmdas/pmcd/pmda_pmcd.so\n\n[access]\n",
+    )
+    .unwrap();
+    std::fs::write(pmns.join("root"), "root {\n    pmcd\t2:*:*\n}\n").unwrap();
+    let before = (
+        std::fs::read(&conf).unwrap(),
+        std::fs::read(pmns.join("root")).unwrap(),
+    );
+    let (rc, out, err) = agent(&[
+        "--agents",
+        "simple",
+        "install",
+        "simple",
+        "--dry-run",
+        "--pmcd-conf",
+        conf.to_str().unwrap(),
+        "--pmns-dir",
+        pmns.to_str().unwrap(),
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.lines().all(|l| l.starts_with("would: ")), "{out}");
+    assert!(
+        out.contains("simple\t253\tpipe\tbinary notready\t"),
+        "{out}"
+    );
+    assert!(out.contains(" pmda simple --notready"), "{out}");
+    assert!(out.contains("simple 253:*:*"), "{out}");
+    assert_eq!(
+        before,
+        (
+            std::fs::read(&conf).unwrap(),
+            std::fs::read(pmns.join("root")).unwrap()
+        )
+    );
+    // A domain the agent does not serve is refused with one line.
+    let (rc, _, err) = agent(&["install", "simple", "--domain", "300", "--dry-run"]);
+    assert_ne!(rc, 0);
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

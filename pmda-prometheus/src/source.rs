@@ -682,7 +682,14 @@ impl SourceState {
                 }
             }
             let slot = match insts.index.get(key.as_str()) {
-                Some(&i) => i,
+                Some(&i) => {
+                    // An instance restored from the id cache after a restart
+                    // has its id but not yet its labels.
+                    if insts.slots[i].labels.is_empty() && !scratch.is_empty() {
+                        insts.slots[i].labels = instance_labels(&scratch);
+                    }
+                    i
+                }
                 None => {
                     let id = match insts.cache.assign(&key) {
                         Ok(id) => id,
@@ -691,17 +698,11 @@ impl SourceState {
                             continue;
                         }
                     };
-                    let mut labels = LabelSet::new();
-                    for (k, v) in &scratch {
-                        if *k != "instname" {
-                            labels.insert(k, v.value().as_ref());
-                        }
-                    }
                     insts.slots.push(Slot {
                         id,
                         gen: 0,
                         value: Value::Double(0.0),
-                        labels,
+                        labels: instance_labels(&scratch),
                     });
                     insts
                         .index
@@ -1197,4 +1198,16 @@ mod tests {
         assert_eq!(convert(Type::U32, -1.0, "-1"), None);
         assert_eq!(convert(Type::I64, 1e3, "1e3"), Some(Value::I64(1000)));
     }
+}
+
+/// The PCP labels of one instance: its (filtered) label set, without the
+/// `instname` label that names PCP5-style instances.
+fn instance_labels(scratch: &[(&str, LabelValue<'_>)]) -> LabelSet {
+    let mut labels = LabelSet::new();
+    for (k, v) in scratch {
+        if *k != "instname" {
+            labels.insert(k, v.value().as_ref());
+        }
+    }
+    labels
 }

@@ -473,6 +473,21 @@ fn restart_keeps_ids() {
     assert_eq!(now[2].name, "2 a:3");
     let v = values_by_name(&h, "prometheus.c.m");
     assert_eq!(v["0 a:1"], Value::Double(1.0));
+    // Instances restored from the id cache carry their labels again.
+    let indom = h.desc(pm).unwrap().indom;
+    let labels = h.instance_labels(indom).unwrap();
+    for (id, want) in [(0, "1"), (1, "2"), (2, "3")] {
+        let set = &labels
+            .iter()
+            .find(|(i, _)| *i == id)
+            .unwrap_or_else(|| panic!("instance {id}: {labels:?}"))
+            .1;
+        assert_eq!(
+            set.get("a").map(|l| l.value.clone()),
+            Some(want.into()),
+            "instance {id}"
+        );
+    }
     // A second agent on the same state directory uses the ids read-only.
     let h2 = host(d.path(), |c| c.state_dir = Some(state.path().to_path_buf()));
     assert_eq!(h2.lookup("prometheus.c.m").unwrap(), pm);
