@@ -1119,6 +1119,18 @@ pub fn convert(ty: Type, v: f64, text: &str) -> Option<Value> {
     })
 }
 
+/// The PCP labels of one instance: its (filtered) label set, without the
+/// `instname` label that names PCP5-style instances.
+fn instance_labels(scratch: &[(&str, LabelValue<'_>)]) -> LabelSet {
+    let mut labels = LabelSet::new();
+    for (k, v) in scratch {
+        if *k != "instname" {
+            labels.insert(k, v.value().as_ref());
+        }
+    }
+    labels
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1198,16 +1210,4 @@ mod tests {
         assert_eq!(convert(Type::U32, -1.0, "-1"), None);
         assert_eq!(convert(Type::I64, 1e3, "1e3"), Some(Value::I64(1000)));
     }
-}
-
-/// The PCP labels of one instance: its (filtered) label set, without the
-/// `instname` label that names PCP5-style instances.
-fn instance_labels(scratch: &[(&str, LabelValue<'_>)]) -> LabelSet {
-    let mut labels = LabelSet::new();
-    for (k, v) in scratch {
-        if *k != "instname" {
-            labels.insert(k, v.value().as_ref());
-        }
-    }
-    labels
 }
