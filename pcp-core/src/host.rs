@@ -53,6 +53,14 @@ pub enum HostError {
         /// The collision.
         source: NamespaceError,
     },
+    /// The agent's worker thread could not be started.
+    #[error("agent {name}: cannot start its worker thread: {source}")]
+    Thread {
+        /// The agent.
+        name: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// An agent's PMID is outside its own domain.
     #[error("agent {name} (domain {domain}) names {metric} with PMID {pmid} of another domain")]
     ForeignPmid {
@@ -194,13 +202,7 @@ impl Host {
                 pmid,
             });
         }
-        self.names
-            .write()
-            .merge(agent.namespace())
-            .map_err(|source| HostError::Names {
-                name: name.clone(),
-                source,
-            })?;
+        // The worker first: if the names are refused, dropping `jobs` ends it.
         let (jobs, rx) = unbounded::<Job>();
         thread::Builder::new()
             .name(format!("agent-{name}"))
@@ -209,7 +211,17 @@ impl Host {
                     job();
                 }
             })
-            .expect("spawning an agent worker thread");
+            .map_err(|e| HostError::Thread {
+                name: name.clone(),
+                source: e,
+            })?;
+        self.names
+            .write()
+            .merge(agent.namespace())
+            .map_err(|source| HostError::Names {
+                name: name.clone(),
+                source,
+            })?;
         self.by_domain.insert(domain, self.slots.len());
         self.slots.push(Slot {
             name,
