@@ -1,5 +1,5 @@
 //! Mounted filesystems: which mounts pmdalinux reports (from
-//! `/proc/mounts`, parsed with `procfs`), and their `statfs` figures.
+//! `/proc/mounts`), and their `statfs` figures.
 //!
 //! Live (root `/`), figures come from `statfs(2)` on each mount point.
 //! With a fixture root there is nothing real to `statfs`, so figures come
@@ -10,11 +10,9 @@
 //! `hinv.nfilesys` still come from the mounts table.
 
 use std::ffi::CString;
-use std::io::BufReader;
 use std::path::Path;
 
 use pcp_core::PmError;
-use procfs::{FromBufRead, MountEntry};
 
 use crate::read::{fields, lines, parse_u64};
 
@@ -34,17 +32,31 @@ pub struct Mount {
 /// `/dev/dm-0`) as pmdalinux's `realpath` does.
 pub fn parse_mounts(buf: &[u8], live: bool, out: &mut Vec<Mount>) -> Result<(), String> {
     out.clear();
-    let entries =
-        Vec::<MountEntry>::from_buf_read(BufReader::new(buf)).map_err(|e| e.to_string())?;
-    for e in entries {
-        let ty = e.fs_vfstype.as_str();
-        if matches!(ty, "proc" | "nfs" | "devfs" | "devpts" | "tmpfs") || ty.starts_with("auto") {
+    for (n, line) in buf.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
             continue;
         }
-        if !e.fs_spec.starts_with("/dev") {
+        let line = std::str::from_utf8(line)
+            .map_err(|_| format!("line {}: not UTF-8", n + 1))?
+            .trim_end_matches('\r');
+        let mut f = line.split_whitespace();
+        let (Some(spec), Some(dir), Some(ty), Some(_opts), Some(freq), Some(pass)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            return Err(format!("line {}: fewer than six fields", n + 1));
+        };
+        if freq.parse::<u8>().is_err() || pass.parse::<u8>().is_err() {
+            return Err(format!("line {}: bad dump or pass number", n + 1));
+        }
+        let ty = unmangle(ty);
+        if matches!(&*ty, "proc" | "nfs" | "devfs" | "devpts" | "tmpfs") || ty.starts_with("auto") {
             continue;
         }
-        let mut device = e.fs_spec.clone();
+        let spec = unmangle(spec);
+        if !spec.starts_with("/dev") {
+            continue;
+        }
+        let mut device = spec.into_owned();
         if live {
             if let Ok(p) = std::fs::canonicalize(&device) {
                 device = p.to_string_lossy().into_owned();
@@ -55,10 +67,28 @@ pub fn parse_mounts(buf: &[u8], live: bool, out: &mut Vec<Mount>) -> Result<(), 
         }
         out.push(Mount {
             device,
-            dir: e.fs_file,
+            dir: unmangle(dir).into_owned(),
         });
     }
     Ok(())
+}
+
+/// The octal escapes the kernel writes in /proc/mounts fields that
+/// `procfs` undoes (tab, newline, backslash, hash); others stay as they are.
+fn unmangle(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('\\') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut t = s.to_string();
+    for (octal, c) in [
+        (r"\011", "\t"),
+        (r"\012", "\n"),
+        (r"\134", "\\"),
+        (r"\043", "#"),
+    ] {
+        t = t.replace(octal, c);
+    }
+    std::borrow::Cow::Owned(t)
 }
 
 /// The statfs figures pmdalinux uses.
@@ -187,6 +217,26 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn mounts_parse_as_procfs_does() {
+        use procfs::{FromBufRead, MountEntry};
+        let text = "/dev/vda1 / ext4 rw 0 0\n/dev/sd\\134b /mnt/a\\040b\\011c xfs rw,x=1 0 0\n\
+/dev/sdc /m#\\043 ext4 ro 0 2\n";
+        let theirs = Vec::<MountEntry>::from_buf_read(text.as_bytes()).unwrap();
+        let mut v = Vec::new();
+        parse_mounts(text.as_bytes(), false, &mut v).unwrap();
+        let want: Vec<Mount> = theirs
+            .into_iter()
+            .map(|e| Mount {
+                device: e.fs_spec,
+                dir: e.fs_file,
+            })
+            .collect();
+        assert_eq!(v, want);
+        assert!(parse_mounts(b"/dev/x / ext4 rw 0\n", false, &mut v).is_err());
+        assert!(parse_mounts(b"/dev/x / ext4 rw 0 z\n", false, &mut v).is_err());
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod cpuinfo;
 pub mod disk;
 pub mod fs;
 pub mod indom;
@@ -127,11 +128,14 @@ struct Data {
     fs_ids: Vec<u32>,
     statfs: Vec<Option<Result<Statfs, PmError>>>,
     statfs_file: Option<Result<Vec<u8>, PmError>>,
-    cpuinfo: Vec<(u32, HashMap<String, String>)>,
+    cpuinfo: cpuinfo::CpuInfo,
     nodes: Vec<(u32, Vec<u32>)>,
     pressure: [Pressure; 4],
     /// Small /proc/sys files read in this fetch (several metrics share one).
-    sys_files: HashMap<&'static str, Option<String>>,
+    sys_files: HashMap<&'static str, Result<String, PmError>>,
+    /// uname(2) of this fetch (live only): sysname, nodename, release,
+    /// version, machine.
+    uts: Option<[String; 5]>,
     interrupts: IrqTable,
     /// Instance id of each interrupt row, and of each row and CPU.
     irq_ids: Vec<u32>,
@@ -209,6 +213,8 @@ pub struct LinuxPmda {
     status: [Option<Result<(), PmError>>; NSRC],
     maps: Maps,
     errors: Vec<LinuxError>,
+    /// kernel.uname.distro, found once as pmdalinux does.
+    distro: Option<Option<String>>,
 }
 
 /// A computed value before conversion to the metric's type.
@@ -302,6 +308,7 @@ impl LinuxPmda {
             status: [None; NSRC],
             maps,
             errors: Vec::new(),
+            distro: None,
             root,
         })
     }
@@ -338,6 +345,7 @@ impl LinuxPmda {
         self.d.statfs.clear();
         self.d.statfs_file = None;
         self.d.sys_files.clear();
+        self.d.uts = None;
     }
 
     /// Makes sure `src` has been read in this fetch; its status.
@@ -468,25 +476,7 @@ impl LinuxPmda {
                 }
             }
             Src::Cpuinfo => {
-                let r = procfs::CpuInfo::from_read(bytes);
-                match r {
-                    Ok(ci) => {
-                        self.d.cpuinfo.clear();
-                        for i in 0..ci.num_cores() {
-                            let Some(info) = ci.get_info(i) else { continue };
-                            let Some(n) = info.get("processor").and_then(|p| p.parse::<u32>().ok())
-                            else {
-                                continue;
-                            };
-                            let m = info
-                                .iter()
-                                .map(|(k, v)| (k.to_string(), v.to_string()))
-                                .collect();
-                            self.d.cpuinfo.push((n, m));
-                        }
-                    }
-                    Err(e) => return fail(self, e.to_string()),
-                }
+                self.d.cpuinfo.parse(bytes);
             }
             Src::PressureCpu | Src::PressureMem | Src::PressureIo | Src::PressureIrq => {
                 let i = src as usize - Src::PressureCpu as usize;
@@ -960,44 +950,40 @@ impl LinuxPmda {
             Kind::Key(src, slot, der) => opt(self.keyed_value(src, slot, der).map(V::U)),
             Kind::CpuInfo(key) => Ok(d
                 .cpuinfo
-                .iter()
-                .filter_map(|(n, m)| {
-                    let raw = m.get(key)?;
+                .field(key)
+                .filter_map(|(n, raw)| {
+                    let raw = raw?;
                     let v = match ty {
-                        Type::String => V::S(raw.clone()),
+                        Type::String => V::S(raw.to_string()),
                         Type::Float | Type::Double => V::F(raw.parse().ok()?),
                         // "1024 KB": the leading number.
                         _ => V::U(raw.split_whitespace().next()?.parse().ok()?),
                     };
-                    Some((*n, convert(v, ty)))
+                    Some((n, convert(v, ty)))
                 })
                 .collect()),
             Kind::CpuNum => Ok(d
                 .cpuinfo
-                .iter()
-                .map(|(n, _)| (*n, convert(V::U(*n as u64), ty)))
+                .processors()
+                .map(|n| (n, convert(V::U(n as u64), ty)))
                 .collect()),
             Kind::CpuNode => Ok(d
                 .cpuinfo
-                .iter()
-                .map(|(n, _)| (*n, convert(V::U(self.node_of(*n) as u64), ty)))
+                .processors()
+                .map(|n| (n, convert(V::U(self.node_of(n) as u64), ty)))
                 .collect()),
             Kind::Machine => opt(self.machine().map(V::S)),
             Kind::Uptime => opt(d.uptime.map(|u| V::F(u.0))),
             Kind::IdleTime => opt(d.uptime.map(|u| V::F(u.1))),
-            Kind::SysKernel(file) => {
-                let p = self.root.join("proc/sys/kernel").join(file);
-                match read::read_attr(&p, &mut self.d.scratch) {
-                    Some(s) => one(V::S(s)),
-                    None => Err(read_errno(&p)),
+            Kind::SysKernel(file) => one(V::S(self.uname_part(file)?)),
+            Kind::Distro => {
+                if self.distro.is_none() {
+                    self.distro = Some(distro(&self.root));
                 }
+                opt(self.distro.clone().flatten().map(V::S))
             }
-            Kind::Distro => opt(distro(&self.root).map(V::S)),
             Kind::SysNum(file, idx) => {
-                let p = self.root.join(file);
-                let Some(s) = read::read_attr(&p, &mut self.d.scratch) else {
-                    return Err(read_errno(&p));
-                };
+                let s = self.sys_file(file)?;
                 let field = s.split_whitespace().nth(idx).ok_or(PmError::VALUE)?;
                 let v = read::parse_u64_wrapping(field.as_bytes()).ok_or(PmError::VALUE)?;
                 one(V::U(v))
@@ -1093,16 +1079,13 @@ impl LinuxPmda {
                 })
                 .collect()),
             Kind::PmdaUname => {
-                let mut parts = Vec::with_capacity(5);
+                let mut out = String::new();
                 for file in ["ostype", "hostname", "osrelease", "version"] {
-                    let p = self.root.join("proc/sys/kernel").join(file);
-                    match read::read_attr(&p, &mut self.d.scratch) {
-                        Some(s) => parts.push(s),
-                        None => return Err(read_errno(&p)),
-                    }
+                    out.push_str(&self.uname_part(file)?);
+                    out.push(' ');
                 }
-                parts.push(self.machine().ok_or(PmError::VALUE)?);
-                one(V::S(parts.join(" ")))
+                out.push_str(&self.machine().ok_or(PmError::VALUE)?);
+                one(V::S(out))
             }
             Kind::Pressure(r, full, total) => {
                 let p = &d.pressure[r.min(3)];
@@ -1122,27 +1105,82 @@ impl LinuxPmda {
         }
     }
 
-    fn machine(&mut self) -> Option<String> {
-        if let Some(a) =
-            read::read_attr(&self.root.join("proc/sys/kernel/arch"), &mut self.d.scratch)
-        {
-            return Some(a);
+    /// A small file of this fetch, trimmed, read once however many
+    /// metrics share it.
+    fn sys_file(&mut self, file: &'static str) -> Result<&str, PmError> {
+        if !self.d.sys_files.contains_key(file) {
+            let p = self.root.join(file);
+            let r = read::read_attr(&p, &mut self.d.scratch).ok_or_else(|| read_errno(&p));
+            self.d.sys_files.insert(file, r);
         }
+        match self.d.sys_files.get(file) {
+            Some(Ok(s)) => Ok(s.as_str()),
+            Some(Err(e)) => Err(*e),
+            None => Err(PmError::VALUE),
+        }
+    }
+
+    /// uname(2) once per fetch on the live system (the same strings as
+    /// /proc/sys/kernel/{ostype,hostname,osrelease,version} and the
+    /// machine), `None` elsewhere.
+    fn uts(&mut self) -> Option<&[String; 5]> {
         if !self.live {
             return None;
         }
-        // SAFETY: uname fills a zeroed utsname; the field is NUL-terminated.
-        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-        if unsafe { libc::uname(&mut u) } != 0 {
-            return None;
+        if self.d.uts.is_none() {
+            // SAFETY: uname fills a zeroed utsname; fields are NUL-terminated.
+            let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+            if unsafe { libc::uname(&mut u) } != 0 {
+                return None;
+            }
+            let f = |c: &[libc::c_char]| {
+                let b: Vec<u8> = c
+                    .iter()
+                    .take_while(|&&c| c != 0)
+                    .map(|&c| c as u8)
+                    .collect();
+                String::from_utf8_lossy(&b).into_owned()
+            };
+            self.d.uts = Some([
+                f(&u.sysname),
+                f(&u.nodename),
+                f(&u.release),
+                f(&u.version),
+                f(&u.machine),
+            ]);
         }
-        let bytes: Vec<u8> = u
-            .machine
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        Some(String::from_utf8_lossy(&bytes).into_owned())
+        self.d.uts.as_ref()
+    }
+
+    /// One of the uname strings by its /proc/sys/kernel file name.
+    fn uname_part(&mut self, file: &'static str) -> Result<String, PmError> {
+        let i = match file {
+            "ostype" => 0,
+            "hostname" => 1,
+            "osrelease" => 2,
+            "version" => 3,
+            _ => 4,
+        };
+        if let Some(u) = self.uts() {
+            return Ok(u[i].clone());
+        }
+        let rel = match i {
+            0 => "proc/sys/kernel/ostype",
+            1 => "proc/sys/kernel/hostname",
+            2 => "proc/sys/kernel/osrelease",
+            3 => "proc/sys/kernel/version",
+            _ => "proc/sys/kernel/arch",
+        };
+        self.sys_file(rel).map(str::to_string)
+    }
+
+    fn machine(&mut self) -> Option<String> {
+        if let Some(u) = self.uts() {
+            return Some(u[4].clone());
+        }
+        self.sys_file("proc/sys/kernel/arch")
+            .ok()
+            .map(str::to_string)
     }
 
     fn mem_value(&self, f: MemF) -> Option<V> {
