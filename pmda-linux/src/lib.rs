@@ -739,8 +739,8 @@ impl LinuxPmda {
         } else {
             if self.d.statfs_file.is_none() {
                 let mut b = Vec::new();
-                let r = read::read_into(&self.root, "statfs", &mut b).map(|_| ());
-                self.d.statfs_file = Some(r.map(|_| b));
+                let r = read::read_into(&self.root, "statfs", &mut b).map(<[u8]>::to_vec);
+                self.d.statfs_file = Some(r);
             }
             match &self.d.statfs_file {
                 Some(Ok(b)) => fs::statfs_fixture(b, &dir),

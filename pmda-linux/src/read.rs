@@ -19,21 +19,46 @@ pub(crate) fn read_into<'b>(
     rel: &str,
     buf: &'b mut Vec<u8>,
 ) -> Result<&'b [u8], PmError> {
-    buf.clear();
     let path = root.join(rel);
     let mut f = File::open(&path).map_err(|e| io_err(&e))?;
-    f.read_to_end(buf).map_err(|e| io_err(&e))?;
-    Ok(&buf[..])
+    read_all(&mut f, buf).map_err(|e| io_err(&e))
+}
+
+/// Reads `f` to its end into `buf`, returning the bytes read.
+///
+/// `buf` is used as scratch space: its length is its usable (zeroed
+/// once) size and only grows, so callers must use the returned slice,
+/// never `buf` itself. Unlike `Read::read_to_end` this asks the kernel
+/// nothing but `read`: the size probes `read_to_end` makes (`statx` and
+/// `lseek`, two syscalls per file) are useless on /proc and sysfs files,
+/// which all report size 0 or 4096.
+pub(crate) fn read_all<'b>(f: &mut File, buf: &'b mut Vec<u8>) -> io::Result<&'b [u8]> {
+    if buf.len() < 4096 {
+        buf.resize(4096, 0);
+    }
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            let grown = buf.len() * 2;
+            buf.resize(grown, 0);
+        }
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(&buf[..n])
 }
 
 /// Reads a small sysfs or /proc/sys attribute and trims the trailing
 /// newline; `None` when it cannot be read (sysfs answers EINVAL for
 /// attributes a device does not support).
 pub(crate) fn read_attr(path: &Path, buf: &mut Vec<u8>) -> Option<String> {
-    buf.clear();
     let mut f = File::open(path).ok()?;
-    f.read_to_end(buf).ok()?;
-    let s = std::str::from_utf8(buf).ok()?;
+    let bytes = read_all(&mut f, buf).ok()?;
+    let s = std::str::from_utf8(bytes).ok()?;
     Some(s.trim_end_matches(['\n', '\0']).trim_end().to_string())
 }
 
@@ -96,6 +121,23 @@ mod tests {
         assert_eq!(parse_u64(b""), None);
         assert_eq!(parse_u64(b"99999999999999999999999"), None);
         assert_eq!(parse_u64_wrapping(b"-1"), Some(u64::MAX));
+    }
+
+    #[test]
+    fn read_all_grows_and_returns_only_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let big: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &big).unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(read_into(dir.path(), "f", &mut buf).unwrap(), &big[..]);
+        std::fs::write(&p, b"ab").unwrap();
+        assert_eq!(read_into(dir.path(), "f", &mut buf).unwrap(), b"ab");
+        assert_eq!(read_attr(&p, &mut buf).as_deref(), Some("ab"));
+        assert_eq!(
+            read_into(dir.path(), "nothing", &mut buf),
+            Err(PmError::from_errno(libc::ENOENT))
+        );
     }
 
     #[test]
