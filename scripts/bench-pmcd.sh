@@ -14,16 +14,29 @@
 # alternate between ours and the reference, several rounds, median kept.
 #
 #   scripts/bench-pmcd.sh [--write] [SECONDS_PER_MEASUREMENT]
+#   scripts/bench-pmcd.sh [--write] --bpftrace-cpu [WINDOW_SECONDS]
 #
-# --write replaces pmcd-BENCHMARKS.md with the results. Needs PCP 6 with
+# --write replaces pmcd-BENCHMARKS.md with the results (keeping its
+# bpftrace CPU section, which --bpftrace-cpu --write replaces or appends).
+#
+# --bpftrace-cpu measures instead the CPU each bpftrace agent uses per
+# second of a busy autostarted script (`profile:hz:999 { @k[rand % 20000]
+# = count(); }`), both agents under their private pmcds at once, a client
+# fetching the script's map from each once per second for WINDOW_SECONDS
+# (default 20): utime+stime (/proc/PID/stat) of the agent process and of
+# every process under it other than bpftrace (for pmdabpftrace, its python
+# PMDA and its multiprocessing process-manager child), bpftrace's own
+# CPU beside it. Needs PCP 6 with
 # python3-pcp and python3-requests (scripts/setup-systems.sh); bpftrace
 # and root for the bpftrace pair.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WRITE=0
+MODE=fetch
 if [ "${1:-}" = "--write" ]; then WRITE=1; shift; fi
-SECS="${1:-2}"
+if [ "${1:-}" = "--bpftrace-cpu" ]; then MODE=bpftrace-cpu; shift; fi
+if [ "$MODE" = bpftrace-cpu ]; then SECS="${1:-20}"; else SECS="${1:-2}"; fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 
 [ -x /usr/lib/pcp/bin/pmcd ] || { echo "pmcd missing (package pcp)" >&2; exit 1; }
@@ -36,7 +49,7 @@ case "$CARGO_TARGET_DIR" in /*) BIN="$CARGO_TARGET_DIR/release/pcp-agent" ;; esa
 SCRATCH=$(mktemp -d /tmp/pcp-agent-pmcd-bench.XXXXXX)
 trap 'rm -rf "$SCRATCH"' EXIT
 
-export BENCH_BIN="$BIN" BENCH_SCRATCH="$SCRATCH" BENCH_SECS="$SECS" BENCH_WRITE="$WRITE"
+export BENCH_BIN="$BIN" BENCH_SCRATCH="$SCRATCH" BENCH_SECS="$SECS" BENCH_WRITE="$WRITE" BENCH_MODE="$MODE"
 export BENCH_OUT="$(pwd)/pmcd-BENCHMARKS.md"
 # PCP's Python tools and agents need the system python3 (with PCP's modules).
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin
@@ -50,6 +63,8 @@ SCRATCH = os.environ["BENCH_SCRATCH"]
 SECS = float(os.environ["BENCH_SECS"])
 WRITE = os.environ["BENCH_WRITE"] == "1"
 OUT = os.environ["BENCH_OUT"]
+MODE = os.environ.get("BENCH_MODE", "fetch")
+CPU_SECTION = "## bpftrace busy script: agent CPU per second"
 ROUNDS = 6
 PMCD = "/usr/lib/pcp/bin/pmcd"
 PMCD_DSO = "pmcd\t2\tdso\tpmcd_init\t/var/lib/pcp/pmdas/pmcd/pmda_pmcd.so"
@@ -253,6 +268,212 @@ def floor_rate(p):
     """The client + pmcd floor: pmcd's own DSO metric."""
     rate, _ = fetch_rate(p.host, ["pmcd.numagents"], SECS / 2)
     return rate
+
+
+# --- bpftrace busy-script CPU mode ----------------------------------------
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_stat(pid):
+    """(comm, ppid, utime+stime, cutime+cstime) in ticks, or None."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    comm = stat[stat.index("(") + 1:stat.rindex(")")]
+    f = stat.rsplit(")", 1)[1].split()
+    # f[0] is field 3 (state): utime/stime/cutime/cstime are fields 14-17.
+    return comm, int(f[1]), int(f[11]) + int(f[12]), int(f[13]) + int(f[14])
+
+
+def sched_ns(pid):
+    """CPU time of the process's live threads in ns (schedstat's
+    sum_exec_runtime: exact, unlike stat's ticks)."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                total += int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    except OSError:
+        pass
+    return total
+
+
+def tree(root):
+    """{pid: (comm, ppid, own ticks, reaped children's ticks, cmdline,
+    live threads' ns)} for root and every process under it."""
+    stats = {}
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            st = proc_stat(int(e))
+            if st:
+                stats[int(e)] = st
+    out = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in stats:
+            continue
+        try:
+            cmd = open(f"/proc/{pid}/cmdline").read().replace("\0", " ").strip()
+        except OSError:
+            cmd = ""
+        out[pid] = stats[pid] + (cmd, sched_ns(pid))
+        todo.extend(p for p, st in stats.items() if st[1] == pid)
+    return out
+
+
+def cpu_split(before, after):
+    """Ticks used between two snapshots: (agent processes, bpftrace).
+    The agent side counts its processes' own time and the time of
+    children they reaped in the window (bpftrace excluded: it runs all
+    along)."""
+    agent = bt = agent_ns = 0
+    per = {}
+    for pid, a in after.items():
+        b = before.get(pid)
+        own = a[2] - (b[2] if b else 0)
+        reaped = a[3] - (b[3] if b else 0)
+        ns = a[5] - (b[5] if b else 0)
+        per[pid] = (own, ns)
+        if a[0] == "bpftrace":
+            bt += own
+        else:
+            agent += own + reaped
+            agent_ns += ns
+    return agent, bt, agent_ns, per
+
+
+def bpftrace_cpu():
+    if not (shutil.which("bpftrace") and os.geteuid() == 0):
+        raise SystemExit("--bpftrace-cpu needs root and bpftrace")
+    etc = os.path.join(SCRATCH, "etc")
+    auto = os.path.join(etc, "bpftrace", "autostart")
+    os.makedirs(auto)
+    for d in (SCRATCH, etc, os.path.join(etc, "bpftrace"), auto):
+        os.chmod(d, 0o755)
+    code = "profile:hz:999 { @k[rand % 20000] = count(); }"
+    with open(os.path.join(auto, "busy.bt"), "w") as f:
+        f.write(code + "\n")
+    os.chmod(os.path.join(auto, "busy.bt"), 0o644)
+    state = os.path.join(SCRATCH, "state")
+    bt_root = "root {\n\tbpftrace\t151:*:*\n}\n"
+    ours = Pmcd("ours-bpftrace", [
+        f"bpftrace\t151\tpipe\tbinary notready\t{BIN} --state-dir {state}/bt --bpftrace-autostart {auto} pmda bpftrace --notready"],
+        bt_root)
+    ref = Pmcd("pmdabpftrace", [
+        f"bpftrace\t151\tpipe\tbinary\t/usr/bin/env PCP_SYSCONF_DIR={etc} /usr/bin/python3 /var/lib/pcp/pmdas/bpftrace/pmdabpftrace.python"],
+        bt_root)
+    agents = {"ours": (ours, "pcp-agent"), "ref": (ref, "pmdabpftrace")}
+    name = "bpftrace.scripts.busy.data.k"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if all(good_names(p.host, [name]) for p, _ in agents.values()):
+            break
+        time.sleep(0.5)
+    else:
+        log(ours.log() + ref.log())
+        raise SystemExit(f"{name} did not appear in both agents within 90 s")
+    ctx = {}
+    for who, (p, _) in agents.items():
+        c = pmapi.pmContext(c_api.PM_CONTEXT_HOST, p.host)
+        ctx[who] = (c, c.pmLookupName([name]))
+
+    def fetch_all():
+        n = {}
+        for who, (c, pmids) in ctx.items():
+            r = c.pmFetch(pmids)
+            n[who] = max(r.contents.get_numval(0), 0)
+            c.pmFreeResult(r)
+        return n
+
+    # Let the map fill (4,096 keys, bpftrace's cap) and both agents settle.
+    for _ in range(8):
+        fetch_all()
+        time.sleep(1)
+    pids = {who: p.agent_pid(marker) for who, (p, marker) in agents.items()}
+    pmcd_pids = {who: p.proc.pid for who, (p, _) in agents.items()}
+    before = {who: tree(pid) for who, pid in pids.items()}
+    pmcd_before = {who: proc_stat(pid)[2] for who, pid in pmcd_pids.items()}
+    t0 = time.monotonic()
+    counts = {"ours": [], "ref": []}
+    for i in range(int(SECS)):
+        for who, n in fetch_all().items():
+            counts[who].append(n)
+        nxt = t0 + i + 1
+        time.sleep(max(0.0, nxt - time.monotonic()))
+    elapsed = time.monotonic() - t0
+    after = {who: tree(pid) for who, pid in pids.items()}
+    pmcd_after = {who: proc_stat(pid)[2] for who, pid in pmcd_pids.items()}
+    rows = {}
+    procs = {}
+    for who in agents:
+        a, b, a_ns, per = cpu_split(before[who], after[who])
+        ms = lambda ticks: ticks * 1000.0 / CLK_TCK / elapsed
+        rows[who] = dict(agent=ms(a), agent_exact=a_ns / 1e6 / elapsed, bpftrace=ms(b),
+                         pmcd=ms(pmcd_after[who] - pmcd_before[who]), values=statistics.median(counts[who]))
+        procs[who] = [f"{pid} {st[0]} (parent {st[1]}): {ms(per[pid][0]):.2f} ms/s "
+                      f"({per[pid][1] / 1e6 / elapsed:.2f} by schedstat): {st[4][:90]}"
+                      for pid, st in sorted(after[who].items())]
+        log(f"{who}: processes\n  " + "\n  ".join(procs[who]))
+        log(f"{who}: agent {rows[who]['agent']:.2f} ms CPU/s ({rows[who]['agent_exact']:.2f} by schedstat), bpftrace {rows[who]['bpftrace']:.2f} ms/s, "
+            f"pmcd {rows[who]['pmcd']:.2f} ms/s, values per fetch {rows[who]['values']:.0f}")
+    o, r = rows["ours"], rows["ref"]
+    ratio = r["agent"] / o["agent"] if o["agent"] > 0 else float("inf")
+    ratio_exact = r["agent_exact"] / o["agent_exact"] if o["agent_exact"] > 0 else float("inf")
+    load = open("/proc/loadavg").read().split()[:3]
+    table = "\n".join([
+        "| agent | agent CPU, stat (ms/s) | agent CPU, schedstat (ms/s) | bpftrace CPU (ms/s) | its pmcd CPU (ms/s) | values per fetch |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| pcp-agent pmda bpftrace (ours) | {o['agent']:.2f} | {o['agent_exact']:.2f} | {o['bpftrace']:.2f} | {o['pmcd']:.2f} | {o['values']:.0f} |",
+        f"| pmdabpftrace 6.0.3 (Python) | {r['agent']:.2f} | {r['agent_exact']:.2f} | {r['bpftrace']:.2f} | {r['pmcd']:.2f} | {r['values']:.0f} |",
+    ])
+    tree_text = "\n".join(f"- {'ours' if who == 'ours' else 'pmdabpftrace'}:\n" + "\n".join(
+        f"  - {line}" for line in procs[who]) for who in agents)
+    print(table)
+    print(f"\nagent CPU ratio (pmdabpftrace / ours): {ratio:.1f}x by stat, {ratio_exact:.1f}x by schedstat over {elapsed:.1f} s; load average {' '.join(load)}")
+    section = f"""{CPU_SECTION}
+
+`scripts/bench-pmcd.sh --write --bpftrace-cpu {os.environ['BENCH_SECS']}` (release build), {time.strftime('%Y-%m-%d')}.
+Both agents run at once, each under its own private pmcd with the same
+autostarted busy script `{code}` (map capped at bpftrace's 4,096 keys,
+printed by each agent's appended block every second); one client fetches
+`{name}` from each pmcd once per second for {elapsed:.0f} s. CPU is
+utime+stime from /proc/PID/stat over that window ({CLK_TCK} Hz ticks, so
+about {1000.0 / CLK_TCK / elapsed:.1f} ms/s resolution) of the agent process and every
+process under it but bpftrace (plus children they reaped in the window);
+bpftrace's own CPU and the private pmcd's are beside it for reference.
+The schedstat column is the same agent processes' CPU from
+/proc/PID/task/*/schedstat (sum_exec_runtime, nanoseconds: exact, but
+only for threads alive at the end of the window).
+Load average at the end: {' '.join(load)} (2 shared cores).
+
+{table}
+
+**Agent CPU: ours {o['agent']:.2f} ms per second, pmdabpftrace {r['agent']:.2f} ms per second
+({ratio:.1f}x less); by schedstat {o['agent_exact']:.2f} against {r['agent_exact']:.2f} ({ratio_exact:.1f}x less).**
+
+Processes (pmcd's agent child and everything under it; pid, name, parent,
+CPU by stat and by schedstat, command line):
+{tree_text}
+"""
+    if WRITE:
+        try:
+            old = open(OUT).read()
+        except OSError:
+            old = ""
+        head = old.split(CPU_SECTION)[0].rstrip("\n")
+        open(OUT, "w").write((head + "\n\n" if head else "") + section)
+        log(f"wrote {OUT}")
+    else:
+        print("\n" + section)
+    raise SystemExit(0)
+
+
+if MODE == "bpftrace-cpu":
+    bpftrace_cpu()
 
 
 results = []
@@ -492,6 +713,12 @@ Rounds (fetches/s):
 
 Notes:
 """ + "".join(f"- {n}\n" for n in notes)
+    try:
+        old = open(OUT).read()
+    except OSError:
+        old = ""
+    if CPU_SECTION in old:
+        text += "\n" + CPU_SECTION + old.split(CPU_SECTION, 1)[1]
     open(OUT, "w").write(text)
     log(f"wrote {OUT}")
 PY
