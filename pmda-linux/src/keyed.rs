@@ -141,15 +141,20 @@ impl Keyed {
             for (name, val) in h.zip(v) {
                 let val = parse_u64_wrapping(val)
                     .ok_or_else(|| BadFormat(String::from_utf8_lossy(vals).into_owned()))?;
-                lower_into(section, &mut self.key);
-                self.key.push('.');
-                for &b in name {
-                    self.key.push(b.to_ascii_lowercase() as char);
-                }
-                self.set_current(val);
+                self.set_section_name(section, name, val);
             }
         }
         Ok(())
+    }
+
+    /// Sets the value of key `section.name`, both lower-cased.
+    fn set_section_name(&mut self, section: &[u8], name: &[u8], val: u64) {
+        lower_into(section, &mut self.key);
+        self.key.push('.');
+        for &b in name {
+            self.key.push(b.to_ascii_lowercase() as char);
+        }
+        self.set_current(val);
     }
 
     /// `SECTION: name value name value ...` lines (`/proc/net/sockstat`);
@@ -167,12 +172,7 @@ impl Keyed {
             while let (Some(name), Some(val)) = (it.next(), it.next()) {
                 let val = parse_u64_wrapping(val)
                     .ok_or_else(|| BadFormat(String::from_utf8_lossy(line).into_owned()))?;
-                lower_into(sec, &mut self.key);
-                self.key.push('.');
-                for &b in name {
-                    self.key.push(b.to_ascii_lowercase() as char);
-                }
-                self.set_current(val);
+                self.set_section_name(sec, name, val);
             }
         }
         Ok(())

@@ -622,23 +622,7 @@ impl Api<'_> {
         let all = self.host.instances(indom).unwrap_or_default();
         let own = self.host.instance_labels(indom).unwrap_or_default();
         let selected = self.select_instances(ctx, q, all)?;
-        let insts: Vec<Json> = selected
-            .iter()
-            .map(|i| {
-                let empty = LabelSet::new();
-                let mine = own
-                    .iter()
-                    .find(|(id, _)| *id == i.id)
-                    .map(|(_, l)| l)
-                    .unwrap_or(&empty);
-                json!({
-                    "instance": i.id,
-                    "name": i.name,
-                    "labels": labels_json(&LabelSet::merge([&merged, mine])),
-                })
-            })
-            .collect();
-        out.insert("instances".into(), Json::Array(insts));
+        out.insert("instances".into(), instances_json(&selected, &own, &merged));
         Ok(Json::Object(out))
     }
 
@@ -793,23 +777,7 @@ impl Api<'_> {
             if !desc.indom.is_null() {
                 let insts = self.host.instances(desc.indom).unwrap_or_default();
                 let own = self.host.instance_labels(desc.indom).unwrap_or_default();
-                let list: Vec<Json> = insts
-                    .iter()
-                    .map(|i| {
-                        let empty = LabelSet::new();
-                        let mine = own
-                            .iter()
-                            .find(|(id, _)| *id == i.id)
-                            .map(|(_, l)| l)
-                            .unwrap_or(&empty);
-                        json!({
-                            "instance": i.id,
-                            "name": i.name,
-                            "labels": labels_json(&LabelSet::merge([&labels, mine])),
-                        })
-                    })
-                    .collect();
-                entry.insert("instances".into(), Json::Array(list));
+                entry.insert("instances".into(), instances_json(&insts, &own, &labels));
             }
             out.push(Json::Object(entry));
         }
@@ -851,6 +819,27 @@ fn timed_out(ctx: u32) -> ApiError {
         "request timed out before the answer was complete: ask for fewer metrics",
     )
     .with_status(503)
+}
+
+/// Instances as pmproxy lists them: id, name, and the metric's labels
+/// merged with each instance's own.
+fn instances_json(insts: &[Instance], own: &[(u32, LabelSet)], base: &LabelSet) -> Json {
+    let empty = LabelSet::new();
+    let list = insts
+        .iter()
+        .map(|i| {
+            let mine = own
+                .iter()
+                .find(|(id, _)| *id == i.id)
+                .map_or(&empty, |(_, l)| l);
+            json!({
+                "instance": i.id,
+                "name": i.name,
+                "labels": labels_json(&LabelSet::merge([base, mine])),
+            })
+        })
+        .collect();
+    Json::Array(list)
 }
 
 fn bad_name(name: &str, message: &str) -> Json {
