@@ -38,6 +38,7 @@ pub mod net;
 pub mod netaddr;
 mod read;
 pub mod rpc;
+pub mod sockdiag;
 pub mod stat;
 
 use std::collections::HashMap;
@@ -100,6 +101,17 @@ pub enum LinuxError {
         /// What was wrong.
         detail: String,
     },
+}
+
+/// Where the live system's TCP counts come from.
+#[derive(Debug)]
+enum TcpDiag {
+    /// Not tried yet: the netlink socket opens on first use.
+    Untried,
+    /// Counting over this netlink socket.
+    Open(sockdiag::SockDiag),
+    /// Not the live system, or netlink failed: the files are read.
+    Unavailable,
 }
 
 /// Pressure stall figures of one resource.
@@ -213,6 +225,9 @@ pub struct LinuxPmda {
     status: [Option<Result<(), PmError>>; NSRC],
     maps: Maps,
     errors: Vec<LinuxError>,
+    /// The live system's TCP counts come over netlink (see [`sockdiag`]);
+    /// `Unavailable` once that failed, and the files are read instead.
+    tcp_diag: TcpDiag,
     /// kernel.uname.distro, found once as pmdalinux does.
     distro: Option<Option<String>>,
 }
@@ -308,6 +323,11 @@ impl LinuxPmda {
             status: [None; NSRC],
             maps,
             errors: Vec::new(),
+            tcp_diag: if live {
+                TcpDiag::Untried
+            } else {
+                TcpDiag::Unavailable
+            },
             distro: None,
             root,
         })
@@ -384,6 +404,9 @@ impl LinuxPmda {
             self.d.buf = buf;
             return Ok(());
         }
+        if matches!(src, Src::Tcp | Src::Tcp6) && self.load_tcp_diag() {
+            return Ok(());
+        }
         if matches!(
             src,
             Src::RpcNfs | Src::RpcNfsd | Src::NfsdThreads | Src::Tty
@@ -404,6 +427,41 @@ impl LinuxPmda {
         };
         self.d.buf = buf;
         res
+    }
+
+    /// Counts the live system's TCP sockets (both families) over netlink;
+    /// false when that is unavailable (then the files are read).
+    fn load_tcp_diag(&mut self) -> bool {
+        if matches!(self.tcp_diag, TcpDiag::Untried) {
+            self.tcp_diag = match sockdiag::SockDiag::open() {
+                Ok(s) => TcpDiag::Open(s),
+                Err(e) => {
+                    eprintln!(
+                        "pmda-linux: sock_diag netlink unavailable ({e}); reading /proc/net/tcp"
+                    );
+                    TcpDiag::Unavailable
+                }
+            };
+        }
+        let TcpDiag::Open(diag) = &mut self.tcp_diag else {
+            return false;
+        };
+        match diag.tcp_states() {
+            Ok([v4, v6]) => {
+                self.d.conns[conn_index(Src::Tcp)] = v4;
+                self.d.conns[conn_index(Src::Tcp6)] = v6;
+                self.status[Src::Tcp as usize] = Some(Ok(()));
+                self.status[Src::Tcp6 as usize] = Some(Ok(()));
+                true
+            }
+            Err(e) => {
+                eprintln!(
+                    "pmda-linux: sock_diag dump failed ({e}); reading /proc/net/tcp from now on"
+                );
+                self.tcp_diag = TcpDiag::Unavailable;
+                false
+            }
+        }
     }
 
     fn parse(&mut self, src: Src, bytes: &[u8]) -> Result<(), PmError> {
