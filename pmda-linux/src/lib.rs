@@ -228,6 +228,8 @@ pub struct LinuxPmda {
     /// The live system's TCP counts come over netlink (see [`sockdiag`]);
     /// `Unavailable` once that failed, and the files are read instead.
     tcp_diag: TcpDiag,
+    /// Fixed /proc files kept open between fetches (live system only).
+    kept: read::KeptFiles,
     /// kernel.uname.distro, found once as pmdalinux does.
     distro: Option<Option<String>>,
 }
@@ -328,6 +330,7 @@ impl LinuxPmda {
             } else {
                 TcpDiag::Unavailable
             },
+            kept: read::KeptFiles::new(live),
             distro: None,
             root,
         })
@@ -415,7 +418,7 @@ impl LinuxPmda {
             return Ok(());
         }
         let mut buf = std::mem::take(&mut self.d.buf);
-        let res = match read::read_into(&root, path, &mut buf) {
+        let res = match self.kept.read(&root, path, &mut buf) {
             // A kernel without pressure stall information (or without
             // irq pressure) has no values, as pmdalinux reports it.
             Err(e) if src >= Src::PressureCpu && e == PmError::from_errno(libc::ENOENT) => {
@@ -1167,8 +1170,11 @@ impl LinuxPmda {
     /// metrics share it.
     fn sys_file(&mut self, file: &'static str) -> Result<&str, PmError> {
         if !self.d.sys_files.contains_key(file) {
-            let p = self.root.join(file);
-            let r = read::read_attr(&p, &mut self.d.scratch).ok_or_else(|| read_errno(&p));
+            let r = match self.kept.read(&self.root, file, &mut self.d.scratch) {
+                Ok(bytes) => std::str::from_utf8(bytes).ok().map(read::trim_attr),
+                Err(_) => None,
+            }
+            .ok_or_else(|| read_errno(&self.root.join(file)));
             self.d.sys_files.insert(file, r);
         }
         match self.d.sys_files.get(file) {
