@@ -43,6 +43,13 @@ if ! pminfo -h local: pmcd.version >/dev/null 2>&1; then
   for _ in $(seq 1 50); do pminfo -h local: pmcd.version >/dev/null 2>&1 && break; sleep 0.2; done
   pminfo -h local: pmcd.version >/dev/null 2>&1 || { log "pmcd did not start"; exit 1; }
 fi
+# Clients reach pmcd over its unix socket when it has one (pmcd then adds
+# the userid/groupid context labels), else over TCP: say which, for logs.
+if [ -S /run/pcp/pmcd.socket ]; then
+  log "pmcd: $(pgrep -a -x pmcd | head -1); unix socket /run/pcp/pmcd.socket"
+else
+  log "pmcd: $(pgrep -a -x pmcd | head -1); no unix socket at /run/pcp/pmcd.socket, local clients use TCP"
+fi
 
 # node_exporter on 127.0.0.1:9100.
 if ! curl -fsS -o /dev/null http://127.0.0.1:9100/metrics 2>/dev/null; then
