@@ -22,7 +22,7 @@
 //! through the script's item id cache, persistent for named scripts.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use pcp_core::{
     Desc, IdCache, InDom, Instance, PmError, Pmid, Semantics, Type, Units, Value, PM_IN_NULL,
@@ -237,6 +237,9 @@ struct Var {
     single: Option<Val>,
     has_value: bool,
     sorted: Option<Vec<Instance>>,
+    /// The main metric's values since the last print (fetches between
+    /// two prints copy this dense list instead of walking the table).
+    values: OnceLock<Vec<(u32, Value)>>,
 }
 
 impl Var {
@@ -247,6 +250,7 @@ impl Var {
             single: None,
             has_value: false,
             sorted: None,
+            values: OnceLock::new(),
         }
     }
 
@@ -255,6 +259,7 @@ impl Var {
         self.single = None;
         self.has_value = false;
         self.sorted = None;
+        self.values.take();
     }
 }
 
@@ -896,6 +901,7 @@ impl ScriptData {
         var.table.finish();
         var.has_value = var.single.is_some() || var.table.live > 0;
         var.sorted = None;
+        var.values.take();
         applied
     }
 
@@ -933,52 +939,47 @@ impl ScriptData {
         }
     }
 
-    /// Descriptor, help text and metrictype label of a data item.
-    pub fn desc(&self, item: u32) -> Option<(Desc, String, Option<&'static str>)> {
+    /// Descriptor of a data item (what every fetch checks: no help text
+    /// is built).
+    pub fn metric_desc(&self, item: u32) -> Option<Desc> {
         let &(idx, part) = self.by_item.get(&item)?;
         let d = &self.vars[idx].def;
         let pmid = Pmid::from_parts(self.domain, self.cluster, item);
         let indom = self.indom_of(d);
-        let (ty, sem, indom, help, mt) = match part {
+        let (ty, sem, indom) = match part {
+            Part::Main if d.shape == Shape::Stats => (Type::U64, Semantics::Counter, indom),
+            Part::Main => (d.ty, d.sem, indom),
+            Part::Average => (Type::I64, Semantics::Instant, indom),
+            Part::Total => (Type::I64, Semantics::Counter, indom),
+            Part::Folded => (Type::String, Semantics::Instant, InDom::NULL),
+        };
+        Some(Desc::new(pmid, ty, indom, sem, d.units(part)))
+    }
+
+    /// Descriptor, help text and metrictype label of a data item.
+    pub fn desc(&self, item: u32) -> Option<(Desc, String, Option<&'static str>)> {
+        let desc = self.metric_desc(item)?;
+        let &(idx, part) = self.by_item.get(&item)?;
+        let d = &self.vars[idx].def;
+        let (help, mt) = match part {
             Part::Main if d.shape == Shape::Stats => (
-                Type::U64,
-                Semantics::Counter,
-                indom,
                 format!("number of values added to the stats() map {}", d.name),
                 d.metrictype(),
             ),
             Part::Main if d.is_output() => (
-                d.ty,
-                d.sem,
-                indom,
                 "text output of the script (printf, time, cat, join, system)".to_string(),
                 d.metrictype(),
             ),
-            Part::Main => (
-                d.ty,
-                d.sem,
-                indom,
-                format!("the bpftrace map {}", d.name),
-                d.metrictype(),
-            ),
+            Part::Main => (format!("the bpftrace map {}", d.name), d.metrictype()),
             Part::Average => (
-                Type::I64,
-                Semantics::Instant,
-                indom,
                 format!("integer average of the stats() map {}", d.name),
                 d.metrictype(),
             ),
             Part::Total => (
-                Type::I64,
-                Semantics::Counter,
-                indom,
                 format!("sum of the values of the stats() map {}", d.name),
                 d.metrictype(),
             ),
             Part::Folded => (
-                Type::String,
-                Semantics::Instant,
-                InDom::NULL,
                 format!(
                     "the stacks of {} as folded stacks with their counts, for flame graphs",
                     d.name
@@ -986,7 +987,7 @@ impl ScriptData {
                 Some("folded"),
             ),
         };
-        Some((Desc::new(pmid, ty, indom, sem, d.units(part)), help, mt))
+        Some((desc, help, mt))
     }
 
     /// The values of a data item.
@@ -1013,11 +1014,11 @@ impl ScriptData {
             }));
             return Ok(vec![(PM_IN_NULL, Value::String(text))]);
         }
-        Ok(var
-            .table
-            .current()
-            .map(|e| (e.id, part_value(&e.val, part)))
-            .collect())
+        if part == Part::Main {
+            let values = var.values.get_or_init(|| table_values(&var.table, part));
+            return Ok(values.clone());
+        }
+        Ok(table_values(&var.table, part))
     }
 
     /// The instances of a data indom, in pmdabpftrace's order (keys as
@@ -1070,6 +1071,14 @@ fn push_buckets(table: &mut Table, key: Option<&str>, buckets: &[Bucket]) {
             None => table.set(&bname, 0, rank, Val::One(Value::U64(b.count))),
         }
     }
+}
+
+/// The current instances' values of one part of a keyed map.
+fn table_values(table: &Table, part: Part) -> Vec<(u32, Value)> {
+    // Sized up front: a 1,000-key map would otherwise regrow ten times.
+    let mut out = Vec::with_capacity(table.live);
+    out.extend(table.current().map(|e| (e.id, part_value(&e.val, part))));
+    out
 }
 
 fn part_value(v: &Val, part: Part) -> Value {
@@ -1142,6 +1151,45 @@ mod tests {
         assert_eq!(x, 11);
         assert_eq!(d.desc(x).unwrap().0.ty, Type::I64);
         assert_eq!(d.fetch(x).unwrap(), vec![(PM_IN_NULL, Value::I64(-5))]);
+    }
+
+    #[test]
+    fn fetches_between_prints_see_the_latest_print() {
+        let mut d = data_for("BEGIN { @k[1] = count(); @h = hist(1); }");
+        let k = item(&d, "data.k");
+        feed(
+            &mut d,
+            r#"{"type": "map", "data": {"@k": {"a": 1, "b": 2}}}"#,
+        );
+        let first = d.fetch(k).unwrap();
+        assert_eq!(d.fetch(k).unwrap(), first, "repeated fetches agree");
+        let ids: Vec<u32> = first.iter().map(|v| v.0).collect();
+        feed(&mut d, r#"{"type": "map", "data": {"@k": {"b": 5}}}"#);
+        assert_eq!(d.fetch(k).unwrap(), vec![(ids[1], Value::U64(5))]);
+        feed(
+            &mut d,
+            r#"{"type": "hist", "data": {"@h": [{"min": 1, "max": 1, "count": 3}]}}"#,
+        );
+        let h = item(&d, "data.h");
+        assert_eq!(d.fetch(h).unwrap().len(), 1);
+        assert_eq!(d.fetch(k).unwrap(), vec![(ids[1], Value::U64(5))]);
+        let marker = format!(
+            r#"{{"type": "printf", "data": "{}"}}"#,
+            SYNC_MARKER.replace('\n', "\\n")
+        );
+        feed(&mut d, &marker);
+        assert_eq!(d.fetch(h).unwrap().len(), 1, "printed in the block");
+        feed(&mut d, r#"{"type": "map", "data": {"@k": {"a": 9}}}"#);
+        assert_eq!(d.fetch(k).unwrap(), vec![(ids[0], Value::U64(9))]);
+        feed(&mut d, &marker);
+        assert_eq!(
+            d.fetch(h).unwrap(),
+            vec![],
+            "not printed in the block: empty"
+        );
+        assert_eq!(d.fetch(k).unwrap(), vec![(ids[0], Value::U64(9))]);
+        d.reset();
+        assert_eq!(d.fetch(k).unwrap(), vec![]);
     }
 
     #[test]

@@ -891,7 +891,7 @@ impl Pmda for BpftracePmda {
                     return Ok(Desc::new(p, it.ty, InDom::NULL, it.sem, it.units));
                 }
                 let st = s.state.lock();
-                st.data.desc(item).map(|d| d.0).ok_or(PmError::PMID)
+                st.data.metric_desc(item).ok_or(PmError::PMID)
             }
         }
     }
