@@ -53,6 +53,8 @@ pub const BUDDYINFO: u32 = 31;
 pub const ZONEINFO: u32 = 32;
 /// Soft interrupt kinds.
 pub const SOFTIRQS: u32 = 36;
+/// ICMP message types (`TypeN`, id N, 0 to 255).
+pub const ICMPMSG: u32 = 23;
 /// NFSv2 request types.
 pub const NFS: u32 = 7;
 /// NFSv3 request types.
@@ -90,6 +92,7 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (NFS4_CLIENT, "NFSv4 client request types", "One instance per NFS version 4 client request type, with fixed ids from 0 (null) in the kernel's counting order."),
     (NFS4_SERVER, "NFSv4 server operations", "One instance per NFS version 4 server operation, with fixed ids from 1 in the order of the kernel's proc4ops line."),
     (TTY, "set of serial ports", "One instance per serial port of /proc/tty/driver/serial with a known UART, named by its line number."),
+    (ICMPMSG, "ICMP message types", "256 instances, one per ICMP message type number: TypeN with id N, for N from 0 to 255."),
     (PRESSURE, "pressure stall averaging periods", "Three instances: \"10 second\", \"1 minute\" and \"5 minute\", with ids 10, 60 and 300."),
 ];
 

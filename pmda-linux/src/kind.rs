@@ -485,6 +485,8 @@ pub enum Kind {
     Tty(usize),
     /// Login counts from utmp: users (0), root users (1), records (2).
     Login(usize),
+    /// ICMP messages by type from /proc/net/snmp: received (0) or sent (1).
+    IcmpMsg(usize),
 }
 
 /// An NFS or RPC figure (cluster 7).
@@ -557,6 +559,7 @@ impl Kind {
             Kind::Rpc(RpcF::Threads(_)) => add(Src::NfsdThreads),
             Kind::Tty(_) => add(Src::Tty),
             Kind::Login(_) => add(Src::Utmp),
+            Kind::IcmpMsg(_) => add(Src::Snmp),
             Kind::Machine
             | Kind::SysKernel(_)
             | Kind::Distro
@@ -858,6 +861,11 @@ pub fn resolve(
         };
         let s = keyed[src as usize].slot(&key);
         return Some(Kind::Key(src, s, Derive::None));
+    }
+    match name {
+        "network.icmpmsg.intype" => return Some(Kind::IcmpMsg(0)),
+        "network.icmpmsg.outtype" => return Some(Kind::IcmpMsg(1)),
+        _ => {}
     }
     if matches!(cluster, 14 | 53 | 58) && parts.len() == 3 && parts[0] == "network" {
         return Some(match cluster {

@@ -179,6 +179,11 @@ struct Data {
     tty_counts: HashMap<u32, (String, rpc::TtyCounts)>,
     /// Users, root users and records of the utmp file.
     logins: [u64; 3],
+    /// ICMP message counts by type (the IcmpMsg lines of /proc/net/snmp).
+    icmpmsg: misc::IcmpMsg,
+    /// What was wrong with the IcmpMsg lines, when /proc/net/snmp parsed
+    /// otherwise: it fails the icmpmsg metrics only.
+    icmpmsg_err: Option<String>,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -489,6 +494,11 @@ impl LinuxPmda {
             Src::Snmp | Src::Netstat => {
                 if let Err(e) = self.keyed[src as usize].parse_header_pairs(bytes, true) {
                     return fail(self, e.0);
+                }
+                if src == Src::Snmp {
+                    self.d.icmpmsg_err = misc::parse_icmpmsg(bytes, &mut self.d.icmpmsg)
+                        .err()
+                        .map(|e| e.0);
                 }
             }
             Src::Sockstat | Src::Sockstat6 => {
@@ -1131,6 +1141,17 @@ impl LinuxPmda {
             }
             Kind::Rpc(f) => Ok(self.rpc_values(f, ty)),
             Kind::Login(i) => one(V::U(d.logins[i.min(2)])),
+            Kind::IcmpMsg(dir) => {
+                if let Some(e) = d.icmpmsg_err.clone() {
+                    return Err(self.format_error(Src::Snmp.path(), e));
+                }
+                Ok(d.icmpmsg
+                    .types
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(n, c)| Some((n as u32, convert(V::U(c[dir.min(1)]?), ty))))
+                    .collect())
+            }
             Kind::Tty(i) => Ok(d
                 .tty_ids
                 .iter()
@@ -1385,6 +1406,9 @@ impl LinuxPmda {
                     .map(|(n, _)| Instance::new(*n, format!("node{n}")))
                     .collect()
             }
+            indom::ICMPMSG => (0..misc::ICMPMSG_TYPES as u32)
+                .map(|n| Instance::new(n, format!("Type{n}")))
+                .collect(),
             indom::LOADAVG => indom::LOADAVG_INSTANCES
                 .iter()
                 .map(|(i, n)| Instance::new(*i, *n))

@@ -898,6 +898,70 @@ fn buddyinfo_per_zone_order_and_node() {
     );
 }
 
+/// ICMP message counts per type, from the IcmpMsg line pairs of
+/// /proc/net/snmp read independently: header names and values zipped.
+fn icmpmsg_counts(snmp: &str) -> BTreeMap<(String, u32), u64> {
+    let lines: Vec<&str> = snmp.lines().filter(|l| l.starts_with("IcmpMsg:")).collect();
+    let mut out = BTreeMap::new();
+    for pair in lines.chunks(2) {
+        let names = pair[0].split_whitespace().skip(1);
+        let vals = pair[1].split_whitespace().skip(1);
+        for (n, v) in names.zip(vals) {
+            let (dir, num) = match n.strip_prefix("InType") {
+                Some(num) => ("in", num),
+                None => ("out", n.strip_prefix("OutType").unwrap()),
+            };
+            out.insert((dir.to_string(), num.parse().unwrap()), v.parse().unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn icmp_messages_by_type() {
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let want = icmpmsg_counts(&read(&root, "proc/net/snmp"));
+        assert!(want.len() >= 2, "{tree}: the fixture lists ICMP types");
+        for (dir, metric) in [
+            ("in", "network.icmpmsg.intype"),
+            ("out", "network.icmpmsg.outtype"),
+        ] {
+            let got = fetch(&mut a, metric).unwrap();
+            let expect: BTreeMap<String, Value> = want
+                .iter()
+                .filter(|((d, _), _)| d == dir)
+                .map(|((_, n), v)| (format!("Type{n}"), Value::U64(*v)))
+                .collect();
+            assert_eq!(got, expect, "{tree} {metric}");
+        }
+        // Every type number is an instance, TypeN with id N.
+        let ids = ids(&mut a, "network.icmpmsg.intype");
+        assert_eq!(ids.len(), 256);
+        assert!((0..256u32).all(|n| ids[&format!("Type{n}")] == n));
+    }
+}
+
+#[test]
+fn bad_icmpmsg_lines_fail_only_icmpmsg() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/net")).unwrap();
+    std::fs::write(
+        root.join("proc/net/snmp"),
+        "Ip: Forwarding DefaultTTL\nIp: 1 64\nIcmpMsg: InType3 Junk4\nIcmpMsg: 1 2\n",
+    )
+    .unwrap();
+    let mut a = agent(root);
+    assert_eq!(u(&one(&mut a, "network.ip.defaultttl")), 64);
+    assert_eq!(fetch(&mut a, "network.icmpmsg.intype"), Err(PmError::VALUE));
+    assert!(a
+        .source_errors()
+        .iter()
+        .any(|e| e.to_string().contains("proc/net/snmp") && e.to_string().contains("Junk4")));
+}
+
 #[test]
 fn agent_is_send() {
     fn assert_send<T: Send>() {}

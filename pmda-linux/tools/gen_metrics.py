@@ -15,7 +15,7 @@ import sys
 # Clusters this agent serves (pmdalinux's cluster numbers).
 CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 26, 33, 67, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25}
 # Individual metrics left out of served clusters (need an indom we lack).
-SKIP = {"network.icmpmsg.intype", "network.icmpmsg.outtype", "pmda.version"}
+SKIP = {"pmda.version"}
 
 TYPES = {
     "32-bit int": "I32", "32-bit unsigned int": "U32", "64-bit int": "I64",
@@ -250,6 +250,8 @@ SIMPLE = {
 }
 
 SIMPLE.update({
+    "network.icmpmsg.intype": ("ICMP messages received, by message type", "Count of ICMP messages received of each ICMP type, from the IcmpMsg lines of /proc/net/snmp (the InTypeN columns). One instance per type number 0 to 255, named TypeN with id N; a type the kernel has not counted yet has no value."),
+    "network.icmpmsg.outtype": ("ICMP messages sent, by message type", "Count of ICMP messages sent of each ICMP type, from the IcmpMsg lines of /proc/net/snmp (the OutTypeN columns). One instance per type number 0 to 255, named TypeN with id N; a type the kernel has not counted yet has no value."),
     "kernel.all.interrupts.total": ("interrupts per interrupt line", "Interrupts serviced on each line of /proc/interrupts, summed over all CPUs. One instance per line, named by its label (an IRQ number or a name such as LOC or NMI)."),
     "kernel.all.interrupts.errors": ("erroneous interrupts", "The ERR count of /proc/interrupts: interrupts the kernel could not attribute to a working handler."),
     "kernel.all.interrupts.missed": ("missed interrupts", "The MIS count of /proc/interrupts: interrupts lost by the interrupt controller."),
