@@ -5,7 +5,7 @@
 //! its own metrics and never blocks the others.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -124,6 +124,8 @@ pub struct Host {
     client: ClientContext,
     context_labels: LabelSet,
     names_changed: AtomicBool,
+    /// Bumped whenever an agent's names or labels change.
+    metadata_generation: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Host {
@@ -159,6 +161,7 @@ impl Host {
             client: ClientContext::local(),
             context_labels: context_labels(),
             names_changed: AtomicBool::new(false),
+            metadata_generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -287,8 +290,17 @@ impl Host {
         }
         if changed {
             self.names_changed.store(true, Ordering::Relaxed);
+            self.metadata_generation.fetch_add(1, Ordering::AcqRel);
         }
         changed
+    }
+
+    /// A counter that moves whenever any agent's names or labels change
+    /// (seen by [`Host::refresh_names`] or reported with a fetch), whoever
+    /// asked: what caches of descriptors, labels and help text compare to
+    /// know they are still good.
+    pub fn metadata_generation(&self) -> u64 {
+        self.metadata_generation.load(Ordering::Acquire)
     }
 
     /// The PMID of metric `name`.
@@ -425,6 +437,7 @@ impl Host {
             let profile = profile.clone();
             let client = self.client.clone();
             let tx = tx.clone();
+            let generation = Arc::clone(&self.metadata_generation);
             let job: Job = Box::new(move || {
                 if job_state.abandoned.load(Ordering::Acquire) {
                     // Its caller gave up while it waited in the queue.
@@ -447,6 +460,9 @@ impl Host {
                 }
                 let lc = a.labels_changed();
                 drop(a);
+                if lc {
+                    generation.fetch_add(1, Ordering::AcqRel);
+                }
                 job_state.finished.store(true, Ordering::Release);
                 stuck.store(false, Ordering::Release);
                 out.resize_with(req_pmids.len(), || Err(PmError::IPC));

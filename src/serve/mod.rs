@@ -25,7 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pcp_core::render::openmetrics::render_host;
+use pcp_core::render::openmetrics::ExpositionCache;
 use pcp_core::{Host, PmError};
 
 use self::context::Contexts;
@@ -92,6 +92,8 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Debug)]
 struct Service {
     host: Host,
+    /// /metrics metadata kept between scrapes.
+    exposition: ExpositionCache,
     contexts: Contexts,
     allow_store: bool,
     max_response_bytes: usize,
@@ -130,6 +132,7 @@ impl Service {
         let source = ident(&format!("{hostspec}\n{}", label("machineid")));
         Service {
             host,
+            exposition: ExpositionCache::new(),
             contexts: Contexts::new(),
             allow_store: opts.allow_store,
             max_response_bytes: opts.max_response_bytes,
@@ -252,7 +255,7 @@ impl Service {
                 Err(e) => return error_response(400, None, &format!("'{p}' - {e}")),
             }
         }
-        let text = render_host(&self.host, &metrics);
+        let text = self.exposition.render(&self.host, &metrics);
         Response::new(200, "text/plain; version=0.0.4; charset=utf-8", text)
     }
 }
