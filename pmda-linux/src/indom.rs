@@ -51,6 +51,8 @@ pub const NET_ADDR: u32 = 17;
 pub const BUDDYINFO: u32 = 31;
 /// Memory zones per node.
 pub const ZONEINFO: u32 = 32;
+/// Lowmem protection figures per zone.
+pub const ZONEINFO_PROTECTION: u32 = 33;
 /// Soft interrupt kinds.
 pub const SOFTIRQS: u32 = 36;
 /// ICMP message types (`TypeN`, id N, 0 to 255).
@@ -92,6 +94,8 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (NFS4_CLIENT, "NFSv4 client request types", "One instance per NFS version 4 client request type, with fixed ids from 0 (null) in the kernel's counting order."),
     (NFS4_SERVER, "NFSv4 server operations", "One instance per NFS version 4 server operation, with fixed ids from 1 in the order of the kernel's proc4ops line."),
     (TTY, "set of serial ports", "One instance per serial port of /proc/tty/driver/serial with a known UART, named by its line number."),
+    (ZONEINFO, "set of NUMA nodes and their memory zones", "One instance per NUMA node for the figures the kernel keeps per node, named nodeN, and one per memory zone with pages present, named ZONE::nodeN (DMA::node0, Normal::node0), from /proc/zoneinfo."),
+    (ZONEINFO_PROTECTION, "set of lowmem protection figures per zone", "One instance per entry of each zone's protection list in /proc/zoneinfo, named ZONE::nodeN::lowmem_reservedK for the K-th entry."),
     (ICMPMSG, "ICMP message types", "256 instances, one per ICMP message type number: TypeN with id N, for N from 0 to 255."),
     (PRESSURE, "pressure stall averaging periods", "Three instances: \"10 second\", \"1 minute\" and \"5 minute\", with ids 10, 60 and 300."),
 ];

@@ -71,6 +71,8 @@ pub enum Src {
     Tty,
     /// The utmp file (/var/run/utmp).
     Utmp,
+    /// /proc/zoneinfo.
+    Zoneinfo,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -82,7 +84,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 35;
+pub const NSRC: usize = 36;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -119,6 +121,7 @@ impl Src {
             Src::NfsdThreads => "proc/fs/nfsd/pool_threads",
             Src::Tty => "proc/tty/driver/serial",
             Src::Utmp => "var/run/utmp",
+            Src::Zoneinfo => "proc/zoneinfo",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -487,6 +490,10 @@ pub enum Kind {
     Login(usize),
     /// ICMP messages by type from /proc/net/snmp: received (0) or sent (1).
     IcmpMsg(usize),
+    /// A /proc/zoneinfo figure per node or zone (pmdalinux's item number).
+    Zone(usize),
+    /// A zone's lowmem protection figures.
+    ZoneProt,
 }
 
 /// An NFS or RPC figure (cluster 7).
@@ -560,6 +567,7 @@ impl Kind {
             Kind::Tty(_) => add(Src::Tty),
             Kind::Login(_) => add(Src::Utmp),
             Kind::IcmpMsg(_) => add(Src::Snmp),
+            Kind::Zone(_) | Kind::ZoneProt => add(Src::Zoneinfo),
             Kind::Machine
             | Kind::SysKernel(_)
             | Kind::Distro
@@ -861,6 +869,12 @@ pub fn resolve(
         };
         let s = keyed[src as usize].slot(&key);
         return Some(Kind::Key(src, s, Derive::None));
+    }
+    if let Some(f) = name.strip_prefix("mem.zoneinfo.") {
+        if f == "protection" {
+            return Some(Kind::ZoneProt);
+        }
+        return Some(Kind::Zone(crate::zoneinfo::metric_item(f)?));
     }
     match name {
         "network.icmpmsg.intype" => return Some(Kind::IcmpMsg(0)),

@@ -40,6 +40,7 @@ mod read;
 pub mod rpc;
 pub mod sockdiag;
 pub mod stat;
+pub mod zoneinfo;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -184,6 +185,10 @@ struct Data {
     /// What was wrong with the IcmpMsg lines, when /proc/net/snmp parsed
     /// otherwise: it fails the icmpmsg metrics only.
     icmpmsg_err: Option<String>,
+    /// /proc/zoneinfo, with the instance id of each row and protection row.
+    zoneinfo: zoneinfo::Zoneinfo,
+    zone_ids: Vec<u32>,
+    prot_ids: Vec<u32>,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -202,6 +207,8 @@ struct Maps {
     net_addr: InstMap,
     buddy: InstMap,
     tty: InstMap,
+    zone: InstMap,
+    zone_prot: InstMap,
 }
 
 impl Maps {
@@ -317,6 +324,8 @@ impl LinuxPmda {
             net_addr: InstMap::seeded(&root, indom::NET_ADDR),
             buddy: InstMap::seeded(&root, indom::BUDDYINFO),
             tty: InstMap::new(),
+            zone: InstMap::seeded(&root, indom::ZONEINFO),
+            zone_prot: InstMap::new(),
         };
         Ok(LinuxPmda {
             table,
@@ -619,6 +628,19 @@ impl LinuxPmda {
                         let _ = write!(key, "{}::order{order}::node{}", r.zone, r.node);
                         self.d.buddy_ids.push(self.maps.buddy.id(key));
                     }
+                }
+            }
+            Src::Zoneinfo => {
+                if let Err(e) = self.d.zoneinfo.parse(bytes) {
+                    return fail(self, e.0);
+                }
+                self.d.zone_ids.clear();
+                for r in &self.d.zoneinfo.rows {
+                    self.d.zone_ids.push(self.maps.zone.id(&r.name));
+                }
+                self.d.prot_ids.clear();
+                for r in &self.d.zoneinfo.prot {
+                    self.d.prot_ids.push(self.maps.zone_prot.id(&r.name));
                 }
             }
             Src::Nodes
@@ -1141,6 +1163,29 @@ impl LinuxPmda {
             }
             Kind::Rpc(f) => Ok(self.rpc_values(f, ty)),
             Kind::Login(i) => one(V::U(d.logins[i.min(2)])),
+            Kind::Zone(item) => {
+                let kb = |pages: u64| pages.wrapping_mul(self.pagesize) / 1024;
+                Ok(d.zoneinfo
+                    .rows
+                    .iter()
+                    .zip(&d.zone_ids)
+                    .filter(|(r, _)| !r.hidden)
+                    .filter_map(|(r, id)| {
+                        let v = (*r.values.get(item)?)?;
+                        Some((*id, convert(V::U(kb(v)), ty)))
+                    })
+                    .collect())
+            }
+            Kind::ZoneProt => Ok(d
+                .zoneinfo
+                .prot
+                .iter()
+                .zip(&d.prot_ids)
+                .map(|(r, id)| {
+                    let kb = r.pages.wrapping_mul(self.pagesize) / 1024;
+                    (*id, convert(V::U(kb), ty))
+                })
+                .collect()),
             Kind::IcmpMsg(dir) => {
                 if let Some(e) = d.icmpmsg_err.clone() {
                     return Err(self.format_error(Src::Snmp.path(), e));
@@ -1406,6 +1451,27 @@ impl LinuxPmda {
                     .map(|(n, _)| Instance::new(*n, format!("node{n}")))
                     .collect()
             }
+            indom::ZONEINFO => {
+                self.ensure(Src::Zoneinfo)?;
+                self.d
+                    .zoneinfo
+                    .rows
+                    .iter()
+                    .zip(&self.d.zone_ids)
+                    .filter(|(r, _)| !r.hidden)
+                    .map(|(r, id)| Instance::new(*id, r.name.clone()))
+                    .collect()
+            }
+            indom::ZONEINFO_PROTECTION => {
+                self.ensure(Src::Zoneinfo)?;
+                self.d
+                    .zoneinfo
+                    .prot
+                    .iter()
+                    .zip(&self.d.prot_ids)
+                    .map(|(r, id)| Instance::new(*id, r.name.clone()))
+                    .collect()
+            }
             indom::ICMPMSG => (0..misc::ICMPMSG_TYPES as u32)
                 .map(|n| Instance::new(n, format!("Type{n}")))
                 .collect(),
@@ -1538,6 +1604,27 @@ impl LinuxPmda {
     fn data_labels(&self, serial: u32) -> Vec<(u32, LabelSet)> {
         let mut out = Vec::new();
         match serial {
+            indom::ZONEINFO => {
+                for (r, id) in self.d.zoneinfo.rows.iter().zip(&self.d.zone_ids) {
+                    if r.hidden {
+                        continue;
+                    }
+                    let mut l = LabelSet::new().with("numa_node", r.node);
+                    if let Some(z) = &r.zone {
+                        l = l.with("zone", z.as_str());
+                    }
+                    out.push((*id, l));
+                }
+            }
+            indom::ZONEINFO_PROTECTION => {
+                for (r, id) in self.d.zoneinfo.prot.iter().zip(&self.d.prot_ids) {
+                    let l = LabelSet::new()
+                        .with("lowmem_reserved", r.lowmem)
+                        .with("numa_node", r.node)
+                        .with("zone", r.zone.as_str());
+                    out.push((*id, l));
+                }
+            }
             indom::BUDDYINFO => {
                 let mut ids = self.d.buddy_ids.iter();
                 for r in &self.d.buddy {
@@ -1641,6 +1728,7 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::NfsdThreads,
     Src::Tty,
     Src::Utmp,
+    Src::Zoneinfo,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,
@@ -1819,7 +1907,12 @@ impl Pmda for LinuxPmda {
         let insts = self.instance_list(indom)?;
         if matches!(
             indom.serial(),
-            indom::INTERRUPTS | indom::INTERRUPT_CPU | indom::SOFTIRQ_CPU | indom::BUDDYINFO
+            indom::INTERRUPTS
+                | indom::INTERRUPT_CPU
+                | indom::SOFTIRQ_CPU
+                | indom::BUDDYINFO
+                | indom::ZONEINFO
+                | indom::ZONEINFO_PROTECTION
         ) {
             return Ok(self.data_labels(indom.serial()));
         }

@@ -94,6 +94,7 @@ const VOLATILE: &[&str] = &[
     "network.sockstat.",
     "mem.vmstat.nr_",
     "mem.util.",
+    "mem.zoneinfo.",
     "mem.freemem",
     "kernel.all.pressure.",
     "network.tcp.currestab",

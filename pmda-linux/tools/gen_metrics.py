@@ -13,7 +13,7 @@ Run from the crate directory:  python3 tools/gen_metrics.py > src/metrics.rs
 import sys
 
 # Clusters this agent serves (pmdalinux's cluster numbers).
-CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 26, 33, 67, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25}
+CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 26, 33, 67, 68, 70, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25}
 # Individual metrics left out of served clusters (need an indom we lack).
 SKIP = {"pmda.version"}
 
@@ -346,9 +346,43 @@ SNMP_SECTION = {
 }
 
 
+# /proc/zoneinfo keys whose metric names differ, and what some figures mean.
+ZONE_KEYS = {
+    "free": "pages free",
+    "workingset_active_anon": "workingset_activate_anon",
+    "workingset_active_file": "workingset_activate_file",
+}
+ZONE_WHAT = {
+    "free": "free memory",
+    "min": "min watermark: below it only atomic and emergency allocations succeed",
+    "low": "low watermark: below it kswapd starts reclaiming",
+    "high": "high watermark: kswapd reclaims until free memory is back above it",
+    "scanned": "pages scanned since the last reclaim (older kernels)",
+    "spanned": "memory spanned by the zone, holes included",
+    "present": "memory physically present in the zone",
+    "managed": "memory the page allocator manages in the zone",
+    "cma": "memory reserved for the contiguous memory allocator",
+}
+
+
+def zoneinfo_help(field):
+    if field == "protection":
+        return ("lowmem reserve of each zone",
+                "The lowmem protection figures of each zone (the protection list in /proc/zoneinfo): memory an allocation that could have been served from a higher zone must leave free in this zone. Converted from pages to Kbytes; one instance per zone and list position.")
+    if field == "nr_free_pages":
+        return ("free pages counter (no values)",
+                "The zone's nr_free_pages counter of /proc/zoneinfo. It is not reported (there are no values), as in pmdalinux: the same figure is mem.zoneinfo.free.")
+    key = ZONE_KEYS.get(field, field)
+    what = ZONE_WHAT.get(field, f"the {key} figure")
+    return (f"{what} per node or zone, from /proc/zoneinfo",
+            f"The {key} line of /proc/zoneinfo, converted from pages to Kbytes. Figures the kernel keeps per NUMA node (the per-node stats section) are reported for the node's instance nodeN; the others per zone, for ZONE::nodeN. No value where the kernel does not print the line.")
+
+
 def help_for(name, cluster):
     if name in SIMPLE:
         return SIMPLE[name]
+    if name.startswith("mem.zoneinfo."):
+        return zoneinfo_help(name[len("mem.zoneinfo."):])
     if name in MEMINFO:
         return MEMINFO[name]
     parts = name.split(".")
