@@ -96,6 +96,7 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (TTY, "set of serial ports", "One instance per serial port of /proc/tty/driver/serial with a known UART, named by its line number."),
     (ZONEINFO, "set of NUMA nodes and their memory zones", "One instance per NUMA node for the figures the kernel keeps per node, named nodeN, and one per memory zone with pages present, named ZONE::nodeN (DMA::node0, Normal::node0), from /proc/zoneinfo."),
     (ZONEINFO_PROTECTION, "set of lowmem protection figures per zone", "One instance per entry of each zone's protection list in /proc/zoneinfo, named ZONE::nodeN::lowmem_reservedK for the K-th entry."),
+    (SLAB, "set of slab caches", "One instance per kernel slab cache listed in /proc/slabinfo, named as the kernel names the cache."),
     (ICMPMSG, "ICMP message types", "256 instances, one per ICMP message type number: TypeN with id N, for N from 0 to 255."),
     (PRESSURE, "pressure stall averaging periods", "Three instances: \"10 second\", \"1 minute\" and \"5 minute\", with ids 10, 60 and 300."),
 ];

@@ -73,6 +73,8 @@ pub enum Src {
     Utmp,
     /// /proc/zoneinfo.
     Zoneinfo,
+    /// /proc/slabinfo (root only).
+    Slabinfo,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -84,7 +86,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 36;
+pub const NSRC: usize = 37;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -122,6 +124,7 @@ impl Src {
             Src::Tty => "proc/tty/driver/serial",
             Src::Utmp => "var/run/utmp",
             Src::Zoneinfo => "proc/zoneinfo",
+            Src::Slabinfo => "proc/slabinfo",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -494,6 +497,8 @@ pub enum Kind {
     Zone(usize),
     /// A zone's lowmem protection figures.
     ZoneProt,
+    /// A slab cache figure (pmdalinux's item number in cluster 20).
+    Slab(usize),
 }
 
 /// An NFS or RPC figure (cluster 7).
@@ -568,6 +573,7 @@ impl Kind {
             Kind::Login(_) => add(Src::Utmp),
             Kind::IcmpMsg(_) => add(Src::Snmp),
             Kind::Zone(_) | Kind::ZoneProt => add(Src::Zoneinfo),
+            Kind::Slab(_) => add(Src::Slabinfo),
             Kind::Machine
             | Kind::SysKernel(_)
             | Kind::Distro
@@ -869,6 +875,21 @@ pub fn resolve(
         };
         let s = keyed[src as usize].slot(&key);
         return Some(Kind::Key(src, s, Derive::None));
+    }
+    if let Some(f) = name.strip_prefix("mem.slabinfo.") {
+        let item = [
+            "objects.active",
+            "objects.total",
+            "objects.size",
+            "slabs.active",
+            "slabs.total",
+            "slabs.pages_per_slab",
+            "slabs.objects_per_slab",
+            "slabs.total_size",
+        ]
+        .iter()
+        .position(|x| *x == f)?;
+        return Some(Kind::Slab(item));
     }
     if let Some(f) = name.strip_prefix("mem.zoneinfo.") {
         if f == "protection" {

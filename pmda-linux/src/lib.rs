@@ -38,6 +38,7 @@ pub mod net;
 pub mod netaddr;
 mod read;
 pub mod rpc;
+pub mod slabinfo;
 pub mod sockdiag;
 pub mod stat;
 pub mod zoneinfo;
@@ -189,6 +190,9 @@ struct Data {
     zoneinfo: zoneinfo::Zoneinfo,
     zone_ids: Vec<u32>,
     prot_ids: Vec<u32>,
+    /// /proc/slabinfo caches and their instance ids.
+    slabs: Vec<slabinfo::SlabCache>,
+    slab_ids: Vec<u32>,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -209,6 +213,7 @@ struct Maps {
     tty: InstMap,
     zone: InstMap,
     zone_prot: InstMap,
+    slab: InstMap,
 }
 
 impl Maps {
@@ -326,6 +331,7 @@ impl LinuxPmda {
             tty: InstMap::new(),
             zone: InstMap::seeded(&root, indom::ZONEINFO),
             zone_prot: InstMap::new(),
+            slab: InstMap::seeded(&root, indom::SLAB),
         };
         Ok(LinuxPmda {
             table,
@@ -641,6 +647,15 @@ impl LinuxPmda {
                 self.d.prot_ids.clear();
                 for r in &self.d.zoneinfo.prot {
                     self.d.prot_ids.push(self.maps.zone_prot.id(&r.name));
+                }
+            }
+            Src::Slabinfo => {
+                if let Err(e) = slabinfo::parse(bytes, &mut self.d.slabs) {
+                    return fail(self, e.0);
+                }
+                self.d.slab_ids.clear();
+                for c in &self.d.slabs {
+                    self.d.slab_ids.push(self.maps.slab.id(&c.name));
                 }
             }
             Src::Nodes
@@ -1176,6 +1191,24 @@ impl LinuxPmda {
                     })
                     .collect())
             }
+            Kind::Slab(item) => Ok(d
+                .slabs
+                .iter()
+                .zip(&d.slab_ids)
+                .filter_map(|(c, id)| {
+                    let v = match item {
+                        0 => c.active_objs,
+                        1 => c.total_objs,
+                        2 => c.object_size as u64,
+                        3 => c.active_slabs as u64,
+                        4 => c.total_slabs as u64,
+                        5 => c.pages_per_slab as u64,
+                        6 => c.objects_per_slab as u64,
+                        _ => c.total_size(self.pagesize)?,
+                    };
+                    Some((*id, convert(V::U(v), ty)))
+                })
+                .collect()),
             Kind::ZoneProt => Ok(d
                 .zoneinfo
                 .prot
@@ -1449,6 +1482,15 @@ impl LinuxPmda {
                     .nodes
                     .iter()
                     .map(|(n, _)| Instance::new(*n, format!("node{n}")))
+                    .collect()
+            }
+            indom::SLAB => {
+                self.ensure(Src::Slabinfo)?;
+                self.d
+                    .slabs
+                    .iter()
+                    .zip(&self.d.slab_ids)
+                    .map(|(c, id)| Instance::new(*id, c.name.clone()))
                     .collect()
             }
             indom::ZONEINFO => {
@@ -1729,6 +1771,7 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::Tty,
     Src::Utmp,
     Src::Zoneinfo,
+    Src::Slabinfo,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,

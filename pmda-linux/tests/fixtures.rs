@@ -555,6 +555,7 @@ fn surprising_formats_are_reported_not_panics() {
         "proc/uptime",
         "proc/pressure/cpu",
         "proc/zoneinfo",
+        "proc/slabinfo",
         "statfs",
     ];
     for g in garbage {
@@ -1147,6 +1148,92 @@ fn bad_zoneinfo_fails_only_zoneinfo() {
     let mut a = agent(root);
     assert_eq!(
         fetch(&mut a, "mem.zoneinfo.free"),
+        Err(PmError::from_errno(libc::ENOENT))
+    );
+}
+
+#[test]
+fn slab_caches() {
+    let page = unsigned_pagesize() as u64;
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let text = read(&root, "proc/slabinfo");
+        // name -> the eight figures, in pmdalinux's item order.
+        let mut want: Vec<(String, [Option<u64>; 8])> = Vec::new();
+        for l in text.lines().skip(1).filter(|l| !l.starts_with('#')) {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let n = |i: usize| w[i].parse::<u64>().unwrap();
+            let sd = w.iter().position(|x| *x == "slabdata").unwrap();
+            let size = (n(4) != 0).then(|| n(5) * n(1) * page / n(4));
+            want.push((
+                w[0].to_string(),
+                [
+                    Some(n(1)),
+                    Some(n(2)),
+                    Some(n(3)),
+                    Some(n(sd + 1)),
+                    Some(n(sd + 2)),
+                    Some(n(5)),
+                    Some(n(4)),
+                    size,
+                ],
+            ));
+        }
+        assert!(want.len() > 50, "{tree}: {} caches", want.len());
+        for (item, metric) in [
+            "objects.active",
+            "objects.total",
+            "objects.size",
+            "slabs.active",
+            "slabs.total",
+            "slabs.pages_per_slab",
+            "slabs.objects_per_slab",
+            "slabs.total_size",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let name = format!("mem.slabinfo.{metric}");
+            let got = fetch(&mut a, &name).unwrap();
+            assert_eq!(got.len(), want.len(), "{tree} {name}");
+            for (cache, v) in &want {
+                assert_eq!(got.get(cache).map(u), v[item], "{tree} {name} {cache}");
+            }
+        }
+        // Ids in file order (no saved pmdalinux cache in the tree).
+        let ids = ids(&mut a, "mem.slabinfo.objects.active");
+        for (i, (cache, _)) in want.iter().enumerate() {
+            assert_eq!(ids[cache], i as u32, "{tree} {cache}");
+        }
+    }
+}
+
+#[test]
+fn bad_slabinfo_fails_only_slabinfo() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    std::fs::write(root.join("proc/meminfo"), "MemTotal: 100 kB\n").unwrap();
+    std::fs::write(
+        root.join("proc/slabinfo"),
+        "slabinfo - version: 1.1\nfoo 1 2 3 4 5 6\n",
+    )
+    .unwrap();
+    let mut a = agent(root);
+    assert_eq!(u(&one(&mut a, "mem.physmem")), 100);
+    assert_eq!(
+        fetch(&mut a, "mem.slabinfo.objects.active"),
+        Err(PmError::VALUE)
+    );
+    assert!(a
+        .source_errors()
+        .iter()
+        .any(|e| e.to_string().contains("proc/slabinfo") && e.to_string().contains("version")));
+    std::fs::remove_file(root.join("proc/slabinfo")).unwrap();
+    let mut a = agent(root);
+    assert_eq!(
+        fetch(&mut a, "mem.slabinfo.objects.total"),
         Err(PmError::from_errno(libc::ENOENT))
     );
 }

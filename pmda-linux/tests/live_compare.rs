@@ -95,6 +95,7 @@ const VOLATILE: &[&str] = &[
     "mem.vmstat.nr_",
     "mem.util.",
     "mem.zoneinfo.",
+    "mem.slabinfo.",
     "mem.freemem",
     "kernel.all.pressure.",
     "network.tcp.currestab",
