@@ -86,6 +86,9 @@ fn files_read(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
         "proc/fs/nfsd/pool_threads",
         "proc/tty/driver/serial",
         "var/run/utmp",
+        "proc/buddyinfo",
+        "proc/zoneinfo",
+        "proc/slabinfo",
     ]
     .iter()
     .map(|f| root.join(f))
