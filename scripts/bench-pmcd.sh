@@ -17,6 +17,12 @@
 # Each agent runs under its own private pmcd (free port, own pmcd.conf,
 # PMNS, run/log/var dirs; the system pmcd is never touched); measurements
 # alternate between ours and the reference, several rounds, median kept.
+# The fetch-rate mode pins the client, every pmcd and every agent (and so
+# bpftrace under the bpftrace agents) to one CPU, BENCH_CPUS (default 0;
+# "all" to leave placement to the scheduler): in this 2-vCPU VM a wake-up
+# across CPUs costs tens of microseconds, and where the scheduler put each
+# process varied from run to run, moving the rows whose agents answer in a
+# few microseconds by up to 25% either way.
 #
 #   scripts/bench-pmcd.sh [--write] [SECONDS_PER_MEASUREMENT]
 #   scripts/bench-pmcd.sh [--write] --bpftrace-cpu [WINDOW_SECONDS]
@@ -58,7 +64,12 @@ export BENCH_BIN="$BIN" BENCH_SCRATCH="$SCRATCH" BENCH_SECS="$SECS" BENCH_WRITE=
 export BENCH_OUT="$(pwd)/pmcd-BENCHMARKS.md"
 # PCP's Python tools and agents need the system python3 (with PCP's modules).
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin
-/usr/bin/python3 - <<'PY'
+PIN=()
+if [ "$MODE" = fetch ] && [ "${BENCH_CPUS:-0}" != all ] && command -v taskset >/dev/null; then
+  PIN=(taskset -c "${BENCH_CPUS:-0}")
+fi
+export BENCH_PINNED="${PIN[*]:-}"
+"${PIN[@]}" /usr/bin/python3 - <<'PY'
 import atexit, os, shutil, signal, socket, statistics, subprocess, sys, time
 from pcp import pmapi
 import cpmapi as c_api
@@ -821,6 +832,12 @@ if WRITE:
         + (f"; pmdasample in the same conditions {', '.join(f'{x:.0f}' for x in r['floor_rounds'])}"
            if r.get("floor_rounds") else "")
         for r in results)
+    pinned = os.environ.get("BENCH_PINNED", "")
+    PIN_TEXT = (f"Every process of the run (client, pmcds, agents, bpftrace) is pinned with `{pinned}`: "
+                "in this 2-vCPU VM a wake-up across CPUs costs tens of microseconds, and where the "
+                "scheduler placed each process varied between runs, moving the rows whose agents "
+                "answer in a few microseconds by up to 25% either way (BENCH_CPUS=all turns pinning off)."
+                if pinned else "Processes are left where the scheduler puts them (BENCH_CPUS=all).")
     text = f"""# Agents under a real pmcd: fetch round trips and memory
 
 `scripts/bench-pmcd.sh --write {os.environ['BENCH_SECS']}` (release build), {time.strftime('%Y-%m-%d')}, on the
@@ -836,6 +853,7 @@ agent -> pmcd -> client. Measurements alternate ours / reference,
 the per-round ratios (ours / reference, higher is better). VmRSS is the agent process's
 resident memory (/proc/PID/status) after the runs (for the bpftrace pair,
 bpftrace itself runs under both agents and is not counted).
+{PIN_TEXT}
 
 {table}
 
