@@ -159,7 +159,7 @@ impl Host {
             names: RwLock::new(Namespace::new()),
             timeout: Duration::from_secs(5),
             client: ClientContext::local(),
-            context_labels: context_labels(),
+            context_labels: context_labels(&ClientContext::local()),
             names_changed: AtomicBool::new(false),
             metadata_generation: Arc::new(AtomicU64::new(0)),
         }
@@ -169,6 +169,22 @@ impl Host {
     pub fn with_timeout(mut self, timeout: Duration) -> Host {
         self.timeout = timeout;
         self
+    }
+
+    /// Makes every request as `client` (by default this process's own
+    /// user, as pmcd sees a local client on its unix socket). The context
+    /// labels follow: `userid` and `groupid` appear only when the client
+    /// has them, and agents withhold what needs a known user from a
+    /// client without (see [`ClientContext::anonymous`]).
+    pub fn with_client(mut self, client: ClientContext) -> Host {
+        self.context_labels = context_labels(&client);
+        self.client = client;
+        self
+    }
+
+    /// The client requests are made as.
+    pub fn client(&self) -> &ClientContext {
+        &self.client
     }
 
     /// The per-agent deadline.
@@ -548,8 +564,8 @@ impl Host {
 }
 
 /// The context labels pmcd attaches: hostname, domainname, machineid,
-/// and the client's user and group ids.
-fn context_labels() -> LabelSet {
+/// and the client's user and group ids when it knows them.
+fn context_labels(client: &ClientContext) -> LabelSet {
     let mut set = LabelSet::new();
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
@@ -568,9 +584,9 @@ fn context_labels() -> LabelSet {
         .filter(|s| !s.is_empty() && s != "(none)")
         .unwrap_or_else(|| "localdomain".to_string());
     set.insert("domainname", domain);
-    // SAFETY: getuid/getgid have no preconditions.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    set.insert("groupid", gid);
+    if let Some(gid) = client.group_id {
+        set.insert("groupid", gid);
+    }
     set.insert("hostname", host);
     if let Ok(id) = std::fs::read_to_string("/etc/machine-id") {
         let id = id.trim();
@@ -578,6 +594,8 @@ fn context_labels() -> LabelSet {
             set.insert("machineid", id);
         }
     }
-    set.insert("userid", uid);
+    if let Some(uid) = client.user_id {
+        set.insert("userid", uid);
+    }
     set
 }

@@ -75,6 +75,22 @@ impl ClientContext {
             ..Default::default()
         }
     }
+
+    /// A client whose credentials are unknown, as pmcd sees one that
+    /// connects over TCP: agents then withhold what needs a known user.
+    pub fn anonymous() -> ClientContext {
+        ClientContext::default()
+    }
+
+    /// A client with these user and group ids, as pmcd reports one that
+    /// connects over its unix socket.
+    pub fn user(uid: u32, gid: u32) -> ClientContext {
+        ClientContext {
+            user_id: Some(uid),
+            group_id: Some(gid),
+            ..Default::default()
+        }
+    }
 }
 
 /// One fetch: the PMIDs (all in the agent's domain, possibly repeated),

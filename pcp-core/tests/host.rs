@@ -16,6 +16,8 @@ struct TestAgent {
     delay: Duration,
     fetches: Arc<AtomicUsize>,
     grow: Arc<AtomicBool>,
+    /// The client of the latest fetch.
+    last_client: Arc<std::sync::Mutex<Option<ClientContext>>>,
 }
 
 impl TestAgent {
@@ -45,6 +47,7 @@ impl TestAgent {
             delay: Duration::ZERO,
             fetches: Arc::default(),
             grow: Arc::default(),
+            last_client: Arc::default(),
         }
     }
 }
@@ -86,6 +89,7 @@ impl Pmda for TestAgent {
     }
     fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
+        *self.last_client.lock().unwrap() = Some(req.client.clone());
         std::thread::sleep(self.delay);
         req.pmids
             .iter()
@@ -123,6 +127,42 @@ fn routes_by_domain_and_keeps_request_order() {
     let r = host.fetch(&[Pmid::new(499, 0, 0).unwrap(), Pmid::new(400, 9, 9).unwrap()]);
     assert_eq!(r.values[0].1, Err(PmError::NOAGENT));
     assert_eq!(r.values[1].1, Err(PmError::PMID));
+}
+
+/// The host asks as its client: this process's user by default (with the
+/// userid/groupid context labels pmcd gives a unix-socket client), or the
+/// one set with `with_client` (an anonymous client gets no credential
+/// labels, as a TCP client of pmcd does not).
+#[test]
+fn requests_carry_the_hosts_client_and_its_context_labels() {
+    let label =
+        |host: &Host, name: &str| host.context_labels().get(name).map(|l| l.value.to_string());
+    let agent = TestAgent::new("a", 400, "a", 1);
+    let seen = agent.last_client.clone();
+    let mut host = Host::new();
+    host.load(Box::new(agent)).unwrap();
+    let pmid = host.lookup("a.m0").unwrap();
+    host.fetch(&[pmid]);
+    let me = ClientContext::local();
+    assert_eq!(seen.lock().unwrap().clone(), Some(me.clone()));
+    assert_eq!(label(&host, "userid"), me.user_id.map(|u| u.to_string()));
+    assert_eq!(label(&host, "groupid"), me.group_id.map(|g| g.to_string()));
+    assert!(label(&host, "hostname").is_some());
+
+    let agent = TestAgent::new("a", 400, "a", 1);
+    let seen = agent.last_client.clone();
+    let mut host = Host::new().with_client(ClientContext::anonymous());
+    host.load(Box::new(agent)).unwrap();
+    host.fetch(&[pmid]);
+    assert_eq!(seen.lock().unwrap().as_ref().unwrap().user_id, None);
+    assert_eq!(label(&host, "userid"), None);
+    assert_eq!(label(&host, "groupid"), None);
+    assert!(label(&host, "hostname").is_some());
+
+    let host = Host::new().with_client(ClientContext::user(1000, 100));
+    assert_eq!(label(&host, "userid").as_deref(), Some("1000"));
+    assert_eq!(label(&host, "groupid").as_deref(), Some("100"));
+    assert_eq!(host.client().user_id, Some(1000));
 }
 
 #[test]
