@@ -409,6 +409,10 @@ fn main() -> ExitCode {
                     .unwrap_or(Duration::from_secs(10)),
                 max_response_bytes,
             };
+            // HTTP clients are anonymous, as pmcd's TCP clients are: what
+            // an agent keeps for a known user (pmdalinux's root-only slab
+            // and serial-line figures) is not served to them.
+            let host = host.with_client(pcp_core::ClientContext::anonymous());
             match pcp_agent::serve::run(host, opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

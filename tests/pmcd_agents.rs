@@ -182,7 +182,15 @@ fn compare_pmprobe(
     roots: &[String],
     unstable: &dyn Fn(&str) -> bool,
 ) {
-    let out = p.run(p.client("pmprobe").arg("-v").args(roots));
+    // Over the unix socket, as compare_pminfo: the in-process host asks as
+    // this process's user, and agents answer root-only figures per user.
+    let out = p.run(
+        client("pmprobe")
+            .arg("-h")
+            .arg(p.unix_host())
+            .arg("-v")
+            .args(roots),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let mut checked = 0;
@@ -494,9 +502,38 @@ fn new_prometheus_source_appears_in_pminfo_and_a_running_pmlogger() {
     }
 }
 
+/// How many values domain 60 gives for its root-only figures (slab caches,
+/// serial lines) to an anonymous client (TCP: pmcd passes no credentials)
+/// and to this test's user over pmcd's unix socket: `pmprobe`'s count, or
+/// its (negative) error code.
+fn root_only_counts(p: &PrivatePmcd) -> Vec<(String, i64)> {
+    let metrics = ["mem.slabinfo.objects.active", "tty.serial.rx"];
+    let mut out = Vec::new();
+    for (how, host) in [("tcp", p.host()), ("unix socket", p.unix_host())] {
+        let run = p.run(client("pmprobe").arg("-h").arg(&host).args(metrics));
+        assert!(run.status.success(), "pmprobe: {}", stderr(&run));
+        let text = stdout(&run);
+        for m in metrics {
+            let n = text
+                .lines()
+                .find_map(|l| l.strip_prefix(m)?.trim().parse::<i64>().ok())
+                .unwrap_or_else(|| panic!("pmprobe gave no count for {m}:\n{text}"));
+            out.push((format!("{m} over {how}"), n));
+        }
+    }
+    // Whatever this machine's credentials passing does, an anonymous
+    // client sees none of them.
+    assert!(
+        out[..2].iter().all(|(_, n)| *n <= 0),
+        "root-only figures over TCP: {out:?}"
+    );
+    out
+}
+
 /// PCP's own PMNS (as installed) in a private pmcd running PCP's pmdalinux
 /// at 60; `install --replace` puts our linux agent in its place, as on a
-/// real system. PCP's pmrep presets and `pcp dstat` then print values.
+/// real system. PCP's pmrep presets and `pcp dstat` then print values, and
+/// the root-only figures go to the same clients as before.
 #[test]
 fn linux_stands_in_for_pmdalinux_for_pmrep_presets_and_dstat() {
     let pmdalinux = "/var/lib/pcp/pmdas/linux/pmdalinux";
@@ -523,6 +560,7 @@ fn linux_stands_in_for_pmdalinux_for_pmrep_presets_and_dstat() {
         p.log()
     );
     let reference_pid = p.agent_pids();
+    let reference_gating = root_only_counts(&p);
 
     let state = tempfile::tempdir().unwrap();
     let opts = options("linux", state.path());
@@ -555,6 +593,21 @@ fn linux_stands_in_for_pmdalinux_for_pmrep_presets_and_dstat() {
         p.log()
     );
     drop(io);
+
+    // The root-only figures reach the same clients as pmdalinux's did.
+    let ours_gating = root_only_counts(&p);
+    for ((what, r), (_, o)) in reference_gating.iter().zip(&ours_gating) {
+        assert_eq!(
+            *r > 0,
+            *o > 0,
+            "{what}: pmdalinux gave {r} values, ours {o}"
+        );
+        // Slab caches come and go only now and then.
+        assert!(
+            r.abs_diff(*o) <= 1 + r.unsigned_abs() / 10,
+            "{what}: {r} vs {o}"
+        );
+    }
 
     // The presets (iostat's is :iostat-dktx; PCP 6.0.3 has no bare :iostat)
     // and dstat, at once.

@@ -519,6 +519,15 @@ pub enum RpcF {
 }
 
 impl Kind {
+    /// True for figures only a client with root's credentials may see.
+    /// Their files are readable by root only (`/proc/slabinfo` is 0400,
+    /// `/proc/tty/driver` 0500), so an agent running as root would
+    /// otherwise hand them to anyone; pmdalinux answers these with no
+    /// values unless pmcd says the client's user id is 0.
+    pub fn needs_root(&self) -> bool {
+        matches!(self, Kind::Slab(_) | Kind::Tty(_))
+    }
+
     /// The sources this metric needs.
     pub fn sources(&self, out: &mut [bool; NSRC]) {
         let mut add = |s: Src| out[s as usize] = true;

@@ -28,19 +28,30 @@ fn agent(root: &Path) -> LinuxPmda {
     .expect("agent builds")
 }
 
-/// Fetches one metric: instance name (or "" for singular) -> value.
+/// Fetches one metric as a root client (pmcd reports user id 0), so the
+/// root-only figures are read too: instance name (or "" for singular) ->
+/// value.
 fn fetch(a: &mut LinuxPmda, name: &str) -> Result<BTreeMap<String, Value>, PmError> {
+    fetch_as(a, name, &ClientContext::user(0, 0))
+}
+
+/// Fetches one metric as `client`: instance name (or "" for singular) ->
+/// value.
+fn fetch_as(
+    a: &mut LinuxPmda,
+    name: &str,
+    client: &ClientContext,
+) -> Result<BTreeMap<String, Value>, PmError> {
     let pmid = a
         .namespace()
         .lookup(name)
         .unwrap_or_else(|| panic!("no metric {name}"));
     let profile = Profile::all();
-    let client = ClientContext::local();
     let r = a
         .fetch(&FetchRequest {
             pmids: &[pmid],
             profile: &profile,
-            client: &client,
+            client,
         })
         .remove(0)?;
     let desc = a.desc(pmid).unwrap();
@@ -513,7 +524,7 @@ fn missing_files_fail_only_their_metrics() {
         .map(|(_, p)| p)
         .collect();
     let profile = Profile::all();
-    let client = ClientContext::local();
+    let client = ClientContext::user(0, 0);
     let r = a.fetch(&FetchRequest {
         pmids: &pmids,
         profile: &profile,
@@ -573,7 +584,7 @@ fn surprising_formats_are_reported_not_panics() {
             .map(|(_, p)| p)
             .collect();
         let profile = Profile::all();
-        let client = ClientContext::local();
+        let client = ClientContext::user(0, 0);
         let r = a.fetch(&FetchRequest {
             pmids: &pmids,
             profile: &profile,
@@ -1432,6 +1443,42 @@ fn serial_lines() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = agent(dir.path());
     assert!(fetch(&mut a, "tty.serial.tx").unwrap().is_empty());
+}
+
+/// The slab and serial-line figures come from files only root may read;
+/// like pmdalinux, the agent gives them only to a client pmcd reports as
+/// root, and no values (not an error) to anyone else, while the other
+/// metrics answer every client alike.
+#[test]
+fn root_only_figures_go_to_root_clients_only() {
+    let root = fixture("vm");
+    let mut a = agent(&root);
+    let others = [
+        ("anonymous (TCP)", ClientContext::anonymous()),
+        ("user 1000", ClientContext::user(1000, 1000)),
+        ("group 0 only", ClientContext::user(1000, 0)),
+    ];
+    for name in ["mem.slabinfo.objects.active", "tty.serial.rx"] {
+        let as_root = fetch_as(&mut a, name, &ClientContext::user(0, 0)).unwrap();
+        assert!(!as_root.is_empty(), "{name}: root sees values");
+        for (who, client) in &others {
+            let got = fetch_as(&mut a, name, client);
+            assert_eq!(got, Ok(BTreeMap::new()), "{name} as {who}");
+        }
+        // The instance domain itself stays listable, as pmdalinux's is.
+        assert!(!ids(&mut a, name).is_empty(), "{name}: instances listed");
+    }
+    for name in ["mem.physmem", "kernel.all.load", "disk.dev.read"] {
+        let as_root = fetch_as(&mut a, name, &ClientContext::user(0, 0)).unwrap();
+        for (who, client) in &others {
+            let got = fetch_as(&mut a, name, client).unwrap();
+            assert_eq!(
+                got.keys().collect::<Vec<_>>(),
+                as_root.keys().collect::<Vec<_>>(),
+                "{name} as {who}"
+            );
+        }
+    }
 }
 
 #[test]
