@@ -12,5 +12,6 @@ export PCP_AGENT_PROMETHEUS_URL=http://127.0.0.1:9090/metrics
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # Benches are built by clippy above; they are run by `cargo bench`, not here.
-cargo test --workspace --lib --bins --tests --examples
+# --no-fail-fast: every failing test binary is reported, not just the first.
+cargo test --no-fail-fast --workspace --lib --bins --tests --examples
 cargo test --workspace --doc

@@ -50,6 +50,13 @@ if [ -S /run/pcp/pmcd.socket ]; then
 else
   log "pmcd: $(pgrep -a -x pmcd | head -1); no unix socket at /run/pcp/pmcd.socket, local clients use TCP"
 fi
+# Whether a client with no -h gets its credentials to pmcd (pmcd then adds
+# userid/groupid labels and pmdalinux gives root its root-only figures).
+if pminfo -l pmcd.version 2>/dev/null | grep -q '"userid"'; then
+  log "pminfo without -h reaches pmcd with credentials ($(id -un))"
+else
+  log "pminfo without -h reaches pmcd without credentials (PCP_HOST=${PCP_HOST:-unset}, PMCD_HOST=${PMCD_HOST:-unset})"
+fi
 
 # node_exporter on 127.0.0.1:9100.
 if ! curl -fsS -o /dev/null http://127.0.0.1:9100/metrics 2>/dev/null; then
