@@ -5,7 +5,14 @@
 //! body (a slow client gets `408`), a cap on the request head (`414`/`431`)
 //! and body (`413`), and write timeouts. tiny_http 0.12 has none of these
 //! (a thread per connection, no read deadline, unbounded header lines), so
-//! it is not used here.
+//! it is not used here. hyper 1.x (with hyper-util and tokio, tried on this
+//! machine in December 2026 with `header_read_timeout` and `max_buf_size`
+//! set) bounds the head but answers what this service must explain with
+//! nothing to read: a silent or stalled client has its connection closed
+//! with no `408`, every malformed request (bad request line, bad header,
+//! binary junk, `HTTP/9.9`) gets an empty-bodied `400`, and an over-long
+//! request line a `431` rather than `414`; its parse-error responses cannot
+//! be replaced. The answers below say what was wrong.
 //!
 //! Keep-alive and pipelining are supported; a worker closes its keep-alive
 //! connection after a response when other connections are waiting, so a
