@@ -552,8 +552,9 @@ ref_all = traverse(ref_linux.host, linux_roots)
 common = sorted(set(ours_all) & set(ref_all))
 common = [n for n in good_names(ours_linux.host, common) if n in set(good_names(ref_linux.host, common))]
 # Only names both agents answer with values (or both without): the same
-# work on both sides. Under a private pmcd without pmdaroot, pmdalinux
-# answers mem.slabinfo.* with no values where ours reads /proc/slabinfo.
+# work on both sides. (The client here is pmcd's TCP client, without
+# credentials, so both agents withhold the root-only slab and serial-line
+# figures; a difference would be listed in the notes.)
 ours_counts = value_counts(ours_linux.host, common)
 ref_counts = value_counts(ref_linux.host, common)
 unequal = [n for n in common if (ours_counts[n] > 0) != (ref_counts[n] > 0)]
