@@ -41,6 +41,8 @@ pub const PRESSURE: u32 = 37;
 pub const INTERRUPTS: u32 = 4;
 /// Swap devices.
 pub const SWAPDEV: u32 = 6;
+/// Mounted tmpfs filesystems.
+pub const TMPFS: u32 = 18;
 /// SCSI devices (hinv.map.scsi).
 pub const SCSI: u32 = 11;
 /// Slab caches.
@@ -98,6 +100,8 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (ZONEINFO_PROTECTION, "set of lowmem protection figures per zone", "One instance per entry of each zone's protection list in /proc/zoneinfo, named ZONE::nodeN::lowmem_reservedK for the K-th entry."),
     (SLAB, "set of slab caches", "One instance per kernel slab cache listed in /proc/slabinfo, named as the kernel names the cache."),
     (ICMPMSG, "ICMP message types", "256 instances, one per ICMP message type number: TypeN with id N, for N from 0 to 255."),
+    (SWAPDEV, "set of swap areas", "One instance per active swap device or file listed in /proc/swaps, named by its path."),
+    (TMPFS, "set of mounted tmpfs filesystems", "One instance per mounted tmpfs filesystem in /proc/mounts, named by its mount point; a mount point mounted more than once is one instance."),
     (PRESSURE, "pressure stall averaging periods", "Three instances: \"10 second\", \"1 minute\" and \"5 minute\", with ids 10, 60 and 300."),
 ];
 

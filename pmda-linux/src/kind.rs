@@ -75,6 +75,16 @@ pub enum Src {
     Zoneinfo,
     /// /proc/slabinfo (root only).
     Slabinfo,
+    /// /proc/swaps.
+    Swaps,
+    /// /proc/net/unix.
+    NetUnix,
+    /// /proc/net/raw.
+    Raw,
+    /// /proc/net/raw6.
+    Raw6,
+    /// /sys/devices/system/node/nodeN/{meminfo,numastat} of every node.
+    NumaMem,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -86,7 +96,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 37;
+pub const NSRC: usize = 42;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -125,6 +135,11 @@ impl Src {
             Src::Utmp => "var/run/utmp",
             Src::Zoneinfo => "proc/zoneinfo",
             Src::Slabinfo => "proc/slabinfo",
+            Src::Swaps => "proc/swaps",
+            Src::NetUnix => "proc/net/unix",
+            Src::Raw => "proc/net/raw",
+            Src::Raw6 => "proc/net/raw6",
+            Src::NumaMem => "sys/devices/system/node",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -499,6 +514,35 @@ pub enum Kind {
     ZoneProt,
     /// A slab cache figure (pmdalinux's item number in cluster 20).
     Slab(usize),
+    /// A swap area figure: free (0), length (1), maxswap (2), vlength (3),
+    /// priority (4).
+    Swapdev(u8),
+    /// A tmpfs filesystem figure.
+    Tmpfs(FsF),
+    /// Online state of each CPU (false) or NUMA node (true).
+    Online(bool),
+    /// The PCP version this agent stands in for.
+    PmdaVersion,
+    /// Unix domain sockets (index into [`crate::misc::UnixCounts`]).
+    Unix(usize),
+    /// Sockets of a raw socket table ([`Src::Raw`] or [`Src::Raw6`]).
+    RawCount(Src),
+    /// A per-node memory figure.
+    Numa(NumaF),
+    /// A metric that never has values here (its source is not supported
+    /// or not present, as pmdalinux reports it on this kind of host).
+    NoValues,
+}
+
+/// A per-NUMA-node memory figure (cluster 36).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumaF {
+    /// A meminfo figure (index into [`crate::numa::MEMINFO_KEYS`]).
+    Mem(usize),
+    /// A huge page count times the huge page size.
+    HugeBytes(usize),
+    /// A numastat counter (index into [`crate::numa::NUMASTAT_KEYS`]).
+    Stat(usize),
 }
 
 /// An NFS or RPC figure (cluster 7).
@@ -583,6 +627,20 @@ impl Kind {
             Kind::IcmpMsg(_) => add(Src::Snmp),
             Kind::Zone(_) | Kind::ZoneProt => add(Src::Zoneinfo),
             Kind::Slab(_) => add(Src::Slabinfo),
+            Kind::Swapdev(_) => add(Src::Swaps),
+            Kind::Tmpfs(_) => add(Src::Mounts),
+            Kind::Online(false) => add(Src::Stat),
+            Kind::Online(true) => add(Src::Nodes),
+            Kind::Unix(_) => add(Src::NetUnix),
+            Kind::RawCount(s) => add(s),
+            Kind::Numa(f) => {
+                add(Src::Nodes);
+                add(Src::NumaMem);
+                if matches!(f, NumaF::HugeBytes(_)) {
+                    add(Src::Meminfo);
+                }
+            }
+            Kind::PmdaVersion | Kind::NoValues => {}
             Kind::Machine
             | Kind::SysKernel(_)
             | Kind::Distro
@@ -1061,7 +1119,117 @@ pub fn resolve(
             .position(|c| *c == f)?;
         return Some(Kind::Tty(i));
     }
+    if let Some(f) = name.strip_prefix("swapdev.") {
+        let i = ["free", "length", "maxswap", "vlength", "priority"]
+            .iter()
+            .position(|c| *c == f)?;
+        return Some(Kind::Swapdev(i as u8));
+    }
+    if let Some(f) = name.strip_prefix("tmpfs.") {
+        return Some(Kind::Tmpfs(match f {
+            "capacity" => FsF::Capacity,
+            "used" => FsF::Used,
+            "free" => FsF::Free,
+            "maxfiles" => FsF::MaxFiles,
+            "usedfiles" => FsF::UsedFiles,
+            "freefiles" => FsF::FreeFiles,
+            "full" => FsF::Full,
+            _ => return None,
+        }));
+    }
+    if let Some(f) = name.strip_prefix("mem.ksm.") {
+        let file = match f {
+            "full_scans" => "sys/kernel/mm/ksm/full_scans",
+            "merge_across_nodes" => "sys/kernel/mm/ksm/merge_across_nodes",
+            "pages_shared" => "sys/kernel/mm/ksm/pages_shared",
+            "pages_sharing" => "sys/kernel/mm/ksm/pages_sharing",
+            "pages_to_scan" => "sys/kernel/mm/ksm/pages_to_scan",
+            "pages_unshared" => "sys/kernel/mm/ksm/pages_unshared",
+            "pages_volatile" => "sys/kernel/mm/ksm/pages_volatile",
+            "run_state" => "sys/kernel/mm/ksm/run",
+            "sleep_time" => "sys/kernel/mm/ksm/sleep_millisecs",
+            _ => return None,
+        };
+        return Some(Kind::SysNum(file, 0));
+    }
+    if let Some(f) = name.strip_prefix("mem.numa.util.") {
+        let (key, bytes) = match f.strip_suffix("Bytes") {
+            Some(k) => (k, true),
+            None => (f, false),
+        };
+        let key = match key {
+            "total" => "MemTotal:",
+            "free" => "MemFree:",
+            "used" => "MemUsed:",
+            "active" => "Active:",
+            "inactive" => "Inactive:",
+            "active_anon" => "Active(anon):",
+            "inactive_anon" => "Inactive(anon):",
+            "active_file" => "Active(file):",
+            "inactive_file" => "Inactive(file):",
+            "highTotal" => "HighTotal:",
+            "highFree" => "HighFree:",
+            "lowTotal" => "LowTotal:",
+            "lowFree" => "LowFree:",
+            "unevictable" => "Unevictable:",
+            "mlocked" => "Mlocked:",
+            "dirty" => "Dirty:",
+            "writeback" => "Writeback:",
+            "filePages" => "FilePages:",
+            "mapped" => "Mapped:",
+            "anonpages" => "AnonPages:",
+            "shmem" => "Shmem:",
+            "kernelStack" => "KernelStack:",
+            "pageTables" => "PageTables:",
+            "NFS_Unstable" => "NFS_Unstable:",
+            "bounce" => "Bounce:",
+            "writebackTmp" => "WritebackTmp:",
+            "slab" => "Slab:",
+            "slabReclaimable" => "SReclaimable:",
+            "slabUnreclaimable" => "SUnreclaim:",
+            "hugepagesTotal" => "HugePages_Total:",
+            "hugepagesFree" => "HugePages_Free:",
+            "hugepagesSurp" => "HugePages_Surp:",
+            _ => return None,
+        };
+        let i = crate::numa::MEMINFO_KEYS.iter().position(|k| *k == key)?;
+        return Some(Kind::Numa(if bytes {
+            NumaF::HugeBytes(i)
+        } else {
+            NumaF::Mem(i)
+        }));
+    }
+    if let Some(f) = name.strip_prefix("mem.numa.alloc.") {
+        let key = match f {
+            "hit" => "numa_hit",
+            "miss" => "numa_miss",
+            "foreign" => "numa_foreign",
+            other => other,
+        };
+        let i = crate::numa::NUMASTAT_KEYS.iter().position(|k| *k == key)?;
+        return Some(Kind::Numa(NumaF::Stat(i)));
+    }
+    if let Some(f) = name.strip_prefix("network.unix.") {
+        let i = [
+            "datagram.count",
+            "stream.established",
+            "stream.listen",
+            "stream.count",
+        ]
+        .iter()
+        .position(|c| *c == f)?;
+        return Some(Kind::Unix(i));
+    }
     let k = match name {
+        "hinv.cpu.online" => Kind::Online(false),
+        "hinv.node.online" => Kind::Online(true),
+        "pmda.version" => Kind::PmdaVersion,
+        "network.rawconn.count" => Kind::RawCount(Src::Raw),
+        "network.rawconn6.count" => Kind::RawCount(Src::Raw6),
+        "sysfs.kernel.uevent_seqnum" => Kind::SysNum("sys/kernel/uevent_seqnum", 0),
+        // Needs debugfs mounted and a bandwidth configuration file
+        // respectively; neither is read by this agent.
+        "sysfs.kernel.debug.extfrag_unusable" | "mem.numa.max_bandwidth" => Kind::NoValues,
         "kernel.all.interrupts.total" => Kind::Irq(IrqF::Total),
         "kernel.percpu.interrupts" => Kind::Irq(IrqF::PerCpu),
         "kernel.all.interrupts.errors" => Kind::Irq(IrqF::Errors),

@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod misc;
 pub mod net;
 pub mod netaddr;
+pub mod numa;
 mod read;
 pub mod rpc;
 pub mod slabinfo;
@@ -58,13 +59,18 @@ use crate::indom::InstMap;
 use crate::irq::IrqTable;
 use crate::keyed::Keyed;
 use crate::kind::{
-    CpuScope, CpuState, DField, Derive, DiskScope, FsF, IrqF, Kind, MemF, NetF, RpcF, Src, NSRC,
+    CpuScope, CpuState, DField, Derive, DiskScope, FsF, IrqF, Kind, MemF, NetF, NumaF, RpcF, Src,
+    NSRC,
 };
 use crate::net::{AttrNeed, IfAttrs, NetIf};
 use crate::stat::Stat;
 
 /// pmdalinux's domain number.
 pub const DOMAIN: u32 = 60;
+
+/// The PCP release whose pmdalinux this agent stands in for (the value of
+/// `pmda.version`).
+pub const PCP_VERSION: &str = "6.0.3";
 
 /// Where the agent reads from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +199,20 @@ struct Data {
     /// /proc/slabinfo caches and their instance ids.
     slabs: Vec<slabinfo::SlabCache>,
     slab_ids: Vec<u32>,
+    /// /proc/swaps areas and their instance ids.
+    swaps: Vec<misc::SwapArea>,
+    swap_ids: Vec<u32>,
+    /// tmpfs mounts (from /proc/mounts), their instance ids and statfs
+    /// figures of this fetch.
+    tmpfs: Vec<Mount>,
+    tmpfs_ids: Vec<u32>,
+    tmpfs_statfs: Vec<Option<Result<Statfs, PmError>>>,
+    /// Unix domain socket counts.
+    unix: misc::UnixCounts,
+    /// Raw socket counts: IPv4, IPv6.
+    raw: [u64; 2],
+    /// Per-node meminfo and numastat figures.
+    numa: Vec<numa::NodeMem>,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -214,6 +234,8 @@ struct Maps {
     zone: InstMap,
     zone_prot: InstMap,
     slab: InstMap,
+    swapdev: InstMap,
+    tmpfs: InstMap,
 }
 
 impl Maps {
@@ -332,6 +354,8 @@ impl LinuxPmda {
             zone: InstMap::seeded(&root, indom::ZONEINFO),
             zone_prot: InstMap::new(),
             slab: InstMap::seeded(&root, indom::SLAB),
+            swapdev: InstMap::new(),
+            tmpfs: InstMap::new(),
         };
         Ok(LinuxPmda {
             table,
@@ -387,6 +411,7 @@ impl LinuxPmda {
         self.d.attrs_have = AttrNeed::default();
         self.d.statfs.clear();
         self.d.statfs_file = None;
+        self.d.tmpfs_statfs.clear();
         self.d.sys_files.clear();
         self.d.uts = None;
     }
@@ -406,6 +431,10 @@ impl LinuxPmda {
         let path = src.path();
         if src == Src::Nodes {
             self.load_nodes();
+            return Ok(());
+        }
+        if src == Src::NumaMem {
+            self.load_numa();
             return Ok(());
         }
         if src == Src::NetAddr {
@@ -560,6 +589,11 @@ impl LinuxPmda {
                 for m in &self.d.mounts {
                     self.d.fs_ids.push(self.maps.fs.id(&m.device));
                 }
+                fs::parse_tmpfs(bytes, self.live, &mut self.d.tmpfs);
+                self.d.tmpfs_ids.clear();
+                for m in &self.d.tmpfs {
+                    self.d.tmpfs_ids.push(self.maps.tmpfs.id(&m.device));
+                }
             }
             Src::Cpuinfo => {
                 self.d.cpuinfo.parse(bytes);
@@ -658,7 +692,20 @@ impl LinuxPmda {
                     self.d.slab_ids.push(self.maps.slab.id(&c.name));
                 }
             }
+            Src::Swaps => {
+                if let Err(e) = misc::parse_swaps(bytes, &mut self.d.swaps) {
+                    return fail(self, e.0);
+                }
+                self.d.swap_ids.clear();
+                for a in &self.d.swaps {
+                    self.d.swap_ids.push(self.maps.swapdev.id(&a.path));
+                }
+            }
+            Src::NetUnix => self.d.unix = misc::count_unix(bytes),
+            Src::Raw => self.d.raw[0] = misc::count_raw(bytes),
+            Src::Raw6 => self.d.raw[1] = misc::count_raw(bytes),
             Src::Nodes
+            | Src::NumaMem
             | Src::NetAddr
             | Src::RpcNfs
             | Src::RpcNfsd
@@ -775,6 +822,47 @@ impl LinuxPmda {
         }
     }
 
+    /// Reads each node's meminfo and numastat. A node whose files are
+    /// missing has no values for them, as pmdalinux reports it.
+    fn load_numa(&mut self) {
+        let mut out = std::mem::take(&mut self.d.numa);
+        out.clear();
+        let mut buf = std::mem::take(&mut self.d.buf);
+        for (node, _) in &self.d.nodes {
+            let mut n = numa::NodeMem {
+                node: *node,
+                ..Default::default()
+            };
+            let dir = format!("{}/node{node}", Src::NumaMem.path());
+            if let Ok(b) = read::read_into(&self.root, &format!("{dir}/meminfo"), &mut buf) {
+                numa::scan(b, &numa::MEMINFO_KEYS, &mut n.meminfo);
+            }
+            if let Ok(b) = read::read_into(&self.root, &format!("{dir}/numastat"), &mut buf) {
+                numa::scan(b, &numa::NUMASTAT_KEYS, &mut n.numastat);
+            }
+            out.push(n);
+        }
+        self.d.buf = buf;
+        self.d.numa = out;
+    }
+
+    /// The online flag of a CPU or node: 1 unless its sysfs `online` file
+    /// says otherwise (CPU 0 and single nodes usually have none).
+    fn online(&mut self, node: bool, n: u32) -> u64 {
+        let rel = if node {
+            format!("sys/devices/system/node/node{n}/online")
+        } else {
+            format!("sys/devices/system/cpu/cpu{n}/online")
+        };
+        match read::read_into(&self.root, &rel, &mut self.d.scratch) {
+            Ok(b) => std::str::from_utf8(b)
+                .ok()
+                .and_then(|t| t.split_whitespace().next()?.parse::<u32>().ok())
+                .map_or(1, u64::from),
+            Err(_) => 1,
+        }
+    }
+
     fn node_of(&self, cpu: u32) -> u32 {
         self.d
             .nodes
@@ -835,13 +923,24 @@ impl LinuxPmda {
     }
 
     fn statfs(&mut self, i: usize) -> Result<Statfs, PmError> {
-        if self.d.statfs.len() < self.d.mounts.len() {
-            self.d.statfs.resize(self.d.mounts.len(), None);
+        self.statfs_of(false, i)
+    }
+
+    /// statfs figures of mount `i` of the filesystems (or of the tmpfs
+    /// mounts), once per fetch.
+    fn statfs_of(&mut self, tmpfs: bool, i: usize) -> Result<Statfs, PmError> {
+        let (mounts, cache) = if tmpfs {
+            (&self.d.tmpfs, &mut self.d.tmpfs_statfs)
+        } else {
+            (&self.d.mounts, &mut self.d.statfs)
+        };
+        if cache.len() < mounts.len() {
+            cache.resize(mounts.len(), None);
         }
-        if let Some(r) = self.d.statfs[i] {
+        if let Some(r) = cache[i] {
             return r;
         }
-        let dir = self.d.mounts[i].dir.clone();
+        let dir = mounts[i].dir.clone();
         let r = if self.live {
             fs::statfs_live(&dir)
         } else {
@@ -856,7 +955,11 @@ impl LinuxPmda {
                 None => Err(PmError::VALUE),
             }
         };
-        self.d.statfs[i] = Some(r);
+        if tmpfs {
+            self.d.tmpfs_statfs[i] = Some(r);
+        } else {
+            self.d.statfs[i] = Some(r);
+        }
         r
     }
 
@@ -1054,6 +1157,84 @@ impl LinuxPmda {
                     out.push((id, convert(v, ty)));
                 }
                 Ok(out)
+            }
+            Kind::Tmpfs(f) => {
+                let mut out = Vec::with_capacity(self.d.tmpfs.len());
+                for i in 0..self.d.tmpfs.len() {
+                    let id = self.d.tmpfs_ids[i];
+                    let s = match self.statfs_of(true, i) {
+                        Ok(s) => s,
+                        // As for filesystems: one mount failing leaves
+                        // that instance out.
+                        Err(e) if self.d.tmpfs.len() == 1 => return Err(e),
+                        Err(_) => continue,
+                    };
+                    let v = match f {
+                        FsF::Capacity => V::U(s.capacity()),
+                        FsF::Used => V::U(s.used()),
+                        FsF::Free => V::U(s.free()),
+                        FsF::MaxFiles => V::U(s.files),
+                        FsF::UsedFiles => V::U(s.files.saturating_sub(s.ffree)),
+                        FsF::FreeFiles => V::U(s.ffree),
+                        FsF::Full => V::F(s.full()),
+                        _ => continue,
+                    };
+                    out.push((id, convert(v, ty)));
+                }
+                Ok(out)
+            }
+            Kind::Swapdev(item) => Ok(d
+                .swaps
+                .iter()
+                .zip(&d.swap_ids)
+                .map(|(a, id)| {
+                    let v = match item {
+                        0 => V::U(a.size.wrapping_sub(a.used) as u64),
+                        1 | 2 => V::U(a.size as u64),
+                        3 => V::U(0),
+                        _ => V::U(a.priority as i64 as u64),
+                    };
+                    (*id, convert(v, ty))
+                })
+                .collect()),
+            Kind::Online(node) => {
+                let ns: Vec<u32> = if node {
+                    d.nodes.iter().map(|(n, _)| *n).collect()
+                } else {
+                    d.stat.cpus.iter().map(|(n, _)| *n).collect()
+                };
+                Ok(ns
+                    .into_iter()
+                    .map(|n| (n, convert(V::U(self.online(node, n)), ty)))
+                    .collect())
+            }
+            Kind::PmdaVersion => one(V::S(PCP_VERSION.to_string())),
+            Kind::Unix(i) => one(V::U(d.unix[i.min(3)])),
+            Kind::RawCount(s) => one(V::U(d.raw[(s == Src::Raw6) as usize])),
+            Kind::NoValues => Ok(Vec::new()),
+            Kind::Numa(f) => {
+                let huge = match f {
+                    NumaF::HugeBytes(_) => {
+                        let k = &self.keyed[Src::Meminfo as usize];
+                        let slot = kind::MEMINFO_KEYS.iter().position(|x| *x == "hugepagesize");
+                        match slot.and_then(|s| k.get(s)) {
+                            Some(kb) => kb.saturating_mul(1024),
+                            None => return Ok(Vec::new()),
+                        }
+                    }
+                    _ => 0,
+                };
+                Ok(d.numa
+                    .iter()
+                    .filter_map(|n| {
+                        let v = match f {
+                            NumaF::Mem(i) => (*n.meminfo.get(i)?)?,
+                            NumaF::HugeBytes(i) => (*n.meminfo.get(i)?)?.wrapping_mul(huge),
+                            NumaF::Stat(i) => (*n.numastat.get(i)?)?,
+                        };
+                        Some((n.node, convert(V::U(v), ty)))
+                    })
+                    .collect())
             }
             Kind::Key(src, slot, der) => opt(self.keyed_value(src, slot, der).map(V::U)),
             Kind::CpuInfo(key) => Ok(d
@@ -1550,6 +1731,24 @@ impl LinuxPmda {
                     .map(|(n, id)| Instance::new(*id, n.name.clone()))
                     .collect()
             }
+            indom::SWAPDEV => {
+                self.ensure(Src::Swaps)?;
+                self.d
+                    .swaps
+                    .iter()
+                    .zip(&self.d.swap_ids)
+                    .map(|(a, id)| Instance::new(*id, a.path.clone()))
+                    .collect()
+            }
+            indom::TMPFS => {
+                self.ensure(Src::Mounts)?;
+                self.d
+                    .tmpfs
+                    .iter()
+                    .zip(&self.d.tmpfs_ids)
+                    .map(|(m, id)| Instance::new(*id, m.device.clone()))
+                    .collect()
+            }
             indom::FILESYS => {
                 self.ensure(Src::Mounts)?;
                 self.d
@@ -1772,6 +1971,11 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::Utmp,
     Src::Zoneinfo,
     Src::Slabinfo,
+    Src::Swaps,
+    Src::NetUnix,
+    Src::Raw,
+    Src::Raw6,
+    Src::NumaMem,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,

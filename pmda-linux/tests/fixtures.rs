@@ -1520,3 +1520,330 @@ fn logins_from_utmp() {
     let mut a = agent(&fixture("multi"));
     assert_eq!(one(&mut a, "kernel.all.nsessions"), Value::U32(0));
 }
+
+/// `/proc/swaps` rows: (path, size, used, priority), read independently.
+fn swap_rows(text: &str) -> Vec<(String, u64, u64, i64)> {
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (
+                w[0].to_string(),
+                w[2].parse().unwrap(),
+                w[3].parse().unwrap(),
+                w[4].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn swap_areas() {
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let want = swap_rows(&read(&root, "proc/swaps"));
+        if tree == "multi" {
+            assert_eq!(want.len(), 2);
+        }
+        let free = fetch(&mut a, "swapdev.free").unwrap();
+        let length = fetch(&mut a, "swapdev.length").unwrap();
+        let maxswap = fetch(&mut a, "swapdev.maxswap").unwrap();
+        let vlength = fetch(&mut a, "swapdev.vlength").unwrap();
+        let prio = fetch(&mut a, "swapdev.priority").unwrap();
+        assert_eq!(free.len(), want.len(), "{tree}");
+        for (path, size, used, p) in &want {
+            assert_eq!(u(&free[path]), size - used, "{tree} {path}");
+            assert_eq!(u(&length[path]), *size);
+            assert_eq!(u(&maxswap[path]), *size);
+            assert_eq!(u(&vlength[path]), 0);
+            assert_eq!(prio[path].as_f64().unwrap() as i64, *p);
+        }
+        let ids = ids(&mut a, "swapdev.free");
+        for (i, (path, ..)) in want.iter().enumerate() {
+            assert_eq!(ids[path], i as u32);
+        }
+    }
+}
+
+#[test]
+fn tmpfs_filesystems() {
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let mut dirs: Vec<String> = Vec::new();
+        for l in read(&root, "proc/mounts").lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w[2] == "tmpfs" && !dirs.iter().any(|d| d == w[1]) {
+                dirs.push(w[1].to_string());
+            }
+        }
+        assert!(!dirs.is_empty(), "{tree}");
+        let statfs = read(&root, "statfs");
+        let cap = fetch(&mut a, "tmpfs.capacity").unwrap();
+        let used = fetch(&mut a, "tmpfs.used").unwrap();
+        let free = fetch(&mut a, "tmpfs.free").unwrap();
+        let maxfiles = fetch(&mut a, "tmpfs.maxfiles").unwrap();
+        let usedfiles = fetch(&mut a, "tmpfs.usedfiles").unwrap();
+        let freefiles = fetch(&mut a, "tmpfs.freefiles").unwrap();
+        let full = fetch(&mut a, "tmpfs.full").unwrap();
+        assert_eq!(cap.len(), dirs.len(), "{tree}");
+        for d in &dirs {
+            let f: Vec<u64> = statfs
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(d.as_str()))
+                .unwrap()
+                .split_whitespace()
+                .skip(1)
+                .map(|x| x.parse().unwrap())
+                .collect();
+            let (bsize, blocks, bfree, bavail, files, ffree) = (f[0], f[1], f[2], f[3], f[4], f[5]);
+            assert_eq!(u(&cap[d]), blocks * bsize / 1024, "{tree} {d}");
+            assert_eq!(u(&used[d]), (blocks - bfree) * bsize / 1024);
+            assert_eq!(u(&free[d]), bfree * bsize / 1024);
+            assert_eq!(u(&maxfiles[d]), files);
+            assert_eq!(u(&usedfiles[d]), files - ffree);
+            assert_eq!(u(&freefiles[d]), ffree);
+            let pct = 100.0 * (blocks - bfree) as f64 / ((blocks - bfree) + bavail) as f64;
+            assert!((full[d].as_f64().unwrap() - pct).abs() < 1e-9, "{tree} {d}");
+        }
+    }
+}
+
+#[test]
+fn unix_and_raw_sockets() {
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let (mut dgram, mut est, mut listen, mut stream) = (0, 0, 0, 0);
+        for l in read(&root, "proc/net/unix").lines().skip(1) {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            match (w[4], w[5]) {
+                ("0002", _) => dgram += 1,
+                ("0001", st) => {
+                    stream += 1;
+                    if st == "01" {
+                        listen += 1;
+                    } else if st == "03" {
+                        est += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(stream > 0, "{tree}");
+        assert_eq!(u(&one(&mut a, "network.unix.datagram.count")), dgram);
+        assert_eq!(u(&one(&mut a, "network.unix.stream.established")), est);
+        assert_eq!(u(&one(&mut a, "network.unix.stream.listen")), listen);
+        assert_eq!(u(&one(&mut a, "network.unix.stream.count")), stream);
+        for (file, metric) in [
+            ("proc/net/raw", "network.rawconn.count"),
+            ("proc/net/raw6", "network.rawconn6.count"),
+        ] {
+            let n = read(&root, file).lines().count() as u64 - 1;
+            assert_eq!(u(&one(&mut a, metric)), n, "{tree} {metric}");
+        }
+    }
+    assert_eq!(
+        u(&one(&mut agent(&fixture("multi")), "network.rawconn.count")),
+        2
+    );
+}
+
+/// A node's `Node N KEY: VALUE [kB]` figures by exact key.
+fn node_figures(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let (k, v) = if w.first() == Some(&"Node") {
+                (w[2], w[3])
+            } else {
+                (w[0], w[1])
+            };
+            Some((k.trim_end_matches(':').to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn numa_memory_per_node() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let hugepagesize = field(&read(&root, "proc/meminfo"), "Hugepagesize") * 1024;
+    for node in [0u32, 1] {
+        let inst = format!("node{node}");
+        let dir = format!("sys/devices/system/node/node{node}");
+        let m = node_figures(&read(&root, &format!("{dir}/meminfo")));
+        let s = node_figures(&read(&root, &format!("{dir}/numastat")));
+        // pmdalinux finds keys anywhere in a line and the last line wins:
+        // Mapped reads the later ShmemPmdMapped/FilePmdMapped lines and
+        // PageTables the later SecPageTables line when the kernel has them.
+        let last = |keys: &[&str]| {
+            let text = read(&root, &format!("{dir}/meminfo"));
+            text.lines()
+                .rev()
+                .filter_map(|l| {
+                    let w: Vec<&str> = l.split_whitespace().collect();
+                    keys.contains(&w[2].trim_end_matches(':'))
+                        .then(|| w[3].parse::<u64>().unwrap())
+                })
+                .next()
+        };
+        for (metric, key) in [
+            ("total", "MemTotal"),
+            ("free", "MemFree"),
+            ("used", "MemUsed"),
+            ("active", "Active"),
+            ("inactive_file", "Inactive(file)"),
+            ("dirty", "Dirty"),
+            ("filePages", "FilePages"),
+            ("anonpages", "AnonPages"),
+            ("shmem", "Shmem"),
+            ("slabReclaimable", "SReclaimable"),
+            ("slabUnreclaimable", "SUnreclaim"),
+            ("hugepagesTotal", "HugePages_Total"),
+            ("writebackTmp", "WritebackTmp"),
+        ] {
+            let got = fetch(&mut a, &format!("mem.numa.util.{metric}")).unwrap();
+            assert_eq!(
+                got.get(&inst).map(u),
+                m.get(key).copied(),
+                "{inst} {metric}"
+            );
+        }
+        let mapped = fetch(&mut a, "mem.numa.util.mapped").unwrap();
+        assert_eq!(
+            mapped.get(&inst).map(u),
+            last(&["Mapped", "ShmemPmdMapped", "FilePmdMapped"])
+        );
+        let pt = fetch(&mut a, "mem.numa.util.pageTables").unwrap();
+        assert_eq!(pt.get(&inst).map(u), last(&["PageTables", "SecPageTables"]));
+        // Lines this kernel does not print have no values.
+        assert!(fetch(&mut a, "mem.numa.util.highTotal").unwrap().is_empty());
+        let bytes = fetch(&mut a, "mem.numa.util.hugepagesFreeBytes").unwrap();
+        assert_eq!(u(&bytes[&inst]), m["HugePages_Free"] * hugepagesize);
+        for (metric, key) in [
+            ("hit", "numa_hit"),
+            ("miss", "numa_miss"),
+            ("foreign", "numa_foreign"),
+            ("interleave_hit", "interleave_hit"),
+            ("local_node", "local_node"),
+            ("other_node", "other_node"),
+        ] {
+            let got = fetch(&mut a, &format!("mem.numa.alloc.{metric}")).unwrap();
+            assert_eq!(u(&got[&inst]), s[key], "{inst} {metric}");
+        }
+    }
+    assert!(fetch(&mut a, "mem.numa.max_bandwidth").unwrap().is_empty());
+    let total = fetch(&mut a, "mem.numa.util.total").unwrap();
+    assert_eq!(total.len(), 2);
+}
+
+#[test]
+fn online_cpus_and_nodes() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let cpus = fetch(&mut a, "hinv.cpu.online").unwrap();
+    // CPUs of /proc/stat: cpu0 has no online file (counts as online).
+    assert_eq!(
+        cpus.keys().cloned().collect::<Vec<_>>(),
+        ["cpu0", "cpu1", "cpu3"]
+    );
+    for (cpu, v) in &cpus {
+        let f = root.join(format!("sys/devices/system/{}/{cpu}/online", "cpu"));
+        let want = std::fs::read_to_string(f).map_or(1, |t| t.trim().parse().unwrap());
+        assert_eq!(u(v), want, "{cpu}");
+    }
+    let nodes = fetch(&mut a, "hinv.node.online").unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert!(nodes.values().all(|v| u(v) == 1));
+    // An offline CPU's 0, and an unreadable file's default.
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    std::fs::create_dir_all(r.join("proc")).unwrap();
+    std::fs::write(
+        r.join("proc/stat"),
+        "cpu  1 0 1 1 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\ncpu2 0 0 0 0 0 0 0 0 0 0\n",
+    )
+    .unwrap();
+    for (cpu, text) in [("cpu1", "0\n"), ("cpu2", "garbage\n")] {
+        let d = r.join(format!("sys/devices/system/cpu/{cpu}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("online"), text).unwrap();
+    }
+    let mut a = agent(r);
+    let cpus = fetch(&mut a, "hinv.cpu.online").unwrap();
+    let got: Vec<u64> = cpus.values().map(u).collect();
+    assert_eq!(got, [1, 0, 1]);
+}
+
+#[test]
+fn ksm_uevents_and_version() {
+    let root = fixture("vm");
+    let mut a = agent(&root);
+    let num = |rel: &str| read(&root, rel).trim().parse::<u64>().unwrap();
+    for (metric, file) in [
+        ("full_scans", "full_scans"),
+        ("merge_across_nodes", "merge_across_nodes"),
+        ("pages_shared", "pages_shared"),
+        ("pages_sharing", "pages_sharing"),
+        ("pages_to_scan", "pages_to_scan"),
+        ("pages_unshared", "pages_unshared"),
+        ("pages_volatile", "pages_volatile"),
+        ("run_state", "run"),
+        ("sleep_time", "sleep_millisecs"),
+    ] {
+        let v = one(&mut a, &format!("mem.ksm.{metric}"));
+        assert_eq!(u(&v), num(&format!("sys/kernel/mm/ksm/{file}")), "{metric}");
+    }
+    assert_eq!(
+        u(&one(&mut a, "sysfs.kernel.uevent_seqnum")),
+        num("sys/kernel/uevent_seqnum")
+    );
+    assert_eq!(
+        one(&mut a, "pmda.version"),
+        Value::String("6.0.3".to_string())
+    );
+    assert!(fetch(&mut a, "sysfs.kernel.debug.extfrag_unusable")
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn missing_or_bad_files_fail_only_their_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/net")).unwrap();
+    std::fs::write(root.join("proc/meminfo"), "MemTotal: 100 kB\n").unwrap();
+    std::fs::write(root.join("proc/mounts"), "tmpfs /run tmpfs rw 0 0\n").unwrap();
+    let mut a = agent(root);
+    let enoent = Err(PmError::from_errno(libc::ENOENT));
+    for m in [
+        "swapdev.free",
+        "network.unix.stream.count",
+        "network.rawconn.count",
+        "network.rawconn6.count",
+        "mem.ksm.pages_shared",
+        "sysfs.kernel.uevent_seqnum",
+        // No statfs figures for the only tmpfs mount.
+        "tmpfs.capacity",
+    ] {
+        assert_eq!(fetch(&mut a, m).map(|v| v.len()), enoent, "{m}");
+    }
+    assert_eq!(u(&one(&mut a, "mem.physmem")), 100);
+    // No node files: one node, with no values, as pmdalinux reports it.
+    assert!(fetch(&mut a, "mem.numa.util.total").unwrap().is_empty());
+    assert_eq!(ids(&mut a, "tmpfs.used").len(), 1);
+    // A swap size that is not a number is reported, and fails swapdev only.
+    std::fs::write(
+        root.join("proc/swaps"),
+        "Filename Type Size Used Priority\n/dev/x partition lots 0 -2\n",
+    )
+    .unwrap();
+    assert_eq!(fetch(&mut a, "swapdev.length"), Err(PmError::VALUE));
+    assert!(a
+        .source_errors()
+        .iter()
+        .any(|e| e.to_string().contains("proc/swaps")));
+    assert_eq!(u(&one(&mut a, "mem.physmem")), 100);
+}

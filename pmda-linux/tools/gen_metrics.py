@@ -13,9 +13,15 @@ Run from the crate directory:  python3 tools/gen_metrics.py > src/metrics.rs
 import sys
 
 # Clusters this agent serves (pmdalinux's cluster numbers).
-CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 20, 26, 33, 67, 68, 70, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25}
+CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 20, 26, 33, 67, 68, 70, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25,
+            6, 34, 35, 36, 55, 69, 77, 78, 81}
 # Individual metrics left out of served clusters (need an indom we lack).
-SKIP = {"pmda.version"}
+SKIP = {
+    "hinv.cpu.thermal_throttle.core.count", "hinv.cpu.thermal_throttle.core.time",
+    "hinv.cpu.thermal_throttle.package.count", "hinv.cpu.thermal_throttle.package.time",
+    "hinv.cpu.frequency_scaling.count", "hinv.cpu.frequency_scaling.time",
+    "hinv.cpu.frequency_scaling.max", "hinv.cpu.frequency_scaling.min",
+}
 
 TYPES = {
     "32-bit int": "I32", "32-bit unsigned int": "U32", "64-bit int": "I64",
@@ -180,6 +186,18 @@ MEMINFO_FIELD = {
 }
 
 SIMPLE = {
+    "pmda.version": ("version of the agent", "The Performance Co-Pilot release this agent is a drop-in for."),
+    "hinv.cpu.online": ("CPU online (1) or offline (0)", "Whether each CPU is online, from /sys/devices/system/cpu/cpuN/online; a CPU without that file (usually cpu0, which cannot be taken offline) counts as online."),
+    "hinv.node.online": ("NUMA node online (1) or offline (0)", "Whether each NUMA node is online, from /sys/devices/system/node/nodeN/online; a node without that file counts as online."),
+    "sysfs.kernel.uevent_seqnum": ("kernel uevents sent", "Sequence number of the latest event the kernel sent to user space about devices (hot-plug and the like), from /sys/kernel/uevent_seqnum."),
+    "sysfs.kernel.debug.extfrag_unusable": ("unusable free space index per node", "How unusable free memory is for large allocations because of fragmentation, from the kernel's debugfs. Not read by this agent: there are no values (as without debugfs mounted)."),
+    "network.unix.datagram.count": ("unix domain datagram sockets", "Datagram sockets in the unix (local) domain, counted from /proc/net/unix."),
+    "network.unix.stream.established": ("connected unix domain stream sockets", "Stream sockets in the unix domain that are connected, counted from /proc/net/unix."),
+    "network.unix.stream.listen": ("listening unix domain stream sockets", "Stream sockets in the unix domain waiting for connections, counted from /proc/net/unix."),
+    "network.unix.stream.count": ("unix domain stream sockets", "All stream sockets in the unix domain, whatever their state, counted from /proc/net/unix."),
+    "network.rawconn.count": ("raw IPv4 sockets", "Raw IPv4 sockets open, the rows of /proc/net/raw."),
+    "network.rawconn6.count": ("raw IPv6 sockets", "Raw IPv6 sockets open, the rows of /proc/net/raw6."),
+    "mem.numa.max_bandwidth": ("memory bandwidth limit per node", "The memory bandwidth of each NUMA node in Mbytes per second, as configured by the administrator for pmdalinux. This agent reads no such configuration: there are no values."),
     "kernel.all.load": ("load average over 1, 5 and 15 minutes", "The kernel's exponentially damped run-queue length (runnable plus uninterruptible tasks), from /proc/loadavg, one instance per averaging period."),
     "kernel.all.lastpid": ("most recently assigned process id", "The last process id the kernel handed out, from /proc/loadavg."),
     "kernel.all.runnable": ("runnable tasks", "Tasks currently runnable, from the fourth field of /proc/loadavg."),
@@ -385,10 +403,62 @@ def zoneinfo_help(field):
     return (f"{what} per node or zone, from /proc/zoneinfo",
             f"The {key} line of /proc/zoneinfo, converted from pages to Kbytes. Figures the kernel keeps per NUMA node (the per-node stats section) are reported for the node's instance nodeN; the others per zone, for ZONE::nodeN. No value where the kernel does not print the line.")
 
+SWAPDEV = {
+    "free": ("free space per swap area", "Size minus space in use of each swap device or file, in Kbytes, from /proc/swaps."),
+    "length": ("size of each swap area", "Size of each swap device or file in Kbytes, from /proc/swaps."),
+    "maxswap": ("largest size of each swap area", "The size each swap area may reach, in Kbytes: Linux swap areas do not grow, so this is their size."),
+    "vlength": ("virtual swap size (always zero)", "Virtual swap space of each area; Linux has none, so the value is zero."),
+    "priority": ("priority of each swap area", "The priority the kernel gives each swap area (higher is used first), from /proc/swaps."),
+}
+TMPFS = {
+    "capacity": ("size of each tmpfs filesystem", "Total size of each mounted tmpfs, in Kbytes (statfs blocks times block size)."),
+    "used": ("space used in each tmpfs filesystem", "Space in use in each mounted tmpfs, in Kbytes."),
+    "free": ("space free in each tmpfs filesystem", "Free space in each mounted tmpfs, in Kbytes."),
+    "maxfiles": ("inodes of each tmpfs filesystem", "Number of inodes (files) each mounted tmpfs can hold."),
+    "usedfiles": ("inodes in use in each tmpfs filesystem", "Number of inodes in use in each mounted tmpfs."),
+    "freefiles": ("inodes free in each tmpfs filesystem", "Number of inodes still free in each mounted tmpfs."),
+    "full": ("percentage of each tmpfs filesystem used", "Space used as a percentage of space used plus space available, for each mounted tmpfs."),
+}
+KSM = {
+    "full_scans": ("full scans of mergeable memory", "Times the kernel's same-page merging daemon (ksmd) has scanned all mergeable areas, from /sys/kernel/mm/ksm/full_scans."),
+    "merge_across_nodes": ("merging across NUMA nodes allowed", "1 when pages from different NUMA nodes may be merged, 0 when only within a node, from /sys/kernel/mm/ksm/merge_across_nodes."),
+    "pages_shared": ("shared pages in use", "Pages ksmd keeps shared (each standing in for several identical pages), from /sys/kernel/mm/ksm/pages_shared."),
+    "pages_sharing": ("page references saved by sharing", "How many more places use the shared pages, roughly the pages saved, from /sys/kernel/mm/ksm/pages_sharing."),
+    "pages_to_scan": ("pages scanned per wake-up", "Pages ksmd scans each time before it sleeps, from /sys/kernel/mm/ksm/pages_to_scan."),
+    "pages_unshared": ("pages unique but checked repeatedly", "Pages ksmd found unique but keeps checking for merging, from /sys/kernel/mm/ksm/pages_unshared."),
+    "pages_volatile": ("pages changing too fast to merge", "Pages whose contents change too quickly to be put in the merge tree, from /sys/kernel/mm/ksm/pages_volatile."),
+    "run_state": ("ksmd state", "0 stopped, 1 running, 2 stopped and unmerging all merged pages, from /sys/kernel/mm/ksm/run."),
+    "sleep_time": ("ksmd sleep between scans", "Milliseconds ksmd sleeps between batches of scanning, from /sys/kernel/mm/ksm/sleep_millisecs."),
+}
+NUMA_ALLOC = {
+    "hit": "allocations satisfied on the node they were meant for",
+    "miss": "allocations meant for another node that were satisfied on this node",
+    "foreign": "allocations meant for this node that were satisfied on another node",
+    "interleave_hit": "interleave-policy allocations satisfied on the intended node",
+    "local_node": "allocations on this node by a process running on it",
+    "other_node": "allocations on this node by a process running on another node",
+}
+
 
 def help_for(name, cluster):
     if name in SIMPLE:
         return SIMPLE[name]
+    parts = name.split(".")
+    if name.startswith("swapdev."):
+        return SWAPDEV[parts[1]]
+    if name.startswith("tmpfs."):
+        return TMPFS[parts[1]]
+    if name.startswith("mem.ksm."):
+        return KSM[parts[2]]
+    if name.startswith("mem.numa.alloc."):
+        what = NUMA_ALLOC[parts[3]]
+        return (f"{parts[3]} page allocations per node", f"Page {what}, from /sys/devices/system/node/nodeN/numastat. One instance per NUMA node.")
+    if name.startswith("mem.numa.util."):
+        f = parts[3]
+        if f.endswith("Bytes"):
+            return (f"{f[:-5]} per node in bytes", f"The node's {f[:-5]} huge page count times the huge page size (Hugepagesize of /proc/meminfo). One instance per NUMA node.")
+        unit = "pages" if f.startswith("hugepages") else "Kbytes"
+        return (f"{f} per NUMA node", f"The node's {f} memory figure from /sys/devices/system/node/nodeN/meminfo, in {unit}. Keys are found the way pmdalinux finds them, anywhere in a line, so a key that is also the tail of a later key (Mapped, PageTables) takes that later line's figure. One instance per NUMA node.")
     if name.startswith("mem.zoneinfo."):
         return zoneinfo_help(name[len("mem.zoneinfo."):])
     if name in MEMINFO:

@@ -1,0 +1,135 @@
+//! Per-NUMA-node memory figures: `/sys/devices/system/node/nodeN/meminfo`
+//! and `numastat`.
+//!
+//! pmdalinux reads these with a keyed scanner that looks for each key
+//! anywhere in a line (the first key of its list found in the line, with
+//! a digit after it, takes the line's first number after the key) and lets
+//! later lines overwrite earlier ones. So `Mapped:` also matches the later
+//! `ShmemPmdMapped:` and `FilePmdMapped:` lines, and `PageTables:` the later
+//! `SecPageTables:` line: the figures it reports for those keys are the
+//! last such line's. [`scan`] reproduces that, so values agree.
+
+/// The `meminfo` keys, in pmdalinux's list order (which decides which key
+/// a line goes to when several match).
+pub const MEMINFO_KEYS: [&str; 32] = [
+    "MemTotal:",
+    "MemFree:",
+    "MemUsed:",
+    "Active:",
+    "Inactive:",
+    "Active(anon):",
+    "Inactive(anon):",
+    "Active(file):",
+    "Inactive(file):",
+    "HighTotal:",
+    "HighFree:",
+    "LowTotal:",
+    "LowFree:",
+    "Unevictable:",
+    "Mlocked:",
+    "Dirty:",
+    "Writeback:",
+    "FilePages:",
+    "Mapped:",
+    "AnonPages:",
+    "Shmem:",
+    "KernelStack:",
+    "PageTables:",
+    "NFS_Unstable:",
+    "Bounce:",
+    "WritebackTmp:",
+    "Slab:",
+    "SReclaimable:",
+    "SUnreclaim:",
+    "HugePages_Total:",
+    "HugePages_Free:",
+    "HugePages_Surp:",
+];
+
+/// The `numastat` keys, in pmdalinux's item order.
+pub const NUMASTAT_KEYS: [&str; 6] = [
+    "numa_hit",
+    "numa_miss",
+    "numa_foreign",
+    "interleave_hit",
+    "local_node",
+    "other_node",
+];
+
+/// Index of `HugePages_Total:` in [`MEMINFO_KEYS`] (then Free, Surp).
+pub const HUGEPAGES_TOTAL: usize = 29;
+
+/// Figures of one node: each [`MEMINFO_KEYS`] and [`NUMASTAT_KEYS`] entry,
+/// `None` when its file or line is missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeMem {
+    /// The node number.
+    pub node: u32,
+    /// meminfo figures (Kbytes, or pages for the huge page counts).
+    pub meminfo: [Option<u64>; 32],
+    /// numastat counters.
+    pub numastat: [Option<u64>; 6],
+}
+
+/// Scans a file with pmdalinux's keyed scanner (see the module
+/// documentation) into `out`, one slot per key.
+pub fn scan(buf: &[u8], keys: &[&str], out: &mut [Option<u64>]) {
+    for line in buf.split(|&b| b == b'\n') {
+        for (k, key) in keys.iter().enumerate() {
+            let Some(pos) = find(line, key.as_bytes()) else {
+                continue;
+            };
+            let rest = &line[pos + key.len()..];
+            let Some(start) = rest.iter().position(u8::is_ascii_digit) else {
+                continue;
+            };
+            let digits = &rest[start..];
+            let end = digits
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(digits.len());
+            let v = digits[..end].iter().fold(0u64, |a, d| {
+                a.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
+            });
+            if let Some(slot) = out.get_mut(k) {
+                *slot = Some(v);
+            }
+            break;
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_anywhere_and_later_lines_win() {
+        let text = b"Node 0 MemTotal:       24683784 kB\nNode 0 Mapped:  58632 kB\n\
+Node 0 PageTables:  2816 kB\nNode 0 SecPageTables:  0 kB\nNode 0 ShmemPmdMapped:  7 kB\n\
+Node 0 Active(anon):  60 kB\nNode 0 Active:  179024 kB\nNode 0 HugePages_Total:     3\n";
+        let mut m = [None; 32];
+        scan(text, &MEMINFO_KEYS, &mut m);
+        assert_eq!(m[0], Some(24683784));
+        assert_eq!(m[18], Some(7));
+        assert_eq!(m[22], Some(0));
+        assert_eq!(m[5], Some(60));
+        assert_eq!(m[3], Some(179024));
+        assert_eq!(m[HUGEPAGES_TOTAL], Some(3));
+        assert_eq!(m[9], None);
+        let mut s = [None; 6];
+        scan(
+            b"numa_hit 25776997\nnuma_miss 0\nother_node 4\n",
+            &NUMASTAT_KEYS,
+            &mut s,
+        );
+        assert_eq!(s, [Some(25776997), Some(0), None, None, None, Some(4)]);
+    }
+}
