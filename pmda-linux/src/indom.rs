@@ -43,6 +43,12 @@ pub const INTERRUPTS: u32 = 4;
 pub const SWAPDEV: u32 = 6;
 /// Mounted tmpfs filesystems.
 pub const TMPFS: u32 = 18;
+/// System V shared memory segments.
+pub const IPC_SHM: u32 = 28;
+/// System V message queues.
+pub const IPC_MSG: u32 = 29;
+/// System V semaphore arrays.
+pub const IPC_SEM: u32 = 30;
 /// SCSI devices (hinv.map.scsi).
 pub const SCSI: u32 = 11;
 /// Slab caches.
@@ -102,6 +108,9 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (ICMPMSG, "ICMP message types", "256 instances, one per ICMP message type number: TypeN with id N, for N from 0 to 255."),
     (SWAPDEV, "set of swap areas", "One instance per active swap device or file listed in /proc/swaps, named by its path."),
     (TMPFS, "set of mounted tmpfs filesystems", "One instance per mounted tmpfs filesystem in /proc/mounts, named by its mount point; a mount point mounted more than once is one instance."),
+    (IPC_SHM, "set of System V shared memory segments", "One instance per segment in /proc/sysvipc/shm, named by its shmid in decimal."),
+    (IPC_MSG, "set of System V message queues", "One instance per queue in /proc/sysvipc/msg, named by its msqid in decimal."),
+    (IPC_SEM, "set of System V semaphore arrays", "One instance per array in /proc/sysvipc/sem, named by its semid in decimal."),
     (PRESSURE, "pressure stall averaging periods", "Three instances: \"10 second\", \"1 minute\" and \"5 minute\", with ids 10, 60 and 300."),
 ];
 

@@ -85,6 +85,12 @@ pub enum Src {
     Raw6,
     /// /sys/devices/system/node/nodeN/{meminfo,numastat} of every node.
     NumaMem,
+    /// /proc/sysvipc/shm.
+    SysvShm,
+    /// /proc/sysvipc/msg.
+    SysvMsg,
+    /// /proc/sysvipc/sem.
+    SysvSem,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -96,7 +102,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 42;
+pub const NSRC: usize = 45;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -140,6 +146,9 @@ impl Src {
             Src::Raw => "proc/net/raw",
             Src::Raw6 => "proc/net/raw6",
             Src::NumaMem => "sys/devices/system/node",
+            Src::SysvShm => "proc/sysvipc/shm",
+            Src::SysvMsg => "proc/sysvipc/msg",
+            Src::SysvSem => "proc/sysvipc/sem",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -529,9 +538,34 @@ pub enum Kind {
     RawCount(Src),
     /// A per-node memory figure.
     Numa(NumaF),
+    /// A System V IPC figure.
+    Ipc(IpcF),
+    /// A fixed value (a limit the kernel reports as a constant).
+    Const(u64),
     /// A metric that never has values here (its source is not supported
     /// or not present, as pmdalinux reports it on this kind of host).
     NoValues,
+}
+
+/// A System V IPC figure: per object (pmdalinux's item number in the
+/// object cluster) or a total over the objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpcF {
+    /// A shared memory segment figure: key, owner, perms, segsz, nattch,
+    /// status, creator_pid, last_access_pid (0 to 7).
+    Shm(u8),
+    /// A message queue figure: key, owner, perms, msgsz, messages,
+    /// last_send_pid, last_recv_pid (0 to 6).
+    Msg(u8),
+    /// A semaphore array figure: key, owner, perms, nsems (0 to 3).
+    Sem(u8),
+    /// Shared memory totals: tot, rss, swp, used_ids, swap_attempts,
+    /// swap_successes (0 to 5).
+    ShmInfo(u8),
+    /// Message totals: used_queues, tot_msg, tot_bytes (0 to 2).
+    MsgInfo(u8),
+    /// Semaphore totals: used_sem (arrays), tot_sem (semaphores).
+    SemInfo(u8),
 }
 
 /// A per-NUMA-node memory figure (cluster 36).
@@ -640,7 +674,10 @@ impl Kind {
                     add(Src::Meminfo);
                 }
             }
-            Kind::PmdaVersion | Kind::NoValues => {}
+            Kind::Ipc(IpcF::Shm(_) | IpcF::ShmInfo(_)) => add(Src::SysvShm),
+            Kind::Ipc(IpcF::Msg(_) | IpcF::MsgInfo(_)) => add(Src::SysvMsg),
+            Kind::Ipc(IpcF::Sem(_) | IpcF::SemInfo(_)) => add(Src::SysvSem),
+            Kind::PmdaVersion | Kind::NoValues | Kind::Const(_) => {}
             Kind::Machine
             | Kind::SysKernel(_)
             | Kind::Distro
@@ -1219,6 +1256,66 @@ pub fn resolve(
         .iter()
         .position(|c| *c == f)?;
         return Some(Kind::Unix(i));
+    }
+    if let Some((_, v)) = crate::ipc::CONSTANTS.iter().find(|(n, _)| *n == name) {
+        return Some(Kind::Const(*v));
+    }
+    if let Some(rest) = name.strip_prefix("ipc.") {
+        let (class, f) = rest.split_once('.')?;
+        let pos = |l: &[&str]| l.iter().position(|c| *c == f).map(|i| i as u8);
+        let sysctl = |file: &'static str, i: usize| Some(Kind::SysNum(file, i));
+        return match (class, cluster) {
+            ("shm", 64) => Some(Kind::Ipc(IpcF::Shm(pos(&[
+                "key",
+                "owner",
+                "perms",
+                "segsz",
+                "nattch",
+                "status",
+                "creator_pid",
+                "last_access_pid",
+            ])?))),
+            ("msg", 65) => Some(Kind::Ipc(IpcF::Msg(pos(&[
+                "key",
+                "owner",
+                "perms",
+                "msgsz",
+                "messages",
+                "last_send_pid",
+                "last_recv_pid",
+            ])?))),
+            ("sem", 66) => Some(Kind::Ipc(IpcF::Sem(pos(&[
+                "key", "owner", "perms", "nsems",
+            ])?))),
+            ("shm", 56) => Some(Kind::Ipc(IpcF::ShmInfo(pos(&[
+                "tot",
+                "rss",
+                "swp",
+                "used_ids",
+                "swap_attempts",
+                "swap_successes",
+            ])?))),
+            ("msg", 62) => Some(Kind::Ipc(IpcF::MsgInfo(pos(&[
+                "used_queues",
+                "tot_msg",
+                "tot_bytes",
+            ])?))),
+            ("sem", 61) => Some(Kind::Ipc(IpcF::SemInfo(pos(&["used_sem", "tot_sem"])?))),
+            _ => match name {
+                "ipc.shm.max_segsz" => sysctl("proc/sys/kernel/shmmax", 0),
+                "ipc.shm.max_seg" | "ipc.shm.max_segproc" => sysctl("proc/sys/kernel/shmmni", 0),
+                "ipc.shm.max_shmsys" => sysctl("proc/sys/kernel/shmall", 0),
+                "ipc.msg.max_msgsz" => sysctl("proc/sys/kernel/msgmax", 0),
+                "ipc.msg.max_defmsgq" => sysctl("proc/sys/kernel/msgmnb", 0),
+                "ipc.msg.max_msgqid" => sysctl("proc/sys/kernel/msgmni", 0),
+                // /proc/sys/kernel/sem: SEMMSL SEMMNS SEMOPM SEMMNI.
+                "ipc.sem.max_perid" => sysctl("proc/sys/kernel/sem", 0),
+                "ipc.sem.max_sem" => sysctl("proc/sys/kernel/sem", 1),
+                "ipc.sem.max_ops" => sysctl("proc/sys/kernel/sem", 2),
+                "ipc.sem.max_semid" => sysctl("proc/sys/kernel/sem", 3),
+                _ => None,
+            },
+        };
     }
     let k = match name {
         "hinv.cpu.online" => Kind::Online(false),

@@ -29,6 +29,7 @@ pub mod cpuinfo;
 pub mod disk;
 pub mod fs;
 pub mod indom;
+pub mod ipc;
 pub mod irq;
 pub mod keyed;
 pub mod kind;
@@ -59,8 +60,8 @@ use crate::indom::InstMap;
 use crate::irq::IrqTable;
 use crate::keyed::Keyed;
 use crate::kind::{
-    CpuScope, CpuState, DField, Derive, DiskScope, FsF, IrqF, Kind, MemF, NetF, NumaF, RpcF, Src,
-    NSRC,
+    CpuScope, CpuState, DField, Derive, DiskScope, FsF, IpcF, IrqF, Kind, MemF, NetF, NumaF, RpcF,
+    Src, NSRC,
 };
 use crate::net::{AttrNeed, IfAttrs, NetIf};
 use crate::stat::Stat;
@@ -213,6 +214,11 @@ struct Data {
     raw: [u64; 2],
     /// Per-node meminfo and numastat figures.
     numa: Vec<numa::NodeMem>,
+    /// System V IPC tables and the instance ids of their objects.
+    ipc: ipc::Tables,
+    shm_ids: Vec<u32>,
+    msg_ids: Vec<u32>,
+    sem_ids: Vec<u32>,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -236,6 +242,9 @@ struct Maps {
     slab: InstMap,
     swapdev: InstMap,
     tmpfs: InstMap,
+    shm: InstMap,
+    msg: InstMap,
+    sem: InstMap,
 }
 
 impl Maps {
@@ -356,6 +365,9 @@ impl LinuxPmda {
             slab: InstMap::seeded(&root, indom::SLAB),
             swapdev: InstMap::new(),
             tmpfs: InstMap::new(),
+            shm: InstMap::seeded(&root, indom::IPC_SHM),
+            msg: InstMap::seeded(&root, indom::IPC_MSG),
+            sem: InstMap::seeded(&root, indom::IPC_SEM),
         };
         Ok(LinuxPmda {
             table,
@@ -699,6 +711,33 @@ impl LinuxPmda {
                 self.d.swap_ids.clear();
                 for a in &self.d.swaps {
                     self.d.swap_ids.push(self.maps.swapdev.id(&a.path));
+                }
+            }
+            Src::SysvShm => {
+                if let Err(e) = ipc::parse_shm(bytes, &mut self.d.ipc.shm) {
+                    return fail(self, e.0);
+                }
+                self.d.shm_ids.clear();
+                for o in &self.d.ipc.shm {
+                    self.d.shm_ids.push(self.maps.shm.id(&o.c.id.to_string()));
+                }
+            }
+            Src::SysvMsg => {
+                if let Err(e) = ipc::parse_msg(bytes, &mut self.d.ipc.msg) {
+                    return fail(self, e.0);
+                }
+                self.d.msg_ids.clear();
+                for o in &self.d.ipc.msg {
+                    self.d.msg_ids.push(self.maps.msg.id(&o.c.id.to_string()));
+                }
+            }
+            Src::SysvSem => {
+                if let Err(e) = ipc::parse_sem(bytes, &mut self.d.ipc.sem) {
+                    return fail(self, e.0);
+                }
+                self.d.sem_ids.clear();
+                for o in &self.d.ipc.sem {
+                    self.d.sem_ids.push(self.maps.sem.id(&o.c.id.to_string()));
                 }
             }
             Src::NetUnix => self.d.unix = misc::count_unix(bytes),
@@ -1212,6 +1251,8 @@ impl LinuxPmda {
             Kind::Unix(i) => one(V::U(d.unix[i.min(3)])),
             Kind::RawCount(s) => one(V::U(d.raw[(s == Src::Raw6) as usize])),
             Kind::NoValues => Ok(Vec::new()),
+            Kind::Const(v) => one(V::U(v)),
+            Kind::Ipc(f) => Ok(self.ipc_values(f, ty)),
             Kind::Numa(f) => {
                 let huge = match f {
                     NumaF::HugeBytes(_) => {
@@ -1559,6 +1600,71 @@ impl LinuxPmda {
         }))
     }
 
+    fn ipc_values(&self, f: IpcF, ty: Type) -> Vec<(u32, Value)> {
+        let t = &self.d.ipc;
+        let owner = |c: &ipc::Common| V::S(ipc::owner(&self.root, self.live, c.uid));
+        let common = |c: &ipc::Common, item: u8| match item {
+            0 => Some(V::S(c.key_text())),
+            1 => Some(owner(c)),
+            2 => Some(V::U(c.perms() as u64)),
+            _ => None,
+        };
+        let single = |v: u64| vec![(PM_IN_NULL, convert(V::U(v), ty))];
+        match f {
+            IpcF::Shm(item) => t
+                .shm
+                .iter()
+                .zip(&self.d.shm_ids)
+                .map(|(o, id)| {
+                    let v = common(&o.c, item).unwrap_or(match item {
+                        3 => V::U(o.size),
+                        4 => V::U(o.nattch as u64),
+                        5 => V::S(o.status().to_string()),
+                        6 => V::U(o.cpid as u64),
+                        _ => V::U(o.lpid as u64),
+                    });
+                    (*id, convert(v, ty))
+                })
+                .collect(),
+            IpcF::Msg(item) => t
+                .msg
+                .iter()
+                .zip(&self.d.msg_ids)
+                .map(|(o, id)| {
+                    let v = common(&o.c, item).unwrap_or(match item {
+                        3 => V::U(o.cbytes),
+                        4 => V::U(o.qnum),
+                        5 => V::U(o.lspid as u64),
+                        _ => V::U(o.lrpid as u64),
+                    });
+                    (*id, convert(v, ty))
+                })
+                .collect(),
+            IpcF::Sem(item) => t
+                .sem
+                .iter()
+                .zip(&self.d.sem_ids)
+                .map(|(o, id)| {
+                    let v = common(&o.c, item).unwrap_or(V::U(o.nsems));
+                    (*id, convert(v, ty))
+                })
+                .collect(),
+            IpcF::ShmInfo(i) => {
+                let [tot, rss, swp, n] = ipc::shm_totals(&t.shm, self.pagesize);
+                single([tot, rss, swp, n, 0, 0][usize::from(i).min(5)])
+            }
+            IpcF::MsgInfo(i) => single(match i {
+                0 => t.msg.len() as u64,
+                1 => t.msg.iter().fold(0u64, |a, m| a.wrapping_add(m.qnum)),
+                _ => t.msg.iter().fold(0u64, |a, m| a.wrapping_add(m.cbytes)),
+            }),
+            IpcF::SemInfo(i) => single(match i {
+                0 => t.sem.len() as u64,
+                _ => t.sem.iter().fold(0u64, |a, s| a.wrapping_add(s.nsems)),
+            }),
+        }
+    }
+
     fn rpc_values(&self, f: RpcF, ty: Type) -> Vec<(u32, Value)> {
         let d = &self.d;
         let single = |v: u64| vec![(PM_IN_NULL, convert(V::U(v), ty))];
@@ -1729,6 +1835,29 @@ impl LinuxPmda {
                     .iter()
                     .zip(&self.d.net_ids)
                     .map(|(n, id)| Instance::new(*id, n.name.clone()))
+                    .collect()
+            }
+            indom::IPC_SHM | indom::IPC_MSG | indom::IPC_SEM => {
+                let (objs, ids): (Vec<u32>, &Vec<u32>) = match serial {
+                    indom::IPC_SHM => {
+                        self.ensure(Src::SysvShm)?;
+                        let o = self.d.ipc.shm.iter().map(|o| o.c.id).collect();
+                        (o, &self.d.shm_ids)
+                    }
+                    indom::IPC_MSG => {
+                        self.ensure(Src::SysvMsg)?;
+                        let o = self.d.ipc.msg.iter().map(|o| o.c.id).collect();
+                        (o, &self.d.msg_ids)
+                    }
+                    _ => {
+                        self.ensure(Src::SysvSem)?;
+                        let o = self.d.ipc.sem.iter().map(|o| o.c.id).collect();
+                        (o, &self.d.sem_ids)
+                    }
+                };
+                objs.iter()
+                    .zip(ids)
+                    .map(|(o, id)| Instance::new(*id, o.to_string()))
                     .collect()
             }
             indom::SWAPDEV => {
@@ -1976,6 +2105,9 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::Raw,
     Src::Raw6,
     Src::NumaMem,
+    Src::SysvShm,
+    Src::SysvMsg,
+    Src::SysvSem,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,

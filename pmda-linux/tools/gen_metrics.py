@@ -14,7 +14,7 @@ import sys
 
 # Clusters this agent serves (pmdalinux's cluster numbers).
 CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 20, 26, 33, 67, 68, 70, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25,
-            6, 34, 35, 36, 55, 69, 77, 78, 81}
+            6, 34, 35, 36, 55, 69, 77, 78, 81, 21, 22, 23, 56, 61, 62, 64, 65, 66}
 # Individual metrics left out of served clusters (need an indom we lack).
 SKIP = {
     "hinv.cpu.thermal_throttle.core.count", "hinv.cpu.thermal_throttle.core.time",
@@ -439,11 +439,69 @@ NUMA_ALLOC = {
     "other_node": "allocations on this node by a process running on another node",
 }
 
+IPC = {
+    "ipc.sem.max_semmap": ("semaphore map entries", "Entries in the kernel's semaphore map (SEMMAP), a fixed kernel constant."),
+    "ipc.sem.max_semid": ("most semaphore arrays", "The most semaphore arrays the system allows (SEMMNI, the fourth field of /proc/sys/kernel/sem)."),
+    "ipc.sem.max_sem": ("most semaphores", "The most semaphores the system allows in all arrays together (SEMMNS, the second field of /proc/sys/kernel/sem)."),
+    "ipc.sem.num_undo": ("undo structures", "Undo structures the system allows (SEMMNU), a fixed kernel constant."),
+    "ipc.sem.max_perid": ("most semaphores per array", "The most semaphores one array may hold (SEMMSL, the first field of /proc/sys/kernel/sem)."),
+    "ipc.sem.max_ops": ("most operations per semop call", "The most operations one semop call may carry (SEMOPM, the third field of /proc/sys/kernel/sem)."),
+    "ipc.sem.max_undoent": ("undo entries per process", "The most undo entries a process may have (SEMUME), a fixed kernel constant."),
+    "ipc.sem.sz_semundo": ("size of an undo structure", "Size of the kernel's semaphore undo structure (SEMUSZ), a fixed kernel constant."),
+    "ipc.sem.max_semval": ("largest semaphore value", "The largest value a semaphore may hold (SEMVMX), a fixed kernel constant."),
+    "ipc.sem.max_exit": ("largest adjust-on-exit value", "The largest adjustment recorded for undo on process exit (SEMAEM), a fixed kernel constant."),
+    "ipc.msg.sz_pool": ("message pool size", "Size of the message pool in Kbytes (MSGPOOL), a fixed kernel constant."),
+    "ipc.msg.mapent": ("message map entries", "Entries in the message map (MSGMAP), a fixed kernel constant."),
+    "ipc.msg.max_msgsz": ("largest message", "The largest message in bytes a process may send (MSGMAX, /proc/sys/kernel/msgmax)."),
+    "ipc.msg.max_defmsgq": ("default largest queue", "The default most bytes a message queue may hold (MSGMNB, /proc/sys/kernel/msgmnb)."),
+    "ipc.msg.max_msgqid": ("most message queues", "The most message queues the system allows (MSGMNI, /proc/sys/kernel/msgmni)."),
+    "ipc.msg.max_msgseg": ("message segment size", "Size of a message segment (MSGSSZ), a fixed kernel constant."),
+    "ipc.msg.num_smsghdr": ("message headers", "Number of system message headers (MSGTQL), a fixed kernel constant."),
+    "ipc.msg.max_seg": ("most message segments", "The most message segments (MSGSEG), a fixed kernel constant."),
+    "ipc.shm.max_segsz": ("largest shared memory segment", "The largest shared memory segment in bytes (SHMMAX, /proc/sys/kernel/shmmax), reported in 32 bits: larger values keep their low 32 bits, as pmdalinux reports them."),
+    "ipc.shm.min_segsz": ("smallest shared memory segment", "The smallest shared memory segment in bytes (SHMMIN), a fixed kernel constant."),
+    "ipc.shm.max_seg": ("most shared memory segments", "The most shared memory segments the system allows (SHMMNI, /proc/sys/kernel/shmmni)."),
+    "ipc.shm.max_segproc": ("most shared memory segments per process", "The most segments one process may attach; Linux applies the system-wide limit (SHMMNI, /proc/sys/kernel/shmmni)."),
+    "ipc.shm.max_shmsys": ("shared memory pages allowed", "The most shared memory pages the system allows (SHMALL, /proc/sys/kernel/shmall), reported in 32 bits as pmdalinux reports it."),
+    "ipc.shm.tot": ("shared memory allocated", "Bytes of shared memory allocated to all segments: the pages each segment spans, summed, times the page size."),
+    "ipc.shm.rss": ("shared memory resident", "Bytes of shared memory resident in RAM, summed over the segments of /proc/sysvipc/shm."),
+    "ipc.shm.swp": ("shared memory swapped out", "Bytes of shared memory swapped out, summed over the segments of /proc/sysvipc/shm."),
+    "ipc.shm.used_ids": ("shared memory segments", "Number of shared memory segments that exist, the rows of /proc/sysvipc/shm."),
+    "ipc.shm.swap_attempts": ("shared memory swap attempts (always zero)", "Swap attempts of shared memory pages; the kernel no longer counts them, so the value is zero."),
+    "ipc.shm.swap_successes": ("shared memory swap successes (always zero)", "Successful swaps of shared memory pages; the kernel no longer counts them, so the value is zero."),
+    "ipc.sem.used_sem": ("semaphore arrays", "Number of semaphore arrays that exist, the rows of /proc/sysvipc/sem."),
+    "ipc.sem.tot_sem": ("semaphores", "Number of semaphores in all arrays together, summed from /proc/sysvipc/sem."),
+    "ipc.msg.used_queues": ("message queues", "Number of message queues that exist, the rows of /proc/sysvipc/msg."),
+    "ipc.msg.tot_msg": ("messages queued", "Messages waiting in all queues together, summed from /proc/sysvipc/msg."),
+    "ipc.msg.tot_bytes": ("bytes queued", "Bytes of messages waiting in all queues together, summed from /proc/sysvipc/msg."),
+}
+IPC_OBJ = {
+    "key": ("key", "The IPC key the {obj} was created with, as 0x and eight hex digits"),
+    "owner": ("owner", "The user owning the {obj}: the user name, or the user id when it has no name"),
+    "perms": ("access permissions", "The {obj}'s access bits as their octal digits (0640 shows as 640)"),
+    "segsz": ("size in bytes", "The size of the {obj} in bytes"),
+    "nattch": ("attaches", "Processes attached to the {obj}"),
+    "status": ("status", "\"dest\" when the {obj} is marked for removal, \"locked\" when locked in memory, both, or empty"),
+    "creator_pid": ("creator process id", "The process that created the {obj}"),
+    "last_access_pid": ("last attaching process id", "The process that last attached or detached the {obj}"),
+    "msgsz": ("bytes queued", "Bytes of messages waiting in the {obj}"),
+    "messages": ("messages queued", "Messages waiting in the {obj}"),
+    "last_send_pid": ("last sender process id", "The process that last sent to the {obj}"),
+    "last_recv_pid": ("last receiver process id", "The process that last received from the {obj}"),
+    "nsems": ("semaphores", "Semaphores in the {obj}"),
+}
+
 
 def help_for(name, cluster):
     if name in SIMPLE:
         return SIMPLE[name]
     parts = name.split(".")
+    if name in IPC:
+        return IPC[name]
+    if cluster in (64, 65, 66):
+        obj, src = {64: ("shared memory segment", "shm"), 65: ("message queue", "msg"), 66: ("semaphore array", "sem")}[cluster]
+        one, long = IPC_OBJ[parts[2]]
+        return (f"{obj} {one}", long.format(obj=obj) + f", from /proc/sysvipc/{src}. One instance per {obj}, named by its id.")
     if name.startswith("swapdev."):
         return SWAPDEV[parts[1]]
     if name.startswith("tmpfs."):
