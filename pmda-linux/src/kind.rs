@@ -530,6 +530,9 @@ pub enum Kind {
     Tmpfs(FsF),
     /// Online state of each CPU (false) or NUMA node (true).
     Online(bool),
+    /// A CPU's thermal throttling figure: core count (0), core time (1),
+    /// package count (2), package time (3).
+    Thermal(u8),
     /// The PCP version this agent stands in for.
     PmdaVersion,
     /// Unix domain sockets (index into [`crate::misc::UnixCounts`]).
@@ -540,6 +543,9 @@ pub enum Kind {
     Numa(NumaF),
     /// A System V IPC figure.
     Ipc(IpcF),
+    /// A zram device figure from `/sys/block/zramN/`: file (0 mm_stat,
+    /// 1 io_stat, 2 bd_stat) and column.
+    ZramStat(u8, u8),
     /// A fixed value (a limit the kernel reports as a constant).
     Const(u64),
     /// A metric that never has values here (its source is not supported
@@ -663,7 +669,7 @@ impl Kind {
             Kind::Slab(_) => add(Src::Slabinfo),
             Kind::Swapdev(_) => add(Src::Swaps),
             Kind::Tmpfs(_) => add(Src::Mounts),
-            Kind::Online(false) => add(Src::Stat),
+            Kind::Online(false) | Kind::Thermal(_) => add(Src::Stat),
             Kind::Online(true) => add(Src::Nodes),
             Kind::Unix(_) => add(Src::NetUnix),
             Kind::RawCount(s) => add(s),
@@ -674,6 +680,7 @@ impl Kind {
                     add(Src::Meminfo);
                 }
             }
+            Kind::ZramStat(..) => add(Src::Diskstats),
             Kind::Ipc(IpcF::Shm(_) | IpcF::ShmInfo(_)) => add(Src::SysvShm),
             Kind::Ipc(IpcF::Msg(_) | IpcF::MsgInfo(_)) => add(Src::SysvMsg),
             Kind::Ipc(IpcF::Sem(_) | IpcF::SemInfo(_)) => add(Src::SysvSem),
@@ -784,6 +791,29 @@ pub fn resolve(
             return Some(Kind::Cpu(scope, cpu_state(rest)?));
         }
     }
+    if let Some(rest) = name.strip_prefix("zram.") {
+        let stat = match rest {
+            "mm_stat.data_size.original" => Some((0, 0)),
+            "mm_stat.data_size.compressed" => Some((0, 1)),
+            "mm_stat.mem.used_total" => Some((0, 2)),
+            "mm_stat.mem.limit" => Some((0, 3)),
+            "mm_stat.mem.max_used" => Some((0, 4)),
+            "mm_stat.pages.same" => Some((0, 5)),
+            "mm_stat.pages.compacted" => Some((0, 6)),
+            "mm_stat.pages.huge" => Some((0, 7)),
+            "io_stat.failed.reads" => Some((1, 0)),
+            "io_stat.failed.writes" => Some((1, 1)),
+            "io_stat.invalid" => Some((1, 2)),
+            "io_stat.notify_free" => Some((1, 3)),
+            "bd_stat.count" => Some((2, 0)),
+            "bd_stat.reads" => Some((2, 1)),
+            "bd_stat.writes" => Some((2, 2)),
+            _ => None,
+        };
+        if let Some((file, col)) = stat {
+            return Some(Kind::ZramStat(file, col));
+        }
+    }
     for (prefix, scope) in [
         ("disk.dev.", DiskScope::Per(crate::disk::DevKind::Disk)),
         ("disk.all.", DiskScope::All),
@@ -793,6 +823,7 @@ pub fn resolve(
         ),
         ("disk.dm.", DiskScope::Per(crate::disk::DevKind::Dm)),
         ("disk.md.", DiskScope::Per(crate::disk::DevKind::Md)),
+        ("zram.", DiskScope::Per(crate::disk::DevKind::Zram)),
     ] {
         if let Some(rest) = name.strip_prefix(prefix) {
             if rest == "scheduler" {
@@ -1320,6 +1351,10 @@ pub fn resolve(
     let k = match name {
         "hinv.cpu.online" => Kind::Online(false),
         "hinv.node.online" => Kind::Online(true),
+        "hinv.cpu.thermal_throttle.core.count" => Kind::Thermal(0),
+        "hinv.cpu.thermal_throttle.core.time" => Kind::Thermal(1),
+        "hinv.cpu.thermal_throttle.package.count" => Kind::Thermal(2),
+        "hinv.cpu.thermal_throttle.package.time" => Kind::Thermal(3),
         "pmda.version" => Kind::PmdaVersion,
         "network.rawconn.count" => Kind::RawCount(Src::Raw),
         "network.rawconn6.count" => Kind::RawCount(Src::Raw6),

@@ -214,6 +214,9 @@ struct Data {
     raw: [u64; 2],
     /// Per-node meminfo and numastat figures.
     numa: Vec<numa::NodeMem>,
+    /// zram sysfs statistics files read in this fetch, by path: their
+    /// numbers, or `None` when unreadable.
+    zram_files: HashMap<String, Option<Vec<u64>>>,
     /// System V IPC tables and the instance ids of their objects.
     ipc: ipc::Tables,
     shm_ids: Vec<u32>,
@@ -228,6 +231,7 @@ struct Maps {
     part: InstMap,
     dm: InstMap,
     md: InstMap,
+    zram: InstMap,
     net: InstMap,
     fs: InstMap,
     irq: InstMap,
@@ -254,6 +258,7 @@ impl Maps {
             DevKind::Partition => &mut self.part,
             DevKind::Dm => &mut self.dm,
             DevKind::Md => &mut self.md,
+            DevKind::Zram => &mut self.zram,
         }
     }
 }
@@ -351,6 +356,7 @@ impl LinuxPmda {
             part: InstMap::seeded(&root, indom::PARTITIONS),
             dm: InstMap::seeded(&root, indom::DM),
             md: InstMap::seeded(&root, indom::MD),
+            zram: InstMap::seeded(&root, indom::ZRAM),
             net: InstMap::seeded(&root, indom::NET_DEV),
             fs: InstMap::new(),
             irq: InstMap::seeded(&root, indom::INTERRUPTS),
@@ -424,6 +430,7 @@ impl LinuxPmda {
         self.d.statfs.clear();
         self.d.statfs_file = None;
         self.d.tmpfs_statfs.clear();
+        self.d.zram_files.clear();
         self.d.sys_files.clear();
         self.d.uts = None;
     }
@@ -1247,12 +1254,34 @@ impl LinuxPmda {
                     .map(|n| (n, convert(V::U(self.online(node, n)), ty)))
                     .collect())
             }
+            Kind::Thermal(i) => {
+                let file = [
+                    "core_throttle_count",
+                    "core_throttle_total_time_ms",
+                    "package_throttle_count",
+                    "package_throttle_total_time_ms",
+                ][usize::from(i).min(3)];
+                let cpus: Vec<u32> = d.stat.cpus.iter().map(|(n, _)| *n).collect();
+                let mut out = Vec::with_capacity(cpus.len());
+                for n in cpus {
+                    // A CPU without thermal throttle reporting reads zero,
+                    // as pmdalinux reports it.
+                    let rel = format!("sys/devices/system/cpu/cpu{n}/thermal_throttle/{file}");
+                    let v = read::read_into(&self.root, &rel, &mut self.d.scratch)
+                        .ok()
+                        .and_then(|b| read::parse_u64_wrapping(read::fields(b).next()?))
+                        .unwrap_or(0);
+                    out.push((n, convert(V::U(v), ty)));
+                }
+                Ok(out)
+            }
             Kind::PmdaVersion => one(V::S(PCP_VERSION.to_string())),
             Kind::Unix(i) => one(V::U(d.unix[i.min(3)])),
             Kind::RawCount(s) => one(V::U(d.raw[(s == Src::Raw6) as usize])),
             Kind::NoValues => Ok(Vec::new()),
             Kind::Const(v) => one(V::U(v)),
             Kind::Ipc(f) => Ok(self.ipc_values(f, ty)),
+            Kind::ZramStat(file, col) => Ok(self.zram_values(file, col, ty)),
             Kind::Numa(f) => {
                 let huge = match f {
                     NumaF::HugeBytes(_) => {
@@ -1600,6 +1629,48 @@ impl LinuxPmda {
         }))
     }
 
+    /// A column of one of the zram devices' sysfs statistics files
+    /// (mm_stat, io_stat or bd_stat), each file read once per fetch. A
+    /// device without the file (bd_stat needs writeback support) has no
+    /// value. Byte figures are reported in Kbytes, page counts in Kbytes
+    /// of pages.
+    fn zram_values(&mut self, file: u8, col: u8, ty: Type) -> Vec<(u32, Value)> {
+        let name = ["mm_stat", "io_stat", "bd_stat"][usize::from(file).min(2)];
+        let page_kb = self.pagesize / 1024;
+        let mut out = Vec::new();
+        for i in 0..self.d.devs.len() {
+            let x = &self.d.devs[i];
+            if x.kind != DevKind::Zram {
+                continue;
+            }
+            let id = self.d.dev_ids[i];
+            let rel = format!("sys/block/{}/{name}", x.kname);
+            if !self.d.zram_files.contains_key(&rel) {
+                let nums = read::read_into(&self.root, &rel, &mut self.d.scratch)
+                    .ok()
+                    .map(|b| {
+                        read::fields(b)
+                            .map_while(read::parse_u64_wrapping)
+                            .collect::<Vec<u64>>()
+                    });
+                self.d.zram_files.insert(rel.clone(), nums);
+            }
+            let Some(Some(nums)) = self.d.zram_files.get(&rel) else {
+                continue;
+            };
+            let Some(&v) = nums.get(usize::from(col)) else {
+                continue;
+            };
+            let v = match (file, col) {
+                (0, 0..=4) => v / 1024,
+                (0, _) | (2, _) => v.wrapping_mul(page_kb),
+                _ => v,
+            };
+            out.push((id, convert(V::U(v), ty)));
+        }
+        out
+    }
+
     fn ipc_values(&self, f: IpcF, ty: Type) -> Vec<(u32, Value)> {
         let t = &self.d.ipc;
         let owner = |c: &ipc::Common| V::S(ipc::owner(&self.root, self.live, c.uid));
@@ -1773,12 +1844,18 @@ impl LinuxPmda {
             }
             indom::SLAB => {
                 self.ensure(Src::Slabinfo)?;
-                self.d
+                // In id order, as pmdalinux's cache lists them: a cache
+                // created after start-up gets the next id wherever the
+                // kernel prints it.
+                let mut v: Vec<Instance> = self
+                    .d
                     .slabs
                     .iter()
                     .zip(&self.d.slab_ids)
                     .map(|(c, id)| Instance::new(*id, c.name.clone()))
-                    .collect()
+                    .collect();
+                v.sort_by_key(|i| i.id);
+                v
             }
             indom::ZONEINFO => {
                 self.ensure(Src::Zoneinfo)?;
@@ -1812,13 +1889,14 @@ impl LinuxPmda {
                 .iter()
                 .map(|(i, n)| Instance::new(*i, *n))
                 .collect(),
-            indom::DISK | indom::PARTITIONS | indom::DM | indom::MD => {
+            indom::DISK | indom::PARTITIONS | indom::DM | indom::MD | indom::ZRAM => {
                 self.ensure(Src::Diskstats)?;
                 let want = match serial {
                     indom::DISK => DevKind::Disk,
                     indom::PARTITIONS => DevKind::Partition,
                     indom::DM => DevKind::Dm,
-                    _ => DevKind::Md,
+                    indom::MD => DevKind::Md,
+                    _ => DevKind::Zram,
                 };
                 self.d
                     .devs
@@ -2150,7 +2228,9 @@ fn disk_field(x: &Dev, f: DField, caps: &HashMap<String, u64>) -> Option<u64> {
         DField::ReadRaw => s.time_reading,
         DField::WriteRaw => s.time_writing,
         DField::TotalRaw => s.time_reading.wrapping_add(s.time_writing),
-        // pmdalinux leaves out devices whose size is unknown or zero.
+        // zram devices report zero until they are sized; pmdalinux leaves
+        // out other devices whose size is unknown or zero.
+        DField::Capacity if x.kind == DevKind::Zram => caps.get(&x.kname).copied().unwrap_or(0),
         DField::Capacity => caps.get(&x.kname).copied().filter(|&c| c != 0)?,
         DField::Discard => s.discards.unwrap_or(0),
         DField::BlkDiscard => s.sectors_discarded.unwrap_or(0),

@@ -2050,3 +2050,134 @@ fn missing_or_bad_ipc_tables_fail_only_their_metrics() {
     assert_eq!(u(&one(&mut a, "mem.physmem")), 100);
     assert_eq!(u(&one(&mut a, "ipc.sem.max_semval")), 32767);
 }
+
+/// Expected value of a per-device metric, by device name.
+type Expect<'a> = Box<dyn Fn(&str) -> u64 + 'a>;
+
+#[test]
+fn zram_devices() {
+    let page_kb = unsigned_pagesize() as u64 / 1024;
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let stats = read(&root, "proc/diskstats");
+        let parts = read(&root, "proc/partitions");
+        let devs: Vec<String> = stats
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(2))
+            .filter(|n| n.starts_with("zram"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(devs.len(), if tree == "vm" { 1 } else { 2 }, "{tree}");
+        let col = |d: &str, c: usize| diskcol(&stats, d, c);
+        let checks: Vec<(&str, Expect<'_>)> = vec![
+            ("read", Box::new(|d| col(d, 1))),
+            ("write", Box::new(|d| col(d, 5))),
+            ("total", Box::new(|d| col(d, 1) + col(d, 5))),
+            ("blkread", Box::new(|d| col(d, 3))),
+            ("blkwrite", Box::new(|d| col(d, 7))),
+            ("blktotal", Box::new(|d| col(d, 3) + col(d, 7))),
+            ("read_bytes", Box::new(|d| col(d, 3) / 2)),
+            ("write_bytes", Box::new(|d| col(d, 7) / 2)),
+            ("read_merge", Box::new(|d| col(d, 2))),
+            ("write_merge", Box::new(|d| col(d, 6))),
+            ("read_rawactive", Box::new(|d| col(d, 4))),
+            ("write_rawactive", Box::new(|d| col(d, 8))),
+            ("inflight", Box::new(|d| col(d, 9))),
+            ("avactive", Box::new(|d| col(d, 10))),
+            ("aveq", Box::new(|d| col(d, 11))),
+            ("discard", Box::new(|d| col(d, 12))),
+            ("blkdiscard", Box::new(|d| col(d, 14))),
+            ("flush", Box::new(|d| col(d, 16))),
+            (
+                "capacity",
+                Box::new(|d| {
+                    parts
+                        .lines()
+                        .find(|l| l.split_whitespace().nth(3) == Some(d))
+                        .map_or(0, |l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+                }),
+            ),
+        ];
+        for (metric, want) in &checks {
+            let got = fetch(&mut a, &format!("zram.{metric}")).unwrap();
+            assert_eq!(got.len(), devs.len(), "{tree} {metric}");
+            for d in &devs {
+                assert_eq!(u(&got[d]), want(d), "{tree} zram.{metric} {d}");
+            }
+        }
+        // The sysfs statistics files, where the device has them.
+        for (file, names) in [
+            (
+                "mm_stat",
+                &[
+                    "mm_stat.data_size.original",
+                    "mm_stat.data_size.compressed",
+                    "mm_stat.mem.used_total",
+                    "mm_stat.mem.limit",
+                    "mm_stat.mem.max_used",
+                    "mm_stat.pages.same",
+                    "mm_stat.pages.compacted",
+                    "mm_stat.pages.huge",
+                ][..],
+            ),
+            (
+                "io_stat",
+                &[
+                    "io_stat.failed.reads",
+                    "io_stat.failed.writes",
+                    "io_stat.invalid",
+                    "io_stat.notify_free",
+                ][..],
+            ),
+            (
+                "bd_stat",
+                &["bd_stat.count", "bd_stat.reads", "bd_stat.writes"][..],
+            ),
+        ] {
+            for (i, name) in names.iter().enumerate() {
+                let got = fetch(&mut a, &format!("zram.{name}")).unwrap();
+                for d in &devs {
+                    let text = std::fs::read_to_string(root.join(format!("sys/block/{d}/{file}")));
+                    let want = text.ok().map(|t| {
+                        let raw: u64 = t.split_whitespace().nth(i).unwrap().parse().unwrap();
+                        match (file, i) {
+                            ("mm_stat", 0..=4) => raw / 1024,
+                            ("mm_stat", _) | ("bd_stat", _) => raw * page_kb,
+                            _ => raw,
+                        }
+                    });
+                    assert_eq!(got.get(d).map(u), want, "{tree} zram.{name} {d}");
+                }
+            }
+        }
+    }
+    // Not in the disk metrics.
+    let mut a = agent(&fixture("multi"));
+    assert!(!fetch(&mut a, "disk.dev.read")
+        .unwrap()
+        .contains_key("zram0"));
+}
+
+#[test]
+fn thermal_throttling_per_cpu() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    for (metric, file) in [
+        ("core.count", "core_throttle_count"),
+        ("core.time", "core_throttle_total_time_ms"),
+        ("package.count", "package_throttle_count"),
+        ("package.time", "package_throttle_total_time_ms"),
+    ] {
+        let got = fetch(&mut a, &format!("hinv.cpu.thermal_throttle.{metric}")).unwrap();
+        assert_eq!(got.len(), 3);
+        for (cpu, v) in &got {
+            let f = root.join(format!(
+                "sys/devices/system/cpu/{cpu}/thermal_throttle/{file}"
+            ));
+            let want = std::fs::read_to_string(f).map_or(0, |t| t.trim().parse().unwrap());
+            assert_eq!(u(v), want, "{metric} {cpu}");
+        }
+        assert_ne!(u(&got["cpu3"]), 0);
+    }
+}

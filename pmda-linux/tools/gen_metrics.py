@@ -14,11 +14,10 @@ import sys
 
 # Clusters this agent serves (pmdalinux's cluster numbers).
 CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 20, 26, 33, 67, 68, 70, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25,
-            6, 34, 35, 36, 55, 69, 77, 78, 81, 21, 22, 23, 56, 61, 62, 64, 65, 66}
+            6, 34, 35, 36, 55, 69, 77, 78, 81, 21, 22, 23, 56, 61, 62, 64, 65, 66,
+            86, 87, 88, 89, 55}
 # Individual metrics left out of served clusters (need an indom we lack).
 SKIP = {
-    "hinv.cpu.thermal_throttle.core.count", "hinv.cpu.thermal_throttle.core.time",
-    "hinv.cpu.thermal_throttle.package.count", "hinv.cpu.thermal_throttle.package.time",
     "hinv.cpu.frequency_scaling.count", "hinv.cpu.frequency_scaling.time",
     "hinv.cpu.frequency_scaling.max", "hinv.cpu.frequency_scaling.min",
 }
@@ -107,6 +106,7 @@ DISK_SCOPE = {
     "disk.partitions": "per partition",
     "disk.dm": "per device-mapper device",
     "disk.md": "per multi-device (software RAID) device",
+    "zram": "per zram (compressed RAM disk) device",
 }
 
 NETIF = {
@@ -491,11 +491,41 @@ IPC_OBJ = {
     "nsems": ("semaphores", "Semaphores in the {obj}"),
 }
 
+ZRAM_STAT = {
+    "mm_stat.data_size.original": ("data stored, uncompressed", "Data stored in the device before compression, in Kbytes (orig_data_size of mm_stat)"),
+    "mm_stat.data_size.compressed": ("data stored, compressed", "Data stored in the device after compression, in Kbytes (compr_data_size of mm_stat)"),
+    "mm_stat.mem.used_total": ("memory used", "Memory the device uses for its data and metadata, in Kbytes (mem_used_total of mm_stat)"),
+    "mm_stat.mem.limit": ("memory limit", "The most memory the device may use, in Kbytes, zero for no limit (mem_limit of mm_stat)"),
+    "mm_stat.mem.max_used": ("peak memory used", "The most memory the device has used, in Kbytes (mem_used_max of mm_stat)"),
+    "mm_stat.pages.same": ("same-filled pages", "Pages filled with one repeated value, stored without memory, in Kbytes of pages (same_pages of mm_stat)"),
+    "mm_stat.pages.compacted": ("pages freed by compaction", "Pages freed by compaction, in Kbytes of pages (pages_compacted of mm_stat)"),
+    "mm_stat.pages.huge": ("incompressible pages", "Pages stored uncompressed because they do not compress, in Kbytes of pages (huge_pages of mm_stat)"),
+    "io_stat.failed.reads": ("failed reads", "Reads that failed (failed_reads of io_stat)"),
+    "io_stat.failed.writes": ("failed writes", "Writes that failed (failed_writes of io_stat)"),
+    "io_stat.invalid": ("invalid requests", "Requests that were not properly aligned (invalid_io of io_stat)"),
+    "io_stat.notify_free": ("freed slots", "Slots freed because the data they held was discarded or freed (notify_free of io_stat)"),
+    "bd_stat.count": ("data on the backing device", "Data written back to the backing device and held there, in Kbytes of pages (bd_count of bd_stat)"),
+    "bd_stat.reads": ("reads from the backing device", "Data read from the backing device, in Kbytes of pages (bd_reads of bd_stat)"),
+    "bd_stat.writes": ("writes to the backing device", "Data written to the backing device, in Kbytes of pages (bd_writes of bd_stat)"),
+}
+THERMAL = {
+    "core.count": ("core thermal throttling events", "Times the CPU's core was throttled because it ran too hot, from thermal_throttle/core_throttle_count"),
+    "core.time": ("core thermal throttling time", "Milliseconds the CPU's core spent throttled because it ran too hot, from thermal_throttle/core_throttle_total_time_ms"),
+    "package.count": ("package thermal throttling events", "Times the CPU's package was throttled because it ran too hot, from thermal_throttle/package_throttle_count"),
+    "package.time": ("package thermal throttling time", "Time the CPU's package spent throttled because it ran too hot, from thermal_throttle/package_throttle_total_time_ms"),
+}
+
 
 def help_for(name, cluster):
     if name in SIMPLE:
         return SIMPLE[name]
     parts = name.split(".")
+    if name.startswith("zram.") and name[5:] in ZRAM_STAT:
+        one, long = ZRAM_STAT[name[5:]]
+        return (f"zram {one}", long + ", from /sys/block/zramN. One instance per zram device; no value for a device without the file.")
+    if name.startswith("hinv.cpu.thermal_throttle."):
+        one, long = THERMAL[name[len("hinv.cpu.thermal_throttle."):]]
+        return (one, long + " under /sys/devices/system/cpu/cpuN; zero when the CPU does not report it.")
     if name in IPC:
         return IPC[name]
     if cluster in (64, 65, 66):
