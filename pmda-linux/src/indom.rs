@@ -43,6 +43,10 @@ pub const INTERRUPTS: u32 = 4;
 pub const SWAPDEV: u32 = 6;
 /// Mounted tmpfs filesystems.
 pub const TMPFS: u32 = 18;
+/// SCSI tape drives.
+pub const TAPE: u32 = 34;
+/// Fibre Channel hosts.
+pub const FCHOST: u32 = 39;
 /// zram devices.
 pub const ZRAM: u32 = 38;
 /// System V shared memory segments.
@@ -108,6 +112,8 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (ZONEINFO_PROTECTION, "set of lowmem protection figures per zone", "One instance per entry of each zone's protection list in /proc/zoneinfo, named ZONE::nodeN::lowmem_reservedK for the K-th entry."),
     (SLAB, "set of slab caches", "One instance per kernel slab cache listed in /proc/slabinfo, named as the kernel names the cache."),
     (ICMPMSG, "ICMP message types", "256 instances, one per ICMP message type number: TypeN with id N, for N from 0 to 255."),
+    (TAPE, "set of SCSI tape drives", "One instance per tape drive stN under /sys/class/scsi_tape that has statistics (the nst and mode aliases share them and are not listed)."),
+    (FCHOST, "set of Fibre Channel hosts", "One instance per host under /sys/class/fc_host that has statistics, named as the kernel names it (host0, ...)."),
     (ZRAM, "set of zram devices", "One instance per compressed RAM disk (zramN) in /proc/diskstats, named as the kernel names it."),
     (SWAPDEV, "set of swap areas", "One instance per active swap device or file listed in /proc/swaps, named by its path."),
     (TMPFS, "set of mounted tmpfs filesystems", "One instance per mounted tmpfs filesystem in /proc/mounts, named by its mount point; a mount point mounted more than once is one instance."),

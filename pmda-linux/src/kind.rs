@@ -91,6 +91,10 @@ pub enum Src {
     SysvMsg,
     /// /proc/sysvipc/sem.
     SysvSem,
+    /// /sys/class/scsi_tape/stN/stats of every tape drive.
+    Tape,
+    /// /sys/class/fc_host/hostN/statistics of every FC host.
+    FcHost,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -102,7 +106,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 45;
+pub const NSRC: usize = 47;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -149,6 +153,8 @@ impl Src {
             Src::SysvShm => "proc/sysvipc/shm",
             Src::SysvMsg => "proc/sysvipc/msg",
             Src::SysvSem => "proc/sysvipc/sem",
+            Src::Tape => "sys/class/scsi_tape",
+            Src::FcHost => "sys/class/fc_host",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -546,6 +552,14 @@ pub enum Kind {
     /// A zram device figure from `/sys/block/zramN/`: file (0 mm_stat,
     /// 1 io_stat, 2 bd_stat) and column.
     ZramStat(u8, u8),
+    /// A tape drive figure (index into [`crate::tapefc::TAPE_FIELDS`]).
+    Tape(u8),
+    /// Number of tape drives.
+    NTape,
+    /// An FC host figure (index into [`crate::tapefc::FCHOST_FIELDS`]).
+    FcHost(u8),
+    /// Number of FC hosts.
+    NFcHost,
     /// A fixed value (a limit the kernel reports as a constant).
     Const(u64),
     /// A metric that never has values here (its source is not supported
@@ -681,6 +695,8 @@ impl Kind {
                 }
             }
             Kind::ZramStat(..) => add(Src::Diskstats),
+            Kind::Tape(_) | Kind::NTape => add(Src::Tape),
+            Kind::FcHost(_) | Kind::NFcHost => add(Src::FcHost),
             Kind::Ipc(IpcF::Shm(_) | IpcF::ShmInfo(_)) => add(Src::SysvShm),
             Kind::Ipc(IpcF::Msg(_) | IpcF::MsgInfo(_)) => add(Src::SysvMsg),
             Kind::Ipc(IpcF::Sem(_) | IpcF::SemInfo(_)) => add(Src::SysvSem),
@@ -1348,7 +1364,26 @@ pub fn resolve(
             },
         };
     }
+    if let Some(f) = name.strip_prefix("tape.dev.") {
+        let i = crate::tapefc::TAPE_FIELDS.iter().position(|c| *c == f)?;
+        return Some(Kind::Tape(i as u8));
+    }
+    if let Some(f) = name.strip_prefix("fchost.") {
+        let file = match f {
+            "in.frames" => "rx_frames",
+            "out.frames" => "tx_frames",
+            "in.bytes" => "rx_words",
+            "out.bytes" => "tx_words",
+            other => other,
+        };
+        let i = crate::tapefc::FCHOST_FIELDS
+            .iter()
+            .position(|(c, _)| *c == file)?;
+        return Some(Kind::FcHost(i as u8));
+    }
     let k = match name {
+        "hinv.ntape" => Kind::NTape,
+        "hinv.nfchost" => Kind::NFcHost,
         "hinv.cpu.online" => Kind::Online(false),
         "hinv.node.online" => Kind::Online(true),
         "hinv.cpu.thermal_throttle.core.count" => Kind::Thermal(0),

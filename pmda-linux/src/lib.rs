@@ -43,6 +43,7 @@ pub mod rpc;
 pub mod slabinfo;
 pub mod sockdiag;
 pub mod stat;
+pub mod tapefc;
 pub mod zoneinfo;
 
 use std::collections::HashMap;
@@ -214,6 +215,11 @@ struct Data {
     raw: [u64; 2],
     /// Per-node meminfo and numastat figures.
     numa: Vec<numa::NodeMem>,
+    /// Tape drives and FC hosts with their figures and instance ids.
+    tapes: Vec<tapefc::DevCounts<10>>,
+    tape_ids: Vec<u32>,
+    fchosts: Vec<tapefc::DevCounts<8>>,
+    fchost_ids: Vec<u32>,
     /// zram sysfs statistics files read in this fetch, by path: their
     /// numbers, or `None` when unreadable.
     zram_files: HashMap<String, Option<Vec<u64>>>,
@@ -249,6 +255,8 @@ struct Maps {
     shm: InstMap,
     msg: InstMap,
     sem: InstMap,
+    tape: InstMap,
+    fchost: InstMap,
 }
 
 impl Maps {
@@ -374,6 +382,8 @@ impl LinuxPmda {
             shm: InstMap::seeded(&root, indom::IPC_SHM),
             msg: InstMap::seeded(&root, indom::IPC_MSG),
             sem: InstMap::seeded(&root, indom::IPC_SEM),
+            tape: InstMap::seeded(&root, indom::TAPE),
+            fchost: InstMap::seeded(&root, indom::FCHOST),
         };
         Ok(LinuxPmda {
             table,
@@ -454,6 +464,26 @@ impl LinuxPmda {
         }
         if src == Src::NumaMem {
             self.load_numa();
+            return Ok(());
+        }
+        if src == Src::Tape {
+            tapefc::scan_tapes(&root, &mut self.d.tapes);
+            self.d.tape_ids = self
+                .d
+                .tapes
+                .iter()
+                .map(|(n, _)| self.maps.tape.id(n))
+                .collect();
+            return Ok(());
+        }
+        if src == Src::FcHost {
+            tapefc::scan_fchosts(&root, &mut self.d.fchosts);
+            self.d.fchost_ids = self
+                .d
+                .fchosts
+                .iter()
+                .map(|(n, _)| self.maps.fchost.id(n))
+                .collect();
             return Ok(());
         }
         if src == Src::NetAddr {
@@ -752,6 +782,8 @@ impl LinuxPmda {
             Src::Raw6 => self.d.raw[1] = misc::count_raw(bytes),
             Src::Nodes
             | Src::NumaMem
+            | Src::Tape
+            | Src::FcHost
             | Src::NetAddr
             | Src::RpcNfs
             | Src::RpcNfsd
@@ -1280,6 +1312,20 @@ impl LinuxPmda {
             Kind::RawCount(s) => one(V::U(d.raw[(s == Src::Raw6) as usize])),
             Kind::NoValues => Ok(Vec::new()),
             Kind::Const(v) => one(V::U(v)),
+            Kind::NTape => one(V::U(d.tapes.len() as u64)),
+            Kind::NFcHost => one(V::U(d.fchosts.len() as u64)),
+            Kind::Tape(i) => Ok(d
+                .tapes
+                .iter()
+                .zip(&d.tape_ids)
+                .map(|((_, c), id)| (*id, convert(V::U(c[usize::from(i).min(9)]), ty)))
+                .collect()),
+            Kind::FcHost(i) => Ok(d
+                .fchosts
+                .iter()
+                .zip(&d.fchost_ids)
+                .map(|((_, c), id)| (*id, convert(V::U(c[usize::from(i).min(7)]), ty)))
+                .collect()),
             Kind::Ipc(f) => Ok(self.ipc_values(f, ty)),
             Kind::ZramStat(file, col) => Ok(self.zram_values(file, col, ty)),
             Kind::Numa(f) => {
@@ -1938,6 +1984,24 @@ impl LinuxPmda {
                     .map(|(o, id)| Instance::new(*id, o.to_string()))
                     .collect()
             }
+            indom::TAPE => {
+                self.ensure(Src::Tape)?;
+                self.d
+                    .tapes
+                    .iter()
+                    .zip(&self.d.tape_ids)
+                    .map(|((n, _), id)| Instance::new(*id, n.clone()))
+                    .collect()
+            }
+            indom::FCHOST => {
+                self.ensure(Src::FcHost)?;
+                self.d
+                    .fchosts
+                    .iter()
+                    .zip(&self.d.fchost_ids)
+                    .map(|((n, _), id)| Instance::new(*id, n.clone()))
+                    .collect()
+            }
             indom::SWAPDEV => {
                 self.ensure(Src::Swaps)?;
                 self.d
@@ -2186,6 +2250,8 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::SysvShm,
     Src::SysvMsg,
     Src::SysvSem,
+    Src::Tape,
+    Src::FcHost,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,

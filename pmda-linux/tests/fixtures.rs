@@ -2181,3 +2181,58 @@ fn thermal_throttling_per_cpu() {
         assert_ne!(u(&got["cpu3"]), 0);
     }
 }
+
+#[test]
+fn tape_drives_and_fc_hosts() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let tape = |f: &str| -> u64 {
+        read(&root, &format!("sys/class/scsi_tape/st0/stats/{f}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(u(&one(&mut a, "hinv.ntape")), 1);
+    for f in [
+        "in_flight",
+        "io_ns",
+        "other_cnt",
+        "read_byte_cnt",
+        "read_cnt",
+        "read_ns",
+        "resid_cnt",
+        "write_byte_cnt",
+        "write_cnt",
+        "write_ns",
+    ] {
+        let got = fetch(&mut a, &format!("tape.dev.{f}")).unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["st0"], "{f}");
+        assert_eq!(u(&got["st0"]), tape(f), "{f}");
+    }
+    let fc = |f: &str| -> u64 {
+        let t = read(&root, &format!("sys/class/fc_host/host2/statistics/{f}"));
+        u64::from_str_radix(t.trim().trim_start_matches("0x"), 16).unwrap()
+    };
+    assert_eq!(u(&one(&mut a, "hinv.nfchost")), 1);
+    for (metric, want) in [
+        ("in.frames", fc("rx_frames")),
+        ("out.frames", fc("tx_frames")),
+        ("in.bytes", fc("rx_words") * 4),
+        ("out.bytes", fc("tx_words") * 4),
+        ("lip_count", fc("lip_count")),
+        // All ones: the driver does not count it.
+        ("nos_count", 0),
+        ("error_frames", fc("error_frames")),
+        ("dumped_frames", fc("dumped_frames")),
+    ] {
+        let got = fetch(&mut a, &format!("fchost.{metric}")).unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["host2"], "{metric}");
+        assert_eq!(u(&got["host2"]), want, "{metric}");
+    }
+    // Neither on the vm tree: no values, counts zero.
+    let mut a = agent(&fixture("vm"));
+    assert_eq!(u(&one(&mut a, "hinv.ntape")), 0);
+    assert_eq!(u(&one(&mut a, "hinv.nfchost")), 0);
+    assert!(fetch(&mut a, "tape.dev.read_cnt").unwrap().is_empty());
+    assert!(fetch(&mut a, "fchost.in.frames").unwrap().is_empty());
+}

@@ -15,7 +15,7 @@ import sys
 # Clusters this agent serves (pmdalinux's cluster numbers).
 CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 20, 26, 33, 67, 68, 70, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25,
             6, 34, 35, 36, 55, 69, 77, 78, 81, 21, 22, 23, 56, 61, 62, 64, 65, 66,
-            86, 87, 88, 89, 55}
+            86, 87, 88, 89, 55, 71, 91}
 # Individual metrics left out of served clusters (need an indom we lack).
 SKIP = {
     "hinv.cpu.frequency_scaling.count", "hinv.cpu.frequency_scaling.time",
@@ -36,6 +36,7 @@ UNITS = {
     "Mbyte": "Units::new(1, 0, 0, space::MBYTE, 0, 0)",
     "millisec": "Units::MILLISEC",
     "microsec": "Units::new(0, 1, 0, 0, time::USEC, 0)",
+    "nanosec": "Units::new(0, 1, 0, 0, time::NSEC, 0)",
     "sec": "Units::SEC",
     "/ microsec": "Units::new(0, -1, 0, 0, time::USEC, 0)",
     "Mbyte / sec": "Units::new(1, -1, 0, space::MBYTE, time::SEC, 0)",
@@ -508,6 +509,29 @@ ZRAM_STAT = {
     "bd_stat.reads": ("reads from the backing device", "Data read from the backing device, in Kbytes of pages (bd_reads of bd_stat)"),
     "bd_stat.writes": ("writes to the backing device", "Data written to the backing device, in Kbytes of pages (bd_writes of bd_stat)"),
 }
+TAPE = {
+    "in_flight": ("tape requests in flight", "Requests issued to the tape drive and not yet completed"),
+    "io_ns": ("tape I/O time", "Nanoseconds the drive spent on all requests"),
+    "other_cnt": ("tape other requests", "Requests that were neither reads nor writes (rewinds, seeks, ...)"),
+    "read_byte_cnt": ("tape bytes read", "Bytes read from the drive"),
+    "read_cnt": ("tape reads", "Read requests completed"),
+    "read_ns": ("tape read time", "Nanoseconds spent on read requests"),
+    "resid_cnt": ("tape residual counts", "Reads or writes that transferred less than asked (a residual count)"),
+    "write_byte_cnt": ("tape bytes written", "Bytes written to the drive"),
+    "write_cnt": ("tape writes", "Write requests completed"),
+    "write_ns": ("tape write time", "Nanoseconds spent on write requests"),
+}
+FCHOST = {
+    "lip_count": ("FC loop initializations", "Loop initialization primitive sequences seen on the port"),
+    "nos_count": ("FC not-operational sequences", "Not-operational primitive sequences seen on the port"),
+    "error_frames": ("FC frames in error", "Frames received with errors"),
+    "dumped_frames": ("FC frames dropped", "Frames the port dropped"),
+    "in.frames": ("FC frames received", "Frames received by the port"),
+    "in.bytes": ("FC bytes received", "Bytes received by the port (the kernel counts four-byte words)"),
+    "out.frames": ("FC frames sent", "Frames transmitted by the port"),
+    "out.bytes": ("FC bytes sent", "Bytes transmitted by the port (the kernel counts four-byte words)"),
+}
+
 THERMAL = {
     "core.count": ("core thermal throttling events", "Times the CPU's core was throttled because it ran too hot, from thermal_throttle/core_throttle_count"),
     "core.time": ("core thermal throttling time", "Milliseconds the CPU's core spent throttled because it ran too hot, from thermal_throttle/core_throttle_total_time_ms"),
@@ -523,6 +547,16 @@ def help_for(name, cluster):
     if name.startswith("zram.") and name[5:] in ZRAM_STAT:
         one, long = ZRAM_STAT[name[5:]]
         return (f"zram {one}", long + ", from /sys/block/zramN. One instance per zram device; no value for a device without the file.")
+    if name == "hinv.ntape":
+        return ("number of tape drives", "Number of SCSI tape drives with statistics under /sys/class/scsi_tape.")
+    if name == "hinv.nfchost":
+        return ("number of Fibre Channel hosts", "Number of Fibre Channel hosts with statistics under /sys/class/fc_host.")
+    if name.startswith("tape.dev."):
+        one, long = TAPE[name[len("tape.dev."):]]
+        return (one, long + ", from /sys/class/scsi_tape/stN/stats. One instance per tape drive; a figure the drive does not report reads zero.")
+    if name.startswith("fchost."):
+        one, long = FCHOST[name[len("fchost."):]]
+        return (one, long + ", from /sys/class/fc_host/hostN/statistics. One instance per FC host; a figure the host does not report reads zero.")
     if name.startswith("hinv.cpu.thermal_throttle."):
         one, long = THERMAL[name[len("hinv.cpu.thermal_throttle."):]]
         return (one, long + " under /sys/devices/system/cpu/cpuN; zero when the CPU does not report it.")
