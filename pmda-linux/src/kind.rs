@@ -95,6 +95,8 @@ pub enum Src {
     Tape,
     /// /sys/class/fc_host/hostN/statistics of every FC host.
     FcHost,
+    /// /proc/scsi/scsi (with the block device names from sysfs).
+    Scsi,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -106,7 +108,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 47;
+pub const NSRC: usize = 48;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -155,6 +157,7 @@ impl Src {
             Src::SysvSem => "proc/sysvipc/sem",
             Src::Tape => "sys/class/scsi_tape",
             Src::FcHost => "sys/class/fc_host",
+            Src::Scsi => "proc/scsi/scsi",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -560,6 +563,8 @@ pub enum Kind {
     FcHost(u8),
     /// Number of FC hosts.
     NFcHost,
+    /// The block device of each SCSI device (hinv.map.scsi).
+    ScsiMap,
     /// A fixed value (a limit the kernel reports as a constant).
     Const(u64),
     /// A metric that never has values here (its source is not supported
@@ -697,6 +702,7 @@ impl Kind {
             Kind::ZramStat(..) => add(Src::Diskstats),
             Kind::Tape(_) | Kind::NTape => add(Src::Tape),
             Kind::FcHost(_) | Kind::NFcHost => add(Src::FcHost),
+            Kind::ScsiMap => add(Src::Scsi),
             Kind::Ipc(IpcF::Shm(_) | IpcF::ShmInfo(_)) => add(Src::SysvShm),
             Kind::Ipc(IpcF::Msg(_) | IpcF::MsgInfo(_)) => add(Src::SysvMsg),
             Kind::Ipc(IpcF::Sem(_) | IpcF::SemInfo(_)) => add(Src::SysvSem),
@@ -1383,6 +1389,7 @@ pub fn resolve(
     }
     let k = match name {
         "hinv.ntape" => Kind::NTape,
+        "hinv.map.scsi" => Kind::ScsiMap,
         "hinv.nfchost" => Kind::NFcHost,
         "hinv.cpu.online" => Kind::Online(false),
         "hinv.node.online" => Kind::Online(true),

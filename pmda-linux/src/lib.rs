@@ -220,6 +220,9 @@ struct Data {
     tape_ids: Vec<u32>,
     fchosts: Vec<tapefc::DevCounts<8>>,
     fchost_ids: Vec<u32>,
+    /// Every SCSI device seen since start-up: (instance id, name, block
+    /// device). pmdalinux never retires them.
+    scsi: Vec<(u32, String, String)>,
     /// zram sysfs statistics files read in this fetch, by path: their
     /// numbers, or `None` when unreadable.
     zram_files: HashMap<String, Option<Vec<u64>>>,
@@ -257,6 +260,7 @@ struct Maps {
     sem: InstMap,
     tape: InstMap,
     fchost: InstMap,
+    scsi: InstMap,
 }
 
 impl Maps {
@@ -384,6 +388,7 @@ impl LinuxPmda {
             sem: InstMap::seeded(&root, indom::IPC_SEM),
             tape: InstMap::seeded(&root, indom::TAPE),
             fchost: InstMap::seeded(&root, indom::FCHOST),
+            scsi: InstMap::seeded(&root, indom::SCSI),
         };
         Ok(LinuxPmda {
             table,
@@ -474,6 +479,22 @@ impl LinuxPmda {
                 .iter()
                 .map(|(n, _)| self.maps.tape.id(n))
                 .collect();
+            return Ok(());
+        }
+        if src == Src::Scsi {
+            // A device is listed once its block device is known; once
+            // listed it stays, as in pmdalinux's cache.
+            if let Ok(text) = std::fs::read_to_string(root.join(src.path())) {
+                for dev in tapefc::parse_scsi(&text) {
+                    if self.d.scsi.iter().any(|(_, n, _)| *n == dev.name) {
+                        continue;
+                    }
+                    if let Some(block) = tapefc::scsi_block(&root, &dev.addr) {
+                        let id = self.maps.scsi.id(&dev.name);
+                        self.d.scsi.push((id, dev.name, block));
+                    }
+                }
+            }
             return Ok(());
         }
         if src == Src::FcHost {
@@ -784,6 +805,7 @@ impl LinuxPmda {
             | Src::NumaMem
             | Src::Tape
             | Src::FcHost
+            | Src::Scsi
             | Src::NetAddr
             | Src::RpcNfs
             | Src::RpcNfsd
@@ -1313,6 +1335,11 @@ impl LinuxPmda {
             Kind::NoValues => Ok(Vec::new()),
             Kind::Const(v) => one(V::U(v)),
             Kind::NTape => one(V::U(d.tapes.len() as u64)),
+            Kind::ScsiMap => Ok(d
+                .scsi
+                .iter()
+                .map(|(id, _, dev)| (*id, Value::String(dev.clone())))
+                .collect()),
             Kind::NFcHost => one(V::U(d.fchosts.len() as u64)),
             Kind::Tape(i) => Ok(d
                 .tapes
@@ -1984,6 +2011,14 @@ impl LinuxPmda {
                     .map(|(o, id)| Instance::new(*id, o.to_string()))
                     .collect()
             }
+            indom::SCSI => {
+                self.ensure(Src::Scsi)?;
+                self.d
+                    .scsi
+                    .iter()
+                    .map(|(id, n, _)| Instance::new(*id, n.clone()))
+                    .collect()
+            }
             indom::TAPE => {
                 self.ensure(Src::Tape)?;
                 self.d
@@ -2252,6 +2287,7 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::SysvSem,
     Src::Tape,
     Src::FcHost,
+    Src::Scsi,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,

@@ -1,6 +1,7 @@
 //! SCSI tape drive statistics (`/sys/class/scsi_tape/stN/stats/`) and
 //! Fibre Channel host statistics (`/sys/class/fc_host/hostN/statistics/`),
-//! one small file per figure.
+//! one small file per figure; and the SCSI device list of
+//! `/proc/scsi/scsi` (see [`parse_scsi`]).
 //!
 //! As pmdalinux does: a tape drive is a `st<digits>` entry (the `nst`,
 //! `stNa`... aliases share its statistics and are skipped) with a `stats`
@@ -116,9 +117,70 @@ pub fn scan_fchosts(root: &Path, out: &mut Vec<DevCounts<8>>) {
     }
 }
 
+/// One SCSI device of /proc/scsi/scsi: its instance name
+/// (`scsiH:C:I:L TYPE`) and its address for the sysfs lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScsiDev {
+    /// `scsiH:C:I:L TYPE`, as pmdalinux names the instance.
+    pub name: String,
+    /// `H:C:I:L`, the device's directory under /sys/class/scsi_device.
+    pub addr: String,
+}
+
+/// Parses /proc/scsi/scsi: each `Host: scsiH Channel: C Id: I Lun: L`
+/// line and the `Type:` that follows it. Numbers are printed without
+/// leading zeros in the name, as C's `%d` prints them.
+pub fn parse_scsi(text: &str) -> Vec<ScsiDev> {
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        let Some(rest) = l.strip_prefix("Host:") else {
+            continue;
+        };
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| w.get(i).and_then(|x| x.parse::<u32>().ok());
+        let host = w
+            .first()
+            .and_then(|h| h.strip_prefix("scsi")?.parse::<u32>().ok());
+        let (Some(h), Some(c), Some(i), Some(lun)) = (host, num(2), num(4), num(6)) else {
+            continue;
+        };
+        let ty = lines
+            .by_ref()
+            .find_map(|t| {
+                let (_, after) = t.split_once("Type:")?;
+                after.split_whitespace().next().map(str::to_string)
+            })
+            .unwrap_or_default();
+        out.push(ScsiDev {
+            name: format!("scsi{h}:{c}:{i}:{lun} {ty}"),
+            addr: format!("{h}:{c}:{i}:{lun}"),
+        });
+    }
+    out
+}
+
+/// The block device of a SCSI device: the first entry of
+/// `ROOT/sys/class/scsi_device/ADDR/device/block`, if any.
+pub fn scsi_block(root: &Path, addr: &str) -> Option<String> {
+    entries(&root.join(format!("sys/class/scsi_device/{addr}/device/block")))
+        .into_iter()
+        .next()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scsi_list() {
+        let text = "Attached devices:\nHost: scsi0 Channel: 00 Id: 00 Lun: 00\n  Vendor: ATA      Model: Samsung SSD 860  Rev: 4B6Q\n  Type:   Direct-Access                    ANSI  SCSI revision: 05\nHost: scsi2 Channel: 00 Id: 01 Lun: 03\n  Vendor: HP       Model: Ultrium 5-SCSI   Rev: Z39W\n  Type:   Sequential-Access                ANSI  SCSI revision: 06\n";
+        let v = parse_scsi(text);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].name, "scsi0:0:0:0 Direct-Access");
+        assert_eq!(v[1].name, "scsi2:0:1:3 Sequential-Access");
+        assert_eq!(v[1].addr, "2:0:1:3");
+    }
 
     #[test]
     fn numbers_as_strtoull_base_0() {

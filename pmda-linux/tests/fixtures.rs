@@ -2236,3 +2236,36 @@ fn tape_drives_and_fc_hosts() {
     assert!(fetch(&mut a, "tape.dev.read_cnt").unwrap().is_empty());
     assert!(fetch(&mut a, "fchost.in.frames").unwrap().is_empty());
 }
+
+#[test]
+fn scsi_device_map() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    // Independently: each Host line's address, the device type two lines
+    // on, and the block directory in sysfs when there is one.
+    let text = read(&root, "proc/scsi/scsi");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut want = BTreeMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(rest) = l.strip_prefix("Host: scsi") else {
+            continue;
+        };
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        let n = |s: &str| s.parse::<u32>().unwrap();
+        let addr = format!("{}:{}:{}:{}", n(w[0]), n(w[2]), n(w[4]), n(w[6]));
+        let ty = lines[i + 2].split_whitespace().nth(1).unwrap();
+        let dir = root.join(format!("sys/class/scsi_device/{addr}/device/block"));
+        if let Ok(mut rd) = std::fs::read_dir(dir) {
+            let dev = rd.next().unwrap().unwrap().file_name();
+            want.insert(
+                format!("scsi{addr} {ty}"),
+                Value::String(dev.to_string_lossy().into_owned()),
+            );
+        }
+    }
+    assert_eq!(want.len(), 2);
+    assert_eq!(fetch(&mut a, "hinv.map.scsi").unwrap(), want);
+    assert!(fetch(&mut agent(&fixture("vm")), "hinv.map.scsi")
+        .unwrap()
+        .is_empty());
+}

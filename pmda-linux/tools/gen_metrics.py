@@ -15,7 +15,7 @@ import sys
 # Clusters this agent serves (pmdalinux's cluster numbers).
 CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 20, 26, 33, 67, 68, 70, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25,
             6, 34, 35, 36, 55, 69, 77, 78, 81, 21, 22, 23, 56, 61, 62, 64, 65, 66,
-            86, 87, 88, 89, 55, 71, 91}
+            86, 87, 88, 89, 55, 71, 91, 15}
 # Individual metrics left out of served clusters (need an indom we lack).
 SKIP = {
     "hinv.cpu.frequency_scaling.count", "hinv.cpu.frequency_scaling.time",
@@ -547,6 +547,8 @@ def help_for(name, cluster):
     if name.startswith("zram.") and name[5:] in ZRAM_STAT:
         one, long = ZRAM_STAT[name[5:]]
         return (f"zram {one}", long + ", from /sys/block/zramN. One instance per zram device; no value for a device without the file.")
+    if name == "hinv.map.scsi":
+        return ("block device of each SCSI device", "The kernel name of the block device (sda, st0, ...) of each SCSI device of /proc/scsi/scsi, found under /sys/class/scsi_device.")
     if name == "hinv.ntape":
         return ("number of tape drives", "Number of SCSI tape drives with statistics under /sys/class/scsi_tape.")
     if name == "hinv.nfchost":
