@@ -43,6 +43,8 @@ pub const INTERRUPTS: u32 = 4;
 pub const SWAPDEV: u32 = 6;
 /// Mounted tmpfs filesystems.
 pub const TMPFS: u32 = 18;
+/// Disks by World Wide Identifier (multipath aggregation).
+pub const WWID: u32 = 42;
 /// SCSI tape drives.
 pub const TAPE: u32 = 34;
 /// Fibre Channel hosts.
@@ -113,6 +115,7 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (SLAB, "set of slab caches", "One instance per kernel slab cache listed in /proc/slabinfo, named as the kernel names the cache."),
     (ICMPMSG, "ICMP message types", "256 instances, one per ICMP message type number: TypeN with id N, for N from 0 to 255."),
     (SCSI, "set of SCSI devices", "One instance per device of /proc/scsi/scsi that has a block device, named scsiH:C:I:L followed by the device type; a device stays listed once seen."),
+    (WWID, "set of disks by WWID", "One instance per World Wide Identifier of the disks (hinv.map.scsi_id), named by it; the SCSI paths to the same device share one instance."),
     (TAPE, "set of SCSI tape drives", "One instance per tape drive stN under /sys/class/scsi_tape that has statistics (the nst and mode aliases share them and are not listed)."),
     (FCHOST, "set of Fibre Channel hosts", "One instance per host under /sys/class/fc_host that has statistics, named as the kernel names it (host0, ...)."),
     (ZRAM, "set of zram devices", "One instance per compressed RAM disk (zramN) in /proc/diskstats, named as the kernel names it."),

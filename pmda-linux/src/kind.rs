@@ -565,6 +565,14 @@ pub enum Kind {
     NFcHost,
     /// The block device of each SCSI device (hinv.map.scsi).
     ScsiMap,
+    /// A disk figure summed over the SCSI paths of each WWID.
+    Wwid(DField),
+    /// The I/O scheduler of each WWID's first path.
+    WwidScheduler,
+    /// The SCSI paths (disk names) of each WWID.
+    WwidPaths,
+    /// `mdadm --detail --test` exit status of each md device.
+    MdStatus,
     /// A fixed value (a limit the kernel reports as a constant).
     Const(u64),
     /// A metric that never has values here (its source is not supported
@@ -703,6 +711,13 @@ impl Kind {
             Kind::Tape(_) | Kind::NTape => add(Src::Tape),
             Kind::FcHost(_) | Kind::NFcHost => add(Src::FcHost),
             Kind::ScsiMap => add(Src::Scsi),
+            Kind::Wwid(DField::Capacity) => {
+                add(Src::Diskstats);
+                add(Src::Partitions);
+            }
+            Kind::Wwid(_) | Kind::WwidScheduler | Kind::WwidPaths | Kind::MdStatus => {
+                add(Src::Diskstats)
+            }
             Kind::Ipc(IpcF::Shm(_) | IpcF::ShmInfo(_)) => add(Src::SysvShm),
             Kind::Ipc(IpcF::Msg(_) | IpcF::MsgInfo(_)) => add(Src::SysvMsg),
             Kind::Ipc(IpcF::Sem(_) | IpcF::SemInfo(_)) => add(Src::SysvSem),
@@ -835,6 +850,16 @@ pub fn resolve(
         if let Some((file, col)) = stat {
             return Some(Kind::ZramStat(file, col));
         }
+    }
+    if let Some(rest) = name.strip_prefix("disk.wwid.") {
+        return Some(match rest {
+            "scheduler" => Kind::WwidScheduler,
+            "scsi_paths" => Kind::WwidPaths,
+            f => Kind::Wwid(DField::from_suffix(f)?),
+        });
+    }
+    if name == "disk.md.status" {
+        return Some(Kind::MdStatus);
     }
     for (prefix, scope) in [
         ("disk.dev.", DiskScope::Per(crate::disk::DevKind::Disk)),

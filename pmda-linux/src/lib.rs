@@ -223,6 +223,10 @@ struct Data {
     /// Every SCSI device seen since start-up: (instance id, name, block
     /// device). pmdalinux never retires them.
     scsi: Vec<(u32, String, String)>,
+    /// WWIDs of this fetch with the indexes (into `devs`) of their
+    /// paths, in order of first path, and their instance ids.
+    wwids: Option<Vec<(String, Vec<usize>)>>,
+    wwid_ids: Vec<u32>,
     /// zram sysfs statistics files read in this fetch, by path: their
     /// numbers, or `None` when unreadable.
     zram_files: HashMap<String, Option<Vec<u64>>>,
@@ -261,6 +265,7 @@ struct Maps {
     tape: InstMap,
     fchost: InstMap,
     scsi: InstMap,
+    wwid: InstMap,
 }
 
 impl Maps {
@@ -389,6 +394,7 @@ impl LinuxPmda {
             tape: InstMap::seeded(&root, indom::TAPE),
             fchost: InstMap::seeded(&root, indom::FCHOST),
             scsi: InstMap::seeded(&root, indom::SCSI),
+            wwid: InstMap::seeded(&root, indom::WWID),
         };
         Ok(LinuxPmda {
             table,
@@ -446,6 +452,7 @@ impl LinuxPmda {
         self.d.statfs_file = None;
         self.d.tmpfs_statfs.clear();
         self.d.zram_files.clear();
+        self.d.wwids = None;
         self.d.sys_files.clear();
         self.d.uts = None;
     }
@@ -1355,6 +1362,8 @@ impl LinuxPmda {
                 .collect()),
             Kind::Ipc(f) => Ok(self.ipc_values(f, ty)),
             Kind::ZramStat(file, col) => Ok(self.zram_values(file, col, ty)),
+            Kind::Wwid(_) | Kind::WwidScheduler | Kind::WwidPaths => Ok(self.wwid_values(kind, ty)),
+            Kind::MdStatus => Ok(self.md_status(ty)),
             Kind::Numa(f) => {
                 let huge = match f {
                     NumaF::HugeBytes(_) => {
@@ -1702,6 +1711,108 @@ impl LinuxPmda {
         }))
     }
 
+    /// The disks grouped by WWID (hinv.map.scsi_id), once per fetch;
+    /// disks without one are left out.
+    fn wwid_groups(&mut self) {
+        if self.d.wwids.is_some() {
+            return;
+        }
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut scratch = std::mem::take(&mut self.d.scratch);
+        for (i, x) in self.d.devs.iter().enumerate() {
+            if x.kind != DevKind::Disk {
+                continue;
+            }
+            let id = disk::scsi_id(&self.root, &x.kname, &mut scratch);
+            if id == "unknown" {
+                continue;
+            }
+            match groups.iter_mut().find(|(w, _)| *w == id) {
+                Some((_, paths)) => paths.push(i),
+                None => groups.push((id, vec![i])),
+            }
+        }
+        self.d.scratch = scratch;
+        self.d.wwid_ids = groups.iter().map(|(w, _)| self.maps.wwid.id(w)).collect();
+        self.d.wwids = Some(groups);
+    }
+
+    /// disk.wwid values: per WWID, a disk figure summed over its paths
+    /// (left out when no path has it), the first path's scheduler, or
+    /// the path names separated by spaces.
+    fn wwid_values(&mut self, kind: Kind, ty: Type) -> Vec<(u32, Value)> {
+        self.wwid_groups();
+        let mut scratch = std::mem::take(&mut self.d.scratch);
+        let d = &self.d;
+        let mut out = Vec::new();
+        for ((_, paths), id) in d.wwids.iter().flatten().zip(&d.wwid_ids) {
+            let v = match kind {
+                Kind::WwidPaths => V::S(
+                    paths
+                        .iter()
+                        .map(|&i| d.devs[i].kname.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                Kind::WwidScheduler => {
+                    let Some(&first) = paths.first() else {
+                        continue;
+                    };
+                    V::S(disk::scheduler(
+                        &self.root,
+                        &d.devs[first].kname,
+                        &mut scratch,
+                    ))
+                }
+                Kind::Wwid(f) => {
+                    let vals: Vec<u64> = paths
+                        .iter()
+                        .filter_map(|&i| disk_field(&d.devs[i], f, &d.caps))
+                        .collect();
+                    if vals.is_empty() {
+                        continue;
+                    }
+                    let mut total = vals.iter().fold(0u64, |a, v| a.wrapping_add(*v));
+                    if ty == Type::U32 {
+                        total &= u32::MAX as u64;
+                    }
+                    V::U(total)
+                }
+                _ => continue,
+            };
+            out.push((*id, convert(v, ty)));
+        }
+        self.d.scratch = scratch;
+        out
+    }
+
+    /// disk.md.status: the exit status of `mdadm --detail --test` for
+    /// each md device (0 healthy, 1 degraded, 2 unusable, 4 error), as
+    /// pmdalinux reports it. mdadm is `/sbin/mdadm` on the live system and
+    /// `ROOT/sbin/mdadm` on another root; without it there are no values.
+    fn md_status(&self, ty: Type) -> Vec<(u32, Value)> {
+        let mdadm = self.root.join("sbin/mdadm");
+        if !mdadm.is_file() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (x, id) in self.d.devs.iter().zip(&self.d.dev_ids) {
+            if x.kind != DevKind::Md {
+                continue;
+            }
+            let status = std::process::Command::new(&mdadm)
+                .args(["--detail", "--test", &format!("/dev/{}", x.kname)])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            if let Some(code) = status.ok().and_then(|s| s.code()) {
+                out.push((*id, convert(V::U(code as u32 as u64), ty)));
+            }
+        }
+        out
+    }
+
     /// A column of one of the zram devices' sysfs statistics files
     /// (mm_stat, io_stat or bd_stat), each file read once per fetch. A
     /// device without the file (bd_stat needs writeback support) has no
@@ -2009,6 +2120,17 @@ impl LinuxPmda {
                 objs.iter()
                     .zip(ids)
                     .map(|(o, id)| Instance::new(*id, o.to_string()))
+                    .collect()
+            }
+            indom::WWID => {
+                self.ensure(Src::Diskstats)?;
+                self.wwid_groups();
+                self.d
+                    .wwids
+                    .iter()
+                    .flatten()
+                    .zip(&self.d.wwid_ids)
+                    .map(|((w, _), id)| Instance::new(*id, w.clone()))
                     .collect()
             }
             indom::SCSI => {

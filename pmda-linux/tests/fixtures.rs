@@ -2269,3 +2269,64 @@ fn scsi_device_map() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn disks_by_wwid_and_md_status() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let stats = read(&root, "proc/diskstats");
+    // Disks with a WWID file, grouped by its canonical form (naa. -> 3,
+    // eui. -> 2, t10. -> 1), in diskstats order.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for dev in ["sda", "sdb", "nvme0n1"] {
+        let w = std::fs::read_to_string(root.join(format!("sys/block/{dev}/device/wwid")))
+            .or_else(|_| std::fs::read_to_string(root.join(format!("sys/block/{dev}/wwid"))))
+            .unwrap();
+        let w = w.trim();
+        let id = if let Some(r) = w.strip_prefix("naa.") {
+            format!("3{r}")
+        } else if let Some(r) = w.strip_prefix("eui.") {
+            format!("2{r}")
+        } else {
+            w.to_string()
+        };
+        match groups.iter_mut().find(|(g, _)| *g == id) {
+            Some((_, p)) => p.push(dev.to_string()),
+            None => groups.push((id, vec![dev.to_string()])),
+        }
+    }
+    assert_eq!(groups.len(), 2);
+    let paths = fetch(&mut a, "disk.wwid.scsi_paths").unwrap();
+    let read_ops = fetch(&mut a, "disk.wwid.read").unwrap();
+    let wbytes = fetch(&mut a, "disk.wwid.write_bytes").unwrap();
+    let sched = fetch(&mut a, "disk.wwid.scheduler").unwrap();
+    for (id, devs) in &groups {
+        assert_eq!(paths[id], Value::String(devs.join(" ")), "{id}");
+        let sum = |c: usize| devs.iter().map(|d| diskcol(&stats, d, c)).sum::<u64>();
+        assert_eq!(u(&read_ops[id]), sum(1), "{id}");
+        assert_eq!(
+            u(&wbytes[id]),
+            devs.iter().map(|d| diskcol(&stats, d, 7) / 2).sum::<u64>()
+        );
+        let s = read(&root, &format!("sys/block/{}/queue/scheduler", devs[0]));
+        let want = s[s.find('[').unwrap() + 1..s.find(']').unwrap()].to_string();
+        assert_eq!(sched[id], Value::String(want));
+    }
+    let ids = ids(&mut a, "disk.wwid.read");
+    assert_eq!(ids[&groups[0].0], 0);
+    assert_eq!(ids[&groups[1].0], 1);
+    // disk.md.status: the stand-in mdadm's exit status for each md device.
+    let status = fetch(&mut a, "disk.md.status").unwrap();
+    let want = std::process::Command::new(root.join("sbin/mdadm"))
+        .args(["--detail", "--test", "/dev/md127"])
+        .status()
+        .unwrap()
+        .code()
+        .unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status.values().next().unwrap().as_f64(), Some(want as f64));
+    // Without mdadm, or without WWIDs: no values.
+    let mut vm = agent(&fixture("vm"));
+    assert!(fetch(&mut vm, "disk.md.status").unwrap().is_empty());
+    assert!(fetch(&mut vm, "disk.wwid.read").unwrap().is_empty());
+}

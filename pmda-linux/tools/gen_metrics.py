@@ -15,7 +15,7 @@ import sys
 # Clusters this agent serves (pmdalinux's cluster numbers).
 CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 20, 26, 33, 67, 68, 70, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25,
             6, 34, 35, 36, 55, 69, 77, 78, 81, 21, 22, 23, 56, 61, 62, 64, 65, 66,
-            86, 87, 88, 89, 55, 71, 91, 15}
+            86, 87, 88, 89, 55, 71, 91, 15, 92, 60}
 # Individual metrics left out of served clusters (need an indom we lack).
 SKIP = {
     "hinv.cpu.frequency_scaling.count", "hinv.cpu.frequency_scaling.time",
@@ -108,6 +108,7 @@ DISK_SCOPE = {
     "disk.dm": "per device-mapper device",
     "disk.md": "per multi-device (software RAID) device",
     "zram": "per zram (compressed RAM disk) device",
+    "disk.wwid": "per WWID, summed over its SCSI paths",
 }
 
 NETIF = {
@@ -547,6 +548,12 @@ def help_for(name, cluster):
     if name.startswith("zram.") and name[5:] in ZRAM_STAT:
         one, long = ZRAM_STAT[name[5:]]
         return (f"zram {one}", long + ", from /sys/block/zramN. One instance per zram device; no value for a device without the file.")
+    if name == "disk.wwid.scsi_paths":
+        return ("SCSI paths of each WWID", "The disk names (sda, sdb, ...) that lead to the device with each World Wide Identifier, separated by spaces: one for a disk reached one way, several for a multipath device.")
+    if name == "disk.wwid.scheduler":
+        return ("I/O scheduler of each WWID", "The active I/O scheduler of the first SCSI path of each World Wide Identifier, from /sys/block/DEV/queue/scheduler.")
+    if name == "disk.md.status":
+        return ("md device health per mdadm", "The exit status of mdadm --detail --test for each md device: 0 healthy, 1 degraded, 2 unusable, 4 error. No values without mdadm.")
     if name == "hinv.map.scsi":
         return ("block device of each SCSI device", "The kernel name of the block device (sda, st0, ...) of each SCSI device of /proc/scsi/scsi, found under /sys/class/scsi_device.")
     if name == "hinv.ntape":
