@@ -78,8 +78,9 @@ pub const PCP_VERSION: &str = "6.0.3";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinuxConfig {
     /// A directory holding `proc/` and `sys/` (default `/`). With any other
-    /// root, filesystem figures come from `ROOT/statfs` (see [`fs`]) and
-    /// `uname -m` from `ROOT/proc/sys/kernel/arch`.
+    /// root, filesystem figures come from `ROOT/statfs` (see [`fs`]),
+    /// `uname -m` from `ROOT/proc/sys/kernel/arch`, IPC owner names from
+    /// `ROOT/etc/passwd` and md device health from `ROOT/sbin/mdadm`.
     pub root: PathBuf,
 }
 
