@@ -542,6 +542,11 @@ pub enum Kind {
     /// A CPU's thermal throttling figure: core count (0), core time (1),
     /// package count (2), package time (3).
     Thermal(u8),
+    /// The unusable free space index of each node's Normal zone.
+    Extfrag,
+    /// A CPU's frequency scaling figure: count (0), time (1), max (2),
+    /// min (3); see [`crate::cpufreq`].
+    Freq(u8),
     /// The PCP version this agent stands in for.
     PmdaVersion,
     /// Unix domain sockets (index into [`crate::misc::UnixCounts`]).
@@ -565,9 +570,10 @@ pub enum Kind {
     NFcHost,
     /// The block device of each SCSI device (hinv.map.scsi).
     ScsiMap,
-    /// A disk figure summed over the SCSI paths of each WWID.
+    /// A disk figure summed over the SCSI paths of each WWID (the discard
+    /// Kbytes are the last path's, as pmdalinux reports them).
     Wwid(DField),
-    /// The I/O scheduler of each WWID's first path.
+    /// The I/O scheduler of each WWID's last path.
     WwidScheduler,
     /// The SCSI paths (disk names) of each WWID.
     WwidPaths,
@@ -657,6 +663,10 @@ impl Kind {
             | Kind::Ncpu => add(Src::Stat),
             Kind::Nnode => add(Src::Nodes),
             Kind::Ndisk | Kind::DevKname(_) | Kind::Scheduler | Kind::ScsiId => add(Src::Diskstats),
+            // zram sizes come from sysfs.
+            Kind::Disk(DiskScope::Per(crate::disk::DevKind::Zram), DField::Capacity) => {
+                add(Src::Diskstats)
+            }
             Kind::Disk(_, DField::Capacity) => {
                 add(Src::Diskstats);
                 add(Src::Partitions);
@@ -696,7 +706,7 @@ impl Kind {
             Kind::Slab(_) => add(Src::Slabinfo),
             Kind::Swapdev(_) => add(Src::Swaps),
             Kind::Tmpfs(_) => add(Src::Mounts),
-            Kind::Online(false) | Kind::Thermal(_) => add(Src::Stat),
+            Kind::Online(false) | Kind::Thermal(_) | Kind::Freq(_) => add(Src::Stat),
             Kind::Online(true) => add(Src::Nodes),
             Kind::Unix(_) => add(Src::NetUnix),
             Kind::RawCount(s) => add(s),
@@ -721,6 +731,7 @@ impl Kind {
             Kind::Ipc(IpcF::Shm(_) | IpcF::ShmInfo(_)) => add(Src::SysvShm),
             Kind::Ipc(IpcF::Msg(_) | IpcF::MsgInfo(_)) => add(Src::SysvMsg),
             Kind::Ipc(IpcF::Sem(_) | IpcF::SemInfo(_)) => add(Src::SysvSem),
+            Kind::Extfrag => add(Src::Nodes),
             Kind::PmdaVersion | Kind::NoValues | Kind::Const(_) => {}
             Kind::Machine
             | Kind::SysKernel(_)
@@ -855,6 +866,8 @@ pub fn resolve(
         return Some(match rest {
             "scheduler" => Kind::WwidScheduler,
             "scsi_paths" => Kind::WwidPaths,
+            // pmdalinux 6.0.3 reports no WWID capacities.
+            "capacity" => Kind::NoValues,
             f => Kind::Wwid(DField::from_suffix(f)?),
         });
     }
@@ -1400,16 +1413,7 @@ pub fn resolve(
         return Some(Kind::Tape(i as u8));
     }
     if let Some(f) = name.strip_prefix("fchost.") {
-        let file = match f {
-            "in.frames" => "rx_frames",
-            "out.frames" => "tx_frames",
-            "in.bytes" => "rx_words",
-            "out.bytes" => "tx_words",
-            other => other,
-        };
-        let i = crate::tapefc::FCHOST_FIELDS
-            .iter()
-            .position(|(c, _)| *c == file)?;
+        let i = crate::tapefc::FCHOST_METRICS.iter().position(|c| *c == f)?;
         return Some(Kind::FcHost(i as u8));
     }
     let k = match name {
@@ -1418,6 +1422,10 @@ pub fn resolve(
         "hinv.nfchost" => Kind::NFcHost,
         "hinv.cpu.online" => Kind::Online(false),
         "hinv.node.online" => Kind::Online(true),
+        "hinv.cpu.frequency_scaling.count" => Kind::Freq(0),
+        "hinv.cpu.frequency_scaling.time" => Kind::Freq(1),
+        "hinv.cpu.frequency_scaling.max" => Kind::Freq(2),
+        "hinv.cpu.frequency_scaling.min" => Kind::Freq(3),
         "hinv.cpu.thermal_throttle.core.count" => Kind::Thermal(0),
         "hinv.cpu.thermal_throttle.core.time" => Kind::Thermal(1),
         "hinv.cpu.thermal_throttle.package.count" => Kind::Thermal(2),
@@ -1426,9 +1434,10 @@ pub fn resolve(
         "network.rawconn.count" => Kind::RawCount(Src::Raw),
         "network.rawconn6.count" => Kind::RawCount(Src::Raw6),
         "sysfs.kernel.uevent_seqnum" => Kind::SysNum("sys/kernel/uevent_seqnum", 0),
-        // Needs debugfs mounted and a bandwidth configuration file
-        // respectively; neither is read by this agent.
-        "sysfs.kernel.debug.extfrag_unusable" | "mem.numa.max_bandwidth" => Kind::NoValues,
+        "sysfs.kernel.debug.extfrag_unusable" => Kind::Extfrag,
+        // Needs a bandwidth configuration file, which this agent does not
+        // read.
+        "mem.numa.max_bandwidth" => Kind::NoValues,
         "kernel.all.interrupts.total" => Kind::Irq(IrqF::Total),
         "kernel.percpu.interrupts" => Kind::Irq(IrqF::PerCpu),
         "kernel.all.interrupts.errors" => Kind::Irq(IrqF::Errors),

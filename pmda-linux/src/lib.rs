@@ -25,6 +25,7 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod cpufreq;
 pub mod cpuinfo;
 pub mod disk;
 pub mod fs;
@@ -69,6 +70,9 @@ use crate::stat::Stat;
 
 /// pmdalinux's domain number.
 pub const DOMAIN: u32 = 60;
+
+/// pmdalinux's cluster of /proc/cpuinfo figures.
+const CLUSTER_CPUINFO: u32 = 18;
 
 /// The PCP release whose pmdalinux this agent stands in for (the value of
 /// `pmda.version`).
@@ -228,6 +232,9 @@ struct Data {
     /// paths, in order of first path, and their instance ids.
     wwids: Option<Vec<(String, Vec<usize>)>>,
     wwid_ids: Vec<u32>,
+    /// Frequency scaling samples by CPU, kept until a fetch asks for a
+    /// /proc/cpuinfo figure (see [`cpufreq`]).
+    freq: HashMap<u32, cpufreq::Sample>,
     /// zram sysfs statistics files read in this fetch, by path: their
     /// numbers, or `None` when unreadable.
     zram_files: HashMap<String, Option<Vec<u64>>>,
@@ -1168,6 +1175,9 @@ impl LinuxPmda {
                 d.devs.iter().filter(|x| x.kind == DevKind::Disk).count() as u64,
             )),
             Kind::OldKernel => Err(PmError::APPVERSION),
+            Kind::Disk(DiskScope::Per(DevKind::Zram), DField::Capacity) => {
+                Ok(self.zram_capacity(ty))
+            }
             Kind::Disk(scope, f) => Ok(self.disk_values(scope, f, ty)),
             Kind::DevKname(k) => Ok(d
                 .devs
@@ -1336,6 +1346,37 @@ impl LinuxPmda {
                     out.push((n, convert(V::U(v), ty)));
                 }
                 Ok(out)
+            }
+            Kind::Freq(i) => {
+                let cpus: Vec<u32> = d.stat.cpus.iter().map(|(n, _)| *n).collect();
+                let mut out = Vec::with_capacity(cpus.len());
+                for n in cpus {
+                    let s = match self.d.freq.get(&n) {
+                        Some(s) => *s,
+                        None => {
+                            let s = cpufreq::sample(&self.root, n);
+                            self.d.freq.insert(n, s);
+                            s
+                        }
+                    };
+                    if let Some(v) = s.get(i) {
+                        out.push((n, convert(V::U(v), ty)));
+                    }
+                }
+                Ok(out)
+            }
+            Kind::Extfrag => {
+                // debugfs, usually mounted only by hand: no file, no values.
+                let rel = "sys/kernel/debug/extfrag/unusable_index";
+                let Ok(text) = std::fs::read_to_string(self.root.join(rel)) else {
+                    return Ok(Vec::new());
+                };
+                let nodes: Vec<u32> = d.nodes.iter().map(|(n, _)| *n).collect();
+                Ok(numa::extfrag_normal(&text)
+                    .into_iter()
+                    .filter(|(n, _)| nodes.contains(n))
+                    .map(|(n, v)| (n, convert(V::F(v), ty)))
+                    .collect())
             }
             Kind::PmdaVersion => one(V::S(PCP_VERSION.to_string())),
             Kind::Unix(i) => one(V::U(d.unix[i.min(3)])),
@@ -1739,8 +1780,9 @@ impl LinuxPmda {
     }
 
     /// disk.wwid values: per WWID, a disk figure summed over its paths
-    /// (left out when no path has it), the first path's scheduler, or
-    /// the path names separated by spaces.
+    /// (left out when no path has it), the path names separated by spaces,
+    /// or, as pmdalinux 6.0.3 reports them (each path overwriting the
+    /// previous one's), the last path's scheduler and discard Kbytes.
     fn wwid_values(&mut self, kind: Kind, ty: Type) -> Vec<(u32, Value)> {
         self.wwid_groups();
         let mut scratch = std::mem::take(&mut self.d.scratch);
@@ -1756,17 +1798,22 @@ impl LinuxPmda {
                         .join(" "),
                 ),
                 Kind::WwidScheduler => {
-                    let Some(&first) = paths.first() else {
+                    let Some(&last) = paths.last() else {
                         continue;
                     };
                     V::S(disk::scheduler(
                         &self.root,
-                        &d.devs[first].kname,
+                        &d.devs[last].kname,
                         &mut scratch,
                     ))
                 }
                 Kind::Wwid(f) => {
-                    let vals: Vec<u64> = paths
+                    let from = if f == DField::DiscardBytes {
+                        paths.len().saturating_sub(1)
+                    } else {
+                        0
+                    };
+                    let vals: Vec<u64> = paths[from..]
                         .iter()
                         .filter_map(|&i| disk_field(&d.devs[i], f, &d.caps))
                         .collect();
@@ -1787,10 +1834,11 @@ impl LinuxPmda {
         out
     }
 
-    /// disk.md.status: the exit status of `mdadm --detail --test` for
-    /// each md device (0 healthy, 1 degraded, 2 unusable, 4 error), as
-    /// pmdalinux reports it. mdadm is `/sbin/mdadm` on the live system and
-    /// `ROOT/sbin/mdadm` on another root; without it there are no values.
+    /// disk.md.status: the wait status of `mdadm --detail --test` for
+    /// each md device, as pmdalinux reports it (the exit code times 256:
+    /// 0 healthy, 256 degraded, 512 unusable, 1024 error). mdadm is
+    /// `/sbin/mdadm` on the live system and `ROOT/sbin/mdadm` on another
+    /// root; without it there are no values.
     fn md_status(&self, ty: Type) -> Vec<(u32, Value)> {
         let mdadm = self.root.join("sbin/mdadm");
         if !mdadm.is_file() {
@@ -1807,9 +1855,31 @@ impl LinuxPmda {
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .status();
-            if let Some(code) = status.ok().and_then(|s| s.code()) {
-                out.push((*id, convert(V::U(code as u32 as u64), ty)));
+            if let Ok(s) = status {
+                use std::os::unix::process::ExitStatusExt as _;
+                out.push((*id, convert(V::U(s.into_raw() as u32 as u64), ty)));
             }
+        }
+        out
+    }
+
+    /// zram.capacity: each zram device's disksize attribute in Kbytes
+    /// (zero for a device not sized yet, or without the attribute), as
+    /// pmdalinux reports it.
+    fn zram_capacity(&mut self, ty: Type) -> Vec<(u32, Value)> {
+        let mut out = Vec::new();
+        for i in 0..self.d.devs.len() {
+            let x = &self.d.devs[i];
+            if x.kind != DevKind::Zram {
+                continue;
+            }
+            let id = self.d.dev_ids[i];
+            let rel = format!("sys/block/{}/disksize", x.kname);
+            let bytes = read::read_into(&self.root, &rel, &mut self.d.scratch)
+                .ok()
+                .and_then(|b| read::parse_u64_wrapping(read::fields(b).next()?))
+                .unwrap_or(0);
+            out.push((id, convert(V::U(bytes / 1024), ty)));
         }
         out
     }
@@ -2453,9 +2523,8 @@ fn disk_field(x: &Dev, f: DField, caps: &HashMap<String, u64>) -> Option<u64> {
         DField::ReadRaw => s.time_reading,
         DField::WriteRaw => s.time_writing,
         DField::TotalRaw => s.time_reading.wrapping_add(s.time_writing),
-        // zram devices report zero until they are sized; pmdalinux leaves
-        // out other devices whose size is unknown or zero.
-        DField::Capacity if x.kind == DevKind::Zram => caps.get(&x.kname).copied().unwrap_or(0),
+        // pmdalinux leaves out devices whose size is unknown or zero (zram
+        // capacities come from sysfs instead, see `zram_capacity`).
         DField::Capacity => caps.get(&x.kname).copied().filter(|&c| c != 0)?,
         DField::Discard => s.discards.unwrap_or(0),
         DField::BlkDiscard => s.sectors_discarded.unwrap_or(0),
@@ -2608,6 +2677,11 @@ impl Pmda for LinuxPmda {
 
     fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
         self.begin();
+        // A /proc/cpuinfo refresh makes pmdalinux sample the CPU frequency
+        // figures afresh.
+        if req.pmids.iter().any(|p| p.cluster() == CLUSTER_CPUINFO) {
+            self.d.freq.clear();
+        }
         let root_client = req.client.user_id == Some(0);
         req.pmids
             .iter()

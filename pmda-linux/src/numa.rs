@@ -99,6 +99,38 @@ pub fn scan(buf: &[u8], keys: &[&str], out: &mut [Option<u64>]) {
     }
 }
 
+/// The unusable free space index of each node's Normal zone, from the
+/// kernel's `debug/extfrag/unusable_index` (`Node N, zone NAME` and one
+/// index per allocation order): the indexes of all orders summed, as
+/// pmdalinux reports sysfs.kernel.debug.extfrag_unusable. Nodes without
+/// a Normal zone are left out.
+pub fn extfrag_normal(text: &str) -> Vec<(u32, f64)> {
+    let mut out: Vec<(u32, f64)> = Vec::new();
+    for l in text.lines() {
+        let Some(rest) = l.strip_prefix("Node") else {
+            continue;
+        };
+        let Some((node, rest)) = rest.split_once(',') else {
+            continue;
+        };
+        let Ok(node) = node.trim().parse::<u32>() else {
+            continue;
+        };
+        let mut w = rest.split_whitespace();
+        if w.next() != Some("zone") || w.next() != Some("Normal") {
+            continue;
+        }
+        // Read and summed as single-precision floats, as pmdalinux does.
+        let sum: f32 = w.filter_map(|x| x.parse::<f32>().ok()).sum();
+        let sum = f64::from(sum);
+        match out.iter_mut().find(|(n, _)| *n == node) {
+            Some(e) => e.1 = sum,
+            None => out.push((node, sum)),
+        }
+    }
+    out
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || hay.len() < needle.len() {
         return None;
@@ -109,6 +141,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extfrag_of_normal_zones() {
+        let t = "Node 0, zone      DMA 0.000 0.500 \nNode 0, zone   Normal 0.250 0.500 \nNode 1, zone    DMA32 0.100 \n";
+        assert_eq!(extfrag_normal(t), vec![(0, 0.75)]);
+    }
 
     #[test]
     fn keys_match_anywhere_and_later_lines_win() {

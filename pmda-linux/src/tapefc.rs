@@ -27,12 +27,28 @@ pub const TAPE_FIELDS: [&str; 10] = [
     "write_ns",
 ];
 
-/// FC host statistics files, in pmdalinux's item order (fchost.*), with
-/// the left shift that converts each to the metric's unit.
+/// The FC host metrics (after `fchost.`) in pmdalinux's item order.
+pub const FCHOST_METRICS: [&str; 8] = [
+    "in.frames",
+    "out.frames",
+    "in.bytes",
+    "out.bytes",
+    "lip_count",
+    "nos_count",
+    "error_frames",
+    "dumped_frames",
+];
+
+/// The statistics file behind each item of [`FCHOST_METRICS`], with the
+/// left shift applied to it. pmdalinux 6.0.3 stores its figures in the
+/// order received frames, received words, sent frames, sent words and
+/// answers by item number, so `fchost.out.frames` (item 1) reports the
+/// received bytes and `fchost.in.bytes` (item 2) the sent frames; this
+/// table keeps that, so values agree.
 pub const FCHOST_FIELDS: [(&str, u32); 8] = [
     ("rx_frames", 0),
-    ("tx_frames", 0),
     ("rx_words", 2),
+    ("tx_frames", 0),
     ("tx_words", 2),
     ("lip_count", 0),
     ("nos_count", 0),
@@ -213,7 +229,7 @@ mod tests {
         let mut f = Vec::new();
         scan_fchosts(r, &mut f);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].1[2], 64);
+        assert_eq!(f[0].1[1], 64);
         assert_eq!(f[0].1[4], 0);
     }
 }

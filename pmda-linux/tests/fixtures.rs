@@ -2061,7 +2061,6 @@ fn zram_devices() {
         let root = fixture(tree);
         let mut a = agent(&root);
         let stats = read(&root, "proc/diskstats");
-        let parts = read(&root, "proc/partitions");
         let devs: Vec<String> = stats
             .lines()
             .filter_map(|l| l.split_whitespace().nth(2))
@@ -2090,12 +2089,11 @@ fn zram_devices() {
             ("blkdiscard", Box::new(|d| col(d, 14))),
             ("flush", Box::new(|d| col(d, 16))),
             (
+                // From sysfs (bytes), not /proc/partitions; zero unsized.
                 "capacity",
                 Box::new(|d| {
-                    parts
-                        .lines()
-                        .find(|l| l.split_whitespace().nth(3) == Some(d))
-                        .map_or(0, |l| l.split_whitespace().nth(2).unwrap().parse().unwrap())
+                    std::fs::read_to_string(root.join(format!("sys/block/{d}/disksize")))
+                        .map_or(0, |t| t.trim().parse::<u64>().unwrap() / 1024)
                 }),
             ),
         ];
@@ -2215,9 +2213,11 @@ fn tape_drives_and_fc_hosts() {
     };
     assert_eq!(u(&one(&mut a, "hinv.nfchost")), 1);
     for (metric, want) in [
+        // pmdalinux 6.0.3 answers out.frames with the received bytes and
+        // in.bytes with the sent frames; so does the agent.
         ("in.frames", fc("rx_frames")),
-        ("out.frames", fc("tx_frames")),
-        ("in.bytes", fc("rx_words") * 4),
+        ("out.frames", fc("rx_words") * 4),
+        ("in.bytes", fc("tx_frames")),
         ("out.bytes", fc("tx_words") * 4),
         ("lip_count", fc("lip_count")),
         // All ones: the driver does not count it.
@@ -2308,9 +2308,16 @@ fn disks_by_wwid_and_md_status() {
             u(&wbytes[id]),
             devs.iter().map(|d| diskcol(&stats, d, 7) / 2).sum::<u64>()
         );
-        let s = read(&root, &format!("sys/block/{}/queue/scheduler", devs[0]));
-        let want = s[s.find('[').unwrap() + 1..s.find(']').unwrap()].to_string();
+        // The last path's scheduler ("unknown" without the file), and the
+        // last path's discard Kbytes, as pmdalinux reports them.
+        let last = devs.last().unwrap();
+        let want = std::fs::read_to_string(root.join(format!("sys/block/{last}/queue/scheduler")))
+            .map_or("unknown".to_string(), |s| {
+                s[s.find('[').unwrap() + 1..s.find(']').unwrap()].to_string()
+            });
         assert_eq!(sched[id], Value::String(want));
+        let dbytes = fetch(&mut a, "disk.wwid.discard_bytes").unwrap();
+        assert_eq!(u(&dbytes[id]), diskcol(&stats, last, 14) / 2);
     }
     let ids = ids(&mut a, "disk.wwid.read");
     assert_eq!(ids[&groups[0].0], 0);
@@ -2323,10 +2330,131 @@ fn disks_by_wwid_and_md_status() {
         .unwrap()
         .code()
         .unwrap();
+    // The wait status, as pmdalinux reports it: the exit code times 256.
     assert_eq!(status.len(), 1);
-    assert_eq!(status.values().next().unwrap().as_f64(), Some(want as f64));
+    assert_eq!(
+        status.values().next().unwrap().as_f64(),
+        Some((want * 256) as f64)
+    );
+    assert!(fetch(&mut a, "disk.wwid.capacity").unwrap().is_empty());
     // Without mdadm, or without WWIDs: no values.
     let mut vm = agent(&fixture("vm"));
     assert!(fetch(&mut vm, "disk.md.status").unwrap().is_empty());
     assert!(fetch(&mut vm, "disk.wwid.read").unwrap().is_empty());
+}
+
+#[test]
+fn cpu_frequency_scaling() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let dir = |cpu: &str| root.join(format!("sys/devices/system/cpu/{cpu}/cpufreq"));
+    let num = |cpu: &str, f: &str| -> Option<u64> {
+        std::fs::read_to_string(dir(cpu).join(f))
+            .ok()
+            .map(|t| t.trim().parse().unwrap())
+    };
+    let count = fetch(&mut a, "hinv.cpu.frequency_scaling.count").unwrap();
+    let time = fetch(&mut a, "hinv.cpu.frequency_scaling.time").unwrap();
+    let max = fetch(&mut a, "hinv.cpu.frequency_scaling.max").unwrap();
+    let min = fetch(&mut a, "hinv.cpu.frequency_scaling.min").unwrap();
+    // cpu0: from the statistics; MHz (kHz / 1000) times time, summed.
+    let tis = read(
+        &root,
+        "sys/devices/system/cpu/cpu0/cpufreq/stats/time_in_state",
+    );
+    let rows: Vec<(u64, u64)> = tis
+        .lines()
+        .map(|l| {
+            let mut w = l.split_whitespace().map(|x| x.parse::<u64>().unwrap());
+            (w.next().unwrap() / 1000, w.next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        u(&count["cpu0"]),
+        rows.iter().map(|(f, t)| f * t).sum::<u64>()
+    );
+    assert_eq!(u(&time["cpu0"]), rows.iter().map(|(_, t)| t).sum::<u64>());
+    assert_eq!(u(&max["cpu0"]), rows.iter().map(|(f, _)| *f).max().unwrap());
+    assert_eq!(u(&min["cpu0"]), rows.iter().map(|(f, _)| *f).min().unwrap());
+    // cpu1: no statistics: current, highest and lowest frequency in MHz.
+    assert_eq!(
+        u(&count["cpu1"]),
+        num("cpu1", "scaling_cur_freq").unwrap() / 1000
+    );
+    assert!(!time.contains_key("cpu1"));
+    assert_eq!(
+        u(&max["cpu1"]),
+        num("cpu1", "cpuinfo_max_freq").unwrap() / 1000
+    );
+    assert_eq!(
+        u(&min["cpu1"]),
+        num("cpu1", "cpuinfo_min_freq").unwrap() / 1000
+    );
+    // cpu3: no cpufreq at all.
+    assert!(!count.contains_key("cpu3") && !max.contains_key("cpu3"));
+
+    // Sampled once, until a fetch includes a /proc/cpuinfo figure.
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    std::fs::create_dir_all(r.join("proc")).unwrap();
+    std::fs::write(
+        r.join("proc/stat"),
+        "cpu  1 0 1 1 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        r.join("proc/cpuinfo"),
+        "processor\t: 0\ncpu MHz\t\t: 2000.000\n\n",
+    )
+    .unwrap();
+    let f = r.join("sys/devices/system/cpu/cpu0/cpufreq");
+    std::fs::create_dir_all(&f).unwrap();
+    std::fs::write(f.join("scaling_cur_freq"), "2000000\n").unwrap();
+    let mut a = agent(r);
+    assert_eq!(
+        u(&fetch(&mut a, "hinv.cpu.frequency_scaling.count").unwrap()["cpu0"]),
+        2000
+    );
+    std::fs::write(f.join("scaling_cur_freq"), "3000000\n").unwrap();
+    assert_eq!(
+        u(&fetch(&mut a, "hinv.cpu.frequency_scaling.count").unwrap()["cpu0"]),
+        2000
+    );
+    assert!(!fetch(&mut a, "hinv.cpu.clock").unwrap().is_empty());
+    assert_eq!(
+        u(&fetch(&mut a, "hinv.cpu.frequency_scaling.count").unwrap()["cpu0"]),
+        3000
+    );
+}
+
+#[test]
+fn extfrag_unusable_per_node() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let text = read(&root, "sys/kernel/debug/extfrag/unusable_index");
+    let got = fetch(&mut a, "sysfs.kernel.debug.extfrag_unusable").unwrap();
+    assert_eq!(got.len(), 2);
+    for node in [0u32, 1] {
+        // The Normal zone's indexes of the node, summed in single precision.
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("Node {node},")) && l.contains("zone   Normal"))
+            .unwrap();
+        let want: f32 = line
+            .split_whitespace()
+            .skip(4)
+            .map(|x| x.parse::<f32>().unwrap())
+            .sum();
+        assert_eq!(
+            got[&format!("node{node}")],
+            Value::Float(want),
+            "node{node}"
+        );
+    }
+    assert!(fetch(
+        &mut agent(&fixture("vm")),
+        "sysfs.kernel.debug.extfrag_unusable"
+    )
+    .unwrap()
+    .is_empty());
 }

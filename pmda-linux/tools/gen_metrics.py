@@ -17,10 +17,7 @@ CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 20, 26, 33, 67, 68, 70,
             6, 34, 35, 36, 55, 69, 77, 78, 81, 21, 22, 23, 56, 61, 62, 64, 65, 66,
             86, 87, 88, 89, 55, 71, 91, 15, 92, 60}
 # Individual metrics left out of served clusters (need an indom we lack).
-SKIP = {
-    "hinv.cpu.frequency_scaling.count", "hinv.cpu.frequency_scaling.time",
-    "hinv.cpu.frequency_scaling.max", "hinv.cpu.frequency_scaling.min",
-}
+SKIP = set()
 
 TYPES = {
     "32-bit int": "I32", "32-bit unsigned int": "U32", "64-bit int": "I64",
@@ -90,7 +87,7 @@ DISK_FIELDS = {
     "read_rawactive": ("time spent on reads", "Total milliseconds read requests spent from issue to completion, summed over requests."),
     "write_rawactive": ("time spent on writes", "Total milliseconds write requests spent from issue to completion, summed over requests."),
     "total_rawactive": ("time spent on reads and writes", "Read plus write request milliseconds."),
-    "capacity": ("size of the device", "Size of the block device in Kbytes, from /proc/partitions."),
+    "capacity": ("size of the device", "Size of the block device in Kbytes, from /proc/partitions (zram devices: their disksize in sysfs, zero until sized)."),
     "discard": ("discard requests completed", "Count of discard (TRIM/unmap) requests completed."),
     "blkdiscard": ("512-byte sectors discarded", "Sectors covered by completed discard requests."),
     "discard_bytes": ("Kbytes discarded", "Kbytes covered by completed discard requests: sectors discarded halved."),
@@ -192,7 +189,7 @@ SIMPLE = {
     "hinv.cpu.online": ("CPU online (1) or offline (0)", "Whether each CPU is online, from /sys/devices/system/cpu/cpuN/online; a CPU without that file (usually cpu0, which cannot be taken offline) counts as online."),
     "hinv.node.online": ("NUMA node online (1) or offline (0)", "Whether each NUMA node is online, from /sys/devices/system/node/nodeN/online; a node without that file counts as online."),
     "sysfs.kernel.uevent_seqnum": ("kernel uevents sent", "Sequence number of the latest event the kernel sent to user space about devices (hot-plug and the like), from /sys/kernel/uevent_seqnum."),
-    "sysfs.kernel.debug.extfrag_unusable": ("unusable free space index per node", "How unusable free memory is for large allocations because of fragmentation, from the kernel's debugfs. Not read by this agent: there are no values (as without debugfs mounted)."),
+    "sysfs.kernel.debug.extfrag_unusable": ("unusable free space index per node", "How unusable the free memory of each node's Normal zone is for large allocations because of fragmentation: the kernel's unusable free space indexes (0 to 1) of every allocation order, summed, from /sys/kernel/debug/extfrag/unusable_index. No values without debugfs mounted, or for a node without a Normal zone."),
     "network.unix.datagram.count": ("unix domain datagram sockets", "Datagram sockets in the unix (local) domain, counted from /proc/net/unix."),
     "network.unix.stream.established": ("connected unix domain stream sockets", "Stream sockets in the unix domain that are connected, counted from /proc/net/unix."),
     "network.unix.stream.listen": ("listening unix domain stream sockets", "Stream sockets in the unix domain waiting for connections, counted from /proc/net/unix."),
@@ -528,8 +525,8 @@ FCHOST = {
     "error_frames": ("FC frames in error", "Frames received with errors"),
     "dumped_frames": ("FC frames dropped", "Frames the port dropped"),
     "in.frames": ("FC frames received", "Frames received by the port"),
-    "in.bytes": ("FC bytes received", "Bytes received by the port (the kernel counts four-byte words)"),
-    "out.frames": ("FC frames sent", "Frames transmitted by the port"),
+    "in.bytes": ("FC frames sent (as pmdalinux reports it)", "Frames transmitted by the port: pmdalinux 6.0.3 answers this metric with the sent frame count (tx_frames), and this agent does the same so values agree"),
+    "out.frames": ("FC bytes received (as pmdalinux reports it)", "Bytes received by the port (rx_words, four bytes a word): pmdalinux 6.0.3 answers this metric with the received byte count, and this agent does the same so values agree"),
     "out.bytes": ("FC bytes sent", "Bytes transmitted by the port (the kernel counts four-byte words)"),
 }
 
@@ -551,9 +548,13 @@ def help_for(name, cluster):
     if name == "disk.wwid.scsi_paths":
         return ("SCSI paths of each WWID", "The disk names (sda, sdb, ...) that lead to the device with each World Wide Identifier, separated by spaces: one for a disk reached one way, several for a multipath device.")
     if name == "disk.wwid.scheduler":
-        return ("I/O scheduler of each WWID", "The active I/O scheduler of the first SCSI path of each World Wide Identifier, from /sys/block/DEV/queue/scheduler.")
+        return ("I/O scheduler of each WWID", "The active I/O scheduler of the last SCSI path (in /proc/diskstats order) of each World Wide Identifier, from /sys/block/DEV/queue/scheduler, as pmdalinux reports it.")
+    if name == "disk.wwid.capacity":
+        return ("capacity per WWID (no values)", "Capacity of the device behind each World Wide Identifier. pmdalinux 6.0.3 reports no values for it, and neither does this agent; see disk.dev.capacity per path.")
+    if name == "disk.wwid.discard_bytes":
+        return ("Kbytes discarded, last path of each WWID", "Kbytes covered by completed discard requests on the last SCSI path of each World Wide Identifier (sectors discarded halved), as pmdalinux reports it rather than a sum over the paths.")
     if name == "disk.md.status":
-        return ("md device health per mdadm", "The exit status of mdadm --detail --test for each md device: 0 healthy, 1 degraded, 2 unusable, 4 error. No values without mdadm.")
+        return ("md device health per mdadm", "The wait status of mdadm --detail --test for each md device, as pmdalinux reports it: the exit code times 256, so 0 healthy, 256 degraded, 512 unusable, 1024 error. No values without mdadm.")
     if name == "hinv.map.scsi":
         return ("block device of each SCSI device", "The kernel name of the block device (sda, st0, ...) of each SCSI device of /proc/scsi/scsi, found under /sys/class/scsi_device.")
     if name == "hinv.ntape":
@@ -566,6 +567,13 @@ def help_for(name, cluster):
     if name.startswith("fchost."):
         one, long = FCHOST[name[len("fchost."):]]
         return (one, long + ", from /sys/class/fc_host/hostN/statistics. One instance per FC host; a figure the host does not report reads zero.")
+    if name.startswith("hinv.cpu.frequency_scaling."):
+        return {
+            "count": ("CPU frequency times time", "With the kernel's cpufreq statistics, each frequency of /sys/devices/system/cpu/cpuN/cpufreq/stats/time_in_state in MHz times the time spent at it, summed; its rate divided by the rate of hinv.cpu.frequency_scaling.time is the average frequency. Without them, the current frequency (scaling_cur_freq) in MHz. Sampled once after each refresh of the hinv.cpu figures, as pmdalinux does."),
+            "time": ("time counted by the cpufreq statistics", "The time of all lines of /sys/devices/system/cpu/cpuN/cpufreq/stats/time_in_state summed, in the kernel's units; no value without the statistics. Sampled as hinv.cpu.frequency_scaling.count."),
+            "max": ("highest CPU frequency", "The highest frequency in MHz: the highest listed in the cpufreq statistics, else cpuinfo_max_freq. Sampled as hinv.cpu.frequency_scaling.count."),
+            "min": ("lowest CPU frequency", "The lowest frequency in MHz: the lowest listed in the cpufreq statistics, else cpuinfo_min_freq. Sampled as hinv.cpu.frequency_scaling.count."),
+        }[parts[3]]
     if name.startswith("hinv.cpu.thermal_throttle."):
         one, long = THERMAL[name[len("hinv.cpu.thermal_throttle."):]]
         return (one, long + " under /sys/devices/system/cpu/cpuN; zero when the CPU does not report it.")
