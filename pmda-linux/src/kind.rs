@@ -499,6 +499,9 @@ pub enum Kind {
     Distro,
     /// A number from a small /proc/sys file: (path, field index).
     SysNum(&'static str, usize),
+    /// A number from a small file that some kernels lack: no values
+    /// without it, as pmdalinux reports it.
+    SysNumOpt(&'static str),
     /// Pressure: (resource 0..4, full?, total?).
     Pressure(usize, bool, bool),
     /// /proc/interrupts.
@@ -737,6 +740,7 @@ impl Kind {
             | Kind::SysKernel(_)
             | Kind::Distro
             | Kind::SysNum(..)
+            | Kind::SysNumOpt(_)
             | Kind::PmdaUname => {}
         }
     }
@@ -1433,7 +1437,7 @@ pub fn resolve(
         "pmda.version" => Kind::PmdaVersion,
         "network.rawconn.count" => Kind::RawCount(Src::Raw),
         "network.rawconn6.count" => Kind::RawCount(Src::Raw6),
-        "sysfs.kernel.uevent_seqnum" => Kind::SysNum("sys/kernel/uevent_seqnum", 0),
+        "sysfs.kernel.uevent_seqnum" => Kind::SysNumOpt("sys/kernel/uevent_seqnum"),
         "sysfs.kernel.debug.extfrag_unusable" => Kind::Extfrag,
         // Needs a bandwidth configuration file, which this agent does not
         // read.

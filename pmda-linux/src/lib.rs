@@ -238,8 +238,10 @@ struct Data {
     /// zram sysfs statistics files read in this fetch, by path: their
     /// numbers, or `None` when unreadable.
     zram_files: HashMap<String, Option<Vec<u64>>>,
-    /// System V IPC tables and the instance ids of their objects.
+    /// System V IPC tables and the instance ids of their objects, and the
+    /// read error of each table file (shm, msg, sem) this kernel lacks.
     ipc: ipc::Tables,
+    ipc_missing: [Option<PmError>; 3],
     shm_ids: Vec<u32>,
     msg_ids: Vec<u32>,
     sem_ids: Vec<u32>,
@@ -461,6 +463,7 @@ impl LinuxPmda {
         self.d.tmpfs_statfs.clear();
         self.d.zram_files.clear();
         self.d.wwids = None;
+        self.d.ipc_missing = [None; 3];
         self.d.sys_files.clear();
         self.d.uts = None;
     }
@@ -557,6 +560,35 @@ impl LinuxPmda {
             // irq pressure) has no values, as pmdalinux reports it.
             Err(e) if src >= Src::PressureCpu && e == PmError::from_errno(libc::ENOENT) => {
                 self.d.pressure[src as usize - Src::PressureCpu as usize] = Pressure::default();
+                Ok(())
+            }
+            // No swap support: no swap areas, as pmdalinux reports it.
+            Err(e) if src == Src::Swaps && e == PmError::from_errno(libc::ENOENT) => {
+                self.d.swaps.clear();
+                self.d.swap_ids.clear();
+                Ok(())
+            }
+            // No SysV IPC in this kernel: no objects of that kind.
+            Err(e)
+                if matches!(src, Src::SysvShm | Src::SysvMsg | Src::SysvSem)
+                    && e == PmError::from_errno(libc::ENOENT) =>
+            {
+                let i = src as usize - Src::SysvShm as usize;
+                self.d.ipc_missing[i] = Some(e);
+                match src {
+                    Src::SysvShm => {
+                        self.d.ipc.shm.clear();
+                        self.d.shm_ids.clear();
+                    }
+                    Src::SysvMsg => {
+                        self.d.ipc.msg.clear();
+                        self.d.msg_ids.clear();
+                    }
+                    _ => {
+                        self.d.ipc.sem.clear();
+                        self.d.sem_ids.clear();
+                    }
+                }
                 Ok(())
             }
             Err(e) => Err(e),
@@ -1402,7 +1434,7 @@ impl LinuxPmda {
                 .zip(&d.fchost_ids)
                 .map(|((_, c), id)| (*id, convert(V::U(c[usize::from(i).min(7)]), ty)))
                 .collect()),
-            Kind::Ipc(f) => Ok(self.ipc_values(f, ty)),
+            Kind::Ipc(f) => self.ipc_values(f, ty),
             Kind::ZramStat(file, col) => Ok(self.zram_values(file, col, ty)),
             Kind::Wwid(_) | Kind::WwidScheduler | Kind::WwidPaths => Ok(self.wwid_values(kind, ty)),
             Kind::MdStatus => Ok(self.md_status(ty)),
@@ -1465,6 +1497,15 @@ impl LinuxPmda {
                 }
                 opt(self.distro.clone().flatten().map(V::S))
             }
+            Kind::SysNumOpt(file) => match self.sys_file(file) {
+                Err(e) if e == PmError::from_errno(libc::ENOENT) => Ok(Vec::new()),
+                Err(e) => Err(e),
+                Ok(s) => {
+                    let field = s.split_whitespace().next().ok_or(PmError::VALUE)?;
+                    let v = read::parse_u64_wrapping(field.as_bytes()).ok_or(PmError::VALUE)?;
+                    one(V::U(v))
+                }
+            },
             Kind::SysNum(file, idx) => {
                 let s = self.sys_file(file)?;
                 let field = s.split_whitespace().nth(idx).ok_or(PmError::VALUE)?;
@@ -1926,7 +1967,23 @@ impl LinuxPmda {
         out
     }
 
-    fn ipc_values(&self, f: IpcF, ty: Type) -> Vec<(u32, Value)> {
+    /// System V IPC values. A kernel without a /proc/sysvipc table has
+    /// no objects of that kind (no values, as pmdalinux reports them); its
+    /// totals, which come from that table, fail with the read error.
+    fn ipc_values(&self, f: IpcF, ty: Type) -> MetricResult {
+        let missing = match f {
+            IpcF::ShmInfo(_) => self.d.ipc_missing[0],
+            IpcF::MsgInfo(_) => self.d.ipc_missing[1],
+            IpcF::SemInfo(_) => self.d.ipc_missing[2],
+            _ => None,
+        };
+        if let Some(e) = missing {
+            return Err(e);
+        }
+        Ok(self.ipc_objects(f, ty))
+    }
+
+    fn ipc_objects(&self, f: IpcF, ty: Type) -> Vec<(u32, Value)> {
         let t = &self.d.ipc;
         let owner = |c: &ipc::Common| V::S(ipc::owner(&self.root, self.live, c.uid));
         let common = |c: &ipc::Common, item: u8| match item {
