@@ -1891,7 +1891,9 @@ impl LinuxPmda {
                 continue;
             }
             let status = std::process::Command::new(&mdadm)
-                .args(["--detail", "--test", &format!("/dev/{}", x.kname)])
+                // /dev/ and the instance name (the persistent name when
+                // the device has one), as pmdalinux builds the path.
+                .args(["--detail", "--test", &format!("/dev/{}", x.name)])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())

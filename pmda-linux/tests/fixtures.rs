@@ -2329,13 +2329,18 @@ fn disks_by_wwid_and_md_status() {
         let dbytes = fetch(&mut a, "disk.wwid.discard_bytes").unwrap();
         assert_eq!(u(&dbytes[id]), diskcol(&stats, last, 14) / 2);
     }
-    let ids = ids(&mut a, "disk.wwid.read");
-    assert_eq!(ids[&groups[0].0], 0);
-    assert_eq!(ids[&groups[1].0], 1);
+    let wwid_ids = ids(&mut a, "disk.wwid.read");
+    assert_eq!(wwid_ids[&groups[0].0], 0);
+    assert_eq!(wwid_ids[&groups[1].0], 1);
     // disk.md.status: the stand-in mdadm's exit status for each md device.
     let status = fetch(&mut a, "disk.md.status").unwrap();
+    // mdadm is given /dev/ and the instance name (here the persistent
+    // name, as pmdalinux gives it).
+    let md = ids(&mut a, "disk.md.read");
+    let name = md.keys().next().unwrap().clone();
+    assert_eq!(name, "data");
     let want = std::process::Command::new(root.join("sbin/mdadm"))
-        .args(["--detail", "--test", "/dev/md127"])
+        .args(["--detail", "--test", &format!("/dev/{name}")])
         .status()
         .unwrap()
         .code()
