@@ -52,9 +52,12 @@ pub fn parse_softnet(buf: &[u8], out: &mut Vec<(u32, [u64; 6])>) -> Result<(), B
 /// Lock counts by class (posix, flock, lease) and mode (read, write, all).
 pub type LockCounts = [[u64; 3]; 3];
 
-/// Parses /proc/locks: `N: CLASS KIND MODE ...`. Waiters (`N: -> ...`)
-/// are not held locks and are skipped; classes other than POSIX, FLOCK
-/// and LEASE (OFDLCK, DELEG) are not counted.
+/// Parses /proc/locks: `N: CLASS KIND MODE PID ...`, counting as pmdalinux
+/// does: POSIX, ACCESS and OFDLCK (open file description) locks are posix
+/// locks, FLOCK flock locks, LEASE and DELEG (NFS delegation) leases; READ
+/// and WRITE count as such and RW as both. Waiters (`N: -> ...`) are not
+/// held locks and are skipped, as are other classes and lines whose PID is
+/// not a number.
 pub fn parse_locks(buf: &[u8]) -> Result<LockCounts, BadMisc> {
     let mut c: LockCounts = [[0; 3]; 3];
     for line in lines(buf) {
@@ -62,17 +65,36 @@ pub fn parse_locks(buf: &[u8]) -> Result<LockCounts, BadMisc> {
         let (Some(_), Some(class)) = (f.next(), f.next()) else {
             return Err(bad("locks", line));
         };
-        let class = match class {
-            b"POSIX" => 0,
-            b"FLOCK" => 1,
-            b"LEASE" => 2,
-            _ => continue,
+        if class == b"->" {
+            continue;
+        }
+        let class = if [&b"POSIX"[..], b"ACCESS", b"OFDLCK"]
+            .iter()
+            .any(|p| class.starts_with(p))
+        {
+            0
+        } else if class.starts_with(b"FLOCK") {
+            1
+        } else if class.starts_with(b"DELEG") || class.starts_with(b"LEASE") {
+            2
+        } else {
+            continue;
         };
         let mode = f.nth(1).ok_or_else(|| bad("locks", line))?;
-        match mode {
-            b"READ" => c[class][0] += 1,
-            b"WRITE" => c[class][1] += 1,
-            _ => {}
+        let pid_ok = f
+            .next()
+            .and_then(|p| std::str::from_utf8(p).ok()?.parse::<i64>().ok())
+            .is_some();
+        if !pid_ok {
+            continue;
+        }
+        if mode.starts_with(b"READ") {
+            c[class][0] += 1;
+        } else if mode.starts_with(b"WRITE") {
+            c[class][1] += 1;
+        } else if mode.starts_with(b"RW") {
+            c[class][0] += 1;
+            c[class][1] += 1;
         }
         c[class][2] += 1;
     }
@@ -385,10 +407,11 @@ mod tests {
 2: FLOCK  ADVISORY  READ 30481 fe:00:10133506 0 EOF\n\
 3: POSIX  ADVISORY  WRITE 1 00:1a:3 0 EOF\n\
 3: -> POSIX  ADVISORY  WRITE 2 00:1a:3 0 EOF\n\
-4: OFDLCK ADVISORY  READ -1 00:1a:4 0 EOF\n",
+4: OFDLCK ADVISORY  READ -1 00:1a:4 0 EOF\n\
+5: DELEG  ACTIVE    RW 77 00:1a:5 0 EOF\n",
         )
         .unwrap();
-        assert_eq!(c, [[0, 1, 1], [1, 1, 2], [0, 0, 0]]);
+        assert_eq!(c, [[1, 1, 2], [1, 1, 2], [1, 1, 1]]);
     }
 
     #[test]

@@ -15,6 +15,10 @@ with ROOT a fixture tree (e.g. pmda-linux/tests/fixtures/multi). Names
 default to the whole linux namespace. Set PCP_AGENT to the binary's path if
 it is not target/debug/pcp-agent; LINUX_MDADM is passed on to pmdalinux.
 
+pmdalinux runs with a private PCP_VAR_DIR, so its instance caches
+(normally /var/lib/pcp/config/pmda) are written there, not over the
+system's.
+
 Known limits of the comparison, not of either agent: pmdalinux takes
 statfs figures, uname, SCSI device links, IPC limits and owners from the
 live system rather than from ROOT, and sizes its CPU list from the live
@@ -22,6 +26,8 @@ CPU count.
 """
 import os
 import re
+import shutil
+import tempfile
 import subprocess
 import sys
 
@@ -37,14 +43,19 @@ def pminfo_names(prefixes):
 
 
 def real_values(root, names):
-    env = dict(os.environ, LINUX_STATSPATH=root)
+    # pmdalinux saves its instance caches under $PCP_VAR_DIR/config/pmda:
+    # a private directory keeps the fixture's names out of the system's
+    # caches (which the running pmdalinux and this agent's live tests use).
+    var = tempfile.mkdtemp(prefix="compare-fixture-")
+    os.makedirs(os.path.join(var, "config", "pmda"))
+    env = dict(os.environ, LINUX_STATSPATH=root, PCP_VAR_DIR=var)
     cmds = ["open pipe /var/lib/pcp/pmdas/linux/pmdalinux -d 60"]
     for n in names:
         cmds += [f"desc {n}", f"fetch {n}", f"fetch {n}"]
     out = subprocess.run(["dbpmda", "-n", "/var/lib/pcp/pmns/root", "-ie"],
                          input="\n".join(cmds) + "\n", capture_output=True,
                          text=True, env=env).stdout
-    values, indoms, cur, seen = {}, {}, None, set()
+    values, indoms, cur = {}, {}, None
     for line in out.splitlines():
         m = re.match(r"dbpmda> desc (\S+)", line)
         if m:
@@ -74,6 +85,7 @@ def real_values(root, names):
         out = subprocess.run(["dbpmda", "-n", "/var/lib/pcp/pmns/root", "-ie"],
                              input="\n".join(cmds) + "\n", capture_output=True,
                              text=True, env=env).stdout
+    shutil.rmtree(var, ignore_errors=True)
     inames, dom = {}, None
     for line in out.splitlines():
         m = re.match(r"pmInDom: (\S+)", line)
