@@ -323,7 +323,7 @@ RPC_SERVER = {
     "netcnt": ("RPC packets received and sent", "Network packets of the server's RPC traffic, all transports"),
     "netudpcnt": ("RPC packets over UDP", "Network packets of the server's RPC traffic carried over UDP"),
     "nettcpcnt": ("RPC packets over TCP", "Network packets of the server's RPC traffic carried over TCP"),
-    "nettcpconn": ("RPC TCP connections accepted", "TCP connections clients opened to the server"),
+    "nettcpconn": ("RPC packets over TCP (as pmdalinux reports it)", "Network packets of the server's RPC traffic carried over TCP (the net line's third number): pmdalinux 6.0.3 answers this metric, named for the TCP connections accepted, with that count, and this agent does the same so values agree"),
     "fh_anon": ("anonymous file handles", "File handles the server had to resolve without a directory path"),
     "fh_nocache_dir": ("uncached directory handles", "Directory file handles not found in the dentry cache"),
     "fh_nocache_nondir": ("uncached file handles", "Non-directory file handles not found in the dentry cache"),
