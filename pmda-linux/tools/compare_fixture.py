@@ -19,10 +19,14 @@ pmdalinux runs with a private PCP_VAR_DIR, so its instance caches
 (normally /var/lib/pcp/config/pmda) are written there, not over the
 system's.
 
-Known limits of the comparison, not of either agent: pmdalinux takes
-statfs figures, uname, SCSI device links, IPC limits and owners from the
-live system rather than from ROOT, and sizes its CPU list from the live
-CPU count.
+Known limits of the comparison, not of either agent (seen on this
+project's fixture trees; everything else agreed): pmdalinux takes uname,
+IPC limits and totals (system calls), IPC owners and SCSI device links
+from the live system rather than from ROOT; under dbpmda it lists no CPUs
+(so no per-CPU, per-node CPU or softnet values), no filesystems or tmpfs
+mounts, and, the client having no credentials, no slab or serial line
+figures; disk.md.status and hinv.cpu.online have values only once another
+fetch has filled their instance domains.
 """
 import os
 import re
