@@ -547,6 +547,8 @@ pub enum Kind {
     Thermal(u8),
     /// The unusable free space index of each node's Normal zone.
     Extfrag,
+    /// The configured memory bandwidth of each node.
+    Bandwidth,
     /// A CPU's frequency scaling figure: count (0), time (1), max (2),
     /// min (3); see [`crate::cpufreq`].
     Freq(u8),
@@ -734,7 +736,7 @@ impl Kind {
             Kind::Ipc(IpcF::Shm(_) | IpcF::ShmInfo(_)) => add(Src::SysvShm),
             Kind::Ipc(IpcF::Msg(_) | IpcF::MsgInfo(_)) => add(Src::SysvMsg),
             Kind::Ipc(IpcF::Sem(_) | IpcF::SemInfo(_)) => add(Src::SysvSem),
-            Kind::Extfrag => add(Src::Nodes),
+            Kind::Extfrag | Kind::Bandwidth => add(Src::Nodes),
             Kind::PmdaVersion | Kind::NoValues | Kind::Const(_) => {}
             Kind::Machine
             | Kind::SysKernel(_)
@@ -1439,9 +1441,7 @@ pub fn resolve(
         "network.rawconn6.count" => Kind::RawCount(Src::Raw6),
         "sysfs.kernel.uevent_seqnum" => Kind::SysNumOpt("sys/kernel/uevent_seqnum"),
         "sysfs.kernel.debug.extfrag_unusable" => Kind::Extfrag,
-        // Needs a bandwidth configuration file, which this agent does not
-        // read.
-        "mem.numa.max_bandwidth" => Kind::NoValues,
+        "mem.numa.max_bandwidth" => Kind::Bandwidth,
         "kernel.all.interrupts.total" => Kind::Irq(IrqF::Total),
         "kernel.percpu.interrupts" => Kind::Irq(IrqF::PerCpu),
         "kernel.all.interrupts.errors" => Kind::Irq(IrqF::Errors),

@@ -1397,6 +1397,17 @@ impl LinuxPmda {
                 }
                 Ok(out)
             }
+            Kind::Bandwidth => {
+                // An administrator's file; none, no values.
+                let Ok(text) = std::fs::read_to_string(self.root.join(numa::BANDWIDTH_CONF)) else {
+                    return Ok(Vec::new());
+                };
+                let nodes: Vec<u32> = d.nodes.iter().map(|(n, _)| *n).collect();
+                Ok(numa::parse_bandwidth(&text, &nodes)
+                    .into_iter()
+                    .map(|(n, v)| (n, convert(V::F(v), ty)))
+                    .collect())
+            }
             Kind::Extfrag => {
                 // debugfs, usually mounted only by hand: no file, no values.
                 let rel = "sys/kernel/debug/extfrag/unusable_index";

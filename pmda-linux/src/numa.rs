@@ -131,6 +131,60 @@ pub fn extfrag_normal(text: &str) -> Vec<(u32, f64)> {
     out
 }
 
+/// Where pmdalinux's memory bandwidth configuration lives, under the root.
+pub const BANDWIDTH_CONF: &str = "var/lib/pcp/pmdas/linux/bandwidth.conf";
+
+/// The administrator's memory bandwidth per node (Mbytes per second) from
+/// bandwidth.conf, read as pmdalinux 6.0.3 reads it: `#` lines are
+/// comments; the first other line must be `Version:1.0`; then one
+/// `nodeN:BANDWIDTH` line per node, the number read as C's `atof` reads it.
+/// The first line that is not of that form (an empty line, an unknown
+/// node, a line without a colon) ends the reading, keeping what came
+/// before it. Only bandwidths above zero are reported.
+pub fn parse_bandwidth(text: &str, nodes: &[u32]) -> Vec<(u32, f64)> {
+    let mut out: Vec<(u32, f64)> = Vec::new();
+    let mut version = false;
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        if line.contains("Version") {
+            match line.split_once(':') {
+                Some((k, v)) if k.starts_with("Version") && v.starts_with("1.0") => {
+                    version = true;
+                    continue;
+                }
+                _ => break,
+            }
+        }
+        if !version {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            break;
+        };
+        let Some(&node) = nodes.iter().find(|n| format!("node{n}") == name) else {
+            break;
+        };
+        let v = atof(value);
+        out.retain(|(n, _)| *n != node);
+        out.push((node, v));
+    }
+    out.retain(|(_, v)| *v > 0.0);
+    out
+}
+
+/// The number at the start of `s`, as C's `atof` reads it (0 if none):
+/// the longest prefix that is a number.
+fn atof(s: &str) -> f64 {
+    let t = s.trim_start();
+    (1..=t.len())
+        .rev()
+        .filter(|&i| t.is_char_boundary(i))
+        .find_map(|i| t[..i].parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || hay.len() < needle.len() {
         return None;
@@ -141,6 +195,25 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bandwidth_conf() {
+        let nodes = [0, 1];
+        let p = |t: &str| parse_bandwidth(t, &nodes);
+        assert_eq!(
+            p("# x\nVersion:1.0\nnode0:1024.5\nnode1:2048\n"),
+            vec![(0, 1024.5), (1, 2048.0)]
+        );
+        assert_eq!(p("Version:1.0\n\nnode0:1\n"), vec![]);
+        assert_eq!(
+            p("Version:1.0\nnode1:3\nnode7:5\nnode0:9\n"),
+            vec![(1, 3.0)]
+        );
+        assert_eq!(p("node0:5\nVersion:1.0\n"), vec![]);
+        assert_eq!(p("Version:2.0\nnode0:5\n"), vec![]);
+        assert_eq!(p("Version:1.0\nnode:7\n"), vec![]);
+        assert_eq!(p("Version:1.0\nnode0:1e3x\nnode1:0\n"), vec![(0, 1000.0)]);
+    }
 
     #[test]
     fn extfrag_of_normal_zones() {

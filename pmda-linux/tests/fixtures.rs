@@ -1735,7 +1735,23 @@ fn numa_memory_per_node() {
             assert_eq!(u(&got[&inst]), s[key], "{inst} {metric}");
         }
     }
-    assert!(fetch(&mut a, "mem.numa.max_bandwidth").unwrap().is_empty());
+    // The administrator's bandwidths: NODE:MBYTES_PER_SEC after the
+    // version line.
+    let conf = read(&root, "var/lib/pcp/pmdas/linux/bandwidth.conf");
+    let bw = fetch(&mut a, "mem.numa.max_bandwidth").unwrap();
+    let want: BTreeMap<String, Value> = conf
+        .lines()
+        .skip_while(|l| !l.starts_with("Version:"))
+        .skip(1)
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.to_string(), Value::Double(v.parse().unwrap()))
+        })
+        .collect();
+    assert_eq!(bw, want);
+    assert!(fetch(&mut agent(&fixture("vm")), "mem.numa.max_bandwidth")
+        .unwrap()
+        .is_empty());
     let total = fetch(&mut a, "mem.numa.util.total").unwrap();
     assert_eq!(total.len(), 2);
 }

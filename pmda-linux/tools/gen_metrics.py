@@ -196,7 +196,7 @@ SIMPLE = {
     "network.unix.stream.count": ("unix domain stream sockets", "All stream sockets in the unix domain, whatever their state, counted from /proc/net/unix."),
     "network.rawconn.count": ("raw IPv4 sockets", "Raw IPv4 sockets open, the rows of /proc/net/raw."),
     "network.rawconn6.count": ("raw IPv6 sockets", "Raw IPv6 sockets open, the rows of /proc/net/raw6."),
-    "mem.numa.max_bandwidth": ("memory bandwidth limit per node", "The memory bandwidth of each NUMA node in Mbytes per second, as configured by the administrator for pmdalinux. This agent reads no such configuration: there are no values."),
+    "mem.numa.max_bandwidth": ("memory bandwidth limit per node", "The memory bandwidth of each NUMA node in Mbytes per second, as the administrator configures it in /var/lib/pcp/pmdas/linux/bandwidth.conf (a Version:1.0 line, then nodeN:BANDWIDTH lines; see samplebandwidth.conf there). No values without the file, or for a node whose bandwidth is not above zero."),
     "kernel.all.load": ("load average over 1, 5 and 15 minutes", "The kernel's exponentially damped run-queue length (runnable plus uninterruptible tasks), from /proc/loadavg, one instance per averaging period."),
     "kernel.all.lastpid": ("most recently assigned process id", "The last process id the kernel handed out, from /proc/loadavg."),
     "kernel.all.runnable": ("runnable tasks", "Tasks currently runnable, from the fourth field of /proc/loadavg."),
