@@ -242,6 +242,8 @@ struct Data {
     /// read error of each table file (shm, msg, sem) this kernel lacks.
     ipc: ipc::Tables,
     ipc_missing: [Option<PmError>; 3],
+    /// IPC owners' user names looked up in this fetch, by user id.
+    owners: HashMap<u32, String>,
     shm_ids: Vec<u32>,
     msg_ids: Vec<u32>,
     sem_ids: Vec<u32>,
@@ -464,6 +466,7 @@ impl LinuxPmda {
         self.d.zram_files.clear();
         self.d.wwids = None;
         self.d.ipc_missing = [None; 3];
+        self.d.owners.clear();
         self.d.sys_files.clear();
         self.d.uts = None;
     }
@@ -1445,7 +1448,12 @@ impl LinuxPmda {
                 .zip(&d.fchost_ids)
                 .map(|((_, c), id)| (*id, convert(V::U(c[usize::from(i).min(7)]), ty)))
                 .collect()),
-            Kind::Ipc(f) => self.ipc_values(f, ty),
+            Kind::Ipc(f) => {
+                if matches!(f, IpcF::Shm(1) | IpcF::Msg(1) | IpcF::Sem(1)) {
+                    self.lookup_owners(f);
+                }
+                self.ipc_values(f, ty)
+            }
             Kind::ZramStat(file, col) => Ok(self.zram_values(file, col, ty)),
             Kind::Wwid(_) | Kind::WwidScheduler | Kind::WwidPaths => Ok(self.wwid_values(kind, ty)),
             Kind::MdStatus => Ok(self.md_status(ty)),
@@ -1996,9 +2004,34 @@ impl LinuxPmda {
         Ok(self.ipc_objects(f, ty))
     }
 
+    /// Looks up the user names of the owners of one kind of IPC object,
+    /// each user once per fetch.
+    fn lookup_owners(&mut self, f: IpcF) {
+        let t = &self.d.ipc;
+        let uids: Vec<u32> = match f {
+            IpcF::Shm(_) => t.shm.iter().map(|o| o.c.uid).collect(),
+            IpcF::Msg(_) => t.msg.iter().map(|o| o.c.uid).collect(),
+            _ => t.sem.iter().map(|o| o.c.uid).collect(),
+        };
+        for uid in uids {
+            if !self.d.owners.contains_key(&uid) {
+                let name = ipc::owner(&self.root, self.live, uid);
+                self.d.owners.insert(uid, name);
+            }
+        }
+    }
+
     fn ipc_objects(&self, f: IpcF, ty: Type) -> Vec<(u32, Value)> {
         let t = &self.d.ipc;
-        let owner = |c: &ipc::Common| V::S(ipc::owner(&self.root, self.live, c.uid));
+        let owner = |c: &ipc::Common| {
+            V::S(
+                self.d
+                    .owners
+                    .get(&c.uid)
+                    .cloned()
+                    .unwrap_or_else(|| c.uid.to_string()),
+            )
+        };
         let common = |c: &ipc::Common, item: u8| match item {
             0 => Some(V::S(c.key_text())),
             1 => Some(owner(c)),
