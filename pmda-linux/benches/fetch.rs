@@ -89,6 +89,33 @@ fn files_read(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
         "proc/buddyinfo",
         "proc/zoneinfo",
         "proc/slabinfo",
+        "proc/swaps",
+        "proc/net/unix",
+        "proc/net/raw",
+        "proc/net/raw6",
+        "proc/sysvipc/shm",
+        "proc/sysvipc/msg",
+        "proc/sysvipc/sem",
+        "proc/sys/kernel/shmmax",
+        "proc/sys/kernel/shmall",
+        "proc/sys/kernel/shmmni",
+        "proc/sys/kernel/msgmax",
+        "proc/sys/kernel/msgmnb",
+        "proc/sys/kernel/msgmni",
+        "proc/sys/kernel/sem",
+        "proc/scsi/scsi",
+        "sys/kernel/uevent_seqnum",
+        "sys/kernel/mm/ksm/full_scans",
+        "sys/kernel/mm/ksm/merge_across_nodes",
+        "sys/kernel/mm/ksm/pages_shared",
+        "sys/kernel/mm/ksm/pages_sharing",
+        "sys/kernel/mm/ksm/pages_to_scan",
+        "sys/kernel/mm/ksm/pages_unshared",
+        "sys/kernel/mm/ksm/pages_volatile",
+        "sys/kernel/mm/ksm/run",
+        "sys/kernel/mm/ksm/sleep_millisecs",
+        "sys/kernel/debug/extfrag/unusable_index",
+        "var/lib/pcp/pmdas/linux/bandwidth.conf",
     ]
     .iter()
     .map(|f| root.join(f))
@@ -96,8 +123,38 @@ fn files_read(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     if let Ok(rd) = std::fs::read_dir(root.join("sys/devices/system/node")) {
         for e in rd.flatten() {
             if e.file_name().to_string_lossy().starts_with("node") {
-                files.push(e.path().join("cpulist"));
+                for f in ["cpulist", "meminfo", "numastat", "online"] {
+                    files.push(e.path().join(f));
+                }
             }
+        }
+    }
+    // Per CPU: online state, thermal throttling, frequency scaling.
+    let stat = std::fs::read_to_string(root.join("proc/stat")).unwrap_or_default();
+    for l in stat.lines() {
+        let Some(n) = l
+            .split_whitespace()
+            .next()
+            .and_then(|c| c.strip_prefix("cpu"))
+        else {
+            continue;
+        };
+        if n.is_empty() {
+            continue;
+        }
+        let cpu = root.join(format!("sys/devices/system/cpu/cpu{n}"));
+        for f in [
+            "online",
+            "thermal_throttle/core_throttle_count",
+            "thermal_throttle/core_throttle_total_time_ms",
+            "thermal_throttle/package_throttle_count",
+            "thermal_throttle/package_throttle_total_time_ms",
+            "cpufreq/stats/time_in_state",
+            "cpufreq/scaling_cur_freq",
+            "cpufreq/cpuinfo_max_freq",
+            "cpufreq/cpuinfo_min_freq",
+        ] {
+            files.push(cpu.join(f));
         }
     }
     let netdev = std::fs::read_to_string(root.join("proc/net/dev")).unwrap_or_default();
@@ -123,12 +180,17 @@ fn files_read(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
                 files.push(root.join(format!("sys/block/{name}/queue/scheduler")));
                 files.push(root.join(format!("sys/block/{name}/device/wwid")));
             }
+            if name.starts_with("zram") {
+                for f in ["mm_stat", "io_stat", "bd_stat", "disksize"] {
+                    files.push(root.join(format!("sys/block/{name}/{f}")));
+                }
+            }
         }
     }
     let mounts = std::fs::read_to_string(root.join("proc/mounts")).unwrap_or_default();
     let dirs = mounts
         .lines()
-        .filter(|l| l.starts_with("/dev"))
+        .filter(|l| l.starts_with("/dev") || l.split_whitespace().nth(2) == Some("tmpfs"))
         .filter_map(|l| l.split_whitespace().nth(1))
         .map(PathBuf::from)
         .collect();

@@ -23,6 +23,8 @@ pub enum DevKind {
     Dm,
     /// A multi-device (md) device (disk.md).
     Md,
+    /// A compressed RAM disk (zram).
+    Zram,
 }
 
 fn has_prefix_no_p(name: &str, prefix: &str) -> bool {
@@ -74,7 +76,8 @@ fn is_wwid(name: &str) -> bool {
 }
 
 /// Classifies a kernel device name, or `None` for devices pmdalinux does
-/// not report here (loop, ram, zram, CD-ROM, xvm volumes, WWID aliases).
+/// not report (loop, ram, CD-ROM, xvm volumes, WWID aliases). zram
+/// devices have metrics of their own.
 pub fn classify(name: &str) -> Option<DevKind> {
     if name.starts_with("dm-") {
         return Some(DevKind::Dm);
@@ -84,6 +87,9 @@ pub fn classify(name: &str) -> Option<DevKind> {
     }
     if is_partition(name) {
         return Some(DevKind::Partition);
+    }
+    if name.starts_with("zram") {
+        return Some(DevKind::Zram);
     }
     let other = name.starts_with("loop")
         || name.starts_with("ram")
@@ -259,7 +265,8 @@ mod tests {
         }
         assert_eq!(classify("dm-0"), Some(DevKind::Dm));
         assert_eq!(classify("md127"), Some(DevKind::Md));
-        for n in ["loop0", "ram1", "zram0", "sr0"] {
+        assert_eq!(classify("zram0"), Some(DevKind::Zram));
+        for n in ["loop0", "ram1", "sr0"] {
             assert_eq!(classify(n), None, "{n}");
         }
     }

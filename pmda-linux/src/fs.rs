@@ -73,6 +73,33 @@ pub fn parse_mounts(buf: &[u8], live: bool, out: &mut Vec<Mount>) -> Result<(), 
     Ok(())
 }
 
+/// Mounted tmpfs filesystems as pmdalinux's tmpfs metrics report them:
+/// one per mount point (the instance name, resolved through symlinks on
+/// the live system), each once however many times it is mounted.
+pub fn parse_tmpfs(buf: &[u8], live: bool, out: &mut Vec<Mount>) {
+    out.clear();
+    for line in buf.split(|&b| b == b'\n') {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        let mut f = line.split_whitespace();
+        let (Some(_spec), Some(dir), Some("tmpfs")) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let dir = unmangle(dir).into_owned();
+        let mut name = dir.clone();
+        if live {
+            if let Ok(p) = std::fs::canonicalize(&name) {
+                name = p.to_string_lossy().into_owned();
+            }
+        }
+        if out.iter().any(|m| m.device == name) {
+            continue;
+        }
+        out.push(Mount { device: name, dir });
+    }
+}
+
 /// The octal escapes the kernel writes in /proc/mounts fields that
 /// `procfs` undoes (tab, newline, backslash, hash); others stay as they are.
 fn unmangle(s: &str) -> std::borrow::Cow<'_, str> {
@@ -217,6 +244,11 @@ mod tests {
                 },
             ]
         );
+        let twice =
+            b"tmpfs /dev/shm tmpfs rw 0 0\nnone /run tmpfs rw 0 0\ntmpfs /dev/shm tmpfs rw 0 0\n";
+        parse_tmpfs(twice, false, &mut v);
+        let dirs: Vec<&str> = v.iter().map(|m| m.device.as_str()).collect();
+        assert_eq!(dirs, ["/dev/shm", "/run"]);
     }
 
     #[test]

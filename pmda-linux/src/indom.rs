@@ -41,6 +41,22 @@ pub const PRESSURE: u32 = 37;
 pub const INTERRUPTS: u32 = 4;
 /// Swap devices.
 pub const SWAPDEV: u32 = 6;
+/// Mounted tmpfs filesystems.
+pub const TMPFS: u32 = 18;
+/// Disks by World Wide Identifier (multipath aggregation).
+pub const WWID: u32 = 42;
+/// SCSI tape drives.
+pub const TAPE: u32 = 34;
+/// Fibre Channel hosts.
+pub const FCHOST: u32 = 39;
+/// zram devices.
+pub const ZRAM: u32 = 38;
+/// System V shared memory segments.
+pub const IPC_SHM: u32 = 28;
+/// System V message queues.
+pub const IPC_MSG: u32 = 29;
+/// System V semaphore arrays.
+pub const IPC_SEM: u32 = 30;
 /// SCSI devices (hinv.map.scsi).
 pub const SCSI: u32 = 11;
 /// Slab caches.
@@ -98,6 +114,16 @@ pub const INDOM_HELP: &[(u32, &str, &str)] = &[
     (ZONEINFO_PROTECTION, "set of lowmem protection figures per zone", "One instance per entry of each zone's protection list in /proc/zoneinfo, named ZONE::nodeN::lowmem_reservedK for the K-th entry."),
     (SLAB, "set of slab caches", "One instance per kernel slab cache listed in /proc/slabinfo, named as the kernel names the cache."),
     (ICMPMSG, "ICMP message types", "256 instances, one per ICMP message type number: TypeN with id N, for N from 0 to 255."),
+    (SCSI, "set of SCSI devices", "One instance per device of /proc/scsi/scsi that has a block device, named scsiH:C:I:L followed by the device type; a device stays listed once seen."),
+    (WWID, "set of disks by WWID", "One instance per World Wide Identifier of the disks (hinv.map.scsi_id), named by it; the SCSI paths to the same device share one instance."),
+    (TAPE, "set of SCSI tape drives", "One instance per tape drive stN under /sys/class/scsi_tape that has statistics (the nst and mode aliases share them and are not listed)."),
+    (FCHOST, "set of Fibre Channel hosts", "One instance per host under /sys/class/fc_host that has statistics, named as the kernel names it (host0, ...)."),
+    (ZRAM, "set of zram devices", "One instance per compressed RAM disk (zramN) in /proc/diskstats, named as the kernel names it."),
+    (SWAPDEV, "set of swap areas", "One instance per active swap device or file listed in /proc/swaps, named by its path."),
+    (TMPFS, "set of mounted tmpfs filesystems", "One instance per mounted tmpfs filesystem in /proc/mounts, named by its mount point; a mount point mounted more than once is one instance."),
+    (IPC_SHM, "set of System V shared memory segments", "One instance per segment in /proc/sysvipc/shm, named by its shmid in decimal."),
+    (IPC_MSG, "set of System V message queues", "One instance per queue in /proc/sysvipc/msg, named by its msqid in decimal."),
+    (IPC_SEM, "set of System V semaphore arrays", "One instance per array in /proc/sysvipc/sem, named by its semid in decimal."),
     (PRESSURE, "pressure stall averaging periods", "Three instances: \"10 second\", \"1 minute\" and \"5 minute\", with ids 10, 60 and 300."),
 ];
 

@@ -75,6 +75,28 @@ pub enum Src {
     Zoneinfo,
     /// /proc/slabinfo (root only).
     Slabinfo,
+    /// /proc/swaps.
+    Swaps,
+    /// /proc/net/unix.
+    NetUnix,
+    /// /proc/net/raw.
+    Raw,
+    /// /proc/net/raw6.
+    Raw6,
+    /// /sys/devices/system/node/nodeN/{meminfo,numastat} of every node.
+    NumaMem,
+    /// /proc/sysvipc/shm.
+    SysvShm,
+    /// /proc/sysvipc/msg.
+    SysvMsg,
+    /// /proc/sysvipc/sem.
+    SysvSem,
+    /// /sys/class/scsi_tape/stN/stats of every tape drive.
+    Tape,
+    /// /sys/class/fc_host/hostN/statistics of every FC host.
+    FcHost,
+    /// /proc/scsi/scsi (with the block device names from sysfs).
+    Scsi,
     /// /proc/pressure/cpu. The pressure sources come last (see [`Src::pressure`]).
     PressureCpu,
     /// /proc/pressure/memory.
@@ -86,7 +108,7 @@ pub enum Src {
 }
 
 /// Number of [`Src`] variants.
-pub const NSRC: usize = 37;
+pub const NSRC: usize = 48;
 
 impl Src {
     /// The file behind the source, relative to the root.
@@ -125,6 +147,17 @@ impl Src {
             Src::Utmp => "var/run/utmp",
             Src::Zoneinfo => "proc/zoneinfo",
             Src::Slabinfo => "proc/slabinfo",
+            Src::Swaps => "proc/swaps",
+            Src::NetUnix => "proc/net/unix",
+            Src::Raw => "proc/net/raw",
+            Src::Raw6 => "proc/net/raw6",
+            Src::NumaMem => "sys/devices/system/node",
+            Src::SysvShm => "proc/sysvipc/shm",
+            Src::SysvMsg => "proc/sysvipc/msg",
+            Src::SysvSem => "proc/sysvipc/sem",
+            Src::Tape => "sys/class/scsi_tape",
+            Src::FcHost => "sys/class/fc_host",
+            Src::Scsi => "proc/scsi/scsi",
             Src::PressureCpu => "proc/pressure/cpu",
             Src::PressureMem => "proc/pressure/memory",
             Src::PressureIo => "proc/pressure/io",
@@ -466,6 +499,9 @@ pub enum Kind {
     Distro,
     /// A number from a small /proc/sys file: (path, field index).
     SysNum(&'static str, usize),
+    /// A number from a small file that some kernels lack: no values
+    /// without it, as pmdalinux reports it.
+    SysNumOpt(&'static str),
     /// Pressure: (resource 0..4, full?, total?).
     Pressure(usize, bool, bool),
     /// /proc/interrupts.
@@ -499,6 +535,92 @@ pub enum Kind {
     ZoneProt,
     /// A slab cache figure (pmdalinux's item number in cluster 20).
     Slab(usize),
+    /// A swap area figure: free (0), length (1), maxswap (2), vlength (3),
+    /// priority (4).
+    Swapdev(u8),
+    /// A tmpfs filesystem figure.
+    Tmpfs(FsF),
+    /// Online state of each CPU (false) or NUMA node (true).
+    Online(bool),
+    /// A CPU's thermal throttling figure: core count (0), core time (1),
+    /// package count (2), package time (3).
+    Thermal(u8),
+    /// The unusable free space index of each node's Normal zone.
+    Extfrag,
+    /// The configured memory bandwidth of each node.
+    Bandwidth,
+    /// A CPU's frequency scaling figure: count (0), time (1), max (2),
+    /// min (3); see [`crate::cpufreq`].
+    Freq(u8),
+    /// The PCP version this agent stands in for.
+    PmdaVersion,
+    /// Unix domain sockets (index into [`crate::misc::UnixCounts`]).
+    Unix(usize),
+    /// Sockets of a raw socket table ([`Src::Raw`] or [`Src::Raw6`]).
+    RawCount(Src),
+    /// A per-node memory figure.
+    Numa(NumaF),
+    /// A System V IPC figure.
+    Ipc(IpcF),
+    /// A zram device figure from `/sys/block/zramN/`: file (0 mm_stat,
+    /// 1 io_stat, 2 bd_stat) and column.
+    ZramStat(u8, u8),
+    /// A tape drive figure (index into [`crate::tapefc::TAPE_FIELDS`]).
+    Tape(u8),
+    /// Number of tape drives.
+    NTape,
+    /// An FC host figure (index into [`crate::tapefc::FCHOST_FIELDS`]).
+    FcHost(u8),
+    /// Number of FC hosts.
+    NFcHost,
+    /// The block device of each SCSI device (hinv.map.scsi).
+    ScsiMap,
+    /// A disk figure summed over the SCSI paths of each WWID (the discard
+    /// Kbytes are the last path's, as pmdalinux reports them).
+    Wwid(DField),
+    /// The I/O scheduler of each WWID's last path.
+    WwidScheduler,
+    /// The SCSI paths (disk names) of each WWID.
+    WwidPaths,
+    /// `mdadm --detail --test` exit status of each md device.
+    MdStatus,
+    /// A fixed value (a limit the kernel reports as a constant).
+    Const(u64),
+    /// A metric that never has values here (its source is not supported
+    /// or not present, as pmdalinux reports it on this kind of host).
+    NoValues,
+}
+
+/// A System V IPC figure: per object (pmdalinux's item number in the
+/// object cluster) or a total over the objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpcF {
+    /// A shared memory segment figure: key, owner, perms, segsz, nattch,
+    /// status, creator_pid, last_access_pid (0 to 7).
+    Shm(u8),
+    /// A message queue figure: key, owner, perms, msgsz, messages,
+    /// last_send_pid, last_recv_pid (0 to 6).
+    Msg(u8),
+    /// A semaphore array figure: key, owner, perms, nsems (0 to 3).
+    Sem(u8),
+    /// Shared memory totals: tot, rss, swp, used_ids, swap_attempts,
+    /// swap_successes (0 to 5).
+    ShmInfo(u8),
+    /// Message totals: used_queues, tot_msg, tot_bytes (0 to 2).
+    MsgInfo(u8),
+    /// Semaphore totals: used_sem (arrays), tot_sem (semaphores).
+    SemInfo(u8),
+}
+
+/// A per-NUMA-node memory figure (cluster 36).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumaF {
+    /// A meminfo figure (index into [`crate::numa::MEMINFO_KEYS`]).
+    Mem(usize),
+    /// A huge page count times the huge page size.
+    HugeBytes(usize),
+    /// A numastat counter (index into [`crate::numa::NUMASTAT_KEYS`]).
+    Stat(usize),
 }
 
 /// An NFS or RPC figure (cluster 7).
@@ -546,6 +668,10 @@ impl Kind {
             | Kind::Ncpu => add(Src::Stat),
             Kind::Nnode => add(Src::Nodes),
             Kind::Ndisk | Kind::DevKname(_) | Kind::Scheduler | Kind::ScsiId => add(Src::Diskstats),
+            // zram sizes come from sysfs.
+            Kind::Disk(DiskScope::Per(crate::disk::DevKind::Zram), DField::Capacity) => {
+                add(Src::Diskstats)
+            }
             Kind::Disk(_, DField::Capacity) => {
                 add(Src::Diskstats);
                 add(Src::Partitions);
@@ -583,10 +709,40 @@ impl Kind {
             Kind::IcmpMsg(_) => add(Src::Snmp),
             Kind::Zone(_) | Kind::ZoneProt => add(Src::Zoneinfo),
             Kind::Slab(_) => add(Src::Slabinfo),
+            Kind::Swapdev(_) => add(Src::Swaps),
+            Kind::Tmpfs(_) => add(Src::Mounts),
+            Kind::Online(false) | Kind::Thermal(_) | Kind::Freq(_) => add(Src::Stat),
+            Kind::Online(true) => add(Src::Nodes),
+            Kind::Unix(_) => add(Src::NetUnix),
+            Kind::RawCount(s) => add(s),
+            Kind::Numa(f) => {
+                add(Src::Nodes);
+                add(Src::NumaMem);
+                if matches!(f, NumaF::HugeBytes(_)) {
+                    add(Src::Meminfo);
+                }
+            }
+            Kind::ZramStat(..) => add(Src::Diskstats),
+            Kind::Tape(_) | Kind::NTape => add(Src::Tape),
+            Kind::FcHost(_) | Kind::NFcHost => add(Src::FcHost),
+            Kind::ScsiMap => add(Src::Scsi),
+            Kind::Wwid(DField::Capacity) => {
+                add(Src::Diskstats);
+                add(Src::Partitions);
+            }
+            Kind::Wwid(_) | Kind::WwidScheduler | Kind::WwidPaths | Kind::MdStatus => {
+                add(Src::Diskstats)
+            }
+            Kind::Ipc(IpcF::Shm(_) | IpcF::ShmInfo(_)) => add(Src::SysvShm),
+            Kind::Ipc(IpcF::Msg(_) | IpcF::MsgInfo(_)) => add(Src::SysvMsg),
+            Kind::Ipc(IpcF::Sem(_) | IpcF::SemInfo(_)) => add(Src::SysvSem),
+            Kind::Extfrag | Kind::Bandwidth => add(Src::Nodes),
+            Kind::PmdaVersion | Kind::NoValues | Kind::Const(_) => {}
             Kind::Machine
             | Kind::SysKernel(_)
             | Kind::Distro
             | Kind::SysNum(..)
+            | Kind::SysNumOpt(_)
             | Kind::PmdaUname => {}
         }
     }
@@ -689,6 +845,41 @@ pub fn resolve(
             return Some(Kind::Cpu(scope, cpu_state(rest)?));
         }
     }
+    if let Some(rest) = name.strip_prefix("zram.") {
+        let stat = match rest {
+            "mm_stat.data_size.original" => Some((0, 0)),
+            "mm_stat.data_size.compressed" => Some((0, 1)),
+            "mm_stat.mem.used_total" => Some((0, 2)),
+            "mm_stat.mem.limit" => Some((0, 3)),
+            "mm_stat.mem.max_used" => Some((0, 4)),
+            "mm_stat.pages.same" => Some((0, 5)),
+            "mm_stat.pages.compacted" => Some((0, 6)),
+            "mm_stat.pages.huge" => Some((0, 7)),
+            "io_stat.failed.reads" => Some((1, 0)),
+            "io_stat.failed.writes" => Some((1, 1)),
+            "io_stat.invalid" => Some((1, 2)),
+            "io_stat.notify_free" => Some((1, 3)),
+            "bd_stat.count" => Some((2, 0)),
+            "bd_stat.reads" => Some((2, 1)),
+            "bd_stat.writes" => Some((2, 2)),
+            _ => None,
+        };
+        if let Some((file, col)) = stat {
+            return Some(Kind::ZramStat(file, col));
+        }
+    }
+    if let Some(rest) = name.strip_prefix("disk.wwid.") {
+        return Some(match rest {
+            "scheduler" => Kind::WwidScheduler,
+            "scsi_paths" => Kind::WwidPaths,
+            // pmdalinux 6.0.3 reports no WWID capacities.
+            "capacity" => Kind::NoValues,
+            f => Kind::Wwid(DField::from_suffix(f)?),
+        });
+    }
+    if name == "disk.md.status" {
+        return Some(Kind::MdStatus);
+    }
     for (prefix, scope) in [
         ("disk.dev.", DiskScope::Per(crate::disk::DevKind::Disk)),
         ("disk.all.", DiskScope::All),
@@ -698,6 +889,7 @@ pub fn resolve(
         ),
         ("disk.dm.", DiskScope::Per(crate::disk::DevKind::Dm)),
         ("disk.md.", DiskScope::Per(crate::disk::DevKind::Md)),
+        ("zram.", DiskScope::Per(crate::disk::DevKind::Zram)),
     ] {
         if let Some(rest) = name.strip_prefix(prefix) {
             if rest == "scheduler" {
@@ -1061,7 +1253,195 @@ pub fn resolve(
             .position(|c| *c == f)?;
         return Some(Kind::Tty(i));
     }
+    if let Some(f) = name.strip_prefix("swapdev.") {
+        let i = ["free", "length", "maxswap", "vlength", "priority"]
+            .iter()
+            .position(|c| *c == f)?;
+        return Some(Kind::Swapdev(i as u8));
+    }
+    if let Some(f) = name.strip_prefix("tmpfs.") {
+        return Some(Kind::Tmpfs(match f {
+            "capacity" => FsF::Capacity,
+            "used" => FsF::Used,
+            "free" => FsF::Free,
+            "maxfiles" => FsF::MaxFiles,
+            "usedfiles" => FsF::UsedFiles,
+            "freefiles" => FsF::FreeFiles,
+            "full" => FsF::Full,
+            _ => return None,
+        }));
+    }
+    if let Some(f) = name.strip_prefix("mem.ksm.") {
+        let file = match f {
+            "full_scans" => "sys/kernel/mm/ksm/full_scans",
+            "merge_across_nodes" => "sys/kernel/mm/ksm/merge_across_nodes",
+            "pages_shared" => "sys/kernel/mm/ksm/pages_shared",
+            "pages_sharing" => "sys/kernel/mm/ksm/pages_sharing",
+            "pages_to_scan" => "sys/kernel/mm/ksm/pages_to_scan",
+            "pages_unshared" => "sys/kernel/mm/ksm/pages_unshared",
+            "pages_volatile" => "sys/kernel/mm/ksm/pages_volatile",
+            "run_state" => "sys/kernel/mm/ksm/run",
+            "sleep_time" => "sys/kernel/mm/ksm/sleep_millisecs",
+            _ => return None,
+        };
+        return Some(Kind::SysNum(file, 0));
+    }
+    if let Some(f) = name.strip_prefix("mem.numa.util.") {
+        let (key, bytes) = match f.strip_suffix("Bytes") {
+            Some(k) => (k, true),
+            None => (f, false),
+        };
+        let key = match key {
+            "total" => "MemTotal:",
+            "free" => "MemFree:",
+            "used" => "MemUsed:",
+            "active" => "Active:",
+            "inactive" => "Inactive:",
+            "active_anon" => "Active(anon):",
+            "inactive_anon" => "Inactive(anon):",
+            "active_file" => "Active(file):",
+            "inactive_file" => "Inactive(file):",
+            "highTotal" => "HighTotal:",
+            "highFree" => "HighFree:",
+            "lowTotal" => "LowTotal:",
+            "lowFree" => "LowFree:",
+            "unevictable" => "Unevictable:",
+            "mlocked" => "Mlocked:",
+            "dirty" => "Dirty:",
+            "writeback" => "Writeback:",
+            "filePages" => "FilePages:",
+            "mapped" => "Mapped:",
+            "anonpages" => "AnonPages:",
+            "shmem" => "Shmem:",
+            "kernelStack" => "KernelStack:",
+            "pageTables" => "PageTables:",
+            "NFS_Unstable" => "NFS_Unstable:",
+            "bounce" => "Bounce:",
+            "writebackTmp" => "WritebackTmp:",
+            "slab" => "Slab:",
+            "slabReclaimable" => "SReclaimable:",
+            "slabUnreclaimable" => "SUnreclaim:",
+            "hugepagesTotal" => "HugePages_Total:",
+            "hugepagesFree" => "HugePages_Free:",
+            "hugepagesSurp" => "HugePages_Surp:",
+            _ => return None,
+        };
+        let i = crate::numa::MEMINFO_KEYS.iter().position(|k| *k == key)?;
+        return Some(Kind::Numa(if bytes {
+            NumaF::HugeBytes(i)
+        } else {
+            NumaF::Mem(i)
+        }));
+    }
+    if let Some(f) = name.strip_prefix("mem.numa.alloc.") {
+        let key = match f {
+            "hit" => "numa_hit",
+            "miss" => "numa_miss",
+            "foreign" => "numa_foreign",
+            other => other,
+        };
+        let i = crate::numa::NUMASTAT_KEYS.iter().position(|k| *k == key)?;
+        return Some(Kind::Numa(NumaF::Stat(i)));
+    }
+    if let Some(f) = name.strip_prefix("network.unix.") {
+        let i = [
+            "datagram.count",
+            "stream.established",
+            "stream.listen",
+            "stream.count",
+        ]
+        .iter()
+        .position(|c| *c == f)?;
+        return Some(Kind::Unix(i));
+    }
+    if let Some((_, v)) = crate::ipc::CONSTANTS.iter().find(|(n, _)| *n == name) {
+        return Some(Kind::Const(*v));
+    }
+    if let Some(rest) = name.strip_prefix("ipc.") {
+        let (class, f) = rest.split_once('.')?;
+        let pos = |l: &[&str]| l.iter().position(|c| *c == f).map(|i| i as u8);
+        let sysctl = |file: &'static str, i: usize| Some(Kind::SysNum(file, i));
+        return match (class, cluster) {
+            ("shm", 64) => Some(Kind::Ipc(IpcF::Shm(pos(&[
+                "key",
+                "owner",
+                "perms",
+                "segsz",
+                "nattch",
+                "status",
+                "creator_pid",
+                "last_access_pid",
+            ])?))),
+            ("msg", 65) => Some(Kind::Ipc(IpcF::Msg(pos(&[
+                "key",
+                "owner",
+                "perms",
+                "msgsz",
+                "messages",
+                "last_send_pid",
+                "last_recv_pid",
+            ])?))),
+            ("sem", 66) => Some(Kind::Ipc(IpcF::Sem(pos(&[
+                "key", "owner", "perms", "nsems",
+            ])?))),
+            ("shm", 56) => Some(Kind::Ipc(IpcF::ShmInfo(pos(&[
+                "tot",
+                "rss",
+                "swp",
+                "used_ids",
+                "swap_attempts",
+                "swap_successes",
+            ])?))),
+            ("msg", 62) => Some(Kind::Ipc(IpcF::MsgInfo(pos(&[
+                "used_queues",
+                "tot_msg",
+                "tot_bytes",
+            ])?))),
+            ("sem", 61) => Some(Kind::Ipc(IpcF::SemInfo(pos(&["used_sem", "tot_sem"])?))),
+            _ => match name {
+                "ipc.shm.max_segsz" => sysctl("proc/sys/kernel/shmmax", 0),
+                "ipc.shm.max_seg" | "ipc.shm.max_segproc" => sysctl("proc/sys/kernel/shmmni", 0),
+                "ipc.shm.max_shmsys" => sysctl("proc/sys/kernel/shmall", 0),
+                "ipc.msg.max_msgsz" => sysctl("proc/sys/kernel/msgmax", 0),
+                "ipc.msg.max_defmsgq" => sysctl("proc/sys/kernel/msgmnb", 0),
+                "ipc.msg.max_msgqid" => sysctl("proc/sys/kernel/msgmni", 0),
+                // /proc/sys/kernel/sem: SEMMSL SEMMNS SEMOPM SEMMNI.
+                "ipc.sem.max_perid" => sysctl("proc/sys/kernel/sem", 0),
+                "ipc.sem.max_sem" => sysctl("proc/sys/kernel/sem", 1),
+                "ipc.sem.max_ops" => sysctl("proc/sys/kernel/sem", 2),
+                "ipc.sem.max_semid" => sysctl("proc/sys/kernel/sem", 3),
+                _ => None,
+            },
+        };
+    }
+    if let Some(f) = name.strip_prefix("tape.dev.") {
+        let i = crate::tapefc::TAPE_FIELDS.iter().position(|c| *c == f)?;
+        return Some(Kind::Tape(i as u8));
+    }
+    if let Some(f) = name.strip_prefix("fchost.") {
+        let i = crate::tapefc::FCHOST_METRICS.iter().position(|c| *c == f)?;
+        return Some(Kind::FcHost(i as u8));
+    }
     let k = match name {
+        "hinv.ntape" => Kind::NTape,
+        "hinv.map.scsi" => Kind::ScsiMap,
+        "hinv.nfchost" => Kind::NFcHost,
+        "hinv.cpu.online" => Kind::Online(false),
+        "hinv.node.online" => Kind::Online(true),
+        "hinv.cpu.frequency_scaling.count" => Kind::Freq(0),
+        "hinv.cpu.frequency_scaling.time" => Kind::Freq(1),
+        "hinv.cpu.frequency_scaling.max" => Kind::Freq(2),
+        "hinv.cpu.frequency_scaling.min" => Kind::Freq(3),
+        "hinv.cpu.thermal_throttle.core.count" => Kind::Thermal(0),
+        "hinv.cpu.thermal_throttle.core.time" => Kind::Thermal(1),
+        "hinv.cpu.thermal_throttle.package.count" => Kind::Thermal(2),
+        "hinv.cpu.thermal_throttle.package.time" => Kind::Thermal(3),
+        "pmda.version" => Kind::PmdaVersion,
+        "network.rawconn.count" => Kind::RawCount(Src::Raw),
+        "network.rawconn6.count" => Kind::RawCount(Src::Raw6),
+        "sysfs.kernel.uevent_seqnum" => Kind::SysNumOpt("sys/kernel/uevent_seqnum"),
+        "sysfs.kernel.debug.extfrag_unusable" => Kind::Extfrag,
+        "mem.numa.max_bandwidth" => Kind::Bandwidth,
         "kernel.all.interrupts.total" => Kind::Irq(IrqF::Total),
         "kernel.percpu.interrupts" => Kind::Irq(IrqF::PerCpu),
         "kernel.all.interrupts.errors" => Kind::Irq(IrqF::Errors),

@@ -25,10 +25,12 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod cpufreq;
 pub mod cpuinfo;
 pub mod disk;
 pub mod fs;
 pub mod indom;
+pub mod ipc;
 pub mod irq;
 pub mod keyed;
 pub mod kind;
@@ -36,11 +38,13 @@ pub mod metrics;
 pub mod misc;
 pub mod net;
 pub mod netaddr;
+pub mod numa;
 mod read;
 pub mod rpc;
 pub mod slabinfo;
 pub mod sockdiag;
 pub mod stat;
+pub mod tapefc;
 pub mod zoneinfo;
 
 use std::collections::HashMap;
@@ -58,7 +62,8 @@ use crate::indom::InstMap;
 use crate::irq::IrqTable;
 use crate::keyed::Keyed;
 use crate::kind::{
-    CpuScope, CpuState, DField, Derive, DiskScope, FsF, IrqF, Kind, MemF, NetF, RpcF, Src, NSRC,
+    CpuScope, CpuState, DField, Derive, DiskScope, FsF, IpcF, IrqF, Kind, MemF, NetF, NumaF, RpcF,
+    Src, NSRC,
 };
 use crate::net::{AttrNeed, IfAttrs, NetIf};
 use crate::stat::Stat;
@@ -66,12 +71,20 @@ use crate::stat::Stat;
 /// pmdalinux's domain number.
 pub const DOMAIN: u32 = 60;
 
+/// pmdalinux's cluster of /proc/cpuinfo figures.
+const CLUSTER_CPUINFO: u32 = 18;
+
+/// The PCP release whose pmdalinux this agent stands in for (the value of
+/// `pmda.version`).
+pub const PCP_VERSION: &str = "6.0.3";
+
 /// Where the agent reads from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinuxConfig {
     /// A directory holding `proc/` and `sys/` (default `/`). With any other
-    /// root, filesystem figures come from `ROOT/statfs` (see [`fs`]) and
-    /// `uname -m` from `ROOT/proc/sys/kernel/arch`.
+    /// root, filesystem figures come from `ROOT/statfs` (see [`fs`]),
+    /// `uname -m` from `ROOT/proc/sys/kernel/arch`, IPC owner names from
+    /// `ROOT/etc/passwd` and md device health from `ROOT/sbin/mdadm`.
     pub root: PathBuf,
 }
 
@@ -193,6 +206,47 @@ struct Data {
     /// /proc/slabinfo caches and their instance ids.
     slabs: Vec<slabinfo::SlabCache>,
     slab_ids: Vec<u32>,
+    /// /proc/swaps areas and their instance ids.
+    swaps: Vec<misc::SwapArea>,
+    swap_ids: Vec<u32>,
+    /// tmpfs mounts (from /proc/mounts), their instance ids and statfs
+    /// figures of this fetch.
+    tmpfs: Vec<Mount>,
+    tmpfs_ids: Vec<u32>,
+    tmpfs_statfs: Vec<Option<Result<Statfs, PmError>>>,
+    /// Unix domain socket counts.
+    unix: misc::UnixCounts,
+    /// Raw socket counts: IPv4, IPv6.
+    raw: [u64; 2],
+    /// Per-node meminfo and numastat figures.
+    numa: Vec<numa::NodeMem>,
+    /// Tape drives and FC hosts with their figures and instance ids.
+    tapes: Vec<tapefc::DevCounts<10>>,
+    tape_ids: Vec<u32>,
+    fchosts: Vec<tapefc::DevCounts<8>>,
+    fchost_ids: Vec<u32>,
+    /// Every SCSI device seen since start-up: (instance id, name, block
+    /// device). pmdalinux never retires them.
+    scsi: Vec<(u32, String, String)>,
+    /// WWIDs of this fetch with the indexes (into `devs`) of their
+    /// paths, in order of first path, and their instance ids.
+    wwids: Option<Vec<(String, Vec<usize>)>>,
+    wwid_ids: Vec<u32>,
+    /// Frequency scaling samples by CPU, kept until a fetch asks for a
+    /// /proc/cpuinfo figure (see [`cpufreq`]).
+    freq: HashMap<u32, cpufreq::Sample>,
+    /// zram sysfs statistics files read in this fetch, by path: their
+    /// numbers, or `None` when unreadable.
+    zram_files: HashMap<String, Option<Vec<u64>>>,
+    /// System V IPC tables and the instance ids of their objects, and the
+    /// read error of each table file (shm, msg, sem) this kernel lacks.
+    ipc: ipc::Tables,
+    ipc_missing: [Option<PmError>; 3],
+    /// IPC owners' user names looked up in this fetch, by user id.
+    owners: HashMap<u32, String>,
+    shm_ids: Vec<u32>,
+    msg_ids: Vec<u32>,
+    sem_ids: Vec<u32>,
 }
 
 /// Instance id maps of the indoms that pmdalinux caches.
@@ -202,6 +256,7 @@ struct Maps {
     part: InstMap,
     dm: InstMap,
     md: InstMap,
+    zram: InstMap,
     net: InstMap,
     fs: InstMap,
     irq: InstMap,
@@ -214,6 +269,15 @@ struct Maps {
     zone: InstMap,
     zone_prot: InstMap,
     slab: InstMap,
+    swapdev: InstMap,
+    tmpfs: InstMap,
+    shm: InstMap,
+    msg: InstMap,
+    sem: InstMap,
+    tape: InstMap,
+    fchost: InstMap,
+    scsi: InstMap,
+    wwid: InstMap,
 }
 
 impl Maps {
@@ -223,6 +287,7 @@ impl Maps {
             DevKind::Partition => &mut self.part,
             DevKind::Dm => &mut self.dm,
             DevKind::Md => &mut self.md,
+            DevKind::Zram => &mut self.zram,
         }
     }
 }
@@ -320,6 +385,7 @@ impl LinuxPmda {
             part: InstMap::seeded(&root, indom::PARTITIONS),
             dm: InstMap::seeded(&root, indom::DM),
             md: InstMap::seeded(&root, indom::MD),
+            zram: InstMap::seeded(&root, indom::ZRAM),
             net: InstMap::seeded(&root, indom::NET_DEV),
             fs: InstMap::new(),
             irq: InstMap::seeded(&root, indom::INTERRUPTS),
@@ -332,6 +398,15 @@ impl LinuxPmda {
             zone: InstMap::seeded(&root, indom::ZONEINFO),
             zone_prot: InstMap::new(),
             slab: InstMap::seeded(&root, indom::SLAB),
+            swapdev: InstMap::new(),
+            tmpfs: InstMap::new(),
+            shm: InstMap::seeded(&root, indom::IPC_SHM),
+            msg: InstMap::seeded(&root, indom::IPC_MSG),
+            sem: InstMap::seeded(&root, indom::IPC_SEM),
+            tape: InstMap::seeded(&root, indom::TAPE),
+            fchost: InstMap::seeded(&root, indom::FCHOST),
+            scsi: InstMap::seeded(&root, indom::SCSI),
+            wwid: InstMap::seeded(&root, indom::WWID),
         };
         Ok(LinuxPmda {
             table,
@@ -387,6 +462,11 @@ impl LinuxPmda {
         self.d.attrs_have = AttrNeed::default();
         self.d.statfs.clear();
         self.d.statfs_file = None;
+        self.d.tmpfs_statfs.clear();
+        self.d.zram_files.clear();
+        self.d.wwids = None;
+        self.d.ipc_missing = [None; 3];
+        self.d.owners.clear();
         self.d.sys_files.clear();
         self.d.uts = None;
     }
@@ -406,6 +486,46 @@ impl LinuxPmda {
         let path = src.path();
         if src == Src::Nodes {
             self.load_nodes();
+            return Ok(());
+        }
+        if src == Src::NumaMem {
+            self.load_numa();
+            return Ok(());
+        }
+        if src == Src::Tape {
+            tapefc::scan_tapes(&root, &mut self.d.tapes);
+            self.d.tape_ids = self
+                .d
+                .tapes
+                .iter()
+                .map(|(n, _)| self.maps.tape.id(n))
+                .collect();
+            return Ok(());
+        }
+        if src == Src::Scsi {
+            // A device is listed once its block device is known; once
+            // listed it stays, as in pmdalinux's cache.
+            if let Ok(text) = std::fs::read_to_string(root.join(src.path())) {
+                for dev in tapefc::parse_scsi(&text) {
+                    if self.d.scsi.iter().any(|(_, n, _)| *n == dev.name) {
+                        continue;
+                    }
+                    if let Some(block) = tapefc::scsi_block(&root, &dev.addr) {
+                        let id = self.maps.scsi.id(&dev.name);
+                        self.d.scsi.push((id, dev.name, block));
+                    }
+                }
+            }
+            return Ok(());
+        }
+        if src == Src::FcHost {
+            tapefc::scan_fchosts(&root, &mut self.d.fchosts);
+            self.d.fchost_ids = self
+                .d
+                .fchosts
+                .iter()
+                .map(|(n, _)| self.maps.fchost.id(n))
+                .collect();
             return Ok(());
         }
         if src == Src::NetAddr {
@@ -443,6 +563,35 @@ impl LinuxPmda {
             // irq pressure) has no values, as pmdalinux reports it.
             Err(e) if src >= Src::PressureCpu && e == PmError::from_errno(libc::ENOENT) => {
                 self.d.pressure[src as usize - Src::PressureCpu as usize] = Pressure::default();
+                Ok(())
+            }
+            // No swap support: no swap areas, as pmdalinux reports it.
+            Err(e) if src == Src::Swaps && e == PmError::from_errno(libc::ENOENT) => {
+                self.d.swaps.clear();
+                self.d.swap_ids.clear();
+                Ok(())
+            }
+            // No SysV IPC in this kernel: no objects of that kind.
+            Err(e)
+                if matches!(src, Src::SysvShm | Src::SysvMsg | Src::SysvSem)
+                    && e == PmError::from_errno(libc::ENOENT) =>
+            {
+                let i = src as usize - Src::SysvShm as usize;
+                self.d.ipc_missing[i] = Some(e);
+                match src {
+                    Src::SysvShm => {
+                        self.d.ipc.shm.clear();
+                        self.d.shm_ids.clear();
+                    }
+                    Src::SysvMsg => {
+                        self.d.ipc.msg.clear();
+                        self.d.msg_ids.clear();
+                    }
+                    _ => {
+                        self.d.ipc.sem.clear();
+                        self.d.sem_ids.clear();
+                    }
+                }
                 Ok(())
             }
             Err(e) => Err(e),
@@ -560,6 +709,11 @@ impl LinuxPmda {
                 for m in &self.d.mounts {
                     self.d.fs_ids.push(self.maps.fs.id(&m.device));
                 }
+                fs::parse_tmpfs(bytes, self.live, &mut self.d.tmpfs);
+                self.d.tmpfs_ids.clear();
+                for m in &self.d.tmpfs {
+                    self.d.tmpfs_ids.push(self.maps.tmpfs.id(&m.device));
+                }
             }
             Src::Cpuinfo => {
                 self.d.cpuinfo.parse(bytes);
@@ -658,7 +812,50 @@ impl LinuxPmda {
                     self.d.slab_ids.push(self.maps.slab.id(&c.name));
                 }
             }
+            Src::Swaps => {
+                if let Err(e) = misc::parse_swaps(bytes, &mut self.d.swaps) {
+                    return fail(self, e.0);
+                }
+                self.d.swap_ids.clear();
+                for a in &self.d.swaps {
+                    self.d.swap_ids.push(self.maps.swapdev.id(&a.path));
+                }
+            }
+            Src::SysvShm => {
+                if let Err(e) = ipc::parse_shm(bytes, &mut self.d.ipc.shm) {
+                    return fail(self, e.0);
+                }
+                self.d.shm_ids.clear();
+                for o in &self.d.ipc.shm {
+                    self.d.shm_ids.push(self.maps.shm.id(&o.c.id.to_string()));
+                }
+            }
+            Src::SysvMsg => {
+                if let Err(e) = ipc::parse_msg(bytes, &mut self.d.ipc.msg) {
+                    return fail(self, e.0);
+                }
+                self.d.msg_ids.clear();
+                for o in &self.d.ipc.msg {
+                    self.d.msg_ids.push(self.maps.msg.id(&o.c.id.to_string()));
+                }
+            }
+            Src::SysvSem => {
+                if let Err(e) = ipc::parse_sem(bytes, &mut self.d.ipc.sem) {
+                    return fail(self, e.0);
+                }
+                self.d.sem_ids.clear();
+                for o in &self.d.ipc.sem {
+                    self.d.sem_ids.push(self.maps.sem.id(&o.c.id.to_string()));
+                }
+            }
+            Src::NetUnix => self.d.unix = misc::count_unix(bytes),
+            Src::Raw => self.d.raw[0] = misc::count_raw(bytes),
+            Src::Raw6 => self.d.raw[1] = misc::count_raw(bytes),
             Src::Nodes
+            | Src::NumaMem
+            | Src::Tape
+            | Src::FcHost
+            | Src::Scsi
             | Src::NetAddr
             | Src::RpcNfs
             | Src::RpcNfsd
@@ -775,6 +972,47 @@ impl LinuxPmda {
         }
     }
 
+    /// Reads each node's meminfo and numastat. A node whose files are
+    /// missing has no values for them, as pmdalinux reports it.
+    fn load_numa(&mut self) {
+        let mut out = std::mem::take(&mut self.d.numa);
+        out.clear();
+        let mut buf = std::mem::take(&mut self.d.buf);
+        for (node, _) in &self.d.nodes {
+            let mut n = numa::NodeMem {
+                node: *node,
+                ..Default::default()
+            };
+            let dir = format!("{}/node{node}", Src::NumaMem.path());
+            if let Ok(b) = read::read_into(&self.root, &format!("{dir}/meminfo"), &mut buf) {
+                numa::scan(b, &numa::MEMINFO_KEYS, &mut n.meminfo);
+            }
+            if let Ok(b) = read::read_into(&self.root, &format!("{dir}/numastat"), &mut buf) {
+                numa::scan(b, &numa::NUMASTAT_KEYS, &mut n.numastat);
+            }
+            out.push(n);
+        }
+        self.d.buf = buf;
+        self.d.numa = out;
+    }
+
+    /// The online flag of a CPU or node: 1 unless its sysfs `online` file
+    /// says otherwise (CPU 0 and single nodes usually have none).
+    fn online(&mut self, node: bool, n: u32) -> u64 {
+        let rel = if node {
+            format!("sys/devices/system/node/node{n}/online")
+        } else {
+            format!("sys/devices/system/cpu/cpu{n}/online")
+        };
+        match read::read_into(&self.root, &rel, &mut self.d.scratch) {
+            Ok(b) => std::str::from_utf8(b)
+                .ok()
+                .and_then(|t| t.split_whitespace().next()?.parse::<u32>().ok())
+                .map_or(1, u64::from),
+            Err(_) => 1,
+        }
+    }
+
     fn node_of(&self, cpu: u32) -> u32 {
         self.d
             .nodes
@@ -835,13 +1073,24 @@ impl LinuxPmda {
     }
 
     fn statfs(&mut self, i: usize) -> Result<Statfs, PmError> {
-        if self.d.statfs.len() < self.d.mounts.len() {
-            self.d.statfs.resize(self.d.mounts.len(), None);
+        self.statfs_of(false, i)
+    }
+
+    /// statfs figures of mount `i` of the filesystems (or of the tmpfs
+    /// mounts), once per fetch.
+    fn statfs_of(&mut self, tmpfs: bool, i: usize) -> Result<Statfs, PmError> {
+        let (mounts, cache) = if tmpfs {
+            (&self.d.tmpfs, &mut self.d.tmpfs_statfs)
+        } else {
+            (&self.d.mounts, &mut self.d.statfs)
+        };
+        if cache.len() < mounts.len() {
+            cache.resize(mounts.len(), None);
         }
-        if let Some(r) = self.d.statfs[i] {
+        if let Some(r) = cache[i] {
             return r;
         }
-        let dir = self.d.mounts[i].dir.clone();
+        let dir = mounts[i].dir.clone();
         let r = if self.live {
             fs::statfs_live(&dir)
         } else {
@@ -856,7 +1105,11 @@ impl LinuxPmda {
                 None => Err(PmError::VALUE),
             }
         };
-        self.d.statfs[i] = Some(r);
+        if tmpfs {
+            self.d.tmpfs_statfs[i] = Some(r);
+        } else {
+            self.d.statfs[i] = Some(r);
+        }
         r
     }
 
@@ -957,6 +1210,9 @@ impl LinuxPmda {
                 d.devs.iter().filter(|x| x.kind == DevKind::Disk).count() as u64,
             )),
             Kind::OldKernel => Err(PmError::APPVERSION),
+            Kind::Disk(DiskScope::Per(DevKind::Zram), DField::Capacity) => {
+                Ok(self.zram_capacity(ty))
+            }
             Kind::Disk(scope, f) => Ok(self.disk_values(scope, f, ty)),
             Kind::DevKname(k) => Ok(d
                 .devs
@@ -1055,6 +1311,176 @@ impl LinuxPmda {
                 }
                 Ok(out)
             }
+            Kind::Tmpfs(f) => {
+                let mut out = Vec::with_capacity(self.d.tmpfs.len());
+                for i in 0..self.d.tmpfs.len() {
+                    let id = self.d.tmpfs_ids[i];
+                    let s = match self.statfs_of(true, i) {
+                        Ok(s) => s,
+                        // As for filesystems: one mount failing leaves
+                        // that instance out.
+                        Err(e) if self.d.tmpfs.len() == 1 => return Err(e),
+                        Err(_) => continue,
+                    };
+                    let v = match f {
+                        FsF::Capacity => V::U(s.capacity()),
+                        FsF::Used => V::U(s.used()),
+                        FsF::Free => V::U(s.free()),
+                        FsF::MaxFiles => V::U(s.files),
+                        FsF::UsedFiles => V::U(s.files.saturating_sub(s.ffree)),
+                        FsF::FreeFiles => V::U(s.ffree),
+                        FsF::Full => V::F(s.full()),
+                        _ => continue,
+                    };
+                    out.push((id, convert(v, ty)));
+                }
+                Ok(out)
+            }
+            Kind::Swapdev(item) => Ok(d
+                .swaps
+                .iter()
+                .zip(&d.swap_ids)
+                .map(|(a, id)| {
+                    let v = match item {
+                        0 => V::U(a.size.wrapping_sub(a.used) as u64),
+                        1 | 2 => V::U(a.size as u64),
+                        3 => V::U(0),
+                        _ => V::U(a.priority as i64 as u64),
+                    };
+                    (*id, convert(v, ty))
+                })
+                .collect()),
+            Kind::Online(node) => {
+                let ns: Vec<u32> = if node {
+                    d.nodes.iter().map(|(n, _)| *n).collect()
+                } else {
+                    d.stat.cpus.iter().map(|(n, _)| *n).collect()
+                };
+                Ok(ns
+                    .into_iter()
+                    .map(|n| (n, convert(V::U(self.online(node, n)), ty)))
+                    .collect())
+            }
+            Kind::Thermal(i) => {
+                let file = [
+                    "core_throttle_count",
+                    "core_throttle_total_time_ms",
+                    "package_throttle_count",
+                    "package_throttle_total_time_ms",
+                ][usize::from(i).min(3)];
+                let cpus: Vec<u32> = d.stat.cpus.iter().map(|(n, _)| *n).collect();
+                let mut out = Vec::with_capacity(cpus.len());
+                for n in cpus {
+                    // A CPU without thermal throttle reporting reads zero,
+                    // as pmdalinux reports it.
+                    let rel = format!("sys/devices/system/cpu/cpu{n}/thermal_throttle/{file}");
+                    let v = read::read_into(&self.root, &rel, &mut self.d.scratch)
+                        .ok()
+                        .and_then(|b| read::parse_u64_wrapping(read::fields(b).next()?))
+                        .unwrap_or(0);
+                    out.push((n, convert(V::U(v), ty)));
+                }
+                Ok(out)
+            }
+            Kind::Freq(i) => {
+                let cpus: Vec<u32> = d.stat.cpus.iter().map(|(n, _)| *n).collect();
+                let mut out = Vec::with_capacity(cpus.len());
+                for n in cpus {
+                    let s = match self.d.freq.get(&n) {
+                        Some(s) => *s,
+                        None => {
+                            let s = cpufreq::sample(&self.root, n);
+                            self.d.freq.insert(n, s);
+                            s
+                        }
+                    };
+                    if let Some(v) = s.get(i) {
+                        out.push((n, convert(V::U(v), ty)));
+                    }
+                }
+                Ok(out)
+            }
+            Kind::Bandwidth => {
+                // An administrator's file; none, no values.
+                let Ok(text) = std::fs::read_to_string(self.root.join(numa::BANDWIDTH_CONF)) else {
+                    return Ok(Vec::new());
+                };
+                let nodes: Vec<u32> = d.nodes.iter().map(|(n, _)| *n).collect();
+                Ok(numa::parse_bandwidth(&text, &nodes)
+                    .into_iter()
+                    .map(|(n, v)| (n, convert(V::F(v), ty)))
+                    .collect())
+            }
+            Kind::Extfrag => {
+                // debugfs, usually mounted only by hand: no file, no values.
+                let rel = "sys/kernel/debug/extfrag/unusable_index";
+                let Ok(text) = std::fs::read_to_string(self.root.join(rel)) else {
+                    return Ok(Vec::new());
+                };
+                let nodes: Vec<u32> = d.nodes.iter().map(|(n, _)| *n).collect();
+                Ok(numa::extfrag_normal(&text)
+                    .into_iter()
+                    .filter(|(n, _)| nodes.contains(n))
+                    .map(|(n, v)| (n, convert(V::F(v), ty)))
+                    .collect())
+            }
+            Kind::PmdaVersion => one(V::S(PCP_VERSION.to_string())),
+            Kind::Unix(i) => one(V::U(d.unix[i.min(3)])),
+            Kind::RawCount(s) => one(V::U(d.raw[(s == Src::Raw6) as usize])),
+            Kind::NoValues => Ok(Vec::new()),
+            Kind::Const(v) => one(V::U(v)),
+            Kind::NTape => one(V::U(d.tapes.len() as u64)),
+            Kind::ScsiMap => Ok(d
+                .scsi
+                .iter()
+                .map(|(id, _, dev)| (*id, Value::String(dev.clone())))
+                .collect()),
+            Kind::NFcHost => one(V::U(d.fchosts.len() as u64)),
+            Kind::Tape(i) => Ok(d
+                .tapes
+                .iter()
+                .zip(&d.tape_ids)
+                .map(|((_, c), id)| (*id, convert(V::U(c[usize::from(i).min(9)]), ty)))
+                .collect()),
+            Kind::FcHost(i) => Ok(d
+                .fchosts
+                .iter()
+                .zip(&d.fchost_ids)
+                .map(|((_, c), id)| (*id, convert(V::U(c[usize::from(i).min(7)]), ty)))
+                .collect()),
+            Kind::Ipc(f) => {
+                if matches!(f, IpcF::Shm(1) | IpcF::Msg(1) | IpcF::Sem(1)) {
+                    self.lookup_owners(f);
+                }
+                self.ipc_values(f, ty)
+            }
+            Kind::ZramStat(file, col) => Ok(self.zram_values(file, col, ty)),
+            Kind::Wwid(_) | Kind::WwidScheduler | Kind::WwidPaths => Ok(self.wwid_values(kind, ty)),
+            Kind::MdStatus => Ok(self.md_status(ty)),
+            Kind::Numa(f) => {
+                let huge = match f {
+                    NumaF::HugeBytes(_) => {
+                        let k = &self.keyed[Src::Meminfo as usize];
+                        let slot = kind::MEMINFO_KEYS.iter().position(|x| *x == "hugepagesize");
+                        match slot.and_then(|s| k.get(s)) {
+                            Some(kb) => kb.saturating_mul(1024),
+                            None => return Ok(Vec::new()),
+                        }
+                    }
+                    _ => 0,
+                };
+                Ok(d.numa
+                    .iter()
+                    .filter_map(|n| {
+                        let v = match f {
+                            NumaF::Mem(i) => (*n.meminfo.get(i)?)?,
+                            NumaF::HugeBytes(i) => (*n.meminfo.get(i)?)?.wrapping_mul(huge),
+                            NumaF::Stat(i) => (*n.numastat.get(i)?)?,
+                        };
+                        Some((n.node, convert(V::U(v), ty)))
+                    })
+                    .collect())
+            }
             Kind::Key(src, slot, der) => opt(self.keyed_value(src, slot, der).map(V::U)),
             Kind::CpuInfo(key) => Ok(d
                 .cpuinfo
@@ -1090,6 +1516,15 @@ impl LinuxPmda {
                 }
                 opt(self.distro.clone().flatten().map(V::S))
             }
+            Kind::SysNumOpt(file) => match self.sys_file(file) {
+                Err(e) if e == PmError::from_errno(libc::ENOENT) => Ok(Vec::new()),
+                Err(e) => Err(e),
+                Ok(s) => {
+                    let field = s.split_whitespace().next().ok_or(PmError::VALUE)?;
+                    let v = read::parse_u64_wrapping(field.as_bytes()).ok_or(PmError::VALUE)?;
+                    one(V::U(v))
+                }
+            },
             Kind::SysNum(file, idx) => {
                 let s = self.sys_file(file)?;
                 let field = s.split_whitespace().nth(idx).ok_or(PmError::VALUE)?;
@@ -1378,6 +1813,287 @@ impl LinuxPmda {
         }))
     }
 
+    /// The disks grouped by WWID (hinv.map.scsi_id), once per fetch;
+    /// disks without one are left out.
+    fn wwid_groups(&mut self) {
+        if self.d.wwids.is_some() {
+            return;
+        }
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut scratch = std::mem::take(&mut self.d.scratch);
+        for (i, x) in self.d.devs.iter().enumerate() {
+            if x.kind != DevKind::Disk {
+                continue;
+            }
+            let id = disk::scsi_id(&self.root, &x.kname, &mut scratch);
+            if id == "unknown" {
+                continue;
+            }
+            match groups.iter_mut().find(|(w, _)| *w == id) {
+                Some((_, paths)) => paths.push(i),
+                None => groups.push((id, vec![i])),
+            }
+        }
+        self.d.scratch = scratch;
+        self.d.wwid_ids = groups.iter().map(|(w, _)| self.maps.wwid.id(w)).collect();
+        self.d.wwids = Some(groups);
+    }
+
+    /// disk.wwid values: per WWID, a disk figure summed over its paths
+    /// (left out when no path has it), the path names separated by spaces,
+    /// or, as pmdalinux 6.0.3 reports them (each path overwriting the
+    /// previous one's), the last path's scheduler and discard Kbytes.
+    fn wwid_values(&mut self, kind: Kind, ty: Type) -> Vec<(u32, Value)> {
+        self.wwid_groups();
+        let mut scratch = std::mem::take(&mut self.d.scratch);
+        let d = &self.d;
+        let mut out = Vec::new();
+        for ((_, paths), id) in d.wwids.iter().flatten().zip(&d.wwid_ids) {
+            let v = match kind {
+                Kind::WwidPaths => V::S(
+                    paths
+                        .iter()
+                        .map(|&i| d.devs[i].kname.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                Kind::WwidScheduler => {
+                    let Some(&last) = paths.last() else {
+                        continue;
+                    };
+                    V::S(disk::scheduler(
+                        &self.root,
+                        &d.devs[last].kname,
+                        &mut scratch,
+                    ))
+                }
+                Kind::Wwid(f) => {
+                    let from = if f == DField::DiscardBytes {
+                        paths.len().saturating_sub(1)
+                    } else {
+                        0
+                    };
+                    let vals: Vec<u64> = paths[from..]
+                        .iter()
+                        .filter_map(|&i| disk_field(&d.devs[i], f, &d.caps))
+                        .collect();
+                    if vals.is_empty() {
+                        continue;
+                    }
+                    let mut total = vals.iter().fold(0u64, |a, v| a.wrapping_add(*v));
+                    if ty == Type::U32 {
+                        total &= u32::MAX as u64;
+                    }
+                    V::U(total)
+                }
+                _ => continue,
+            };
+            out.push((*id, convert(v, ty)));
+        }
+        self.d.scratch = scratch;
+        out
+    }
+
+    /// disk.md.status: the wait status of `mdadm --detail --test` for
+    /// each md device, as pmdalinux reports it (the exit code times 256:
+    /// 0 healthy, 256 degraded, 512 unusable, 1024 error). mdadm is
+    /// `/sbin/mdadm` on the live system and `ROOT/sbin/mdadm` on another
+    /// root; without it there are no values.
+    fn md_status(&self, ty: Type) -> Vec<(u32, Value)> {
+        let mdadm = self.root.join("sbin/mdadm");
+        if !mdadm.is_file() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (x, id) in self.d.devs.iter().zip(&self.d.dev_ids) {
+            if x.kind != DevKind::Md {
+                continue;
+            }
+            let status = std::process::Command::new(&mdadm)
+                // /dev/ and the instance name (the persistent name when
+                // the device has one), as pmdalinux builds the path.
+                .args(["--detail", "--test", &format!("/dev/{}", x.name)])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            if let Ok(s) = status {
+                use std::os::unix::process::ExitStatusExt as _;
+                out.push((*id, convert(V::U(s.into_raw() as u32 as u64), ty)));
+            }
+        }
+        out
+    }
+
+    /// zram.capacity: each zram device's disksize attribute in Kbytes
+    /// (zero for a device not sized yet, or without the attribute), as
+    /// pmdalinux reports it.
+    fn zram_capacity(&mut self, ty: Type) -> Vec<(u32, Value)> {
+        let mut out = Vec::new();
+        for i in 0..self.d.devs.len() {
+            let x = &self.d.devs[i];
+            if x.kind != DevKind::Zram {
+                continue;
+            }
+            let id = self.d.dev_ids[i];
+            let rel = format!("sys/block/{}/disksize", x.kname);
+            let bytes = read::read_into(&self.root, &rel, &mut self.d.scratch)
+                .ok()
+                .and_then(|b| read::parse_u64_wrapping(read::fields(b).next()?))
+                .unwrap_or(0);
+            out.push((id, convert(V::U(bytes / 1024), ty)));
+        }
+        out
+    }
+
+    /// A column of one of the zram devices' sysfs statistics files
+    /// (mm_stat, io_stat or bd_stat), each file read once per fetch. A
+    /// device without the file (bd_stat needs writeback support) has no
+    /// value. Byte figures are reported in Kbytes, page counts in Kbytes
+    /// of pages.
+    fn zram_values(&mut self, file: u8, col: u8, ty: Type) -> Vec<(u32, Value)> {
+        let name = ["mm_stat", "io_stat", "bd_stat"][usize::from(file).min(2)];
+        let page_kb = self.pagesize / 1024;
+        let mut out = Vec::new();
+        for i in 0..self.d.devs.len() {
+            let x = &self.d.devs[i];
+            if x.kind != DevKind::Zram {
+                continue;
+            }
+            let id = self.d.dev_ids[i];
+            let rel = format!("sys/block/{}/{name}", x.kname);
+            if !self.d.zram_files.contains_key(&rel) {
+                let nums = read::read_into(&self.root, &rel, &mut self.d.scratch)
+                    .ok()
+                    .map(|b| {
+                        read::fields(b)
+                            .map_while(read::parse_u64_wrapping)
+                            .collect::<Vec<u64>>()
+                    });
+                self.d.zram_files.insert(rel.clone(), nums);
+            }
+            let Some(Some(nums)) = self.d.zram_files.get(&rel) else {
+                continue;
+            };
+            let Some(&v) = nums.get(usize::from(col)) else {
+                continue;
+            };
+            let v = match (file, col) {
+                (0, 0..=4) => v / 1024,
+                (0, _) | (2, _) => v.wrapping_mul(page_kb),
+                _ => v,
+            };
+            out.push((id, convert(V::U(v), ty)));
+        }
+        out
+    }
+
+    /// System V IPC values. A kernel without a /proc/sysvipc table has
+    /// no objects of that kind (no values, as pmdalinux reports them); its
+    /// totals, which come from that table, fail with the read error.
+    fn ipc_values(&self, f: IpcF, ty: Type) -> MetricResult {
+        let missing = match f {
+            IpcF::ShmInfo(_) => self.d.ipc_missing[0],
+            IpcF::MsgInfo(_) => self.d.ipc_missing[1],
+            IpcF::SemInfo(_) => self.d.ipc_missing[2],
+            _ => None,
+        };
+        if let Some(e) = missing {
+            return Err(e);
+        }
+        Ok(self.ipc_objects(f, ty))
+    }
+
+    /// Looks up the user names of the owners of one kind of IPC object,
+    /// each user once per fetch.
+    fn lookup_owners(&mut self, f: IpcF) {
+        let t = &self.d.ipc;
+        let uids: Vec<u32> = match f {
+            IpcF::Shm(_) => t.shm.iter().map(|o| o.c.uid).collect(),
+            IpcF::Msg(_) => t.msg.iter().map(|o| o.c.uid).collect(),
+            _ => t.sem.iter().map(|o| o.c.uid).collect(),
+        };
+        for uid in uids {
+            if !self.d.owners.contains_key(&uid) {
+                let name = ipc::owner(&self.root, self.live, uid);
+                self.d.owners.insert(uid, name);
+            }
+        }
+    }
+
+    fn ipc_objects(&self, f: IpcF, ty: Type) -> Vec<(u32, Value)> {
+        let t = &self.d.ipc;
+        let owner = |c: &ipc::Common| {
+            V::S(
+                self.d
+                    .owners
+                    .get(&c.uid)
+                    .cloned()
+                    .unwrap_or_else(|| c.uid.to_string()),
+            )
+        };
+        let common = |c: &ipc::Common, item: u8| match item {
+            0 => Some(V::S(c.key_text())),
+            1 => Some(owner(c)),
+            2 => Some(V::U(c.perms() as u64)),
+            _ => None,
+        };
+        let single = |v: u64| vec![(PM_IN_NULL, convert(V::U(v), ty))];
+        match f {
+            IpcF::Shm(item) => t
+                .shm
+                .iter()
+                .zip(&self.d.shm_ids)
+                .map(|(o, id)| {
+                    let v = common(&o.c, item).unwrap_or(match item {
+                        3 => V::U(o.size),
+                        4 => V::U(o.nattch as u64),
+                        5 => V::S(o.status().to_string()),
+                        6 => V::U(o.cpid as u64),
+                        _ => V::U(o.lpid as u64),
+                    });
+                    (*id, convert(v, ty))
+                })
+                .collect(),
+            IpcF::Msg(item) => t
+                .msg
+                .iter()
+                .zip(&self.d.msg_ids)
+                .map(|(o, id)| {
+                    let v = common(&o.c, item).unwrap_or(match item {
+                        3 => V::U(o.cbytes),
+                        4 => V::U(o.qnum),
+                        5 => V::U(o.lspid as u64),
+                        _ => V::U(o.lrpid as u64),
+                    });
+                    (*id, convert(v, ty))
+                })
+                .collect(),
+            IpcF::Sem(item) => t
+                .sem
+                .iter()
+                .zip(&self.d.sem_ids)
+                .map(|(o, id)| {
+                    let v = common(&o.c, item).unwrap_or(V::U(o.nsems));
+                    (*id, convert(v, ty))
+                })
+                .collect(),
+            IpcF::ShmInfo(i) => {
+                let [tot, rss, swp, n] = ipc::shm_totals(&t.shm, self.pagesize);
+                single([tot, rss, swp, n, 0, 0][usize::from(i).min(5)])
+            }
+            IpcF::MsgInfo(i) => single(match i {
+                0 => t.msg.len() as u64,
+                1 => t.msg.iter().fold(0u64, |a, m| a.wrapping_add(m.qnum)),
+                _ => t.msg.iter().fold(0u64, |a, m| a.wrapping_add(m.cbytes)),
+            }),
+            IpcF::SemInfo(i) => single(match i {
+                0 => t.sem.len() as u64,
+                _ => t.sem.iter().fold(0u64, |a, s| a.wrapping_add(s.nsems)),
+            }),
+        }
+    }
+
     fn rpc_values(&self, f: RpcF, ty: Type) -> Vec<(u32, Value)> {
         let d = &self.d;
         let single = |v: u64| vec![(PM_IN_NULL, convert(V::U(v), ty))];
@@ -1486,12 +2202,18 @@ impl LinuxPmda {
             }
             indom::SLAB => {
                 self.ensure(Src::Slabinfo)?;
-                self.d
+                // In id order, as pmdalinux's cache lists them: a cache
+                // created after start-up gets the next id wherever the
+                // kernel prints it.
+                let mut v: Vec<Instance> = self
+                    .d
                     .slabs
                     .iter()
                     .zip(&self.d.slab_ids)
                     .map(|(c, id)| Instance::new(*id, c.name.clone()))
-                    .collect()
+                    .collect();
+                v.sort_by_key(|i| i.id);
+                v
             }
             indom::ZONEINFO => {
                 self.ensure(Src::Zoneinfo)?;
@@ -1525,13 +2247,14 @@ impl LinuxPmda {
                 .iter()
                 .map(|(i, n)| Instance::new(*i, *n))
                 .collect(),
-            indom::DISK | indom::PARTITIONS | indom::DM | indom::MD => {
+            indom::DISK | indom::PARTITIONS | indom::DM | indom::MD | indom::ZRAM => {
                 self.ensure(Src::Diskstats)?;
                 let want = match serial {
                     indom::DISK => DevKind::Disk,
                     indom::PARTITIONS => DevKind::Partition,
                     indom::DM => DevKind::Dm,
-                    _ => DevKind::Md,
+                    indom::MD => DevKind::Md,
+                    _ => DevKind::Zram,
                 };
                 self.d
                     .devs
@@ -1548,6 +2271,84 @@ impl LinuxPmda {
                     .iter()
                     .zip(&self.d.net_ids)
                     .map(|(n, id)| Instance::new(*id, n.name.clone()))
+                    .collect()
+            }
+            indom::IPC_SHM | indom::IPC_MSG | indom::IPC_SEM => {
+                let (objs, ids): (Vec<u32>, &Vec<u32>) = match serial {
+                    indom::IPC_SHM => {
+                        self.ensure(Src::SysvShm)?;
+                        let o = self.d.ipc.shm.iter().map(|o| o.c.id).collect();
+                        (o, &self.d.shm_ids)
+                    }
+                    indom::IPC_MSG => {
+                        self.ensure(Src::SysvMsg)?;
+                        let o = self.d.ipc.msg.iter().map(|o| o.c.id).collect();
+                        (o, &self.d.msg_ids)
+                    }
+                    _ => {
+                        self.ensure(Src::SysvSem)?;
+                        let o = self.d.ipc.sem.iter().map(|o| o.c.id).collect();
+                        (o, &self.d.sem_ids)
+                    }
+                };
+                objs.iter()
+                    .zip(ids)
+                    .map(|(o, id)| Instance::new(*id, o.to_string()))
+                    .collect()
+            }
+            indom::WWID => {
+                self.ensure(Src::Diskstats)?;
+                self.wwid_groups();
+                self.d
+                    .wwids
+                    .iter()
+                    .flatten()
+                    .zip(&self.d.wwid_ids)
+                    .map(|((w, _), id)| Instance::new(*id, w.clone()))
+                    .collect()
+            }
+            indom::SCSI => {
+                self.ensure(Src::Scsi)?;
+                self.d
+                    .scsi
+                    .iter()
+                    .map(|(id, n, _)| Instance::new(*id, n.clone()))
+                    .collect()
+            }
+            indom::TAPE => {
+                self.ensure(Src::Tape)?;
+                self.d
+                    .tapes
+                    .iter()
+                    .zip(&self.d.tape_ids)
+                    .map(|((n, _), id)| Instance::new(*id, n.clone()))
+                    .collect()
+            }
+            indom::FCHOST => {
+                self.ensure(Src::FcHost)?;
+                self.d
+                    .fchosts
+                    .iter()
+                    .zip(&self.d.fchost_ids)
+                    .map(|((n, _), id)| Instance::new(*id, n.clone()))
+                    .collect()
+            }
+            indom::SWAPDEV => {
+                self.ensure(Src::Swaps)?;
+                self.d
+                    .swaps
+                    .iter()
+                    .zip(&self.d.swap_ids)
+                    .map(|(a, id)| Instance::new(*id, a.path.clone()))
+                    .collect()
+            }
+            indom::TMPFS => {
+                self.ensure(Src::Mounts)?;
+                self.d
+                    .tmpfs
+                    .iter()
+                    .zip(&self.d.tmpfs_ids)
+                    .map(|(m, id)| Instance::new(*id, m.device.clone()))
                     .collect()
             }
             indom::FILESYS => {
@@ -1772,6 +2573,17 @@ const SRC_ORDER: [Src; NSRC] = [
     Src::Utmp,
     Src::Zoneinfo,
     Src::Slabinfo,
+    Src::Swaps,
+    Src::NetUnix,
+    Src::Raw,
+    Src::Raw6,
+    Src::NumaMem,
+    Src::SysvShm,
+    Src::SysvMsg,
+    Src::SysvSem,
+    Src::Tape,
+    Src::FcHost,
+    Src::Scsi,
     Src::PressureCpu,
     Src::PressureMem,
     Src::PressureIo,
@@ -1814,7 +2626,8 @@ fn disk_field(x: &Dev, f: DField, caps: &HashMap<String, u64>) -> Option<u64> {
         DField::ReadRaw => s.time_reading,
         DField::WriteRaw => s.time_writing,
         DField::TotalRaw => s.time_reading.wrapping_add(s.time_writing),
-        // pmdalinux leaves out devices whose size is unknown or zero.
+        // pmdalinux leaves out devices whose size is unknown or zero (zram
+        // capacities come from sysfs instead, see `zram_capacity`).
         DField::Capacity => caps.get(&x.kname).copied().filter(|&c| c != 0)?,
         DField::Discard => s.discards.unwrap_or(0),
         DField::BlkDiscard => s.sectors_discarded.unwrap_or(0),
@@ -1967,6 +2780,11 @@ impl Pmda for LinuxPmda {
 
     fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
         self.begin();
+        // A /proc/cpuinfo refresh makes pmdalinux sample the CPU frequency
+        // figures afresh.
+        if req.pmids.iter().any(|p| p.cluster() == CLUSTER_CPUINFO) {
+            self.d.freq.clear();
+        }
         let root_client = req.client.user_id == Some(0);
         req.pmids
             .iter()

@@ -1,6 +1,7 @@
 //! Small per-file parsers: `/proc/net/softnet_stat`, `/proc/locks`, the
 //! socket tables `/proc/net/{tcp,tcp6,udp,udp6}` (counted by state) and
-//! the `IcmpMsg` lines of `/proc/net/snmp`.
+//! the `IcmpMsg` lines of `/proc/net/snmp`, `/proc/swaps`, and the unix
+//! and raw socket tables `/proc/net/{unix,raw,raw6}`.
 
 use crate::read::{fields, lines, parse_u64_wrapping};
 
@@ -51,9 +52,12 @@ pub fn parse_softnet(buf: &[u8], out: &mut Vec<(u32, [u64; 6])>) -> Result<(), B
 /// Lock counts by class (posix, flock, lease) and mode (read, write, all).
 pub type LockCounts = [[u64; 3]; 3];
 
-/// Parses /proc/locks: `N: CLASS KIND MODE ...`. Waiters (`N: -> ...`)
-/// are not held locks and are skipped; classes other than POSIX, FLOCK
-/// and LEASE (OFDLCK, DELEG) are not counted.
+/// Parses /proc/locks: `N: CLASS KIND MODE PID ...`, counting as pmdalinux
+/// does: POSIX, ACCESS and OFDLCK (open file description) locks are posix
+/// locks, FLOCK flock locks, LEASE and DELEG (NFS delegation) leases; READ
+/// and WRITE count as such and RW as both. Waiters (`N: -> ...`) are not
+/// held locks and are skipped, as are other classes and lines whose PID is
+/// not a number.
 pub fn parse_locks(buf: &[u8]) -> Result<LockCounts, BadMisc> {
     let mut c: LockCounts = [[0; 3]; 3];
     for line in lines(buf) {
@@ -61,17 +65,36 @@ pub fn parse_locks(buf: &[u8]) -> Result<LockCounts, BadMisc> {
         let (Some(_), Some(class)) = (f.next(), f.next()) else {
             return Err(bad("locks", line));
         };
-        let class = match class {
-            b"POSIX" => 0,
-            b"FLOCK" => 1,
-            b"LEASE" => 2,
-            _ => continue,
+        if class == b"->" {
+            continue;
+        }
+        let class = if [&b"POSIX"[..], b"ACCESS", b"OFDLCK"]
+            .iter()
+            .any(|p| class.starts_with(p))
+        {
+            0
+        } else if class.starts_with(b"FLOCK") {
+            1
+        } else if class.starts_with(b"DELEG") || class.starts_with(b"LEASE") {
+            2
+        } else {
+            continue;
         };
         let mode = f.nth(1).ok_or_else(|| bad("locks", line))?;
-        match mode {
-            b"READ" => c[class][0] += 1,
-            b"WRITE" => c[class][1] += 1,
-            _ => {}
+        let pid_ok = f
+            .next()
+            .and_then(|p| std::str::from_utf8(p).ok()?.parse::<i64>().ok())
+            .is_some();
+        if !pid_ok {
+            continue;
+        }
+        if mode.starts_with(b"READ") {
+            c[class][0] += 1;
+        } else if mode.starts_with(b"WRITE") {
+            c[class][1] += 1;
+        } else if mode.starts_with(b"RW") {
+            c[class][0] += 1;
+            c[class][1] += 1;
         }
         c[class][2] += 1;
     }
@@ -223,6 +246,93 @@ pub fn parse_icmpmsg(buf: &[u8], out: &mut IcmpMsg) -> Result<(), BadMisc> {
     Ok(())
 }
 
+/// One active swap area of /proc/swaps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwapArea {
+    /// The device or file path (the instance name).
+    pub path: String,
+    /// Size in Kbytes.
+    pub size: u32,
+    /// Kbytes in use.
+    pub used: u32,
+    /// Priority.
+    pub priority: i32,
+}
+
+/// Parses /proc/swaps. As pmdalinux does, only lines naming a path
+/// (starting with `/`) and carrying five fields are swap areas; the header
+/// and anything else is skipped. A number that does not parse is a format
+/// error.
+pub fn parse_swaps(buf: &[u8], out: &mut Vec<SwapArea>) -> Result<(), BadMisc> {
+    out.clear();
+    for line in lines(buf) {
+        if line.first() != Some(&b'/') {
+            continue;
+        }
+        let f: Vec<&[u8]> = fields(line).collect();
+        if f.len() < 5 {
+            continue;
+        }
+        let num = |x: &[u8]| std::str::from_utf8(x).ok()?.parse::<i64>().ok();
+        let (Some(size), Some(used), Some(prio)) = (num(f[2]), num(f[3]), num(f[4])) else {
+            return Err(bad("swaps", line));
+        };
+        let path = String::from_utf8_lossy(f[0]).into_owned();
+        // Each path once, as pmdalinux matches areas by path.
+        if out.iter().any(|a| a.path == path) {
+            continue;
+        }
+        out.push(SwapArea {
+            path,
+            size: size as u32,
+            used: used as u32,
+            priority: prio as i32,
+        });
+    }
+    Ok(())
+}
+
+/// Unix domain socket counts: datagram sockets, stream sockets
+/// established, stream sockets listening, all stream sockets.
+pub type UnixCounts = [u64; 4];
+
+/// Counts the sockets of /proc/net/unix by type and state. Rows whose
+/// Type and St columns (the fifth and sixth) are not hexadecimal, the
+/// header among them, are not sockets and are skipped, as pmdalinux skips
+/// them. Type 2 is a datagram socket, type 1 a stream socket, which is
+/// listening in state 1 and established in state 3.
+pub fn count_unix(buf: &[u8]) -> UnixCounts {
+    let mut c = [0u64; 4];
+    for line in lines(buf) {
+        let mut f = fields(line).skip(4);
+        let (Some(ty), Some(st)) = (f.next().and_then(hex), f.next().and_then(hex)) else {
+            continue;
+        };
+        match ty {
+            2 => c[0] += 1,
+            1 => {
+                match st {
+                    1 => c[2] += 1,
+                    3 => c[1] += 1,
+                    _ => {}
+                }
+                c[3] += 1;
+            }
+            _ => {}
+        }
+    }
+    c
+}
+
+/// Counts the sockets of a raw socket table (/proc/net/raw or raw6): the
+/// lines after the header.
+pub fn count_raw(buf: &[u8]) -> u64 {
+    buf.split(|&b| b == b'\n')
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .count() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,10 +407,11 @@ mod tests {
 2: FLOCK  ADVISORY  READ 30481 fe:00:10133506 0 EOF\n\
 3: POSIX  ADVISORY  WRITE 1 00:1a:3 0 EOF\n\
 3: -> POSIX  ADVISORY  WRITE 2 00:1a:3 0 EOF\n\
-4: OFDLCK ADVISORY  READ -1 00:1a:4 0 EOF\n",
+4: OFDLCK ADVISORY  READ -1 00:1a:4 0 EOF\n\
+5: DELEG  ACTIVE    RW 77 00:1a:5 0 EOF\n",
         )
         .unwrap();
-        assert_eq!(c, [[0, 1, 1], [1, 1, 2], [0, 0, 0]]);
+        assert_eq!(c, [[1, 1, 2], [1, 1, 2], [1, 1, 1]]);
     }
 
     #[test]
@@ -315,5 +426,44 @@ mod tests {
         .unwrap();
         assert_eq!((c[1], c[6], c[10]), (1, 2, 1));
         assert!(parse_sockets(b"h\n 0: x y\n").is_err());
+    }
+
+    #[test]
+    fn swap_areas() {
+        let mut v = Vec::new();
+        parse_swaps(
+            b"Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n\
+/dev/vda2                               partition\t2097148\t\t1024\t\t-2\n\
+/swapfile                               file\t\t1048572\t\t0\t\t10\n",
+            &mut v,
+        )
+        .unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            v[0],
+            SwapArea {
+                path: "/dev/vda2".into(),
+                size: 2097148,
+                used: 1024,
+                priority: -2
+            }
+        );
+        assert_eq!(v[1].priority, 10);
+        assert!(parse_swaps(b"/dev/x partition big 0 -1\n", &mut v).is_err());
+    }
+
+    #[test]
+    fn unix_and_raw_counts() {
+        let c = count_unix(
+            b"Num       RefCount Protocol Flags    Type St Inode Path\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 23861 /run/a\n\
+0000000000000000: 00000003 00000000 00000000 0001 03 31460\n\
+0000000000000000: 00000003 00000000 00000000 0001 03 31461 /run/b\n\
+0000000000000000: 00000002 00000000 00000000 0002 01 16009 /dev/log\n\
+0000000000000000: 00000002 00000000 00000000 0005 01 16010\n",
+        );
+        assert_eq!(c, [1, 2, 1, 3]);
+        assert_eq!(count_raw(b"  sl  local_address\n   0: x\n   1: y\n"), 2);
+        assert_eq!(count_raw(b"  sl  local_address\n"), 0);
     }
 }

@@ -793,11 +793,12 @@ fn softnet_locks_and_socket_states() {
     let root = fixture("multi");
     let mut a = agent(&root);
     // proc/locks: two POSIX (one read, one write; the waiter is not a
-    // lock), one FLOCK write, one LEASE read; OFDLCK is not counted.
+    // lock) and an OFDLCK read, which pmdalinux counts as posix; one
+    // FLOCK write, one LEASE read.
     for (name, want) in [
-        ("posix.read", 1),
+        ("posix.read", 2),
         ("posix.write", 1),
-        ("posix.count", 2),
+        ("posix.count", 3),
         ("flock.read", 0),
         ("flock.write", 1),
         ("flock.count", 1),
@@ -1519,4 +1520,973 @@ fn logins_from_utmp() {
     // No utmp at all: nobody logged in.
     let mut a = agent(&fixture("multi"));
     assert_eq!(one(&mut a, "kernel.all.nsessions"), Value::U32(0));
+}
+
+/// `/proc/swaps` rows: (path, size, used, priority), read independently.
+fn swap_rows(text: &str) -> Vec<(String, u64, u64, i64)> {
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (
+                w[0].to_string(),
+                w[2].parse().unwrap(),
+                w[3].parse().unwrap(),
+                w[4].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn swap_areas() {
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let want = swap_rows(&read(&root, "proc/swaps"));
+        if tree == "multi" {
+            assert_eq!(want.len(), 2);
+        }
+        let free = fetch(&mut a, "swapdev.free").unwrap();
+        let length = fetch(&mut a, "swapdev.length").unwrap();
+        let maxswap = fetch(&mut a, "swapdev.maxswap").unwrap();
+        let vlength = fetch(&mut a, "swapdev.vlength").unwrap();
+        let prio = fetch(&mut a, "swapdev.priority").unwrap();
+        assert_eq!(free.len(), want.len(), "{tree}");
+        for (path, size, used, p) in &want {
+            assert_eq!(u(&free[path]), size - used, "{tree} {path}");
+            assert_eq!(u(&length[path]), *size);
+            assert_eq!(u(&maxswap[path]), *size);
+            assert_eq!(u(&vlength[path]), 0);
+            assert_eq!(prio[path].as_f64().unwrap() as i64, *p);
+        }
+        let ids = ids(&mut a, "swapdev.free");
+        for (i, (path, ..)) in want.iter().enumerate() {
+            assert_eq!(ids[path], i as u32);
+        }
+    }
+}
+
+#[test]
+fn tmpfs_filesystems() {
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let mut dirs: Vec<String> = Vec::new();
+        for l in read(&root, "proc/mounts").lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w[2] == "tmpfs" && !dirs.iter().any(|d| d == w[1]) {
+                dirs.push(w[1].to_string());
+            }
+        }
+        assert!(!dirs.is_empty(), "{tree}");
+        let statfs = read(&root, "statfs");
+        let cap = fetch(&mut a, "tmpfs.capacity").unwrap();
+        let used = fetch(&mut a, "tmpfs.used").unwrap();
+        let free = fetch(&mut a, "tmpfs.free").unwrap();
+        let maxfiles = fetch(&mut a, "tmpfs.maxfiles").unwrap();
+        let usedfiles = fetch(&mut a, "tmpfs.usedfiles").unwrap();
+        let freefiles = fetch(&mut a, "tmpfs.freefiles").unwrap();
+        let full = fetch(&mut a, "tmpfs.full").unwrap();
+        assert_eq!(cap.len(), dirs.len(), "{tree}");
+        for d in &dirs {
+            let f: Vec<u64> = statfs
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(d.as_str()))
+                .unwrap()
+                .split_whitespace()
+                .skip(1)
+                .map(|x| x.parse().unwrap())
+                .collect();
+            let (bsize, blocks, bfree, bavail, files, ffree) = (f[0], f[1], f[2], f[3], f[4], f[5]);
+            assert_eq!(u(&cap[d]), blocks * bsize / 1024, "{tree} {d}");
+            assert_eq!(u(&used[d]), (blocks - bfree) * bsize / 1024);
+            assert_eq!(u(&free[d]), bfree * bsize / 1024);
+            assert_eq!(u(&maxfiles[d]), files);
+            assert_eq!(u(&usedfiles[d]), files - ffree);
+            assert_eq!(u(&freefiles[d]), ffree);
+            let pct = 100.0 * (blocks - bfree) as f64 / ((blocks - bfree) + bavail) as f64;
+            assert!((full[d].as_f64().unwrap() - pct).abs() < 1e-9, "{tree} {d}");
+        }
+    }
+}
+
+#[test]
+fn unix_and_raw_sockets() {
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let (mut dgram, mut est, mut listen, mut stream) = (0, 0, 0, 0);
+        for l in read(&root, "proc/net/unix").lines().skip(1) {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            match (w[4], w[5]) {
+                ("0002", _) => dgram += 1,
+                ("0001", st) => {
+                    stream += 1;
+                    if st == "01" {
+                        listen += 1;
+                    } else if st == "03" {
+                        est += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(stream > 0, "{tree}");
+        assert_eq!(u(&one(&mut a, "network.unix.datagram.count")), dgram);
+        assert_eq!(u(&one(&mut a, "network.unix.stream.established")), est);
+        assert_eq!(u(&one(&mut a, "network.unix.stream.listen")), listen);
+        assert_eq!(u(&one(&mut a, "network.unix.stream.count")), stream);
+        for (file, metric) in [
+            ("proc/net/raw", "network.rawconn.count"),
+            ("proc/net/raw6", "network.rawconn6.count"),
+        ] {
+            let n = read(&root, file).lines().count() as u64 - 1;
+            assert_eq!(u(&one(&mut a, metric)), n, "{tree} {metric}");
+        }
+    }
+    assert_eq!(
+        u(&one(&mut agent(&fixture("multi")), "network.rawconn.count")),
+        2
+    );
+}
+
+/// A node's `Node N KEY: VALUE [kB]` figures by exact key.
+fn node_figures(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let (k, v) = if w.first() == Some(&"Node") {
+                (w[2], w[3])
+            } else {
+                (w[0], w[1])
+            };
+            Some((k.trim_end_matches(':').to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn numa_memory_per_node() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let hugepagesize = field(&read(&root, "proc/meminfo"), "Hugepagesize") * 1024;
+    for node in [0u32, 1] {
+        let inst = format!("node{node}");
+        let dir = format!("sys/devices/system/node/node{node}");
+        let m = node_figures(&read(&root, &format!("{dir}/meminfo")));
+        let s = node_figures(&read(&root, &format!("{dir}/numastat")));
+        // pmdalinux finds keys anywhere in a line and the last line wins:
+        // Mapped reads the later ShmemPmdMapped/FilePmdMapped lines and
+        // PageTables the later SecPageTables line when the kernel has them.
+        let last = |keys: &[&str]| {
+            let text = read(&root, &format!("{dir}/meminfo"));
+            text.lines()
+                .rev()
+                .filter_map(|l| {
+                    let w: Vec<&str> = l.split_whitespace().collect();
+                    keys.contains(&w[2].trim_end_matches(':'))
+                        .then(|| w[3].parse::<u64>().unwrap())
+                })
+                .next()
+        };
+        for (metric, key) in [
+            ("total", "MemTotal"),
+            ("free", "MemFree"),
+            ("used", "MemUsed"),
+            ("active", "Active"),
+            ("inactive_file", "Inactive(file)"),
+            ("dirty", "Dirty"),
+            ("filePages", "FilePages"),
+            ("anonpages", "AnonPages"),
+            ("shmem", "Shmem"),
+            ("slabReclaimable", "SReclaimable"),
+            ("slabUnreclaimable", "SUnreclaim"),
+            ("hugepagesTotal", "HugePages_Total"),
+            ("writebackTmp", "WritebackTmp"),
+        ] {
+            let got = fetch(&mut a, &format!("mem.numa.util.{metric}")).unwrap();
+            assert_eq!(
+                got.get(&inst).map(u),
+                m.get(key).copied(),
+                "{inst} {metric}"
+            );
+        }
+        let mapped = fetch(&mut a, "mem.numa.util.mapped").unwrap();
+        assert_eq!(
+            mapped.get(&inst).map(u),
+            last(&["Mapped", "ShmemPmdMapped", "FilePmdMapped"])
+        );
+        let pt = fetch(&mut a, "mem.numa.util.pageTables").unwrap();
+        assert_eq!(pt.get(&inst).map(u), last(&["PageTables", "SecPageTables"]));
+        // Lines this kernel does not print have no values.
+        assert!(fetch(&mut a, "mem.numa.util.highTotal").unwrap().is_empty());
+        let bytes = fetch(&mut a, "mem.numa.util.hugepagesFreeBytes").unwrap();
+        assert_eq!(u(&bytes[&inst]), m["HugePages_Free"] * hugepagesize);
+        for (metric, key) in [
+            ("hit", "numa_hit"),
+            ("miss", "numa_miss"),
+            ("foreign", "numa_foreign"),
+            ("interleave_hit", "interleave_hit"),
+            ("local_node", "local_node"),
+            ("other_node", "other_node"),
+        ] {
+            let got = fetch(&mut a, &format!("mem.numa.alloc.{metric}")).unwrap();
+            assert_eq!(u(&got[&inst]), s[key], "{inst} {metric}");
+        }
+    }
+    // The administrator's bandwidths: NODE:MBYTES_PER_SEC after the
+    // version line.
+    let conf = read(&root, "var/lib/pcp/pmdas/linux/bandwidth.conf");
+    let bw = fetch(&mut a, "mem.numa.max_bandwidth").unwrap();
+    let want: BTreeMap<String, Value> = conf
+        .lines()
+        .skip_while(|l| !l.starts_with("Version:"))
+        .skip(1)
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.to_string(), Value::Double(v.parse().unwrap()))
+        })
+        .collect();
+    assert_eq!(bw, want);
+    assert!(fetch(&mut agent(&fixture("vm")), "mem.numa.max_bandwidth")
+        .unwrap()
+        .is_empty());
+    let total = fetch(&mut a, "mem.numa.util.total").unwrap();
+    assert_eq!(total.len(), 2);
+}
+
+#[test]
+fn online_cpus_and_nodes() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let cpus = fetch(&mut a, "hinv.cpu.online").unwrap();
+    // CPUs of /proc/stat: cpu0 has no online file (counts as online).
+    assert_eq!(
+        cpus.keys().cloned().collect::<Vec<_>>(),
+        ["cpu0", "cpu1", "cpu3"]
+    );
+    for (cpu, v) in &cpus {
+        let f = root.join(format!("sys/devices/system/{}/{cpu}/online", "cpu"));
+        let want = std::fs::read_to_string(f).map_or(1, |t| t.trim().parse().unwrap());
+        assert_eq!(u(v), want, "{cpu}");
+    }
+    let nodes = fetch(&mut a, "hinv.node.online").unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert!(nodes.values().all(|v| u(v) == 1));
+    // An offline CPU's 0, and an unreadable file's default.
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    std::fs::create_dir_all(r.join("proc")).unwrap();
+    std::fs::write(
+        r.join("proc/stat"),
+        "cpu  1 0 1 1 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\ncpu2 0 0 0 0 0 0 0 0 0 0\n",
+    )
+    .unwrap();
+    for (cpu, text) in [("cpu1", "0\n"), ("cpu2", "garbage\n")] {
+        let d = r.join(format!("sys/devices/system/cpu/{cpu}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("online"), text).unwrap();
+    }
+    let mut a = agent(r);
+    let cpus = fetch(&mut a, "hinv.cpu.online").unwrap();
+    let got: Vec<u64> = cpus.values().map(u).collect();
+    assert_eq!(got, [1, 0, 1]);
+}
+
+#[test]
+fn ksm_uevents_and_version() {
+    let root = fixture("vm");
+    let mut a = agent(&root);
+    let num = |rel: &str| read(&root, rel).trim().parse::<u64>().unwrap();
+    for (metric, file) in [
+        ("full_scans", "full_scans"),
+        ("merge_across_nodes", "merge_across_nodes"),
+        ("pages_shared", "pages_shared"),
+        ("pages_sharing", "pages_sharing"),
+        ("pages_to_scan", "pages_to_scan"),
+        ("pages_unshared", "pages_unshared"),
+        ("pages_volatile", "pages_volatile"),
+        ("run_state", "run"),
+        ("sleep_time", "sleep_millisecs"),
+    ] {
+        let v = one(&mut a, &format!("mem.ksm.{metric}"));
+        assert_eq!(u(&v), num(&format!("sys/kernel/mm/ksm/{file}")), "{metric}");
+    }
+    assert_eq!(
+        u(&one(&mut a, "sysfs.kernel.uevent_seqnum")),
+        num("sys/kernel/uevent_seqnum")
+    );
+    assert_eq!(
+        one(&mut a, "pmda.version"),
+        Value::String("6.0.3".to_string())
+    );
+    assert!(fetch(&mut a, "sysfs.kernel.debug.extfrag_unusable")
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn missing_or_bad_files_fail_only_their_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/net")).unwrap();
+    std::fs::write(root.join("proc/meminfo"), "MemTotal: 100 kB\n").unwrap();
+    std::fs::write(root.join("proc/mounts"), "tmpfs /run tmpfs rw 0 0\n").unwrap();
+    let mut a = agent(root);
+    let enoent = Err(PmError::from_errno(libc::ENOENT));
+    // No swap support, no uevent counter: no values, as pmdalinux says.
+    assert!(fetch(&mut a, "swapdev.free").unwrap().is_empty());
+    assert!(fetch(&mut a, "sysfs.kernel.uevent_seqnum")
+        .unwrap()
+        .is_empty());
+    assert!(ids(&mut a, "swapdev.free").is_empty());
+    for m in [
+        "network.unix.stream.count",
+        "network.rawconn.count",
+        "network.rawconn6.count",
+        "mem.ksm.pages_shared",
+        // No statfs figures for the only tmpfs mount.
+        "tmpfs.capacity",
+    ] {
+        assert_eq!(fetch(&mut a, m).map(|v| v.len()), enoent, "{m}");
+    }
+    assert_eq!(u(&one(&mut a, "mem.physmem")), 100);
+    // No node files: one node, with no values, as pmdalinux reports it.
+    assert!(fetch(&mut a, "mem.numa.util.total").unwrap().is_empty());
+    assert_eq!(ids(&mut a, "tmpfs.used").len(), 1);
+    // A swap size that is not a number is reported, and fails swapdev only.
+    std::fs::write(
+        root.join("proc/swaps"),
+        "Filename Type Size Used Priority\n/dev/x partition lots 0 -2\n",
+    )
+    .unwrap();
+    assert_eq!(fetch(&mut a, "swapdev.length"), Err(PmError::VALUE));
+    assert!(a
+        .source_errors()
+        .iter()
+        .any(|e| e.to_string().contains("proc/swaps")));
+    assert_eq!(u(&one(&mut a, "mem.physmem")), 100);
+}
+
+/// `ROOT/etc/passwd` user name of `uid`, or the number.
+fn user_name(root: &Path, uid: &str) -> String {
+    read(root, "etc/passwd")
+        .lines()
+        .find(|l| l.split(':').nth(2) == Some(uid))
+        .map_or(uid.to_string(), |l| {
+            l.split(':').next().unwrap().to_string()
+        })
+}
+
+/// An IPC key column as pmdalinux shows it.
+fn key_hex(key: &str) -> String {
+    let k: i64 = key.parse().unwrap();
+    format!("0x{:08x}", if k < 0 { k + (1 << 32) } else { k })
+}
+
+#[test]
+fn sysv_ipc_objects_and_totals() {
+    let page = unsigned_pagesize() as u64;
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let rows = |file: &str| -> Vec<Vec<String>> {
+            read(&root, file)
+                .lines()
+                .skip(1)
+                .map(|l| l.split_whitespace().map(str::to_string).collect())
+                .collect()
+        };
+        let get = |a: &mut LinuxPmda, m: &str| fetch(a, m).unwrap();
+        let str_of = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => panic!("{other:?}"),
+        };
+        // Shared memory segments.
+        let shm = rows("proc/sysvipc/shm");
+        assert!(!shm.is_empty(), "{tree}");
+        let (key, owner, perms, segsz, nattch, status, cpid, lpid) = (
+            get(&mut a, "ipc.shm.key"),
+            get(&mut a, "ipc.shm.owner"),
+            get(&mut a, "ipc.shm.perms"),
+            get(&mut a, "ipc.shm.segsz"),
+            get(&mut a, "ipc.shm.nattch"),
+            get(&mut a, "ipc.shm.status"),
+            get(&mut a, "ipc.shm.creator_pid"),
+            get(&mut a, "ipc.shm.last_access_pid"),
+        );
+        assert_eq!(key.len(), shm.len());
+        let (mut pages, mut rss, mut swap) = (0, 0, 0);
+        for r in &shm {
+            let id = &r[1];
+            assert_eq!(str_of(&key[id]), key_hex(&r[0]), "{tree} {id}");
+            assert_eq!(str_of(&owner[id]), user_name(&root, &r[7]));
+            let p = &r[2];
+            assert_eq!(u(&perms[id]), p[p.len() - 3..].parse::<u64>().unwrap());
+            let want = match (p.len() == 4).then(|| &p[..1]) {
+                Some("3") => "dest locked",
+                Some("2") => "locked",
+                Some("1") => "dest",
+                _ => "",
+            };
+            assert_eq!(str_of(&status[id]), want, "{tree} {id}");
+            let size: u64 = r[3].parse().unwrap();
+            assert_eq!(u(&segsz[id]), size);
+            assert_eq!(u(&cpid[id]), r[4].parse::<u64>().unwrap());
+            assert_eq!(u(&lpid[id]), r[5].parse::<u64>().unwrap());
+            assert_eq!(u(&nattch[id]), r[6].parse::<u64>().unwrap());
+            pages += size.div_ceil(page);
+            rss += r[14].parse::<u64>().unwrap();
+            swap += r[15].parse::<u64>().unwrap();
+        }
+        assert_eq!(u(&one(&mut a, "ipc.shm.tot")), pages * page);
+        assert_eq!(u(&one(&mut a, "ipc.shm.rss")), rss);
+        assert_eq!(u(&one(&mut a, "ipc.shm.swp")), swap);
+        assert_eq!(u(&one(&mut a, "ipc.shm.used_ids")), shm.len() as u64);
+        assert_eq!(u(&one(&mut a, "ipc.shm.swap_attempts")), 0);
+        // Message queues.
+        let msg = rows("proc/sysvipc/msg");
+        let (mkey, mowner, msz, mnum, mls, mlr) = (
+            get(&mut a, "ipc.msg.key"),
+            get(&mut a, "ipc.msg.owner"),
+            get(&mut a, "ipc.msg.msgsz"),
+            get(&mut a, "ipc.msg.messages"),
+            get(&mut a, "ipc.msg.last_send_pid"),
+            get(&mut a, "ipc.msg.last_recv_pid"),
+        );
+        assert_eq!(mkey.len(), msg.len());
+        let (mut bytes, mut count) = (0, 0);
+        for r in &msg {
+            let id = &r[1];
+            assert_eq!(str_of(&mkey[id]), key_hex(&r[0]));
+            assert_eq!(str_of(&mowner[id]), user_name(&root, &r[7]));
+            assert_eq!(u(&msz[id]), r[3].parse::<u64>().unwrap());
+            assert_eq!(u(&mnum[id]), r[4].parse::<u64>().unwrap());
+            assert_eq!(u(&mls[id]), r[5].parse::<u64>().unwrap());
+            assert_eq!(u(&mlr[id]), r[6].parse::<u64>().unwrap());
+            bytes += r[3].parse::<u64>().unwrap();
+            count += r[4].parse::<u64>().unwrap();
+        }
+        assert_eq!(u(&one(&mut a, "ipc.msg.used_queues")), msg.len() as u64);
+        assert_eq!(u(&one(&mut a, "ipc.msg.tot_msg")), count);
+        assert_eq!(u(&one(&mut a, "ipc.msg.tot_bytes")), bytes);
+        // Semaphore arrays.
+        let sem = rows("proc/sysvipc/sem");
+        let (skey, sowner, sperms, nsems) = (
+            get(&mut a, "ipc.sem.key"),
+            get(&mut a, "ipc.sem.owner"),
+            get(&mut a, "ipc.sem.perms"),
+            get(&mut a, "ipc.sem.nsems"),
+        );
+        assert_eq!(skey.len(), sem.len());
+        let mut total = 0;
+        for r in &sem {
+            let id = &r[1];
+            assert_eq!(str_of(&skey[id]), key_hex(&r[0]));
+            assert_eq!(str_of(&sowner[id]), user_name(&root, &r[4]));
+            assert_eq!(u(&sperms[id]), r[2].parse::<u64>().unwrap() % 1000);
+            assert_eq!(u(&nsems[id]), r[3].parse::<u64>().unwrap());
+            total += r[3].parse::<u64>().unwrap();
+        }
+        assert_eq!(u(&one(&mut a, "ipc.sem.used_sem")), sem.len() as u64);
+        assert_eq!(u(&one(&mut a, "ipc.sem.tot_sem")), total);
+        // Instance ids in file order (no saved cache in the trees).
+        let ids = ids(&mut a, "ipc.shm.key");
+        for (i, r) in shm.iter().enumerate() {
+            assert_eq!(ids[&r[1]], i as u32);
+        }
+    }
+    let multi = fixture("multi");
+    let owners = fetch(&mut agent(&multi), "ipc.shm.owner").unwrap();
+    assert_eq!(owners["33"], Value::String("4321".into()));
+    assert_eq!(owners["32"], Value::String("root".into()));
+}
+
+#[test]
+fn sysv_ipc_limits() {
+    let root = fixture("vm");
+    let mut a = agent(&root);
+    let num = |f: &str| {
+        read(&root, &format!("proc/sys/kernel/{f}"))
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let sem: Vec<u64> = read(&root, "proc/sys/kernel/sem")
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    for (metric, want) in [
+        // 32-bit metrics: SHMMAX and SHMALL keep their low 32 bits.
+        ("ipc.shm.max_segsz", num("shmmax") % (1 << 32)),
+        ("ipc.shm.max_shmsys", num("shmall") % (1 << 32)),
+        ("ipc.shm.max_seg", num("shmmni")),
+        ("ipc.shm.max_segproc", num("shmmni")),
+        ("ipc.shm.min_segsz", 1),
+        ("ipc.msg.max_msgsz", num("msgmax")),
+        ("ipc.msg.max_defmsgq", num("msgmnb")),
+        ("ipc.msg.max_msgqid", num("msgmni")),
+        ("ipc.msg.sz_pool", 512_000),
+        ("ipc.msg.mapent", 16384),
+        ("ipc.msg.max_msgseg", 16),
+        ("ipc.msg.num_smsghdr", 16384),
+        ("ipc.msg.max_seg", 65535),
+        ("ipc.sem.max_perid", sem[0]),
+        ("ipc.sem.max_sem", sem[1]),
+        ("ipc.sem.max_ops", sem[2]),
+        ("ipc.sem.max_semid", sem[3]),
+        ("ipc.sem.max_semmap", 1_024_000_000),
+        ("ipc.sem.num_undo", 1_024_000_000),
+        ("ipc.sem.max_undoent", 500),
+        ("ipc.sem.sz_semundo", 20),
+        ("ipc.sem.max_semval", 32767),
+        ("ipc.sem.max_exit", 32767),
+    ] {
+        assert_eq!(u(&one(&mut a, metric)), want, "{metric}");
+    }
+}
+
+#[test]
+fn missing_or_bad_ipc_tables_fail_only_their_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/sysvipc")).unwrap();
+    std::fs::write(root.join("proc/meminfo"), "MemTotal: 100 kB\n").unwrap();
+    std::fs::write(
+        root.join("proc/sysvipc/sem"),
+        "       key      semid perms      nsems   uid\n         0          1   6x0          3     0\n",
+    )
+    .unwrap();
+    let mut a = agent(root);
+    let enoent = Err(PmError::from_errno(libc::ENOENT));
+    assert_eq!(fetch(&mut a, "ipc.shm.used_ids").map(|v| v.len()), enoent);
+    // No message queue table: no queues (no values), but the totals
+    // computed from it fail.
+    assert_eq!(fetch(&mut a, "ipc.msg.key").map(|v| v.len()), Ok(0));
+    assert_eq!(
+        fetch(&mut a, "ipc.msg.used_queues").map(|v| v.len()),
+        enoent
+    );
+    assert_eq!(fetch(&mut a, "ipc.shm.max_segsz").map(|v| v.len()), enoent);
+    assert_eq!(fetch(&mut a, "ipc.sem.nsems"), Err(PmError::VALUE));
+    assert!(a
+        .source_errors()
+        .iter()
+        .any(|e| e.to_string().contains("proc/sysvipc/sem")));
+    assert_eq!(u(&one(&mut a, "mem.physmem")), 100);
+    assert_eq!(u(&one(&mut a, "ipc.sem.max_semval")), 32767);
+}
+
+/// Expected value of a per-device metric, by device name.
+type Expect<'a> = Box<dyn Fn(&str) -> u64 + 'a>;
+
+#[test]
+fn zram_devices() {
+    let page_kb = unsigned_pagesize() as u64 / 1024;
+    for tree in ["vm", "multi"] {
+        let root = fixture(tree);
+        let mut a = agent(&root);
+        let stats = read(&root, "proc/diskstats");
+        let devs: Vec<String> = stats
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(2))
+            .filter(|n| n.starts_with("zram"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(devs.len(), if tree == "vm" { 1 } else { 2 }, "{tree}");
+        let col = |d: &str, c: usize| diskcol(&stats, d, c);
+        let checks: Vec<(&str, Expect<'_>)> = vec![
+            ("read", Box::new(|d| col(d, 1))),
+            ("write", Box::new(|d| col(d, 5))),
+            ("total", Box::new(|d| col(d, 1) + col(d, 5))),
+            ("blkread", Box::new(|d| col(d, 3))),
+            ("blkwrite", Box::new(|d| col(d, 7))),
+            ("blktotal", Box::new(|d| col(d, 3) + col(d, 7))),
+            ("read_bytes", Box::new(|d| col(d, 3) / 2)),
+            ("write_bytes", Box::new(|d| col(d, 7) / 2)),
+            ("read_merge", Box::new(|d| col(d, 2))),
+            ("write_merge", Box::new(|d| col(d, 6))),
+            ("read_rawactive", Box::new(|d| col(d, 4))),
+            ("write_rawactive", Box::new(|d| col(d, 8))),
+            ("inflight", Box::new(|d| col(d, 9))),
+            ("avactive", Box::new(|d| col(d, 10))),
+            ("aveq", Box::new(|d| col(d, 11))),
+            ("discard", Box::new(|d| col(d, 12))),
+            ("blkdiscard", Box::new(|d| col(d, 14))),
+            ("flush", Box::new(|d| col(d, 16))),
+            (
+                // From sysfs (bytes), not /proc/partitions; zero unsized.
+                "capacity",
+                Box::new(|d| {
+                    std::fs::read_to_string(root.join(format!("sys/block/{d}/disksize")))
+                        .map_or(0, |t| t.trim().parse::<u64>().unwrap() / 1024)
+                }),
+            ),
+        ];
+        for (metric, want) in &checks {
+            let got = fetch(&mut a, &format!("zram.{metric}")).unwrap();
+            assert_eq!(got.len(), devs.len(), "{tree} {metric}");
+            for d in &devs {
+                assert_eq!(u(&got[d]), want(d), "{tree} zram.{metric} {d}");
+            }
+        }
+        // The sysfs statistics files, where the device has them.
+        for (file, names) in [
+            (
+                "mm_stat",
+                &[
+                    "mm_stat.data_size.original",
+                    "mm_stat.data_size.compressed",
+                    "mm_stat.mem.used_total",
+                    "mm_stat.mem.limit",
+                    "mm_stat.mem.max_used",
+                    "mm_stat.pages.same",
+                    "mm_stat.pages.compacted",
+                    "mm_stat.pages.huge",
+                ][..],
+            ),
+            (
+                "io_stat",
+                &[
+                    "io_stat.failed.reads",
+                    "io_stat.failed.writes",
+                    "io_stat.invalid",
+                    "io_stat.notify_free",
+                ][..],
+            ),
+            (
+                "bd_stat",
+                &["bd_stat.count", "bd_stat.reads", "bd_stat.writes"][..],
+            ),
+        ] {
+            for (i, name) in names.iter().enumerate() {
+                let got = fetch(&mut a, &format!("zram.{name}")).unwrap();
+                for d in &devs {
+                    let text = std::fs::read_to_string(root.join(format!("sys/block/{d}/{file}")));
+                    let want = text.ok().map(|t| {
+                        let raw: u64 = t.split_whitespace().nth(i).unwrap().parse().unwrap();
+                        match (file, i) {
+                            ("mm_stat", 0..=4) => raw / 1024,
+                            ("mm_stat", _) | ("bd_stat", _) => raw * page_kb,
+                            _ => raw,
+                        }
+                    });
+                    assert_eq!(got.get(d).map(u), want, "{tree} zram.{name} {d}");
+                }
+            }
+        }
+    }
+    // Not in the disk metrics.
+    let mut a = agent(&fixture("multi"));
+    assert!(!fetch(&mut a, "disk.dev.read")
+        .unwrap()
+        .contains_key("zram0"));
+}
+
+#[test]
+fn thermal_throttling_per_cpu() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    for (metric, file) in [
+        ("core.count", "core_throttle_count"),
+        ("core.time", "core_throttle_total_time_ms"),
+        ("package.count", "package_throttle_count"),
+        ("package.time", "package_throttle_total_time_ms"),
+    ] {
+        let got = fetch(&mut a, &format!("hinv.cpu.thermal_throttle.{metric}")).unwrap();
+        assert_eq!(got.len(), 3);
+        for (cpu, v) in &got {
+            let f = root.join(format!(
+                "sys/devices/system/cpu/{cpu}/thermal_throttle/{file}"
+            ));
+            let want = std::fs::read_to_string(f).map_or(0, |t| t.trim().parse().unwrap());
+            assert_eq!(u(v), want, "{metric} {cpu}");
+        }
+        assert_ne!(u(&got["cpu3"]), 0);
+    }
+}
+
+#[test]
+fn tape_drives_and_fc_hosts() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let tape = |f: &str| -> u64 {
+        read(&root, &format!("sys/class/scsi_tape/st0/stats/{f}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(u(&one(&mut a, "hinv.ntape")), 1);
+    for f in [
+        "in_flight",
+        "io_ns",
+        "other_cnt",
+        "read_byte_cnt",
+        "read_cnt",
+        "read_ns",
+        "resid_cnt",
+        "write_byte_cnt",
+        "write_cnt",
+        "write_ns",
+    ] {
+        let got = fetch(&mut a, &format!("tape.dev.{f}")).unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["st0"], "{f}");
+        assert_eq!(u(&got["st0"]), tape(f), "{f}");
+    }
+    let fc = |f: &str| -> u64 {
+        let t = read(&root, &format!("sys/class/fc_host/host2/statistics/{f}"));
+        u64::from_str_radix(t.trim().trim_start_matches("0x"), 16).unwrap()
+    };
+    assert_eq!(u(&one(&mut a, "hinv.nfchost")), 1);
+    for (metric, want) in [
+        // pmdalinux 6.0.3 answers out.frames with the received bytes and
+        // in.bytes with the sent frames; so does the agent.
+        ("in.frames", fc("rx_frames")),
+        ("out.frames", fc("rx_words") * 4),
+        ("in.bytes", fc("tx_frames")),
+        ("out.bytes", fc("tx_words") * 4),
+        ("lip_count", fc("lip_count")),
+        // All ones: the driver does not count it.
+        ("nos_count", 0),
+        ("error_frames", fc("error_frames")),
+        ("dumped_frames", fc("dumped_frames")),
+    ] {
+        let got = fetch(&mut a, &format!("fchost.{metric}")).unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["host2"], "{metric}");
+        assert_eq!(u(&got["host2"]), want, "{metric}");
+    }
+    // Neither on the vm tree: no values, counts zero.
+    let mut a = agent(&fixture("vm"));
+    assert_eq!(u(&one(&mut a, "hinv.ntape")), 0);
+    assert_eq!(u(&one(&mut a, "hinv.nfchost")), 0);
+    assert!(fetch(&mut a, "tape.dev.read_cnt").unwrap().is_empty());
+    assert!(fetch(&mut a, "fchost.in.frames").unwrap().is_empty());
+}
+
+#[test]
+fn scsi_device_map() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    // Independently: each Host line's address, the device type two lines
+    // on, and the block directory in sysfs when there is one.
+    let text = read(&root, "proc/scsi/scsi");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut want = BTreeMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(rest) = l.strip_prefix("Host: scsi") else {
+            continue;
+        };
+        let w: Vec<&str> = rest.split_whitespace().collect();
+        let n = |s: &str| s.parse::<u32>().unwrap();
+        let addr = format!("{}:{}:{}:{}", n(w[0]), n(w[2]), n(w[4]), n(w[6]));
+        let ty = lines[i + 2].split_whitespace().nth(1).unwrap();
+        let dir = root.join(format!("sys/class/scsi_device/{addr}/device/block"));
+        if let Ok(mut rd) = std::fs::read_dir(dir) {
+            let dev = rd.next().unwrap().unwrap().file_name();
+            want.insert(
+                format!("scsi{addr} {ty}"),
+                Value::String(dev.to_string_lossy().into_owned()),
+            );
+        }
+    }
+    assert_eq!(want.len(), 2);
+    assert_eq!(fetch(&mut a, "hinv.map.scsi").unwrap(), want);
+    assert!(fetch(&mut agent(&fixture("vm")), "hinv.map.scsi")
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn disks_by_wwid_and_md_status() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let stats = read(&root, "proc/diskstats");
+    // Disks with a WWID file, grouped by its canonical form (naa. -> 3,
+    // eui. -> 2, t10. -> 1), in diskstats order.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for dev in ["sda", "sdb", "nvme0n1"] {
+        let w = std::fs::read_to_string(root.join(format!("sys/block/{dev}/device/wwid")))
+            .or_else(|_| std::fs::read_to_string(root.join(format!("sys/block/{dev}/wwid"))))
+            .unwrap();
+        let w = w.trim();
+        let id = if let Some(r) = w.strip_prefix("naa.") {
+            format!("3{r}")
+        } else if let Some(r) = w.strip_prefix("eui.") {
+            format!("2{r}")
+        } else {
+            w.to_string()
+        };
+        match groups.iter_mut().find(|(g, _)| *g == id) {
+            Some((_, p)) => p.push(dev.to_string()),
+            None => groups.push((id, vec![dev.to_string()])),
+        }
+    }
+    assert_eq!(groups.len(), 2);
+    let paths = fetch(&mut a, "disk.wwid.scsi_paths").unwrap();
+    let read_ops = fetch(&mut a, "disk.wwid.read").unwrap();
+    let wbytes = fetch(&mut a, "disk.wwid.write_bytes").unwrap();
+    let sched = fetch(&mut a, "disk.wwid.scheduler").unwrap();
+    for (id, devs) in &groups {
+        assert_eq!(paths[id], Value::String(devs.join(" ")), "{id}");
+        let sum = |c: usize| devs.iter().map(|d| diskcol(&stats, d, c)).sum::<u64>();
+        assert_eq!(u(&read_ops[id]), sum(1), "{id}");
+        assert_eq!(
+            u(&wbytes[id]),
+            devs.iter().map(|d| diskcol(&stats, d, 7) / 2).sum::<u64>()
+        );
+        // The last path's scheduler ("unknown" without the file), and the
+        // last path's discard Kbytes, as pmdalinux reports them.
+        let last = devs.last().unwrap();
+        let want = std::fs::read_to_string(root.join(format!("sys/block/{last}/queue/scheduler")))
+            .map_or("unknown".to_string(), |s| {
+                s[s.find('[').unwrap() + 1..s.find(']').unwrap()].to_string()
+            });
+        assert_eq!(sched[id], Value::String(want));
+        let dbytes = fetch(&mut a, "disk.wwid.discard_bytes").unwrap();
+        assert_eq!(u(&dbytes[id]), diskcol(&stats, last, 14) / 2);
+    }
+    let wwid_ids = ids(&mut a, "disk.wwid.read");
+    assert_eq!(wwid_ids[&groups[0].0], 0);
+    assert_eq!(wwid_ids[&groups[1].0], 1);
+    // disk.md.status: the stand-in mdadm's exit status for each md device.
+    let status = fetch(&mut a, "disk.md.status").unwrap();
+    // mdadm is given /dev/ and the instance name (here the persistent
+    // name, as pmdalinux gives it).
+    let md = ids(&mut a, "disk.md.read");
+    let name = md.keys().next().unwrap().clone();
+    assert_eq!(name, "data");
+    let want = std::process::Command::new(root.join("sbin/mdadm"))
+        .args(["--detail", "--test", &format!("/dev/{name}")])
+        .status()
+        .unwrap()
+        .code()
+        .unwrap();
+    // The wait status, as pmdalinux reports it: the exit code times 256.
+    assert_eq!(status.len(), 1);
+    assert_eq!(
+        status.values().next().unwrap().as_f64(),
+        Some((want * 256) as f64)
+    );
+    assert!(fetch(&mut a, "disk.wwid.capacity").unwrap().is_empty());
+    // Without mdadm, or without WWIDs: no values.
+    let mut vm = agent(&fixture("vm"));
+    assert!(fetch(&mut vm, "disk.md.status").unwrap().is_empty());
+    assert!(fetch(&mut vm, "disk.wwid.read").unwrap().is_empty());
+}
+
+#[test]
+fn cpu_frequency_scaling() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let dir = |cpu: &str| root.join(format!("sys/devices/system/cpu/{cpu}/cpufreq"));
+    let num = |cpu: &str, f: &str| -> Option<u64> {
+        std::fs::read_to_string(dir(cpu).join(f))
+            .ok()
+            .map(|t| t.trim().parse().unwrap())
+    };
+    let count = fetch(&mut a, "hinv.cpu.frequency_scaling.count").unwrap();
+    let time = fetch(&mut a, "hinv.cpu.frequency_scaling.time").unwrap();
+    let max = fetch(&mut a, "hinv.cpu.frequency_scaling.max").unwrap();
+    let min = fetch(&mut a, "hinv.cpu.frequency_scaling.min").unwrap();
+    // cpu0: from the statistics; MHz (kHz / 1000) times time, summed.
+    let tis = read(
+        &root,
+        "sys/devices/system/cpu/cpu0/cpufreq/stats/time_in_state",
+    );
+    let rows: Vec<(u64, u64)> = tis
+        .lines()
+        .map(|l| {
+            let mut w = l.split_whitespace().map(|x| x.parse::<u64>().unwrap());
+            (w.next().unwrap() / 1000, w.next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        u(&count["cpu0"]),
+        rows.iter().map(|(f, t)| f * t).sum::<u64>()
+    );
+    assert_eq!(u(&time["cpu0"]), rows.iter().map(|(_, t)| t).sum::<u64>());
+    assert_eq!(u(&max["cpu0"]), rows.iter().map(|(f, _)| *f).max().unwrap());
+    assert_eq!(u(&min["cpu0"]), rows.iter().map(|(f, _)| *f).min().unwrap());
+    // cpu1: no statistics: current, highest and lowest frequency in MHz.
+    assert_eq!(
+        u(&count["cpu1"]),
+        num("cpu1", "scaling_cur_freq").unwrap() / 1000
+    );
+    assert!(!time.contains_key("cpu1"));
+    assert_eq!(
+        u(&max["cpu1"]),
+        num("cpu1", "cpuinfo_max_freq").unwrap() / 1000
+    );
+    assert_eq!(
+        u(&min["cpu1"]),
+        num("cpu1", "cpuinfo_min_freq").unwrap() / 1000
+    );
+    // cpu3: no cpufreq at all.
+    assert!(!count.contains_key("cpu3") && !max.contains_key("cpu3"));
+
+    // Sampled once, until a fetch includes a /proc/cpuinfo figure.
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    std::fs::create_dir_all(r.join("proc")).unwrap();
+    std::fs::write(
+        r.join("proc/stat"),
+        "cpu  1 0 1 1 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        r.join("proc/cpuinfo"),
+        "processor\t: 0\ncpu MHz\t\t: 2000.000\n\n",
+    )
+    .unwrap();
+    let f = r.join("sys/devices/system/cpu/cpu0/cpufreq");
+    std::fs::create_dir_all(&f).unwrap();
+    std::fs::write(f.join("scaling_cur_freq"), "2000000\n").unwrap();
+    let mut a = agent(r);
+    assert_eq!(
+        u(&fetch(&mut a, "hinv.cpu.frequency_scaling.count").unwrap()["cpu0"]),
+        2000
+    );
+    std::fs::write(f.join("scaling_cur_freq"), "3000000\n").unwrap();
+    assert_eq!(
+        u(&fetch(&mut a, "hinv.cpu.frequency_scaling.count").unwrap()["cpu0"]),
+        2000
+    );
+    assert!(!fetch(&mut a, "hinv.cpu.clock").unwrap().is_empty());
+    assert_eq!(
+        u(&fetch(&mut a, "hinv.cpu.frequency_scaling.count").unwrap()["cpu0"]),
+        3000
+    );
+}
+
+#[test]
+fn extfrag_unusable_per_node() {
+    let root = fixture("multi");
+    let mut a = agent(&root);
+    let text = read(&root, "sys/kernel/debug/extfrag/unusable_index");
+    let got = fetch(&mut a, "sysfs.kernel.debug.extfrag_unusable").unwrap();
+    assert_eq!(got.len(), 2);
+    for node in [0u32, 1] {
+        // The Normal zone's indexes of the node, summed in single precision.
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("Node {node},")) && l.contains("zone   Normal"))
+            .unwrap();
+        let want: f32 = line
+            .split_whitespace()
+            .skip(4)
+            .map(|x| x.parse::<f32>().unwrap())
+            .sum();
+        assert_eq!(
+            got[&format!("node{node}")],
+            Value::Float(want),
+            "node{node}"
+        );
+    }
+    assert!(fetch(
+        &mut agent(&fixture("vm")),
+        "sysfs.kernel.debug.extfrag_unusable"
+    )
+    .unwrap()
+    .is_empty());
 }

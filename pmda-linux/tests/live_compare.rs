@@ -105,6 +105,8 @@ const VOLATILE: &[&str] = &[
     "network.sockstat.",
     "mem.vmstat.nr_",
     "mem.util.",
+    "mem.numa.util.",
+    "network.unix.",
     "mem.zoneinfo.",
     "mem.slabinfo.",
     "mem.freemem",

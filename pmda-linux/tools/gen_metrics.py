@@ -13,9 +13,11 @@ Run from the crate directory:  python3 tools/gen_metrics.py > src/metrics.rs
 import sys
 
 # Clusters this agent serves (pmdalinux's cluster numbers).
-CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 20, 26, 33, 67, 68, 70, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25}
+CLUSTERS = {0, 1, 2, 3, 4, 5, 7, 10, 11, 12, 14, 18, 19, 20, 26, 33, 67, 68, 70, 27, 28, 53, 54, 57, 58, 59, 63, 72, 73, 75, 76, 79, 80, 82, 83, 84, 85, 90, 93, 74, 25,
+            6, 34, 35, 36, 55, 69, 77, 78, 81, 21, 22, 23, 56, 61, 62, 64, 65, 66,
+            86, 87, 88, 89, 55, 71, 91, 15, 92, 60}
 # Individual metrics left out of served clusters (need an indom we lack).
-SKIP = {"pmda.version"}
+SKIP = set()
 
 TYPES = {
     "32-bit int": "I32", "32-bit unsigned int": "U32", "64-bit int": "I64",
@@ -31,6 +33,7 @@ UNITS = {
     "Mbyte": "Units::new(1, 0, 0, space::MBYTE, 0, 0)",
     "millisec": "Units::MILLISEC",
     "microsec": "Units::new(0, 1, 0, 0, time::USEC, 0)",
+    "nanosec": "Units::new(0, 1, 0, 0, time::NSEC, 0)",
     "sec": "Units::SEC",
     "/ microsec": "Units::new(0, -1, 0, 0, time::USEC, 0)",
     "Mbyte / sec": "Units::new(1, -1, 0, space::MBYTE, time::SEC, 0)",
@@ -84,7 +87,7 @@ DISK_FIELDS = {
     "read_rawactive": ("time spent on reads", "Total milliseconds read requests spent from issue to completion, summed over requests."),
     "write_rawactive": ("time spent on writes", "Total milliseconds write requests spent from issue to completion, summed over requests."),
     "total_rawactive": ("time spent on reads and writes", "Read plus write request milliseconds."),
-    "capacity": ("size of the device", "Size of the block device in Kbytes, from /proc/partitions."),
+    "capacity": ("size of the device", "Size of the block device in Kbytes, from /proc/partitions (zram devices: their disksize in sysfs, zero until sized)."),
     "discard": ("discard requests completed", "Count of discard (TRIM/unmap) requests completed."),
     "blkdiscard": ("512-byte sectors discarded", "Sectors covered by completed discard requests."),
     "discard_bytes": ("Kbytes discarded", "Kbytes covered by completed discard requests: sectors discarded halved."),
@@ -101,6 +104,8 @@ DISK_SCOPE = {
     "disk.partitions": "per partition",
     "disk.dm": "per device-mapper device",
     "disk.md": "per multi-device (software RAID) device",
+    "zram": "per zram (compressed RAM disk) device",
+    "disk.wwid": "per WWID, summed over its SCSI paths",
 }
 
 NETIF = {
@@ -180,6 +185,18 @@ MEMINFO_FIELD = {
 }
 
 SIMPLE = {
+    "pmda.version": ("version of the agent", "The Performance Co-Pilot release this agent is a drop-in for."),
+    "hinv.cpu.online": ("CPU online (1) or offline (0)", "Whether each CPU is online, from /sys/devices/system/cpu/cpuN/online; a CPU without that file (usually cpu0, which cannot be taken offline) counts as online."),
+    "hinv.node.online": ("NUMA node online (1) or offline (0)", "Whether each NUMA node is online, from /sys/devices/system/node/nodeN/online; a node without that file counts as online."),
+    "sysfs.kernel.uevent_seqnum": ("kernel uevents sent", "Sequence number of the latest event the kernel sent to user space about devices (hot-plug and the like), from /sys/kernel/uevent_seqnum."),
+    "sysfs.kernel.debug.extfrag_unusable": ("unusable free space index per node", "How unusable the free memory of each node's Normal zone is for large allocations because of fragmentation: the kernel's unusable free space indexes (0 to 1) of every allocation order, summed, from /sys/kernel/debug/extfrag/unusable_index. No values without debugfs mounted, or for a node without a Normal zone."),
+    "network.unix.datagram.count": ("unix domain datagram sockets", "Datagram sockets in the unix (local) domain, counted from /proc/net/unix."),
+    "network.unix.stream.established": ("connected unix domain stream sockets", "Stream sockets in the unix domain that are connected, counted from /proc/net/unix."),
+    "network.unix.stream.listen": ("listening unix domain stream sockets", "Stream sockets in the unix domain waiting for connections, counted from /proc/net/unix."),
+    "network.unix.stream.count": ("unix domain stream sockets", "All stream sockets in the unix domain, whatever their state, counted from /proc/net/unix."),
+    "network.rawconn.count": ("raw IPv4 sockets", "Raw IPv4 sockets open, the rows of /proc/net/raw."),
+    "network.rawconn6.count": ("raw IPv6 sockets", "Raw IPv6 sockets open, the rows of /proc/net/raw6."),
+    "mem.numa.max_bandwidth": ("memory bandwidth limit per node", "The memory bandwidth of each NUMA node in Mbytes per second, as the administrator configures it in /var/lib/pcp/pmdas/linux/bandwidth.conf (a Version:1.0 line, then nodeN:BANDWIDTH lines; see samplebandwidth.conf there). No values without the file, or for a node whose bandwidth is not above zero."),
     "kernel.all.load": ("load average over 1, 5 and 15 minutes", "The kernel's exponentially damped run-queue length (runnable plus uninterruptible tasks), from /proc/loadavg, one instance per averaging period."),
     "kernel.all.lastpid": ("most recently assigned process id", "The last process id the kernel handed out, from /proc/loadavg."),
     "kernel.all.runnable": ("runnable tasks", "Tasks currently runnable, from the fourth field of /proc/loadavg."),
@@ -306,7 +323,7 @@ RPC_SERVER = {
     "netcnt": ("RPC packets received and sent", "Network packets of the server's RPC traffic, all transports"),
     "netudpcnt": ("RPC packets over UDP", "Network packets of the server's RPC traffic carried over UDP"),
     "nettcpcnt": ("RPC packets over TCP", "Network packets of the server's RPC traffic carried over TCP"),
-    "nettcpconn": ("RPC TCP connections accepted", "TCP connections clients opened to the server"),
+    "nettcpconn": ("RPC packets over TCP (as pmdalinux reports it)", "Network packets of the server's RPC traffic carried over TCP (the net line's third number): pmdalinux 6.0.3 answers this metric, named for the TCP connections accepted, with that count, and this agent does the same so values agree"),
     "fh_anon": ("anonymous file handles", "File handles the server had to resolve without a directory path"),
     "fh_nocache_dir": ("uncached directory handles", "Directory file handles not found in the dentry cache"),
     "fh_nocache_nondir": ("uncached file handles", "Non-directory file handles not found in the dentry cache"),
@@ -385,10 +402,202 @@ def zoneinfo_help(field):
     return (f"{what} per node or zone, from /proc/zoneinfo",
             f"The {key} line of /proc/zoneinfo, converted from pages to Kbytes. Figures the kernel keeps per NUMA node (the per-node stats section) are reported for the node's instance nodeN; the others per zone, for ZONE::nodeN. No value where the kernel does not print the line.")
 
+SWAPDEV = {
+    "free": ("free space per swap area", "Size minus space in use of each swap device or file, in Kbytes, from /proc/swaps."),
+    "length": ("size of each swap area", "Size of each swap device or file in Kbytes, from /proc/swaps."),
+    "maxswap": ("largest size of each swap area", "The size each swap area may reach, in Kbytes: Linux swap areas do not grow, so this is their size."),
+    "vlength": ("virtual swap size (always zero)", "Virtual swap space of each area; Linux has none, so the value is zero."),
+    "priority": ("priority of each swap area", "The priority the kernel gives each swap area (higher is used first), from /proc/swaps."),
+}
+TMPFS = {
+    "capacity": ("size of each tmpfs filesystem", "Total size of each mounted tmpfs, in Kbytes (statfs blocks times block size)."),
+    "used": ("space used in each tmpfs filesystem", "Space in use in each mounted tmpfs, in Kbytes."),
+    "free": ("space free in each tmpfs filesystem", "Free space in each mounted tmpfs, in Kbytes."),
+    "maxfiles": ("inodes of each tmpfs filesystem", "Number of inodes (files) each mounted tmpfs can hold."),
+    "usedfiles": ("inodes in use in each tmpfs filesystem", "Number of inodes in use in each mounted tmpfs."),
+    "freefiles": ("inodes free in each tmpfs filesystem", "Number of inodes still free in each mounted tmpfs."),
+    "full": ("percentage of each tmpfs filesystem used", "Space used as a percentage of space used plus space available, for each mounted tmpfs."),
+}
+KSM = {
+    "full_scans": ("full scans of mergeable memory", "Times the kernel's same-page merging daemon (ksmd) has scanned all mergeable areas, from /sys/kernel/mm/ksm/full_scans."),
+    "merge_across_nodes": ("merging across NUMA nodes allowed", "1 when pages from different NUMA nodes may be merged, 0 when only within a node, from /sys/kernel/mm/ksm/merge_across_nodes."),
+    "pages_shared": ("shared pages in use", "Pages ksmd keeps shared (each standing in for several identical pages), from /sys/kernel/mm/ksm/pages_shared."),
+    "pages_sharing": ("page references saved by sharing", "How many more places use the shared pages, roughly the pages saved, from /sys/kernel/mm/ksm/pages_sharing."),
+    "pages_to_scan": ("pages scanned per wake-up", "Pages ksmd scans each time before it sleeps, from /sys/kernel/mm/ksm/pages_to_scan."),
+    "pages_unshared": ("pages unique but checked repeatedly", "Pages ksmd found unique but keeps checking for merging, from /sys/kernel/mm/ksm/pages_unshared."),
+    "pages_volatile": ("pages changing too fast to merge", "Pages whose contents change too quickly to be put in the merge tree, from /sys/kernel/mm/ksm/pages_volatile."),
+    "run_state": ("ksmd state", "0 stopped, 1 running, 2 stopped and unmerging all merged pages, from /sys/kernel/mm/ksm/run."),
+    "sleep_time": ("ksmd sleep between scans", "Milliseconds ksmd sleeps between batches of scanning, from /sys/kernel/mm/ksm/sleep_millisecs."),
+}
+NUMA_ALLOC = {
+    "hit": "allocations satisfied on the node they were meant for",
+    "miss": "allocations meant for another node that were satisfied on this node",
+    "foreign": "allocations meant for this node that were satisfied on another node",
+    "interleave_hit": "interleave-policy allocations satisfied on the intended node",
+    "local_node": "allocations on this node by a process running on it",
+    "other_node": "allocations on this node by a process running on another node",
+}
+
+IPC = {
+    "ipc.sem.max_semmap": ("semaphore map entries", "Entries in the kernel's semaphore map (SEMMAP), a fixed kernel constant."),
+    "ipc.sem.max_semid": ("most semaphore arrays", "The most semaphore arrays the system allows (SEMMNI, the fourth field of /proc/sys/kernel/sem)."),
+    "ipc.sem.max_sem": ("most semaphores", "The most semaphores the system allows in all arrays together (SEMMNS, the second field of /proc/sys/kernel/sem)."),
+    "ipc.sem.num_undo": ("undo structures", "Undo structures the system allows (SEMMNU), a fixed kernel constant."),
+    "ipc.sem.max_perid": ("most semaphores per array", "The most semaphores one array may hold (SEMMSL, the first field of /proc/sys/kernel/sem)."),
+    "ipc.sem.max_ops": ("most operations per semop call", "The most operations one semop call may carry (SEMOPM, the third field of /proc/sys/kernel/sem)."),
+    "ipc.sem.max_undoent": ("undo entries per process", "The most undo entries a process may have (SEMUME), a fixed kernel constant."),
+    "ipc.sem.sz_semundo": ("size of an undo structure", "Size of the kernel's semaphore undo structure (SEMUSZ), a fixed kernel constant."),
+    "ipc.sem.max_semval": ("largest semaphore value", "The largest value a semaphore may hold (SEMVMX), a fixed kernel constant."),
+    "ipc.sem.max_exit": ("largest adjust-on-exit value", "The largest adjustment recorded for undo on process exit (SEMAEM), a fixed kernel constant."),
+    "ipc.msg.sz_pool": ("message pool size", "Size of the message pool in Kbytes (MSGPOOL), a fixed kernel constant."),
+    "ipc.msg.mapent": ("message map entries", "Entries in the message map (MSGMAP), a fixed kernel constant."),
+    "ipc.msg.max_msgsz": ("largest message", "The largest message in bytes a process may send (MSGMAX, /proc/sys/kernel/msgmax)."),
+    "ipc.msg.max_defmsgq": ("default largest queue", "The default most bytes a message queue may hold (MSGMNB, /proc/sys/kernel/msgmnb)."),
+    "ipc.msg.max_msgqid": ("most message queues", "The most message queues the system allows (MSGMNI, /proc/sys/kernel/msgmni)."),
+    "ipc.msg.max_msgseg": ("message segment size", "Size of a message segment (MSGSSZ), a fixed kernel constant."),
+    "ipc.msg.num_smsghdr": ("message headers", "Number of system message headers (MSGTQL), a fixed kernel constant."),
+    "ipc.msg.max_seg": ("most message segments", "The most message segments (MSGSEG), a fixed kernel constant."),
+    "ipc.shm.max_segsz": ("largest shared memory segment", "The largest shared memory segment in bytes (SHMMAX, /proc/sys/kernel/shmmax), reported in 32 bits: larger values keep their low 32 bits, as pmdalinux reports them."),
+    "ipc.shm.min_segsz": ("smallest shared memory segment", "The smallest shared memory segment in bytes (SHMMIN), a fixed kernel constant."),
+    "ipc.shm.max_seg": ("most shared memory segments", "The most shared memory segments the system allows (SHMMNI, /proc/sys/kernel/shmmni)."),
+    "ipc.shm.max_segproc": ("most shared memory segments per process", "The most segments one process may attach; Linux applies the system-wide limit (SHMMNI, /proc/sys/kernel/shmmni)."),
+    "ipc.shm.max_shmsys": ("shared memory pages allowed", "The most shared memory pages the system allows (SHMALL, /proc/sys/kernel/shmall), reported in 32 bits as pmdalinux reports it."),
+    "ipc.shm.tot": ("shared memory allocated", "Bytes of shared memory allocated to all segments: the pages each segment spans, summed, times the page size."),
+    "ipc.shm.rss": ("shared memory resident", "Bytes of shared memory resident in RAM, summed over the segments of /proc/sysvipc/shm."),
+    "ipc.shm.swp": ("shared memory swapped out", "Bytes of shared memory swapped out, summed over the segments of /proc/sysvipc/shm."),
+    "ipc.shm.used_ids": ("shared memory segments", "Number of shared memory segments that exist, the rows of /proc/sysvipc/shm."),
+    "ipc.shm.swap_attempts": ("shared memory swap attempts (always zero)", "Swap attempts of shared memory pages; the kernel no longer counts them, so the value is zero."),
+    "ipc.shm.swap_successes": ("shared memory swap successes (always zero)", "Successful swaps of shared memory pages; the kernel no longer counts them, so the value is zero."),
+    "ipc.sem.used_sem": ("semaphore arrays", "Number of semaphore arrays that exist, the rows of /proc/sysvipc/sem."),
+    "ipc.sem.tot_sem": ("semaphores", "Number of semaphores in all arrays together, summed from /proc/sysvipc/sem."),
+    "ipc.msg.used_queues": ("message queues", "Number of message queues that exist, the rows of /proc/sysvipc/msg."),
+    "ipc.msg.tot_msg": ("messages queued", "Messages waiting in all queues together, summed from /proc/sysvipc/msg."),
+    "ipc.msg.tot_bytes": ("bytes queued", "Bytes of messages waiting in all queues together, summed from /proc/sysvipc/msg."),
+}
+IPC_OBJ = {
+    "key": ("key", "The IPC key the {obj} was created with, as 0x and eight hex digits"),
+    "owner": ("owner", "The user owning the {obj}: the user name, or the user id when it has no name"),
+    "perms": ("access permissions", "The {obj}'s access bits as their octal digits (0640 shows as 640)"),
+    "segsz": ("size in bytes", "The size of the {obj} in bytes"),
+    "nattch": ("attaches", "Processes attached to the {obj}"),
+    "status": ("status", "\"dest\" when the {obj} is marked for removal, \"locked\" when locked in memory, both, or empty"),
+    "creator_pid": ("creator process id", "The process that created the {obj}"),
+    "last_access_pid": ("last attaching process id", "The process that last attached or detached the {obj}"),
+    "msgsz": ("bytes queued", "Bytes of messages waiting in the {obj}"),
+    "messages": ("messages queued", "Messages waiting in the {obj}"),
+    "last_send_pid": ("last sender process id", "The process that last sent to the {obj}"),
+    "last_recv_pid": ("last receiver process id", "The process that last received from the {obj}"),
+    "nsems": ("semaphores", "Semaphores in the {obj}"),
+}
+
+ZRAM_STAT = {
+    "mm_stat.data_size.original": ("data stored, uncompressed", "Data stored in the device before compression, in Kbytes (orig_data_size of mm_stat)"),
+    "mm_stat.data_size.compressed": ("data stored, compressed", "Data stored in the device after compression, in Kbytes (compr_data_size of mm_stat)"),
+    "mm_stat.mem.used_total": ("memory used", "Memory the device uses for its data and metadata, in Kbytes (mem_used_total of mm_stat)"),
+    "mm_stat.mem.limit": ("memory limit", "The most memory the device may use, in Kbytes, zero for no limit (mem_limit of mm_stat)"),
+    "mm_stat.mem.max_used": ("peak memory used", "The most memory the device has used, in Kbytes (mem_used_max of mm_stat)"),
+    "mm_stat.pages.same": ("same-filled pages", "Pages filled with one repeated value, stored without memory, in Kbytes of pages (same_pages of mm_stat)"),
+    "mm_stat.pages.compacted": ("pages freed by compaction", "Pages freed by compaction, in Kbytes of pages (pages_compacted of mm_stat)"),
+    "mm_stat.pages.huge": ("incompressible pages", "Pages stored uncompressed because they do not compress, in Kbytes of pages (huge_pages of mm_stat)"),
+    "io_stat.failed.reads": ("failed reads", "Reads that failed (failed_reads of io_stat)"),
+    "io_stat.failed.writes": ("failed writes", "Writes that failed (failed_writes of io_stat)"),
+    "io_stat.invalid": ("invalid requests", "Requests that were not properly aligned (invalid_io of io_stat)"),
+    "io_stat.notify_free": ("freed slots", "Slots freed because the data they held was discarded or freed (notify_free of io_stat)"),
+    "bd_stat.count": ("data on the backing device", "Data written back to the backing device and held there, in Kbytes of pages (bd_count of bd_stat)"),
+    "bd_stat.reads": ("reads from the backing device", "Data read from the backing device, in Kbytes of pages (bd_reads of bd_stat)"),
+    "bd_stat.writes": ("writes to the backing device", "Data written to the backing device, in Kbytes of pages (bd_writes of bd_stat)"),
+}
+TAPE = {
+    "in_flight": ("tape requests in flight", "Requests issued to the tape drive and not yet completed"),
+    "io_ns": ("tape I/O time", "Nanoseconds the drive spent on all requests"),
+    "other_cnt": ("tape other requests", "Requests that were neither reads nor writes (rewinds, seeks, ...)"),
+    "read_byte_cnt": ("tape bytes read", "Bytes read from the drive"),
+    "read_cnt": ("tape reads", "Read requests completed"),
+    "read_ns": ("tape read time", "Nanoseconds spent on read requests"),
+    "resid_cnt": ("tape residual counts", "Reads or writes that transferred less than asked (a residual count)"),
+    "write_byte_cnt": ("tape bytes written", "Bytes written to the drive"),
+    "write_cnt": ("tape writes", "Write requests completed"),
+    "write_ns": ("tape write time", "Nanoseconds spent on write requests"),
+}
+FCHOST = {
+    "lip_count": ("FC loop initializations", "Loop initialization primitive sequences seen on the port"),
+    "nos_count": ("FC not-operational sequences", "Not-operational primitive sequences seen on the port"),
+    "error_frames": ("FC frames in error", "Frames received with errors"),
+    "dumped_frames": ("FC frames dropped", "Frames the port dropped"),
+    "in.frames": ("FC frames received", "Frames received by the port"),
+    "in.bytes": ("FC frames sent (as pmdalinux reports it)", "Frames transmitted by the port: pmdalinux 6.0.3 answers this metric with the sent frame count (tx_frames), and this agent does the same so values agree"),
+    "out.frames": ("FC bytes received (as pmdalinux reports it)", "Bytes received by the port (rx_words, four bytes a word): pmdalinux 6.0.3 answers this metric with the received byte count, and this agent does the same so values agree"),
+    "out.bytes": ("FC bytes sent", "Bytes transmitted by the port (the kernel counts four-byte words)"),
+}
+
+THERMAL = {
+    "core.count": ("core thermal throttling events", "Times the CPU's core was throttled because it ran too hot, from thermal_throttle/core_throttle_count"),
+    "core.time": ("core thermal throttling time", "Milliseconds the CPU's core spent throttled because it ran too hot, from thermal_throttle/core_throttle_total_time_ms"),
+    "package.count": ("package thermal throttling events", "Times the CPU's package was throttled because it ran too hot, from thermal_throttle/package_throttle_count"),
+    "package.time": ("package thermal throttling time", "Time the CPU's package spent throttled because it ran too hot, from thermal_throttle/package_throttle_total_time_ms"),
+}
+
 
 def help_for(name, cluster):
     if name in SIMPLE:
         return SIMPLE[name]
+    parts = name.split(".")
+    if name.startswith("zram.") and name[5:] in ZRAM_STAT:
+        one, long = ZRAM_STAT[name[5:]]
+        return (f"zram {one}", long + ", from /sys/block/zramN. One instance per zram device; no value for a device without the file.")
+    if name == "disk.wwid.scsi_paths":
+        return ("SCSI paths of each WWID", "The disk names (sda, sdb, ...) that lead to the device with each World Wide Identifier, separated by spaces: one for a disk reached one way, several for a multipath device.")
+    if name == "disk.wwid.scheduler":
+        return ("I/O scheduler of each WWID", "The active I/O scheduler of the last SCSI path (in /proc/diskstats order) of each World Wide Identifier, from /sys/block/DEV/queue/scheduler, as pmdalinux reports it.")
+    if name == "disk.wwid.capacity":
+        return ("capacity per WWID (no values)", "Capacity of the device behind each World Wide Identifier. pmdalinux 6.0.3 reports no values for it, and neither does this agent; see disk.dev.capacity per path.")
+    if name == "disk.wwid.discard_bytes":
+        return ("Kbytes discarded, last path of each WWID", "Kbytes covered by completed discard requests on the last SCSI path of each World Wide Identifier (sectors discarded halved), as pmdalinux reports it rather than a sum over the paths.")
+    if name == "disk.md.status":
+        return ("md device health per mdadm", "The wait status of mdadm --detail --test for each md device, as pmdalinux reports it: the exit code times 256, so 0 healthy, 256 degraded, 512 unusable, 1024 error. No values without mdadm.")
+    if name == "hinv.map.scsi":
+        return ("block device of each SCSI device", "The kernel name of the block device (sda, st0, ...) of each SCSI device of /proc/scsi/scsi, found under /sys/class/scsi_device.")
+    if name == "hinv.ntape":
+        return ("number of tape drives", "Number of SCSI tape drives with statistics under /sys/class/scsi_tape.")
+    if name == "hinv.nfchost":
+        return ("number of Fibre Channel hosts", "Number of Fibre Channel hosts with statistics under /sys/class/fc_host.")
+    if name.startswith("tape.dev."):
+        one, long = TAPE[name[len("tape.dev."):]]
+        return (one, long + ", from /sys/class/scsi_tape/stN/stats. One instance per tape drive; a figure the drive does not report reads zero.")
+    if name.startswith("fchost."):
+        one, long = FCHOST[name[len("fchost."):]]
+        return (one, long + ", from /sys/class/fc_host/hostN/statistics. One instance per FC host; a figure the host does not report reads zero.")
+    if name.startswith("hinv.cpu.frequency_scaling."):
+        return {
+            "count": ("CPU frequency times time", "With the kernel's cpufreq statistics, each frequency of /sys/devices/system/cpu/cpuN/cpufreq/stats/time_in_state in MHz times the time spent at it, summed; its rate divided by the rate of hinv.cpu.frequency_scaling.time is the average frequency. Without them, the current frequency (scaling_cur_freq) in MHz. Sampled once after each refresh of the hinv.cpu figures, as pmdalinux does."),
+            "time": ("time counted by the cpufreq statistics", "The time of all lines of /sys/devices/system/cpu/cpuN/cpufreq/stats/time_in_state summed, in the kernel's units; no value without the statistics. Sampled as hinv.cpu.frequency_scaling.count."),
+            "max": ("highest CPU frequency", "The highest frequency in MHz: the highest listed in the cpufreq statistics, else cpuinfo_max_freq. Sampled as hinv.cpu.frequency_scaling.count."),
+            "min": ("lowest CPU frequency", "The lowest frequency in MHz: the lowest listed in the cpufreq statistics, else cpuinfo_min_freq. Sampled as hinv.cpu.frequency_scaling.count."),
+        }[parts[3]]
+    if name.startswith("hinv.cpu.thermal_throttle."):
+        one, long = THERMAL[name[len("hinv.cpu.thermal_throttle."):]]
+        return (one, long + " under /sys/devices/system/cpu/cpuN; zero when the CPU does not report it.")
+    if name in IPC:
+        return IPC[name]
+    if cluster in (64, 65, 66):
+        obj, src = {64: ("shared memory segment", "shm"), 65: ("message queue", "msg"), 66: ("semaphore array", "sem")}[cluster]
+        one, long = IPC_OBJ[parts[2]]
+        return (f"{obj} {one}", long.format(obj=obj) + f", from /proc/sysvipc/{src}. One instance per {obj}, named by its id.")
+    if name.startswith("swapdev."):
+        return SWAPDEV[parts[1]]
+    if name.startswith("tmpfs."):
+        return TMPFS[parts[1]]
+    if name.startswith("mem.ksm."):
+        return KSM[parts[2]]
+    if name.startswith("mem.numa.alloc."):
+        what = NUMA_ALLOC[parts[3]]
+        return (f"{parts[3]} page allocations per node", f"Page {what}, from /sys/devices/system/node/nodeN/numastat. One instance per NUMA node.")
+    if name.startswith("mem.numa.util."):
+        f = parts[3]
+        if f.endswith("Bytes"):
+            return (f"{f[:-5]} per node in bytes", f"The node's {f[:-5]} huge page count times the huge page size (Hugepagesize of /proc/meminfo). One instance per NUMA node.")
+        unit = "pages" if f.startswith("hugepages") else "Kbytes"
+        return (f"{f} per NUMA node", f"The node's {f} memory figure from /sys/devices/system/node/nodeN/meminfo, in {unit}. Keys are found the way pmdalinux finds them, anywhere in a line, so a key that is also the tail of a later key (Mapped, PageTables) takes that later line's figure. One instance per NUMA node.")
     if name.startswith("mem.zoneinfo."):
         return zoneinfo_help(name[len("mem.zoneinfo."):])
     if name in MEMINFO:
