@@ -1909,15 +1909,12 @@ impl LinuxPmda {
             if x.kind != DevKind::Md {
                 continue;
             }
-            let status = std::process::Command::new(&mdadm)
-                // /dev/ and the instance name (the persistent name when
-                // the device has one), as pmdalinux builds the path.
-                .args(["--detail", "--test", &format!("/dev/{}", x.name)])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
-            if let Ok(s) = status {
+            let mut cmd = std::process::Command::new(&mdadm);
+            // /dev/ and the instance name (the persistent name when the
+            // device has one), as pmdalinux builds the path.
+            cmd.args(["--detail", "--test", &format!("/dev/{}", x.name)]);
+            // A hung mdadm costs this device its value, not the fetch.
+            if let Some(s) = run_bounded(&mut cmd, MDADM_TIMEOUT) {
                 use std::os::unix::process::ExitStatusExt as _;
                 out.push((*id, convert(V::U(s.into_raw() as u32 as u64), ty)));
             }
@@ -2798,6 +2795,41 @@ impl Pmda for LinuxPmda {
     }
 }
 
+/// How long `mdadm --detail --test` may take for one md device.
+const MDADM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs `cmd` with no input or output and waits at most `limit` for it:
+/// its exit status, or `None` when it could not start or ran too long (it
+/// is then killed and reaped).
+fn run_bounded(
+    cmd: &mut std::process::Command,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + limit;
+    let mut pause = std::time::Duration::from_micros(200);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
 /// Item labels as pmdalinux gives them: the CPU time totals say what
 /// kind of device they sum over (per-device metrics get theirs from their
 /// instance domain, see [`indom::indom_labels`]).
@@ -2808,5 +2840,33 @@ fn item_labels(name: &str) -> LabelSet {
         LabelSet::new().with("device_type", vec!["numa_node", "cpu"])
     } else {
         LabelSet::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_bounded;
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn bounded_runs_give_the_status_or_nothing_past_the_limit() {
+        let ok = run_bounded(&mut Command::new("true"), Duration::from_secs(5));
+        assert_eq!(ok.map(|s| s.code()), Some(Some(0)));
+        let failed = run_bounded(
+            Command::new("sh").args(["-c", "exit 2"]),
+            Duration::from_secs(5),
+        );
+        assert_eq!(failed.map(|s| s.code()), Some(Some(2)));
+        assert!(run_bounded(
+            &mut Command::new("/no/such/program"),
+            Duration::from_secs(1)
+        )
+        .is_none());
+        // A program that hangs is killed at the limit.
+        let t0 = Instant::now();
+        let hung = run_bounded(Command::new("sleep").arg("30"), Duration::from_millis(300));
+        assert!(hung.is_none());
+        assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
     }
 }
