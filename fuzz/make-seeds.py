@@ -48,6 +48,14 @@ LINUX = {
     21: ["/proc/tty/driver/serial"],
     22: ["/proc/net/if_inet6"],
     23: ["/sys/devices/system/cpu/online"],
+    24: ["/proc/swaps"],
+    25: ["/proc/mounts"],
+    26: ["/proc/net/unix", "/proc/net/raw", "/proc/net/raw6"],
+    27: ["/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem"],
+    28: ["/sys/devices/system/node/node*/meminfo", "/sys/devices/system/node/node*/numastat",
+         "/sys/kernel/debug/extfrag/unusable_index", "/var/lib/pcp/pmdas/linux/bandwidth.conf"],
+    29: ["/sys/devices/system/cpu/cpu*/cpufreq/stats/time_in_state"],
+    30: ["/proc/scsi/scsi"],
 }
 
 PROM_DOCS = [

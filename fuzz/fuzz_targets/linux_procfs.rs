@@ -18,10 +18,12 @@ use pmda_linux::misc::IcmpMsg;
 use pmda_linux::rpc::{NfsdThreads, RpcSide, TtyCounts};
 use pmda_linux::stat::Stat;
 use pmda_linux::zoneinfo::Zoneinfo;
-use pmda_linux::{disk, fs, indom, misc, net, netaddr, rpc, slabinfo, zoneinfo};
+use pmda_linux::{
+    cpufreq, disk, fs, indom, ipc, misc, net, netaddr, numa, rpc, slabinfo, tapefc, zoneinfo,
+};
 
 /// Selector values; keep in step with `make-seeds.py`'s LINUX table.
-const PARSERS: u8 = 24;
+const PARSERS: u8 = 31;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, buf)) = data.split_first() else {
@@ -140,6 +142,45 @@ fuzz_target!(|data: &[u8]| {
         22 => {
             let mut out = Vec::new();
             netaddr::parse_if_inet6(&text, &mut out);
+        }
+        24 => {
+            let mut out = Vec::new();
+            let _ = misc::parse_swaps(buf, &mut out);
+        }
+        25 => {
+            let mut out = Vec::new();
+            fs::parse_tmpfs(buf, false, &mut out);
+        }
+        26 => {
+            let _ = misc::count_unix(buf);
+            let _ = misc::count_raw(buf);
+        }
+        27 => {
+            let (mut shm, mut msg, mut sem) = (Vec::new(), Vec::new(), Vec::new());
+            let _ = ipc::parse_shm(buf, &mut shm);
+            let _ = ipc::parse_msg(buf, &mut msg);
+            let _ = ipc::parse_sem(buf, &mut sem);
+            let _ = ipc::shm_totals(&shm, 4096);
+            for s in &shm {
+                let _ = (s.c.key_text(), s.c.perms(), s.status());
+            }
+        }
+        28 => {
+            let mut out = [None; numa::MEMINFO_KEYS.len()];
+            numa::scan(buf, &numa::MEMINFO_KEYS, &mut out);
+            let mut out = [None; numa::NUMASTAT_KEYS.len()];
+            numa::scan(buf, &numa::NUMASTAT_KEYS, &mut out);
+            let _ = numa::extfrag_normal(&text);
+            let _ = numa::parse_bandwidth(&text, &[0, 1, 2]);
+        }
+        29 => {
+            let s = cpufreq::from_time_in_state(&text);
+            for i in 0..8 {
+                let _ = s.get(i);
+            }
+        }
+        30 => {
+            let _ = tapefc::parse_scsi(&text);
         }
         _ => {
             let _ = indom::parse_cpulist(&text);
