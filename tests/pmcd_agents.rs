@@ -504,11 +504,22 @@ fn new_prometheus_source_appears_in_pminfo_and_a_running_pmlogger() {
 
 /// How many values domain 60 gives for its root-only figures (slab caches,
 /// serial lines) to an anonymous client (TCP: pmcd passes no credentials)
-/// and to this test's user over pmcd's unix socket: `pmprobe`'s count, or
-/// its (negative) error code.
+/// and to this test's user over pmcd's unix socket (`pmprobe`'s count, or
+/// its negative error code), and how many of their instances an anonymous
+/// client is shown before and after that.
 fn root_only_counts(p: &PrivatePmcd) -> Vec<(String, i64)> {
     let metrics = ["mem.slabinfo.objects.active", "tty.serial.rx"];
     let mut out = Vec::new();
+    // Instances an anonymous client is shown (re-read for root only).
+    let listed = |when: &str, out: &mut Vec<(String, i64)>| {
+        for m in metrics {
+            let run = p.run(client("pminfo").arg("-h").arg(p.host()).args(["-l", m]));
+            assert!(run.status.success(), "pminfo: {}", stderr(&run));
+            let n = stdout(&run).matches("inst [").count() as i64;
+            out.push((format!("{m} instances listed over tcp {when}"), n));
+        }
+    };
+    listed("before root asked", &mut out);
     for (how, host) in [("tcp", p.host()), ("unix socket", p.unix_host())] {
         let run = p.run(client("pmprobe").arg("-h").arg(&host).args(metrics));
         assert!(run.status.success(), "pmprobe: {}", stderr(&run));
@@ -521,10 +532,11 @@ fn root_only_counts(p: &PrivatePmcd) -> Vec<(String, i64)> {
             out.push((format!("{m} over {how}"), n));
         }
     }
+    listed("after root asked", &mut out);
     // Whatever this machine's credentials passing does, an anonymous
-    // client sees none of them.
+    // client sees none of them, nor their instances before root asked.
     assert!(
-        out[..2].iter().all(|(_, n)| *n <= 0),
+        out[..4].iter().all(|(_, n)| *n <= 0),
         "root-only figures over TCP: {out:?}"
     );
     out

@@ -268,7 +268,7 @@ impl<'a> Session<'a> {
                 Ok(d) => self.reply(&Pdu::Desc(DescPdu::from(&d))),
                 Err(e) => self.error(e),
             },
-            Pdu::InstanceReq(r) => self.instance(&r),
+            Pdu::InstanceReq(r) => self.instance(from, &r),
             Pdu::TextReq(r) => self.text(r),
             Pdu::LabelReq(r) => self.labels(from, r),
             Pdu::PmnsNames(n) => self.name_to_pmid(&n),
@@ -354,8 +354,9 @@ impl<'a> Session<'a> {
         true
     }
 
-    fn instance(&mut self, r: &InstanceReq) -> bool {
-        let list = match self.agent.instances(r.indom) {
+    fn instance(&mut self, from: u32, r: &InstanceReq) -> bool {
+        let ctx = self.client(from).ctx.clone();
+        let list = match self.agent.instances_for(r.indom, &ctx) {
             Ok(l) => l,
             Err(e) => return self.error(e),
         };
@@ -444,7 +445,8 @@ impl<'a> Session<'a> {
     /// has no labels for it (as libpcp_pmda does).
     fn instance_labels(&mut self, from: u32, r: IdentReq) -> bool {
         let indom = InDom::from_raw(r.ident);
-        let list = match self.agent.instances(indom) {
+        let ctx = self.client(from).ctx.clone();
+        let list = match self.agent.instances_for(indom, &ctx) {
             Ok(l) => l,
             Err(e) => return self.error(e),
         };

@@ -369,7 +369,8 @@ impl Host {
 
     /// The current instances of `indom`.
     pub fn instances(&self, indom: InDom) -> Result<Vec<Instance>, PmError> {
-        self.with_agent(indom.domain(), |a| a.instances(indom))
+        let client = &self.client;
+        self.with_agent(indom.domain(), |a| a.instances_for(indom, client))
     }
 
     /// Help text for a metric or an instance domain.

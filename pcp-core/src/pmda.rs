@@ -147,6 +147,21 @@ pub trait Pmda: Send {
         Err(PmError::INDOM)
     }
 
+    /// The instances of `indom` as `client` may see them. The host and the
+    /// PDU loop ask through this; the default is [`Pmda::instances`]. An
+    /// agent whose instance list comes from a source only some users may
+    /// read overrides it (the linux agent refreshes its slab-cache and
+    /// serial-line lists only for root, as pmdalinux does, and shows
+    /// others the list as last read).
+    fn instances_for(
+        &mut self,
+        indom: InDom,
+        client: &ClientContext,
+    ) -> Result<Vec<Instance>, PmError> {
+        let _ = client;
+        self.instances(indom)
+    }
+
     /// Help text, or [`PmError::TEXT`].
     fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
         let _ = (target, kind);

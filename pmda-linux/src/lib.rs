@@ -51,8 +51,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use pcp_core::{
-    Desc, FetchRequest, InDom, Instance, LabelSet, LabelTarget, MetricResult, MetricTable,
-    Namespace, NamespaceError, PmError, Pmda, Pmid, TextKind, TextTarget, Type, Value, PM_IN_NULL,
+    ClientContext, Desc, FetchRequest, InDom, Instance, LabelSet, LabelTarget, MetricResult,
+    MetricTable, Namespace, NamespaceError, PmError, Pmda, Pmid, TextKind, TextTarget, Type, Value,
+    PM_IN_NULL,
 };
 use procfs::{FromRead, LoadAverage, Uptime};
 
@@ -2171,6 +2172,35 @@ impl LinuxPmda {
         }
     }
 
+    /// The slab caches or serial lines as last read (for a root client),
+    /// without reading again.
+    fn root_only_instances_as_read(&self, serial: u32) -> Vec<Instance> {
+        let mut v: Vec<Instance> = if serial == indom::SLAB {
+            self.d
+                .slabs
+                .iter()
+                .zip(&self.d.slab_ids)
+                .map(|(c, id)| Instance::new(*id, c.name.clone()))
+                .collect()
+        } else {
+            self.d
+                .tty_ids
+                .iter()
+                .filter_map(|id| {
+                    let (name, _) = self.d.tty_counts.get(id)?;
+                    Some(Instance::new(*id, name.clone()))
+                })
+                .collect()
+        };
+        // Slab caches in id order, as pmdalinux's cache lists them: a cache
+        // created after start-up gets the next id wherever the kernel
+        // prints it.
+        if serial == indom::SLAB {
+            v.sort_by_key(|i| i.id);
+        }
+        v
+    }
+
     /// The current instances of a served instance domain.
     fn instance_list(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
         if indom.domain() != DOMAIN {
@@ -2199,18 +2229,7 @@ impl LinuxPmda {
             }
             indom::SLAB => {
                 self.ensure(Src::Slabinfo)?;
-                // In id order, as pmdalinux's cache lists them: a cache
-                // created after start-up gets the next id wherever the
-                // kernel prints it.
-                let mut v: Vec<Instance> = self
-                    .d
-                    .slabs
-                    .iter()
-                    .zip(&self.d.slab_ids)
-                    .map(|(c, id)| Instance::new(*id, c.name.clone()))
-                    .collect();
-                v.sort_by_key(|i| i.id);
-                v
+                self.root_only_instances_as_read(serial)
             }
             indom::ZONEINFO => {
                 self.ensure(Src::Zoneinfo)?;
@@ -2367,14 +2386,7 @@ impl LinuxPmda {
             }
             indom::TTY => {
                 self.ensure(Src::Tty)?;
-                self.d
-                    .tty_ids
-                    .iter()
-                    .filter_map(|id| {
-                        let (name, _) = self.d.tty_counts.get(id)?;
-                        Some(Instance::new(*id, name.clone()))
-                    })
-                    .collect()
+                self.root_only_instances_as_read(serial)
             }
             indom::BUDDYINFO => {
                 self.ensure(Src::Buddyinfo)?;
@@ -2735,7 +2747,24 @@ impl Pmda for LinuxPmda {
         self.table.desc(pmid)
     }
 
+    /// The instances as this process's own user sees them.
     fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+        self.instances_for(indom, &ClientContext::local())
+    }
+
+    /// The slab-cache and serial-line lists come from root-only files: they
+    /// are re-read for a root client only; anyone else gets them as last
+    /// read for root (none before that), as pmdalinux answers.
+    fn instances_for(
+        &mut self,
+        indom: InDom,
+        client: &ClientContext,
+    ) -> Result<Vec<Instance>, PmError> {
+        let root_only =
+            indom.domain() == DOMAIN && matches!(indom.serial(), indom::SLAB | indom::TTY);
+        if root_only && client.user_id != Some(0) {
+            return Ok(self.root_only_instances_as_read(indom.serial()));
+        }
         self.instance_list(indom)
     }
 

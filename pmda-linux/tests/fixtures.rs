@@ -1449,7 +1449,8 @@ fn serial_lines() {
 /// The slab and serial-line figures come from files only root may read;
 /// like pmdalinux, the agent gives them only to a client pmcd reports as
 /// root, and no values (not an error) to anyone else, while the other
-/// metrics answer every client alike.
+/// metrics answer every client alike; their instance lists are re-read
+/// for root only, others see them as last read for root.
 #[test]
 fn root_only_figures_go_to_root_clients_only() {
     let root = fixture("vm");
@@ -1459,15 +1460,32 @@ fn root_only_figures_go_to_root_clients_only() {
         ("user 1000", ClientContext::user(1000, 1000)),
         ("group 0 only", ClientContext::user(1000, 0)),
     ];
+    let listed = |a: &mut LinuxPmda, name: &str, client: &ClientContext| -> Vec<(u32, String)> {
+        let pmid = a.namespace().lookup(name).unwrap();
+        let indom = a.desc(pmid).unwrap().indom;
+        a.instances_for(indom, client)
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.id, i.name))
+            .collect()
+    };
     for name in ["mem.slabinfo.objects.active", "tty.serial.rx"] {
+        // Their instance lists too: nothing for others until root has
+        // asked, then the list as read for root.
+        for (who, client) in &others {
+            assert!(listed(&mut a, name, client).is_empty(), "{name} as {who}");
+        }
         let as_root = fetch_as(&mut a, name, &ClientContext::user(0, 0)).unwrap();
         assert!(!as_root.is_empty(), "{name}: root sees values");
         for (who, client) in &others {
             let got = fetch_as(&mut a, name, client);
             assert_eq!(got, Ok(BTreeMap::new()), "{name} as {who}");
         }
-        // The instance domain itself stays listable, as pmdalinux's is.
-        assert!(!ids(&mut a, name).is_empty(), "{name}: instances listed");
+        let for_root = listed(&mut a, name, &ClientContext::user(0, 0));
+        assert_eq!(for_root.len(), as_root.len(), "{name}");
+        for (who, client) in &others {
+            assert_eq!(listed(&mut a, name, client), for_root, "{name} as {who}");
+        }
     }
     for name in ["mem.physmem", "kernel.all.load", "disk.dev.read"] {
         let as_root = fetch_as(&mut a, name, &ClientContext::user(0, 0)).unwrap();
