@@ -394,6 +394,17 @@ impl InstMap {
         self.by_name.insert(name.to_string(), id);
         id
     }
+
+    /// Replaces `out` with the ids of `names`, in order ([`InstMap::id`]
+    /// for each).
+    pub fn assign<S: AsRef<str>>(
+        &mut self,
+        names: impl IntoIterator<Item = S>,
+        out: &mut Vec<u32>,
+    ) {
+        out.clear();
+        out.extend(names.into_iter().map(|n| self.id(n.as_ref())));
+    }
 }
 
 /// Parses a sysfs CPU list (`0-3,8,10-11`) into CPU numbers.

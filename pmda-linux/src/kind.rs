@@ -803,6 +803,24 @@ pub const MEMINFO_KEYS: &[&str] = &[
     "hugepagesize",
 ];
 
+/// A filesystem figure by its last name component (filesys.* and tmpfs.*).
+fn fs_field(name: &str) -> Option<FsF> {
+    Some(match name {
+        "capacity" => FsF::Capacity,
+        "used" => FsF::Used,
+        "free" => FsF::Free,
+        "maxfiles" => FsF::MaxFiles,
+        "usedfiles" => FsF::UsedFiles,
+        "freefiles" => FsF::FreeFiles,
+        "mountdir" => FsF::MountDir,
+        "full" => FsF::Full,
+        "blocksize" => FsF::BlockSize,
+        "avail" => FsF::Avail,
+        "readonly" => FsF::ReadOnly,
+        _ => return None,
+    })
+}
+
 fn mem_slot(key: &str) -> usize {
     MEMINFO_KEYS.iter().position(|k| *k == key).unwrap_or(0)
 }
@@ -953,20 +971,7 @@ pub fn resolve(
         });
     }
     if let Some(rest) = name.strip_prefix("filesys.") {
-        return Some(Kind::Fs(match rest {
-            "capacity" => FsF::Capacity,
-            "used" => FsF::Used,
-            "free" => FsF::Free,
-            "maxfiles" => FsF::MaxFiles,
-            "usedfiles" => FsF::UsedFiles,
-            "freefiles" => FsF::FreeFiles,
-            "mountdir" => FsF::MountDir,
-            "full" => FsF::Full,
-            "blocksize" => FsF::BlockSize,
-            "avail" => FsF::Avail,
-            "readonly" => FsF::ReadOnly,
-            _ => return None,
-        }));
+        return Some(Kind::Fs(fs_field(rest)?));
     }
     if let Some(rest) = name.strip_prefix("kernel.all.pressure.") {
         let p: Vec<&str> = rest.split('.').collect();
@@ -1260,16 +1265,9 @@ pub fn resolve(
         return Some(Kind::Swapdev(i as u8));
     }
     if let Some(f) = name.strip_prefix("tmpfs.") {
-        return Some(Kind::Tmpfs(match f {
-            "capacity" => FsF::Capacity,
-            "used" => FsF::Used,
-            "free" => FsF::Free,
-            "maxfiles" => FsF::MaxFiles,
-            "usedfiles" => FsF::UsedFiles,
-            "freefiles" => FsF::FreeFiles,
-            "full" => FsF::Full,
-            _ => return None,
-        }));
+        // The same statfs figures as filesys.*, for tmpfs mounts (pmdalinux
+        // names seven of them).
+        return Some(Kind::Tmpfs(fs_field(f)?));
     }
     if let Some(f) = name.strip_prefix("mem.ksm.") {
         let file = match f {

@@ -495,12 +495,8 @@ impl LinuxPmda {
         }
         if src == Src::Tape {
             tapefc::scan_tapes(&root, &mut self.d.tapes);
-            self.d.tape_ids = self
-                .d
-                .tapes
-                .iter()
-                .map(|(n, _)| self.maps.tape.id(n))
-                .collect();
+            let names = self.d.tapes.iter().map(|(n, _)| n);
+            self.maps.tape.assign(names, &mut self.d.tape_ids);
             return Ok(());
         }
         if src == Src::Scsi {
@@ -521,20 +517,14 @@ impl LinuxPmda {
         }
         if src == Src::FcHost {
             tapefc::scan_fchosts(&root, &mut self.d.fchosts);
-            self.d.fchost_ids = self
-                .d
-                .fchosts
-                .iter()
-                .map(|(n, _)| self.maps.fchost.id(n))
-                .collect();
+            let names = self.d.fchosts.iter().map(|(n, _)| n);
+            self.maps.fchost.assign(names, &mut self.d.fchost_ids);
             return Ok(());
         }
         if src == Src::NetAddr {
             netaddr::gather(&root, self.live, &mut self.d.scratch, &mut self.d.addrs);
-            self.d.addr_ids.clear();
-            for a in &self.d.addrs {
-                self.d.addr_ids.push(self.maps.net_addr.id(&a.name));
-            }
+            let names = self.d.addrs.iter().map(|a| &a.name);
+            self.maps.net_addr.assign(names, &mut self.d.addr_ids);
             return Ok(());
         }
         if src == Src::Utmp {
@@ -697,24 +687,18 @@ impl LinuxPmda {
                 if let Err(e) = net::parse_net_dev(bytes, &mut self.d.netifs) {
                     return fail(self, e.0);
                 }
-                self.d.net_ids.clear();
-                for n in &self.d.netifs {
-                    self.d.net_ids.push(self.maps.net.id(&n.name));
-                }
+                let names = self.d.netifs.iter().map(|n| &n.name);
+                self.maps.net.assign(names, &mut self.d.net_ids);
             }
             Src::Mounts => {
                 if let Err(e) = fs::parse_mounts(bytes, self.live, &mut self.d.mounts) {
                     return fail(self, e);
                 }
-                self.d.fs_ids.clear();
-                for m in &self.d.mounts {
-                    self.d.fs_ids.push(self.maps.fs.id(&m.device));
-                }
+                let names = self.d.mounts.iter().map(|m| &m.device);
+                self.maps.fs.assign(names, &mut self.d.fs_ids);
                 fs::parse_tmpfs(bytes, self.live, &mut self.d.tmpfs);
-                self.d.tmpfs_ids.clear();
-                for m in &self.d.tmpfs {
-                    self.d.tmpfs_ids.push(self.maps.tmpfs.id(&m.device));
-                }
+                let names = self.d.tmpfs.iter().map(|m| &m.device);
+                self.maps.tmpfs.assign(names, &mut self.d.tmpfs_ids);
             }
             Src::Cpuinfo => {
                 self.d.cpuinfo.parse(bytes);
@@ -795,59 +779,45 @@ impl LinuxPmda {
                 if let Err(e) = self.d.zoneinfo.parse(bytes) {
                     return fail(self, e.0);
                 }
-                self.d.zone_ids.clear();
-                for r in &self.d.zoneinfo.rows {
-                    self.d.zone_ids.push(self.maps.zone.id(&r.name));
-                }
-                self.d.prot_ids.clear();
-                for r in &self.d.zoneinfo.prot {
-                    self.d.prot_ids.push(self.maps.zone_prot.id(&r.name));
-                }
+                let names = self.d.zoneinfo.rows.iter().map(|r| &r.name);
+                self.maps.zone.assign(names, &mut self.d.zone_ids);
+                let names = self.d.zoneinfo.prot.iter().map(|r| &r.name);
+                self.maps.zone_prot.assign(names, &mut self.d.prot_ids);
             }
             Src::Slabinfo => {
                 if let Err(e) = slabinfo::parse(bytes, &mut self.d.slabs) {
                     return fail(self, e.0);
                 }
-                self.d.slab_ids.clear();
-                for c in &self.d.slabs {
-                    self.d.slab_ids.push(self.maps.slab.id(&c.name));
-                }
+                let names = self.d.slabs.iter().map(|c| &c.name);
+                self.maps.slab.assign(names, &mut self.d.slab_ids);
             }
             Src::Swaps => {
                 if let Err(e) = misc::parse_swaps(bytes, &mut self.d.swaps) {
                     return fail(self, e.0);
                 }
-                self.d.swap_ids.clear();
-                for a in &self.d.swaps {
-                    self.d.swap_ids.push(self.maps.swapdev.id(&a.path));
-                }
+                let names = self.d.swaps.iter().map(|a| &a.path);
+                self.maps.swapdev.assign(names, &mut self.d.swap_ids);
             }
             Src::SysvShm => {
                 if let Err(e) = ipc::parse_shm(bytes, &mut self.d.ipc.shm) {
                     return fail(self, e.0);
                 }
-                self.d.shm_ids.clear();
-                for o in &self.d.ipc.shm {
-                    self.d.shm_ids.push(self.maps.shm.id(&o.c.id.to_string()));
-                }
+                let names = self.d.ipc.shm.iter().map(|o| o.c.id.to_string());
+                self.maps.shm.assign(names, &mut self.d.shm_ids);
             }
             Src::SysvMsg => {
                 if let Err(e) = ipc::parse_msg(bytes, &mut self.d.ipc.msg) {
                     return fail(self, e.0);
                 }
-                self.d.msg_ids.clear();
-                for o in &self.d.ipc.msg {
-                    self.d.msg_ids.push(self.maps.msg.id(&o.c.id.to_string()));
-                }
+                let names = self.d.ipc.msg.iter().map(|o| o.c.id.to_string());
+                self.maps.msg.assign(names, &mut self.d.msg_ids);
             }
             Src::SysvSem => {
                 if let Err(e) = ipc::parse_sem(bytes, &mut self.d.ipc.sem) {
                     return fail(self, e.0);
                 }
-                self.d.sem_ids.clear();
-                for o in &self.d.ipc.sem {
-                    self.d.sem_ids.push(self.maps.sem.id(&o.c.id.to_string()));
-                }
+                let names = self.d.ipc.sem.iter().map(|o| o.c.id.to_string());
+                self.maps.sem.assign(names, &mut self.d.sem_ids);
             }
             Src::NetUnix => self.d.unix = misc::count_unix(bytes),
             Src::Raw => self.d.raw[0] = misc::count_raw(bytes),
@@ -1156,10 +1126,16 @@ impl LinuxPmda {
     }
 
     /// Computes one metric.
-    fn value(&mut self, pmid: Pmid) -> MetricResult {
+    /// One metric's answer; `root_client` says whether the asking client
+    /// may see the root-only figures (others get them with no values, and
+    /// their files are not read).
+    fn value(&mut self, pmid: Pmid, root_client: bool) -> MetricResult {
         let Some(&kind) = self.kinds.get(&pmid) else {
             return Err(PmError::PMID);
         };
+        if kind.needs_root() && !root_client {
+            return Ok(Vec::new());
+        }
         let ty = self.table.desc(pmid)?.ty;
         let mut srcs = [false; NSRC];
         kind.sources(&mut srcs);
@@ -2814,12 +2790,7 @@ impl Pmda for LinuxPmda {
         let root_client = req.client.user_id == Some(0);
         req.pmids
             .iter()
-            .map(|&p| match self.kinds.get(&p) {
-                // Not read at all for other clients: no values, as
-                // pmdalinux answers them.
-                Some(kind) if kind.needs_root() && !root_client => Ok(Vec::new()),
-                _ => self.value(p),
-            })
+            .map(|&p| self.value(p, root_client))
             .collect()
     }
 }
