@@ -86,11 +86,20 @@ impl Pmda for Demo {
     fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> {
         self.table.desc(pmid)
     }
-    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+    fn text(
+        &self,
+        target: TextTarget,
+        kind: TextKind,
+        _client: &ClientContext,
+    ) -> Result<String, PmError> {
         self.table.text(target, kind)
     }
 
-    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+    fn instances(
+        &mut self,
+        indom: InDom,
+        _client: &ClientContext,
+    ) -> Result<Vec<Instance>, PmError> {
         match indom.serial() {
             0 => Ok(PLANETS
                 .iter()

@@ -138,7 +138,11 @@ impl Pmda for SimplePmda {
         self.table.desc(pmid)
     }
 
-    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+    fn instances(
+        &mut self,
+        indom: InDom,
+        _client: &ClientContext,
+    ) -> Result<Vec<Instance>, PmError> {
         if indom != InDom::from_parts(DOMAIN, COLOR_INDOM) {
             return Err(PmError::INDOM);
         }
@@ -149,11 +153,16 @@ impl Pmda for SimplePmda {
             .collect())
     }
 
-    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+    fn text(
+        &self,
+        target: TextTarget,
+        kind: TextKind,
+        _client: &ClientContext,
+    ) -> Result<String, PmError> {
         self.table.text(target, kind)
     }
 
-    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+    fn labels(&self, target: LabelTarget, _client: &ClientContext) -> Result<LabelSet, PmError> {
         Ok(match target {
             LabelTarget::Domain => LabelSet::new()
                 .with("agent", "simple")

@@ -38,6 +38,7 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod answer;
 pub mod daemon;
 pub mod desc;
 pub mod error;
