@@ -259,7 +259,10 @@ impl AgentOptions {
             }
             "nagios" => {
                 a.extend(["--nagios-config".to_string(), abs(&self.nagios_config())]);
-                a.extend(["--nagios-workers".to_string(), self.nagios_workers.to_string()]);
+                a.extend([
+                    "--nagios-workers".to_string(),
+                    self.nagios_workers.to_string(),
+                ]);
             }
             _ => {}
         }

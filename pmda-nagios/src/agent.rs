@@ -56,21 +56,138 @@ pub enum Control {
     Running,
 }
 
-type ControlRow = (Control, u32, &'static str, Type, Semantics, Units, bool, &'static str);
+type ControlRow = (
+    Control,
+    u32,
+    &'static str,
+    Type,
+    Semantics,
+    Units,
+    bool,
+    &'static str,
+);
 
 const CONTROL: &[ControlRow] = &[
-    (Control::Calls, 0, "calls", Type::U64, Semantics::Counter, Units::COUNT, true, "Plugin runs, or perfdata file polls that read data"),
-    (Control::Errors, 1, "errors", Type::U64, Semantics::Counter, Units::COUNT, true, "Plugin runs that could not start"),
-    (Control::Timeouts, 2, "timeouts", Type::U64, Semantics::Counter, Units::COUNT, true, "Plugin runs killed at their timeout"),
-    (Control::ParseErrors, 3, "parse_errors", Type::U64, Semantics::Counter, Units::COUNT, true, "Perfdata items or perfdata file lines that did not parse"),
-    (Control::Bytes, 4, "bytes", Type::U64, Semantics::Counter, Units::BYTES, true, "Bytes of plugin output or perfdata file read"),
-    (Control::Results, 5, "results", Type::U64, Semantics::Counter, Units::COUNT, true, "Check results recorded"),
-    (Control::Rotations, 6, "rotations", Type::U64, Semantics::Counter, Units::COUNT, true, "Perfdata file rotations followed"),
-    (Control::Dropped, 7, "dropped", Type::U64, Semantics::Counter, Units::COUNT, true, "Results, hosts or perfdata labels dropped at the agent's limits"),
-    (Control::LastError, 8, "last_error", Type::String, Semantics::Instant, Units::NONE, true, "The latest error of the source"),
-    (Control::Sources, 10, "sources", Type::U32, Semantics::Instant, Units::COUNT, false, "Sources configured"),
-    (Control::ConfigErrors, 11, "config_errors", Type::U32, Semantics::Instant, Units::COUNT, false, "Configuration files refused"),
-    (Control::Running, 12, "running", Type::U32, Semantics::Instant, Units::COUNT, false, "Plugins running now"),
+    (
+        Control::Calls,
+        0,
+        "calls",
+        Type::U64,
+        Semantics::Counter,
+        Units::COUNT,
+        true,
+        "Plugin runs, or perfdata file polls that read data",
+    ),
+    (
+        Control::Errors,
+        1,
+        "errors",
+        Type::U64,
+        Semantics::Counter,
+        Units::COUNT,
+        true,
+        "Plugin runs that could not start",
+    ),
+    (
+        Control::Timeouts,
+        2,
+        "timeouts",
+        Type::U64,
+        Semantics::Counter,
+        Units::COUNT,
+        true,
+        "Plugin runs killed at their timeout",
+    ),
+    (
+        Control::ParseErrors,
+        3,
+        "parse_errors",
+        Type::U64,
+        Semantics::Counter,
+        Units::COUNT,
+        true,
+        "Perfdata items or perfdata file lines that did not parse",
+    ),
+    (
+        Control::Bytes,
+        4,
+        "bytes",
+        Type::U64,
+        Semantics::Counter,
+        Units::BYTES,
+        true,
+        "Bytes of plugin output or perfdata file read",
+    ),
+    (
+        Control::Results,
+        5,
+        "results",
+        Type::U64,
+        Semantics::Counter,
+        Units::COUNT,
+        true,
+        "Check results recorded",
+    ),
+    (
+        Control::Rotations,
+        6,
+        "rotations",
+        Type::U64,
+        Semantics::Counter,
+        Units::COUNT,
+        true,
+        "Perfdata file rotations followed",
+    ),
+    (
+        Control::Dropped,
+        7,
+        "dropped",
+        Type::U64,
+        Semantics::Counter,
+        Units::COUNT,
+        true,
+        "Results, hosts or perfdata labels dropped at the agent's limits",
+    ),
+    (
+        Control::LastError,
+        8,
+        "last_error",
+        Type::String,
+        Semantics::Instant,
+        Units::NONE,
+        true,
+        "The latest error of the source",
+    ),
+    (
+        Control::Sources,
+        10,
+        "sources",
+        Type::U32,
+        Semantics::Instant,
+        Units::COUNT,
+        false,
+        "Sources configured",
+    ),
+    (
+        Control::ConfigErrors,
+        11,
+        "config_errors",
+        Type::U32,
+        Semantics::Instant,
+        Units::COUNT,
+        false,
+        "Configuration files refused",
+    ),
+    (
+        Control::Running,
+        12,
+        "running",
+        Type::U32,
+        Semantics::Instant,
+        Units::COUNT,
+        false,
+        "Plugins running now",
+    ),
 ];
 
 /// A check's own metrics.
@@ -95,13 +212,62 @@ pub enum Field {
 type FieldRow = (Field, &'static str, Type, Semantics, Units, &'static str);
 
 const FIELDS: &[FieldRow] = &[
-    (Field::State, "state", Type::U32, Semantics::Instant, Units::NONE, "Check state: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (hosts: 0 UP, 2 DOWN, 3 UNREACHABLE)"),
-    (Field::StateText, "state_text", Type::String, Semantics::Instant, Units::NONE, "Check state as text (OK, WARNING, CRITICAL, UNKNOWN)"),
-    (Field::Output, "output", Type::String, Semantics::Instant, Units::NONE, "Status text of the latest result"),
-    (Field::ExecTime, "exec_time", Type::Double, Semantics::Instant, Units::SEC, "Execution time of the latest check"),
-    (Field::Latency, "latency", Type::Double, Semantics::Instant, Units::SEC, "How late the latest check started"),
-    (Field::Age, "age", Type::Double, Semantics::Instant, Units::SEC, "Seconds since the latest result"),
-    (Field::Results, "results", Type::U64, Semantics::Counter, Units::COUNT, "Results recorded"),
+    (
+        Field::State,
+        "state",
+        Type::U32,
+        Semantics::Instant,
+        Units::NONE,
+        "Check state: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (hosts: 0 UP, 2 DOWN, 3 UNREACHABLE)",
+    ),
+    (
+        Field::StateText,
+        "state_text",
+        Type::String,
+        Semantics::Instant,
+        Units::NONE,
+        "Check state as text (OK, WARNING, CRITICAL, UNKNOWN)",
+    ),
+    (
+        Field::Output,
+        "output",
+        Type::String,
+        Semantics::Instant,
+        Units::NONE,
+        "Status text of the latest result",
+    ),
+    (
+        Field::ExecTime,
+        "exec_time",
+        Type::Double,
+        Semantics::Instant,
+        Units::SEC,
+        "Execution time of the latest check",
+    ),
+    (
+        Field::Latency,
+        "latency",
+        Type::Double,
+        Semantics::Instant,
+        Units::SEC,
+        "How late the latest check started",
+    ),
+    (
+        Field::Age,
+        "age",
+        Type::Double,
+        Semantics::Instant,
+        Units::SEC,
+        "Seconds since the latest result",
+    ),
+    (
+        Field::Results,
+        "results",
+        Type::U64,
+        Semantics::Counter,
+        Units::COUNT,
+        "Results recorded",
+    ),
 ];
 
 /// What one metric of the agent is.
@@ -219,8 +385,19 @@ impl Nagios {
                 table.set_indom_text(serial, format!("Hosts of {} in {}", what, key.source), "");
             }
             for (i, &(field, leaf, ty, sem, units, help)) in FIELDS.iter().enumerate() {
-                let spec = Spec { cluster, item: i as u32, ty, sem, units, indom };
-                if let Ok(row) = table.add(format!("{prefix}.{leaf}"), spec, Handle::Field { cluster, field }) {
+                let spec = Spec {
+                    cluster,
+                    item: i as u32,
+                    ty,
+                    sem,
+                    units,
+                    indom,
+                };
+                if let Ok(row) = table.add(
+                    format!("{prefix}.{leaf}"),
+                    spec,
+                    Handle::Field { cluster, field },
+                ) {
                     row.oneline = help.into();
                 }
             }
@@ -245,7 +422,9 @@ impl Nagios {
         in_order.sort_by_key(|(_, info)| info.order);
         let mut labels: Vec<(u32, &PerfKey, &crate::store::PerfInfo)> = in_order
             .into_iter()
-            .filter_map(|(k, info)| Some((self.ids.item(cluster, &item_key(k, Part::Value))?, k, info)))
+            .filter_map(|(k, info)| {
+                Some((self.ids.item(cluster, &item_key(k, Part::Value))?, k, info))
+            })
             .collect();
         labels.sort_by_key(|(i, _, _)| *i);
         for (value_item, key, info) in labels {
@@ -271,13 +450,22 @@ impl Nagios {
                     cluster,
                     item,
                     ty: Type::Double,
-                    sem: if part == Part::Value { sem } else { Semantics::Instant },
+                    sem: if part == Part::Value {
+                        sem
+                    } else {
+                        Semantics::Instant
+                    },
                     units,
                     indom,
                 };
-                let handle = Handle::Perf { cluster, label: value_item, part };
+                let handle = Handle::Perf {
+                    cluster,
+                    label: value_item,
+                    part,
+                };
                 if let Ok(row) = table.add(format!("{base}.{}", part.name()), spec, handle) {
-                    row.oneline = format!("{} of perfdata label '{}'", part_help(part), key.label).into();
+                    row.oneline =
+                        format!("{} of perfdata label '{}'", part_help(part), key.label).into();
                     row.labels.insert("label", key.label.as_str());
                     if !info.uom.is_empty() {
                         row.labels.insert("uom", info.uom.as_str());
@@ -318,15 +506,27 @@ fn part_help(part: Part) -> &'static str {
 }
 
 fn item_key(k: &PerfKey, part: Part) -> String {
-    format!("{}/{}:{}", k.child.as_deref().unwrap_or(""), k.label, part.name())
+    format!(
+        "{}/{}:{}",
+        k.child.as_deref().unwrap_or(""),
+        k.label,
+        part.name()
+    )
 }
 
 fn dotted(name: &str) -> String {
-    name.split('.').map(sanitize_component).collect::<Vec<_>>().join(".")
+    name.split('.')
+        .map(sanitize_component)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn age(when: Option<SystemTime>) -> Option<f64> {
-    Some(SystemTime::now().duration_since(when?).map_or(0.0, |d| d.as_secs_f64()))
+    Some(
+        SystemTime::now()
+            .duration_since(when?)
+            .map_or(0.0, |d| d.as_secs_f64()),
+    )
 }
 
 impl Agent for Nagios {
@@ -339,10 +539,16 @@ impl Agent for Nagios {
                 match c {
                     Control::Sources => out.set(self.shared.sources.read().len() as u32),
                     Control::ConfigErrors => out.set(self.shared.config_errors.lock().len() as u32),
-                    Control::Running => out.set(self.shared.running.load(std::sync::atomic::Ordering::Acquire)),
+                    Control::Running => out.set(
+                        self.shared
+                            .running
+                            .load(std::sync::atomic::Ordering::Acquire),
+                    ),
                     _ => {
                         for (name, st) in &store.stats {
-                            let Some(id) = self.ids.source(name) else { continue };
+                            let Some(id) = self.ids.source(name) else {
+                                continue;
+                            };
                             match c {
                                 Control::Calls => out.put(id, st.calls),
                                 Control::Errors => out.put(id, st.errors),
@@ -361,7 +567,9 @@ impl Agent for Nagios {
             }
             Handle::Field { cluster, field } => {
                 let key = self.series.get(&cluster).ok_or(PmError::PMID)?;
-                let Some(series) = store.series.get(key) else { return Ok(()) };
+                let Some(series) = store.series.get(key) else {
+                    return Ok(());
+                };
                 for (host, r) in &series.hosts {
                     let inst = if key.service.is_none() {
                         pcp_core::PM_IN_NULL
@@ -375,25 +583,57 @@ impl Agent for Nagios {
                         continue;
                     }
                     let put = |out: &mut Sink<'_>, v: pcp_core::Value| {
-                        if inst == pcp_core::PM_IN_NULL { out.set(v) } else { out.put(inst, v) }
+                        if inst == pcp_core::PM_IN_NULL {
+                            out.set(v)
+                        } else {
+                            out.put(inst, v)
+                        }
                     };
                     match field {
-                        Field::State => if let Some(s) = r.state { put(out, s.into()) },
-                        Field::StateText => if let Some(s) = r.state { put(out, state_name(s).into()) },
+                        Field::State => {
+                            if let Some(s) = r.state {
+                                put(out, s.into())
+                            }
+                        }
+                        Field::StateText => {
+                            if let Some(s) = r.state {
+                                put(out, state_name(s).into())
+                            }
+                        }
                         Field::Output => put(out, r.output.as_str().into()),
-                        Field::ExecTime => if let Some(t) = r.exec_time { put(out, t.into()) },
-                        Field::Latency => if let Some(t) = r.latency { put(out, t.into()) },
-                        Field::Age => if let Some(a) = age(r.when) { put(out, a.into()) },
+                        Field::ExecTime => {
+                            if let Some(t) = r.exec_time {
+                                put(out, t.into())
+                            }
+                        }
+                        Field::Latency => {
+                            if let Some(t) = r.latency {
+                                put(out, t.into())
+                            }
+                        }
+                        Field::Age => {
+                            if let Some(a) = age(r.when) {
+                                put(out, a.into())
+                            }
+                        }
                         Field::Results => put(out, r.results.into()),
                     }
                 }
             }
-            Handle::Perf { cluster, label, part } => {
+            Handle::Perf {
+                cluster,
+                label,
+                part,
+            } => {
                 let key = self.series.get(&cluster).ok_or(PmError::PMID)?;
                 let pk = self.labels.get(&(cluster, label)).ok_or(PmError::PMID)?;
-                let Some(series) = store.series.get(key) else { return Ok(()) };
+                let Some(series) = store.series.get(key) else {
+                    return Ok(());
+                };
                 for (host, r) in &series.hosts {
-                    let Some(v) = r.perf.get(pk).and_then(|v| v.part(part)) else { continue };
+                    let Some(v) = r.perf.get(pk).and_then(|v| v.part(part)) else {
+                        continue;
+                    };
                     if key.service.is_none() {
                         out.set(v);
                     } else if let Some(i) = self.ids.host(cluster, host) {
@@ -408,7 +648,13 @@ impl Agent for Nagios {
     fn instances(&mut self, indom: InDom, _: &ClientContext) -> Result<Vec<Instance>, PmError> {
         let serial = indom.serial();
         if serial == CONTROL_INDOM {
-            let names: Vec<String> = self.shared.sources.read().iter().map(|s| s.name().to_string()).collect();
+            let names: Vec<String> = self
+                .shared
+                .sources
+                .read()
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect();
             let v = names
                 .iter()
                 .filter_map(|n| Some(Instance::new(self.ids.source(n)?, n.clone())))
@@ -434,9 +680,13 @@ impl Agent for Nagios {
     }
 
     fn labels(&self, target: LabelTarget, _: &ClientContext) -> LabelSet {
-        let LabelTarget::Item(pmid) = target else { return LabelSet::new() };
+        let LabelTarget::Item(pmid) = target else {
+            return LabelSet::new();
+        };
         let (cluster, item) = (pmid.cluster(), pmid.item());
-        let Some(key) = self.series.get(&cluster) else { return LabelSet::new() };
+        let Some(key) = self.series.get(&cluster) else {
+            return LabelSet::new();
+        };
         if key.service.is_some() {
             return LabelSet::new();
         }
@@ -453,7 +703,13 @@ impl Agent for Nagios {
 
     fn refresh_names(&mut self, table: &mut Metrics<Handle>) -> bool {
         let generation = self.shared.store.lock().names_generation;
-        let sources: Vec<String> = self.shared.sources.read().iter().map(|s| s.name().to_string()).collect();
+        let sources: Vec<String> = self
+            .shared
+            .sources
+            .read()
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect();
         let now = Some((generation, sources));
         if self.built == now {
             return false;

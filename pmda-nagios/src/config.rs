@@ -119,9 +119,13 @@ pub fn scan(dir: &Path) -> Scan {
 /// notice edits without re-reading everything.
 pub fn stamp(dir: &Path) -> Option<SystemTime> {
     fn go(dir: &Path, best: &mut Option<SystemTime>, depth: usize) {
-        let Ok(meta) = std::fs::metadata(dir) else { return };
+        let Ok(meta) = std::fs::metadata(dir) else {
+            return;
+        };
         bump(best, meta.modified().ok());
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let Ok(m) = e.metadata() else { continue };
             bump(best, m.modified().ok());
@@ -154,7 +158,10 @@ fn walk(dir: &Path, prefix: &str, scan: &mut Scan, depth: usize) {
             return;
         }
     };
-    bump(&mut scan.stamp, std::fs::metadata(dir).and_then(|m| m.modified()).ok());
+    bump(
+        &mut scan.stamp,
+        std::fs::metadata(dir).and_then(|m| m.modified()).ok(),
+    );
     let mut entries: Vec<_> = rd.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
@@ -260,7 +267,8 @@ pub fn parse_check(name: &str, text: &str) -> Result<CheckConfig, String> {
                 let (label, uom) = v
                     .split_once('=')
                     .ok_or_else(|| format!("UNITS wants label=uom, got {v:?}"))?;
-                c.units.push((label.trim().to_string(), uom.trim().to_string()));
+                c.units
+                    .push((label.trim().to_string(), uom.trim().to_string()));
             }
             other => return Err(format!("unknown keyword {other}")),
         }
@@ -273,7 +281,10 @@ pub fn parse_file(name: &str, text: &str) -> Result<FileConfig, String> {
     let mut it = lines(text);
     let path = PathBuf::from(it.next().ok_or("no perfdata file path")?);
     if !path.is_absolute() {
-        return Err(format!("the perfdata file path must be absolute: {}", path.display()));
+        return Err(format!(
+            "the perfdata file path must be absolute: {}",
+            path.display()
+        ));
     }
     let mut f = FileConfig {
         name: name.to_string(),

@@ -53,15 +53,21 @@ pub struct Shared {
     pub stop: AtomicBool,
 }
 
-/// The running engine; dropping it stops its threads.
+/// The running engine; dropping it stops its threads (waiting for the
+/// scheduler and the follower, whose work is short, but not for plugins
+/// still running, which finish on their own).
 #[derive(Debug)]
 pub struct Engine {
     shared: Arc<Shared>,
+    joined: Vec<thread::JoinHandle<()>>,
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
+        for t in self.joined.drain(..) {
+            let _ = t.join();
+        }
     }
 }
 
@@ -82,14 +88,17 @@ impl Engine {
         }
         let sh = Arc::clone(&shared);
         let o = opts.clone();
-        thread::Builder::new()
+        let sched = thread::Builder::new()
             .name("nagios-sched".into())
             .spawn(move || scheduler(&sh, &o, &jobs_tx, &done_rx))?;
         let sh = Arc::clone(&shared);
-        thread::Builder::new()
+        let follow = thread::Builder::new()
             .name("nagios-follow".into())
             .spawn(move || follower(&sh, &opts))?;
-        Ok(Engine { shared })
+        Ok(Engine {
+            shared,
+            joined: vec![sched, follow],
+        })
     }
 
     /// The shared state.
@@ -112,10 +121,7 @@ fn rescan(shared: &Shared, dir: &std::path::Path) {
         }
     }
     let names: HashSet<String> = scan.sources.iter().map(|s| s.name().to_string()).collect();
-    shared
-        .store
-        .lock()
-        .retain_sources(&|s| names.contains(s));
+    shared.store.lock().retain_sources(&|s| names.contains(s));
     *shared.sources.write() = scan.sources;
 }
 
@@ -130,25 +136,26 @@ fn scheduler(shared: &Shared, opts: &EngineOptions, jobs: &Sender<Job>, done: &R
     let mut queue: BinaryHeap<Reverse<(Instant, String)>> = BinaryHeap::new();
     let mut checks: HashMap<String, CheckConfig> = HashMap::new();
     let mut in_flight: HashSet<String> = HashSet::new();
-    let refresh_checks = |checks: &mut HashMap<String, CheckConfig>,
-                              queue: &mut BinaryHeap<Reverse<(Instant, String)>>| {
-        let now = Instant::now();
-        let new: HashMap<String, CheckConfig> = shared
-            .sources
-            .read()
-            .iter()
-            .filter_map(|s| match s {
-                Source::Check(c) => Some((c.name.clone(), c.clone())),
-                Source::File(_) => None,
-            })
-            .collect();
-        for name in new.keys() {
-            if !checks.contains_key(name) {
-                queue.push(Reverse((now, name.clone())));
+    let refresh_checks =
+        |checks: &mut HashMap<String, CheckConfig>,
+         queue: &mut BinaryHeap<Reverse<(Instant, String)>>| {
+            let now = Instant::now();
+            let new: HashMap<String, CheckConfig> = shared
+                .sources
+                .read()
+                .iter()
+                .filter_map(|s| match s {
+                    Source::Check(c) => Some((c.name.clone(), c.clone())),
+                    Source::File(_) => None,
+                })
+                .collect();
+            for name in new.keys() {
+                if !checks.contains_key(name) {
+                    queue.push(Reverse((now, name.clone())));
+                }
             }
-        }
-        *checks = new;
-    };
+            *checks = new;
+        };
     refresh_checks(&mut checks, &mut queue);
     while !shared.stop.load(Ordering::Acquire) {
         while let Ok(name) = done.try_recv() {
@@ -168,13 +175,23 @@ fn scheduler(shared: &Shared, opts: &EngineOptions, jobs: &Sender<Job>, done: &R
             if *due > now {
                 break;
             }
-            let Some(Reverse((due, name))) = queue.pop() else { break };
-            let Some(check) = checks.get(&name) else { continue };
-            queue.push(Reverse((due + check.interval.max(Duration::from_millis(100)), name.clone())));
+            let Some(Reverse((due, name))) = queue.pop() else {
+                break;
+            };
+            let Some(check) = checks.get(&name) else {
+                continue;
+            };
+            queue.push(Reverse((
+                due + check.interval.max(Duration::from_millis(100)),
+                name.clone(),
+            )));
             if in_flight.contains(&name) {
                 continue;
             }
-            match jobs.try_send(Job { check: check.clone(), due }) {
+            match jobs.try_send(Job {
+                check: check.clone(),
+                due,
+            }) {
                 Ok(()) => {
                     in_flight.insert(name);
                 }
@@ -271,7 +288,9 @@ fn worker(shared: &Shared, jobs: &Receiver<Job>, done: &Sender<String>) {
 /// Values a check's REGEX takes from its status text: named groups by
 /// name, others by number.
 fn regex_values(c: &CheckConfig, output: &str) -> Vec<(String, f64, String)> {
-    let Some(re) = &c.regex else { return Vec::new() };
+    let Some(re) = &c.regex else {
+        return Vec::new();
+    };
     let status = output.lines().next().unwrap_or("");
     let Some(caps) = re.captures(status) else {
         return Vec::new();

@@ -57,7 +57,10 @@ impl Follower {
             .as_deref()
             .and_then(|f| std::fs::read_to_string(f).ok())
             .and_then(|t| {
-                let v: Vec<u64> = t.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+                let v: Vec<u64> = t
+                    .split_whitespace()
+                    .filter_map(|w| w.parse().ok())
+                    .collect();
                 match v.as_slice() {
                     [d, i, o] => Some((*d, *i, *o)),
                     _ => None,
@@ -172,7 +175,10 @@ impl Follower {
         p: &mut Polled,
         on_line: &mut impl FnMut(&str),
     ) {
-        if file.seek(SeekFrom::Start(*off + self.partial.len() as u64)).is_err() {
+        if file
+            .seek(SeekFrom::Start(*off + self.partial.len() as u64))
+            .is_err()
+        {
             return;
         }
         let mut buf = vec![0u8; 64 * 1024];

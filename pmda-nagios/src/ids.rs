@@ -100,7 +100,12 @@ impl Ids {
     /// check's own metrics).
     pub fn item(&mut self, cluster: u32, key: &str) -> Option<u32> {
         if !self.items.contains_key(&cluster) {
-            let c = self.load(&format!("items.{cluster}"), 16, pcp_core::id::MAX_ITEM, &mut Vec::new());
+            let c = self.load(
+                &format!("items.{cluster}"),
+                16,
+                pcp_core::id::MAX_ITEM,
+                &mut Vec::new(),
+            );
             self.items.insert(cluster, c);
         }
         self.items.get_mut(&cluster)?.assign(key).ok()
@@ -109,7 +114,12 @@ impl Ids {
     /// The instance id of a host in a series.
     pub fn host(&mut self, cluster: u32, host: &str) -> Option<u32> {
         if !self.hosts.contains_key(&cluster) {
-            let c = self.load(&format!("hosts.{cluster}"), 0, pcp_core::id::MAX_SERIAL, &mut Vec::new());
+            let c = self.load(
+                &format!("hosts.{cluster}"),
+                0,
+                pcp_core::id::MAX_SERIAL,
+                &mut Vec::new(),
+            );
             self.hosts.insert(cluster, c);
         }
         self.hosts.get_mut(&cluster)?.assign(host).ok()

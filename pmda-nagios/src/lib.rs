@@ -115,7 +115,7 @@ impl Nagios {
             let sources = self.shared().sources.read().clone();
             let store = self.shared().store.lock();
             let pending = sources.iter().any(|s| match s {
-                config::Source::Check(c) => !store.stats.get(&c.name).is_some_and(|s| s.calls > 0),
+                config::Source::Check(c) => store.stats.get(&c.name).is_none_or(|s| s.calls == 0),
                 config::Source::File(_) => false,
             });
             drop(store);

@@ -275,9 +275,7 @@ fn item(s: &str) -> Result<(usize, PerfItem<'_>), PerfErrorKind> {
     let Some(rest) = rest.strip_prefix('=') else {
         return Err(PerfErrorKind::NoEquals);
     };
-    let fields_len = rest
-        .find(|c: char| c.is_whitespace())
-        .unwrap_or(rest.len());
+    let fields_len = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
     let fields = &rest[..fields_len];
     let total = label_len + 1 + fields_len;
     let (child, label) = if colons {
@@ -417,7 +415,11 @@ fn leading_number(s: &str) -> Option<Result<(f64, &str), PerfErrorKind>> {
     if rest.starts_with(',') && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
         return Some(Err(PerfErrorKind::CommaDecimal));
     }
-    Some(num.parse::<f64>().map(|v| (v, rest)).map_err(|_| PerfErrorKind::BadValue))
+    Some(
+        num.parse::<f64>()
+            .map(|v| (v, rest))
+            .map_err(|_| PerfErrorKind::BadValue),
+    )
 }
 
 fn value_and_uom(field: &str) -> Result<(Option<f64>, Uom<'_>), PerfErrorKind> {
@@ -467,12 +469,10 @@ fn range_field(
 ) -> Result<Option<Range>, PerfErrorKind> {
     match field {
         None | Some("") => Ok(None),
-        Some(f) => parse_range(f, uom)
-            .map(Some)
-            .map_err(|e| match e {
-                PerfErrorKind::CommaDecimal => e,
-                _ => PerfErrorKind::BadRange(what),
-            }),
+        Some(f) => parse_range(f, uom).map(Some).map_err(|e| match e {
+            PerfErrorKind::CommaDecimal => e,
+            _ => PerfErrorKind::BadRange(what),
+        }),
     }
 }
 

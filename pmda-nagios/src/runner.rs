@@ -183,7 +183,10 @@ pub fn run(line: &str, timeout: Duration, user: Option<RunAs>) -> RunResult {
     let exec_time = start.elapsed().as_secs_f64();
     let text = String::from_utf8_lossy(&out).into_owned();
     let (state, output) = if timed_out {
-        (2, format!("(Service check timed out after {exec_time:.2} seconds)"))
+        (
+            2,
+            format!("(Service check timed out after {exec_time:.2} seconds)"),
+        )
     } else {
         match status.and_then(|s| s.code()) {
             Some(c @ 0..=3) => (c as u32, text),
@@ -264,7 +267,11 @@ mod tests {
     #[test]
     fn exit_codes_are_states() {
         for (code, state) in [(0, 0), (1, 1), (2, 2), (3, 3), (7, 3)] {
-            let r = run(&format!("echo 'x|a=1'; exit {code}"), Duration::from_secs(5), None);
+            let r = run(
+                &format!("echo 'x|a=1'; exit {code}"),
+                Duration::from_secs(5),
+                None,
+            );
             assert_eq!(r.state, state, "{r:?}");
             assert!(r.output.contains("x|a=1"), "{r:?}");
         }
@@ -275,7 +282,10 @@ mod tests {
         let t = Instant::now();
         let r = run("sleep 30; echo never", Duration::from_millis(300), None);
         assert!(r.timed_out && r.state == 2, "{r:?}");
-        assert!(r.output.starts_with("(Service check timed out after"), "{r:?}");
+        assert!(
+            r.output.starts_with("(Service check timed out after"),
+            "{r:?}"
+        );
         assert!(t.elapsed() < Duration::from_secs(5));
     }
 
@@ -288,7 +298,11 @@ mod tests {
 
     #[test]
     fn output_is_capped() {
-        let r = run("head -c 200000 /dev/zero | tr '\\0' a", Duration::from_secs(5), None);
+        let r = run(
+            "head -c 200000 /dev/zero | tr '\\0' a",
+            Duration::from_secs(5),
+            None,
+        );
         assert!(r.truncated);
         assert_eq!(r.output.len(), MAX_OUTPUT);
     }

@@ -232,7 +232,8 @@ impl Store {
     /// The counts of `source`.
     pub fn stats(&mut self, source: &str) -> &mut SourceStats {
         if !self.stats.contains_key(source) {
-            self.stats.insert(source.to_string(), SourceStats::default());
+            self.stats
+                .insert(source.to_string(), SourceStats::default());
         }
         self.stats.get_mut(source).expect("just inserted")
     }
@@ -254,7 +255,9 @@ impl Store {
                 self.stats(&source).dropped += 1;
                 return;
             }
-            series.hosts.insert(r.host.to_string(), HostResult::default());
+            series
+                .hosts
+                .insert(r.host.to_string(), HostResult::default());
             self.names_generation += 1;
         }
         let split = PluginOutput::split(r.output);
@@ -263,9 +266,11 @@ impl Store {
         let mut new_names = false;
         let mut new_labels = false;
         let mut perf = BTreeMap::new();
-        let texts = split.perfdata.iter().copied().chain(
-            (!r.extra_perfdata.trim().is_empty()).then_some(r.extra_perfdata),
-        );
+        let texts = split
+            .perfdata
+            .iter()
+            .copied()
+            .chain((!r.extra_perfdata.trim().is_empty()).then_some(r.extra_perfdata));
         for text in texts {
             for item in perfdata::parse(text) {
                 match item {
@@ -312,12 +317,20 @@ impl Store {
                 }
             });
             info.parts |= 1;
-            perf.insert(key, PerfValue { value: Some(value), ..Default::default() });
+            perf.insert(
+                key,
+                PerfValue {
+                    value: Some(value),
+                    ..Default::default()
+                },
+            );
         }
         let host = series.hosts.get_mut(r.host).expect("present");
-        if host.perf.iter().map(|(k, v)| (k, v.warn, v.crit, v.min, v.max)).ne(perf
+        if host
+            .perf
             .iter()
-            .map(|(k, v)| (k, v.warn, v.crit, v.min, v.max)))
+            .map(|(k, v)| (k, v.warn, v.crit, v.min, v.max))
+            .ne(perf.iter().map(|(k, v)| (k, v.warn, v.crit, v.min, v.max)))
         {
             new_labels = true;
         }

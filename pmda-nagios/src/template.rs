@@ -160,7 +160,11 @@ impl Template {
     /// Reads one line (without its newline).
     pub fn read<'a>(&self, line: &'a str) -> Result<Record<'a>, LineError> {
         let mut r = Record {
-            kind: if self.is_service() { Kind::Service } else { Kind::Host },
+            kind: if self.is_service() {
+                Kind::Service
+            } else {
+                Kind::Host
+            },
             timet: None,
             host: "",
             service: None,
@@ -173,11 +177,17 @@ impl Template {
         let mut state_text = None;
         match &self.0 {
             Layout::Positional(fields) => {
-                let values: Vec<&str> = line.splitn(fields.len(), '\t').collect();
-                if values.len() != fields.len() {
+                if line
+                    .bytes()
+                    .filter(|&b| b == b'\t')
+                    .take(fields.len())
+                    .count()
+                    + 1
+                    < fields.len()
+                {
                     return Err(LineError::NoMatch);
                 }
-                for (f, v) in fields.iter().zip(values) {
+                for (f, v) in fields.iter().zip(line.splitn(fields.len(), '\t')) {
                     match f {
                         Field::Literal(l) if l != v => return Err(LineError::NoMatch),
                         Field::Literal(_) => {}
@@ -265,7 +275,10 @@ mod tests {
         let t = Template::keyed();
         let line = "DATATYPE::SERVICEPERFDATA\tTIMET::1700000000\tHOSTNAME::db\tSERVICEDESC::Disk /\tSERVICEPERFDATA::/=1MB;;;0;2\tSERVICESTATE::WARNING";
         let r = t.read(line).unwrap();
-        assert_eq!((r.host, r.service, r.state), ("db", Some("Disk /"), Some(1)));
+        assert_eq!(
+            (r.host, r.service, r.state),
+            ("db", Some("Disk /"), Some(1))
+        );
         let host = "DATATYPE::HOSTPERFDATA\tTIMET::1\tHOSTNAME::db\tHOSTPERFDATA::rta=0.1ms\tHOSTSTATE::DOWN";
         let r = t.read(host).unwrap();
         assert_eq!((r.kind, r.service, r.state), (Kind::Host, None, Some(2)));

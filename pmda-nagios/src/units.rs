@@ -28,7 +28,10 @@ mod tests {
     fn units_follow_the_guidelines() {
         assert_eq!(units_of(Uom::from_text("ms")).0.to_string(), "millisec");
         assert_eq!(units_of(Uom::from_text("MB")).0.to_string(), "Mbyte");
-        assert_eq!(units_of(Uom::from_text("c")), (Units::COUNT, Semantics::Counter));
+        assert_eq!(
+            units_of(Uom::from_text("c")),
+            (Units::COUNT, Semantics::Counter)
+        );
         assert_eq!(units_of(Uom::from_text("%")).0, Units::NONE);
         assert_eq!(units_of(Uom::from_text("dBm")).0, Units::NONE);
     }
