@@ -26,6 +26,7 @@ pub mod agent;
 pub mod config;
 pub mod engine;
 pub mod follow;
+pub mod handles;
 mod ids;
 pub mod output;
 pub mod perfdata;
@@ -39,8 +40,9 @@ use std::time::{Duration, Instant};
 
 use pcp_core::agent::{Agent, Metrics, TablePmda};
 
-pub use agent::{Handle, Nagios};
+pub use agent::Nagios;
 pub use engine::{EngineOptions, Shared};
+pub use handles::Handle;
 
 /// The agent's default domain.
 pub const DOMAIN: u32 = 510;
