@@ -28,7 +28,6 @@ use crate::store::{Part, PerfKey, SeriesKey, HOST_SERVICE};
 use crate::template::state_name;
 use crate::units::units_of;
 
-
 /// The Nagios agent.
 #[derive(Debug)]
 pub struct Nagios {
