@@ -1,0 +1,106 @@
+//! `pmda-proc`: per-process, hot-process and control-group metrics with
+//! pmdaproc 6.0.3's names, PMIDs, types, semantics, units and instances
+//! (domain 3), read cheaply: `/proc` is listed once per fetch (not at all
+//! when the client's profile names its processes), each process's files
+//! are read only for the metrics asked, once, as the client (so the
+//! kernel decides what each user sees, as with pmdaproc).
+//!
+//! ```no_run
+//! use pcp_core::Host;
+//! use pmda_proc::{proc_pmda, ProcConfig};
+//!
+//! let mut host = Host::new();
+//! host.load(Box::new(proc_pmda(ProcConfig::default()).unwrap())).unwrap();
+//! let utime = host.lookup("proc.psinfo.utime").unwrap();
+//! println!("{:?}", host.fetch(&[utime]).values[0].1);
+//! ```
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+pub mod access;
+pub mod agent;
+pub mod descs;
+pub mod load;
+pub mod names;
+pub mod pidtab;
+pub mod procfs;
+pub mod psvalues;
+pub mod runq;
+pub mod small;
+pub mod stat;
+pub mod status;
+
+use std::path::PathBuf;
+
+use pcp_core::agent::{Metrics, TablePmda};
+
+pub use agent::{Handle, ProcAgent, Settings};
+
+/// pmdaproc's domain.
+pub const DOMAIN: u32 = 3;
+
+/// Where and how the agent reads.
+#[derive(Debug, Clone)]
+pub struct ProcConfig {
+    /// A directory holding `proc/` and `sys/` (default `/`), like
+    /// pmdaproc's `PROC_STATSPATH`.
+    pub root: PathBuf,
+    /// The agent's domain.
+    pub domain: u32,
+    /// pmdaproc's `-A`: no per-client access checks.
+    pub all_access: bool,
+    /// Threads in the process instance domain for every client.
+    pub threads: bool,
+}
+
+impl Default for ProcConfig {
+    fn default() -> ProcConfig {
+        ProcConfig {
+            root: PathBuf::from("/"),
+            domain: DOMAIN,
+            all_access: false,
+            threads: false,
+        }
+    }
+}
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcError {
+    /// `ROOT/proc` could not be opened.
+    #[error("{path}: {source}")]
+    Proc {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The metric table is inconsistent.
+    #[error("metric table: {0}")]
+    Table(#[from] pcp_core::NamespaceError),
+}
+
+/// The proc agent as a PMDA.
+pub type ProcPmda = TablePmda<ProcAgent>;
+
+/// Builds the agent.
+pub fn proc_pmda(config: ProcConfig) -> Result<ProcPmda, ProcError> {
+    let dir = procfs::ProcDir::open(&config.root).map_err(|source| ProcError::Proc {
+        path: config.root.join("proc"),
+        source,
+    })?;
+    let agent = ProcAgent::new(
+        dir,
+        config.domain,
+        Settings {
+            all_access: config.all_access,
+            threads: config.threads,
+        },
+    );
+    let mut table = Metrics::new(config.domain);
+    for def in descs::METRICS {
+        if let Some(h) = Handle::of(def.cluster, def.item) {
+            table.add_def(def, h)?;
+        }
+    }
+    Ok(TablePmda::with_table("proc", agent, table))
+}
