@@ -11,7 +11,14 @@ use pcp_core::{Host, Pmda};
 use crate::simple::simple_pmda;
 
 /// Every agent this binary knows, in load order.
-pub const ALL_AGENTS: &[&str] = &["linux", "proc", "prometheus", "bpftrace", "nagios", "simple"];
+pub const ALL_AGENTS: &[&str] = &[
+    "linux",
+    "proc",
+    "prometheus",
+    "bpftrace",
+    "nagios",
+    "simple",
+];
 
 /// The agents loaded when `--agents` is not given.
 pub const DEFAULT_AGENTS: &str = "linux,prometheus,simple";
@@ -98,7 +105,9 @@ pub struct AgentOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum AgentsError {
     /// A name in `--agents` that is not an agent.
-    #[error("unknown agent {0:?}: the agents are linux, proc, prometheus, bpftrace, nagios, simple")]
+    #[error(
+        "unknown agent {0:?}: the agents are linux, proc, prometheus, bpftrace, nagios, simple"
+    )]
     Unknown(String),
     /// An agent failed to start.
     #[error("agent {agent}: {message}")]

@@ -30,7 +30,9 @@ impl Access {
         match (client.user_id, all_access) {
             (_, true) => Access::AsAgent,
             (None, false) => Access::Denied,
-            (Some(uid), false) if me != 0 || (uid == me && client.group_id.is_none_or(|g| g == my_gid)) => {
+            (Some(uid), false)
+                if me != 0 || (uid == me && client.group_id.is_none_or(|g| g == my_gid)) =>
+            {
                 Access::AsAgent
             }
             (Some(uid), false) => Access::AsUser(uid, client.group_id.unwrap_or(uid)),

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use pcp_core::agent::{Agent, Fetch, Sink};
-use pcp_core::{ClientContext, InDom, Instance, PmError, Value};
+use pcp_core::{ClientContext, InDom, Instance, LabelSet, PmError, Value};
 
 use crate::access::{Access, AsUser};
 use crate::load::load;
@@ -76,7 +76,12 @@ impl ProcAgent {
     /// An agent at `domain` reading `dir` (`ROOT/proc`).
     pub fn new(dir: ProcDir, domain: u32, settings: Settings) -> ProcAgent {
         // SAFETY: sysconf has no preconditions.
-        let (hz, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
+        let (hz, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_CLK_TCK),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
         let mut buf = Vec::new();
         let ttys = dir
             .read_global("tty/drivers", &mut buf)
@@ -139,7 +144,10 @@ impl ProcAgent {
 /// (the group itself or below it).
 fn cgroup_matches(entry: &str, want: &str) -> bool {
     let path = entry.split_once(':').map_or(entry, |(_, p)| p);
-    path == want || path.strip_prefix(want).is_some_and(|r| r.starts_with('/') || want.ends_with('/'))
+    path == want
+        || path
+            .strip_prefix(want)
+            .is_some_and(|r| r.starts_with('/') || want.ends_with('/'))
 }
 
 impl Agent for ProcAgent {
@@ -169,12 +177,17 @@ impl Agent for ProcAgent {
             }
         }
         let indom = InDom::from_parts(self.domain, PROC_INDOM);
-        let listed = fetch.profile().indoms.get(&indom).and_then(|(state, list)| {
-            (*state == pcp_core::indom::ProfileState::OnlyListed).then(|| list.clone())
-        });
+        let listed = fetch
+            .profile()
+            .indoms
+            .get(&indom)
+            .and_then(|(state, list)| {
+                (*state == pcp_core::indom::ProfileState::OnlyListed).then(|| list.clone())
+            });
         // A client that names its processes gets just those, without a
         // listing of /proc (pmrep -i, pcp-pidstat -p).
-        let profile_only = listed.is_some() && !needs_listing && self.opts(client.slot).cgroups.is_empty();
+        let profile_only =
+            listed.is_some() && !needs_listing && self.opts(client.slot).cgroups.is_empty();
         if profile_only {
             let pids = listed.unwrap_or_default();
             self.visible.clear();
@@ -206,7 +219,8 @@ impl Agent for ProcAgent {
                 load(&mut self.dir, e, bits, &mut self.buf);
             }
         }
-        self.runq = runq.then(|| Runq::count(self.visible.iter().filter_map(|p| self.table.get(*p))));
+        self.runq =
+            runq.then(|| Runq::count(self.visible.iter().filter_map(|p| self.table.get(*p))));
     }
 
     fn value(&mut self, m: Handle, out: &mut Sink<'_>) -> Result<(), PmError> {
@@ -221,8 +235,13 @@ impl Agent for ProcAgent {
             (cluster::CONTROL, 2) => out.set(u32::from(self.opts(self.slot).threads)),
             (cluster::CONTROL, 3) => out.set(self.opts(self.slot).cgroups),
             (cluster::AUTOGROUP, 0) => {
-                self.dir.read_global("sys/kernel/sched_autogroup_enabled", &mut self.buf).map_err(|_| PmError::APPVERSION)?;
-                let v: u32 = String::from_utf8_lossy(&self.buf).trim().parse().map_err(|_| PmError::VALUE)?;
+                self.dir
+                    .read_global("sys/kernel/sched_autogroup_enabled", &mut self.buf)
+                    .map_err(|_| PmError::APPVERSION)?;
+                let v: u32 = String::from_utf8_lossy(&self.buf)
+                    .trim()
+                    .parse()
+                    .map_err(|_| PmError::VALUE)?;
                 out.set(v);
             }
             _ => {
@@ -234,7 +253,9 @@ impl Agent for ProcAgent {
                     if !out.wants(pid) {
                         continue;
                     }
-                    let Some(e) = self.table.get(pid) else { continue };
+                    let Some(e) = self.table.get(pid) else {
+                        continue;
+                    };
                     match psvalues::value(c, item, e, &self.units, &mut self.look) {
                         Got::Val(v) => {
                             out.put(pid, v);
@@ -256,7 +277,11 @@ impl Agent for ProcAgent {
         Ok(())
     }
 
-    fn instances(&mut self, indom: InDom, client: &ClientContext) -> Result<Vec<Instance>, PmError> {
+    fn instances(
+        &mut self,
+        indom: InDom,
+        client: &ClientContext,
+    ) -> Result<Vec<Instance>, PmError> {
         if indom.serial() != PROC_INDOM {
             return Err(PmError::INDOM);
         }
@@ -264,11 +289,34 @@ impl Agent for ProcAgent {
         Ok(self
             .visible
             .iter()
-            .filter_map(|p| self.table.get(*p).map(|e| Instance::new(e.pid, e.instname.clone())))
+            .filter_map(|p| {
+                self.table
+                    .get(*p)
+                    .map(|e| Instance::new(e.pid, e.instname.clone()))
+            })
             .collect())
     }
 
-    fn store(&mut self, m: Handle, _inst: u32, value: &Value, client: &ClientContext) -> Result<(), PmError> {
+    /// Each process is labelled with its pid, as pmdaproc labels it.
+    fn instance_labels(
+        &mut self,
+        indom: InDom,
+        client: &ClientContext,
+    ) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        Ok(self
+            .instances(indom, client)?
+            .into_iter()
+            .map(|i| (i.id, LabelSet::new().with("pid", i.id)))
+            .collect())
+    }
+
+    fn store(
+        &mut self,
+        m: Handle,
+        _inst: u32,
+        value: &Value,
+        client: &ClientContext,
+    ) -> Result<(), PmError> {
         let Handle::Proc(c, item) = m;
         if c != cluster::CONTROL {
             return Err(PmError::PERMISSION);
@@ -291,4 +339,3 @@ impl Agent for ProcAgent {
         self.clients.remove(&slot);
     }
 }
-

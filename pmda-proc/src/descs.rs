@@ -10,7 +10,10 @@ use pcp_core::desc::time;
 use pcp_core::{Semantics, Type, Units};
 
 /// Processes: one instance per process, named by pid and command.
-pub const PROC: IndomDef = IndomDef::new(9, "Processes: one instance per process, named by pid and command");
+pub const PROC: IndomDef = IndomDef::new(
+    9,
+    "Processes: one instance per process, named by pid and command",
+);
 /// Control groups of the unified (v2) hierarchy.
 pub const CGROUP2: IndomDef = IndomDef::new(16, "Control groups of the unified (v2) hierarchy");
 /// Control group (v2) and block device pairs.
@@ -22,7 +25,8 @@ pub const CGROUP_CPUACCT: IndomDef = IndomDef::new(21, "Control groups of the cp
 /// Control group (cpuacct) and CPU pairs.
 pub const CGROUP_PERCPUACCT: IndomDef = IndomDef::new(22, "Control group (cpuacct) and CPU pairs");
 /// Control groups of the cpu (scheduler) controller.
-pub const CGROUP_CPUSCHED: IndomDef = IndomDef::new(23, "Control groups of the cpu (scheduler) controller");
+pub const CGROUP_CPUSCHED: IndomDef =
+    IndomDef::new(23, "Control groups of the cpu (scheduler) controller");
 /// Control groups of the memory controller.
 pub const CGROUP_MEMORY: IndomDef = IndomDef::new(24, "Control groups of the memory controller");
 /// Control groups of the net_cls controller.
@@ -30,15 +34,20 @@ pub const CGROUP_NETCLS: IndomDef = IndomDef::new(25, "Control groups of the net
 /// Control groups of the blkio controller.
 pub const CGROUP_BLKIO: IndomDef = IndomDef::new(26, "Control groups of the blkio controller");
 /// Control group (blkio) and block device pairs.
-pub const CGROUP_PERDEVBLKIO: IndomDef = IndomDef::new(27, "Control group (blkio) and block device pairs");
+pub const CGROUP_PERDEVBLKIO: IndomDef =
+    IndomDef::new(27, "Control group (blkio) and block device pairs");
 /// Control group subsystems the kernel knows.
 pub const CGROUP_SUBSYS: IndomDef = IndomDef::new(37, "Control group subsystems the kernel knows");
 /// Mounted control group hierarchies.
 pub const CGROUP_MOUNTS: IndomDef = IndomDef::new(38, "Mounted control group hierarchies");
 /// Hot processes: those the hotproc predicate selects.
-pub const HOTPROC: IndomDef = IndomDef::new(39, "Hot processes: those the hotproc predicate selects");
+pub const HOTPROC: IndomDef =
+    IndomDef::new(39, "Hot processes: those the hotproc predicate selects");
 /// Processes that exited, from the process accounting file.
-pub const ACCT: IndomDef = IndomDef::new(40, "Processes that exited, from the process accounting file");
+pub const ACCT: IndomDef = IndomDef::new(
+    40,
+    "Processes that exited, from the process accounting file",
+);
 
 /// Every metric, in pmdaproc's namespace order.
 pub const METRICS: &[MetricDef] = &[

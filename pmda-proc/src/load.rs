@@ -53,11 +53,12 @@ pub fn load(dir: &mut ProcDir, e: &mut Entry, need: u32, buf: &mut Vec<u8>) {
             .map(|_| String::from_utf8_lossy(trim_nl(buf)).into_owned());
     }
     if todo & file::OOM != 0 {
-        f.oom = read("oom_score", buf)
-            .and_then(|_| std::str::from_utf8(buf).ok()?.trim().parse().ok());
+        f.oom =
+            read("oom_score", buf).and_then(|_| std::str::from_utf8(buf).ok()?.trim().parse().ok());
     }
     if todo & file::AUTOGROUP != 0 {
-        f.autogroup = read("autogroup", buf).and_then(|_| autogroup(buf));
+        // An empty or odd file (kernel threads) reads as group 0, nice 0.
+        f.autogroup = read("autogroup", buf).map(|_| autogroup(buf).unwrap_or((0, 0)));
     }
     if todo & file::ENVIRON != 0 {
         // Unreadable environments read as empty, as pmdaproc gives them.
@@ -77,17 +78,24 @@ pub fn load(dir: &mut ProcDir, e: &mut Entry, need: u32, buf: &mut Vec<u8>) {
         f.cwd = link(dir, tgid, pid, "cwd");
     }
     if todo & file::FD != 0 {
-        let rel = if tgid == pid { "fd".to_string() } else { format!("task/{pid}/fd") };
+        let rel = if tgid == pid {
+            "fd".to_string()
+        } else {
+            format!("task/{pid}/fd")
+        };
         f.fd = dir.count_entries(tgid, &rel).ok();
     }
 }
 
+/// A link's target; one that cannot be read (kernel threads have no
+/// executable) reads as empty, as pmdaproc gives it.
 fn link(dir: &ProcDir, tgid: u32, pid: u32, name: &str) -> Option<String> {
-    if tgid == pid {
-        dir.readlink(pid, name).ok()
+    let target = if tgid == pid {
+        dir.readlink(pid, name)
     } else {
-        dir.readlink(tgid, &format!("task/{pid}/{name}")).ok()
-    }
+        dir.readlink(tgid, &format!("task/{pid}/{name}"))
+    };
+    Some(target.unwrap_or_default())
 }
 
 fn trim_nl(b: &[u8]) -> &[u8] {
@@ -142,7 +150,13 @@ pub fn cgroups_of(text: &[u8]) -> (String, String) {
     let id = cpuset
         .as_deref()
         .and_then(container_id)
-        .or_else(|| if cpuset.is_none() { unified.as_deref().and_then(container_id) } else { None })
+        .or_else(|| {
+            if cpuset.is_none() {
+                unified.as_deref().and_then(container_id)
+            } else {
+                None
+            }
+        })
         .unwrap_or_default();
     (out.join(";"), id)
 }
@@ -151,7 +165,9 @@ pub fn cgroups_of(text: &[u8]) -> (String, String) {
 /// `/docker/ID`, `/system.slice/docker-ID.scope`, `/libpod-ID.scope`,
 /// `/kubepods/.../ID`, `/machine.slice/libpod-ID.scope/container`.
 pub fn container_id(path: &str) -> Option<String> {
-    let last = path.rsplit('/').find(|c| !c.is_empty() && *c != "container")?;
+    let last = path
+        .rsplit('/')
+        .find(|c| !c.is_empty() && *c != "container")?;
     let core = last
         .strip_prefix("docker-")
         .or_else(|| last.strip_prefix("libpod-"))

@@ -15,7 +15,9 @@ pub struct IdNames {
 impl IdNames {
     /// The name of user `uid` (its number when it has none).
     pub fn user(&mut self, uid: u32) -> &str {
-        self.users.entry(uid).or_insert_with(|| user_name(uid).unwrap_or_else(|| uid.to_string()))
+        self.users
+            .entry(uid)
+            .or_insert_with(|| user_name(uid).unwrap_or_else(|| uid.to_string()))
     }
 
     /// The name of group `gid` (its number when it has none).
@@ -32,12 +34,17 @@ fn user_name(uid: u32) -> Option<String> {
     let mut out: *mut libc::passwd = std::ptr::null_mut();
     // SAFETY: pointers valid for the sizes given; the result points into
     // `pw`/`buf`, read before they go.
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut out) };
+    let rc =
+        unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut out) };
     if rc != 0 || out.is_null() {
         return None;
     }
     // SAFETY: pw_name is a NUL-terminated string inside `buf`.
-    Some(unsafe { CStr::from_ptr(pw.pw_name) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { CStr::from_ptr(pw.pw_name) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 fn group_name(gid: u32) -> Option<String> {
@@ -45,12 +52,17 @@ fn group_name(gid: u32) -> Option<String> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut out: *mut libc::group = std::ptr::null_mut();
     // SAFETY: as in `user_name`.
-    let rc = unsafe { libc::getgrgid_r(gid, &mut gr, buf.as_mut_ptr().cast(), buf.len(), &mut out) };
+    let rc =
+        unsafe { libc::getgrgid_r(gid, &mut gr, buf.as_mut_ptr().cast(), buf.len(), &mut out) };
     if rc != 0 || out.is_null() {
         return None;
     }
     // SAFETY: gr_name is a NUL-terminated string inside `buf`.
-    Some(unsafe { CStr::from_ptr(gr.gr_name) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { CStr::from_ptr(gr.gr_name) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 /// One line of `/proc/tty/drivers`: a device path, a major number and a
@@ -89,7 +101,12 @@ impl TtyNames {
                 }
             };
             let path = w[1].strip_prefix("/dev/").unwrap_or(w[1]).to_string();
-            drivers.push(TtyDriver { path, major, first, last });
+            drivers.push(TtyDriver {
+                path,
+                major,
+                first,
+                last,
+            });
         }
         TtyNames {
             drivers,
@@ -137,7 +154,9 @@ fn device_name(dev: u32) -> Option<String> {
     let minor = u64::from((dev & 0xff) | ((dev >> 12) & 0xfff00));
     let want = libc::makedev(major as u32, minor as u32);
     for (dir, prefix) in [("/dev/pts", "pts/"), ("/dev", "")] {
-        let Ok(rd) = std::fs::read_dir(dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let Ok(m) = e.metadata() else { continue };
             if m.file_type().is_char_device() && m.rdev() == want {

@@ -186,7 +186,14 @@ impl PidTable {
         self.touch(dir, pid, pid, generation, buf)
     }
 
-    fn touch(&mut self, dir: &ProcDir, tgid: u32, pid: u32, generation: u64, buf: &mut Vec<u8>) -> bool {
+    fn touch(
+        &mut self,
+        dir: &ProcDir,
+        tgid: u32,
+        pid: u32,
+        generation: u64,
+        buf: &mut Vec<u8>,
+    ) -> bool {
         if let Some(e) = self.entries.get_mut(&pid) {
             e.seen = generation;
             return true;
@@ -273,7 +280,11 @@ mod tests {
         let me = std::process::id();
         assert!(pids.contains(&me));
         let e = t.get(me).unwrap();
-        assert!(e.instname.starts_with(&format!("{me:06} ")), "{}", e.instname);
+        assert!(
+            e.instname.starts_with(&format!("{me:06} ")),
+            "{}",
+            e.instname
+        );
         assert!(!e.psargs().is_empty());
         let with_threads = t.refresh(&mut dir, true, &mut buf);
         assert!(with_threads.len() >= pids.len());

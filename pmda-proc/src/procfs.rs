@@ -90,7 +90,8 @@ impl ProcDir {
             let mut off = 0usize;
             let n = n as usize;
             while off + 19 < n {
-                let reclen = u16::from_ne_bytes([self.dents[off + 16], self.dents[off + 17]]) as usize;
+                let reclen =
+                    u16::from_ne_bytes([self.dents[off + 16], self.dents[off + 17]]) as usize;
                 if reclen == 0 || off + reclen > n {
                     break;
                 }
@@ -147,7 +148,12 @@ impl ProcDir {
         loop {
             // SAFETY: as in `list`.
             let n = unsafe {
-                libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), self.dents.as_mut_ptr(), self.dents.len())
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    fd.as_raw_fd(),
+                    self.dents.as_mut_ptr(),
+                    self.dents.len(),
+                )
             };
             if n < 0 {
                 return Err(io::Error::last_os_error());
@@ -157,7 +163,8 @@ impl ProcDir {
             }
             let mut off = 0usize;
             while off + 19 < n as usize {
-                let reclen = u16::from_ne_bytes([self.dents[off + 16], self.dents[off + 17]]) as usize;
+                let reclen =
+                    u16::from_ne_bytes([self.dents[off + 16], self.dents[off + 17]]) as usize;
                 if reclen == 0 {
                     break;
                 }
@@ -177,7 +184,12 @@ impl ProcDir {
         let mut buf = [0u8; 4096];
         // SAFETY: `rel` is NUL-terminated; `buf` is valid for its length.
         let n = unsafe {
-            libc::readlinkat(self.dir.as_raw_fd(), rel.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len())
+            libc::readlinkat(
+                self.dir.as_raw_fd(),
+                rel.as_ptr().cast(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
         };
         if n < 0 {
             return Err(io::Error::last_os_error());

@@ -230,7 +230,9 @@ pub fn value(c: u32, item: u32, e: &Entry, u: &Units, look: &mut Lookups) -> Got
         cluster::SMAPS => match &f.smaps {
             None => Got::None,
             Some(Err(e)) => Got::Err(*e),
-            Some(Ok(s)) => s.get(item as usize).map_or(Got::Err(PmError::PMID), |x| v(*x)),
+            Some(Ok(s)) => s
+                .get(item as usize)
+                .map_or(Got::Err(PmError::PMID), |x| v(*x)),
         },
         cluster::FD => f.fd.map_or(Got::None, v),
         cluster::OOM => f.oom.map_or(Got::None, v),
@@ -247,7 +249,9 @@ pub fn value(c: u32, item: u32, e: &Entry, u: &Units, look: &mut Lookups) -> Got
 }
 
 fn status_value(item: u32, e: &Entry, look: &mut Lookups) -> Got {
-    let Some(s) = &e.files.status else { return Got::None };
+    let Some(s) = &e.files.status else {
+        return Got::None;
+    };
     let opt_str = |o: &Option<String>| o.as_deref().map_or(Got::Err(PmError::APPVERSION), v);
     match item {
         0..=3 => v(s.uid[item as usize]),

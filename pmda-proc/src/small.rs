@@ -137,7 +137,11 @@ pub fn smaps(text: &[u8]) -> [u64; 20] {
     let mut out = [0u64; 20];
     for (k, v) in keyed(text) {
         if let Some(i) = SMAPS_KEYS.iter().position(|s| *s == k) {
-            out[i] = v.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            out[i] = v
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
         }
     }
     out

@@ -110,15 +110,26 @@ pub struct StatError(&'static str);
 /// assert_eq!((s.priority, s.processor, s.delayacct_blkio), (20, 1, 4));
 /// ```
 pub fn parse(text: &[u8]) -> Result<PidStat, StatError> {
-    let open = text.iter().position(|&b| b == b'(').ok_or(StatError("no '('"))?;
-    let close = text.iter().rposition(|&b| b == b')').ok_or(StatError("no ')'"))?;
+    let open = text
+        .iter()
+        .position(|&b| b == b'(')
+        .ok_or(StatError("no '('"))?;
+    let close = text
+        .iter()
+        .rposition(|&b| b == b')')
+        .ok_or(StatError("no ')'"))?;
     if close < open {
         return Err(StatError("')' before '('"));
     }
     let cmd = String::from_utf8_lossy(&text[open + 1..close]).into_owned();
     let rest = text.get(close + 1..).unwrap_or(&[]);
-    let mut f = rest.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
-    let state = f.next().and_then(|s| s.first().copied()).ok_or(StatError("no state"))?;
+    let mut f = rest
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    let state = f
+        .next()
+        .and_then(|s| s.first().copied())
+        .ok_or(StatError("no state"))?;
     let mut nums = [0i64; 41];
     let mut unsigned = [0u64; 41];
     let mut n = 0;
@@ -200,7 +211,13 @@ mod tests {
 
     #[test]
     fn bad_lines_are_errors_not_panics() {
-        for bad in [&b""[..], b"1 (x", b"1 x) S", b"1 (x) S 1 2", b"1 (x) S a b c"] {
+        for bad in [
+            &b""[..],
+            b"1 (x",
+            b"1 x) S",
+            b"1 (x) S 1 2",
+            b"1 (x) S a b c",
+        ] {
             assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }
