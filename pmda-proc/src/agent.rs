@@ -10,6 +10,7 @@ use pcp_core::agent::{Agent, Fetch, Sink};
 use pcp_core::{ClientContext, InDom, Instance, LabelSet, PmError, Value};
 
 use crate::access::{Access, AsUser};
+use crate::hotproc::{HotProc, Preds, Totals};
 use crate::load::load;
 use crate::pidtab::{file, PidTable};
 use crate::procfs::ProcDir;
@@ -19,11 +20,21 @@ use crate::runq::Runq;
 /// The process instance domain's serial.
 pub const PROC_INDOM: u32 = 9;
 
+/// The hot-process instance domain's serial.
+pub const HOTPROC_INDOM: u32 = 39;
+
 /// What a metric of the agent is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Handle {
     /// A metric of the proc tree: (cluster, item).
     Proc(u32, u32),
+    /// A per-process metric of the hotproc tree, by its proc-tree
+    /// (cluster, item); `hotproc.nprocs` is (8, 99).
+    Hot(u32, u32),
+    /// `hotproc.control.*` and `hotproc.total.*` (cluster 60).
+    HotGlobal(u32),
+    /// `hotproc.predicate.*` (cluster 61).
+    HotPred(u32),
 }
 
 impl Handle {
@@ -33,7 +44,9 @@ impl Handle {
             8 | 9 | 10 | 11 | 12 | 13 | 24 | 31 | 32 | 33 | 51 | 62 | 69 | 72 | 74 => {
                 Some(Handle::Proc(cluster, item))
             }
-            _ => None,
+            60 => Some(Handle::HotGlobal(item)),
+            61 => Some(Handle::HotPred(item)),
+            c => psvalues::proc_cluster_of_hot(c).map(|pc| Handle::Hot(pc, item)),
         }
     }
 }
@@ -70,11 +83,16 @@ pub struct ProcAgent {
     runq: Option<Runq>,
     slot: u32,
     domain: u32,
+    hot: HotProc,
+    /// The hot processes of the current request, by pid.
+    hot_visible: Vec<(u32, Preds)>,
+    hot_totals: Option<Totals>,
 }
 
 impl ProcAgent {
-    /// An agent at `domain` reading `dir` (`ROOT/proc`).
-    pub fn new(dir: ProcDir, domain: u32, settings: Settings) -> ProcAgent {
+    /// An agent at `domain` reading `dir` (`ROOT/proc`), with hot
+    /// processes chosen by `hot`.
+    pub fn new(dir: ProcDir, domain: u32, settings: Settings, hot: HotProc) -> ProcAgent {
         // SAFETY: sysconf has no preconditions.
         let (hz, page) = unsafe {
             (
@@ -106,6 +124,9 @@ impl ProcAgent {
             runq: None,
             slot: 0,
             domain,
+            hot,
+            hot_visible: Vec::new(),
+            hot_totals: None,
         }
     }
 
@@ -140,6 +161,80 @@ impl ProcAgent {
     }
 }
 
+impl ProcAgent {
+    /// Puts the values of (`c`, `item`) for `pids` into `out`; with no
+    /// value at all, the last process's error is the metric's, as
+    /// libpcp_pmda makes it.
+    fn per_process(
+        &mut self,
+        c: u32,
+        item: u32,
+        pids: &[u32],
+        out: &mut Sink<'_>,
+    ) -> Result<(), PmError> {
+        if self.access == Access::Denied {
+            return Err(PmError::PERMISSION);
+        }
+        let mut last: Option<PmError> = None;
+        for &pid in pids {
+            if !out.wants(pid) {
+                continue;
+            }
+            let Some(e) = self.table.get(pid) else {
+                continue;
+            };
+            match psvalues::value(c, item, e, &self.units, &mut self.look) {
+                Got::Val(v) => {
+                    out.put(pid, v);
+                    last = None;
+                }
+                Got::None => last = None,
+                Got::Err(err) => last = Some(err),
+            }
+        }
+        match last {
+            Some(err) if out.is_empty() => Err(err),
+            _ => Ok(()),
+        }
+    }
+
+    fn hot_value(&mut self, c: u32, item: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
+        if (c, item) == (cluster::STAT, 99) {
+            out.set(self.hot_visible.len() as u32);
+            return Ok(());
+        }
+        let pids: Vec<u32> = self.hot_visible.iter().map(|h| h.0).collect();
+        self.per_process(c, item, &pids, out)
+    }
+
+    fn hot_global(&mut self, item: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
+        let t = self.hot_totals.unwrap_or_default();
+        let s = self.hot.state().lock();
+        match item {
+            1 => out.set(s.interval),
+            8 => out.set(s.config.as_str()),
+            9 => out.set(s.config_gen),
+            10 => out.set(0u32),
+            2 => out.set(t.cpuidle as f32),
+            3 => out.set(t.active as f32),
+            4 => out.set(t.transient as f32),
+            5 => out.set(t.inactive as f32),
+            6 => out.set((t.inactive + t.transient) as f32),
+            7 => {
+                let other = t.transient + t.inactive;
+                let busy = other + t.active;
+                out.set(if busy == 0.0 {
+                    0.0f32
+                } else {
+                    (other / busy * 100.0) as f32
+                });
+            }
+            _ => return Err(PmError::PMID),
+        }
+        Ok(())
+    }
+}
+
 /// True when a `controllers:path` entry is in control group `want`
 /// (the group itself or below it).
 fn cgroup_matches(entry: &str, want: &str) -> bool {
@@ -158,23 +253,36 @@ impl Agent for ProcAgent {
         self.slot = client.slot;
         self.access = Access::of(client, self.settings.all_access);
         let mut need = 0u32;
+        let mut need_hot = 0u32;
         let mut per_process = false;
         let mut runq = false;
         let mut needs_listing = false;
+        let mut hot = false;
         for m in fetch.metrics() {
-            let Handle::Proc(c, item) = *m;
-            match (c, item) {
-                (cluster::STAT, 99) => needs_listing = true,
-                (cluster::RUNQ, _) => {
-                    runq = true;
-                    needs_listing = true;
+            match *m {
+                Handle::Proc(c, item) => match (c, item) {
+                    (cluster::STAT, 99) => needs_listing = true,
+                    (cluster::RUNQ, _) => {
+                        runq = true;
+                        needs_listing = true;
+                    }
+                    (cluster::CONTROL, _) | (cluster::AUTOGROUP, 0) => {}
+                    _ => {
+                        per_process = true;
+                        need |= psvalues::files_for(c, item);
+                    }
+                },
+                Handle::Hot(c, item) => {
+                    hot = true;
+                    need_hot |= psvalues::files_for(c, item);
                 }
-                (cluster::CONTROL, _) | (cluster::AUTOGROUP, 0) => {}
-                _ => {
-                    per_process = true;
-                    need |= psvalues::files_for(c, item);
-                }
+                Handle::HotGlobal(_) | Handle::HotPred(_) => hot = true,
             }
+        }
+        if hot {
+            let s = self.hot.state().lock();
+            self.hot_visible = s.hot.clone();
+            self.hot_totals = s.totals;
         }
         let indom = InDom::from_parts(self.domain, PROC_INDOM);
         let listed = fetch
@@ -199,11 +307,16 @@ impl Agent for ProcAgent {
         } else if per_process || needs_listing {
             self.list(client);
         }
+        let (buf, table, dir) = (&mut self.buf, &mut self.table, &self.dir);
+        self.hot_visible
+            .retain(|(pid, _)| table.ensure(dir, *pid, buf));
         self.table.clear_reads(&self.visible);
+        let hot_pids: Vec<u32> = self.hot_visible.iter().map(|h| h.0).collect();
+        self.table.clear_reads(&hot_pids);
         if runq {
             need |= file::STAT;
         }
-        if need == 0 || self.access == Access::Denied {
+        if (need == 0 && need_hot == 0) || self.access == Access::Denied {
             self.runq = None;
             return;
         }
@@ -219,12 +332,39 @@ impl Agent for ProcAgent {
                 load(&mut self.dir, e, bits, &mut self.buf);
             }
         }
+        let hot_indom = InDom::from_parts(self.domain, HOTPROC_INDOM);
+        for &pid in &hot_pids {
+            if fetch.profile().wants(hot_indom, pid) {
+                if let Some(e) = self.table.get_mut(pid) {
+                    load(&mut self.dir, e, need_hot, &mut self.buf);
+                }
+            }
+        }
         self.runq =
             runq.then(|| Runq::count(self.visible.iter().filter_map(|p| self.table.get(*p))));
     }
 
     fn value(&mut self, m: Handle, out: &mut Sink<'_>) -> Result<(), PmError> {
-        let Handle::Proc(c, item) = m;
+        let (c, item) = match m {
+            Handle::Proc(c, item) => (c, item),
+            Handle::Hot(c, item) => return self.hot_value(c, item, out),
+            Handle::HotGlobal(item) => return self.hot_global(item, out),
+            Handle::HotPred(item) => {
+                for (pid, p) in &self.hot_visible {
+                    match item {
+                        1 => out.put(*pid, p.ctxswitch as f32),
+                        2 => out.put(*pid, p.virtualsize),
+                        3 => out.put(*pid, p.residentsize),
+                        4 => out.put(*pid, p.iodemand as f32),
+                        5 => out.put(*pid, p.iowait as f32),
+                        6 => out.put(*pid, p.schedwait as f32),
+                        7 => out.put(*pid, p.cpuburn as f32),
+                        _ => return Err(PmError::PMID),
+                    }
+                }
+                return Ok(());
+            }
+        };
         match (c, item) {
             (cluster::STAT, 99) => out.set(self.visible.len() as u32),
             (cluster::RUNQ, _) => {
@@ -282,6 +422,18 @@ impl Agent for ProcAgent {
         indom: InDom,
         client: &ClientContext,
     ) -> Result<Vec<Instance>, PmError> {
+        if indom.serial() == HOTPROC_INDOM {
+            let hot: Vec<u32> = self.hot.state().lock().hot.iter().map(|h| h.0).collect();
+            let mut v = Vec::with_capacity(hot.len());
+            for pid in hot {
+                if self.table.ensure(&self.dir, pid, &mut self.buf) {
+                    if let Some(e) = self.table.get(pid) {
+                        v.push(Instance::new(pid, e.instname.clone()));
+                    }
+                }
+            }
+            return Ok(v);
+        }
         if indom.serial() != PROC_INDOM {
             return Err(PmError::INDOM);
         }
@@ -317,16 +469,38 @@ impl Agent for ProcAgent {
         value: &Value,
         client: &ClientContext,
     ) -> Result<(), PmError> {
-        let Handle::Proc(c, item) = m;
+        if let Handle::HotGlobal(item) = m {
+            if client.user_id != Some(0) {
+                return Err(PmError::PERMISSION);
+            }
+            return match item {
+                1 => {
+                    self.hot.set_interval(u32::try_from(value)?);
+                    Ok(())
+                }
+                8 => self
+                    .hot
+                    .set_config(&String::try_from(value)?)
+                    .map_err(|_| PmError::BADSTORE),
+                10 => self.hot.reload().map_err(|_| PmError::BADSTORE),
+                _ => Err(PmError::PERMISSION),
+            };
+        }
+        let Handle::Proc(c, item) = m else {
+            return Err(PmError::PERMISSION);
+        };
         if c != cluster::CONTROL {
             return Err(PmError::PERMISSION);
         }
         match item {
             1 => {
-                if client.user_id.is_some_and(|u| u != 0) {
+                if Access::of(client, self.settings.all_access) == Access::Denied {
                     return Err(PmError::PERMISSION);
                 }
-                self.settings.threads = u32::try_from(value)? != 0;
+                match u32::try_from(value)? {
+                    v @ (0 | 1) => self.settings.threads = v == 1,
+                    _ => return Err(PmError::BADSTORE),
+                }
             }
             2 => self.clients.entry(client.slot).or_default().threads = u32::try_from(value)? != 0,
             3 => self.clients.entry(client.slot).or_default().cgroups = String::try_from(value)?,

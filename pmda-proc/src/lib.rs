@@ -19,6 +19,7 @@
 pub mod access;
 pub mod agent;
 pub mod descs;
+pub mod hotproc;
 pub mod load;
 pub mod names;
 pub mod pidtab;
@@ -50,6 +51,8 @@ pub struct ProcConfig {
     pub all_access: bool,
     /// Threads in the process instance domain for every client.
     pub threads: bool,
+    /// The hot-process predicate file (pmdaproc's `hotproc.conf`).
+    pub hotproc_config: PathBuf,
 }
 
 impl Default for ProcConfig {
@@ -59,6 +62,7 @@ impl Default for ProcConfig {
             domain: DOMAIN,
             all_access: false,
             threads: false,
+            hotproc_config: PathBuf::from("/var/lib/pcp/pmdas/proc/hotproc.conf"),
         }
     }
 }
@@ -88,6 +92,13 @@ pub fn proc_pmda(config: ProcConfig) -> Result<ProcPmda, ProcError> {
         path: config.root.join("proc"),
         source,
     })?;
+    let hot =
+        hotproc::HotProc::start(&config.root, config.hotproc_config.clone()).map_err(|source| {
+            ProcError::Proc {
+                path: config.root.join("proc"),
+                source,
+            }
+        })?;
     let agent = ProcAgent::new(
         dir,
         config.domain,
@@ -95,6 +106,7 @@ pub fn proc_pmda(config: ProcConfig) -> Result<ProcPmda, ProcError> {
             all_access: config.all_access,
             threads: config.threads,
         },
+        hot,
     );
     let mut table = Metrics::new(config.domain);
     for def in descs::METRICS {

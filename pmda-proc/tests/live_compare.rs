@@ -71,7 +71,7 @@ fn pminfo(args: &[&str], names: &[String]) -> String {
 }
 
 /// The trees compared (grown as the agent grows).
-const TREES: &[&str] = &["proc"];
+const TREES: &[&str] = &["proc", "hotproc"];
 
 /// Names pmdaproc serves that come from the derived-metric configuration
 /// (`/etc/pcp/derived/proc.conf`), not from the agent.

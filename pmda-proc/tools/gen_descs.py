@@ -285,6 +285,16 @@ PRESSURE = {"avg10sec": "averaged over 10 seconds", "avg1min": "averaged over 1 
             "avg5min": "averaged over 5 minutes", "total": "total time"}
 
 
+# Metrics clients may store into (pmdaproc's store callback accepts them).
+STORABLE = {
+    "proc.control.all.threads", "proc.control.perclient.threads", "proc.control.perclient.cgroups",
+    "hotproc.control.refresh", "hotproc.control.config", "hotproc.control.reload_config",
+    "acct.control.open_retry_interval", "acct.control.check_acct_interval",
+    "acct.control.file_size_threshold", "acct.control.lifetime", "acct.control.refresh",
+    "acct.control.enable_acct",
+}
+
+
 def help_for(name):
     """Our one-line help for a metric name."""
     if name in OTHER:
@@ -358,6 +368,8 @@ def main():
         if indom != "PM_INDOM_NULL":
             d += f".indom(&{INDOMS[int(indom.split('.')[1])][0]})"
         d += f".oneline(\"{text}\")"
+        if name in STORABLE:
+            d += ".storable()"
         out.write(f"    {d},\n")
     out.write("];\n")
 
