@@ -21,8 +21,10 @@ impl Drop for Busy {
 
 fn host() -> Host {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = ProcConfig::default();
-    cfg.hotproc_config = dir.path().join("none.conf");
+    let cfg = ProcConfig {
+        hotproc_config: dir.path().join("none.conf"),
+        ..Default::default()
+    };
     let mut host = Host::new().with_client(ClientContext::user(0, 0));
     host.load(Box::new(proc_pmda(cfg).unwrap())).unwrap();
     host
