@@ -10,6 +10,8 @@ use pcp_core::agent::{Agent, Fetch, Sink};
 use pcp_core::{ClientContext, InDom, Instance, LabelSet, PmError, Value};
 
 use crate::access::{Access, AsUser};
+use crate::acct::Acct;
+use crate::cgroups::{self, CgMetric, Cgroups};
 use crate::hotproc::{HotProc, Preds, Totals};
 use crate::load::load;
 use crate::pidtab::{file, PidTable};
@@ -35,11 +37,22 @@ pub enum Handle {
     HotGlobal(u32),
     /// `hotproc.predicate.*` (cluster 61).
     HotPred(u32),
+    /// A `cgroup.*` metric.
+    Cgroup(CgMetric),
+    /// An `acct.*` metric (cluster 70) by item.
+    Acct(u32),
 }
 
 impl Handle {
-    /// The handle of metric (`cluster`, `item`) of pmdaproc's table.
-    pub fn of(cluster: u32, item: u32) -> Option<Handle> {
+    /// The handle of a metric of pmdaproc's table.
+    pub fn of(def: &pcp_core::agent::MetricDef) -> Option<Handle> {
+        let (cluster, item) = (def.cluster, def.item);
+        if def.name.starts_with("cgroup.") {
+            return CgMetric::of(def.name).map(Handle::Cgroup);
+        }
+        if cluster == 70 {
+            return Some(Handle::Acct(item));
+        }
         match cluster {
             8 | 9 | 10 | 11 | 12 | 13 | 24 | 31 | 32 | 33 | 51 | 62 | 69 | 72 | 74 => {
                 Some(Handle::Proc(cluster, item))
@@ -65,6 +78,8 @@ pub struct Settings {
     pub all_access: bool,
     /// Threads in the process instance domain for every client.
     pub threads: bool,
+    /// Clock ticks per second, when not this machine's.
+    pub hertz: Option<u64>,
 }
 
 /// The proc agent.
@@ -87,12 +102,14 @@ pub struct ProcAgent {
     /// The hot processes of the current request, by pid.
     hot_visible: Vec<(u32, Preds)>,
     hot_totals: Option<Totals>,
+    cg: Cgroups,
+    acct: Acct,
 }
 
 impl ProcAgent {
     /// An agent at `domain` reading `dir` (`ROOT/proc`), with hot
     /// processes chosen by `hot`.
-    pub fn new(dir: ProcDir, domain: u32, settings: Settings, hot: HotProc) -> ProcAgent {
+    pub fn new(dir: ProcDir, domain: u32, settings: Settings, hot: HotProc, acct: Acct) -> ProcAgent {
         // SAFETY: sysconf has no preconditions.
         let (hz, page) = unsafe {
             (
@@ -100,6 +117,7 @@ impl ProcAgent {
                 libc::sysconf(libc::_SC_PAGESIZE),
             )
         };
+        let hz = settings.hertz.map_or(hz, |h| h as i64);
         let mut buf = Vec::new();
         let ttys = dir
             .read_global("tty/drivers", &mut buf)
@@ -127,6 +145,8 @@ impl ProcAgent {
             hot,
             hot_visible: Vec::new(),
             hot_totals: None,
+            cg: Cgroups::new(hz.max(1) as u64),
+            acct,
         }
     }
 
@@ -207,6 +227,108 @@ impl ProcAgent {
         self.per_process(c, item, &pids, out)
     }
 
+    fn acct_value(&mut self, item: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
+        let c = self.acct.controls;
+        match item {
+            23 => out.set(c.open_retry_interval),
+            24 => out.set(c.check_acct_interval),
+            25 => out.set(c.file_size_threshold),
+            26 => out.set(c.lifetime),
+            27 => out.set(c.refresh),
+            28 => out.set(u32::from(c.enable_acct)),
+            _ => {
+                if self.access == Access::Denied {
+                    return Ok(());
+                }
+                let hz = self.acct.hertz();
+                for r in self.acct.records() {
+                    let v: Value = match item {
+                        0 => u32::from(r.tty).into(),
+                        1 => r.exitcode.into(),
+                        2 => r.uid.into(),
+                        3 => r.gid.into(),
+                        4 => r.pid.into(),
+                        5 => r.ppid.into(),
+                        6 => r.btime.into(),
+                        7 => (r.etime / hz).into(),
+                        8 => (r.utime as f32 / hz).into(),
+                        9 => (r.stime as f32 / hz).into(),
+                        10 => r.mem.into(),
+                        11 => r.io.into(),
+                        12 => r.rw.into(),
+                        13 => r.minflt.into(),
+                        14 => r.majflt.into(),
+                        15 => r.swaps.into(),
+                        16 => self.look.ttys.name(u32::from(r.tty)).into(),
+                        17 => self.look.ids.user(r.uid).into(),
+                        18 => self.look.ids.group(r.gid).into(),
+                        19..=22 => {
+                            let bit = [1u8, 2, 8, 16][item as usize - 19];
+                            u32::from(r.flag & bit != 0).into()
+                        }
+                        _ => return Err(PmError::PMID),
+                    };
+                    out.put(r.pid, v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn cgroup_value(&mut self, m: CgMetric, out: &mut Sink<'_>) -> Result<(), PmError> {
+        let mut got = Vec::new();
+        if let Some(v) = cgroups::metric::values(m, &self.cg, |serial, name, v| got.push((serial, name, v)))? {
+            out.set(v);
+            return Ok(());
+        }
+        for (serial, name, v) in got {
+            if let Some(id) = self.cg.id(serial, &name) {
+                out.put(id, v);
+            }
+        }
+        Ok(())
+    }
+
+    /// The instances of a control-group instance domain, read afresh.
+    fn cgroup_instances(&mut self, serial: u32) -> Result<Vec<(u32, String)>, PmError> {
+        use cgroups::Group;
+        let probe = match serial {
+            37 => CgMetric::Subsys(0),
+            38 => CgMetric::Mounts(false),
+            22 => CgMetric::PerCpu,
+            27 => CgMetric::Blkio { per_dev: true, file: "io_serviced", op: 4 },
+            17 => CgMetric::Io(0),
+            s => {
+                let g = [Group::Cpuset, Group::Cpuacct, Group::Cpusched, Group::Memory, Group::NetCls, Group::Blkio, Group::V2]
+                    .into_iter()
+                    .find(|g| g.indom() == s)
+                    .ok_or(PmError::INDOM)?;
+                CgMetric::Container(g)
+            }
+        };
+        let need: Vec<Group> = probe.group().into_iter().collect();
+        self.cg.refresh(&self.dir, &need);
+        let mut names = Vec::new();
+        if let CgMetric::Container(g) = probe {
+            names = self.cg.groups.get(&g).map(|v| v.iter().map(|d| d.name.clone()).collect()).unwrap_or_default();
+        } else if matches!(probe, CgMetric::Blkio { per_dev: true, .. }) {
+            // Every (group, device) pair any block I/O file lists.
+            for d in self.cg.groups.get(&Group::Blkio).into_iter().flatten() {
+                for dv in cgroups::metric::blkio_devices(d, &self.cg) {
+                    if let Some(dev) = self.cg.device(dv) {
+                        names.push(format!("{}::{dev}", d.name));
+                    }
+                }
+            }
+        } else {
+            cgroups::metric::values(probe, &self.cg, |_, name, _| names.push(name))?;
+        }
+        Ok(names
+            .into_iter()
+            .filter_map(|n| Some((self.cg.id(serial, &n)?, n)))
+            .collect())
+    }
+
     fn hot_global(&mut self, item: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
         let t = self.hot_totals.unwrap_or_default();
         let s = self.hot.state().lock();
@@ -258,6 +380,9 @@ impl Agent for ProcAgent {
         let mut runq = false;
         let mut needs_listing = false;
         let mut hot = false;
+        let mut cgroups = false;
+        let mut acct = false;
+        let mut cg_need = Vec::new();
         for m in fetch.metrics() {
             match *m {
                 Handle::Proc(c, item) => match (c, item) {
@@ -277,7 +402,24 @@ impl Agent for ProcAgent {
                     need_hot |= psvalues::files_for(c, item);
                 }
                 Handle::HotGlobal(_) | Handle::HotPred(_) => hot = true,
+                Handle::Acct(_) => acct = true,
+                Handle::Cgroup(cm) => {
+                    cgroups = true;
+                    if let Some(g) = cm.group() {
+                        if !cg_need.contains(&g) {
+                            cg_need.push(g);
+                        }
+                    }
+                }
             }
+        }
+        if cgroups {
+            self.cg.refresh(&self.dir, &cg_need);
+        }
+        // Exited processes are anyone's business only with credentials,
+        // as pmdaproc decides.
+        if acct && self.access != Access::Denied {
+            self.acct.refresh();
         }
         if hot {
             let s = self.hot.state().lock();
@@ -348,6 +490,8 @@ impl Agent for ProcAgent {
         let (c, item) = match m {
             Handle::Proc(c, item) => (c, item),
             Handle::Hot(c, item) => return self.hot_value(c, item, out),
+            Handle::Cgroup(cm) => return self.cgroup_value(cm, out),
+            Handle::Acct(item) => return self.acct_value(item, out),
             Handle::HotGlobal(item) => return self.hot_global(item, out),
             Handle::HotPred(item) => {
                 for (pid, p) in &self.hot_visible {
@@ -434,8 +578,18 @@ impl Agent for ProcAgent {
             }
             return Ok(v);
         }
+        if indom.serial() == 40 {
+            if Access::of(client, self.settings.all_access) != Access::Denied {
+                self.acct.refresh();
+            }
+            return Ok(self.acct.records().map(|r| Instance::new(r.pid, r.comm.clone())).collect());
+        }
         if indom.serial() != PROC_INDOM {
-            return Err(PmError::INDOM);
+            return Ok(self
+                .cgroup_instances(indom.serial())?
+                .into_iter()
+                .map(|(id, n)| Instance::new(id, n))
+                .collect());
         }
         self.list(client);
         Ok(self
@@ -449,17 +603,53 @@ impl Agent for ProcAgent {
             .collect())
     }
 
-    /// Each process is labelled with its pid, as pmdaproc labels it.
+    /// Each process (hot or not) is labelled with its pid, each control
+    /// group with its path (and device or CPU), as pmdaproc labels them.
     fn instance_labels(
         &mut self,
         indom: InDom,
         client: &ClientContext,
     ) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        let serial = indom.serial();
+        if serial == PROC_INDOM || serial == HOTPROC_INDOM {
+            return Ok(self
+                .instances(indom, client)?
+                .into_iter()
+                .map(|i| (i.id, LabelSet::new().with("pid", i.id)))
+                .collect());
+        }
+        if matches!(serial, 37 | 38 | 40) {
+            return Ok(Vec::new());
+        }
         Ok(self
-            .instances(indom, client)?
+            .cgroup_instances(serial)?
             .into_iter()
-            .map(|i| (i.id, LabelSet::new().with("pid", i.id)))
+            .map(|(id, name)| {
+                let set = match (serial, name.rsplit_once("::")) {
+                    (17 | 27, Some((cg, dev))) => LabelSet::new().with("cgroup", cg).with("device_name", dev),
+                    (22, Some((cg, cpu))) => {
+                        LabelSet::new().with("cgroup", cg).with("cpu", cpu.trim_start_matches("cpu"))
+                    }
+                    _ => LabelSet::new().with("cgroup", name.as_str()),
+                };
+                (id, set)
+            })
             .collect())
+    }
+
+    /// Control-group instance domains say what kind of device they are.
+    fn labels(&self, target: pcp_core::LabelTarget, _: &ClientContext) -> LabelSet {
+        let pcp_core::LabelTarget::InDom(indom) = target else {
+            return LabelSet::new();
+        };
+        let kind = match indom.serial() {
+            20..=23 => "cpu",
+            24 => "memory",
+            25 => "interface",
+            26 | 27 | 17 => "block",
+            _ => return LabelSet::new(),
+        };
+        LabelSet::new().with("device_type", kind)
     }
 
     fn store(
@@ -485,6 +675,25 @@ impl Agent for ProcAgent {
                 10 => self.hot.reload().map_err(|_| PmError::BADSTORE),
                 _ => Err(PmError::PERMISSION),
             };
+        }
+        if let Handle::Acct(item) = m {
+            if client.user_id != Some(0) {
+                return Err(PmError::PERMISSION);
+            }
+            let c = &mut self.acct.controls;
+            match item {
+                23 => c.open_retry_interval = u32::try_from(value)?,
+                24 => c.check_acct_interval = u32::try_from(value)?,
+                25 => c.file_size_threshold = u64::try_from(value)?,
+                26 => c.lifetime = u32::try_from(value)?,
+                27 => match u32::try_from(value)? {
+                    0 => return Err(PmError::PERMISSION),
+                    v => c.refresh = v,
+                },
+                28 => self.acct.set_enabled(u32::try_from(value)? != 0),
+                _ => return Err(PmError::PERMISSION),
+            }
+            return Ok(());
         }
         let Handle::Proc(c, item) = m else {
             return Err(PmError::PERMISSION);

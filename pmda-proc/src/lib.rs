@@ -17,7 +17,9 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod access;
+pub mod acct;
 pub mod agent;
+pub mod cgroups;
 pub mod descs;
 pub mod hotproc;
 pub mod load;
@@ -53,6 +55,12 @@ pub struct ProcConfig {
     pub threads: bool,
     /// The hot-process predicate file (pmdaproc's `hotproc.conf`).
     pub hotproc_config: PathBuf,
+    /// The system's process accounting file (PCP's
+    /// `PCP_PACCT_SYSTEM_PATH`), below `root`.
+    pub pacct: String,
+    /// Clock ticks per second of the machine the tree comes from
+    /// (pmdaproc's `PROC_HERTZ`); this machine's when `None`.
+    pub hertz: Option<u64>,
 }
 
 impl Default for ProcConfig {
@@ -63,6 +71,8 @@ impl Default for ProcConfig {
             all_access: false,
             threads: false,
             hotproc_config: PathBuf::from("/var/lib/pcp/pmdas/proc/hotproc.conf"),
+            hertz: None,
+            pacct: "/var/account/pacct".into(),
         }
     }
 }
@@ -105,12 +115,21 @@ pub fn proc_pmda(config: ProcConfig) -> Result<ProcPmda, ProcError> {
         Settings {
             all_access: config.all_access,
             threads: config.threads,
+            hertz: config.hertz,
         },
         hot,
+        acct::Acct::new(
+            config.root.join(config.pacct.trim_start_matches('/')),
+            config.root.join("var/lib/pcp/pmcd/pacct"),
+            config.hertz.unwrap_or_else(|| {
+                // SAFETY: sysconf has no preconditions.
+                unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64
+            }),
+        ),
     );
     let mut table = Metrics::new(config.domain);
     for def in descs::METRICS {
-        if let Some(h) = Handle::of(def.cluster, def.item) {
+        if let Some(h) = Handle::of(def) {
             table.add_def(def, h)?;
         }
     }
