@@ -9,13 +9,11 @@ mod pmcd_support;
 #[path = "../pcp-core/examples/pdu_test_pmda.rs"]
 mod example;
 
-#[path = "../src/pmcd.rs"]
-mod pmcd;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use example::agent::TestAgent;
+use pcp_agent::pmcd;
 use pcp_core::render::pminfo::{render, Flags};
 use pcp_core::{Host, Pmda, Value};
 use pmcd_support::*;
