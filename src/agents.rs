@@ -11,7 +11,7 @@ use pcp_core::{Host, Pmda};
 use crate::simple::simple_pmda;
 
 /// Every agent this binary knows, in load order.
-pub const ALL_AGENTS: &[&str] = &["linux", "prometheus", "bpftrace", "simple"];
+pub const ALL_AGENTS: &[&str] = &["linux", "prometheus", "bpftrace", "nagios", "simple"];
 
 /// The agents loaded when `--agents` is not given.
 pub const DEFAULT_AGENTS: &str = "linux,prometheus,simple";
@@ -19,7 +19,7 @@ pub const DEFAULT_AGENTS: &str = "linux,prometheus,simple";
 /// Agent options, shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AgentOptions {
-    /// Agents to load, comma-separated: linux, prometheus, bpftrace, simple.
+    /// Agents to load, comma-separated: linux, prometheus, bpftrace, nagios, simple.
     #[arg(long, global = true, value_delimiter = ',', default_value = DEFAULT_AGENTS)]
     pub agents: Vec<String>,
 
@@ -71,8 +71,17 @@ pub struct AgentOptions {
     #[arg(long, global = true, value_name = "FILE")]
     pub bpftrace_config: Option<PathBuf>,
 
+    /// nagios: the directory of NAME.check (plugins to run) and
+    /// NAME.perfdata (Nagios perfdata files to follow) files.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub nagios_config: Option<PathBuf>,
+
+    /// nagios: plugins run at once, at most.
+    #[arg(long, global = true, value_name = "N", default_value_t = 4)]
+    pub nagios_workers: usize,
+
     /// Serve agent NAME at DOMAIN instead of its own (linux 60, prometheus
-    /// 144, bpftrace 151, simple 253), as a PCP agent's `-d`; repeatable or
+    /// 144, bpftrace 151, nagios 510, simple 253), as a PCP agent's `-d`; repeatable or
     /// comma-separated, e.g. `--agent-domain simple=498,linux=61`.
     #[arg(long, global = true, value_name = "NAME=DOMAIN", value_delimiter = ',')]
     pub agent_domain: Vec<String>,
@@ -94,7 +103,7 @@ pub struct Registration {
 #[derive(Debug, thiserror::Error)]
 pub enum AgentsError {
     /// A name in `--agents` that is not an agent.
-    #[error("unknown agent {0:?}: the agents are linux, prometheus, bpftrace, simple")]
+    #[error("unknown agent {0:?}: the agents are linux, prometheus, bpftrace, nagios, simple")]
     Unknown(String),
     /// An agent failed to start.
     #[error("agent {agent}: {message}")]
@@ -170,9 +179,10 @@ impl AgentOptions {
                 .ok_or_else(|| bad("expected NAME=DOMAIN"))?;
             let agent = agent.trim();
             if !ALL_AGENTS.contains(&agent) {
-                return Err(bad(
-                    "unknown agent: the agents are linux, prometheus, bpftrace, simple",
-                ));
+                return Err(bad(&format!(
+                    "unknown agent: the agents are {}",
+                    ALL_AGENTS.join(", ")
+                )));
             }
             let domain: u32 = domain
                 .trim()
@@ -201,14 +211,16 @@ impl AgentOptions {
             "linux" => Ok(pmda_linux::DOMAIN),
             "prometheus" => Ok(pmda_prometheus::DOMAIN),
             "bpftrace" => Ok(pmda_bpftrace::DOMAIN),
+            "nagios" => Ok(pmda_nagios::DOMAIN),
             other => Err(AgentsError::Unknown(other.to_string())),
         }
     }
 
     /// The agent's registration with pmcd (domains and top-level names),
     /// found without starting agents that keep state or run sources: the
-    /// prometheus agent's one name is its root, the bpftrace agent's is
-    /// `bpftrace`; the linux and simple agents' names come from their
+    /// prometheus agent's one name is its root, the bpftrace and nagios
+    /// agents' are `bpftrace` and `nagios`; the linux and simple agents'
+    /// names come from their
     /// static tables (building them reads /proc but writes nothing).
     pub fn registration(&self, name: &str) -> Result<Registration, AgentsError> {
         let own_domain = Self::own_domain(name)?;
@@ -216,6 +228,7 @@ impl AgentOptions {
         let prefixes = match name {
             "prometheus" => vec![self.prometheus_root.clone()],
             "bpftrace" => vec!["bpftrace".to_string()],
+            "nagios" => vec!["nagios".to_string()],
             _ => self.build_own(name)?.namespace().top_level(),
         };
         Ok(Registration {
@@ -259,6 +272,12 @@ impl AgentOptions {
                     if !c.is_file() {
                         return Err(missing("configuration file", c));
                     }
+                }
+            }
+            "nagios" => {
+                let dir = self.nagios_config();
+                if !dir.is_dir() {
+                    return Err(missing("config directory", &dir));
                 }
             }
             _ => {}
@@ -323,8 +342,26 @@ impl AgentOptions {
                     pmda_bpftrace::BpftracePmda::new(cfg).map_err(|e| start(&e))?,
                 ))
             }
+            "nagios" => {
+                let cfg = pmda_nagios::NagiosConfig {
+                    config_dir: self.nagios_config(),
+                    state_dir: Some(self.state_dir()),
+                    workers: self.nagios_workers,
+                    ..Default::default()
+                };
+                let agent = pmda_nagios::nagios_pmda(cfg).map_err(|e| start(&e))?;
+                Ok(Box::new(agent))
+            }
             other => Err(AgentsError::Unknown(other.to_string())),
         }
+    }
+
+    /// The nagios config dir: the option, else the one shipped with the
+    /// agent's crate (checks of this machine's load, disk and users).
+    pub fn nagios_config(&self) -> PathBuf {
+        self.nagios_config.clone().unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/pmda-nagios/config.d"))
+        })
     }
 
     /// The options that configure agent `name`, as command-line arguments
@@ -378,6 +415,13 @@ impl AgentOptions {
                 if let Some(c) = &self.bpftrace_config {
                     a.extend(["--bpftrace-config".to_string(), abs(c)]);
                 }
+            }
+            "nagios" => {
+                a.extend(["--nagios-config".to_string(), abs(&self.nagios_config())]);
+                a.extend([
+                    "--nagios-workers".to_string(),
+                    self.nagios_workers.to_string(),
+                ]);
             }
             _ => {}
         }

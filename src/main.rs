@@ -91,7 +91,7 @@ enum Command {
     },
     /// Run one agent as a daemon PMDA under pmcd (PDUs on stdin/stdout).
     Pmda {
-        /// The agent: linux, prometheus, bpftrace or simple.
+        /// The agent: linux, prometheus, bpftrace, nagios or simple.
         agent: String,
         /// Start not ready and tell pmcd when ready (the pmcd.conf line says `notready`).
         #[arg(long)]
@@ -124,10 +124,10 @@ enum Command {
     },
     /// Register an agent with the local pmcd (namespace and pmcd.conf), as PCP's Install does.
     Install {
-        /// The agent: linux, prometheus, bpftrace or simple.
+        /// The agent: linux, prometheus, bpftrace, nagios or simple.
         agent: String,
         /// Serve the agent at this domain instead of its own (linux 60,
-        /// prometheus 144, bpftrace 151, simple 253); its pmcd.conf label is
+        /// prometheus 144, bpftrace 151, nagios 510, simple 253); its pmcd.conf label is
         /// then AGENT_DOMAIN, so one agent can be installed at several.
         #[arg(long)]
         domain: Option<u32>,
@@ -175,6 +175,10 @@ enum Command {
 }
 
 fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
+    // Agents whose names come from their first results (a plugin's
+    // perfdata labels, a script's variables) get them before names are
+    // resolved; agents with nothing to wait for return at once.
+    host.wait_ready(Duration::from_secs(5));
     let mut metrics: Vec<(String, Pmid)> = Vec::new();
     let mut failed = false;
     let roots: Vec<String> = if names.is_empty() {
@@ -194,9 +198,6 @@ fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
                 }
             },
         }
-    }
-    if flags.fetch {
-        host.wait_ready(Duration::from_secs(5));
     }
     print!("{}", pminfo::render(host, &metrics, flags));
     if failed {
