@@ -15,8 +15,10 @@
 //!    for PCP's own pmdalinux at 60, pmdaopenmetrics at 144, pmdabpftrace
 //!    at 151), our line taking its place;
 //! 3. SIGHUP to pmcd (`pmsignal -a -s HUP pmcd`, or a given pid), then a
-//!    wait until pmcd reports the agent answering (`pmcd.agent.status` 0
-//!    for its label and domain) and serves names below its first prefix.
+//!    wait until the agent's process runs, pmcd reports it answering
+//!    (`pmcd.agent.status` 0 for its label and domain) and serves names
+//!    below its first prefix. Remove waits for our process to exit and
+//!    for the restored agents to answer.
 //!
 //! What `replace` takes out (the culled pmcd.conf lines, the replaced PMNS
 //! subtrees, and PCP's dynamic entries it keeps as they were) is first
@@ -33,6 +35,7 @@
 
 mod conf;
 mod pmns;
+mod procs;
 mod saved;
 mod wait;
 
@@ -244,6 +247,10 @@ struct Expect {
     running: Vec<(String, u32)>,
     /// Labels that must be gone.
     gone: Vec<String>,
+    /// Agent commands whose processes must have exited.
+    exited: Vec<Vec<String>>,
+    /// Agent commands whose processes must run.
+    started: Vec<Vec<String>>,
     /// Prefixes that must have names below them.
     present: Vec<String>,
     /// Prefixes that must have none.
@@ -281,6 +288,16 @@ fn wait_for(opts: &InstallOptions, expect: &Expect) -> Result<(), String> {
                 if let Some(s) = states.iter().find(|s| &s.label == label) {
                     missing.push(format!("{} still", s.describe()));
                 }
+            }
+        }
+        for argv in &expect.started {
+            if !procs::process_runs(argv) {
+                missing.push(format!("the agent {} does not run", argv.join(" ")));
+            }
+        }
+        for argv in &expect.exited {
+            if procs::process_runs(argv) {
+                missing.push(format!("the agent {} still runs", argv.join(" ")));
             }
         }
         for p in &expect.present {
@@ -323,6 +340,7 @@ pub fn install(opts: &InstallOptions) -> Result<Vec<String>, String> {
         &read(&opts.pmcd_conf)?,
         &line,
         &opts.name,
+        &opts.agent,
         opts.domain,
         opts.replace,
     )
@@ -408,10 +426,25 @@ pub fn install(opts: &InstallOptions) -> Result<Vec<String>, String> {
             opts,
             &Expect {
                 running: vec![(opts.name.clone(), opts.domain)],
+                started: conf::pipe_command(&line).into_iter().collect(),
                 present: vec![opts.prefixes[0].clone()],
                 ..Default::default()
             },
         )?;
+        // A culled agent that outlives its pipe (pmdabpftrace's Python
+        // child keeps it open) is stopped, as PCP's cull does.
+        let pmcds = match opts.reload {
+            Reload::Pid(pid) => vec![pid],
+            _ => procs::pmcds_reading(&opts.pmcd_conf),
+        };
+        for argv in edit.culled.iter().filter_map(|l| conf::pipe_command(l)) {
+            for pid in procs::stop_children(&pmcds, &argv, Duration::from_secs(3)) {
+                changes.push(format!(
+                    "stopped pid {pid} ({}), still running after pmcd let it go",
+                    argv.join(" ")
+                ));
+            }
+        }
     }
     Ok(changes)
 }
@@ -425,7 +458,12 @@ pub fn remove(opts: &InstallOptions) -> Result<Vec<String>, String> {
     validate(opts)?;
     let saved_path = opts.saved_path();
     let record = saved::load(&saved_path)?;
-    let edit = conf::remove_edit(&read(&opts.pmcd_conf)?, &opts.name, &record.conf_lines);
+    let edit = conf::remove_edit(
+        &read(&opts.pmcd_conf)?,
+        &opts.name,
+        &opts.agent,
+        &record.conf_lines,
+    );
     let mut changes = edit.changes;
     let conf_changed = edit.text != read(&opts.pmcd_conf)?;
     let root = read(&opts.root())?;
@@ -497,13 +535,26 @@ pub fn remove(opts: &InstallOptions) -> Result<Vec<String>, String> {
             opts.prefixes.iter().cloned().partition(|p| {
                 back.contains(&p) || (record.kept.contains(p) && !restored.is_empty())
             });
+        // A restored agent may have our label (PCP's linux, bpftrace):
+        // then ours is gone when its process is.
+        let gone = if restored.iter().any(|(l, _)| *l == opts.name) {
+            Vec::new()
+        } else {
+            vec![opts.name.clone()]
+        };
         wait_for(
             opts,
             &Expect {
                 running: restored,
-                gone: vec![opts.name.clone()],
+                gone,
+                exited: edit
+                    .removed
+                    .iter()
+                    .filter_map(|l| conf::pipe_command(l))
+                    .collect(),
                 present,
                 absent,
+                ..Default::default()
             },
         )?;
     }

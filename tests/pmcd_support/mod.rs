@@ -253,19 +253,39 @@ pub fn root_block(entries: &[String]) -> String {
 
 impl Drop for PrivatePmcd {
     fn drop(&mut self) {
-        // SIGTERM lets pmcd close its agents' pipes; they exit on EOF.
+        // SIGTERM lets pmcd close its agents' pipes; they exit on EOF. An
+        // agent that does not (pmdabpftrace: its Python child holds the
+        // pipe) is stopped too, so no test leaves processes behind.
+        let agents = self.agent_pids();
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(3);
+        let mut exited = false;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                exited = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let alive = |pid: &u32| Path::new(&format!("/proc/{pid}")).exists();
+        for (sig, wait) in [("-TERM", 2000), ("-KILL", 0)] {
+            let left: Vec<String> = agents
+                .iter()
+                .filter(|p| alive(p))
+                .map(u32::to_string)
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            let _ = Command::new("kill").arg(sig).args(&left).status();
+            let _ = wait_until(Duration::from_millis(wait), || !agents.iter().any(alive));
+        }
     }
 }
 
