@@ -366,7 +366,8 @@ fn replace_then_remove(
     // PCP's agent is gone: pmcd closed its pipe, and install stopped it if
     // it lingered (pmdabpftrace's Python child holds the pipe open).
     assert!(
-        wait_until(Duration::from_secs(5), || agent_pids_running(p, theirs).is_empty()),
+        wait_until(Duration::from_secs(5), || agent_pids_running(p, theirs)
+            .is_empty()),
         "PCP's agent still runs: {:?}",
         agent_cmdlines(p)
     );
