@@ -1,7 +1,7 @@
 //! Helpers shared by the `serve_*` tests: start `pcp-agent serve` (and
 //! real pmproxy) on free loopback ports, a small HTTP/1.1 client, and the
-//! choice of metrics (our linux agent's when it is available, else the
-//! simple agent's). Every wait is bounded; children are killed on drop.
+//! choice of metrics (our linux agent's, as pmproxy serves PCP's
+//! pmdalinux). Every wait is bounded; children are killed on drop.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -89,30 +89,28 @@ pub struct Metrics {
     pub parent: &'static str,
 }
 
-/// Our linux agent's metrics when it is available, else the simple agent's.
-pub fn our_metrics() -> Metrics {
-    if linux_agent_available() {
-        Metrics {
-            page: "kernel.all.load,kernel.all.cpu.user,kernel.all.cpu.sys,kernel.all.cpu.idle,\
-                   kernel.all.pswitch,hinv.ncpu,mem.util.used,mem.util.free,disk.dev.read_bytes,\
-                   disk.dev.write_bytes,network.interface.in.bytes,network.interface.out.bytes",
-            agents: "linux,simple",
-            indom_gauge: "kernel.all.load",
-            singular: "hinv.ncpu",
-            counter: "kernel.all.cpu.user",
-            parent: "kernel.all",
-        }
-    } else {
-        eprintln!("note: the linux agent is not available; using the simple agent's metrics");
-        Metrics {
-            page: "simple",
-            agents: "simple",
-            indom_gauge: "simple.color",
-            singular: "simple.numfetch",
-            counter: "simple.time.user",
-            parent: "simple",
-        }
+/// Our linux agent's metrics (the same names pmproxy serves from PCP's
+/// pmdalinux). `None` when the linux agent does not load here: the test
+/// is then skipped, or fails under CI and `./test.sh` (see
+/// `pcp_core::testing::require`); it never falls back to other metrics.
+pub fn our_metrics() -> Option<Metrics> {
+    if !pcp_core::testing::require(
+        "linux agent",
+        linux_agent_available(),
+        "our linux agent does not load here (it serves kernel.all.load)",
+    ) {
+        return None;
     }
+    Some(Metrics {
+        page: "kernel.all.load,kernel.all.cpu.user,kernel.all.cpu.sys,kernel.all.cpu.idle,\
+               kernel.all.pswitch,hinv.ncpu,mem.util.used,mem.util.free,disk.dev.read_bytes,\
+               disk.dev.write_bytes,network.interface.in.bytes,network.interface.out.bytes",
+        agents: "linux,simple",
+        indom_gauge: "kernel.all.load",
+        singular: "hinv.ncpu",
+        counter: "kernel.all.cpu.user",
+        parent: "kernel.all",
+    })
 }
 
 /// The same roles served by PCP's own pmdalinux behind pmcd.
