@@ -53,6 +53,8 @@ pub(crate) struct Request {
     pub path: String,
     /// The raw query string (after `?`), possibly empty.
     pub query: String,
+    /// The `Accept` header's value (empty when there was none).
+    pub accept: String,
     /// The body (empty unless a POST sent one).
     pub body: Vec<u8>,
     /// The request's deadline (handlers stop long work past it).
@@ -467,6 +469,7 @@ impl Conn {
                 method: head.method,
                 path,
                 query,
+                accept: head.accept,
                 body,
                 deadline: started + limits.request_timeout,
             },
@@ -560,6 +563,7 @@ struct Head {
     content_length: usize,
     chunked: bool,
     expect_continue: bool,
+    accept: String,
 }
 
 fn bad(msg: impl Into<String>) -> ReadError {
@@ -631,6 +635,7 @@ fn parse_head(raw: &[u8]) -> Result<Head, ReadError> {
         content_length: 0,
         chunked: false,
         expect_continue: false,
+        accept: String::new(),
     };
     let mut saw_length = false;
     for l in lines {
@@ -670,6 +675,11 @@ fn parse_head(raw: &[u8]) -> Result<Head, ReadError> {
             } else if v.split(',').any(|t| t.trim() == "keep-alive") {
                 head.keep_alive = true;
             }
+        } else if name.eq_ignore_ascii_case("accept") {
+            if !head.accept.is_empty() {
+                head.accept.push(',');
+            }
+            head.accept.push_str(value);
         } else if name.eq_ignore_ascii_case("expect") {
             if value.eq_ignore_ascii_case("100-continue") {
                 head.expect_continue = true;

@@ -25,7 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pcp_core::render::openmetrics::ExpositionCache;
+use pcp_core::render::openmetrics::{ExpositionCache, Format};
 use pcp_core::{Host, PmError};
 
 use self::context::Contexts;
@@ -222,11 +222,28 @@ impl Service {
     }
 
     /// `/metrics`: the exposition of every metric under the `names=`
-    /// (or `name=`, `prefix=`, `target=`) prefixes, all if none.
+    /// (or `name=`, `prefix=`, `target=`) prefixes, all if none, in
+    /// OpenMetrics text when the `Accept` header asks for it first and
+    /// Prometheus text otherwise; `format=openmetrics` or
+    /// `format=prometheus` overrides the header.
     fn metrics(&self, req: &Request) -> Response {
         let q = match Query::parse(&req.query) {
             Ok(q) => q,
             Err(e) => return error_response(400, None, &e.to_string()),
+        };
+        let format = match q.get("format") {
+            None => Format::negotiate(&req.accept),
+            Some("openmetrics") => Format::OpenMetrics,
+            Some("prometheus") => Format::Prometheus,
+            Some(other) => {
+                return error_response(
+                    400,
+                    None,
+                    &format!(
+                        "{other} - invalid 'format' parameter value: use openmetrics or prometheus"
+                    ),
+                )
+            }
         };
         let mut prefixes = Vec::new();
         for key in ["names", "name", "prefix", "target"] {
@@ -255,8 +272,8 @@ impl Service {
                 Err(e) => return error_response(400, None, &format!("'{p}' - {e}")),
             }
         }
-        let text = self.exposition.render(&self.host, &metrics);
-        Response::new(200, "text/plain; version=0.0.4; charset=utf-8", text)
+        let text = self.exposition.render(&self.host, &metrics, format);
+        Response::new(200, format.content_type(), text)
     }
 }
 
@@ -494,6 +511,24 @@ mod tests {
         assert!(body.contains("instname=\"red\""));
         let (st, _) = get(a, "/metrics?names=no.such");
         assert_eq!(st, 400);
+        let (st, body) = raw(
+            a,
+            b"GET /metrics?names=simple.color HTTP/1.1\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(st, 200);
+        assert!(
+            body.ends_with("# EOF\n") && !body.contains("# PCP5"),
+            "{body}"
+        );
+        let (st, body) = raw(
+            a,
+            b"GET /metrics?names=simple.color&format=prometheus HTTP/1.1\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(st, 200);
+        assert!(body.contains("# PCP5") && !body.contains("# EOF"), "{body}");
+        let (st, j) = get(a, "/metrics?format=json");
+        assert_eq!(st, 400);
+        assert!(j["message"].as_str().unwrap().contains("'format'"), "{j}");
         let (st, j) = get(a, "/pmapi/fetch?names=a%ZZ");
         assert_eq!(st, 400);
         assert!(j["message"].as_str().unwrap().contains("percent escape"));

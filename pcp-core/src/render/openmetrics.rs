@@ -1,43 +1,101 @@
-//! Prometheus/OpenMetrics text exposition of fetched metrics, named as
-//! PCP's pmproxy names them: dots become underscores, the instance name and
-//! id become `instname` and `instid` labels, and the metric's PCP labels
-//! become labels too. Each family carries pmproxy's `# PCP5` line (so PCP's
-//! own openmetrics agent can read the metadata back), `# HELP`, `# TYPE`
-//! and `# UNIT`; counters are named with `_total` as Prometheus expects.
-//! String and aggregate metrics have no numeric value and are left out.
+//! Prometheus text (0.0.4) and OpenMetrics 1.0 text of fetched metrics,
+//! in pmproxy's shape: one family per PCP metric, the instance name and
+//! id as `instname` and `instid` labels, the metric's and instance's PCP
+//! labels as labels (an instance's label over the metric's of the same
+//! name, as PCP's label hierarchy has it). Names follow
+//! [`super::names`]: pmproxy's wherever they are valid, one to one over
+//! the namespace.
+//!
+//! - Prometheus text: each family has pmproxy's `# PCP5` line (so PCP's
+//!   own openmetrics agent can read the metadata back), `# HELP` and
+//!   `# TYPE`; a counter's family is named as its samples (`..._total`).
+//! - OpenMetrics text (`application/openmetrics-text`): `# HELP`,
+//!   `# TYPE` and, where the PCP units are a base unit the family name
+//!   already ends in (`_bytes` with units of bytes, `_seconds` with
+//!   seconds), `# UNIT`; a counter's family is named without `_total`
+//!   and its samples with it; the text ends in `# EOF`. A counter sample
+//!   the format cannot carry (negative, or NaN: a Total "MUST be
+//!   monotonically non-decreasing ... starting from 0") is left out of
+//!   OpenMetrics text; Prometheus text and JSON still give it. No `_created`
+//!   samples: PCP does not know when a counter started, and the format
+//!   makes them optional. No `# PCP5` lines: the format allows no other
+//!   comments.
+//!
+//! Every family has a `# HELP` line (the PCP name when the agent has no
+//! help text), since Prometheus's linter asks for one. String and
+//! aggregate metrics have no number and are left out.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
-use crate::desc::{Desc, Semantics, Type};
-use crate::id::{InDom, Pmid};
+use crate::desc::{space, time, Desc, Semantics, Type, Units};
 use crate::indom::Instance;
 use crate::labels::LabelSet;
 use crate::pmda::MetricResult;
 use crate::value::Value;
 
-/// The exposition name of a PCP metric: `kernel.all.load` becomes
-/// `kernel_all_load`; any other character not allowed in a Prometheus name
-/// becomes `_`.
-pub fn metric_name(pcp_name: &str) -> String {
-    let mut s: String = pcp_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.starts_with(|c: char| c.is_ascii_digit()) {
-        s.insert(0, '_');
+use super::names::{label_name, ExpositionName};
+use super::number::push_value;
+
+pub use super::exposition::{render_host, ExpositionCache};
+pub use super::names::{exposition_name, NameMap};
+
+/// Which exposition text to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
+    #[default]
+    Prometheus,
+    /// OpenMetrics 1.0 text (`application/openmetrics-text; version=1.0.0`).
+    OpenMetrics,
+}
+
+impl Format {
+    /// The Content-Type of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
     }
-    s
+
+    /// The format an HTTP `Accept` header asks for: OpenMetrics when the
+    /// client weighs `application/openmetrics-text` (version 1.0.0, or no
+    /// version) at least as high as anything that gives Prometheus text
+    /// (`text/plain`, `*/*`), else Prometheus text.
+    pub fn negotiate(accept: &str) -> Format {
+        let mut om = 0.0f32;
+        let mut text = 0.0f32;
+        for item in accept.split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let mut q = 1.0f32;
+            let mut version: Option<String> = None;
+            for p in parts {
+                if let Some((k, v)) = p.split_once('=') {
+                    let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().trim_matches('"'));
+                    if k == "q" {
+                        q = v.parse().unwrap_or(0.0);
+                    } else if k == "version" {
+                        version = Some(v.to_string());
+                    }
+                }
+            }
+            match media.as_str() {
+                "application/openmetrics-text"
+                    if version.as_deref().is_none_or(|v| v.starts_with("1.0")) =>
+                {
+                    om = om.max(q)
+                }
+                "text/plain" | "text/*" | "*/*" => text = text.max(q),
+                _ => {}
+            }
+        }
+        if om > 0.0 && om >= text {
+            Format::OpenMetrics
+        } else {
+            Format::Prometheus
+        }
+    }
 }
 
 /// Escapes a label value: backslash, double quote and newline.
@@ -52,12 +110,14 @@ pub fn escape_label_value(v: &str, out: &mut String) {
     }
 }
 
-/// Escapes HELP text: backslash and newline.
-fn escape_help(v: &str, out: &mut String) {
+/// Escapes HELP text: backslash and newline, and in OpenMetrics the
+/// double quote too.
+fn escape_help(v: &str, format: Format, out: &mut String) {
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '"' if format == Format::OpenMetrics => out.push_str("\\\""),
             c => out.push(c),
         }
     }
@@ -78,11 +138,225 @@ pub fn type_name(ty: Type) -> &'static str {
     }
 }
 
-/// One metric to expose.
+/// The OpenMetrics unit of PCP units, when they are one of its base
+/// units at scale one (bytes, seconds).
+fn openmetrics_unit(u: Units) -> Option<&'static str> {
+    match (u.dim_space, u.dim_time, u.dim_count) {
+        (1, 0, 0) if u.scale_space == space::BYTE => Some("bytes"),
+        (0, 1, 0) if u.scale_time == time::SEC => Some("seconds"),
+        _ => None,
+    }
+}
+
+/// Labels left out of the exposition: the client's credentials, which say
+/// nothing about the metric.
+const SKIPPED_LABELS: [&str; 2] = ["userid", "groupid"];
+
+/// Label pairs (exposition name, `name="value"` text) of a label set,
+/// one per exposition name (a later label over an earlier one).
+fn label_pairs(labels: &LabelSet) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for l in labels.iter() {
+        if SKIPPED_LABELS.contains(&l.name.as_str()) {
+            continue;
+        }
+        let name = label_name(&l.name).into_owned();
+        let mut text = String::with_capacity(name.len() + 16);
+        text.push_str(&name);
+        text.push_str("=\"");
+        match &l.value {
+            serde_json::Value::String(s) => escape_label_value(s, &mut text),
+            other => escape_label_value(&other.to_string(), &mut text),
+        }
+        text.push('"');
+        match pairs.iter_mut().find(|p| p.0 == name) {
+            Some(p) => p.1 = text,
+            None => pairs.push((name, text)),
+        }
+    }
+    pairs
+}
+
+/// The label text of one instance: its own labels, `instname` (when the
+/// name is known) and `instid`, and the exposition names of its own
+/// labels (which take the place of a metric label of the same name).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct InstanceText {
+    /// `a="x",instname="...",instid="N"`.
+    pub text: String,
+    /// Exposition names of the instance's own labels.
+    pub own: Box<[String]>,
+}
+
+impl InstanceText {
+    pub(crate) fn new(inst: u32, labels: Option<&LabelSet>, name: Option<&str>) -> InstanceText {
+        let mut text = String::new();
+        let pairs = labels.map(label_pairs).unwrap_or_default();
+        for (_, t) in &pairs {
+            text.push_str(t);
+            text.push(',');
+        }
+        if let Some(n) = name {
+            text.push_str("instname=\"");
+            escape_label_value(n, &mut text);
+            text.push_str("\",");
+        }
+        let _ = write!(text, "instid=\"{inst}\"");
+        InstanceText {
+            text,
+            own: pairs.into_iter().map(|p| p.0).collect(),
+        }
+    }
+}
+
+/// A family's text that does not change from scrape to scrape: the
+/// metadata lines of each format and the start of every sample line.
+#[derive(Debug)]
+pub(crate) struct FamilyText {
+    /// `# PCP5`, `# HELP` and `# TYPE` lines of Prometheus text.
+    head_prometheus: String,
+    /// `# HELP`, `# TYPE` and `# UNIT` lines of OpenMetrics text.
+    head_openmetrics: String,
+    /// The sample name.
+    series: String,
+    /// The metric's labels.
+    labels: Vec<(String, String)>,
+    /// `series{metric labels` (without the closing brace).
+    sample_start: String,
+    /// Whether the metric is a counter.
+    counter: bool,
+}
+
+impl FamilyText {
+    pub(crate) fn new(
+        pcp_name: &str,
+        names: &ExpositionName,
+        desc: &Desc,
+        help: Option<&str>,
+        labels: &LabelSet,
+    ) -> FamilyText {
+        let counter = desc.sem == Semantics::Counter;
+        let kind = if counter { "counter" } else { "gauge" };
+        let help = help.filter(|h| !h.is_empty());
+        let help_line = |format: Format, family: &str, out: &mut String| {
+            out.push_str("# HELP ");
+            out.push_str(family);
+            out.push(' ');
+            match help {
+                Some(h) => escape_help(h, format, out),
+                None => escape_help(&format!("PCP metric {pcp_name}"), format, out),
+            }
+            out.push('\n');
+        };
+        let mut head_prometheus = String::new();
+        let _ = writeln!(
+            head_prometheus,
+            "# PCP5 {} {} {} {} {} {}",
+            pcp_name,
+            desc.pmid,
+            type_name(desc.ty),
+            desc.indom,
+            desc.sem,
+            desc.units
+        );
+        help_line(Format::Prometheus, &names.series, &mut head_prometheus);
+        let _ = writeln!(head_prometheus, "# TYPE {} {kind}", names.series);
+        let mut head_openmetrics = String::new();
+        help_line(Format::OpenMetrics, &names.family, &mut head_openmetrics);
+        let _ = writeln!(head_openmetrics, "# TYPE {} {kind}", names.family);
+        if let Some(unit) = openmetrics_unit(desc.units) {
+            if names
+                .family
+                .strip_suffix(unit)
+                .is_some_and(|rest| rest.ends_with('_'))
+            {
+                let _ = writeln!(head_openmetrics, "# UNIT {} {unit}", names.family);
+            }
+        }
+        let labels = label_pairs(labels);
+        let mut sample_start = names.series.clone();
+        sample_start.push('{');
+        for (i, (_, t)) in labels.iter().enumerate() {
+            if i > 0 {
+                sample_start.push(',');
+            }
+            sample_start.push_str(t);
+        }
+        FamilyText {
+            head_prometheus,
+            head_openmetrics,
+            series: names.series.clone(),
+            labels,
+            sample_start,
+            counter,
+        }
+    }
+
+    /// Whether `format` can carry `value` as a sample of this family: any
+    /// number in Prometheus text, and in OpenMetrics no negative or NaN
+    /// counter total.
+    pub(crate) fn carries(&self, format: Format, value: &Value) -> bool {
+        if format == Format::Prometheus || !self.counter {
+            return true;
+        }
+        match value {
+            Value::I32(x) => *x >= 0,
+            Value::I64(x) => *x >= 0,
+            Value::Float(x) => *x >= 0.0,
+            Value::Double(x) => *x >= 0.0,
+            _ => true,
+        }
+    }
+
+    /// The metadata lines of `format`.
+    pub(crate) fn head(&self, format: Format) -> &str {
+        match format {
+            Format::Prometheus => &self.head_prometheus,
+            Format::OpenMetrics => &self.head_openmetrics,
+        }
+    }
+
+    /// Appends one sample line: the instance's labels (none for a metric
+    /// without instances) and the value.
+    pub(crate) fn push_sample(&self, out: &mut String, inst: Option<&InstanceText>, value: &Value) {
+        match inst {
+            None => out.push_str(&self.sample_start),
+            Some(i) if !i.own.iter().any(|n| self.labels.iter().any(|l| &l.0 == n)) => {
+                out.push_str(&self.sample_start);
+                if !self.labels.is_empty() {
+                    out.push(',');
+                }
+            }
+            Some(i) => {
+                // The instance has a label of a metric label's name: its
+                // own takes the metric's place.
+                out.push_str(&self.series);
+                out.push('{');
+                for (name, text) in &self.labels {
+                    if !i.own.contains(name) {
+                        out.push_str(text);
+                        out.push(',');
+                    }
+                }
+            }
+        }
+        if let Some(i) = inst {
+            out.push_str(&i.text);
+        }
+        out.push_str("} ");
+        push_value(out, value);
+        out.push('\n');
+    }
+}
+
+/// One metric to expose by itself.
 #[derive(Debug)]
 pub struct Family<'a> {
     /// PCP name.
     pub name: &'a str,
+    /// Its exposition names: [`exposition_name`] for a metric alone, a
+    /// [`NameMap`]'s for one of a namespace.
+    pub names: &'a ExpositionName,
     /// Descriptor.
     pub desc: &'a Desc,
     /// One-line help.
@@ -97,382 +371,47 @@ pub struct Family<'a> {
     pub values: &'a MetricResult,
 }
 
-/// Labels left out of the exposition: the client's credentials, which say
-/// nothing about the metric.
-const SKIPPED_LABELS: [&str; 2] = ["userid", "groupid"];
-
-fn push_label_set(out: &mut String, labels: &LabelSet, first: &mut bool) {
-    for l in labels.iter() {
-        if SKIPPED_LABELS.contains(&l.name.as_str()) {
-            continue;
-        }
-        if !*first {
-            out.push(',');
-        }
-        *first = false;
-        out.push_str(&l.name);
-        out.push_str("=\"");
-        match &l.value {
-            serde_json::Value::String(s) => escape_label_value(s, out),
-            other => escape_label_value(&other.to_string(), out),
-        }
-        out.push('"');
-    }
-}
-
-/// Appends one family to `out`. Returns false (and writes nothing) for a
-/// metric with no numeric value to show.
-pub fn render_family(out: &mut String, f: &Family<'_>) -> bool {
+/// Appends one family to `out` in `format` (without OpenMetrics' final
+/// `# EOF`). Returns false (and writes nothing) for a metric with no
+/// numeric value to show. [`ExpositionCache::render`] writes whole
+/// scrapes.
+pub fn render_family(out: &mut String, f: &Family<'_>, format: Format) -> bool {
     let Ok(values) = f.values else { return false };
     if !f.desc.ty.is_numeric() || values.is_empty() {
         return false;
     }
-    let text = FamilyText::new(f.name, f.desc, f.help, f.labels);
-    out.push_str(&text.head);
-    let mut inst_text = String::new();
+    let text = FamilyText::new(f.name, f.names, f.desc, f.help, f.labels);
+    out.push_str(text.head(format));
     for (inst, value) in values {
-        inst_text.clear();
-        if !f.desc.indom.is_null() {
-            let labels = f
-                .instance_labels
-                .iter()
-                .find(|(i, _)| i == inst)
-                .map(|l| &l.1);
-            let name = f
-                .instances
-                .iter()
-                .find(|i| i.id == *inst)
-                .map(|i| i.name.as_str());
-            push_instance_labels(&mut inst_text, *inst, labels, name);
+        if !text.carries(format, value) {
+            continue;
         }
-        text.push_sample(out, &inst_text, value);
+        if f.desc.indom.is_null() {
+            text.push_sample(out, None, value);
+            continue;
+        }
+        let labels = f
+            .instance_labels
+            .iter()
+            .find(|(i, _)| i == inst)
+            .map(|l| &l.1);
+        let name = f
+            .instances
+            .iter()
+            .find(|i| i.id == *inst)
+            .map(|i| i.name.as_str());
+        let it = InstanceText::new(*inst, labels, name);
+        text.push_sample(out, Some(&it), value);
     }
     true
-}
-
-/// A family's text that does not change from scrape to scrape: the
-/// metadata lines and the start of every sample line.
-#[derive(Debug)]
-struct FamilyText {
-    /// `# PCP5`, `# HELP`, `# TYPE` and `# UNIT` lines.
-    head: String,
-    /// `name{metric labels` (the exposition name and the merged metric
-    /// labels), without the closing brace.
-    sample_start: String,
-    /// Whether `sample_start` ends in a label (an instance's labels then
-    /// follow after a comma).
-    has_labels: bool,
-}
-
-impl FamilyText {
-    fn new(pcp_name: &str, desc: &Desc, help: Option<&str>, labels: &LabelSet) -> FamilyText {
-        let mut name = metric_name(pcp_name);
-        let counter = desc.sem == Semantics::Counter;
-        if counter && !name.ends_with("_total") {
-            name.push_str("_total");
-        }
-        let mut head = String::new();
-        let _ = writeln!(
-            head,
-            "# PCP5 {} {} {} {} {} {}",
-            pcp_name,
-            desc.pmid,
-            type_name(desc.ty),
-            desc.indom,
-            desc.sem,
-            desc.units
-        );
-        if let Some(h) = help {
-            head.push_str("# HELP ");
-            head.push_str(&name);
-            head.push(' ');
-            escape_help(h, &mut head);
-            head.push('\n');
-        }
-        let _ = writeln!(
-            head,
-            "# TYPE {name} {}",
-            if counter { "counter" } else { "gauge" }
-        );
-        if !desc.units.is_dimensionless() {
-            let _ = writeln!(
-                head,
-                "# UNIT {name} {}",
-                desc.units.to_string().replace(' ', "")
-            );
-        }
-        let mut sample_start = name;
-        sample_start.push('{');
-        let mut first = true;
-        push_label_set(&mut sample_start, labels, &mut first);
-        FamilyText {
-            head,
-            sample_start,
-            has_labels: !first,
-        }
-    }
-
-    /// Appends one sample line: the instance's own label text (empty for a
-    /// metric without instances) and the value.
-    fn push_sample(&self, out: &mut String, inst_text: &str, value: &Value) {
-        out.push_str(&self.sample_start);
-        if !inst_text.is_empty() {
-            if self.has_labels {
-                out.push(',');
-            }
-            out.push_str(inst_text);
-        }
-        out.push_str("} ");
-        push_number(out, value);
-        out.push('\n');
-    }
-}
-
-/// Appends an instance's labels: its own PCP labels, `instname` (when the
-/// name is known) and `instid`.
-fn push_instance_labels(
-    out: &mut String,
-    inst: u32,
-    labels: Option<&LabelSet>,
-    name: Option<&str>,
-) {
-    let mut first = true;
-    if let Some(own) = labels {
-        push_label_set(out, own, &mut first);
-    }
-    if let Some(n) = name {
-        if !first {
-            out.push(',');
-        }
-        out.push_str("instname=\"");
-        escape_label_value(n, out);
-        out.push('"');
-        first = false;
-    }
-    if !first {
-        out.push(',');
-    }
-    let _ = write!(out, "instid=\"{inst}\"");
-}
-
-/// Renders every metric of `metrics` (names and PMIDs) from one batch fetch
-/// of `host` as exposition text, asking the agents for every descriptor,
-/// label set, help text and instance list. [`ExpositionCache::render`]
-/// gives the same text and keeps that metadata between calls.
-pub fn render_host(host: &crate::host::Host, metrics: &[(String, crate::id::Pmid)]) -> String {
-    ExpositionCache::new().render(host, metrics)
-}
-
-/// How long cached metadata is trusted even when no agent reports a change.
-const CACHE_MAX_AGE: Duration = Duration::from_secs(60);
-
-/// Metadata and pre-rendered text kept between scrapes: per metric its
-/// metadata lines and labelled sample prefix, per instance its label text.
-///
-/// Everything is dropped when the host's metadata generation moves (an
-/// agent's names or labels changed) and at the latest after a minute. An
-/// instance id that a fetch returns and the cache does not know makes its
-/// instance domain be asked again; an instance id keeps its name for the
-/// life of its domain (PCP's rule, which the persistent id store keeps),
-/// so known ids need no new question.
-#[derive(Debug)]
-pub struct ExpositionCache {
-    inner: Mutex<CacheState>,
-}
-
-/// Label text of each instance of one instance domain, by instance id,
-/// and whether the agent listed the id (an unlisted id is asked about
-/// again at the next scrape that returns it).
-type InstanceTexts = HashMap<u32, (Arc<str>, bool)>;
-
-/// A family's cached text and its instance domain.
-type CachedFamily = (Arc<FamilyText>, InDom);
-
-/// What one metric of a scrape is written from: its family text and, for
-/// a metric with instances, their label texts.
-type Part = (Arc<FamilyText>, Option<Arc<InstanceTexts>>);
-
-#[derive(Debug)]
-struct CacheState {
-    generation: u64,
-    since: Instant,
-    /// Per PMID: the name it was rendered under, and its text and instance
-    /// domain (`None`: not a numeric metric, nothing to show).
-    families: HashMap<Pmid, (String, Option<CachedFamily>)>,
-    /// Per instance domain: the label text of each instance.
-    instances: HashMap<InDom, Arc<InstanceTexts>>,
-}
-
-impl Default for ExpositionCache {
-    fn default() -> ExpositionCache {
-        ExpositionCache::new()
-    }
-}
-
-impl ExpositionCache {
-    /// An empty cache.
-    pub fn new() -> ExpositionCache {
-        ExpositionCache {
-            inner: Mutex::new(CacheState {
-                generation: 0,
-                since: Instant::now(),
-                families: HashMap::new(),
-                instances: HashMap::new(),
-            }),
-        }
-    }
-
-    /// Renders every metric of `metrics` (names and PMIDs) from one batch
-    /// fetch of `host`, as [`render_host`] does. The cache is locked only
-    /// to look metadata up (and to ask agents for what it lacks); the text
-    /// is written outside the lock.
-    pub fn render(&self, host: &crate::host::Host, metrics: &[(String, Pmid)]) -> String {
-        let pmids: Vec<Pmid> = metrics.iter().map(|m| m.1).collect();
-        let result = host.fetch(&pmids);
-        let generation = host.metadata_generation();
-        let mut parts: Vec<Option<Part>> = Vec::with_capacity(metrics.len());
-        {
-            let mut st = self.inner.lock();
-            if st.generation != generation || st.since.elapsed() > CACHE_MAX_AGE {
-                st.generation = generation;
-                st.since = Instant::now();
-                st.families.clear();
-                st.instances.clear();
-            }
-            for ((name, pmid), (_, values)) in metrics.iter().zip(result.values.iter()) {
-                let part = match values {
-                    Ok(values) if !values.is_empty() => {
-                        st.family(host, name, *pmid).map(|(text, indom)| {
-                            let insts =
-                                (!indom.is_null()).then(|| st.instance_texts(host, indom, values));
-                            (text, insts)
-                        })
-                    }
-                    _ => None,
-                };
-                parts.push(part);
-            }
-        }
-        let mut out = String::with_capacity(metrics.len() * 256);
-        for (part, (_, values)) in parts.iter().zip(result.values.iter()) {
-            let (Some((text, insts)), Ok(values)) = (part, values) else {
-                continue;
-            };
-            out.push_str(&text.head);
-            for (inst, value) in values {
-                let inst_text = insts
-                    .as_ref()
-                    .and_then(|m| m.get(inst))
-                    .map_or("", |t| &*t.0);
-                text.push_sample(&mut out, inst_text, value);
-            }
-        }
-        out
-    }
-}
-
-impl CacheState {
-    /// The family text of `pmid` under `name` and its instance domain,
-    /// from the cache or built from the agent's metadata; `None` for a
-    /// metric with nothing to show (not numeric, or no descriptor).
-    fn family(&mut self, host: &crate::host::Host, name: &str, pmid: Pmid) -> Option<CachedFamily> {
-        if let Some((n, cached)) = self.families.get(&pmid) {
-            if n == name {
-                return cached.clone();
-            }
-        }
-        let built = host
-            .desc(pmid)
-            .ok()
-            .filter(|d| d.ty.is_numeric())
-            .map(|desc| {
-                let labels = host.metric_labels(pmid).unwrap_or_default();
-                let help = host
-                    .text(
-                        crate::pmda::TextTarget::Metric(pmid),
-                        crate::pmda::TextKind::OneLine,
-                    )
-                    .ok();
-                (
-                    Arc::new(FamilyText::new(name, &desc, help.as_deref(), &labels)),
-                    desc.indom,
-                )
-            });
-        self.families
-            .insert(pmid, (name.to_string(), built.clone()));
-        built
-    }
-
-    /// The label texts of `indom`'s instances, asked of the agent again
-    /// when `values` holds an instance id the agent has not listed. Every
-    /// id in `values` gets a text (an id the agent does not list gets its
-    /// labels and `instid` without `instname`, as [`render_family`] gives
-    /// it).
-    fn instance_texts(
-        &mut self,
-        host: &crate::host::Host,
-        indom: InDom,
-        values: &[(u32, Value)],
-    ) -> Arc<InstanceTexts> {
-        if let Some(known) = self.instances.get(&indom) {
-            if values
-                .iter()
-                .all(|(i, _)| known.get(i).is_some_and(|t| t.1))
-            {
-                return Arc::clone(known);
-            }
-        }
-        let insts = host.instances(indom).unwrap_or_default();
-        let labels = host.instance_labels(indom).unwrap_or_default();
-        let labels: HashMap<u32, &LabelSet> = labels.iter().map(|(i, l)| (*i, l)).collect();
-        let mut map = InstanceTexts::with_capacity(insts.len());
-        let mut text = String::new();
-        for i in &insts {
-            text.clear();
-            push_instance_labels(&mut text, i.id, labels.get(&i.id).copied(), Some(&i.name));
-            map.insert(i.id, (Arc::from(text.as_str()), true));
-        }
-        for (id, _) in values {
-            map.entry(*id).or_insert_with(|| {
-                text.clear();
-                push_instance_labels(&mut text, *id, labels.get(id).copied(), None);
-                (Arc::from(text.as_str()), false)
-            });
-        }
-        let map = Arc::new(map);
-        self.instances.insert(indom, Arc::clone(&map));
-        map
-    }
-}
-
-fn push_number(out: &mut String, v: &Value) {
-    match v {
-        Value::Float(x) => push_float(out, *x as f64),
-        Value::Double(x) => push_float(out, *x),
-        other => {
-            let _ = write!(out, "{other}");
-        }
-    }
-}
-
-fn push_float(out: &mut String, x: f64) {
-    if x.is_nan() {
-        out.push_str("NaN");
-    } else if x.is_infinite() {
-        out.push_str(if x > 0.0 { "+Inf" } else { "-Inf" });
-    } else {
-        let _ = write!(out, "{x}");
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::desc::Units;
     use crate::id::{InDom, Pmid};
 
-    #[test]
-    fn counters_get_total_and_labels_are_escaped() {
+    fn disk_read_bytes(format: Format, help: Option<&str>) -> String {
         let desc = Desc::new(
             Pmid::from_parts(60, 0, 38),
             Type::U64,
@@ -483,30 +422,97 @@ mod tests {
         let labels = LabelSet::new()
             .with("hostname", "vm")
             .with("userid", 0)
+            .with("device_type", "block")
             .with("odd", "a\"b\\c\nd");
-        let insts = vec![Instance::new(0, "vda")];
-        let values: MetricResult = Ok(vec![(0, Value::U64(1644253))]);
+        let insts = vec![Instance::new(0, "vda"), Instance::new(1, "vdb")];
+        let inst_labels = vec![(1, LabelSet::new().with("device_type", "nvme"))];
+        let values: MetricResult = Ok(vec![(0, Value::U64(1644253)), (1, Value::U64(7))]);
+        let names = exposition_name("disk.dev.read_bytes", true);
         let mut out = String::new();
         assert!(render_family(
             &mut out,
             &Family {
                 name: "disk.dev.read_bytes",
+                names: &names,
                 desc: &desc,
-                help: Some("per-disk count of bytes read"),
+                help,
                 labels: &labels,
                 instances: &insts,
-                instance_labels: &[],
+                instance_labels: &inst_labels,
                 values: &values,
-            }
+            },
+            format
         ));
+        out
+    }
+
+    #[test]
+    fn counters_get_total_and_labels_are_escaped() {
         assert_eq!(
-            out,
+            disk_read_bytes(Format::Prometheus, Some("per-disk \"bytes\" read")),
             "# PCP5 disk.dev.read_bytes 60.0.38 u64 60.1 counter Kbyte\n\
-             # HELP disk_dev_read_bytes_total per-disk count of bytes read\n\
+             # HELP disk_dev_read_bytes_total per-disk \"bytes\" read\n\
              # TYPE disk_dev_read_bytes_total counter\n\
-             # UNIT disk_dev_read_bytes_total Kbyte\n\
-             disk_dev_read_bytes_total{hostname=\"vm\",odd=\"a\\\"b\\\\c\\nd\",instname=\"vda\",instid=\"0\"} 1644253\n"
+             disk_dev_read_bytes_total{hostname=\"vm\",device_type=\"block\",odd=\"a\\\"b\\\\c\\nd\",instname=\"vda\",instid=\"0\"} 1644253\n\
+             disk_dev_read_bytes_total{hostname=\"vm\",odd=\"a\\\"b\\\\c\\nd\",device_type=\"nvme\",instname=\"vdb\",instid=\"1\"} 7\n"
         );
+    }
+
+    #[test]
+    fn openmetrics_names_the_family_without_total() {
+        let out = disk_read_bytes(Format::OpenMetrics, None);
+        assert!(
+            out.starts_with(
+                "# HELP disk_dev_read_bytes PCP metric disk.dev.read_bytes\n\
+                 # TYPE disk_dev_read_bytes counter\n\
+                 disk_dev_read_bytes_total{"
+            ),
+            "{out}"
+        );
+        // Kbyte is not an OpenMetrics unit: no UNIT line.
+        assert!(!out.contains("# UNIT"), "{out}");
+    }
+
+    #[test]
+    fn openmetrics_unit_only_where_the_name_ends_in_it() {
+        let desc = |units| {
+            Desc::new(
+                Pmid::from_parts(60, 0, 1),
+                Type::Double,
+                InDom::NULL,
+                Semantics::Counter,
+                units,
+            )
+        };
+        let v: MetricResult = Ok(vec![(crate::PM_IN_NULL, Value::Double(1.5))]);
+        let render = |name: &str, d: &Desc| {
+            let names = exposition_name(name, true);
+            let mut out = String::new();
+            render_family(
+                &mut out,
+                &Family {
+                    name,
+                    names: &names,
+                    desc: d,
+                    help: Some("h"),
+                    labels: &LabelSet::new(),
+                    instances: &[],
+                    instance_labels: &[],
+                    values: &v,
+                },
+                Format::OpenMetrics,
+            );
+            out
+        };
+        let out = render("a.cpu_seconds", &desc(Units::SEC));
+        assert!(out.contains("# UNIT a_cpu_seconds seconds\n"), "{out}");
+        assert!(out.contains("a_cpu_seconds_total{} 1.5\n"), "{out}");
+        let out = render("a.bytes", &desc(Units::BYTES));
+        assert!(out.contains("# UNIT a_bytes bytes\n"), "{out}");
+        let out = render("a.cpu", &desc(Units::SEC));
+        assert!(!out.contains("# UNIT"), "{out}");
+        let out = render("a.xseconds", &desc(Units::SEC));
+        assert!(!out.contains("# UNIT"), "{out}");
     }
 
     #[test]
@@ -525,20 +531,73 @@ mod tests {
             &mut out,
             &Family {
                 name: "a.b",
+                names: &exposition_name("a.b", false),
                 desc: &desc,
                 help: None,
                 labels: &labels,
                 instances: &[],
                 instance_labels: &[],
                 values: &values
-            }
+            },
+            Format::Prometheus
         ));
         assert!(out.is_empty());
     }
 
     #[test]
-    fn names() {
-        assert_eq!(metric_name("kernel.all.load"), "kernel_all_load");
-        assert_eq!(metric_name("a-b.c d"), "a_b_c_d");
+    fn floats_are_shortest() {
+        let desc = Desc::new(
+            Pmid::from_parts(60, 2, 0),
+            Type::Float,
+            InDom::NULL,
+            Semantics::Instant,
+            Units::NONE,
+        );
+        let values: MetricResult = Ok(vec![(crate::PM_IN_NULL, Value::Float(0.06))]);
+        let mut out = String::new();
+        render_family(
+            &mut out,
+            &Family {
+                name: "kernel.all.load",
+                names: &exposition_name("kernel.all.load", false),
+                desc: &desc,
+                help: Some("load"),
+                labels: &LabelSet::new(),
+                instances: &[],
+                instance_labels: &[],
+                values: &values,
+            },
+            Format::Prometheus,
+        );
+        assert!(out.ends_with("kernel_all_load{} 0.06\n"), "{out}");
+    }
+
+    #[test]
+    fn negotiation_follows_the_accept_header() {
+        let prometheus_2_42 = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(prometheus_2_42), Format::OpenMetrics);
+        assert_eq!(
+            Format::negotiate("application/openmetrics-text"),
+            Format::OpenMetrics
+        );
+        assert_eq!(Format::negotiate("*/*"), Format::Prometheus);
+        assert_eq!(Format::negotiate(""), Format::Prometheus);
+        assert_eq!(
+            Format::negotiate("text/plain;version=0.0.4"),
+            Format::Prometheus
+        );
+        assert_eq!(
+            Format::negotiate("text/plain, application/openmetrics-text;q=0.5"),
+            Format::Prometheus
+        );
+        // Only 1.0 is spoken; 0.0.1 (an older draft) is not offered.
+        assert_eq!(
+            Format::negotiate("application/openmetrics-text;version=0.0.1"),
+            Format::Prometheus
+        );
+        assert_eq!(
+            Format::negotiate("application/openmetrics-text; q=0"),
+            Format::Prometheus
+        );
     }
 }
