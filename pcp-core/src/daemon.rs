@@ -269,7 +269,7 @@ impl<'a> Session<'a> {
                 Err(e) => self.error(e),
             },
             Pdu::InstanceReq(r) => self.instance(from, &r),
-            Pdu::TextReq(r) => self.text(r),
+            Pdu::TextReq(r) => self.text(from, r),
             Pdu::LabelReq(r) => self.labels(from, r),
             Pdu::PmnsNames(n) => self.name_to_pmid(&n),
             Pdu::PmnsIds(ids) => self.pmid_to_names(&ids),
@@ -356,7 +356,7 @@ impl<'a> Session<'a> {
 
     fn instance(&mut self, from: u32, r: &InstanceReq) -> bool {
         let ctx = self.client(from).ctx.clone();
-        let list = match self.agent.instances_for(r.indom, &ctx) {
+        let list = match self.agent.instances(r.indom, &ctx) {
             Ok(l) => l,
             Err(e) => return self.error(e),
         };
@@ -383,7 +383,7 @@ impl<'a> Session<'a> {
         }))
     }
 
-    fn text(&mut self, r: IdentReq) -> bool {
+    fn text(&mut self, from: u32, r: IdentReq) -> bool {
         let target = if r.kind & pdu::text::INDOM != 0 {
             TextTarget::InDom(InDom::from_raw(r.ident))
         } else {
@@ -394,7 +394,8 @@ impl<'a> Session<'a> {
         } else {
             TextKind::OneLine
         };
-        match self.agent.text(target, kind) {
+        let ctx = self.client(from).ctx.clone();
+        match self.agent.text(target, kind, &ctx) {
             Ok(t) if !t.is_empty() => self.reply(&Pdu::Text(TextPdu {
                 ident: r.ident,
                 text: t.into_bytes(),
@@ -423,7 +424,8 @@ impl<'a> Session<'a> {
             LabelLevel::Item => LabelTarget::Item(Pmid::from_raw(r.ident)),
             LabelLevel::Instances => return self.instance_labels(from, r),
         };
-        let set = match self.agent.labels(target) {
+        let ctx = self.client(from).ctx.clone();
+        let set = match self.agent.labels(target, &ctx) {
             Ok(s) => s,
             Err(e) => return self.error(e),
         };
@@ -446,12 +448,12 @@ impl<'a> Session<'a> {
     fn instance_labels(&mut self, from: u32, r: IdentReq) -> bool {
         let indom = InDom::from_raw(r.ident);
         let ctx = self.client(from).ctx.clone();
-        let list = match self.agent.instances_for(indom, &ctx) {
+        let list = match self.agent.instances(indom, &ctx) {
             Ok(l) => l,
             Err(e) => return self.error(e),
         };
         let labelled: HashMap<u32, crate::labels::LabelSet> =
-            match self.agent.instance_labels(indom) {
+            match self.agent.instance_labels(indom, &ctx) {
                 Ok(v) => v.into_iter().collect(),
                 Err(e) => return self.error(e),
             };
@@ -605,23 +607,14 @@ impl<'a> Session<'a> {
 /// client's profile dropped, values converted to the declared type (a vset
 /// has one format, and clients decode by the descriptor), oversized blocks
 /// refused.
+/// The answer rules ([`crate::answer::normalise`]), then the wire's own
+/// limit: a string or aggregate value must fit one pmValueBlock.
 fn normalise(agent: &dyn Pmda, profile: &Profile, pmid: Pmid, r: MetricResult) -> MetricResult {
-    let mut vals = r?;
-    if vals.is_empty() {
-        return Ok(vals);
-    }
     let Ok(desc) = agent.desc(pmid) else {
-        return Ok(vals);
+        return r;
     };
-    if !desc.indom.is_null() && !profile.is_all() {
-        vals.retain(|(i, _)| profile.wants(desc.indom, *i));
-    }
-    for (_, v) in vals.iter_mut() {
-        if v.ty() != desc.ty
-            && !(desc.ty == crate::Type::AggregateStatic && matches!(v, Value::Aggregate(_)))
-        {
-            *v = v.convert(desc.ty)?;
-        }
+    let vals = crate::answer::normalise(&desc, profile, r)?;
+    for (_, v) in &vals {
         let big = match v {
             Value::String(s) => s.len() + 1,
             Value::Aggregate(b) => b.len(),

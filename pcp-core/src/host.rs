@@ -367,44 +367,105 @@ impl Host {
         self.with_agent(pmid.domain(), |a| a.desc(pmid))
     }
 
-    /// The current instances of `indom`.
+    /// The current instances of `indom`, as the host's client sees them.
     pub fn instances(&self, indom: InDom) -> Result<Vec<Instance>, PmError> {
-        let client = &self.client;
-        self.with_agent(indom.domain(), |a| a.instances_for(indom, client))
+        self.instances_as(&self.client, indom)
+    }
+
+    /// The current instances of `indom`, as `client` sees them.
+    pub fn instances_as(
+        &self,
+        client: &ClientContext,
+        indom: InDom,
+    ) -> Result<Vec<Instance>, PmError> {
+        self.with_agent(indom.domain(), |a| a.instances(indom, client))
     }
 
     /// Help text for a metric or an instance domain.
     pub fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+        self.text_as(&self.client, target, kind)
+    }
+
+    /// Help text for a metric or an instance domain, as `client` sees it.
+    pub fn text_as(
+        &self,
+        client: &ClientContext,
+        target: TextTarget,
+        kind: TextKind,
+    ) -> Result<String, PmError> {
         let domain = match target {
             TextTarget::Metric(p) => p.domain(),
             TextTarget::InDom(i) => i.domain(),
         };
-        self.with_agent(domain, |a| a.text(target, kind))
+        self.with_agent(domain, |a| a.text(target, kind, client))
     }
 
     /// Labels at one level of the agent owning `domain`.
     pub fn labels(&self, domain: u32, target: LabelTarget) -> Result<LabelSet, PmError> {
-        self.with_agent(domain, |a| a.labels(target))
+        self.labels_as(&self.client, domain, target)
+    }
+
+    /// Labels at one level of the agent owning `domain`, as `client` sees them.
+    pub fn labels_as(
+        &self,
+        client: &ClientContext,
+        domain: u32,
+        target: LabelTarget,
+    ) -> Result<LabelSet, PmError> {
+        self.with_agent(domain, |a| a.labels(target, client))
     }
 
     /// The merged labels of a metric, as pminfo -l shows them: context,
     /// domain, indom, cluster and item levels.
     pub fn metric_labels(&self, pmid: Pmid) -> Result<LabelSet, PmError> {
+        self.metric_labels_as(&self.client, pmid)
+    }
+
+    /// The merged labels of a metric as `client` sees them (its context
+    /// labels carry the client's user and group ids when it has them).
+    pub fn metric_labels_as(
+        &self,
+        client: &ClientContext,
+        pmid: Pmid,
+    ) -> Result<LabelSet, PmError> {
+        let context = if client == &self.client {
+            self.context_labels.clone()
+        } else {
+            context_labels(client)
+        };
         self.with_agent(pmid.domain(), |a| {
             let desc = a.desc(pmid)?;
-            let mut sets = vec![self.context_labels.clone(), a.labels(LabelTarget::Domain)?];
+            let mut sets = vec![context, a.labels(LabelTarget::Domain, client)?];
             if !desc.indom.is_null() {
-                sets.push(a.labels(LabelTarget::InDom(desc.indom))?);
+                sets.push(a.labels(LabelTarget::InDom(desc.indom), client)?);
             }
-            sets.push(a.labels(LabelTarget::Cluster(pmid.cluster()))?);
-            sets.push(a.labels(LabelTarget::Item(pmid))?);
+            sets.push(a.labels(LabelTarget::Cluster(pmid.cluster()), client)?);
+            sets.push(a.labels(LabelTarget::Item(pmid), client)?);
             Ok(LabelSet::merge(sets.iter()))
         })
     }
 
     /// The labels of each instance of `indom` (instance level only).
     pub fn instance_labels(&self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
-        self.with_agent(indom.domain(), |a| a.instance_labels(indom))
+        self.instance_labels_as(&self.client, indom)
+    }
+
+    /// The labels of each instance of `indom`, as `client` sees them.
+    pub fn instance_labels_as(
+        &self,
+        client: &ClientContext,
+        indom: InDom,
+    ) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        self.with_agent(indom.domain(), |a| a.instance_labels(indom, client))
+    }
+
+    /// The context-level labels pmcd would give `client`.
+    pub fn context_labels_for(&self, client: &ClientContext) -> LabelSet {
+        if client == &self.client {
+            self.context_labels.clone()
+        } else {
+            context_labels(client)
+        }
     }
 
     /// Fetches `pmids` with every instance.
@@ -418,6 +479,18 @@ impl Host {
     /// yields [`PmError::TIMEOUT`] for its metrics, and while it is stuck in
     /// that request later fetches get the timeout at once.
     pub fn fetch_with(&self, pmids: &[Pmid], profile: &Profile) -> FetchResult {
+        self.fetch_as(&self.client, pmids, profile)
+    }
+
+    /// Fetches `pmids` as `client`, keeping only the instances `profile`
+    /// wants; otherwise as [`Host::fetch_with`]. Every answer obeys the
+    /// rules of [`crate::answer`].
+    pub fn fetch_as(
+        &self,
+        client: &ClientContext,
+        pmids: &[Pmid],
+        profile: &Profile,
+    ) -> FetchResult {
         let timestamp = SystemTime::now();
         let deadline = Instant::now() + self.timeout;
         let mut values: Vec<(Pmid, MetricResult)> =
@@ -452,7 +525,7 @@ impl Host {
             let job_state = Arc::clone(&state);
             let req_pmids: Vec<Pmid> = positions.iter().map(|&i| pmids[i]).collect();
             let profile = profile.clone();
-            let client = self.client.clone();
+            let client = client.clone();
             let tx = tx.clone();
             let generation = Arc::clone(&self.metadata_generation);
             let job: Job = Box::new(move || {
@@ -468,11 +541,11 @@ impl Host {
                     client: &client,
                 };
                 let mut out = a.fetch(&req);
-                if !profile.is_all() {
-                    for (pmid, r) in req_pmids.iter().zip(out.iter_mut()) {
-                        if let (Ok(list), Ok(desc)) = (r, a.desc(*pmid)) {
-                            list.retain(|(inst, _)| profile.wants(desc.indom, *inst));
-                        }
+                out.resize_with(req_pmids.len(), || Err(PmError::IPC));
+                for (pmid, r) in req_pmids.iter().zip(out.iter_mut()) {
+                    if let Ok(desc) = a.desc(*pmid) {
+                        let raw = std::mem::replace(r, Ok(Vec::new()));
+                        *r = crate::answer::normalise(&desc, &profile, raw);
                     }
                 }
                 let lc = a.labels_changed();
@@ -482,7 +555,6 @@ impl Host {
                 }
                 job_state.finished.store(true, Ordering::Release);
                 stuck.store(false, Ordering::Release);
-                out.resize_with(req_pmids.len(), || Err(PmError::IPC));
                 let _ = tx.send((gi, out, lc));
             });
             if slot.jobs.send(job).is_ok() {
@@ -550,8 +622,17 @@ impl Host {
 
     /// Stores values into a storable metric.
     pub fn store(&self, pmid: Pmid, values: &[(u32, Value)]) -> Result<(), PmError> {
-        let client = self.client.clone();
-        self.with_agent(pmid.domain(), |a| a.store(pmid, values, &client))
+        self.store_as(&self.client, pmid, values)
+    }
+
+    /// Stores values into a storable metric, as `client`.
+    pub fn store_as(
+        &self,
+        client: &ClientContext,
+        pmid: Pmid,
+        values: &[(u32, Value)],
+    ) -> Result<(), PmError> {
+        self.with_agent(pmid.domain(), |a| a.store(pmid, values, client))
     }
 
     /// Lets every agent wait (bounded) for a just-started source's first data.
