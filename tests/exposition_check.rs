@@ -1,4 +1,4 @@
-//! Every metric of every agent (linux, prometheus, bpftrace, simple) as
+//! Every metric of every agent (linux, prometheus, bpftrace, nagios, simple) as
 //! `pcp-agent serve` exposes it, checked by the formats' own checkers:
 //!
 //! - Prometheus text through `promtool check metrics` (Debian's
@@ -219,8 +219,11 @@ fn every_agent_passes_promtool_and_the_openmetrics_parser() {
     prometheus_config(prom.path());
     let bt = tempfile::tempdir().unwrap();
     bpftrace_scripts(bt.path());
+    // Every agent the binary has (the nagios agent with its shipped
+    // configuration).
+    let agents = pcp_agent::agents::ALL_AGENTS.join(",");
     let (serve, addr) = start_serve(
-        "linux,prometheus,bpftrace,simple",
+        &agents,
         &[
             "--prometheus-config",
             prom.path().to_str().unwrap(),
@@ -286,6 +289,7 @@ fn every_agent_passes_promtool_and_the_openmetrics_parser() {
         "bpftrace_scripts_clash_data_bytes_value_total",
         "kernel_all_load",
         "simple_numfetch",
+        "nagios_control_calls_total",
     ] {
         assert!(names.contains(expected), "no {expected} in /metrics");
     }

@@ -189,12 +189,8 @@ fn cached_text_equals_fresh_text_through_changes() {
     // Again: the same text, and the only metadata question is for the
     // instance id the agent does not list (asked again each time).
     let before = shared.metadata_calls.load(Ordering::SeqCst);
-<<<<<<< HEAD
-    assert_eq!(cache.render(&host, &metrics, Format::Prometheus), first);
-=======
     let descs_before = shared.desc_calls.load(Ordering::SeqCst);
-    assert_eq!(cache.render(&host, &metrics), first);
->>>>>>> main
+    assert_eq!(cache.render(&host, &metrics, Format::Prometheus), first);
     assert_eq!(shared.metadata_calls.load(Ordering::SeqCst), before + 1);
     // Descriptors: only the host's, one per fetched metric for the answer
     // rules; the cache asks for none.
