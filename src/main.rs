@@ -162,9 +162,15 @@ enum Command {
         /// Allow storing values through /pmapi/store.
         #[arg(long)]
         allow_store: bool,
-        /// Requests handled at once.
+        /// Requests handled at once (worker threads).
         #[arg(long, default_value_t = 32)]
         max_connections: usize,
+        /// Connections open at once; idle and slow ones are parked cheaply.
+        #[arg(long, default_value_t = 4096)]
+        max_clients: usize,
+        /// Deadline for a request head from its first byte, in seconds.
+        #[arg(long, default_value_t = 5.0)]
+        head_timeout: f64,
         /// Deadline for one request, in seconds.
         #[arg(long, default_value_t = 10.0)]
         request_timeout: f64,
@@ -397,6 +403,8 @@ fn main() -> ExitCode {
             listen,
             allow_store,
             max_connections,
+            max_clients,
+            head_timeout,
             request_timeout,
             max_response_bytes,
         } => {
@@ -404,6 +412,9 @@ fn main() -> ExitCode {
                 listen,
                 allow_store,
                 max_connections: max_connections.max(1),
+                max_clients: max_clients.max(1),
+                head_timeout: Duration::try_from_secs_f64(head_timeout)
+                    .unwrap_or(Duration::from_secs(5)),
                 request_timeout: Duration::try_from_secs_f64(request_timeout)
                     .unwrap_or(Duration::from_secs(10)),
                 max_response_bytes,

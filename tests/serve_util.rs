@@ -279,11 +279,23 @@ pub fn request(
     target: &str,
     body: &[u8],
 ) -> std::io::Result<(u16, String)> {
+    request_accepting(addr, method, target, body, "*/*").map(|(s, _, b)| (s, b))
+}
+
+/// One HTTP/1.1 request with the given `Accept` header; returns status,
+/// Content-Type and body.
+pub fn request_accepting(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    body: &[u8],
+    accept: &str,
+) -> std::io::Result<(u16, String, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(30)))?;
     let head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes())?;
@@ -298,7 +310,7 @@ pub fn request(
     })
 }
 
-fn parse_response(raw: &[u8]) -> Option<(u16, String)> {
+fn parse_response(raw: &[u8]) -> Option<(u16, String, String)> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
@@ -307,12 +319,24 @@ fn parse_response(raw: &[u8]) -> Option<(u16, String)> {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")
     });
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-type")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_default();
     let body = if chunked {
         dechunk(body)?
     } else {
         body.to_vec()
     };
-    Some((status, String::from_utf8_lossy(&body).into_owned()))
+    Some((
+        status,
+        content_type,
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
 }
 
 fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
