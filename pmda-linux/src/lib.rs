@@ -314,7 +314,11 @@ pub struct LinuxPmda {
     /// Fixed /proc files kept open between fetches (live system only).
     kept: read::KeptFiles,
     /// kernel.uname.distro, found once as pmdalinux does.
-    distro: Option<Option<String>>,
+    distro: Option<String>,
+    /// Interfaces left out of the network.all.* sums (see
+    /// [`net::not_counted_pattern`]), read once at start-up as pmdalinux
+    /// reads it.
+    not_counted: regex::Regex,
 }
 
 /// A computed value before conversion to the metric's type.
@@ -428,6 +432,11 @@ impl LinuxPmda {
             },
             kept: read::KeptFiles::new(live),
             distro: None,
+            not_counted: net::not_counted_pattern(
+                std::fs::read_to_string(root.join(net::INTERFACES_CONF))
+                    .ok()
+                    .as_deref(),
+            ),
             root,
         })
     }
@@ -1063,7 +1072,7 @@ impl LinuxPmda {
         }
         let dir = mounts[i].dir.clone();
         let r = if self.live {
-            fs::statfs_live(&dir)
+            fs::statfs_live(&fs::unescaped(&dir))
         } else {
             if self.d.statfs_file.is_none() {
                 let mut b = Vec::new();
@@ -1121,7 +1130,7 @@ impl LinuxPmda {
             Derive::None => k.get(slot),
             Derive::Fallback(other) => k.get(slot).or_else(|| k.get(other)),
             Derive::SumIfMissing(a, b) => k.get(slot).or_else(|| sum(&[a, b])),
-            Derive::Sum(g) => self.groups.get(g).and_then(|slots| sum(slots)),
+            Derive::Total(g) => Some(self.groups.get(g).and_then(|s| sum(s)).unwrap_or(0)),
         }
     }
 
@@ -1160,15 +1169,17 @@ impl LinuxPmda {
                 .iter()
                 .map(|(n, t)| (*n, convert(V::U(self.cpu_ms(t, s)), ty)))
                 .collect()),
+            // A CPU that no node lists counts in node 0, as
+            // hinv.map.cpu_node reports it.
             Kind::Cpu(CpuScope::PerNode, s) => Ok(d
                 .nodes
                 .iter()
-                .map(|(node, cpus)| {
+                .map(|(node, _)| {
                     let total = d
                         .stat
                         .cpus
                         .iter()
-                        .filter(|(n, _)| cpus.contains(n))
+                        .filter(|(n, _)| self.node_of(*n) == *node)
                         .map(|(_, t)| self.cpu_ms(t, s))
                         .sum();
                     (*node, convert(V::U(total), ty))
@@ -1240,11 +1251,9 @@ impl LinuxPmda {
                 Ok(out)
             }
             Kind::NetAll(f) => {
-                self.need_attrs(NetF::Virtual);
-                let d = &self.d;
                 let mut total = 0u64;
-                for (i, n) in d.netifs.iter().enumerate() {
-                    if d.attrs.get(i).is_some_and(|a| a.virt == 1) {
+                for n in &d.netifs {
+                    if self.not_counted.is_match(&n.name) {
                         continue;
                     }
                     if let Some(V::U(v)) = net_value(f, n, None) {
@@ -1459,39 +1468,38 @@ impl LinuxPmda {
                     .collect())
             }
             Kind::Key(src, slot, der) => opt(self.keyed_value(src, slot, der).map(V::U)),
-            Kind::CpuInfo(key) => Ok(d
-                .cpuinfo
-                .field(key)
-                .filter_map(|(n, raw)| {
-                    let raw = raw?;
-                    let v = match ty {
-                        Type::String => V::S(raw.to_string()),
-                        Type::Float | Type::Double => V::F(raw.parse().ok()?),
-                        // "1024 KB": the leading number.
-                        _ => V::U(raw.split_whitespace().next()?.parse().ok()?),
+            Kind::CpuInfo(f) => Ok(d
+                .stat
+                .cpus
+                .iter()
+                .filter_map(|(n, _)| {
+                    let v = match d.cpuinfo.value(*n, f)? {
+                        cpuinfo::CpuValue::Str(s) => V::S(s.to_string()),
+                        cpuinfo::CpuValue::U32(x) => V::U(u64::from(x)),
+                        cpuinfo::CpuValue::F32(x) => V::F(f64::from(x)),
                     };
-                    Some((n, convert(v, ty)))
+                    Some((*n, convert(v, ty)))
                 })
                 .collect()),
             Kind::CpuNum => Ok(d
-                .cpuinfo
-                .processors()
-                .map(|n| (n, convert(V::U(n as u64), ty)))
+                .stat
+                .cpus
+                .iter()
+                .map(|(n, _)| (*n, convert(V::U(u64::from(*n)), ty)))
                 .collect()),
             Kind::CpuNode => Ok(d
-                .cpuinfo
-                .processors()
-                .map(|n| (n, convert(V::U(self.node_of(n) as u64), ty)))
+                .stat
+                .cpus
+                .iter()
+                .map(|(n, _)| (*n, convert(V::U(u64::from(self.node_of(*n))), ty)))
                 .collect()),
             Kind::Machine => opt(self.machine().map(V::S)),
             Kind::Uptime => opt(d.uptime.map(|u| V::F(u.0))),
             Kind::IdleTime => opt(d.uptime.map(|u| V::F(u.1))),
             Kind::SysKernel(file) => one(V::S(self.uname_part(file)?)),
             Kind::Distro => {
-                if self.distro.is_none() {
-                    self.distro = Some(distro(&self.root));
-                }
-                opt(self.distro.clone().flatten().map(V::S))
+                let name = self.distro.get_or_insert_with(|| distro(&self.root));
+                one(V::S(name.clone()))
             }
             Kind::SysNumOpt(file) => match self.sys_file(file) {
                 Err(e) if e == PmError::from_errno(libc::ENOENT) => Ok(Vec::new()),
@@ -1502,6 +1510,13 @@ impl LinuxPmda {
                     one(V::U(v))
                 }
             },
+            Kind::SysNumOr(file, default) => {
+                let v = self.sys_file(file).ok().and_then(|s| {
+                    let field = s.split_whitespace().next()?;
+                    read::parse_u64_wrapping(field.as_bytes())
+                });
+                one(V::U(v.unwrap_or(default)))
+            }
             Kind::SysNum(file, idx) => {
                 let s = self.sys_file(file)?;
                 let field = s.split_whitespace().nth(idx).ok_or(PmError::VALUE)?;
@@ -2644,7 +2659,8 @@ fn net_value(f: NetF, n: &NetIf, a: Option<&IfAttrs>) -> Option<V> {
 }
 
 /// Parses a /proc/pressure file: `some avg10=A avg60=B avg300=C total=T`
-/// and optionally a `full` line.
+/// and a `full` line, either of which may be missing: the kernel writes
+/// no `full` line for cpu before 5.13 and no `some` line for irq (6.1 on).
 fn parse_pressure(buf: &[u8]) -> Option<Pressure> {
     let text = std::str::from_utf8(buf).ok()?;
     let mut p = Pressure::default();
@@ -2670,13 +2686,14 @@ fn parse_pressure(buf: &[u8]) -> Option<Pressure> {
             _ => return None,
         }
     }
-    p.some.map(|_| p)
+    (p.some.is_some() || p.full.is_some()).then_some(p)
 }
 
-/// The distribution name as pmdalinux builds it: the first of the
-/// distribution release files under `ROOT/etc` that exists (Debian's
-/// version file gets a "Debian " prefix), else os-release's PRETTY_NAME.
-fn distro(root: &Path) -> Option<String> {
+/// The distribution name as pmdalinux 6.0.3 builds it: the first line of
+/// the first of its release files under `ROOT/etc` that opens (Debian's
+/// version file gets a "Debian " prefix, lsb-release loses a leading
+/// `DISTRIB_ID=`), "?" when none opens or the one that opens reads empty.
+fn distro(root: &Path) -> String {
     let etc = root.join("etc");
     for (file, prefix) in [
         ("debian_version", "Debian "),
@@ -2685,25 +2702,30 @@ fn distro(root: &Path) -> Option<String> {
         ("redhat-release", ""),
         ("slackware-version", ""),
         ("SuSE-release", ""),
+        ("lsb-release", ""),
     ] {
-        if let Ok(s) = std::fs::read_to_string(etc.join(file)) {
-            let line = s.lines().next().unwrap_or("").trim();
-            if !line.is_empty() {
-                return Some(format!("{prefix}{line}"));
+        let Ok(mut f) = std::fs::File::open(etc.join(file)) else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        if std::io::Read::read_to_end(&mut f, &mut bytes).is_err() || bytes.is_empty() {
+            return "?".to_string();
+        }
+        // A C string: it ends at a NUL.
+        if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+            bytes.truncate(nul);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let mut text: &str = &text;
+        if file == "lsb-release" {
+            for id in ["DISTRIB_ID = ", "DISTRIB_ID="] {
+                text = text.strip_prefix(id).unwrap_or(text);
             }
         }
+        let first = text.split('\n').next().unwrap_or("");
+        return format!("{prefix}{first}");
     }
-    for (file, key) in [
-        ("lsb-release", "DISTRIB_DESCRIPTION="),
-        ("os-release", "PRETTY_NAME="),
-    ] {
-        if let Ok(s) = std::fs::read_to_string(etc.join(file)) {
-            if let Some(v) = s.lines().find_map(|l| l.strip_prefix(key)) {
-                return Some(v.trim_matches('"').to_string());
-            }
-        }
-    }
-    None
+    "?".to_string()
 }
 
 impl Pmda for LinuxPmda {
@@ -2851,9 +2873,58 @@ fn item_labels(name: &str) -> LabelSet {
 
 #[cfg(test)]
 mod tests {
-    use super::run_bounded;
+    use super::{distro, parse_pressure, run_bounded};
     use std::process::Command;
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn pressure_files_of_every_resource_parse() {
+        // cpu before 5.13: no full line.
+        let cpu = parse_pressure(b"some avg10=1.50 avg60=0.25 avg300=0.00 total=42\n").unwrap();
+        assert_eq!(cpu.some, Some(([1.5, 0.25, 0.0], 42)));
+        assert_eq!(cpu.full, None);
+        // irq (6.1 on, CONFIG_IRQ_TIME_ACCOUNTING): a full line only.
+        let irq =
+            parse_pressure(b"full avg10=0.00 avg60=0.01 avg300=0.00 total=100648410\n").unwrap();
+        assert_eq!(irq.some, None);
+        assert_eq!(irq.full, Some(([0.0, 0.01, 0.0], 100648410)));
+        assert!(parse_pressure(b"").is_none());
+        assert!(parse_pressure(b"odd avg10=1 total=2\n").is_none());
+        assert!(parse_pressure(b"full avg10=x total=2\n").is_none());
+    }
+
+    #[test]
+    fn distro_names_as_pmdalinux_builds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        assert_eq!(distro(dir.path()), "?");
+        std::fs::write(etc.join("os-release"), "PRETTY_NAME=\"X\"\n").unwrap();
+        assert_eq!(
+            distro(dir.path()),
+            "?",
+            "pmdalinux 6.0.3 reads no os-release"
+        );
+        std::fs::write(
+            etc.join("lsb-release"),
+            "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\n",
+        )
+        .unwrap();
+        assert_eq!(distro(dir.path()), "Ubuntu");
+        std::fs::write(
+            etc.join("redhat-release"),
+            "Red Hat Enterprise Linux release 9.3 (Plow)\n",
+        )
+        .unwrap();
+        assert_eq!(
+            distro(dir.path()),
+            "Red Hat Enterprise Linux release 9.3 (Plow)"
+        );
+        std::fs::write(etc.join("debian_version"), "").unwrap();
+        assert_eq!(distro(dir.path()), "?", "the first file that opens decides");
+        std::fs::write(etc.join("debian_version"), "bookworm/sid\n").unwrap();
+        assert_eq!(distro(dir.path()), "Debian bookworm/sid");
+    }
 
     #[test]
     fn bounded_runs_give_the_status_or_nothing_past_the_limit() {
