@@ -423,6 +423,8 @@ pub enum Derive {
     Total(usize),
     /// Else this other slot.
     Fallback(usize),
+    /// Else 0.
+    OrZero,
 }
 
 /// How a metric is computed.
@@ -1113,7 +1115,10 @@ pub fn resolve(
         return Some(match cluster {
             58 => {
                 let s = keyed[Src::Snmp6 as usize].slot(&format!("{}{}", parts[1], parts[2]));
-                Kind::Key(Src::Snmp6, s, Derive::None)
+                // pmdalinux's snmp6 table answers 0 for a counter the
+                // kernel does not print (Ip6InCEPkts before 3.17,
+                // Udp6IgnoredMulti before 3.19...).
+                Kind::Key(Src::Snmp6, s, Derive::OrZero)
             }
             14 => {
                 let field = match parts[2] {
@@ -1138,6 +1143,9 @@ pub fn resolve(
                     "timewaitkilled" => "twkilled",
                     "pawsactiverejected" => "pawsactive",
                     "pawsestabrejected" => "pawsestab",
+                    "pawspassiverejected" => "pawspassive",
+                    "prequeueddropped" => "tcpprequeuedropped",
+                    "schedulerfail" => "tcpschedulerfailed",
                     "iprpfilter" => "ipreversepathfilter",
                     f => f,
                 };

@@ -172,6 +172,8 @@ struct Data {
     soft_ids: Vec<u32>,
     soft_cpu_ids: Vec<u32>,
     softnet: Vec<(u32, [u64; 6])>,
+    /// Columns of softnet_stat's last row.
+    softnet_cols: usize,
     locks: misc::LockCounts,
     /// Socket counts per state of /proc/net/{tcp,tcp6,udp,udp6}.
     conns: [[u64; 12]; 4],
@@ -756,11 +758,10 @@ impl LinuxPmda {
                     }
                 }
             }
-            Src::Softnet => {
-                if let Err(e) = misc::parse_softnet(bytes, &mut self.d.softnet) {
-                    return fail(self, e.0);
-                }
-            }
+            Src::Softnet => match misc::parse_softnet(bytes, &mut self.d.softnet) {
+                Ok(n) => self.d.softnet_cols = n,
+                Err(e) => return fail(self, e.0),
+            },
             Src::Locks => match misc::parse_locks(bytes) {
                 Ok(c) => self.d.locks = c,
                 Err(e) => return fail(self, e.0),
@@ -1129,6 +1130,7 @@ impl LinuxPmda {
         match d {
             Derive::None => k.get(slot),
             Derive::Fallback(other) => k.get(slot).or_else(|| k.get(other)),
+            Derive::OrZero => Some(k.get(slot).unwrap_or(0)),
             Derive::SumIfMissing(a, b) => k.get(slot).or_else(|| sum(&[a, b])),
             Derive::Total(g) => Some(self.groups.get(g).and_then(|s| sum(s)).unwrap_or(0)),
         }
@@ -1557,6 +1559,9 @@ impl LinuxPmda {
                 })
             }
             Kind::Softnet(col, percpu) => {
+                if d.softnet_cols < misc::SOFTNET_NEEDS[col] {
+                    return Err(PmError::APPVERSION);
+                }
                 if percpu {
                     Ok(d.softnet
                         .iter()
@@ -1893,12 +1898,15 @@ impl LinuxPmda {
     /// root; without it there are no values.
     fn md_status(&self, ty: Type) -> Vec<(u32, Value)> {
         let mdadm = self.root.join("sbin/mdadm");
-        if !mdadm.is_file() {
-            return Vec::new();
-        }
+        let have_mdadm = mdadm.is_file();
         let mut out = Vec::new();
         for (x, id) in self.d.devs.iter().zip(&self.d.dev_ids) {
             if x.kind != DevKind::Md {
+                continue;
+            }
+            // Without mdadm pmdalinux says -1 for every md device.
+            if !have_mdadm {
+                out.push((*id, convert(V::U(-1i64 as u64), ty)));
                 continue;
             }
             let mut cmd = std::process::Command::new(&mdadm);

@@ -2463,10 +2463,32 @@ fn disks_by_wwid_and_md_status() {
         Some((want * 256) as f64)
     );
     assert!(fetch(&mut a, "disk.wwid.capacity").unwrap().is_empty());
-    // Without mdadm, or without WWIDs: no values.
+    // Without md devices, or without WWIDs: no values.
     let mut vm = agent(&fixture("vm"));
     assert!(fetch(&mut vm, "disk.md.status").unwrap().is_empty());
     assert!(fetch(&mut vm, "disk.wwid.read").unwrap().is_empty());
+    // Without mdadm: -1 for each md device, as pmdalinux says.
+    let copy = copy_tree(&root);
+    std::fs::remove_file(copy.path().join("sbin/mdadm")).unwrap();
+    let mut a = agent(copy.path());
+    let status = fetch(&mut a, "disk.md.status").unwrap();
+    assert_eq!(
+        status.into_iter().collect::<Vec<_>>(),
+        [("data".to_string(), Value::I32(-1))]
+    );
+}
+
+/// A scratch copy of a fixture tree.
+fn copy_tree(root: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", root.display()))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    dir
 }
 
 #[test]
