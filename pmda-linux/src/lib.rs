@@ -1536,8 +1536,9 @@ impl LinuxPmda {
                         .unwrap_or_default()
                 };
                 Ok(match f {
-                    IrqF::Errors => single(t.errors),
-                    IrqF::Missed => single(t.missed),
+                    // 0 without the rows (s390 has none), as pmdalinux says.
+                    IrqF::Errors => single(Some(t.errors.unwrap_or(0))),
+                    IrqF::Missed => single(Some(t.missed.unwrap_or(0))),
                     IrqF::Total => t
                         .rows
                         .iter()
