@@ -394,6 +394,9 @@ pub enum MemF {
     HugePageSize,
     /// A huge page count times the huge page size.
     HugeBytes(usize),
+    /// MemAvailable, or on kernels before 3.14 the kernel's estimate of it
+    /// from older fields (see `LinuxPmda::estimated_available`).
+    Available,
 }
 
 /// An interrupt figure.
@@ -1008,6 +1011,7 @@ pub fn resolve(
             "hugepagesFreeBytes" => MemF::HugeBytes(mem_slot("hugepages_free")),
             "hugepagesRsvdBytes" => MemF::HugeBytes(mem_slot("hugepages_rsvd")),
             "hugepagesSurpBytes" => MemF::HugeBytes(mem_slot("hugepages_surp")),
+            "available" => MemF::Available,
             _ => {
                 let key = match rest {
                     "free" => "memfree",

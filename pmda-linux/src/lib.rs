@@ -1808,7 +1808,47 @@ impl LinuxPmda {
             MemF::HugeBytes(s) => k
                 .get(s)?
                 .saturating_mul(slot("hugepagesize")?.saturating_mul(1024)),
+            MemF::Available => match slot("memavailable") {
+                Some(v) => v,
+                None => self.estimated_available(
+                    slot("memfree")?,
+                    slot("active(file)")?,
+                    slot("inactive(file)")?,
+                    slot("sreclaimable")?,
+                    slot("memtotal").is_some(),
+                )?,
+            },
         }))
+    }
+
+    /// MemAvailable of a kernel before 3.14, estimated as pmdalinux does
+    /// (after the kernel's own formula, commit 34e431b0ae): free memory
+    /// above the zones' low watermarks, plus the page cache and the
+    /// reclaimable slab less half of each (at most the watermark), at
+    /// least 0; in Kbytes. The watermarks are the `low` pages of
+    /// /proc/zoneinfo (0 without it). pmdalinux subtracts the watermark
+    /// in bytes from figures in Kbytes; here it is in Kbytes.
+    fn estimated_available(
+        &self,
+        free: u64,
+        active_file: u64,
+        inactive_file: u64,
+        slab_reclaimable: u64,
+        have_total: bool,
+    ) -> Option<u64> {
+        if !have_total {
+            return None;
+        }
+        let low_pages: i64 = std::fs::read_to_string(self.root.join(Src::Zoneinfo.path()))
+            .map(|t| zoneinfo::low_watermarks(&t))
+            .unwrap_or(0);
+        let wmark = low_pages.saturating_mul(self.pagesize as i64) / 1024;
+        let mut avail = free as i64 - wmark;
+        let pagecache = (active_file + inactive_file) as i64;
+        avail += pagecache - (pagecache / 2).min(wmark);
+        let slab = slab_reclaimable as i64;
+        avail += slab - (slab / 2).min(wmark);
+        Some(avail.max(0) as u64)
     }
 
     /// The disks grouped by WWID (hinv.map.scsi_id), once per fetch;
