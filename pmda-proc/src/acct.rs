@@ -188,9 +188,9 @@ impl Acct {
     pub fn refresh(&mut self) {
         let t = now();
         if self.open.is_none() {
-            let due = self
-                .last_try
-                .is_none_or(|l| l.elapsed() >= Duration::from_secs(u64::from(self.controls.open_retry_interval)));
+            let due = self.last_try.is_none_or(|l| {
+                l.elapsed() >= Duration::from_secs(u64::from(self.controls.open_retry_interval))
+            });
             if !due {
                 return;
             }
@@ -199,7 +199,8 @@ impl Acct {
             return;
         }
         let Some(o) = self.open.as_mut() else { return };
-        if o.checked.elapsed() >= Duration::from_secs(u64::from(self.controls.check_acct_interval)) {
+        if o.checked.elapsed() >= Duration::from_secs(u64::from(self.controls.check_acct_interval))
+        {
             o.checked = Instant::now();
             if !accounting_writes(&o.file) {
                 self.close();
@@ -213,7 +214,8 @@ impl Acct {
         }
         let n = ((size - o.read_to) / RECORD as u64) as usize;
         let mut buf = vec![0u8; n * RECORD];
-        if o.file.seek(SeekFrom::Start(o.read_to)).is_err() || o.file.read_exact(&mut buf).is_err() {
+        if o.file.seek(SeekFrom::Start(o.read_to)).is_err() || o.file.read_exact(&mut buf).is_err()
+        {
             self.close();
             return;
         }
@@ -234,7 +236,8 @@ impl Acct {
             }
             self.ring.push_back((end, r));
         }
-        self.ring.retain(|(end, _)| t.saturating_sub(*end) <= lifetime);
+        self.ring
+            .retain(|(end, _)| t.saturating_sub(*end) <= lifetime);
         if too_big {
             self.close();
             self.open = self.try_open();
@@ -341,7 +344,9 @@ fn open_following(path: &std::path::Path, ours: bool) -> Option<Open> {
 /// writes there), checked with a short-lived child.
 fn accounting_writes(file: &File) -> bool {
     let before = file.metadata().map_or(0, |m| m.len());
-    let ok = std::process::Command::new("/bin/true").status().is_ok_and(|s| s.success());
+    let ok = std::process::Command::new("/bin/true")
+        .status()
+        .is_ok_and(|s| s.success());
     ok && file.metadata().map_or(0, |m| m.len()) > before
 }
 

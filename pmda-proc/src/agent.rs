@@ -109,7 +109,13 @@ pub struct ProcAgent {
 impl ProcAgent {
     /// An agent at `domain` reading `dir` (`ROOT/proc`), with hot
     /// processes chosen by `hot`.
-    pub fn new(dir: ProcDir, domain: u32, settings: Settings, hot: HotProc, acct: Acct) -> ProcAgent {
+    pub fn new(
+        dir: ProcDir,
+        domain: u32,
+        settings: Settings,
+        hot: HotProc,
+        acct: Acct,
+    ) -> ProcAgent {
         // SAFETY: sysconf has no preconditions.
         let (hz, page) = unsafe {
             (
@@ -277,7 +283,9 @@ impl ProcAgent {
 
     fn cgroup_value(&mut self, m: CgMetric, out: &mut Sink<'_>) -> Result<(), PmError> {
         let mut got = Vec::new();
-        if let Some(v) = cgroups::metric::values(m, &self.cg, |serial, name, v| got.push((serial, name, v)))? {
+        if let Some(v) =
+            cgroups::metric::values(m, &self.cg, |serial, name, v| got.push((serial, name, v)))?
+        {
             out.set(v);
             return Ok(());
         }
@@ -296,13 +304,25 @@ impl ProcAgent {
             37 => CgMetric::Subsys(0),
             38 => CgMetric::Mounts(false),
             22 => CgMetric::PerCpu,
-            27 => CgMetric::Blkio { per_dev: true, file: "io_serviced", op: 4 },
+            27 => CgMetric::Blkio {
+                per_dev: true,
+                file: "io_serviced",
+                op: 4,
+            },
             17 => CgMetric::Io(0),
             s => {
-                let g = [Group::Cpuset, Group::Cpuacct, Group::Cpusched, Group::Memory, Group::NetCls, Group::Blkio, Group::V2]
-                    .into_iter()
-                    .find(|g| g.indom() == s)
-                    .ok_or(PmError::INDOM)?;
+                let g = [
+                    Group::Cpuset,
+                    Group::Cpuacct,
+                    Group::Cpusched,
+                    Group::Memory,
+                    Group::NetCls,
+                    Group::Blkio,
+                    Group::V2,
+                ]
+                .into_iter()
+                .find(|g| g.indom() == s)
+                .ok_or(PmError::INDOM)?;
                 CgMetric::Container(g)
             }
         };
@@ -310,7 +330,12 @@ impl ProcAgent {
         self.cg.refresh(&self.dir, &need);
         let mut names = Vec::new();
         if let CgMetric::Container(g) = probe {
-            names = self.cg.groups.get(&g).map(|v| v.iter().map(|d| d.name.clone()).collect()).unwrap_or_default();
+            names = self
+                .cg
+                .groups
+                .get(&g)
+                .map(|v| v.iter().map(|d| d.name.clone()).collect())
+                .unwrap_or_default();
         } else if matches!(probe, CgMetric::Blkio { per_dev: true, .. }) {
             // Every (group, device) pair any block I/O file lists.
             for d in self.cg.groups.get(&Group::Blkio).into_iter().flatten() {
@@ -582,7 +607,11 @@ impl Agent for ProcAgent {
             if Access::of(client, self.settings.all_access) != Access::Denied {
                 self.acct.refresh();
             }
-            return Ok(self.acct.records().map(|r| Instance::new(r.pid, r.comm.clone())).collect());
+            return Ok(self
+                .acct
+                .records()
+                .map(|r| Instance::new(r.pid, r.comm.clone()))
+                .collect());
         }
         if indom.serial() != PROC_INDOM {
             return Ok(self
@@ -626,10 +655,12 @@ impl Agent for ProcAgent {
             .into_iter()
             .map(|(id, name)| {
                 let set = match (serial, name.rsplit_once("::")) {
-                    (17 | 27, Some((cg, dev))) => LabelSet::new().with("cgroup", cg).with("device_name", dev),
-                    (22, Some((cg, cpu))) => {
-                        LabelSet::new().with("cgroup", cg).with("cpu", cpu.trim_start_matches("cpu"))
+                    (17 | 27, Some((cg, dev))) => {
+                        LabelSet::new().with("cgroup", cg).with("device_name", dev)
                     }
+                    (22, Some((cg, cpu))) => LabelSet::new()
+                        .with("cgroup", cg)
+                        .with("cpu", cpu.trim_start_matches("cpu")),
                     _ => LabelSet::new().with("cgroup", name.as_str()),
                 };
                 (id, set)

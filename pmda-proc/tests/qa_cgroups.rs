@@ -62,7 +62,9 @@ fn filter(block: &str) -> String {
 /// metric name to its filtered block.
 fn recorded(out: &str, tgz: &str) -> BTreeMap<String, String> {
     let head = format!("== Checking metric descriptors and values - {tgz}");
-    let Some(start) = out.find(&head) else { return BTreeMap::new() };
+    let Some(start) = out.find(&head) else {
+        return BTreeMap::new();
+    };
     let body = &out[start + head.len()..];
     let body = &body[..body.find("\n==").unwrap_or(body.len())];
     body.split("\n\n")
@@ -77,7 +79,11 @@ fn recorded(out: &str, tgz: &str) -> BTreeMap<String, String> {
 #[test]
 fn cgroup_trees_of_pcp_qa_730() {
     let have = Path::new(QA).join("730.out").exists();
-    if !require("pcp-testsuite", have, "PCP's QA suite (Debian's pcp-testsuite, installed by scripts/setup-systems.sh)") {
+    if !require(
+        "pcp-testsuite",
+        have,
+        "PCP's QA suite (Debian's pcp-testsuite, installed by scripts/setup-systems.sh)",
+    ) {
         return;
     }
     let expected = std::fs::read_to_string(Path::new(QA).join("730.out")).unwrap();
@@ -112,12 +118,18 @@ fn cgroup_trees_of_pcp_qa_730() {
         if n == 4 {
             // What pmdaproc misreads, read here from the file itself:
             // the root group's io.pressure says avg60=0.04 and full avg60=0.03.
-            let text = std::fs::read_to_string(dir.path().join("sys/fs/cgroup/io.pressure")).unwrap();
+            let text =
+                std::fs::read_to_string(dir.path().join("sys/fs/cgroup/io.pressure")).unwrap();
             assert!(text.contains("some avg10=0.00 avg60=0.04"), "{text}");
             let p = host.lookup("cgroup.pressure.io.some.avg1min").unwrap();
             let r = host.fetch(&[p]).values[0].1.clone().unwrap();
             let indom = host.desc(p).unwrap().indom;
-            let root = host.instances(indom).unwrap().into_iter().find(|i| i.name == "/").unwrap();
+            let root = host
+                .instances(indom)
+                .unwrap()
+                .into_iter()
+                .find(|i| i.name == "/")
+                .unwrap();
             let v = r.iter().find(|(i, _)| *i == root.id).unwrap();
             assert_eq!(v.1, pcp_core::Value::Float(0.04));
         }
@@ -130,11 +142,17 @@ fn cgroup_trees_of_pcp_qa_730() {
             let ours = filter(ours.trim_matches('\n'));
             compared += 1;
             if ours != filter(block) {
-                problems.push(format!("{tgz} {name}:\n--- 730.out\n{}\n--- ours\n{ours}", filter(block)));
+                problems.push(format!(
+                    "{tgz} {name}:\n--- 730.out\n{}\n--- ours\n{ours}",
+                    filter(block)
+                ));
             }
         }
     }
-    eprintln!("compared {compared} metrics over 4 trees with 730.out, {} differ", problems.len());
+    eprintln!(
+        "compared {compared} metrics over 4 trees with 730.out, {} differ",
+        problems.len()
+    );
     for (m, why) in DIFFERENT {
         eprintln!("  not compared: {m}* ({why})");
     }

@@ -62,7 +62,9 @@ pub fn blkio(text: &[u8]) -> Vec<((u32, u32), [u64; 5])> {
     let mut out: Vec<((u32, u32), [u64; 5])> = Vec::new();
     for l in String::from_utf8_lossy(text).lines() {
         let w: Vec<&str> = l.split_whitespace().collect();
-        let Some(dev) = w.first().and_then(|d| devt(d)) else { continue };
+        let Some(dev) = w.first().and_then(|d| devt(d)) else {
+            continue;
+        };
         let (slot, value) = match w.as_slice() {
             [_, op, v] => match OPS.iter().position(|o| o == op) {
                 Some(i) => (i, v.parse().unwrap_or(0)),
@@ -101,7 +103,9 @@ pub fn io_stat(text: &[u8]) -> Vec<((u32, u32), [u64; 6])> {
             let dev = devt(w.next()?)?;
             let mut vals = [0u64; 6];
             for kv in w {
-                let Some((k, v)) = kv.split_once('=') else { continue };
+                let Some((k, v)) = kv.split_once('=') else {
+                    continue;
+                };
                 if let Some(i) = IO_KEYS.iter().position(|x| *x == k) {
                     vals[i] = v.parse().unwrap_or(0);
                 }
@@ -134,7 +138,9 @@ pub fn pressure(text: &[u8]) -> (Option<Pressure>, Option<Pressure>) {
         let mut p = Pressure::default();
         let mut got = 0;
         for kv in w {
-            let Some((k, v)) = kv.split_once('=') else { continue };
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
             match k {
                 "avg10" => p.avg10 = v.parse().unwrap_or(0.0),
                 "avg60" => p.avg60 = v.parse().unwrap_or(0.0),
@@ -165,7 +171,8 @@ mod tests {
         assert_eq!(signed(b"-1\n"), Some(-1));
         assert_eq!(keyed(b"cache 4096\nrss 8192\n")["rss"], 8192);
         assert_eq!(per_cpu(b"10 20 30 \n"), vec![10, 20, 30]);
-        let b = blkio(b"8:0 Read 10\n8:0 Write 5\n8:0 Sync 1\n8:0 Async 14\n8:0 Total 15\nTotal 15\n");
+        let b =
+            blkio(b"8:0 Read 10\n8:0 Write 5\n8:0 Sync 1\n8:0 Async 14\n8:0 Total 15\nTotal 15\n");
         assert_eq!(b, vec![((8, 0), [10, 5, 1, 14, 15])]);
         assert_eq!(blkio(b"8:0 4096\n8:16 8\n")[1], ((8, 16), [0, 0, 0, 0, 8]));
         let io = io_stat(b"8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n");

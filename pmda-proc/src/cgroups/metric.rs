@@ -132,7 +132,14 @@ impl CgMetric {
             }),
             ["mounts", f] => CgMetric::Mounts(*f == "count"),
             [g, "id", "container"] => CgMetric::Container(group_of(g)?),
-            ["cpuset", f @ ("cpus" | "mems")] => CgMetric::Line(Group::Cpuset, if *f == "cpus" { "cpuset.cpus" } else { "cpuset.mems" }),
+            ["cpuset", f @ ("cpus" | "mems")] => CgMetric::Line(
+                Group::Cpuset,
+                if *f == "cpus" {
+                    "cpuset.cpus"
+                } else {
+                    "cpuset.mems"
+                },
+            ),
             ["cpuacct", "usage"] => CgMetric::Line(Group::Cpuacct, "cpuacct.usage"),
             ["cpuacct", "usage_percpu"] => CgMetric::PerCpu,
             ["cpuacct", "stat", f] => CgMetric::Stat(Group::Cpuacct, "cpuacct.stat", f),
@@ -140,8 +147,12 @@ impl CgMetric {
             ["cpusched", "cfs_period"] => CgMetric::Line(Group::Cpusched, "cpu.cfs_period_us"),
             ["cpusched", "cfs_quota"] => CgMetric::Line(Group::Cpusched, "cpu.cfs_quota_us"),
             ["cpusched", "periods"] => CgMetric::Stat(Group::Cpusched, "cpu.stat", "nr_periods"),
-            ["cpusched", "throttled"] => CgMetric::Stat(Group::Cpusched, "cpu.stat", "nr_throttled"),
-            ["cpusched", "throttled_time"] => CgMetric::Stat(Group::Cpusched, "cpu.stat", "throttled_time"),
+            ["cpusched", "throttled"] => {
+                CgMetric::Stat(Group::Cpusched, "cpu.stat", "nr_throttled")
+            }
+            ["cpusched", "throttled_time"] => {
+                CgMetric::Stat(Group::Cpusched, "cpu.stat", "throttled_time")
+            }
             ["memory", "usage"] => CgMetric::Line(Group::Memory, "memory.usage_in_bytes"),
             ["memory", "limit"] => CgMetric::Line(Group::Memory, "memory.limit_in_bytes"),
             ["memory", "failcnt"] => CgMetric::Line(Group::Memory, "memory.failcnt"),
@@ -157,7 +168,10 @@ impl CgMetric {
             ["blkio", scope @ ("dev" | "all"), ..] => {
                 let per_dev = *scope == "dev";
                 let last = *parts.last()?;
-                let (file, op) = match super::files::OPS.iter().position(|o| o.eq_ignore_ascii_case(last)) {
+                let (file, op) = match super::files::OPS
+                    .iter()
+                    .position(|o| o.eq_ignore_ascii_case(last))
+                {
                     Some(op) => (tail(2).rsplit_once('.')?.0, op as u8),
                     None => (tail(2), 4),
                 };
@@ -174,7 +188,9 @@ impl CgMetric {
                     _ => return None,
                 },
             ),
-            ["io", "stat", f] => CgMetric::Io(super::files::IO_KEYS.iter().position(|k| k == f)? as u8),
+            ["io", "stat", f] => {
+                CgMetric::Io(super::files::IO_KEYS.iter().position(|k| k == f)? as u8)
+            }
             ["pressure", res, kind, stat] => CgMetric::Pressure(
                 res,
                 *kind == "full",
@@ -216,7 +232,11 @@ fn group_of(g: &str) -> Option<Group> {
 
 /// Puts the metric's values into `put` (instance name, value); the
 /// caller numbers the instances.
-pub fn values(m: CgMetric, cg: &Cgroups, mut put: impl FnMut(u32, String, Value)) -> Result<Option<Value>, PmError> {
+pub fn values(
+    m: CgMetric,
+    cg: &Cgroups,
+    mut put: impl FnMut(u32, String, Value),
+) -> Result<Option<Value>, PmError> {
     match m {
         CgMetric::Subsys(1) => return Ok(Some(Value::U32(cg.subsys.len() as u32))),
         CgMetric::Subsys(f) => {
@@ -232,7 +252,11 @@ pub fn values(m: CgMetric, cg: &Cgroups, mut put: impl FnMut(u32, String, Value)
         CgMetric::Mounts(true) => return Ok(Some(Value::U32(cg.mounts.len() as u32))),
         CgMetric::Mounts(false) => {
             for mt in &cg.mounts {
-                put(38, mt.path.clone(), Value::String(mount_subsys(mt, &cg.subsys)));
+                put(
+                    38,
+                    mt.path.clone(),
+                    Value::String(mount_subsys(mt, &cg.subsys)),
+                );
             }
         }
         CgMetric::PerCpu => {
@@ -261,7 +285,11 @@ pub fn values(m: CgMetric, cg: &Cgroups, mut put: impl FnMut(u32, String, Value)
                     // lists, 0 where this file does not (as pmdaproc).
                     for dv in blkio_devices(d, cg) {
                         if let Some(dev) = cg.device(dv) {
-                            put(27, format!("{}::{dev}", d.name), Value::U64(scale(value_of(dv))));
+                            put(
+                                27,
+                                format!("{}::{dev}", d.name),
+                                Value::U64(scale(value_of(dv))),
+                            );
                         }
                     }
                 } else if let Some(list) = devs {
@@ -280,7 +308,11 @@ pub fn values(m: CgMetric, cg: &Cgroups, mut put: impl FnMut(u32, String, Value)
             for d in cg.groups.get(&Group::V2).into_iter().flatten() {
                 for (devt, vals) in &d.io {
                     if let Some(dev) = cg.device(*devt) {
-                        put(17, format!("{}::{dev}", d.name), Value::U64(vals[i as usize]));
+                        put(
+                            17,
+                            format!("{}::{dev}", d.name),
+                            Value::U64(vals[i as usize]),
+                        );
                     }
                 }
             }
@@ -317,7 +349,9 @@ fn group_value(m: CgMetric, d: &CgData, hertz: u64) -> Option<Value> {
         CgMetric::Container(_) => Some(Value::String(d.container.clone())),
         // A pure v2 group of the cpuset controller without the files has
         // empty lists (pmdaproc gives every unified group one).
-        CgMetric::Line(Group::Cpuset, f) => Some(Value::String(d.lines.get(f).cloned().unwrap_or_default())),
+        CgMetric::Line(Group::Cpuset, f) => {
+            Some(Value::String(d.lines.get(f).cloned().unwrap_or_default()))
+        }
         CgMetric::Line(_, f) => {
             let l = d.lines.get(f)?;
             // "No limit" (-1, or the largest number, or v2's "max") has no
@@ -337,11 +371,19 @@ fn group_value(m: CgMetric, d: &CgData, hertz: u64) -> Option<Value> {
         CgMetric::Stat(_, file, key) => {
             let v = *d.stats.get(file)?.get(key)?;
             // cpuacct.stat counts clock ticks; the metrics are milliseconds.
-            Some(Value::U64(if file == "cpuacct.stat" { v * 1000 / hertz.max(1) } else { v }))
+            Some(Value::U64(if file == "cpuacct.stat" {
+                v * 1000 / hertz.max(1)
+            } else {
+                v
+            }))
         }
         CgMetric::Pressure(res, full, f) => {
             let (some, fulls) = d.pressure.get(res)?;
-            let p = if full { fulls.as_ref()? } else { some.as_ref()? };
+            let p = if full {
+                fulls.as_ref()?
+            } else {
+                some.as_ref()?
+            };
             Some(match f {
                 0 => Value::Float(p.avg10),
                 1 => Value::Float(p.avg60),
@@ -359,16 +401,39 @@ mod tests {
 
     #[test]
     fn names_say_what_to_read() {
-        assert_eq!(CgMetric::of("cgroup.memory.stat.total.rss"), Some(CgMetric::Stat(Group::Memory, "memory.stat", "total_rss")));
+        assert_eq!(
+            CgMetric::of("cgroup.memory.stat.total.rss"),
+            Some(CgMetric::Stat(Group::Memory, "memory.stat", "total_rss"))
+        );
         assert_eq!(
             CgMetric::of("cgroup.blkio.dev.throttle.io_serviced.write"),
-            Some(CgMetric::Blkio { per_dev: true, file: "throttle.io_serviced", op: 1 })
+            Some(CgMetric::Blkio {
+                per_dev: true,
+                file: "throttle.io_serviced",
+                op: 1
+            })
         );
-        assert_eq!(CgMetric::of("cgroup.blkio.all.sectors"), Some(CgMetric::Blkio { per_dev: false, file: "sectors", op: 4 }));
-        assert_eq!(CgMetric::of("cgroup.pressure.io.full.avg1min"), Some(CgMetric::Pressure("io", true, 1)));
+        assert_eq!(
+            CgMetric::of("cgroup.blkio.all.sectors"),
+            Some(CgMetric::Blkio {
+                per_dev: false,
+                file: "sectors",
+                op: 4
+            })
+        );
+        assert_eq!(
+            CgMetric::of("cgroup.pressure.io.full.avg1min"),
+            Some(CgMetric::Pressure("io", true, 1))
+        );
         assert_eq!(CgMetric::of("cgroup.io.stat.wios"), Some(CgMetric::Io(3)));
-        assert_eq!(CgMetric::of("cgroup.cpusched.id.container"), Some(CgMetric::Container(Group::Cpusched)));
-        for d in crate::descs::METRICS.iter().filter(|d| d.name.starts_with("cgroup.")) {
+        assert_eq!(
+            CgMetric::of("cgroup.cpusched.id.container"),
+            Some(CgMetric::Container(Group::Cpusched))
+        );
+        for d in crate::descs::METRICS
+            .iter()
+            .filter(|d| d.name.starts_with("cgroup."))
+        {
             assert!(CgMetric::of(d.name).is_some(), "{} unmapped", d.name);
         }
     }

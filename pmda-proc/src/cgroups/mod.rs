@@ -254,8 +254,15 @@ fn read_group(g: Group, path: &std::path::Path, name: String, buf: &mut Vec<u8>)
 /// Every directory below `base` (itself first), with its group name
 /// (`/`, `/a`, `/a/b`), depth-first, at most 64 levels.
 pub fn scan(base: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
-    fn walk(dir: &std::path::Path, name: &str, out: &mut Vec<(std::path::PathBuf, String)>, depth: usize) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+    fn walk(
+        dir: &std::path::Path,
+        name: &str,
+        out: &mut Vec<(std::path::PathBuf, String)>,
+        depth: usize,
+    ) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         out.push((dir.to_path_buf(), unescape(name)));
         if depth >= 64 {
             return;
@@ -268,7 +275,11 @@ pub fn scan(base: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
             .collect();
         subdirs.sort();
         for s in subdirs {
-            let child = if name == "/" { format!("/{s}") } else { format!("{name}/{s}") };
+            let child = if name == "/" {
+                format!("/{s}")
+            } else {
+                format!("{name}/{s}")
+            };
             walk(&dir.join(&s), &child, out, depth + 1);
         }
     }
@@ -333,7 +344,11 @@ fn parse_mounts(text: &[u8]) -> Vec<Mount> {
         out.push(Mount {
             path: path.to_string(),
             v2,
-            options: if v2 { Vec::new() } else { opts.split(',').map(str::to_string).collect() },
+            options: if v2 {
+                Vec::new()
+            } else {
+                opts.split(',').map(str::to_string).collect()
+            },
         });
     }
     out
@@ -348,7 +363,10 @@ fn parse_diskstats(text: &[u8]) -> HashMap<(u32, u32), String> {
             if name.starts_with("loop") || name.starts_with("ram") {
                 return None;
             }
-            Some(((w.first()?.parse().ok()?, w.get(1)?.parse().ok()?), name.to_string()))
+            Some((
+                (w.first()?.parse().ok()?, w.get(1)?.parse().ok()?),
+                name.to_string(),
+            ))
         })
         .collect()
 }
@@ -382,7 +400,10 @@ mod tests {
 
     #[test]
     fn names_and_mounts() {
-        assert_eq!(unescape("/system.slice/a\\x2db.service"), "/system.slice/a-b.service");
+        assert_eq!(
+            unescape("/system.slice/a\\x2db.service"),
+            "/system.slice/a-b.service"
+        );
         let m = parse_mounts(b"cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\nproc /proc proc rw 0 0\n");
         assert_eq!(m.len(), 2);
         assert!(m[1].v2 && m[0].options.contains(&"cpuacct".to_string()));
