@@ -63,12 +63,15 @@ pub struct CgData {
     /// Per-CPU usage.
     pub percpu: Vec<u64>,
     /// v1 block I/O files by name.
-    pub blkio: HashMap<&'static str, Vec<((u32, u32), [u64; 5])>>,
+    pub blkio: HashMap<&'static str, Vec<DeviceCounts<5>>>,
     /// v2 io.stat.
-    pub io: Vec<((u32, u32), [u64; 6])>,
+    pub io: Vec<DeviceCounts<6>>,
     /// v2 pressure by resource: some and full.
     pub pressure: HashMap<&'static str, (Option<Pressure>, Option<Pressure>)>,
 }
+
+/// Counters of one block device, by (major, minor).
+pub type DeviceCounts<const N: usize> = ((u32, u32), [u64; N]);
 
 /// Control groups as last read, and instance ids.
 #[derive(Debug)]
@@ -224,10 +227,8 @@ fn read_group(g: Group, path: &std::path::Path, name: String, buf: &mut Vec<u8>)
         }
     }
     match g {
-        Group::Cpuacct => {
-            if read("cpuacct.usage_percpu", buf) {
-                d.percpu = files::per_cpu(buf);
-            }
+        Group::Cpuacct if read("cpuacct.usage_percpu", buf) => {
+            d.percpu = files::per_cpu(buf);
         }
         Group::Blkio => {
             for f in metric::BLKIO_FILES {
