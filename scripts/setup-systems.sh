@@ -3,7 +3,8 @@
 # its reference agents), bpftrace (with tracefs mounted), Prometheus's
 # node_exporter and Prometheus server on 127.0.0.1, redis-server; PCP's QA
 # files (pcp-testsuite: the /proc and /sys trees of real machines that
-# pmda-linux's tests read with PCP's pmdalinux and with ours).
+# pmda-linux's tests read with PCP's pmdalinux and with ours); podman with
+# runc and busybox (pmda-proc's container tests run a real container).
 # Idempotent: what is installed or running already is left alone.
 set -euo pipefail
 
@@ -24,6 +25,9 @@ PKGS=(
   curl
   monitoring-plugins-basic
   nagios4-core
+  podman
+  runc
+  busybox-static
 )
 REQUIRED=(
   pcp
@@ -34,6 +38,9 @@ REQUIRED=(
   prometheus
   monitoring-plugins-basic
   nagios4-core
+  podman
+  runc
+  busybox-static
 )
 
 need_pkgs=()
