@@ -145,7 +145,7 @@ fn a_user_sees_the_private_files_pmdaproc_shows_that_user() {
     let pmdaproc = || -> BTreeSet<u32> {
         let out = Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .args(["pminfo", "-f", "proc.io.rchar"])
+            .args(["pminfo", "-h", &pmcd_host(), "-f", "proc.io.rchar"])
             .output()
             .unwrap();
         parse(&String::from_utf8_lossy(&out.stdout))

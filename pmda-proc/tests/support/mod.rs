@@ -79,10 +79,22 @@ pub fn parse(text: &str) -> BTreeMap<String, Shown> {
     out
 }
 
-/// Runs pminfo against the system pmcd (over its unix socket, so
-/// pmdaproc sees root's credentials).
+/// The system pmcd's unix socket: a client reaching pmcd through it
+/// passes its credentials, without which pmdaproc gives no per-process
+/// figures (a `pminfo` without `-h` may fall back to TCP).
+pub const PMCD_SOCKET: &str = "/run/pcp/pmcd.socket";
+
+/// `-h` for the system pmcd over its unix socket.
+pub fn pmcd_host() -> String {
+    format!("unix:{PMCD_SOCKET}")
+}
+
+/// Runs pminfo against the system pmcd over its unix socket (pmdaproc
+/// sees root's credentials).
 pub fn pminfo(args: &[&str], names: &[String]) -> String {
     let out = Command::new("pminfo")
+        .arg("-h")
+        .arg(pmcd_host())
         .args(args)
         .args(names)
         .output()
@@ -94,8 +106,18 @@ pub fn pminfo(args: &[&str], names: &[String]) -> String {
 /// `./test.sh`) when pmdaproc answers under the system pmcd and we are
 /// root.
 pub fn have_pmdaproc() -> bool {
+    let socket = std::path::Path::new(PMCD_SOCKET).exists();
+    if !require(
+        "pmcd's unix socket",
+        socket,
+        "the system pmcd with its unix socket (scripts/setup-systems.sh)",
+    ) {
+        return false;
+    }
     let have = have_program("pminfo")
         && Command::new("pminfo")
+            .arg("-h")
+            .arg(pmcd_host())
             .args(["-m", "proc.nprocs"])
             .output()
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("PMID: 3.8.99"));
