@@ -126,6 +126,8 @@ pub struct Host {
     names_changed: AtomicBool,
     /// Bumped whenever an agent's names or labels change.
     metadata_generation: Arc<AtomicU64>,
+    /// Bumped whenever an agent's names change.
+    names_generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Host {
@@ -162,6 +164,7 @@ impl Host {
             context_labels: context_labels(&ClientContext::local()),
             names_changed: AtomicBool::new(false),
             metadata_generation: Arc::new(AtomicU64::new(0)),
+            names_generation: AtomicU64::new(0),
         }
     }
 
@@ -306,9 +309,17 @@ impl Host {
         }
         if changed {
             self.names_changed.store(true, Ordering::Relaxed);
+            self.names_generation.fetch_add(1, Ordering::AcqRel);
             self.metadata_generation.fetch_add(1, Ordering::AcqRel);
         }
         changed
+    }
+
+    /// A counter that moves whenever any agent's names change (as seen by
+    /// [`Host::refresh_names`]): what a server compares, per client, to
+    /// tell each of its clients once that the namespace changed.
+    pub fn names_generation(&self) -> u64 {
+        self.names_generation.load(Ordering::Acquire)
     }
 
     /// A counter that moves whenever any agent's names or labels change
@@ -369,12 +380,32 @@ impl Host {
 
     /// The current instances of `indom`.
     pub fn instances(&self, indom: InDom) -> Result<Vec<Instance>, PmError> {
-        let client = &self.client;
+        self.instances_as(&self.client, indom)
+    }
+
+    /// The current instances of `indom` as `client` may see them.
+    pub fn instances_as(
+        &self,
+        client: &ClientContext,
+        indom: InDom,
+    ) -> Result<Vec<Instance>, PmError> {
         self.with_agent(indom.domain(), |a| a.instances_for(indom, client))
     }
 
     /// Help text for a metric or an instance domain.
     pub fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+        self.text_as(&self.client, target, kind)
+    }
+
+    /// Help text as `client` asks for it (agents do not yet see who asks
+    /// for help text; the client is carried for when they do).
+    pub fn text_as(
+        &self,
+        client: &ClientContext,
+        target: TextTarget,
+        kind: TextKind,
+    ) -> Result<String, PmError> {
+        let _ = client;
         let domain = match target {
             TextTarget::Metric(p) => p.domain(),
             TextTarget::InDom(i) => i.domain(),
@@ -384,15 +415,41 @@ impl Host {
 
     /// Labels at one level of the agent owning `domain`.
     pub fn labels(&self, domain: u32, target: LabelTarget) -> Result<LabelSet, PmError> {
+        self.labels_as(&self.client, domain, target)
+    }
+
+    /// Labels at one level as `client` asks for them (agents do not yet
+    /// see who asks for labels; the client is carried for when they do).
+    pub fn labels_as(
+        &self,
+        client: &ClientContext,
+        domain: u32,
+        target: LabelTarget,
+    ) -> Result<LabelSet, PmError> {
+        let _ = client;
         self.with_agent(domain, |a| a.labels(target))
     }
 
     /// The merged labels of a metric, as pminfo -l shows them: context,
     /// domain, indom, cluster and item levels.
     pub fn metric_labels(&self, pmid: Pmid) -> Result<LabelSet, PmError> {
+        self.metric_labels_with(&self.context_labels, pmid)
+    }
+
+    /// The merged labels of a metric as `client` sees them (its own
+    /// context labels: user and group ids only when known, its container).
+    pub fn metric_labels_as(
+        &self,
+        client: &ClientContext,
+        pmid: Pmid,
+    ) -> Result<LabelSet, PmError> {
+        self.metric_labels_with(&context_labels(client), pmid)
+    }
+
+    fn metric_labels_with(&self, context: &LabelSet, pmid: Pmid) -> Result<LabelSet, PmError> {
         self.with_agent(pmid.domain(), |a| {
             let desc = a.desc(pmid)?;
-            let mut sets = vec![self.context_labels.clone(), a.labels(LabelTarget::Domain)?];
+            let mut sets = vec![context.clone(), a.labels(LabelTarget::Domain)?];
             if !desc.indom.is_null() {
                 sets.push(a.labels(LabelTarget::InDom(desc.indom))?);
             }
@@ -402,8 +459,25 @@ impl Host {
         })
     }
 
+    /// The context labels `client` sees: hostname, domainname, machineid,
+    /// its container when it named one, and its user and group ids when
+    /// they are known.
+    pub fn context_labels_for(&self, client: &ClientContext) -> LabelSet {
+        context_labels(client)
+    }
+
     /// The labels of each instance of `indom` (instance level only).
     pub fn instance_labels(&self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        self.instance_labels_as(&self.client, indom)
+    }
+
+    /// The labels of each instance of `indom` as `client` asks for them.
+    pub fn instance_labels_as(
+        &self,
+        client: &ClientContext,
+        indom: InDom,
+    ) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        let _ = client;
         self.with_agent(indom.domain(), |a| a.instance_labels(indom))
     }
 
@@ -412,12 +486,32 @@ impl Host {
         self.fetch_with(pmids, &Profile::all())
     }
 
+    /// Fetches `pmids` keeping the instances `profile` wants, as `client`
+    /// (see [`Host::fetch_with`]).
+    pub fn fetch_as(
+        &self,
+        client: &ClientContext,
+        pmids: &[Pmid],
+        profile: &Profile,
+    ) -> FetchResult {
+        self.fetch_inner(client, pmids, profile)
+    }
+
     /// Fetches `pmids`, keeping only the instances `profile` wants. Each
     /// agent involved is asked once, all in parallel; concurrent fetches of
     /// one agent queue behind each other. An agent that misses the deadline
     /// yields [`PmError::TIMEOUT`] for its metrics, and while it is stuck in
     /// that request later fetches get the timeout at once.
     pub fn fetch_with(&self, pmids: &[Pmid], profile: &Profile) -> FetchResult {
+        self.fetch_inner(&self.client, pmids, profile)
+    }
+
+    fn fetch_inner(
+        &self,
+        client: &ClientContext,
+        pmids: &[Pmid],
+        profile: &Profile,
+    ) -> FetchResult {
         let timestamp = SystemTime::now();
         let deadline = Instant::now() + self.timeout;
         let mut values: Vec<(Pmid, MetricResult)> =
@@ -452,7 +546,7 @@ impl Host {
             let job_state = Arc::clone(&state);
             let req_pmids: Vec<Pmid> = positions.iter().map(|&i| pmids[i]).collect();
             let profile = profile.clone();
-            let client = self.client.clone();
+            let client = client.clone();
             let tx = tx.clone();
             let generation = Arc::clone(&self.metadata_generation);
             let job: Job = Box::new(move || {
@@ -550,8 +644,17 @@ impl Host {
 
     /// Stores values into a storable metric.
     pub fn store(&self, pmid: Pmid, values: &[(u32, Value)]) -> Result<(), PmError> {
-        let client = self.client.clone();
-        self.with_agent(pmid.domain(), |a| a.store(pmid, values, &client))
+        self.store_as(&self.client, pmid, values)
+    }
+
+    /// Stores values into a storable metric as `client`.
+    pub fn store_as(
+        &self,
+        client: &ClientContext,
+        pmid: Pmid,
+        values: &[(u32, Value)],
+    ) -> Result<(), PmError> {
+        self.with_agent(pmid.domain(), |a| a.store(pmid, values, client))
     }
 
     /// Lets every agent wait (bounded) for a just-started source's first data.
@@ -565,7 +668,8 @@ impl Host {
 }
 
 /// The context labels pmcd attaches: hostname, domainname, machineid,
-/// and the client's user and group ids when it knows them.
+/// the client's container when it named one, and its user and group ids
+/// (optional labels, as pmcd marks them) when it knows them.
 fn context_labels(client: &ClientContext) -> LabelSet {
     let mut set = LabelSet::new();
     let mut buf = [0u8; 256];
@@ -584,9 +688,12 @@ fn context_labels(client: &ClientContext) -> LabelSet {
         .ok()
         .filter(|s| !s.is_empty() && s != "(none)")
         .unwrap_or_else(|| "localdomain".to_string());
+    if let Some(c) = &client.container {
+        set.insert("container", c.as_str());
+    }
     set.insert("domainname", domain);
     if let Some(gid) = client.group_id {
-        set.insert("groupid", gid);
+        set.insert_optional("groupid", gid);
     }
     set.insert("hostname", host);
     if let Ok(id) = std::fs::read_to_string("/etc/machine-id") {
@@ -596,7 +703,7 @@ fn context_labels(client: &ClientContext) -> LabelSet {
         }
     }
     if let Some(uid) = client.user_id {
-        set.insert("userid", uid);
+        set.insert_optional("userid", uid);
     }
     set
 }
