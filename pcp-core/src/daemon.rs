@@ -52,9 +52,9 @@ use crate::indom::Profile;
 use crate::labels::LabelLevel;
 use crate::pdu::frame::{read_pdu, write_pdu, FrameError};
 use crate::pdu::{
-    self, decode, decode_header, reply, types, value_from_block, value_from_insitu, AttrPdu,
-    CredsPdu, DescPdu, Encoder, FetchPdu, IdentReq, InstanceReq, LabelPdu, Pdu, PmnsIdsPdu,
-    PmnsNamePdu, PmnsNamesPdu, ResultPdu, VSetValues, MAX_BLOCK_PAYLOAD,
+    self, decode, decode_header, reply, types, AttrPdu, CredsPdu, DescPdu, Encoder, FetchPdu,
+    IdentReq, InstanceReq, LabelPdu, Pdu, PmnsIdsPdu, PmnsNamePdu, PmnsNamesPdu, ResultPdu,
+    VSetValues, MAX_BLOCK_PAYLOAD,
 };
 use crate::pmda::{ClientContext, FetchRequest, LabelTarget, MetricResult, Pmda};
 use crate::value::Value;
@@ -523,26 +523,7 @@ impl<'a> Session<'a> {
 
     /// The values of a store request, typed by the metric's descriptor.
     fn store_values(&self, pmid: Pmid, v: &VSetValues) -> Result<Vec<(u32, Value)>, PmError> {
-        let desc = self.agent.desc(pmid)?;
-        match v {
-            VSetValues::Error(_) => Err(PmError::BADSTORE),
-            VSetValues::Insitu(words) => words
-                .iter()
-                .map(|&(inst, w)| Ok((inst, value_from_insitu(w, desc.ty)?)))
-                .collect(),
-            VSetValues::Blocks { values, .. } => values
-                .iter()
-                .map(|(inst, b)| {
-                    let v = value_from_block(b)?;
-                    let v = if v.ty() == desc.ty {
-                        v
-                    } else {
-                        v.convert(desc.ty)?
-                    };
-                    Ok((*inst, v))
-                })
-                .collect(),
-        }
+        reply::store_values(&self.agent.desc(pmid)?, v)
     }
 }
 

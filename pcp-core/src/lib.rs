@@ -51,6 +51,7 @@ pub mod pdu;
 pub mod pmda;
 pub mod rate;
 pub mod render;
+pub mod server;
 pub mod table;
 pub mod testing;
 pub mod value;

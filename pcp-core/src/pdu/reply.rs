@@ -6,13 +6,16 @@
 use std::collections::HashMap;
 
 use super::{
-    labelset_to_wire, text, IdentReq, InstancePdu, InstanceReq, LabelPdu, TextPdu, WireLabelSet,
+    labelset_to_wire, text, value_from_block, value_from_insitu, IdentReq, InstancePdu,
+    InstanceReq, LabelPdu, TextPdu, VSetValues, WireLabelSet,
 };
+use crate::desc::Desc;
 use crate::error::PmError;
 use crate::id::{InDom, Pmid, PM_IN_NULL};
 use crate::indom::{find_by_name, Instance};
 use crate::labels::{LabelLevel, LabelSet};
 use crate::pmda::{TextKind, TextTarget};
+use crate::value::Value;
 
 /// The PDU_INSTANCE answering `req` from the instance list, as
 /// libpcp_pmda answers: every instance; the id of a name (an exact match,
@@ -108,6 +111,31 @@ pub fn instance_labels_reply(
         kind: r.kind,
         sets: sets?,
     })
+}
+
+/// The values of one value set of a store request, typed by the metric's
+/// descriptor (in-place words carry no type of their own; a block of
+/// another type is converted, or refused with the conversion's error).
+pub fn store_values(desc: &Desc, v: &VSetValues) -> Result<Vec<(u32, Value)>, PmError> {
+    match v {
+        VSetValues::Error(_) => Err(PmError::BADSTORE),
+        VSetValues::Insitu(words) => words
+            .iter()
+            .map(|&(inst, w)| Ok((inst, value_from_insitu(w, desc.ty)?)))
+            .collect(),
+        VSetValues::Blocks { values, .. } => values
+            .iter()
+            .map(|(inst, b)| {
+                let v = value_from_block(b)?;
+                let v = if v.ty() == desc.ty {
+                    v
+                } else {
+                    v.convert(desc.ty)?
+                };
+                Ok((*inst, v))
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]
