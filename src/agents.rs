@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pcp_core::{Host, Pmda};
 
-use crate::simple::SimplePmda;
+use crate::simple::simple_pmda;
 
 /// Every agent this binary knows, in load order.
 pub const ALL_AGENTS: &[&str] = &["linux", "prometheus", "bpftrace", "simple"];
@@ -140,7 +140,7 @@ impl AgentOptions {
             message: e.to_string(),
         };
         match name {
-            "simple" => Ok(Box::new(SimplePmda::new())),
+            "simple" => Ok(Box::new(simple_pmda())),
             "linux" => {
                 let cfg = pmda_linux::LinuxConfig {
                     root: self.linux_root.clone(),

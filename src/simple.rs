@@ -1,5 +1,6 @@
 //! The `simple` agent (domain 253): a small, complete PMDA in the spirit of
-//! PCP's own "simple" agent, and the worked example of the [`Pmda`] trait.
+//! PCP's own "simple" agent, written on the table-driven layer
+//! ([`pcp_core::agent`]).
 //!
 //! | metric | type | what |
 //! |---|---|---|
@@ -9,221 +10,132 @@
 //! | `simple.time.sys` | double counter, sec | system CPU time of this process |
 //! | `simple.version` | string discrete | the agent's version |
 
-use pcp_core::desc::time;
-use pcp_core::*;
+use pcp_core::agent::{Agent, Fetch, IndomDef, MetricDef, Sink, TablePmda};
+use pcp_core::{ClientContext, LabelSet, LabelTarget, PmError, Units, Value};
 
 /// The domain of the simple agent (PCP's own simple PMDA uses it too).
 pub const DOMAIN: u32 = 253;
 
-const COLOR_INDOM: u32 = 0;
+const COLOURS: IndomDef = IndomDef::new(0, "Three colours")
+    .help("The instances red, green and blue of simple.color.")
+    .instances(&[(0, "red"), (1, "green"), (2, "blue")]);
 
-const ROWS: &[MetricRow] = &[
-    MetricRow {
-        name: "simple.numfetch",
-        cluster: 0,
-        item: 0,
-        ty: Type::U32,
-        indom: None,
-        sem: Semantics::Instant,
-        units: Units::NONE,
-        oneline: "Number of fetches answered by the simple agent",
-        help: "How many fetches the simple agent has answered since it started, or since\n\
-               a value was last stored into this metric (pmstore simple.numfetch 0).",
-    },
-    MetricRow {
-        name: "simple.color",
-        cluster: 0,
-        item: 1,
-        ty: Type::I32,
-        indom: Some(COLOR_INDOM),
-        sem: Semantics::Instant,
-        units: Units::NONE,
-        oneline: "Three values that step on every fetch",
-        help: "One value per colour; each fetch adds 1 to red, 2 to green and 3 to blue,\n\
-               wrapping at 256. Useful to watch values change.",
-    },
-    MetricRow {
-        name: "simple.time.user",
-        cluster: 1,
-        item: 2,
-        ty: Type::Double,
-        indom: None,
-        sem: Semantics::Counter,
-        units: Units::SEC,
-        oneline: "User CPU time used by the agent's process",
-        help: "",
-    },
-    MetricRow {
-        name: "simple.time.sys",
-        cluster: 1,
-        item: 3,
-        ty: Type::Double,
-        indom: None,
-        sem: Semantics::Counter,
-        units: Units::new(0, 1, 0, 0, time::SEC, 0),
-        oneline: "System CPU time used by the agent's process",
-        help: "",
-    },
-    MetricRow {
-        name: "simple.version",
-        cluster: 2,
-        item: 0,
-        ty: Type::String,
-        indom: None,
-        sem: Semantics::Discrete,
-        units: Units::NONE,
-        oneline: "Version of the simple agent",
-        help: "",
-    },
-];
+pcp_core::metrics! {
+    /// The simple agent's metrics.
+    pub enum SimpleMetric {
+        /// Fetches answered (storable).
+        NumFetch = MetricDef::u32("simple.numfetch", 0, 0)
+            .storable()
+            .oneline("Number of fetches answered by the simple agent")
+            .help("How many fetches the simple agent has answered since it started, or since\n\
+                   a value was last stored into this metric (pmstore simple.numfetch 0)."),
+        /// Three stepping values.
+        Color = MetricDef::i32("simple.color", 0, 1)
+            .indom(&COLOURS)
+            .oneline("Three values that step on every fetch")
+            .help("One value per colour; each fetch adds 1 to red, 2 to green and 3 to blue,\n\
+                   wrapping at 256. Useful to watch values change."),
+        /// User CPU time of the process.
+        TimeUser = MetricDef::double("simple.time.user", 1, 2)
+            .counter()
+            .units(Units::SEC)
+            .oneline("User CPU time used by the agent's process"),
+        /// System CPU time of the process.
+        TimeSys = MetricDef::double("simple.time.sys", 1, 3)
+            .counter()
+            .units(Units::SEC)
+            .oneline("System CPU time used by the agent's process"),
+        /// The agent's version.
+        Version = MetricDef::string("simple.version", 2, 0)
+            .discrete()
+            .oneline("Version of the simple agent"),
+    }
+}
 
-const COLORS: [&str; 3] = ["red", "green", "blue"];
-
-/// The simple agent.
+/// The simple agent's state.
 #[derive(Debug)]
-pub struct SimplePmda {
-    table: MetricTable,
+pub struct Simple {
     numfetch: u32,
     colors: [i32; 3],
+    cpu: (f64, f64),
 }
 
-impl Default for SimplePmda {
-    fn default() -> Self {
-        SimplePmda::new()
-    }
+/// The simple agent, ready for a host or pmcd.
+pub type SimplePmda = TablePmda<Simple>;
+
+/// A fresh simple agent.
+pub fn simple_pmda() -> SimplePmda {
+    let state = Simple {
+        numfetch: 0,
+        colors: [0, 100, 200],
+        cpu: (0.0, 0.0),
+    };
+    TablePmda::new("simple", DOMAIN, state).expect("the simple agent's table is valid")
 }
 
-impl SimplePmda {
-    /// A fresh agent.
-    pub fn new() -> SimplePmda {
-        let mut table =
-            MetricTable::from_rows(DOMAIN, ROWS).expect("the simple agent's table is valid");
-        table.set_indom_text(
-            InDom::from_parts(DOMAIN, COLOR_INDOM),
-            "Three colours",
-            "The instances red, green and blue of simple.color.",
-        );
-        SimplePmda {
-            table,
-            numfetch: 0,
-            colors: [0, 100, 200],
+impl Agent for Simple {
+    type Metric = SimpleMetric;
+
+    fn refresh(&mut self, fetch: &Fetch<'_, SimpleMetric>) {
+        self.numfetch = self.numfetch.wrapping_add(1);
+        for (c, step) in self.colors.iter_mut().zip([1, 2, 3]) {
+            *c = (*c + step) % 256;
+        }
+        if fetch.asks_cluster(1) {
+            self.cpu = cpu_times();
         }
     }
 
-    fn cpu_times() -> (f64, f64) {
-        // SAFETY: getrusage fills the struct we pass and has no other effect.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
-            return (0.0, 0.0);
+    fn value(&mut self, m: SimpleMetric, out: &mut Sink<'_>) -> Result<(), PmError> {
+        match m {
+            SimpleMetric::NumFetch => out.set(self.numfetch),
+            SimpleMetric::Color => out.put_all((0..).zip(self.colors)),
+            SimpleMetric::TimeUser => out.set(self.cpu.0),
+            SimpleMetric::TimeSys => out.set(self.cpu.1),
+            SimpleMetric::Version => out.set(env!("CARGO_PKG_VERSION")),
         }
-        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-        (secs(ru.ru_utime), secs(ru.ru_stime))
-    }
-}
-
-impl Pmda for SimplePmda {
-    fn name(&self) -> &str {
-        "simple"
+        Ok(())
     }
 
-    fn domain(&self) -> u32 {
-        DOMAIN
-    }
-
-    fn namespace(&self) -> &Namespace {
-        self.table.namespace()
-    }
-
-    fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> {
-        self.table.desc(pmid)
-    }
-
-    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
-        if indom != InDom::from_parts(DOMAIN, COLOR_INDOM) {
-            return Err(PmError::INDOM);
-        }
-        Ok(COLORS
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Instance::new(i as u32, *c))
-            .collect())
-    }
-
-    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
-        self.table.text(target, kind)
-    }
-
-    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
-        Ok(match target {
-            LabelTarget::Domain => LabelSet::new()
-                .with("agent", "simple")
-                .with("role", "example"),
+    fn labels(&self, target: LabelTarget, _: &ClientContext) -> LabelSet {
+        match target {
+            LabelTarget::Domain => LabelSet::new().with("role", "example"),
             LabelTarget::InDom(_) => LabelSet::new().with("indom_name", "colour"),
             _ => LabelSet::new(),
-        })
-    }
-
-    fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
-        self.numfetch = self.numfetch.wrapping_add(1);
-        for (i, step) in [1, 2, 3].into_iter().enumerate() {
-            self.colors[i] = (self.colors[i] + step) % 256;
         }
-        let (user, sys) = Self::cpu_times();
-        req.pmids
-            .iter()
-            .map(|pmid| match (pmid.cluster(), pmid.item()) {
-                (0, 0) => Ok(vec![(PM_IN_NULL, Value::U32(self.numfetch))]),
-                (0, 1) => Ok(self
-                    .colors
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| (i as u32, Value::I32(*v)))
-                    .collect()),
-                (1, 2) => Ok(vec![(PM_IN_NULL, Value::Double(user))]),
-                (1, 3) => Ok(vec![(PM_IN_NULL, Value::Double(sys))]),
-                (2, 0) => Ok(vec![(
-                    PM_IN_NULL,
-                    Value::String(env!("CARGO_PKG_VERSION").to_string()),
-                )]),
-                _ => Err(PmError::PMID),
-            })
-            .collect()
     }
 
     fn store(
         &mut self,
-        pmid: Pmid,
-        values: &[(u32, Value)],
-        _client: &ClientContext,
+        _: SimpleMetric,
+        _: u32,
+        value: &Value,
+        _: &ClientContext,
     ) -> Result<(), PmError> {
-        if (pmid.cluster(), pmid.item()) != (0, 0) {
-            return Err(if self.table.get(pmid).is_some() {
-                PmError::PERMISSION
-            } else {
-                PmError::PMID
-            });
-        }
-        let [(_, v)] = values else {
-            return Err(PmError::BADSTORE);
-        };
-        match v.convert(Type::U32)? {
-            Value::U32(n) => {
-                self.numfetch = n;
-                Ok(())
-            }
-            _ => Err(PmError::BADSTORE),
-        }
+        u32::try_from(value).map(|n| self.numfetch = n)
     }
+}
+
+/// User and system CPU time of this process, in seconds.
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage fills the struct we pass and has no other effect.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(ru.ru_utime), secs(ru.ru_stime))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pcp_core::{Host, Profile, PM_IN_NULL};
 
     #[test]
     fn numfetch_counts_and_stores() {
         let mut host = Host::new();
-        host.load(Box::new(SimplePmda::new())).unwrap();
+        host.load(Box::new(simple_pmda())).unwrap();
         let p = host.lookup("simple.numfetch").unwrap();
         host.fetch(&[p]);
         let r = host.fetch(&[p]);
@@ -239,9 +151,14 @@ mod tests {
     }
 
     #[test]
+    fn passes_the_conformance_check() {
+        pcp_core::testing::check_agent(&mut simple_pmda()).unwrap();
+    }
+
+    #[test]
     fn profile_limits_instances() {
         let mut host = Host::new();
-        host.load(Box::new(SimplePmda::new())).unwrap();
+        host.load(Box::new(simple_pmda())).unwrap();
         let c = host.lookup("simple.color").unwrap();
         let indom = host.desc(c).unwrap().indom;
         let r = host.fetch_with(&[c], &Profile::only(indom, [2]));

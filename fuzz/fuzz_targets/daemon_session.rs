@@ -27,7 +27,11 @@ impl Pmda for Agent {
     fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> {
         self.table.desc(pmid)
     }
-    fn instances(&mut self, _: InDom) -> Result<Vec<Instance>, PmError> {
+    fn instances(
+        &mut self,
+        _: InDom,
+        _client: &ClientContext,
+    ) -> Result<Vec<Instance>, PmError> {
         Ok(vec![Instance::new(0, "a b"), Instance::new(1, "c")])
     }
     fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {

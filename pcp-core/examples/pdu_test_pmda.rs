@@ -237,7 +237,11 @@ pub mod agent {
             self.table.desc(pmid)
         }
 
-        fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+        fn instances(
+            &mut self,
+            indom: InDom,
+            _client: &ClientContext,
+        ) -> Result<Vec<Instance>, PmError> {
             if indom != InDom::from_parts(self.domain, 0) {
                 return Err(PmError::INDOM);
             }
@@ -247,11 +251,20 @@ pub mod agent {
                 .collect())
         }
 
-        fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+        fn text(
+            &self,
+            target: TextTarget,
+            kind: TextKind,
+            _client: &ClientContext,
+        ) -> Result<String, PmError> {
             self.table.text(target, kind)
         }
 
-        fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+        fn labels(
+            &self,
+            target: LabelTarget,
+            _client: &ClientContext,
+        ) -> Result<LabelSet, PmError> {
             Ok(match target {
                 LabelTarget::Domain => LabelSet::new()
                     .with("agent", "pdutest")
@@ -265,7 +278,11 @@ pub mod agent {
             })
         }
 
-        fn instance_labels(&mut self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        fn instance_labels(
+            &mut self,
+            indom: InDom,
+            _client: &ClientContext,
+        ) -> Result<Vec<(u32, LabelSet)>, PmError> {
             if indom != InDom::from_parts(self.domain, 0) {
                 return Err(PmError::INDOM);
             }

@@ -267,7 +267,7 @@ impl<'a> Session<'a> {
                 Err(e) => self.error(e),
             },
             Pdu::InstanceReq(r) => self.instance(from, &r),
-            Pdu::TextReq(r) => self.text(r),
+            Pdu::TextReq(r) => self.text(from, r),
             Pdu::LabelReq(r) => self.labels(from, r),
             Pdu::PmnsNames(n) => self.name_to_pmid(&n),
             Pdu::PmnsIds(ids) => self.pmid_to_names(&ids),
@@ -356,7 +356,7 @@ impl<'a> Session<'a> {
         let ctx = self.client(from).ctx.clone();
         let reply = self
             .agent
-            .instances_for(r.indom, &ctx)
+            .instances(r.indom, &ctx)
             .and_then(|list| reply::instance_reply(list, r));
         match reply {
             Ok(p) => self.reply(&Pdu::Instance(p)),
@@ -364,9 +364,10 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn text(&mut self, r: IdentReq) -> bool {
+    fn text(&mut self, from: u32, r: IdentReq) -> bool {
         let (target, kind) = reply::text_request(r);
-        match reply::text_reply(r, self.agent.text(target, kind)) {
+        let ctx = self.client(from).ctx.clone();
+        match reply::text_reply(r, self.agent.text(target, kind, &ctx)) {
             Ok(t) => self.reply(&Pdu::Text(t)),
             Err(e) => self.error(e),
         }
@@ -391,9 +392,10 @@ impl<'a> Session<'a> {
             LabelLevel::Item => LabelTarget::Item(Pmid::from_raw(r.ident)),
             LabelLevel::Instances => return self.instance_labels(from, r),
         };
+        let ctx = self.client(from).ctx.clone();
         let reply = self
             .agent
-            .labels(target)
+            .labels(target, &ctx)
             .and_then(|set| reply::label_reply(r, level, &set));
         match reply {
             Ok(l) => self.reply(&Pdu::Label(l)),
@@ -406,11 +408,11 @@ impl<'a> Session<'a> {
     fn instance_labels(&mut self, from: u32, r: IdentReq) -> bool {
         let indom = InDom::from_raw(r.ident);
         let ctx = self.client(from).ctx.clone();
-        let list = match self.agent.instances_for(indom, &ctx) {
+        let list = match self.agent.instances(indom, &ctx) {
             Ok(l) => l,
             Err(e) => return self.error(e),
         };
-        let labelled = match self.agent.instance_labels(indom) {
+        let labelled = match self.agent.instance_labels(indom, &ctx) {
             Ok(v) => v,
             Err(e) => return self.error(e),
         };
@@ -531,36 +533,14 @@ impl<'a> Session<'a> {
 /// client's profile dropped, values converted to the declared type (a vset
 /// has one format, and clients decode by the descriptor), oversized blocks
 /// refused.
+/// The answer rules ([`crate::answer::normalise`]), then the wire's own
+/// limit: a string or aggregate value must fit one pmValueBlock.
 fn normalise(agent: &dyn Pmda, profile: &Profile, pmid: Pmid, r: MetricResult) -> MetricResult {
-    if matches!(&r, Ok(v) if v.is_empty()) || r.is_err() {
+    let Ok(desc) = agent.desc(pmid) else {
         return r;
-    }
-    normalise_answer(agent.desc(pmid).ok().as_ref(), profile, r)
-}
-
-/// [`normalise`] given the metric's descriptor (`None`: unknown, the
-/// values pass as they are).
-pub(crate) fn normalise_answer(
-    desc: Option<&crate::Desc>,
-    profile: &Profile,
-    r: MetricResult,
-) -> MetricResult {
-    let mut vals = r?;
-    if vals.is_empty() {
-        return Ok(vals);
-    }
-    let Some(desc) = desc else {
-        return Ok(vals);
     };
-    if !desc.indom.is_null() && !profile.is_all() {
-        vals.retain(|(i, _)| profile.wants(desc.indom, *i));
-    }
-    for (_, v) in vals.iter_mut() {
-        if v.ty() != desc.ty
-            && !(desc.ty == crate::Type::AggregateStatic && matches!(v, Value::Aggregate(_)))
-        {
-            *v = v.convert(desc.ty)?;
-        }
+    let vals = crate::answer::normalise(&desc, profile, r)?;
+    for (_, v) in &vals {
         let big = match v {
             Value::String(s) => s.len() + 1,
             Value::Aggregate(b) => b.len(),

@@ -212,6 +212,58 @@ impl Units {
     /// Seconds.
     pub const SEC: Units = Units::new(0, 1, 0, 0, time::SEC, 0);
 
+    /// Microseconds.
+    pub const MICROSEC: Units = Units::time(time::USEC);
+    /// Nanoseconds.
+    pub const NANOSEC: Units = Units::time(time::NSEC);
+    /// Mbytes.
+    pub const MBYTES: Units = Units::space(space::MBYTE);
+
+    /// A size in `scale` units (a [`space`] code): `Units::space(space::KBYTE)`
+    /// is Kbyte.
+    pub const fn space(scale: u8) -> Units {
+        Units::new(1, 0, 0, scale, 0, 0)
+    }
+
+    /// A duration in `scale` units (a [`time`] code): `Units::time(time::USEC)`
+    /// is microsec.
+    pub const fn time(scale: u8) -> Units {
+        Units::new(0, 1, 0, 0, scale, 0)
+    }
+
+    /// A count of events scaled by 10^`exponent` (`count x 10^3` for 3).
+    pub const fn count(exponent: i8) -> Units {
+        Units::new(0, 0, 1, 0, 0, exponent)
+    }
+
+    /// These units per unit of time at `scale`: `Units::BYTES.per_time(time::SEC)`
+    /// is byte / sec.
+    pub const fn per_time(self, scale: u8) -> Units {
+        Units {
+            dim_time: self.dim_time - 1,
+            scale_time: scale,
+            ..self
+        }
+    }
+
+    /// These units per unit of space at `scale` (a [`space`] code).
+    pub const fn per_space(self, scale: u8) -> Units {
+        Units {
+            dim_space: self.dim_space - 1,
+            scale_space: scale,
+            ..self
+        }
+    }
+
+    /// These units per event counted at 10^`exponent`.
+    pub const fn per_count(self, exponent: i8) -> Units {
+        Units {
+            dim_count: self.dim_count - 1,
+            scale_count: exponent,
+            ..self
+        }
+    }
+
     /// Builds units from the six fields, in pmUnits order.
     pub const fn new(
         dim_space: i8,

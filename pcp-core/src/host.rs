@@ -317,7 +317,8 @@ impl Host {
 
     /// A counter that moves whenever any agent's names change (as seen by
     /// [`Host::refresh_names`]): what a server compares, per client, to
-    /// tell each of its clients once that the namespace changed.
+    /// tell each of its clients once that the namespace changed (the
+    /// difference from [`Host::metadata_generation`] being label changes).
     pub fn names_generation(&self) -> u64 {
         self.names_generation.load(Ordering::Acquire)
     }
@@ -378,18 +379,18 @@ impl Host {
         self.with_agent(pmid.domain(), |a| a.desc(pmid))
     }
 
-    /// The current instances of `indom`.
+    /// The current instances of `indom`, as the host's client sees them.
     pub fn instances(&self, indom: InDom) -> Result<Vec<Instance>, PmError> {
         self.instances_as(&self.client, indom)
     }
 
-    /// The current instances of `indom` as `client` may see them.
+    /// The current instances of `indom`, as `client` sees them.
     pub fn instances_as(
         &self,
         client: &ClientContext,
         indom: InDom,
     ) -> Result<Vec<Instance>, PmError> {
-        self.with_agent(indom.domain(), |a| a.instances_for(indom, client))
+        self.with_agent(indom.domain(), |a| a.instances(indom, client))
     }
 
     /// Help text for a metric or an instance domain.
@@ -397,20 +398,18 @@ impl Host {
         self.text_as(&self.client, target, kind)
     }
 
-    /// Help text as `client` asks for it (agents do not yet see who asks
-    /// for help text; the client is carried for when they do).
+    /// Help text for a metric or an instance domain, as `client` sees it.
     pub fn text_as(
         &self,
         client: &ClientContext,
         target: TextTarget,
         kind: TextKind,
     ) -> Result<String, PmError> {
-        let _ = client;
         let domain = match target {
             TextTarget::Metric(p) => p.domain(),
             TextTarget::InDom(i) => i.domain(),
         };
-        self.with_agent(domain, |a| a.text(target, kind))
+        self.with_agent(domain, |a| a.text(target, kind, client))
     }
 
     /// Labels at one level of the agent owning `domain`.
@@ -418,52 +417,44 @@ impl Host {
         self.labels_as(&self.client, domain, target)
     }
 
-    /// Labels at one level as `client` asks for them (agents do not yet
-    /// see who asks for labels; the client is carried for when they do).
+    /// Labels at one level of the agent owning `domain`, as `client` sees them.
     pub fn labels_as(
         &self,
         client: &ClientContext,
         domain: u32,
         target: LabelTarget,
     ) -> Result<LabelSet, PmError> {
-        let _ = client;
-        self.with_agent(domain, |a| a.labels(target))
+        self.with_agent(domain, |a| a.labels(target, client))
     }
 
     /// The merged labels of a metric, as pminfo -l shows them: context,
     /// domain, indom, cluster and item levels.
     pub fn metric_labels(&self, pmid: Pmid) -> Result<LabelSet, PmError> {
-        self.metric_labels_with(&self.context_labels, pmid)
+        self.metric_labels_as(&self.client, pmid)
     }
 
-    /// The merged labels of a metric as `client` sees them (its own
-    /// context labels: user and group ids only when known, its container).
+    /// The merged labels of a metric as `client` sees them (its context
+    /// labels carry the client's user and group ids when it has them).
     pub fn metric_labels_as(
         &self,
         client: &ClientContext,
         pmid: Pmid,
     ) -> Result<LabelSet, PmError> {
-        self.metric_labels_with(&context_labels(client), pmid)
-    }
-
-    fn metric_labels_with(&self, context: &LabelSet, pmid: Pmid) -> Result<LabelSet, PmError> {
+        let context = if client == &self.client {
+            self.context_labels.clone()
+        } else {
+            context_labels(client)
+        };
         self.with_agent(pmid.domain(), |a| {
             let desc = a.desc(pmid)?;
-            let mut sets = vec![context.clone(), a.labels(LabelTarget::Domain)?];
+            let mut sets = vec![context, a.labels(LabelTarget::Domain, client)?];
             if !desc.indom.is_null() {
-                sets.push(a.labels(LabelTarget::InDom(desc.indom))?);
+                sets.push(a.labels(LabelTarget::InDom(desc.indom), client)?);
             }
-            sets.push(a.labels(LabelTarget::Cluster(pmid.cluster()))?);
-            sets.push(a.labels(LabelTarget::Item(pmid))?);
+            sets.push(a.labels(LabelTarget::Cluster(pmid.cluster()), client)?);
+            sets.push(a.labels(LabelTarget::Item(pmid), client)?);
             Ok(LabelSet::merge(sets.iter()))
         })
-    }
-
-    /// The context labels `client` sees: hostname, domainname, machineid,
-    /// its container when it named one, and its user and group ids when
-    /// they are known.
-    pub fn context_labels_for(&self, client: &ClientContext) -> LabelSet {
-        context_labels(client)
     }
 
     /// The labels of each instance of `indom` (instance level only).
@@ -471,30 +462,27 @@ impl Host {
         self.instance_labels_as(&self.client, indom)
     }
 
-    /// The labels of each instance of `indom` as `client` asks for them.
+    /// The labels of each instance of `indom`, as `client` sees them.
     pub fn instance_labels_as(
         &self,
         client: &ClientContext,
         indom: InDom,
     ) -> Result<Vec<(u32, LabelSet)>, PmError> {
-        let _ = client;
-        self.with_agent(indom.domain(), |a| a.instance_labels(indom))
+        self.with_agent(indom.domain(), |a| a.instance_labels(indom, client))
+    }
+
+    /// The context-level labels pmcd would give `client`.
+    pub fn context_labels_for(&self, client: &ClientContext) -> LabelSet {
+        if client == &self.client {
+            self.context_labels.clone()
+        } else {
+            context_labels(client)
+        }
     }
 
     /// Fetches `pmids` with every instance.
     pub fn fetch(&self, pmids: &[Pmid]) -> FetchResult {
         self.fetch_with(pmids, &Profile::all())
-    }
-
-    /// Fetches `pmids` keeping the instances `profile` wants, as `client`
-    /// (see [`Host::fetch_with`]).
-    pub fn fetch_as(
-        &self,
-        client: &ClientContext,
-        pmids: &[Pmid],
-        profile: &Profile,
-    ) -> FetchResult {
-        self.fetch_inner(client, pmids, profile)
     }
 
     /// Fetches `pmids`, keeping only the instances `profile` wants. Each
@@ -503,10 +491,13 @@ impl Host {
     /// yields [`PmError::TIMEOUT`] for its metrics, and while it is stuck in
     /// that request later fetches get the timeout at once.
     pub fn fetch_with(&self, pmids: &[Pmid], profile: &Profile) -> FetchResult {
-        self.fetch_inner(&self.client, pmids, profile)
+        self.fetch_as(&self.client, pmids, profile)
     }
 
-    fn fetch_inner(
+    /// Fetches `pmids` as `client`, keeping only the instances `profile`
+    /// wants; otherwise as [`Host::fetch_with`]. Every answer obeys the
+    /// rules of [`crate::answer`].
+    pub fn fetch_as(
         &self,
         client: &ClientContext,
         pmids: &[Pmid],
@@ -562,11 +553,11 @@ impl Host {
                     client: &client,
                 };
                 let mut out = a.fetch(&req);
-                if !profile.is_all() {
-                    for (pmid, r) in req_pmids.iter().zip(out.iter_mut()) {
-                        if let (Ok(list), Ok(desc)) = (r, a.desc(*pmid)) {
-                            list.retain(|(inst, _)| profile.wants(desc.indom, *inst));
-                        }
+                out.resize_with(req_pmids.len(), || Err(PmError::IPC));
+                for (pmid, r) in req_pmids.iter().zip(out.iter_mut()) {
+                    if let Ok(desc) = a.desc(*pmid) {
+                        let raw = std::mem::replace(r, Ok(Vec::new()));
+                        *r = crate::answer::normalise(&desc, &profile, raw);
                     }
                 }
                 let lc = a.labels_changed();
@@ -576,7 +567,6 @@ impl Host {
                 }
                 job_state.finished.store(true, Ordering::Release);
                 stuck.store(false, Ordering::Release);
-                out.resize_with(req_pmids.len(), || Err(PmError::IPC));
                 let _ = tx.send((gi, out, lc));
             });
             if slot.jobs.send(job).is_ok() {
@@ -647,7 +637,7 @@ impl Host {
         self.store_as(&self.client, pmid, values)
     }
 
-    /// Stores values into a storable metric as `client`.
+    /// Stores values into a storable metric, as `client`.
     pub fn store_as(
         &self,
         client: &ClientContext,

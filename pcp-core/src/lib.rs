@@ -10,34 +10,40 @@
 //! - rate conversion ([`rate`]) and renderers ([`render`]): pminfo-style
 //!   text, OpenMetrics exposition and JSON.
 //!
-//! A small agent:
+//! - [`agent`]: the table-driven layer agents are written on (a
+//!   [`metrics!`] table, an [`agent::Agent`] with `refresh`/`value`, and
+//!   [`agent::TablePmda`] doing the plumbing), [`answer`]: the rules of a
+//!   correct answer, and [`testing::check_agent`]: the conformance walker.
+//!
+//! A small agent, loaded into a host:
 //!
 //! ```
+//! use pcp_core::agent::{Agent, MetricDef, Sink, TablePmda};
 //! use pcp_core::*;
 //!
-//! struct Hello { table: MetricTable }
-//!
-//! impl Pmda for Hello {
-//!     fn name(&self) -> &str { "hello" }
-//!     fn domain(&self) -> u32 { 400 }
-//!     fn namespace(&self) -> &Namespace { self.table.namespace() }
-//!     fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> { self.table.desc(pmid) }
-//!     fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
-//!         req.pmids.iter().map(|_| Ok(vec![(PM_IN_NULL, Value::U32(42))])).collect()
+//! pcp_core::metrics! {
+//!     enum M { Answer = MetricDef::u32("hello.answer", 0, 0).oneline("the answer") }
+//! }
+//! #[derive(Debug)]
+//! struct Hello;
+//! impl Agent for Hello {
+//!     type Metric = M;
+//!     fn value(&mut self, _: M, out: &mut Sink<'_>) -> Result<(), PmError> {
+//!         out.set(42u32);
+//!         Ok(())
 //!     }
 //! }
 //!
-//! let mut table = MetricTable::new(400);
-//! let pmid = Pmid::new(400, 0, 0).unwrap();
-//! table.add("hello.answer", Desc::new(pmid, Type::U32, InDom::NULL, Semantics::Instant, Units::NONE),
-//!           "the answer", "").unwrap();
 //! let mut host = Host::new();
-//! host.load(Box::new(Hello { table })).unwrap();
+//! host.load(Box::new(TablePmda::new("hello", 400, Hello).unwrap())).unwrap();
 //! let result = host.fetch(&[host.lookup("hello.answer").unwrap()]);
 //! assert_eq!(result.values[0].1, Ok(vec![(PM_IN_NULL, Value::U32(42))]));
 //! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod agent;
+pub mod answer;
+mod check;
 pub mod daemon;
 pub mod desc;
 pub mod error;

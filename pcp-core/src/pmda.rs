@@ -141,46 +141,51 @@ pub trait Pmda: Send {
     /// The descriptor of `pmid`, or [`PmError::PMID`].
     fn desc(&self, pmid: Pmid) -> Result<Desc, PmError>;
 
-    /// The current instances of `indom`, or [`PmError::INDOM`].
-    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
-        let _ = indom;
-        Err(PmError::INDOM)
-    }
-
-    /// The instances of `indom` as `client` may see them. The host and the
-    /// PDU loop ask through this; the default is [`Pmda::instances`]. An
-    /// agent whose instance list comes from a source only some users may
-    /// read overrides it (the linux agent refreshes its slab-cache and
-    /// serial-line lists only for root, as pmdalinux does, and shows
-    /// others the list as last read).
-    fn instances_for(
+    /// The instances of `indom` as `client` may see them, or
+    /// [`PmError::INDOM`]. An agent whose instance list comes from a
+    /// source only some users may read decides per client (the linux agent
+    /// re-reads its slab-cache and serial-line lists only for root, as
+    /// pmdalinux does, and shows others the list as last read).
+    fn instances(
         &mut self,
         indom: InDom,
         client: &ClientContext,
     ) -> Result<Vec<Instance>, PmError> {
-        let _ = client;
-        self.instances(indom)
+        let _ = (indom, client);
+        Err(PmError::INDOM)
     }
 
     /// Help text, or [`PmError::TEXT`].
-    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
-        let _ = (target, kind);
+    fn text(
+        &self,
+        target: TextTarget,
+        kind: TextKind,
+        client: &ClientContext,
+    ) -> Result<String, PmError> {
+        let _ = (target, kind, client);
         Err(PmError::TEXT)
     }
 
     /// Labels at the domain, indom, cluster or item level. The default gives
     /// the domain level `{"agent":NAME}` as libpcp_pmda does, and nothing
     /// elsewhere.
-    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+    fn labels(&self, target: LabelTarget, client: &ClientContext) -> Result<LabelSet, PmError> {
+        let _ = client;
         Ok(match target {
             LabelTarget::Domain => LabelSet::new().with("agent", self.name()),
             _ => LabelSet::new(),
         })
     }
 
-    /// Labels of each instance of `indom` (only instances that have any).
-    fn instance_labels(&mut self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
-        let _ = indom;
+    /// Labels of each instance of `indom` (only instances that have any),
+    /// as `client` may see them. Must not refresh what [`Pmda::instances`]
+    /// refreshes only for some clients.
+    fn instance_labels(
+        &mut self,
+        indom: InDom,
+        client: &ClientContext,
+    ) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        let _ = (indom, client);
         Ok(Vec::new())
     }
 

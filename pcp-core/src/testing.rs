@@ -45,3 +45,7 @@ pub fn port_open(addr: &str) -> bool {
     };
     addrs.any(|a| TcpStream::connect_timeout(&a, std::time::Duration::from_millis(500)).is_ok())
 }
+
+pub use crate::check::{
+    check_agent, check_agent_with, CheckFailed, CheckOptions, CheckReport, Violation,
+};

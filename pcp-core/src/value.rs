@@ -129,6 +129,56 @@ impl Value {
     }
 }
 
+macro_rules! value_from {
+    ($($t:ty => $variant:ident),* $(,)?) => {
+        $(
+            impl From<$t> for Value {
+                fn from(v: $t) -> Value {
+                    Value::$variant(v.into())
+                }
+            }
+        )*
+    };
+}
+
+value_from! {
+    i32 => I32, u32 => U32, i64 => I64, u64 => U64, f32 => Float, f64 => Double,
+    String => String, &str => String, Vec<u8> => Aggregate,
+}
+
+macro_rules! value_try_into {
+    ($($t:ty),* $(,)?) => {
+        $(
+            impl TryFrom<&Value> for $t {
+                type Error = PmError;
+                /// The value as this type, converted as [`Value::convert`]
+                /// does (so a store of `"7"` into a number fails, a `u64`
+                /// of 7 into a `u32` does not).
+                fn try_from(v: &Value) -> Result<$t, PmError> {
+                    match v.convert(Value::from(<$t>::default()).ty())? {
+                        Value::I32(x) => Ok(x as $t),
+                        Value::U32(x) => Ok(x as $t),
+                        Value::I64(x) => Ok(x as $t),
+                        Value::U64(x) => Ok(x as $t),
+                        Value::Float(x) => Ok(x as $t),
+                        Value::Double(x) => Ok(x as $t),
+                        _ => Err(PmError::CONV),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+value_try_into!(i32, u32, i64, u64, f32, f64);
+
+impl TryFrom<&Value> for String {
+    type Error = PmError;
+    fn try_from(v: &Value) -> Result<String, PmError> {
+        v.as_str().map(str::to_string).ok_or(PmError::CONV)
+    }
+}
+
 /// Formats a double as C's `printf("%.*g", precision, v)` does.
 pub fn format_g(v: f64, precision: usize) -> String {
     if v.is_nan() {

@@ -22,6 +22,9 @@ struct Shared {
     /// Fetch returns only listed ids.
     listed_all: AtomicBool,
     metadata_calls: AtomicUsize,
+    /// Descriptor requests, counted apart: the host asks one per fetched
+    /// metric to apply the answer rules.
+    desc_calls: AtomicUsize,
 }
 
 struct Agent {
@@ -82,14 +85,23 @@ impl Pmda for Agent {
         self.table.namespace()
     }
     fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> {
-        self.shared.metadata_calls.fetch_add(1, Ordering::SeqCst);
+        self.shared.desc_calls.fetch_add(1, Ordering::SeqCst);
         self.table.desc(pmid)
     }
-    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+    fn text(
+        &self,
+        target: TextTarget,
+        kind: TextKind,
+        _client: &ClientContext,
+    ) -> Result<String, PmError> {
         self.shared.metadata_calls.fetch_add(1, Ordering::SeqCst);
         self.table.text(target, kind)
     }
-    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+    fn instances(
+        &mut self,
+        indom: InDom,
+        _client: &ClientContext,
+    ) -> Result<Vec<Instance>, PmError> {
         self.shared.metadata_calls.fetch_add(1, Ordering::SeqCst);
         if indom != self.indom {
             return Err(PmError::INDOM);
@@ -103,14 +115,18 @@ impl Pmda for Agent {
             .map(|(i, n)| Instance::new(i as u32, n.clone()))
             .collect())
     }
-    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+    fn labels(&self, target: LabelTarget, _client: &ClientContext) -> Result<LabelSet, PmError> {
         Ok(match target {
             LabelTarget::Domain => LabelSet::new().with("agent", "cache"),
             LabelTarget::Item(p) if p.item() == 1 => LabelSet::new().with("odd", "a\"b"),
             _ => LabelSet::new(),
         })
     }
-    fn instance_labels(&mut self, _indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
+    fn instance_labels(
+        &mut self,
+        _indom: InDom,
+        _client: &ClientContext,
+    ) -> Result<Vec<(u32, LabelSet)>, PmError> {
         let colour = self.shared.colour.lock().clone();
         let n = self.shared.instances.lock().len() as u32;
         Ok((0..n)
@@ -173,8 +189,15 @@ fn cached_text_equals_fresh_text_through_changes() {
     // Again: the same text, and the only metadata question is for the
     // instance id the agent does not list (asked again each time).
     let before = shared.metadata_calls.load(Ordering::SeqCst);
+    let descs_before = shared.desc_calls.load(Ordering::SeqCst);
     assert_eq!(cache.render(&host, &metrics), first);
     assert_eq!(shared.metadata_calls.load(Ordering::SeqCst), before + 1);
+    // Descriptors: only the host's, one per fetched metric for the answer
+    // rules; the cache asks for none.
+    assert_eq!(
+        shared.desc_calls.load(Ordering::SeqCst),
+        descs_before + metrics.len()
+    );
     // Once the agent lists every id it returns, nothing is asked.
     shared.listed_all.store(true, Ordering::SeqCst);
     let all = cache.render(&host, &metrics);

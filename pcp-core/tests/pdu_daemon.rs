@@ -742,7 +742,11 @@ impl Pmda for RawTest {
             _ => self.table.desc(pmid),
         }
     }
-    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+    fn instances(
+        &mut self,
+        indom: InDom,
+        _client: &ClientContext,
+    ) -> Result<Vec<Instance>, PmError> {
         if indom != InDom::from_parts(400, 0) {
             return Err(PmError::INDOM);
         }
@@ -752,7 +756,12 @@ impl Pmda for RawTest {
             Instance::new(2, "gamma delta"),
         ])
     }
-    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+    fn text(
+        &self,
+        target: TextTarget,
+        kind: TextKind,
+        _client: &ClientContext,
+    ) -> Result<String, PmError> {
         match target {
             TextTarget::Metric(p) if p == Pmid::from_parts(400, 5, 0) => Ok(match kind {
                 TextKind::OneLine => "static pmns metric",
@@ -762,7 +771,7 @@ impl Pmda for RawTest {
             _ => self.table.text(target, kind),
         }
     }
-    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+    fn labels(&self, target: LabelTarget, _client: &ClientContext) -> Result<LabelSet, PmError> {
         Ok(match target {
             LabelTarget::Domain => LabelSet::new()
                 .with("agent", "rawtest")
@@ -777,7 +786,11 @@ impl Pmda for RawTest {
             _ => LabelSet::new(),
         })
     }
-    fn instance_labels(&mut self, _: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
+    fn instance_labels(
+        &mut self,
+        _: InDom,
+        _client: &ClientContext,
+    ) -> Result<Vec<(u32, LabelSet)>, PmError> {
         Ok(["a", "b", "g"]
             .iter()
             .enumerate()

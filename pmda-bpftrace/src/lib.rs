@@ -896,7 +896,11 @@ impl Pmda for BpftracePmda {
         }
     }
 
-    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+    fn instances(
+        &mut self,
+        indom: InDom,
+        _client: &ClientContext,
+    ) -> Result<Vec<Instance>, PmError> {
         if indom.domain() != DOMAIN {
             return Err(PmError::INDOM);
         }
@@ -917,7 +921,12 @@ impl Pmda for BpftracePmda {
         st.data.instances(serial).ok_or(PmError::INDOM)
     }
 
-    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+    fn text(
+        &self,
+        target: TextTarget,
+        kind: TextKind,
+        _client: &ClientContext,
+    ) -> Result<String, PmError> {
         let _ = kind;
         match target {
             TextTarget::Metric(p) => match (p.cluster(), p.item()) {
@@ -950,7 +959,7 @@ impl Pmda for BpftracePmda {
         }
     }
 
-    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+    fn labels(&self, target: LabelTarget, _client: &ClientContext) -> Result<LabelSet, PmError> {
         Ok(match target {
             LabelTarget::Domain => LabelSet::new().with("agent", "bpftrace"),
             LabelTarget::Cluster(INFO) => LabelSet::new().with("metrictype", "control"),

@@ -138,7 +138,9 @@ fn register_result_is_read_once_per_client() {
     let id = r["script_id"].as_str().unwrap().to_string();
     let p = a.pmid("bpftrace.info.scripts").unwrap();
     let indom = a.a.desc(p).unwrap().indom;
-    let insts = a.a.instances(indom).unwrap();
+    let insts =
+        a.a.instances(indom, &pcp_core::ClientContext::local())
+            .unwrap();
     assert_eq!(insts.len(), 1);
     assert_eq!(insts[0].name, id);
     let all: serde_json::Value =

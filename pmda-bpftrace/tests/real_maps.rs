@@ -14,7 +14,12 @@ fn desc(a: &mut Agent, name: &str) -> pcp_core::Desc {
 
 fn metrictype(a: &mut Agent, name: &str) -> Option<String> {
     let p = a.pmid(name).unwrap();
-    let l = a.a.labels(pcp_core::LabelTarget::Item(p)).unwrap();
+    let l =
+        a.a.labels(
+            pcp_core::LabelTarget::Item(p),
+            &pcp_core::ClientContext::local(),
+        )
+        .unwrap();
     l.get("metrictype")
         .map(|l| l.value.as_str().unwrap().to_string())
 }
@@ -92,7 +97,11 @@ fn scalar_keyed_signed_and_string_maps() {
     let p = a.pmid("bpftrace.scripts.maps.data.k").unwrap();
     assert!(a
         .a
-        .text(TextTarget::Metric(p), TextKind::OneLine)
+        .text(
+            TextTarget::Metric(p),
+            TextKind::OneLine,
+            &pcp_core::ClientContext::local()
+        )
         .unwrap()
         .contains("@k"));
 }

@@ -28,7 +28,11 @@ fn main() {
         client: &client,
     });
     for ((name, pmid), r) in names.iter().zip(res) {
-        let _ = pmda.text(pcp_core::TextTarget::Metric(*pmid), TextKind::OneLine);
+        let _ = pmda.text(
+            pcp_core::TextTarget::Metric(*pmid),
+            TextKind::OneLine,
+            &pcp_core::ClientContext::local(),
+        );
         println!("\n{name}");
         match r {
             Err(e) => println!("Error: {e}"),

@@ -2723,15 +2723,10 @@ impl Pmda for LinuxPmda {
         self.table.desc(pmid)
     }
 
-    /// The instances as this process's own user sees them.
-    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
-        self.instances_for(indom, &ClientContext::local())
-    }
-
     /// The slab-cache and serial-line lists come from root-only files: they
     /// are re-read for a root client only; anyone else gets them as last
     /// read for root (none before that), as pmdalinux answers.
-    fn instances_for(
+    fn instances(
         &mut self,
         indom: InDom,
         client: &ClientContext,
@@ -2744,11 +2739,16 @@ impl Pmda for LinuxPmda {
         self.instance_list(indom)
     }
 
-    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+    fn text(
+        &self,
+        target: TextTarget,
+        kind: TextKind,
+        _client: &ClientContext,
+    ) -> Result<String, PmError> {
         self.table.text(target, kind)
     }
 
-    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+    fn labels(&self, target: LabelTarget, _client: &ClientContext) -> Result<LabelSet, PmError> {
         Ok(match target {
             LabelTarget::Domain => LabelSet::new().with("agent", "linux"),
             LabelTarget::InDom(indom) if indom.domain() == DOMAIN => {
@@ -2761,8 +2761,14 @@ impl Pmda for LinuxPmda {
         })
     }
 
-    fn instance_labels(&mut self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
-        let insts = self.instance_list(indom)?;
+    /// Labels of the instances `client` may see: the root-only lists are
+    /// not refreshed for anyone else (the same rule as [`Pmda::instances`]).
+    fn instance_labels(
+        &mut self,
+        indom: InDom,
+        client: &ClientContext,
+    ) -> Result<Vec<(u32, LabelSet)>, PmError> {
+        let insts = self.instances(indom, client)?;
         if matches!(
             indom.serial(),
             indom::INTERRUPTS

@@ -58,7 +58,8 @@ fn fetch_as(
     let names = if desc.indom.is_null() {
         Vec::new()
     } else {
-        a.instances(desc.indom).unwrap()
+        a.instances(desc.indom, &pcp_core::ClientContext::local())
+            .unwrap()
     };
     Ok(r.into_iter()
         .map(|(id, v)| {
@@ -91,7 +92,7 @@ fn u(v: &Value) -> u64 {
 fn ids(a: &mut LinuxPmda, name: &str) -> BTreeMap<String, u32> {
     let pmid = a.namespace().lookup(name).unwrap();
     let indom = a.desc(pmid).unwrap().indom;
-    a.instances(indom)
+    a.instances(indom, &pcp_core::ClientContext::local())
         .unwrap()
         .into_iter()
         .map(|i| (i.name, i.id))
@@ -605,21 +606,44 @@ fn surprising_formats_are_reported_not_panics() {
 fn every_metric_has_help_and_every_indom_has_text() {
     let mut a = agent(&fixture("vm"));
     for (name, pmid) in a.namespace().traverse("").unwrap() {
-        let one = a.text(TextTarget::Metric(pmid), TextKind::OneLine).unwrap();
-        let long = a.text(TextTarget::Metric(pmid), TextKind::Help).unwrap();
+        let one = a
+            .text(
+                TextTarget::Metric(pmid),
+                TextKind::OneLine,
+                &pcp_core::ClientContext::local(),
+            )
+            .unwrap();
+        let long = a
+            .text(
+                TextTarget::Metric(pmid),
+                TextKind::Help,
+                &pcp_core::ClientContext::local(),
+            )
+            .unwrap();
         assert!(!one.is_empty() && long.len() >= one.len() / 2, "{name}");
         let desc = a.desc(pmid).unwrap();
         if !desc.indom.is_null() {
             assert!(
-                a.text(TextTarget::InDom(desc.indom), TextKind::OneLine)
-                    .is_ok(),
+                a.text(
+                    TextTarget::InDom(desc.indom),
+                    TextKind::OneLine,
+                    &pcp_core::ClientContext::local()
+                )
+                .is_ok(),
                 "{name} indom"
             );
-            assert!(a.instances(desc.indom).is_ok(), "{name} instances");
+            assert!(
+                a.instances(desc.indom, &pcp_core::ClientContext::local())
+                    .is_ok(),
+                "{name} instances"
+            );
         }
     }
     let labels = a
-        .instance_labels(pcp_core::InDom::from_parts(60, 3))
+        .instance_labels(
+            pcp_core::InDom::from_parts(60, 3),
+            &pcp_core::ClientContext::local(),
+        )
         .unwrap();
     assert!(labels
         .iter()
@@ -718,9 +742,17 @@ fn interrupts_and_softirqs_per_line_and_cpu() {
     assert_eq!((ids["0"], ids["24"], ids["NMI"]), (8, 9, 10));
     // Instance labels: the line, its description and the CPU.
     let labels = a
-        .instance_labels(pcp_core::InDom::from_parts(60, 40))
+        .instance_labels(
+            pcp_core::InDom::from_parts(60, 40),
+            &pcp_core::ClientContext::local(),
+        )
         .unwrap();
-    let inst = a.instances(pcp_core::InDom::from_parts(60, 40)).unwrap();
+    let inst = a
+        .instances(
+            pcp_core::InDom::from_parts(60, 40),
+            &pcp_core::ClientContext::local(),
+        )
+        .unwrap();
     let id = inst.iter().find(|i| i.name == "24::cpu3").unwrap().id;
     let l = &labels.iter().find(|(i, _)| *i == id).unwrap().1;
     assert_eq!(
@@ -728,7 +760,10 @@ fn interrupts_and_softirqs_per_line_and_cpu() {
         r#"{"cpu":3,"irq":"24","irqtext":"PCI-MSIX-0000:00:01.0 3-edge virtio0-stats"}"#
     );
     let labels = a
-        .instance_labels(pcp_core::InDom::from_parts(60, 41))
+        .instance_labels(
+            pcp_core::InDom::from_parts(60, 41),
+            &pcp_core::ClientContext::local(),
+        )
         .unwrap();
     assert!(labels
         .iter()
@@ -899,13 +934,17 @@ fn buddyinfo_per_zone_order_and_node() {
     }
     let mut a = agent(&fixture("multi"));
     let indom = pcp_core::InDom::from_parts(60, 31);
-    let inst = a.instances(indom).unwrap();
+    let inst = a
+        .instances(indom, &pcp_core::ClientContext::local())
+        .unwrap();
     let id = inst
         .iter()
         .find(|i| i.name == "Normal::order10::node1")
         .unwrap()
         .id;
-    let labels = a.instance_labels(indom).unwrap();
+    let labels = a
+        .instance_labels(indom, &pcp_core::ClientContext::local())
+        .unwrap();
     let l = &labels.iter().find(|(i, _)| *i == id).unwrap().1;
     assert_eq!(
         l.to_sorted_json(),
@@ -1106,7 +1145,9 @@ fn zoneinfo_per_node_and_zone() {
     assert_eq!(ids["node1"], 6);
     assert_eq!(ids["Normal::node1"], 7);
     let indom = pcp_core::InDom::from_parts(60, 32);
-    let labels = a.instance_labels(indom).unwrap();
+    let labels = a
+        .instance_labels(indom, &pcp_core::ClientContext::local())
+        .unwrap();
     let l = |id: u32| {
         labels
             .iter()
@@ -1118,10 +1159,14 @@ fn zoneinfo_per_node_and_zone() {
     assert_eq!(l(6), r#"{"numa_node":1}"#);
     assert_eq!(l(7), r#"{"numa_node":1,"zone":"Normal"}"#);
     let indom = pcp_core::InDom::from_parts(60, 33);
-    let inst = a.instances(indom).unwrap();
+    let inst = a
+        .instances(indom, &pcp_core::ClientContext::local())
+        .unwrap();
     let last = inst.last().unwrap();
     assert_eq!(last.name, "Device::node1::lowmem_reserved4");
-    let labels = a.instance_labels(indom).unwrap();
+    let labels = a
+        .instance_labels(indom, &pcp_core::ClientContext::local())
+        .unwrap();
     let l = &labels.iter().find(|(i, _)| *i == last.id).unwrap().1;
     assert_eq!(
         l.to_sorted_json(),
@@ -1463,7 +1508,7 @@ fn root_only_figures_go_to_root_clients_only() {
     let listed = |a: &mut LinuxPmda, name: &str, client: &ClientContext| -> Vec<(u32, String)> {
         let pmid = a.namespace().lookup(name).unwrap();
         let indom = a.desc(pmid).unwrap().indom;
-        a.instances_for(indom, client)
+        a.instances(indom, client)
             .unwrap()
             .into_iter()
             .map(|i| (i.id, i.name))
@@ -1497,6 +1542,32 @@ fn root_only_figures_go_to_root_clients_only() {
                 "{name} as {who}"
             );
         }
+    }
+}
+
+/// A label request is answered from the instance list the client may see:
+/// asking for instance labels as a non-root client must not re-read the
+/// root-only slab and serial-line lists (it did once, through a direct
+/// re-read that bypassed the root-only rule).
+#[test]
+fn label_requests_do_not_refresh_root_only_lists() {
+    let root = fixture("vm");
+    let mut a = agent(&root);
+    let anonymous = ClientContext::anonymous();
+    for name in ["mem.slabinfo.objects.active", "tty.serial.rx"] {
+        let pmid = a.namespace().lookup(name).unwrap();
+        let indom = a.desc(pmid).unwrap().indom;
+        let labels = a.instance_labels(indom, &anonymous).unwrap();
+        assert!(labels.is_empty(), "{name}: labels of unseen instances");
+        let seen = a.instances(indom, &anonymous).unwrap();
+        assert!(
+            seen.is_empty(),
+            "{name}: a label request refreshed the list"
+        );
+        assert!(!a
+            .instances(indom, &ClientContext::user(0, 0))
+            .unwrap()
+            .is_empty());
     }
 }
 

@@ -245,7 +245,8 @@ fn check(
     let inst_names = if desc.indom.is_null() {
         Vec::new()
     } else {
-        pmda.instances(desc.indom).unwrap_or_default()
+        pmda.instances(desc.indom, &pcp_core::ClientContext::local())
+            .unwrap_or_default()
     };
     for (inst, val) in &result {
         let (Some((an, av)), Some((_, cv))) = (a.values.get(inst), c.values.get(inst)) else {
@@ -349,7 +350,7 @@ fn pminfo_dml_is_byte_identical() {
         let pmid = pmda.namespace().lookup(name).expect("ours has it");
         let indom = pmda.desc(pmid).expect("desc").indom;
         if real.contains("inst [") {
-            let _ = pmda.instances_for(indom, &ClientContext::user(0, 0));
+            let _ = pmda.instances(indom, &ClientContext::user(0, 0));
         }
         eprintln!(
             "{name}: pmdalinux lists {} instances to an anonymous client",

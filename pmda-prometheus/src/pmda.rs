@@ -628,7 +628,11 @@ impl Pmda for PrometheusPmda {
         st.metric(pmid.item()).map(|m| m.desc).ok_or(PmError::PMID)
     }
 
-    fn instances(&mut self, indom: InDom) -> Result<Vec<Instance>, PmError> {
+    fn instances(
+        &mut self,
+        indom: InDom,
+        _client: &ClientContext,
+    ) -> Result<Vec<Instance>, PmError> {
         if indom.domain() != DOMAIN {
             return Err(PmError::INDOM);
         }
@@ -649,7 +653,12 @@ impl Pmda for PrometheusPmda {
         st.instances(i).ok_or(PmError::INDOM)
     }
 
-    fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
+    fn text(
+        &self,
+        target: TextTarget,
+        kind: TextKind,
+        _client: &ClientContext,
+    ) -> Result<String, PmError> {
         match target {
             TextTarget::Metric(p) if p.cluster() == 0 => self.control.text(target, kind),
             TextTarget::InDom(i) if i == CONTROL_INDOM => self.control.text(target, kind),
@@ -681,7 +690,7 @@ impl Pmda for PrometheusPmda {
         }
     }
 
-    fn labels(&self, target: LabelTarget) -> Result<LabelSet, PmError> {
+    fn labels(&self, target: LabelTarget, _client: &ClientContext) -> Result<LabelSet, PmError> {
         Ok(match target {
             LabelTarget::Domain => LabelSet::new().with("agent", self.shared.root.as_str()),
             LabelTarget::Cluster(0) => LabelSet::new(),
@@ -704,7 +713,11 @@ impl Pmda for PrometheusPmda {
         })
     }
 
-    fn instance_labels(&mut self, indom: InDom) -> Result<Vec<(u32, LabelSet)>, PmError> {
+    fn instance_labels(
+        &mut self,
+        indom: InDom,
+        _client: &ClientContext,
+    ) -> Result<Vec<(u32, LabelSet)>, PmError> {
         if indom == CONTROL_INDOM {
             return Ok(Vec::new());
         }

@@ -339,7 +339,7 @@ mod tests {
 
     fn serve(allow_store: bool) -> Serving {
         let mut host = Host::new();
-        host.load(Box::new(crate::simple::SimplePmda::new()))
+        host.load(Box::new(crate::simple::simple_pmda()))
             .expect("simple loads");
         start(
             host,
@@ -553,8 +553,7 @@ mod tests {
     #[test]
     fn response_cap_is_enforced() {
         let mut host = Host::new();
-        host.load(Box::new(crate::simple::SimplePmda::new()))
-            .unwrap();
+        host.load(Box::new(crate::simple::simple_pmda())).unwrap();
         let s = start(
             host,
             ServeOptions {

@@ -6,14 +6,12 @@
 
 use std::time::UNIX_EPOCH;
 
-use crate::daemon::normalise_answer;
 use crate::error::PmError;
 use crate::id::Pmid;
-use crate::indom::Profile;
 use crate::labels::LabelLevel;
 use crate::pdu::{
     reply, DescPdu, FetchPdu, IdentReq, InstanceReq, LabelPdu, Pdu, PmnsIdsPdu, PmnsNamePdu,
-    ResultPdu, PMCD_LABEL_CHANGE, PMCD_NAMES_CHANGE,
+    ResultPdu, MAX_BLOCK_PAYLOAD, PMCD_LABEL_CHANGE, PMCD_NAMES_CHANGE,
 };
 use crate::pmda::LabelTarget;
 use crate::InDom;
@@ -32,6 +30,16 @@ fn no_agent_as(e: PmError, instead: PmError) -> PmError {
     }
 }
 
+/// True when every value fits one value block (the host's answers obey
+/// every other rule already).
+fn fits_a_block(v: &crate::pmda::InstValues) -> bool {
+    v.iter().all(|(_, x)| match x {
+        crate::Value::String(s) => s.len() < MAX_BLOCK_PAYLOAD,
+        crate::Value::Aggregate(b) => b.len() <= MAX_BLOCK_PAYLOAD,
+        _ => true,
+    })
+}
+
 impl Session {
     /// FETCH and HIGHRES_FETCH: the values under the profile of the
     /// request's context (PM_ERR_NOPROFILE without one, as pmcd), preceded
@@ -43,23 +51,12 @@ impl Session {
         };
         self.state.refresh_names_if_due(&self.host);
         let mut result = self.host.fetch_as(&self.client, &f.pmids, profile);
-        let generation = self.host.metadata_generation();
-        if generation != self.descs_generation || self.descs.len() >= self.limits.max_cached_descs {
-            self.descs.clear();
-            self.descs_generation = generation;
-        }
-        let all = Profile::all();
-        for (pmid, r) in result.values.iter_mut() {
-            if !matches!(r, Ok(v) if !v.is_empty()) {
-                continue;
+        for (_, r) in result.values.iter_mut() {
+            if let Ok(v) = r {
+                if !fits_a_block(v) {
+                    *r = Err(PmError::TOOBIG);
+                }
             }
-            let host = &self.host;
-            let desc = self
-                .descs
-                .entry(*pmid)
-                .or_insert_with(|| host.desc(*pmid).ok());
-            let answer = std::mem::replace(r, Ok(Vec::new()));
-            *r = normalise_answer(desc.as_ref(), &all, answer);
         }
         let changes = self.changes();
         if changes != 0 {

@@ -26,8 +26,7 @@
 //! Memory per connection is bounded: a 64 KiB read buffer (the largest
 //! PDU a client may send, pmcd's limit too), the reply buffer (shrunk back
 //! after a reply over 1 MiB), at most [`SessionLimits::max_profiles`]
-//! profiles holding [`SessionLimits::max_profile_insts`] instance ids, and
-//! a descriptor cache of [`SessionLimits::max_cached_descs`] entries.
+//! profiles holding [`SessionLimits::max_profile_insts`] instance ids.
 
 pub mod access;
 mod answer;

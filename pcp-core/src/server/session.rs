@@ -16,10 +16,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::desc::Desc;
 use crate::error::PmError;
 use crate::host::Host;
-use crate::id::Pmid;
 use crate::indom::Profile;
 use crate::pdu::client::{challenge, status_to_v1};
 use crate::pdu::{
@@ -47,17 +45,14 @@ pub struct SessionLimits {
     pub max_profiles: usize,
     /// Instance ids kept across all of a client's profiles.
     pub max_profile_insts: usize,
-    /// Descriptors cached for fetches.
-    pub max_cached_descs: usize,
 }
 
 impl Default for SessionLimits {
-    /// 64 profiles, 65,536 instance ids (256 KiB), 16,384 descriptors.
+    /// 64 profiles, 65,536 instance ids (256 KiB).
     fn default() -> SessionLimits {
         SessionLimits {
             max_profiles: 64,
             max_profile_insts: 65_536,
-            max_cached_descs: 16_384,
         }
     }
 }
@@ -90,9 +85,6 @@ pub struct Session {
     phase: Phase,
     pub(super) profiles: HashMap<i32, Profile>,
     profile_insts: HashMap<i32, usize>,
-    /// Descriptors of fetched metrics, valid for one metadata generation.
-    pub(super) descs: HashMap<Pmid, Option<Desc>>,
-    pub(super) descs_generation: u64,
     /// The host's names and metadata generations this client was last told of.
     pub(super) seen: (u64, u64),
     pub(super) out: Vec<u8>,
@@ -129,8 +121,6 @@ impl Session {
             phase: Phase::Creds,
             profiles: HashMap::new(),
             profile_insts: HashMap::new(),
-            descs: HashMap::new(),
-            descs_generation: 0,
             seen,
             out: Vec::with_capacity(4096),
             enc: Encoder::default(),

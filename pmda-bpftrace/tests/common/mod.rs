@@ -105,7 +105,10 @@ impl Agent {
         if desc.indom == InDom::NULL {
             panic!("{name} is singular");
         }
-        let insts = self.a.instances(desc.indom).unwrap();
+        let insts = self
+            .a
+            .instances(desc.indom, &pcp_core::ClientContext::local())
+            .unwrap();
         let vals = self.fetch(name).unwrap();
         insts
             .into_iter()

@@ -1,0 +1,186 @@
+//! What a table-driven agent sees of one fetch: the [`Fetch`] it refreshes
+//! for, and the [`Sink`] each metric's values go into. The sink types
+//! every value from the descriptor, keeps singular and instance-domain
+//! metrics apart, and drops instances the client's profile does not want,
+//! so an agent writes values and nothing else.
+
+use crate::answer::type_matches;
+use crate::desc::Desc;
+use crate::error::PmError;
+use crate::id::PM_IN_NULL;
+use crate::indom::Profile;
+use crate::pmda::{ClientContext, InstValues, MetricResult};
+use crate::value::Value;
+
+/// One fetch as the agent's [`crate::agent::Agent::refresh`] sees it: the
+/// metrics asked (each once, in request order), their clusters, who asks
+/// and which instances they want.
+#[derive(Debug)]
+pub struct Fetch<'a, M> {
+    pub(crate) metrics: &'a [M],
+    pub(crate) clusters: &'a [u32],
+    pub(crate) client: &'a ClientContext,
+    pub(crate) profile: &'a Profile,
+}
+
+impl<'a, M: Copy> Fetch<'a, M> {
+    /// The metrics asked, each once, in the order first asked.
+    pub fn metrics(&self) -> &'a [M] {
+        self.metrics
+    }
+
+    /// The clusters asked, ascending, each once (PCP's need-refresh).
+    pub fn clusters(&self) -> &'a [u32] {
+        self.clusters
+    }
+
+    /// True when a metric of `cluster` was asked.
+    pub fn asks_cluster(&self, cluster: u32) -> bool {
+        self.clusters.binary_search(&cluster).is_ok()
+    }
+
+    /// Who asks.
+    pub fn client(&self) -> &'a ClientContext {
+        self.client
+    }
+
+    /// Which instances the client wants (agents may skip the rest).
+    pub fn profile(&self) -> &'a Profile {
+        self.profile
+    }
+}
+
+/// Where an agent puts one metric's values. Singular metrics take one
+/// [`Sink::set`]; metrics with an instance domain take one [`Sink::put`]
+/// per instance. Values of another type than the descriptor's are
+/// converted (a value that does not fit fails the metric with the
+/// conversion's error); instances the profile does not want are dropped
+/// before anything is stored.
+///
+/// ```
+/// use pcp_core::agent::Sink;
+/// use pcp_core::*;
+///
+/// let indom = InDom::from_parts(400, 0);
+/// let desc = Desc::new(Pmid::from_parts(400, 0, 1), Type::U32, indom,
+///                      Semantics::Instant, Units::NONE);
+/// let profile = Profile::only(indom, [1, 2]);
+/// let client = ClientContext::anonymous();
+/// let mut sink = Sink::new(&desc, &profile, &client);
+/// for inst in 0..3u32 {
+///     if sink.wants(inst) {
+///         sink.put(inst, u64::from(inst) * 10); // a u64 into a u32 metric
+///     }
+/// }
+/// assert_eq!(sink.finish(), Ok(vec![(1, Value::U32(10)), (2, Value::U32(20))]));
+/// ```
+#[derive(Debug)]
+pub struct Sink<'a> {
+    desc: &'a Desc,
+    profile: &'a Profile,
+    client: &'a ClientContext,
+    all: bool,
+    values: InstValues,
+    error: Option<PmError>,
+}
+
+impl<'a> Sink<'a> {
+    /// An empty sink for a metric described by `desc`, for a client that
+    /// wants the instances of `profile`.
+    pub fn new(desc: &'a Desc, profile: &'a Profile, client: &'a ClientContext) -> Sink<'a> {
+        Sink {
+            desc,
+            profile,
+            client,
+            all: desc.indom.is_null() || profile.is_all(),
+            values: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// The metric's descriptor.
+    pub fn desc(&self) -> &Desc {
+        self.desc
+    }
+
+    /// Who asks (for figures only some users may see).
+    pub fn client(&self) -> &ClientContext {
+        self.client
+    }
+
+    /// True when the client wants instance `inst` (always, for a singular
+    /// metric). Check it before computing a costly value.
+    pub fn wants(&self, inst: u32) -> bool {
+        self.all || self.profile.wants(self.desc.indom, inst)
+    }
+
+    /// The value of a singular metric.
+    pub fn set(&mut self, value: impl Into<Value>) {
+        if !self.desc.indom.is_null() || !self.values.is_empty() {
+            // A value without an instance for a metric that has them, or
+            // two values for a singular metric.
+            self.fail(PmError::INST);
+            return;
+        }
+        self.store(PM_IN_NULL, value.into());
+    }
+
+    /// The value of instance `inst`.
+    pub fn put(&mut self, inst: u32, value: impl Into<Value>) {
+        if self.desc.indom.is_null() || inst == PM_IN_NULL {
+            self.fail(PmError::INST);
+            return;
+        }
+        if self.wants(inst) {
+            self.store(inst, value.into());
+        }
+    }
+
+    /// The values of several instances, as [`Sink::put`] each.
+    pub fn put_all<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = (u32, V)>) {
+        for (inst, v) in values {
+            self.put(inst, v);
+        }
+    }
+
+    /// Fails the metric with `err` (its values are dropped); the first
+    /// failure wins.
+    pub fn fail(&mut self, err: PmError) {
+        if self.error.is_none() {
+            self.error = Some(err);
+        }
+    }
+
+    /// Values stored so far.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when nothing was stored.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    fn store(&mut self, inst: u32, value: Value) {
+        if self.error.is_some() {
+            return;
+        }
+        if type_matches(&value, self.desc.ty) {
+            self.values.push((inst, value));
+            return;
+        }
+        match value.convert(self.desc.ty) {
+            Ok(v) => self.values.push((inst, v)),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The metric's answer: its values, or the first failure. Instances
+    /// given twice keep their first value.
+    pub fn finish(self) -> MetricResult {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        crate::answer::normalise(self.desc, &Profile::all(), Ok(self.values))
+    }
+}
