@@ -20,7 +20,7 @@ use crate::pmda::ClientContext;
 
 use super::access::{Admission, Peer};
 use super::conn::{self, ConnError, ConnLimits};
-use super::pmcd_agent::PmcdAgent;
+use super::pmcd_agent::pmcd_agent;
 use super::session::{refusal, Session};
 use super::state::ServerState;
 use super::ServerOptions;
@@ -169,7 +169,7 @@ impl Server {
             host.timeout().as_secs() as u32,
             opts.socket.is_some(),
         ));
-        host.load(Box::new(PmcdAgent::new(Arc::clone(&state))))?;
+        host.load(Box::new(pmcd_agent(Arc::clone(&state))))?;
         state.set_agents(host.agents());
         let mut tcp = Vec::new();
         for &addr in &opts.listen {

@@ -39,8 +39,8 @@ pub mod state;
 
 pub use access::{Access, AccessError, Ops, Peer};
 pub use listen::{Server, ServerError, ServerHandle};
-pub use pmcd_agent::PmcdAgent;
-pub use session::{Outcome, Session, SessionLimits};
+pub use pmcd_agent::{pmcd_agent, PmcdAgent};
+pub use session::{Outcome, Session, SessionLimits, FEATURES_OFFERED};
 pub use state::ServerState;
 
 use std::net::SocketAddr;

@@ -33,7 +33,8 @@ use super::state::ServerState;
 /// The features this server offers every client: descriptor lists,
 /// labels, high-resolution fetches and container names (pmcd 6.0.3 offers
 /// the same, plus SASL authentication when built with it).
-pub const FEATURES: u32 = PDU_FLAG_DESCS | PDU_FLAG_LABELS | PDU_FLAG_HIGHRES | PDU_FLAG_CONTAINER;
+pub const FEATURES_OFFERED: u32 =
+    PDU_FLAG_DESCS | PDU_FLAG_LABELS | PDU_FLAG_HIGHRES | PDU_FLAG_CONTAINER;
 
 /// The longest container name accepted.
 const MAX_CONTAINER: usize = 1024;
@@ -138,12 +139,12 @@ impl Session {
     }
 
     /// The connection acknowledgement: status 0 and the challenge with
-    /// [`FEATURES`].
+    /// [`FEATURES_OFFERED`].
     pub fn greeting(&mut self) -> &[u8] {
         self.out.clear();
         let pdu = Pdu::Error(ErrorPdu {
             code: 0,
-            extra: Some(challenge(FEATURES) as i32),
+            extra: Some(challenge(FEATURES_OFFERED) as i32),
         });
         self.enc.encode(&pdu, 0, &mut self.out);
         self.state.count_out(crate::pdu::types::ERROR);
