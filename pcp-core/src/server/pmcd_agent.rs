@@ -130,24 +130,10 @@ type Row = (
     &'static str,
 );
 
-/// The metrics in pmcd's namespace order (as `pminfo pmcd` lists them).
+/// `pmcd.control.*`, first in pmcd's namespace (PCP's `root_pmcd` order,
+/// which `pminfo pmcd` follows).
 #[rustfmt::skip]
-const ROWS: &[Row] = &[
-    ("pmcd.datasize", 0, 1, U32, None, Instant, Units::KBYTES, S::DataSize, "Data segment size of the server process"),
-    ("pmcd.numagents", 0, 2, U32, None, Instant, NONE, S::NumAgents, "Number of agents the server hosts"),
-    ("pmcd.numclients", 0, 3, U32, None, Instant, NONE, S::NumClients, "Number of clients connected now"),
-    ("pmcd.timezone", 0, 5, STR, None, Discrete, NONE, S::Timezone, "Timezone of the host, in the form PCP writes into archives"),
-    ("pmcd.zoneinfo", 0, 26, STR, None, Discrete, NONE, S::Zoneinfo, "Zoneinfo name of the host's timezone, or empty"),
-    ("pmcd.simabi", 0, 6, STR, None, Discrete, NONE, S::Simabi, "Processor architecture the server was built for"),
-    ("pmcd.version", 0, 7, STR, None, Discrete, NONE, S::Version, "Version of the server"),
-    ("pmcd.services", 0, 16, STR, None, Instant, NONE, S::Services, "PCP services running on this host"),
-    ("pmcd.openfds", 0, 17, U32, None, Instant, NONE, S::OpenFds, "Highest open file descriptor of the server"),
-    ("pmcd.build", 0, 20, STR, None, Discrete, NONE, S::Build, "Build of the server"),
-    ("pmcd.hostname", 0, 21, STR, None, Discrete, NONE, S::Hostname, "Name of this host"),
-    ("pmcd.sighups", 0, 22, U32, None, Counter, COUNT, S::Zero, "Reconfiguration signals received (none: this server reloads nothing)"),
-    ("pmcd.pid", 0, 23, Type::U64, None, Discrete, NONE, S::Pid, "Process id of the server"),
-    ("pmcd.seqnum", 0, 24, U32, None, Discrete, NONE, S::Seqnum, "Configuration sequence number: moves when the namespace changes"),
-    ("pmcd.labels", 0, 25, STR, None, Instant, NONE, S::Labels, "Context labels added by configuration (none here)"),
+const CONTROL: &[Row] = &[
     ("pmcd.control.debug", 0, 0, I32, None, Discrete, NONE, S::Zero, "Debug flags (always 0 here)"),
     ("pmcd.control.timeout", 0, 4, U32, None, Discrete, NONE, S::Timeout, "Seconds an agent has to answer a request"),
     ("pmcd.control.register", 0, 8, I32, Some(serial::REGISTERS), Discrete, NONE, S::Register, "Sixteen registers any client allowed to store may set"),
@@ -188,17 +174,28 @@ const PDUS: &[(&str, Option<u32>)] = &[
     ("descs", Some(types::DESCS)),
 ];
 
-/// The metrics after the PDU counters.
+/// The metrics after the PDU counters, in pmcd's namespace order.
 #[rustfmt::skip]
-const MORE_ROWS: &[Row] = &[
+const REST: &[Row] = &[
+    ("pmcd.datasize", 0, 1, U32, None, Instant, Units::KBYTES, S::DataSize, "Data segment size of the server process"),
+    ("pmcd.numagents", 0, 2, U32, None, Instant, NONE, S::NumAgents, "Number of agents the server hosts"),
     ("pmcd.agent.type", 4, 0, U32, Some(serial::AGENTS), Discrete, NONE, S::AgentType, "How each agent is attached: 0, in process"),
     ("pmcd.agent.status", 4, 1, I32, Some(serial::AGENTS), Discrete, NONE, S::AgentStatus, "State of each agent: 0 when it answers"),
     ("pmcd.agent.fenced", 4, 2, U32, Some(serial::AGENTS), Instant, NONE, S::AgentFenced, "Whether each agent is fenced off from requests (never here)"),
     ("pmcd.agent.name", 4, 3, STR, Some(serial::AGENTS), Discrete, NONE, S::AgentName, "Name of each agent"),
+    ("pmcd.numclients", 0, 3, U32, None, Instant, NONE, S::NumClients, "Number of clients connected now"),
     ("pmcd.pmlogger.host", 3, 3, STR, Some(serial::PMLOGGERS), Discrete, NONE, S::NoInstances, "Host of each registered pmlogger (none register here)"),
     ("pmcd.pmlogger.port", 3, 0, U32, Some(serial::PMLOGGERS), Discrete, NONE, S::NoInstances, "Control port of each registered pmlogger"),
     ("pmcd.pmlogger.archive", 3, 2, STR, Some(serial::PMLOGGERS), Discrete, NONE, S::NoInstances, "Archive of each registered pmlogger"),
     ("pmcd.pmlogger.pmcd_host", 3, 1, STR, Some(serial::PMLOGGERS), Discrete, NONE, S::NoInstances, "Host each registered pmlogger collects from"),
+    ("pmcd.timezone", 0, 5, STR, None, Discrete, NONE, S::Timezone, "Timezone of the host, in the form PCP writes into archives"),
+    ("pmcd.zoneinfo", 0, 26, STR, None, Discrete, NONE, S::Zoneinfo, "Zoneinfo name of the host's timezone, or empty"),
+    ("pmcd.simabi", 0, 6, STR, None, Discrete, NONE, S::Simabi, "Processor architecture the server was built for"),
+    ("pmcd.version", 0, 7, STR, None, Discrete, NONE, S::Version, "Version of the server"),
+    ("pmcd.services", 0, 16, STR, None, Instant, NONE, S::Services, "PCP services running on this host"),
+    ("pmcd.openfds", 0, 17, U32, None, Instant, NONE, S::OpenFds, "Highest open file descriptor of the server"),
+    ("pmcd.build", 0, 20, STR, None, Discrete, NONE, S::Build, "Build of the server"),
+    ("pmcd.hostname", 0, 21, STR, None, Discrete, NONE, S::Hostname, "Name of this host"),
     ("pmcd.pmie.configfile", 5, 0, STR, Some(serial::PMIES), Discrete, NONE, S::NoInstances, "Rules file of each registered pmie (none register here)"),
     ("pmcd.pmie.logfile", 5, 1, STR, Some(serial::PMIES), Discrete, NONE, S::NoInstances, "Log of each registered pmie"),
     ("pmcd.pmie.pmcd_host", 5, 2, STR, Some(serial::PMIES), Discrete, NONE, S::NoInstances, "Host each registered pmie evaluates"),
@@ -226,6 +223,10 @@ const MORE_ROWS: &[Row] = &[
     ("pmcd.feature.containers", 8, 7, U32, None, Instant, NONE, S::Feature(true), "Whether clients may name a container"),
     ("pmcd.feature.local", 8, 8, U32, None, Instant, NONE, S::Feature(false), "Whether the server only listens locally by design (no)"),
     ("pmcd.feature.client_cert_required", 8, 9, U32, None, Instant, NONE, S::Feature(false), "Whether clients need a certificate (no)"),
+    ("pmcd.sighups", 0, 22, U32, None, Counter, COUNT, S::Zero, "Reconfiguration signals received (none: this server reloads nothing)"),
+    ("pmcd.pid", 0, 23, Type::U64, None, Discrete, NONE, S::Pid, "Process id of the server"),
+    ("pmcd.seqnum", 0, 24, U32, None, Discrete, NONE, S::Seqnum, "Configuration sequence number: moves when the namespace changes"),
+    ("pmcd.labels", 0, 25, STR, None, Instant, NONE, S::Labels, "Context labels added by configuration (none here)"),
 ];
 
 /// The `pmcd` agent's data: the server's state and this host's name.
@@ -258,7 +259,7 @@ fn add_row(table: &mut Metrics<Source>, row: &Row) {
 /// The `pmcd` agent publishing `state`.
 pub fn pmcd_agent(state: Arc<ServerState>) -> PmcdAgent {
     let mut table = Metrics::new(PMCD_DOMAIN);
-    for row in ROWS {
+    for row in CONTROL {
         add_row(&mut table, row);
     }
     for (cluster, dir, what) in [(1, "pdu_in", "received"), (2, "pdu_out", "sent")] {
@@ -287,7 +288,7 @@ pub fn pmcd_agent(state: Arc<ServerState>) -> PmcdAgent {
             r.oneline = help.into();
         }
     }
-    for row in MORE_ROWS {
+    for row in REST {
         add_row(&mut table, row);
     }
     for (serial, what) in [
