@@ -170,7 +170,10 @@ impl Server {
             opts.socket.is_some(),
         ));
         host.load(Box::new(pmcd_agent(Arc::clone(&state))))?;
-        state.set_agents(host.agents());
+        // pmcd lists itself first, then its agents in configuration order.
+        let mut agents = host.agents();
+        agents.sort_by_key(|(_, d)| *d != super::pmcd_agent::PMCD_DOMAIN);
+        state.set_agents(agents);
         let mut tcp = Vec::new();
         for &addr in &opts.listen {
             let l = TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
