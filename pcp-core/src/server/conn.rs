@@ -64,7 +64,8 @@ fn timed_out(e: &io::Error) -> bool {
 impl Inbox {
     fn new(max_pdu: usize) -> Inbox {
         Inbox {
-            buf: vec![0; max_pdu.clamp(4096, 64 << 10)],
+            // Grown as PDUs need it, up to the largest allowed.
+            buf: vec![0; max_pdu.min(4096)],
             start: 0,
             end: 0,
         }
