@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pcp_core::pipe::{parse_conf, PipeAgent};
 use pcp_core::{Host, Pmda};
 
 use crate::simple::simple_pmda;
@@ -62,6 +63,11 @@ pub struct AgentOptions {
     /// prometheus: scrape in the background every SECS seconds and answer from a cache.
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_scrape_interval: Option<f64>,
+
+    /// PCP daemon PMDAs to run beside our agents: their pipe lines in pmcd.conf syntax
+    /// (`NAME DOMAIN pipe binary [notready] COMMAND ARGS`), e.g. PCP's pmdasample.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub pmcd_conf: Option<PathBuf>,
 
     /// bpftrace: a directory of *.bt scripts started with the agent (repeatable).
     #[arg(long, global = true, value_name = "DIR")]
@@ -245,7 +251,33 @@ impl AgentOptions {
             }
             host.load(self.build_agent(name)?)?;
         }
+        for agent in self.pipe_agents()? {
+            host.load(Box::new(agent))?;
+        }
         Ok(host)
+    }
+
+    /// The PCP daemon PMDAs of `--pmcd-conf`, started.
+    pub fn pipe_agents(&self) -> Result<Vec<PipeAgent>, AgentsError> {
+        let Some(path) = &self.pmcd_conf else {
+            return Ok(Vec::new());
+        };
+        let start = |message: String| AgentsError::Start {
+            agent: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| start(e.to_string()))?;
+        let specs = parse_conf(&text).map_err(|e| start(e.to_string()))?;
+        specs
+            .into_iter()
+            .map(|spec| {
+                let name = spec.name.clone();
+                PipeAgent::start(spec, secs(self.agent_timeout)).map_err(|e| AgentsError::Start {
+                    agent: name,
+                    message: e.to_string(),
+                })
+            })
+            .collect()
     }
 }
 

@@ -647,6 +647,16 @@ impl Host {
         self.with_agent(pmid.domain(), |a| a.store(pmid, values, client))
     }
 
+    /// A client (the slot of a server's connection) went away: every agent
+    /// drops what it kept for it (pmcd's PM_ERR_NOTCONN to its agents).
+    pub fn client_closed(&self, slot: u32) {
+        for s in &self.slots {
+            if let Some(mut a) = s.agent.try_lock_for(self.timeout) {
+                a.client_closed(slot);
+            }
+        }
+    }
+
     /// Lets every agent wait (bounded) for a just-started source's first data.
     pub fn wait_ready(&self, timeout: Duration) {
         for slot in &self.slots {

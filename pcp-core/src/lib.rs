@@ -54,6 +54,7 @@ pub mod indom;
 pub mod labels;
 pub mod namespace;
 pub mod pdu;
+pub mod pipe;
 pub mod pmda;
 pub mod rate;
 pub mod render;

@@ -483,6 +483,7 @@ fn connection(
             Err(_) => {}
         }
     }
+    inner.host.client_closed(slot);
     inner.state.remove_client(slot);
     inner.hangups.lock().remove(&id);
     drop(admission);
