@@ -16,6 +16,7 @@
 //! restarted at most once a minute, as pmcd does.
 
 pub mod conf;
+mod convert;
 mod link;
 pub mod pmns;
 
@@ -31,10 +32,9 @@ use crate::indom::{Instance, Profile};
 use crate::labels::{LabelLevel, LabelSet};
 use crate::namespace::Namespace;
 use crate::pdu::{
-    attr, block_from_value, insitu_from_value, labelset_from_wire, text, value_from_block,
-    value_from_insitu, AttrPdu, ErrorPdu, FetchPdu, IdentReq, InstanceReq, Pdu, PmnsNamePdu,
+    labelset_from_wire, text, ErrorPdu, FetchPdu, IdentReq, InstanceReq, Pdu, PmnsNamePdu,
     PmnsNamesPdu, ProfilePdu, ResultPdu, VSet, VSetValues, PDU_FLAG_AUTH, PDU_FLAG_CONTAINER,
-    PMCD_LABEL_CHANGE, PMCD_NAMES_CHANGE, PM_VAL_DPTR,
+    PMCD_LABEL_CHANGE, PMCD_NAMES_CHANGE,
 };
 use crate::pmda::{
     ClientContext, FetchRequest, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
@@ -44,6 +44,7 @@ use crate::value::Value;
 pub use conf::{parse_conf, AgentSpec, ConfError};
 pub use link::LinkError;
 
+use convert::{attributes, reply_error, values_of};
 use link::Link;
 
 /// Shortest time between two starts of an agent (pmcd's restart limit).
@@ -103,35 +104,6 @@ impl std::fmt::Debug for PipeAgent {
             .field("names", &self.ns.len())
             .finish()
     }
-}
-
-/// The ATTR PDUs pmcd sends an agent for a client.
-fn attributes(client: &ClientContext) -> Vec<AttrPdu> {
-    let text = |s: String| {
-        let mut v = s.into_bytes();
-        v.push(0);
-        v
-    };
-    let mut out = Vec::new();
-    if let Some(g) = client.group_id {
-        out.push(AttrPdu {
-            attr: attr::GROUPID,
-            value: text(g.to_string()),
-        });
-    }
-    if let Some(u) = client.user_id {
-        out.push(AttrPdu {
-            attr: attr::USERID,
-            value: text(u.to_string()),
-        });
-    }
-    if let Some(c) = &client.container {
-        out.push(AttrPdu {
-            attr: attr::CONTAINER,
-            value: text(c.clone()),
-        });
-    }
-    out
 }
 
 impl PipeAgent {
@@ -332,31 +304,6 @@ impl PipeAgent {
     }
 }
 
-/// The values of a value set, typed by the metric's descriptor.
-fn values_of(desc: Option<&Desc>, v: VSetValues) -> MetricResult {
-    match v {
-        VSetValues::Error(c) => Err(PmError::from_code(c)),
-        VSetValues::Insitu(words) => {
-            let ty = desc.ok_or(PmError::PMID)?.ty;
-            words
-                .into_iter()
-                .map(|(i, w)| Ok((i, value_from_insitu(w, ty)?)))
-                .collect()
-        }
-        VSetValues::Blocks { values, .. } => values
-            .into_iter()
-            .map(|(i, b)| Ok((i, value_from_block(&b)?)))
-            .collect(),
-    }
-}
-
-fn reply_error(p: Pdu) -> PmError {
-    match p {
-        Pdu::Error(e) => PmError::from_code(e.code),
-        _ => PmError::IPC,
-    }
-}
-
 impl Pmda for PipeAgent {
     fn name(&self) -> &str {
         &self.spec.name
@@ -499,22 +446,7 @@ impl Pmda for PipeAgent {
         values: &[(u32, Value)],
         client: &ClientContext,
     ) -> Result<(), PmError> {
-        let vals = if values.iter().all(|(_, v)| insitu_from_value(v).is_some()) {
-            VSetValues::Insitu(
-                values
-                    .iter()
-                    .map(|(i, v)| (*i, insitu_from_value(v).unwrap_or(0)))
-                    .collect(),
-            )
-        } else {
-            VSetValues::Blocks {
-                valfmt: PM_VAL_DPTR,
-                values: values
-                    .iter()
-                    .map(|(i, v)| (*i, block_from_value(v)))
-                    .collect(),
-            }
-        };
+        let vals = convert::store_values(values);
         let req = Pdu::Result(ResultPdu {
             tv_sec: 0,
             tv_usec: 0,
