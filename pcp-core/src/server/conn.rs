@@ -188,7 +188,7 @@ pub fn serve<S: Read + Write>(
             Err(ConnError::Framing(e)) => {
                 // Best effort: tell the client why, then hang up.
                 let code = match e {
-                    PduError::BadLength { len, .. } if len > 0 => PmError::TOOBIG,
+                    PduError::BadLength { len, max } if len > max as i64 => PmError::TOOBIG,
                     _ => PmError::IPC,
                 };
                 let mut out = Vec::with_capacity(16);
