@@ -4,6 +4,8 @@
 //! agent run by it as `pcp-agent pmda NAME`): over the unix socket (the
 //! client's credentials known, as in process) and over TCP (anonymous).
 //! pmcd's own `pmcd.*` metrics have pmcd's names, PMIDs and descriptors.
+//! The nagios and bpftrace agents' metadata through ours equals `pcp-agent
+//! info`'s too.
 
 mod ours_support;
 mod pmcd_support;
@@ -189,4 +191,41 @@ fn pminfo_through_ours_matches_pcp_agent_info_and_a_real_pmcd() {
         ))
     };
     assert_eq!(facts(&ours.tcp()), facts(&p.host()));
+}
+
+/// The other agents (nagios with its default config.d, bpftrace): the
+/// same names, descriptors, help and labels through ours as in process
+/// (their values come from plugins and scripts that run on their own
+/// schedule).
+#[test]
+fn nagios_and_bpftrace_metadata_through_ours_match_pcp_agent_info() {
+    if !require_pmcd("pminfo against pcp-agent pmcd")
+        || !pcp_core::testing::require(
+            "bpftrace",
+            pcp_core::testing::have_program("bpftrace"),
+            "the bpftrace agent's program",
+        )
+    {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let agents = "nagios,bpftrace";
+    let roots = ["nagios".to_string(), "bpftrace".to_string()];
+    let ours = Ours::start(&global_args(agents, &tmp.path().join("ours"), None), &[]);
+    let through = run_bounded(
+        client("pminfo")
+            .args(["-h", &ours.unix(), "-dmtTl"])
+            .args(&roots),
+        Duration::from_secs(60),
+    );
+    let info = run_bounded(
+        std::process::Command::new(BIN)
+            .args(global_args(agents, &tmp.path().join("info"), None))
+            .args(["info", "-dmtTl"])
+            .args(&roots),
+        Duration::from_secs(60),
+    );
+    let (t, i) = (blocks(&stdout(&through)), blocks(&stdout(&info)));
+    assert!(t.len() > 10, "{}{}", stdout(&through), stderr(&through));
+    assert_eq!(t, i);
 }
