@@ -473,13 +473,7 @@ impl<'a> Session<'a> {
         let Some(kids) = self.agent.namespace().children(&name) else {
             return self.error(PmError::NAME);
         };
-        let status: Option<Vec<i32>> =
-            (c.subtype == 1).then(|| kids.iter().map(|k| i32::from(!k.leaf)).collect());
-        self.enc.names(
-            kids.iter().map(|k| k.name.as_str()),
-            status.as_deref(),
-            &mut self.out,
-        );
+        self.enc.children(&kids, c.subtype == 1, &mut self.out);
         true
     }
 

@@ -210,6 +210,15 @@ impl Encoder {
         o.finish();
     }
 
+    /// Appends the PDU_PMNS_NAMES answering PDU_PMNS_CHILD: the children's
+    /// names, with a status each (1 for a non-leaf) when `with_status`
+    /// (subtype 1).
+    pub fn children(&self, kids: &[crate::namespace::Child], with_status: bool, out: &mut Vec<u8>) {
+        let status: Option<Vec<i32>> =
+            with_status.then(|| kids.iter().map(|k| i32::from(!k.leaf)).collect());
+        self.names(kids.iter().map(|k| k.name.as_str()), status.as_deref(), out);
+    }
+
     /// Appends the PDU_RESULT answering a fetch straight from the agent's
     /// answers, with no intermediate copies: 32-bit values in place, every
     /// other value in its own block after the value sets. `flags` goes in

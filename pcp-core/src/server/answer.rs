@@ -268,13 +268,7 @@ impl Session {
     pub(super) fn children(&mut self, c: &PmnsNamePdu) -> Outcome {
         match self.host.children(&String::from_utf8_lossy(&c.name)) {
             Ok(kids) => {
-                let status: Option<Vec<i32>> =
-                    (c.subtype == 1).then(|| kids.iter().map(|k| i32::from(!k.leaf)).collect());
-                self.enc.names(
-                    kids.iter().map(|k| k.name.as_str()),
-                    status.as_deref(),
-                    &mut self.out,
-                );
+                self.enc.children(&kids, c.subtype == 1, &mut self.out);
                 Outcome::Reply
             }
             Err(e) => self.error(e),

@@ -359,8 +359,14 @@ fn bind_unix(path: &Path) -> Result<UnixListener, ServerError> {
     Ok(l)
 }
 
-fn accept_tcp(l: &TcpListener, inner: &Arc<Inner>) {
-    for s in l.incoming() {
+/// Accepts until the server stops; `who` tells each connection's stream,
+/// peer and client (or `None` to drop it).
+fn accept_loop<S>(
+    incoming: impl Iterator<Item = io::Result<S>>,
+    inner: &Arc<Inner>,
+    who: impl Fn(S) -> Option<(Stream, Peer, ClientContext)>,
+) {
+    for s in incoming {
         if inner.stopping.load(Ordering::Acquire) {
             return;
         }
@@ -369,30 +375,28 @@ fn accept_tcp(l: &TcpListener, inner: &Arc<Inner>) {
             thread::sleep(Duration::from_millis(10));
             continue;
         };
-        let peer = match s.peer_addr() {
-            Ok(a) => Peer::Ip(a.ip()),
-            Err(_) => continue,
-        };
-        admit(Stream::Tcp(s), peer, ClientContext::anonymous(), inner);
+        if let Some((stream, peer, client)) = who(s) {
+            admit(stream, peer, client, inner);
+        }
     }
 }
 
+fn accept_tcp(l: &TcpListener, inner: &Arc<Inner>) {
+    accept_loop(l.incoming(), inner, |s: TcpStream| {
+        let peer = Peer::Ip(s.peer_addr().ok()?.ip());
+        Some((Stream::Tcp(s), peer, ClientContext::anonymous()))
+    });
+}
+
 fn accept_unix(l: &UnixListener, inner: &Arc<Inner>) {
-    for s in l.incoming() {
-        if inner.stopping.load(Ordering::Acquire) {
-            return;
-        }
-        let Ok(s) = s else {
-            thread::sleep(Duration::from_millis(10));
-            continue;
-        };
+    accept_loop(l.incoming(), inner, |s: UnixStream| {
         let mut client = ClientContext::anonymous();
         if let Some((uid, gid)) = peer_ids(&s) {
             client.user_id = Some(uid);
             client.group_id = Some(gid);
         }
-        admit(Stream::Unix(s), Peer::Unix, client, inner);
-    }
+        Some((Stream::Unix(s), Peer::Unix, client))
+    });
 }
 
 /// The user and group of the process at the other end (SO_PEERCRED).
