@@ -66,8 +66,9 @@ pub struct AgentOptions {
 
     /// PCP daemon PMDAs to run beside our agents: their pipe lines in pmcd.conf syntax
     /// (`NAME DOMAIN pipe binary [notready] COMMAND ARGS`), e.g. PCP's pmdasample.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub pmcd_conf: Option<PathBuf>,
+    /// (Not `--pmcd-conf`: that names the pmcd.conf `install` edits.)
+    #[arg(long = "pipe-agents", global = true, value_name = "FILE")]
+    pub pipe_agents_conf: Option<PathBuf>,
 
     /// bpftrace: a directory of *.bt scripts started with the agent (repeatable).
     #[arg(long, global = true, value_name = "DIR")]
@@ -450,9 +451,9 @@ impl AgentOptions {
         Ok(host)
     }
 
-    /// The PCP daemon PMDAs of `--pmcd-conf`, started.
+    /// The PCP daemon PMDAs of `--pipe-agents`, started.
     pub fn pipe_agents(&self) -> Result<Vec<PipeAgent>, AgentsError> {
-        let Some(path) = &self.pmcd_conf else {
+        let Some(path) = &self.pipe_agents_conf else {
             return Ok(Vec::new());
         };
         let start = |message: String| AgentsError::Start {
@@ -461,9 +462,14 @@ impl AgentOptions {
         };
         let text = std::fs::read_to_string(path).map_err(|e| start(e.to_string()))?;
         let specs = parse_conf(&text).map_err(|e| start(e.to_string()))?;
+        // Their log files (pmdasample writes `sample.log` where it runs) go
+        // to the state directory, as pmcd keeps them in $PCP_LOG_DIR/pmcd.
+        let logs = self.state_dir().join("pipe-agents");
+        std::fs::create_dir_all(&logs).map_err(|e| start(format!("{}: {e}", logs.display())))?;
         specs
             .into_iter()
-            .map(|spec| {
+            .map(|mut spec| {
+                spec.work_dir = Some(logs.clone());
                 let name = spec.name.clone();
                 PipeAgent::start(spec, secs(self.agent_timeout)).map_err(|e| AgentsError::Start {
                     agent: name,

@@ -1,5 +1,5 @@
 //! PCP's own daemon PMDA, pmdasample (C), run by `pcp-agent pmcd` from a
-//! pmcd.conf-style line (`--pmcd-conf`), against the same pmdasample under a
+//! pmcd.conf-style line (`--pipe-agents`), against the same pmdasample under a
 //! private pmcd 6.0.3: `pminfo -dmtTl sample` gives the same text (names
 //! in pmcd's order, dynamic subtrees included, descriptors, help, labels at
 //! every level, instance labels), and a store reaches the agent.
@@ -69,8 +69,11 @@ fn pmdasample_under_ours_matches_pmdasample_under_pmcd() {
     let conf = dir.path().join("pmcd.conf");
     std::fs::write(&conf, format!("{line}\n")).unwrap();
     let mut global = global_args("simple", &dir.path().join("state"), None);
-    global.extend(["--pmcd-conf".to_string(), conf.display().to_string()]);
+    global.extend(["--pipe-agents".to_string(), conf.display().to_string()]);
     let ours = Ours::start(&global, &["--allow-store"]);
+    // pmdasample's log lands in the state directory, not where we run.
+    let log = dir.path().join("state/pipe-agents/sample.log");
+    assert!(log.is_file(), "no {}", log.display());
 
     let info = |host: &str| {
         let out = run_bounded(

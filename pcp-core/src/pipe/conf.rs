@@ -17,6 +17,11 @@ pub struct AgentSpec {
     pub notready: bool,
     /// The command and its arguments.
     pub argv: Vec<String>,
+    /// The directory it runs in, where a PMDA's relative log file (PCP's
+    /// `NAME.log`) lands: pmcd runs its agents in `$PCP_LOG_DIR/pmcd`.
+    /// `None` keeps the host's own working directory. Not read from the
+    /// file; the host sets it.
+    pub work_dir: Option<PathBuf>,
 }
 
 impl AgentSpec {
@@ -148,6 +153,7 @@ pub fn parse_conf(text: &str) -> Result<Vec<AgentSpec>, ConfError> {
             domain,
             notready,
             argv,
+            work_dir: None,
         });
     }
     Ok(specs)

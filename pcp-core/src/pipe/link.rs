@@ -55,16 +55,19 @@ pub(super) struct Link {
 impl Link {
     /// Starts the agent and completes the handshake.
     pub(super) fn start(spec: &AgentSpec, timeout: Duration) -> Result<Link, LinkError> {
-        let mut child = Command::new(&spec.argv[0])
+        let mut command = Command::new(&spec.argv[0]);
+        command
             .args(&spec.argv[1..])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|source| LinkError::Spawn {
-                cmd: spec.argv.join(" "),
-                source,
-            })?;
+            .stderr(Stdio::inherit());
+        if let Some(dir) = &spec.work_dir {
+            command.current_dir(dir);
+        }
+        let mut child = command.spawn().map_err(|source| LinkError::Spawn {
+            cmd: spec.argv.join(" "),
+            source,
+        })?;
         let (Some(to), Some(from)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             let _ = child.wait();
