@@ -5,7 +5,7 @@
 //! client's credentials known, as in process) and over TCP (anonymous).
 //! pmcd's own `pmcd.*` metrics have pmcd's names, PMIDs and descriptors.
 //! The nagios and bpftrace agents' metadata through ours equals `pcp-agent
-//! info`'s too.
+//! info`'s and theirs under a real pmcd too.
 
 mod ours_support;
 mod pmcd_support;
@@ -29,13 +29,8 @@ fn options(agent: &str, state: &Path, prom: &Path) -> AgentOptions {
 
 /// Registers `name` with the private pmcd as `pcp-agent install` does.
 fn install(p: &PrivatePmcd, name: &str, opts: &AgentOptions) {
-    let (domain, prefixes) = if name == "prometheus" {
-        (144, vec![opts.prometheus_root.clone()])
-    } else {
-        let a = opts.build_agent(name).expect("building the agent");
-        (a.domain(), a.namespace().top_level())
-    };
-    let mut io = InstallOptions::system(name, domain, PathBuf::from(BIN), prefixes);
+    let reg = opts.registration(name).expect("the agent's registration");
+    let mut io = InstallOptions::system(name, reg.domain, PathBuf::from(BIN), reg.prefixes);
     io.agent_args = opts.args_for(name);
     io.pmcd_conf = p.conf.clone();
     io.pmns_dir = p.pmns_dir.clone();
@@ -195,10 +190,10 @@ fn pminfo_through_ours_matches_pcp_agent_info_and_a_real_pmcd() {
 
 /// The other agents (nagios with its default config.d, bpftrace): the
 /// same names, descriptors, help and labels through ours as in process
-/// (their values come from plugins and scripts that run on their own
-/// schedule).
+/// and as under a real pmcd (their values come from plugins and scripts
+/// that run on their own schedule).
 #[test]
-fn nagios_and_bpftrace_metadata_through_ours_match_pcp_agent_info() {
+fn nagios_and_bpftrace_metadata_through_ours_match_pcp_agent_info_and_a_real_pmcd() {
     if !require_pmcd("pminfo against pcp-agent pmcd")
         || !pcp_core::testing::require(
             "bpftrace",
@@ -228,4 +223,19 @@ fn nagios_and_bpftrace_metadata_through_ours_match_pcp_agent_info() {
     let (t, i) = (blocks(&stdout(&through)), blocks(&stdout(&info)));
     assert!(t.len() > 10, "{}{}", stdout(&through), stderr(&through));
     assert_eq!(t, i);
+
+    let p = pmcd_with_its_names();
+    for agent in ["nagios", "bpftrace"] {
+        let mut o = AgentOptions::defaults();
+        o.agents = vec![agent.to_string()];
+        o.state_dir = Some(tmp.path().join(format!("pmcd-{agent}")));
+        install(&p, agent, &o);
+    }
+    let real = run_bounded(
+        client("pminfo")
+            .args(["-h", &p.unix_host(), "-dmtTl"])
+            .args(&roots),
+        Duration::from_secs(60),
+    );
+    assert_eq!(t, blocks(&stdout(&real)), "{}", stderr(&real));
 }

@@ -78,7 +78,7 @@ fn pmval_pmprobe_pmstore_and_the_python_pmapi() {
         .unwrap_or_else(|| panic!("{text}"));
     assert!((4000..4010).contains(&v), "{text}");
 
-    if have_python_pcp() {
+    if pcp_core::testing::require("python3-pcp", have_python_pcp(), "the Python PMAPI") {
         let script = r#"
 import sys
 from pcp import pmapi
