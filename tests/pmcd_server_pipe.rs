@@ -61,7 +61,15 @@ fn pmdasample_under_ours_matches_pmdasample_under_pmcd() {
     }
     let line = format!("sample\t29\tpipe\tbinary\t{PMDASAMPLE} -d 29");
     let pmns = std::fs::read_to_string("/var/lib/pcp/pmdas/sample/pmns").unwrap();
-    let root = format!("root {{\n\tsample\n}}\n{}", pmns.replace("SAMPLE:", "29:"));
+    // pmcd's own names too, for pmcd.agent.*.
+    let pmcd_names = std::fs::read_to_string("/usr/lib/pcp/pmns/root_pmcd").unwrap();
+    let pmcd_body = pmcd_names
+        .find("#ifndef PMCD")
+        .map_or("", |i| &pmcd_names[i..]);
+    let root = format!(
+        "root {{\n\tpmcd\n\tsample\n}}\n{pmcd_body}\n{}",
+        pmns.replace("SAMPLE:", "29:")
+    );
     let p = PrivatePmcd::start_with(&[PMCD_DSO_LINE.to_string(), line.clone()], &root, &[]);
     assert!(p.wait_for("sample", Duration::from_secs(15)), "{}", p.log());
 
@@ -137,4 +145,51 @@ fn pmdasample_under_ours_matches_pmdasample_under_pmcd() {
         text.contains("value 77") && text.contains("value 100"),
         "{text}"
     );
+
+    // pmcd.agent.type and pmcd.agent.status say what pmcd says of the
+    // agent: a binary pipe agent that answers, then one killed by SIGKILL
+    // (found by a request: "protocol failure", with the signal).
+    let sample_rows = |host: &str| {
+        let out = run_bounded(
+            client("pminfo").args(["-h", host, "-f", "pmcd.agent.type", "pmcd.agent.status"]),
+            Duration::from_secs(30),
+        );
+        stdout(&out)
+            .lines()
+            .filter(|l| l.contains("\"sample\"") || l.starts_with("pmcd."))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let running = sample_rows(&p.host());
+    assert!(running.contains("value 4"), "{running}");
+    assert_eq!(sample_rows(&ours.tcp()), running);
+    let kill_sample = |parent: u32| {
+        let pids: Vec<u32> = children_of(parent)
+            .into_iter()
+            .filter(|c| {
+                std::fs::read_to_string(format!("/proc/{c}/comm"))
+                    .is_ok_and(|c| c.trim() == "pmdasample")
+            })
+            .collect();
+        assert_eq!(pids.len(), 1, "pmdasample under {parent}: {pids:?}");
+        // SAFETY: kill(2) on a pid we just read, a child of our own process.
+        unsafe { libc::kill(pids[0] as i32, libc::SIGKILL) };
+    };
+    kill_sample(p.pid());
+    kill_sample(ours.pid());
+    // Both find the agent gone at the next request to it, and say so.
+    let fetch = |host: &str| {
+        let out = run_bounded(
+            client("pminfo").args(["-h", host, "-f", "sample.long.hundred"]),
+            Duration::from_secs(30),
+        );
+        stdout(&out) + &stderr(&out)
+    };
+    let gone = fetch(&p.host());
+    assert!(gone.contains("No PMCD agent"), "{gone}");
+    assert_eq!(fetch(&ours.tcp()), gone);
+    let killed = sample_rows(&p.host());
+    let word = 8 | (libc::SIGKILL << 16);
+    assert!(killed.contains(&format!("value {word}")), "{killed}");
+    assert_eq!(sample_rows(&ours.tcp()), killed);
 }

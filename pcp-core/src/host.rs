@@ -99,6 +99,8 @@ struct Slot {
     /// Set while a fetch job has outlived its caller's deadline and is
     /// still running: new fetches then fail at once instead of queueing.
     stuck: Arc<AtomicBool>,
+    /// How the agent is attached, if not in process.
+    attachment: Option<crate::pmda::Attachment>,
 }
 
 /// One fetch's answer: a value list or an error per requested PMID (in
@@ -248,11 +250,17 @@ impl Host {
         self.slots.push(Slot {
             name,
             domain,
+            attachment: agent.attachment(),
             agent: Arc::new(Mutex::new(agent)),
             jobs,
             stuck: Arc::new(AtomicBool::new(false)),
         });
         Ok(())
+    }
+
+    /// True when an agent is loaded at `domain`.
+    pub fn has_agent(&self, domain: u32) -> bool {
+        self.by_domain.contains_key(&domain)
     }
 
     /// The loaded agents, as (name, domain).
@@ -261,6 +269,12 @@ impl Host {
             .iter()
             .map(|s| (s.name.clone(), s.domain))
             .collect()
+    }
+
+    /// How the agent at `domain` is attached, when it is not called in
+    /// process ([`Pmda::attachment`]).
+    pub fn attachment(&self, domain: u32) -> Option<crate::pmda::Attachment> {
+        self.slot(domain).ok()?.attachment.clone()
     }
 
     /// The context-level labels (hostname, domainname, machineid, and the

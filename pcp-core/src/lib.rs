@@ -74,7 +74,8 @@ pub use indom::{Instance, Profile};
 pub use labels::{LabelLevel, LabelSet};
 pub use namespace::Namespace;
 pub use pmda::{
-    ClientContext, FetchRequest, InstValues, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
+    Attachment, ClientContext, FetchRequest, InstValues, LabelTarget, MetricResult, Pmda, TextKind,
+    TextTarget,
 };
 pub use table::{MetricInfo, MetricRow, MetricTable};
 pub use value::Value;

@@ -161,9 +161,14 @@ impl Link {
         decode(&self.buf).map(|(_, p)| p).map_err(|_| PmError::IPC)
     }
 
-    /// True while the process has not exited.
-    pub(super) fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+    /// How the process ended, once it has (`None` while it runs).
+    pub(super) fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        match self.child.try_wait() {
+            Ok(None) => None,
+            Ok(Some(status)) => Some(status),
+            // Not ours to wait for any more: count it as gone.
+            Err(_) => Some(std::process::ExitStatus::default()),
+        }
     }
 }
 

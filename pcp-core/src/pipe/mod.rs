@@ -19,8 +19,10 @@ pub mod conf;
 mod convert;
 mod link;
 pub mod pmns;
+mod status;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -37,7 +39,7 @@ use crate::pdu::{
     PMCD_LABEL_CHANGE, PMCD_NAMES_CHANGE,
 };
 use crate::pmda::{
-    ClientContext, FetchRequest, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
+    Attachment, ClientContext, FetchRequest, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
 };
 use crate::value::Value;
 
@@ -46,6 +48,7 @@ pub use link::LinkError;
 
 use convert::{attributes, reply_error, values_of};
 use link::Link;
+use status::{dropped, StatusWord, START_FAILED};
 
 /// Shortest time between two starts of an agent (pmcd's restart limit).
 const RESTART_EVERY: Duration = Duration::from_secs(60);
@@ -93,7 +96,9 @@ pub struct PipeAgent {
     dynamic_roots: Vec<String>,
     ns: Namespace,
     last_names: Option<Instant>,
-    state: Mutex<State>,
+    /// Shared with the [`Attachment`] that reads the agent's status.
+    state: Arc<Mutex<State>>,
+    status: StatusWord,
 }
 
 impl std::fmt::Debug for PipeAgent {
@@ -145,7 +150,8 @@ impl PipeAgent {
             entries: file.entries,
             ns: Namespace::new(),
             last_names: None,
-            state: Mutex::new(State {
+            status: StatusWord::default(),
+            state: Arc::new(Mutex::new(State {
                 link: Some(link),
                 started: Instant::now(),
                 descs: HashMap::new(),
@@ -153,15 +159,16 @@ impl PipeAgent {
                 profile: None,
                 labels_changed: false,
                 names_changed: false,
-            }),
+            })),
             spec,
         };
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            let ready = agent.state.get_mut().link.as_mut().is_some_and(|l| {
+            let ready = agent.state.lock().link.as_mut().is_some_and(|l| {
                 l.check_ready();
                 l.ready
             });
+            agent.status.set_ready(ready);
             if ready {
                 break;
             }
@@ -184,7 +191,8 @@ impl PipeAgent {
     ) -> Result<T, PmError> {
         let mut guard = self.state.lock();
         let st = &mut *guard;
-        if st.link.as_mut().is_some_and(|l| !l.alive()) {
+        if let Some(ended) = st.link.as_mut().and_then(Link::exit_status) {
+            self.status.set(dropped(Some(ended)));
             st.link = None;
         }
         if st.link.is_none() {
@@ -196,6 +204,7 @@ impl PipeAgent {
             st.profile = None;
             st.link = Some(Link::start(&self.spec, self.timeout).map_err(|e| {
                 eprintln!("pcp-agent: agent {} did not restart: {e}", self.spec.name);
+                self.status.set(START_FAILED);
                 PmError::NOAGENT
             })?);
         }
@@ -212,11 +221,17 @@ impl PipeAgent {
         }
         let out = result.and_then(|()| f(&mut link, st));
         match out {
-            // The agent broke the protocol or missed its deadline: drop it.
+            // The agent broke the protocol, missed its deadline or exited:
+            // drop it.
             Err(e) if e == PmError::IPC || e == PmError::TIMEOUT => {
                 eprintln!("pcp-agent: agent {} dropped: {e}", self.spec.name);
+                let mut link = link;
+                self.status.set(dropped(link.exit_status()));
             }
-            _ => st.link = Some(link),
+            _ => {
+                self.status.set_ready(link.ready);
+                st.link = Some(link);
+            }
         }
         out
     }
@@ -318,7 +333,7 @@ impl Pmda for PipeAgent {
     }
 
     fn refresh_namespace(&mut self) -> bool {
-        let asked = std::mem::take(&mut self.state.get_mut().names_changed);
+        let asked = std::mem::take(&mut self.state.lock().names_changed);
         let due = self
             .last_names
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
@@ -459,11 +474,19 @@ impl Pmda for PipeAgent {
     }
 
     fn labels_changed(&mut self) -> bool {
-        std::mem::take(&mut self.state.get_mut().labels_changed)
+        std::mem::take(&mut self.state.lock().labels_changed)
+    }
+
+    fn attachment(&self) -> Option<Attachment> {
+        Some(status::attachment(
+            Arc::downgrade(&self.state),
+            self.status.clone(),
+        ))
     }
 
     fn client_closed(&mut self, slot: u32) {
-        let st = self.state.get_mut();
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
         st.told.remove(&slot);
         if st.profile.as_ref().is_some_and(|(s, _)| *s == slot) {
             st.profile = None;

@@ -7,6 +7,7 @@
 use std::time::UNIX_EPOCH;
 
 use crate::error::PmError;
+use crate::host::Host;
 use crate::id::Pmid;
 use crate::labels::LabelLevel;
 use crate::pdu::{
@@ -21,9 +22,11 @@ use super::session::{Outcome, Session};
 /// PM_ID_NULL: a failed entry of a PMID or descriptor list.
 const PM_ID_NULL: u32 = u32::MAX;
 
-/// `e`, or `instead` when the domain has no agent.
-fn no_agent_as(e: PmError, instead: PmError) -> PmError {
-    if e == PmError::NOAGENT {
+/// `e`, or `instead` when no agent is loaded at `domain` (pmcd's answer
+/// for an identifier of an unknown domain). A loaded agent that is down
+/// (a pipe agent that exited) stays PM_ERR_NOAGENT, as pmcd says it.
+fn no_agent_as(host: &Host, domain: u32, e: PmError, instead: PmError) -> PmError {
+    if e == PmError::NOAGENT && !host.has_agent(domain) {
         instead
     } else {
         e
@@ -102,7 +105,7 @@ impl Session {
     pub(super) fn desc(&mut self, pmid: Pmid) -> Outcome {
         match self.host.desc(pmid) {
             Ok(d) => self.send(&Pdu::Desc(DescPdu::from(&d))),
-            Err(e) => self.error(no_agent_as(e, PmError::PMID)),
+            Err(e) => self.error(no_agent_as(&self.host, pmid.domain(), e, PmError::PMID)),
         }
     }
 
@@ -113,7 +116,9 @@ impl Session {
         for &pmid in pmids {
             match self.host.desc(pmid) {
                 Ok(d) => descs.push(DescPdu::from(&d)),
-                Err(e) if pmids.len() == 1 => return self.error(no_agent_as(e, PmError::PMID)),
+                Err(e) if pmids.len() == 1 => {
+                    return self.error(no_agent_as(&self.host, pmid.domain(), e, PmError::PMID))
+                }
                 Err(_) => descs.push(DescPdu {
                     pmid: Pmid::from_raw(PM_ID_NULL),
                     ty: 0,
@@ -130,7 +135,7 @@ impl Session {
         let answer = self
             .host
             .instances_as(&self.client, r.indom)
-            .map_err(|e| no_agent_as(e, PmError::INDOM))
+            .map_err(|e| no_agent_as(&self.host, r.indom.domain(), e, PmError::INDOM))
             .and_then(|list| reply::instance_reply(list, r));
         match answer {
             Ok(p) => self.send(&Pdu::Instance(p)),
@@ -140,10 +145,13 @@ impl Session {
 
     pub(super) fn text(&mut self, r: IdentReq) -> Outcome {
         let (target, kind) = reply::text_request(r);
-        let answer = self
-            .host
-            .text_as(&self.client, target, kind)
-            .map_err(|e| no_agent_as(e, PmError::PMID));
+        let answer = self.host.text_as(&self.client, target, kind).map_err(|e| {
+            let domain = match target {
+                crate::pmda::TextTarget::Metric(p) => p.domain(),
+                crate::pmda::TextTarget::InDom(i) => i.domain(),
+            };
+            no_agent_as(&self.host, domain, e, PmError::PMID)
+        });
         match reply::text_reply(r, answer) {
             Ok(t) => self.send(&Pdu::Text(t)),
             Err(e) => self.error(e),
@@ -181,7 +189,7 @@ impl Session {
                 };
                 self.host
                     .labels_as(&self.client, domain, target)
-                    .map_err(|e| no_agent_as(e, missing))
+                    .map_err(|e| no_agent_as(&self.host, domain, e, missing))
                     .and_then(|set| reply::label_reply(r, level, &set))
             }
         };
@@ -196,7 +204,7 @@ impl Session {
     /// practice finds none and means all).
     fn instance_labels(&mut self, r: IdentReq) -> Result<LabelPdu, PmError> {
         let indom = InDom::from_raw(r.ident);
-        let missing = |e| no_agent_as(e, PmError::INDOM);
+        let missing = |e| no_agent_as(&self.host, indom.domain(), e, PmError::INDOM);
         let list = self
             .host
             .instances_as(&self.client, indom)
@@ -257,7 +265,7 @@ impl Session {
                 Outcome::Reply
             }
             Err(e) => {
-                let known = self.host.agents().iter().any(|(_, d)| *d == pmid.domain());
+                let known = self.host.has_agent(pmid.domain());
                 self.error(if known { e } else { PmError::NOAGENT })
             }
         }

@@ -173,7 +173,12 @@ impl Server {
         // pmcd lists itself first, then its agents in configuration order.
         let mut agents = host.agents();
         agents.sort_by_key(|(_, d)| *d != super::pmcd_agent::PMCD_DOMAIN);
+        let attached = agents
+            .iter()
+            .filter_map(|(_, d)| Some((*d, host.attachment(*d)?)))
+            .collect();
         state.set_agents(agents);
+        state.set_attachments(attached);
         let mut tcp = Vec::new();
         for &addr in &opts.listen {
             let l = TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;

@@ -179,7 +179,7 @@ const PDUS: &[(&str, Option<u32>)] = &[
 const REST: &[Row] = &[
     ("pmcd.datasize", 0, 1, U32, None, Instant, Units::KBYTES, S::DataSize, "Data segment size of the server process"),
     ("pmcd.numagents", 0, 2, U32, None, Instant, NONE, S::NumAgents, "Number of agents the server hosts"),
-    ("pmcd.agent.type", 4, 0, U32, Some(serial::AGENTS), Discrete, NONE, S::AgentType, "How each agent is attached: 0, in process"),
+    ("pmcd.agent.type", 4, 0, U32, Some(serial::AGENTS), Discrete, NONE, S::AgentType, "How each agent is attached: 0 in process, 4 a pipe agent"),
     ("pmcd.agent.status", 4, 1, I32, Some(serial::AGENTS), Discrete, NONE, S::AgentStatus, "State of each agent: 0 when it answers"),
     ("pmcd.agent.fenced", 4, 2, U32, Some(serial::AGENTS), Instant, NONE, S::AgentFenced, "Whether each agent is fenced off from requests (never here)"),
     ("pmcd.agent.name", 4, 3, STR, Some(serial::AGENTS), Discrete, NONE, S::AgentName, "Name of each agent"),
@@ -355,10 +355,9 @@ impl Agent for PmcdData {
             S::PduOut(ty) => {
                 out.set(ty.map_or(s.total_out(), |t| s.pdus_out(t).unwrap_or(0)) as u32)
             }
-            S::AgentType | S::AgentFenced => {
-                out.put_all(s.agents().iter().map(|(_, d)| (*d, 0u32)))
-            }
-            S::AgentStatus => out.put_all(s.agents().iter().map(|(_, d)| (*d, 0i32))),
+            S::AgentType => out.put_all(s.agent_types().into_iter().map(|(d, t, _)| (d, t))),
+            S::AgentFenced => out.put_all(s.agents().iter().map(|(_, d)| (*d, 0u32))),
+            S::AgentStatus => out.put_all(s.agent_types().into_iter().map(|(d, _, st)| (d, st))),
             S::AgentName => out.put_all(s.agents().into_iter().map(|(n, d)| (d, n))),
             S::NoInstances => {}
             S::ClientWhoami => out.put_all(s.clients().into_iter().map(|(i, r)| (i, r.whoami))),

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 
 use crate::host::Host;
 use crate::pdu::types;
+use crate::pmda::Attachment;
 
 /// How often fetches look for new names (agents that grow metrics, such
 /// as the prometheus agent on a new source).
@@ -36,6 +37,8 @@ pub struct ServerState {
     /// Indexed by client slot (`pmcd.client.*` instance id); `None` free.
     clients: Mutex<Vec<Option<ClientRow>>>,
     agents: Mutex<Vec<(String, u32)>>,
+    /// The agents not called in process, by domain.
+    attachments: Mutex<Vec<(u32, Attachment)>>,
     registers: Mutex<[i32; 16]>,
     seqnum: AtomicU32,
     last_names_refresh: Mutex<Option<Instant>>,
@@ -57,6 +60,7 @@ impl ServerState {
             pdu_out: std::array::from_fn(|_| AtomicU64::new(0)),
             clients: Mutex::new(Vec::new()),
             agents: Mutex::new(Vec::new()),
+            attachments: Mutex::new(Vec::new()),
             registers: Mutex::new([0; 16]),
             seqnum: AtomicU32::new(0),
             last_names_refresh: Mutex::new(None),
@@ -157,6 +161,26 @@ impl ServerState {
     /// The loaded agents (name, domain).
     pub fn agents(&self) -> Vec<(String, u32)> {
         self.agents.lock().clone()
+    }
+
+    /// Records how the agents not called in process are attached.
+    pub fn set_attachments(&self, attachments: Vec<(u32, Attachment)>) {
+        *self.attachments.lock() = attachments;
+    }
+
+    /// Each agent's `pmcd.agent.type` and `pmcd.agent.status` (0 and 0
+    /// for an agent called in process, as pmcd gives for a DSO).
+    pub fn agent_types(&self) -> Vec<(u32, u32, i32)> {
+        let attached = self.attachments.lock();
+        self.agents()
+            .into_iter()
+            .map(|(_, d)| {
+                attached
+                    .iter()
+                    .find(|(a, _)| *a == d)
+                    .map_or((d, 0, 0), |(_, a)| (d, a.kind(), a.status()))
+            })
+            .collect()
     }
 
     /// The configuration sequence number (`pmcd.seqnum`): moves with the
