@@ -661,8 +661,9 @@ impl Host {
         self.with_agent(pmid.domain(), |a| a.store(pmid, values, client))
     }
 
-    /// A client (the slot of a server's connection) went away: every agent
-    /// drops what it kept for it (pmcd's PM_ERR_NOTCONN to its agents).
+    /// Tells every agent that the client in `slot` went away, so that
+    /// what it set for itself (per-client controls) goes too. A server
+    /// with several clients on one host calls this as each disconnects.
     pub fn client_closed(&self, slot: u32) {
         for s in &self.slots {
             if let Some(mut a) = s.agent.try_lock_for(self.timeout) {
