@@ -20,7 +20,6 @@ pub mod access;
 pub mod acct;
 pub mod agent;
 pub mod cgroups;
-pub mod container;
 pub mod descs;
 pub mod hotproc;
 pub mod load;
