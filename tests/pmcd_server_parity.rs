@@ -5,7 +5,9 @@
 //! client's credentials known, as in process) and over TCP (anonymous).
 //! pmcd's own `pmcd.*` metrics have pmcd's names, PMIDs and descriptors.
 //! The nagios and bpftrace agents' metadata through ours equals `pcp-agent
-//! info`'s and theirs under a real pmcd too.
+//! info`'s and theirs under a real pmcd too, and so does the proc agent's
+//! (every proc, hotproc, cgroup and acct metric; its instances, the
+//! processes of the moment, left out).
 
 mod ours_support;
 mod pmcd_support;
@@ -29,8 +31,16 @@ fn options(agent: &str, state: &Path, prom: &Path) -> AgentOptions {
 
 /// Registers `name` with the private pmcd as `pcp-agent install` does.
 fn install(p: &PrivatePmcd, name: &str, opts: &AgentOptions) {
-    let reg = opts.registration(name).expect("the agent's registration");
-    let mut io = InstallOptions::system(name, reg.domain, PathBuf::from(BIN), reg.prefixes);
+    // (`install` does not know the proc agent yet: its domain and names
+    // come from the agent itself.)
+    let (domain, prefixes) = match opts.registration(name) {
+        Ok(reg) => (reg.domain, reg.prefixes),
+        Err(_) => {
+            let a = opts.build_agent(name).expect("building the agent");
+            (a.domain(), a.namespace().top_level())
+        }
+    };
+    let mut io = InstallOptions::system(name, domain, PathBuf::from(BIN), prefixes);
     io.agent_args = opts.args_for(name);
     io.pmcd_conf = p.conf.clone();
     io.pmns_dir = p.pmns_dir.clone();
@@ -238,4 +248,66 @@ fn nagios_and_bpftrace_metadata_through_ours_match_pcp_agent_info_and_a_real_pmc
         Duration::from_secs(60),
     );
     assert_eq!(t, blocks(&stdout(&real)), "{}", stderr(&real));
+}
+
+/// A block without its per-instance lines.
+fn without_instances(b: &Block) -> Block {
+    Block {
+        name: b.name.clone(),
+        lines: b
+            .lines
+            .iter()
+            .filter(|l| !l.starts_with("    inst ["))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// The proc agent (domain 3): names, descriptors, help and metric labels
+/// through ours as in process and as under a real pmcd, over unix
+/// sockets (as root, so every process may be read). Instance lines are
+/// left out: processes come and go between the three looks.
+#[test]
+fn proc_metadata_through_ours_matches_pcp_agent_info_and_a_real_pmcd() {
+    if !require_pmcd("pminfo against pcp-agent pmcd") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let roots: Vec<String> = ["proc", "hotproc", "cgroup", "acct"]
+        .map(String::from)
+        .to_vec();
+    let ours = Ours::start(&global_args("proc", &tmp.path().join("ours"), None), &[]);
+    let look = |c: &mut std::process::Command| {
+        let out = run_bounded(c, Duration::from_secs(60));
+        assert!(out.status.success(), "{}", stderr(&out));
+        blocks(&stdout(&out))
+            .iter()
+            .map(without_instances)
+            .collect::<Vec<_>>()
+    };
+    let through = look(
+        client("pminfo")
+            .args(["-h", &ours.unix(), "-dmtTl"])
+            .args(&roots),
+    );
+    assert!(through.len() > 300, "{} proc metrics", through.len());
+    let info = look(
+        std::process::Command::new(BIN)
+            .args(global_args("proc", &tmp.path().join("info"), None))
+            .args(["info", "-dmtTl"])
+            .args(&roots),
+    );
+    assert_eq!(through, info);
+
+    let p = pmcd_with_its_names();
+    let mut o = AgentOptions::defaults();
+    o.agents = vec!["proc".to_string()];
+    o.state_dir = Some(tmp.path().join("pmcd-proc"));
+    install(&p, "proc", &o);
+    let real = look(
+        client("pminfo")
+            .args(["-h", &p.unix_host(), "-dmtTl"])
+            .args(&roots),
+    );
+    assert_eq!(through, real);
 }
