@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pcp_core::pipe::{parse_conf, PipeAgent};
 use pcp_core::{Host, Pmda};
 
 use crate::simple::simple_pmda;
@@ -69,6 +70,12 @@ pub struct AgentOptions {
     /// prometheus: scrape in the background every SECS seconds and answer from a cache.
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_scrape_interval: Option<f64>,
+
+    /// PCP daemon PMDAs to run beside our agents: their pipe lines in pmcd.conf syntax
+    /// (`NAME DOMAIN pipe binary [notready] COMMAND ARGS`), e.g. PCP's pmdasample.
+    /// (Not `--pmcd-conf`: that names the pmcd.conf `install` edits.)
+    #[arg(long = "pipe-agents", global = true, value_name = "FILE")]
+    pub pipe_agents_conf: Option<PathBuf>,
 
     /// bpftrace: a directory of *.bt scripts started with the agent (repeatable).
     #[arg(long, global = true, value_name = "DIR")]
@@ -480,7 +487,38 @@ impl AgentOptions {
             }
             host.load(self.build_agent(name)?)?;
         }
+        for agent in self.pipe_agents()? {
+            host.load(Box::new(agent))?;
+        }
         Ok(host)
+    }
+
+    /// The PCP daemon PMDAs of `--pipe-agents`, started.
+    pub fn pipe_agents(&self) -> Result<Vec<PipeAgent>, AgentsError> {
+        let Some(path) = &self.pipe_agents_conf else {
+            return Ok(Vec::new());
+        };
+        let start = |message: String| AgentsError::Start {
+            agent: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| start(e.to_string()))?;
+        let specs = parse_conf(&text).map_err(|e| start(e.to_string()))?;
+        // Their log files (pmdasample writes `sample.log` where it runs) go
+        // to the state directory, as pmcd keeps them in $PCP_LOG_DIR/pmcd.
+        let logs = self.state_dir().join("pipe-agents");
+        std::fs::create_dir_all(&logs).map_err(|e| start(format!("{}: {e}", logs.display())))?;
+        specs
+            .into_iter()
+            .map(|mut spec| {
+                spec.work_dir = Some(logs.clone());
+                let name = spec.name.clone();
+                PipeAgent::start(spec, secs(self.agent_timeout)).map_err(|e| AgentsError::Start {
+                    agent: name,
+                    message: e.to_string(),
+                })
+            })
+            .collect()
     }
 }
 

@@ -4,7 +4,8 @@
 //! - `watch`: like pmval/pmrep, counters as rates;
 //! - `pmda`: run one agent as a daemon PMDA under a real pmcd;
 //! - `install` / `remove`: register an agent with the local pmcd;
-//! - `serve`: OpenMetrics `/metrics` and pmproxy's REST API over HTTP.
+//! - `serve`: OpenMetrics `/metrics` and pmproxy's REST API over HTTP;
+//! - `pmcd`: pmcd's client protocol, for PCP's own tools and pmproxy.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -154,6 +155,8 @@ enum Command {
         #[command(flatten)]
         paths: PmcdPaths,
     },
+    /// Serve PCP's client protocol, as pmcd does, for pminfo, pmrep, pmlogger and pmproxy.
+    Pmcd(pcp_agent::pmcd_server::PmcdArgs),
     /// Serve /metrics (OpenMetrics) and pmproxy's REST API over HTTP.
     Serve {
         /// Address to listen on.
@@ -285,7 +288,7 @@ fn report_changes(result: Result<Vec<String>, String>, dry_run: bool) -> ExitCod
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
     match &mut cli.command {
-        Command::Serve { .. } => {}
+        Command::Serve { .. } | Command::Pmcd(_) => {}
         Command::Pmda {
             agent,
             notready,
@@ -431,6 +434,10 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Pmcd(args) => match pcp_agent::pmcd_server::run(host, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("pmcd: {e}")),
+        },
         Command::Watch {
             interval,
             samples,
