@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use crate::config::ProfilerConfig;
 use crate::error::ProfileError;
 use crate::parse::{parse_line, Line};
-use crate::script::{self, CPU_MAP, CPU_TOTAL_MAP, OFF_MAP};
+use crate::script::{self, map_role, MapRole};
 
 /// Longest output line accepted (a map of every distinct stack of one
 /// interval); a longer one is skipped and counted as a parse error.
@@ -35,11 +35,11 @@ const STDERR_TAIL_BYTES: usize = 8192;
 /// One interval's maps, as printed.
 #[derive(Debug, Clone, Default)]
 pub struct Dump {
-    /// `@cpu` entries: key text and sample count.
+    /// CPU map entries: key text and sample count.
     pub cpu: Vec<(String, i64)>,
-    /// `@cpu_total`: samples taken, kept or not.
+    /// Samples taken, kept or not.
     pub cpu_total: i64,
-    /// `@off` entries: key text and nanoseconds off CPU.
+    /// Off-CPU map entries: key text and nanoseconds off CPU.
     pub off: Vec<(String, i64)>,
     /// When the interval's marker was read.
     pub at: Option<SystemTime>,
@@ -268,9 +268,14 @@ fn read_stdout(
             }
         }
         match parse_line(&buf) {
-            Ok(Some(Line::Keyed(name, kv))) if name == CPU_MAP => dump.cpu = kv,
-            Ok(Some(Line::Keyed(name, kv))) if name == OFF_MAP => dump.off = kv,
-            Ok(Some(Line::Scalar(name, n))) if name == CPU_TOTAL_MAP => dump.cpu_total = n,
+            Ok(Some(Line::Keyed(name, kv))) => match map_role(&name) {
+                Some(MapRole::Cpu) => dump.cpu.extend(kv),
+                Some(MapRole::OffCpu) => dump.off.extend(kv),
+                _ => {}
+            },
+            Ok(Some(Line::Scalar(name, n))) if map_role(&name) == Some(MapRole::CpuTotal) => {
+                dump.cpu_total += n
+            }
             Ok(Some(Line::Marker)) => {
                 dump.at = Some(SystemTime::now());
                 if tx

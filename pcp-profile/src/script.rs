@@ -14,12 +14,26 @@ use crate::config::{ProfilerConfig, TargetMatch};
 /// The line the program prints after each interval's maps.
 pub const MARKER: &str = "pcp-profile:interval-end";
 
-/// The CPU samples map.
-pub const CPU_MAP: &str = "@cpu";
-/// The number of CPU samples taken (whether or not their stack was kept).
-pub const CPU_TOTAL_MAP: &str = "@cpu_total";
-/// Off-CPU nanoseconds per stack.
-pub const OFF_MAP: &str = "@off";
+/// What a printed map holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapRole {
+    /// CPU samples per stack key.
+    Cpu,
+    /// The number of CPU samples taken, whether or not their key was kept.
+    CpuTotal,
+    /// Off-CPU nanoseconds per stack key.
+    OffCpu,
+}
+
+/// The role of the map printed as `name` (`@cpu0`, `@cpu_total1`...).
+pub fn map_role(name: &str) -> Option<MapRole> {
+    match name {
+        "@cpu0" | "@cpu1" => Some(MapRole::Cpu),
+        "@cpu_total0" | "@cpu_total1" => Some(MapRole::CpuTotal),
+        "@off0" | "@off1" => Some(MapRole::OffCpu),
+        _ => None,
+    }
+}
 
 /// Which parts a stack key has, in this order: kernel stack, user stack,
 /// pid, tid, comm.
@@ -82,12 +96,16 @@ pub fn program(config: &ProfilerConfig) -> String {
     if layout.user {
         stack_parts.push("ustack(perf)");
     }
+    // Two sets of maps, written in turn (`@phase`): the interval probe
+    // flips the phase first, then prints and clears the set no probe
+    // writes any more. Printing a map that probes still write, then
+    // clearing it, would lose every sample taken in between.
     let mut p = String::new();
     p.push_str("// pcp-profile: stack samples (see pcp-profile/src/script.rs)\n");
+    let stacks = stack_parts.join(", ");
     p.push_str(&format!(
-        "profile:hz:{} /pid != 0{kernel_filter}/ {{\n  {CPU_MAP}[{}, pid, tid, comm] = count();\n  {CPU_TOTAL_MAP} = count();\n}}\n",
+        "profile:hz:{} /pid != 0{kernel_filter}/ {{\n  if (@phase == 0) {{ @cpu0[{stacks}, pid, tid, comm] = count(); @cpu_total0 = count(); }}\n  else {{ @cpu1[{stacks}, pid, tid, comm] = count(); @cpu_total1 = count(); }}\n}}\n",
         config.sample_rate,
-        stack_parts.join(", ")
     ));
     if config.off_cpu {
         // At a switch the running task is `prev`: its stacks are where it
@@ -113,9 +131,12 @@ pub fn program(config: &ProfilerConfig) -> String {
                 .map(|m| format!("delete({m}[{idx}]); "))
                 .collect::<String>()
         };
+        let key = format!(
+            "{}, @off_pid[args->next_pid], args->next_pid, args->next_comm",
+            load.join(", ")
+        );
         p.push_str(&format!(
-            "tracepoint:sched:sched_switch {{\n  if (args->prev_pid != 0{kernel_filter}) {{\n{save}  }}\n  $t = @off_ts[args->next_pid];\n  if ($t != 0) {{\n    {OFF_MAP}[{}, @off_pid[args->next_pid], args->next_pid, args->next_comm] = sum(nsecs - $t);\n    {}\n  }}\n}}\n",
-            load.join(", "),
+            "tracepoint:sched:sched_switch {{\n  if (args->prev_pid != 0{kernel_filter}) {{\n{save}  }}\n  $t = @off_ts[args->next_pid];\n  if ($t != 0) {{\n    if (@phase == 0) {{ @off0[{key}] = sum(nsecs - $t); }} else {{ @off1[{key}] = sum(nsecs - $t); }}\n    {}\n  }}\n}}\n",
             deletes("args->next_pid").trim_end()
         ));
         p.push_str(&format!(
@@ -123,31 +144,38 @@ pub fn program(config: &ProfilerConfig) -> String {
             deletes("tid")
         ));
     }
-    let mut dump = format!(
-        "  print({CPU_MAP}); print({CPU_TOTAL_MAP}); clear({CPU_MAP}); clear({CPU_TOTAL_MAP});\n"
+    let dump = |n: u8| -> String {
+        let mut d =
+            format!("print(@cpu{n}); print(@cpu_total{n}); clear(@cpu{n}); clear(@cpu_total{n});");
+        if config.off_cpu {
+            d.push_str(&format!(" print(@off{n}); clear(@off{n});"));
+        }
+        d
+    };
+    p.push_str(&format!(
+        "interval:ms:{} {{\n  @phase = 1 - @phase;\n  if (@phase == 1) {{ {} }} else {{ {} }}\n  printf(\"{MARKER}\\n\");\n}}\n",
+        config.collect_interval.as_millis().max(1),
+        dump(0),
+        dump(1)
+    ));
+    // On SIGINT the last, partial interval is printed (both sets: one is
+    // empty); the per-thread maps are cleared so that bpftrace's exit
+    // dump stays small.
+    let mut end = format!(
+        "  {}\n  {}\n  printf(\"{MARKER}\\n\");\n  clear(@phase);",
+        dump(0),
+        dump(1)
     );
     if config.off_cpu {
-        dump.push_str(&format!("  print({OFF_MAP}); clear({OFF_MAP});\n"));
-    }
-    dump.push_str(&format!("  printf(\"{MARKER}\\n\");\n"));
-    p.push_str(&format!(
-        "interval:ms:{} {{\n{dump}}}\n",
-        config.collect_interval.as_millis().max(1)
-    ));
-    // On SIGINT the last, partial interval is printed too; the per-thread
-    // maps are cleared so that bpftrace's exit dump stays small.
-    let mut end = dump;
-    if config.off_cpu {
-        end.push_str("  clear(@off_ts); clear(@off_pid);");
+        end.push_str(" clear(@off_ts); clear(@off_pid);");
         if layout.kernel {
             end.push_str(" clear(@off_k);");
         }
         if layout.user {
             end.push_str(" clear(@off_u);");
         }
-        end.push('\n');
     }
-    p.push_str(&format!("END {{\n{end}}}\n"));
+    p.push_str(&format!("END {{\n{end}\n}}\n"));
     p
 }
 
@@ -162,7 +190,11 @@ mod tests {
         let c = ProfilerConfig::default();
         let p = program(&c);
         assert!(p.contains("profile:hz:97 /pid != 0/"), "{p}");
-        assert!(p.contains("@cpu[kstack(perf), ustack(perf), pid, tid, comm] = count();"));
+        assert!(p.contains("@cpu0[kstack(perf), ustack(perf), pid, tid, comm] = count();"));
+        assert!(p.contains("@cpu1[kstack(perf), ustack(perf), pid, tid, comm] = count();"));
+        assert!(p.contains("@phase = 1 - @phase;"));
+        assert_eq!(map_role("@cpu_total1"), Some(MapRole::CpuTotal));
+        assert_eq!(map_role("@off_ts"), None);
         assert!(p.contains("interval:ms:15000 {"));
         assert!(p.contains(MARKER));
         assert!(!p.contains("sched_switch"));
@@ -185,9 +217,9 @@ mod tests {
         };
         let p = program(&c);
         assert!(p.contains("/pid != 0 && (pid == 12 || pid == 34)/"), "{p}");
-        assert!(p.contains("@cpu[kstack(perf), pid, tid, comm]"), "{p}");
+        assert!(p.contains("@cpu0[kstack(perf), pid, tid, comm]"), "{p}");
         assert!(!p.contains("ustack"));
-        assert!(p.contains("@off[@off_k[args->next_pid], @off_pid[args->next_pid], args->next_pid, args->next_comm] = sum(nsecs - $t);"), "{p}");
+        assert!(p.contains("@off1[@off_k[args->next_pid], @off_pid[args->next_pid], args->next_pid, args->next_comm] = sum(nsecs - $t);"), "{p}");
         assert!(p.contains("if (args->prev_pid != 0 && (pid == 12 || pid == 34))"));
         // A comm target needs every process's samples.
         let c = ProfilerConfig {

@@ -49,9 +49,15 @@ pub struct SymbolizeCounts {
 }
 
 /// Which cache an ELF's symbols live in.
+///
+/// A build id names a build, not a file's contents: `strip` keeps it, so
+/// a stripped copy and the original share it but not their symbols. The
+/// build-id cache is keyed by build id and file size, which tells those
+/// apart and still shares one table among copies of the same binary
+/// (containers, hard links).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum ElfKey {
-    BuildId(Vec<u8>),
+    BuildId(Vec<u8>, u64),
     File((i32, i32), u64),
 }
 
@@ -86,7 +92,7 @@ struct ProcEntry {
 pub struct Symbolizer {
     demangle: Demangle,
     procs: Lru<u32, ProcEntry>,
-    by_build_id: Lru<Vec<u8>, ElfEntry>,
+    by_build_id: Lru<(Vec<u8>, u64), ElfEntry>,
     by_file: Lru<((i32, i32), u64), ElfEntry>,
     kernel_mapping: Arc<MappingInfo>,
     unknown: Arc<Function>,
@@ -293,7 +299,7 @@ impl Symbolizer {
     ) -> Option<(Arc<Function>, i64)> {
         let demangle_mode = self.demangle;
         let present = match key {
-            ElfKey::BuildId(b) => self.by_build_id.contains(b),
+            ElfKey::BuildId(b, n) => self.by_build_id.contains(&(b.clone(), *n)),
             ElfKey::File(d, i) => self.by_file.contains(&(*d, *i)),
         };
         if !present {
@@ -310,8 +316,8 @@ impl Symbolizer {
                 resolved: HashMap::new(),
             };
             match key {
-                ElfKey::BuildId(b) => {
-                    self.by_build_id.insert(b.clone(), entry);
+                ElfKey::BuildId(b, n) => {
+                    self.by_build_id.insert((b.clone(), *n), entry);
                 }
                 ElfKey::File(d, i) => {
                     self.by_file.insert((*d, *i), entry);
@@ -319,7 +325,7 @@ impl Symbolizer {
             }
         }
         let entry = match key {
-            ElfKey::BuildId(b) => self.by_build_id.get(b)?,
+            ElfKey::BuildId(b, n) => self.by_build_id.get(&(b.clone(), *n))?,
             ElfKey::File(d, i) => self.by_file.get(&(*d, *i))?,
         };
         if let Some(r) = entry.resolved.get(&offset) {
@@ -356,11 +362,16 @@ impl Symbolizer {
 fn mapping_info(pid: u32, map: &Mapping) -> (Arc<MappingInfo>, Option<ElfKey>) {
     let (filename, key, build_id) = match &map.backing {
         Backing::File { path, dev, inode } => {
-            let build_id = open_path(pid, map, path)
+            let opened = open_path(pid, map, path);
+            let size = opened
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map_or(0, |m| m.len());
+            let build_id = opened
                 .and_then(|p| blazesym::helper::read_elf_build_id(&p).ok().flatten())
                 .map(|b| b.to_vec());
             let key = match &build_id {
-                Some(b) if !b.is_empty() => ElfKey::BuildId(b.clone()),
+                Some(b) if !b.is_empty() => ElfKey::BuildId(b.clone(), size),
                 _ => ElfKey::File(*dev, *inode),
             };
             let hex = build_id
