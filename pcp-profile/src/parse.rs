@@ -15,7 +15,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
-use crate::script::{KeyLayout, MARKER};
+use crate::script::{KeyLayout, MARKER, READY};
 
 /// One line of output.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +26,8 @@ pub enum Line {
     Scalar(String, i64),
     /// The end of one interval's maps.
     Marker,
+    /// Every probe is attached.
+    Ready,
     /// bpftrace attached this many probes.
     AttachedProbes(u64),
     /// Events lost in bpftrace's perf buffer.
@@ -126,6 +128,8 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Line>, ParseError> {
             let s: String = serde_json::from_str(data).map_err(bad)?;
             if s.trim_end() == MARKER {
                 Line::Marker
+            } else if s.trim_end() == READY {
+                Line::Ready
             } else {
                 Line::Other("printf".into())
             }

@@ -185,14 +185,7 @@ impl Work {
         let mut ready = Some(ready);
         let mut stopping: Option<Instant> = None;
         let result = loop {
-            if ready.is_some()
-                && self
-                    .runner
-                    .counters()
-                    .attached_probes
-                    .load(Ordering::Relaxed)
-                    > 0
-            {
+            if ready.is_some() && self.runner.counters().ready.load(Ordering::Acquire) {
                 self.stats.set_running(true);
                 self.last_end = SystemTime::now();
                 if let Some(r) = ready.take() {

@@ -66,8 +66,10 @@ pub struct RunnerCounters {
     pub lost_events: AtomicU64,
     /// Output lines that could not be parsed (or were too long).
     pub parse_errors: AtomicU64,
-    /// Probes attached (0 until bpftrace says).
+    /// Probes bpftrace says it attaches.
     pub attached_probes: AtomicU64,
+    /// Set once the program's BEGIN probe ran: every probe is attached.
+    pub ready: std::sync::atomic::AtomicBool,
 }
 
 /// A running profile program.
@@ -287,6 +289,9 @@ fn read_stdout(
             }
             Ok(Some(Line::LostEvents(n))) => {
                 counters.lost_events.fetch_add(n, Ordering::Relaxed);
+            }
+            Ok(Some(Line::Ready)) => {
+                counters.ready.store(true, Ordering::Release);
             }
             Ok(Some(Line::AttachedProbes(n))) => {
                 counters.attached_probes.store(n, Ordering::Relaxed);

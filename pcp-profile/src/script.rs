@@ -14,6 +14,9 @@ use crate::config::{ProfilerConfig, TargetMatch};
 /// The line the program prints after each interval's maps.
 pub const MARKER: &str = "pcp-profile:interval-end";
 
+/// The line the program prints once every probe is attached.
+pub const READY: &str = "pcp-profile:ready";
+
 /// What a printed map holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapRole {
@@ -102,6 +105,7 @@ pub fn program(config: &ProfilerConfig) -> String {
     // clearing it, would lose every sample taken in between.
     let mut p = String::new();
     p.push_str("// pcp-profile: stack samples (see pcp-profile/src/script.rs)\n");
+    p.push_str(&format!("BEGIN {{ printf(\"{READY}\\n\"); }}\n"));
     let stacks = stack_parts.join(", ");
     p.push_str(&format!(
         "profile:hz:{} /pid != 0{kernel_filter}/ {{\n  if (@phase == 0) {{ @cpu0[{stacks}, pid, tid, comm] = count(); @cpu_total0 = count(); }}\n  else {{ @cpu1[{stacks}, pid, tid, comm] = count(); @cpu_total1 = count(); }}\n}}\n",

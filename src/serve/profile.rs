@@ -329,20 +329,14 @@ fn page(store: &ProfileStore, q: &Query) -> Answer {
     // The diff form.
     let mut intervals = String::new();
     for p in &list {
-        intervals.push_str(&format!(
-            "{}",
-            opt(
-                &p.id.to_string(),
-                &format!(
-                    "#{} {} {} {}",
-                    p.id,
-                    p.service_name,
-                    p.kind,
-                    stamp(UNIX_EPOCH + Duration::from_millis(p.start_ms))
-                ),
-                ""
-            )
-        ));
+        let label = format!(
+            "#{} {} {} {}",
+            p.id,
+            p.service_name,
+            p.kind,
+            stamp(UNIX_EPOCH + Duration::from_millis(p.start_ms))
+        );
+        intervals.push_str(&opt(&p.id.to_string(), &label, ""));
     }
     let sel = |cur: &str| {
         intervals.replace(
