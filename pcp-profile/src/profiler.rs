@@ -185,13 +185,6 @@ impl Work {
         let mut ready = Some(ready);
         let mut stopping: Option<Instant> = None;
         let result = loop {
-            if ready.is_some() && self.runner.counters().ready.load(Ordering::Acquire) {
-                self.stats.set_running(true);
-                self.last_end = SystemTime::now();
-                if let Some(r) = ready.take() {
-                    let _ = r.send(Ok(()));
-                }
-            }
             if stop.load(Ordering::Acquire) && stopping.is_none() {
                 self.runner.interrupt();
                 stopping = Some(Instant::now());
@@ -204,6 +197,14 @@ impl Work {
                 .events()
                 .recv_timeout(Duration::from_millis(100))
             {
+                Ok(RunnerEvent::Ready(at)) => {
+                    // The first interval starts when sampling does.
+                    self.last_end = at;
+                    self.stats.set_running(true);
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(Ok(()));
+                    }
+                }
                 Ok(RunnerEvent::Interval(d)) => self.interval(d),
                 Ok(RunnerEvent::Exited(msg)) => {
                     break if stopping.is_some() {

@@ -48,6 +48,8 @@ pub struct Dump {
 /// What the reader threads report.
 #[derive(Debug)]
 pub enum RunnerEvent {
+    /// Every probe is attached (the program's BEGIN ran) at this time.
+    Ready(SystemTime),
     /// One interval's maps.
     Interval(Dump),
     /// bpftrace's output ended: its exit status text and the tail of its
@@ -68,8 +70,6 @@ pub struct RunnerCounters {
     pub parse_errors: AtomicU64,
     /// Probes bpftrace says it attaches.
     pub attached_probes: AtomicU64,
-    /// Set once the program's BEGIN probe ran: every probe is attached.
-    pub ready: std::sync::atomic::AtomicBool,
 }
 
 /// A running profile program.
@@ -291,7 +291,9 @@ fn read_stdout(
                 counters.lost_events.fetch_add(n, Ordering::Relaxed);
             }
             Ok(Some(Line::Ready)) => {
-                counters.ready.store(true, Ordering::Release);
+                if tx.send(RunnerEvent::Ready(SystemTime::now())).is_err() {
+                    return;
+                }
             }
             Ok(Some(Line::AttachedProbes(n))) => {
                 counters.attached_probes.store(n, Ordering::Relaxed);

@@ -259,3 +259,79 @@ pub fn raw_total(raw: &str) -> i64 {
     }
     total
 }
+
+/// Runs headless Chromium on `url` with `args` (`--dump-dom`,
+/// `--screenshot=...`), killed after `timeout`; returns its stdout.
+pub fn chromium(
+    args: &[String],
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<String, String> {
+    let profile = tempfile::Builder::new()
+        .prefix("pcp-profile-chromium")
+        .tempdir()
+        .expect("profile dir");
+    let out_path = profile.path().join("stdout");
+    let mut child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start chromium: {e}"))?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("chromium did not finish within {timeout:?}"));
+            }
+        }
+    }
+    Ok(std::fs::read_to_string(out_path).unwrap_or_default())
+}
+
+/// A GET on loopback: (status, body); status 0 if nothing listens.
+pub fn http_get(addr: std::net::SocketAddr, target: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return (0, Vec::new());
+    };
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let head_end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(out.len(), |p| p + 4);
+    let head = String::from_utf8_lossy(&out[..head_end]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, out[head_end..].to_vec())
+}
