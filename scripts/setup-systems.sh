@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs and starts the real systems the tests talk to: PCP's pmcd (with
 # its reference agents), bpftrace (with tracefs mounted), Prometheus's
-# node_exporter and Prometheus server on 127.0.0.1, redis-server.
+# node_exporter and Prometheus server on 127.0.0.1, redis-server; Go (for
+# `go tool pprof`, the judge of the profiler's pprof files), gcc and g++ (the
+# profiler tests build their workloads).
 # Idempotent: what is installed or running already is left alone.
 set -euo pipefail
 
 log() { printf 'setup: %s\n' "$*"; }
 
 need_pkgs=()
-for p in pcp python3-pcp python3-requests bpftrace prometheus-node-exporter prometheus redis-server curl; do
+for p in pcp python3-pcp python3-requests bpftrace prometheus-node-exporter prometheus redis-server curl golang-go gcc g++; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 
@@ -24,7 +26,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   PATH="$shim:$PATH" apt-get install -y -q "${need_pkgs[@]}" >/tmp/pcp-agent-apt.log 2>&1 || true
 fi
 PATH="$shim:$PATH" dpkg --configure -a >/dev/null 2>&1 || true
-for p in pcp bpftrace prometheus-node-exporter prometheus; do
+for p in pcp bpftrace prometheus-node-exporter prometheus golang-go g++; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
     || { log "package $p failed to install (see /tmp/pcp-agent-apt.log)"; exit 1; }
 done
