@@ -294,7 +294,23 @@ fn report_changes(result: Result<Vec<String>, String>, dry_run: bool) -> ExitCod
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
+    // `serve --profile`: the profiler runs as long as the server, and the
+    // bpftrace agent (when loaded) exports its counters.
+    let mut profiler = None;
     match &mut cli.command {
+        Command::Serve {
+            profile: true,
+            profile_args,
+            ..
+        } => match pcp_profile::Profiler::start(profile_args.config()) {
+            Ok(p) => {
+                cli.agents.profiler = Some(std::sync::Arc::new(pcp_agent::profile::StatsSource(
+                    p.stats().clone(),
+                )));
+                profiler = Some(p);
+            }
+            Err(e) => return fail(format!("serve: profile: {e}")),
+        },
         Command::Serve { .. } => {}
         Command::Profile { duration, args } => {
             return match pcp_agent::profile::run(args, *duration) {
@@ -424,8 +440,7 @@ fn main() -> ExitCode {
             max_connections,
             request_timeout,
             max_response_bytes,
-            profile,
-            profile_args,
+            ..
         } => {
             let opts = pcp_agent::serve::ServeOptions {
                 listen,
@@ -439,15 +454,6 @@ fn main() -> ExitCode {
             // an agent keeps for a known user (pmdalinux's root-only slab
             // and serial-line figures) is not served to them.
             let host = host.with_client(pcp_core::ClientContext::anonymous());
-            // The profiler lives as long as the server.
-            let profiler = if profile {
-                match pcp_profile::Profiler::start(profile_args.config()) {
-                    Ok(p) => Some(p),
-                    Err(e) => return fail(format!("serve: profile: {e}")),
-                }
-            } else {
-                None
-            };
             let store = profiler.as_ref().map(|p| p.store().clone());
             match pcp_agent::serve::run_with_profiles(host, opts, store) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -212,3 +212,93 @@ fn print_new(profiler: &Profiler, printed: &mut u64) {
         }
     }
 }
+
+/// The profiler's counters as the bpftrace agent's `bpftrace.profiler.*`
+/// metrics read them.
+fn snapshot_of(stats: &pcp_profile::ProfilerStats) -> pmda_bpftrace::profiler::ProfilerSnapshot {
+    let s = stats.snapshot();
+    pmda_bpftrace::profiler::ProfilerSnapshot {
+        running: s.running,
+        intervals: s.intervals,
+        targets: s
+            .targets
+            .iter()
+            .map(|(n, t)| (n.clone(), t.samples, t.interval_samples))
+            .collect(),
+        lost_samples: s.lost_samples,
+        stack_errors: s.stack_errors,
+        symbolize_misses: s.symbolize_misses,
+        push_errors: s.push_errors,
+        push_dropped: s.push_dropped,
+        push_queue_depth: s.push_queue_depth,
+        push_sent: s.push_sent,
+    }
+}
+
+/// A profiler run elsewhere (`serve --profile`), seen through its counters.
+#[derive(Debug)]
+pub struct StatsSource(pub std::sync::Arc<pcp_profile::ProfilerStats>);
+
+impl pmda_bpftrace::profiler::ProfilerSource for StatsSource {
+    fn snapshot(&self) -> pmda_bpftrace::profiler::ProfilerSnapshot {
+        snapshot_of(&self.0)
+    }
+}
+
+/// A profiler owned by the bpftrace agent (`--bpftrace-profile FILE`): it
+/// runs as long as the agent holds it.
+#[derive(Debug)]
+pub struct OwnedProfiler(pub Profiler);
+
+impl pmda_bpftrace::profiler::ProfilerSource for OwnedProfiler {
+    fn snapshot(&self) -> pmda_bpftrace::profiler::ProfilerSnapshot {
+        snapshot_of(self.0.stats())
+    }
+}
+
+/// Reads profiler options from `path`: one option per line as on the
+/// command line (`--sample-rate 97`, `--targets web=comm:^nginx$`,
+/// `--off-cpu`), `#` comments and blank lines ignored.
+pub fn args_from_file(path: &std::path::Path) -> Result<ProfileArgs, String> {
+    use clap::Parser;
+    #[derive(clap::Parser)]
+    #[command(name = "--bpftrace-profile")]
+    struct FileArgs {
+        #[command(flatten)]
+        args: ProfileArgs,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut argv = vec!["--bpftrace-profile".to_string()];
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once(char::is_whitespace) {
+            Some((opt, value)) => {
+                argv.push(opt.to_string());
+                argv.push(value.trim().to_string());
+            }
+            None => argv.push(line.to_string()),
+        }
+    }
+    FileArgs::try_parse_from(argv)
+        .map(|f| f.args)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Starts the profiler the bpftrace agent runs under pmcd when given
+/// `--bpftrace-profile FILE`; root only, as bpftrace is.
+pub fn start_for_agent(
+    path: &std::path::Path,
+) -> Result<std::sync::Arc<dyn pmda_bpftrace::profiler::ProfilerSource>, String> {
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        return Err(format!(
+            "--bpftrace-profile: the profiler runs bpftrace and needs root (running as uid {euid})"
+        ));
+    }
+    let args = args_from_file(path)?;
+    let p = Profiler::start(args.config()).map_err(|e| format!("--bpftrace-profile: {e}"))?;
+    Ok(std::sync::Arc::new(OwnedProfiler(p)))
+}

@@ -94,7 +94,13 @@ fn serve_profile_pages_pprof_flame_graph_diff_and_push() {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let log = dir.path().join("serve.log");
     let mut serve = Command::new(env!("CARGO_BIN_EXE_pcp-agent"))
-        .args(["--agents", "simple", "serve", "--listen", &addr.to_string()])
+        .args([
+            "--agents",
+            "simple,bpftrace",
+            "serve",
+            "--listen",
+            &addr.to_string(),
+        ])
         .args(["--profile", "--collect-interval", "1s", "--off-cpu"])
         .args(["--targets", &format!("c=pid:{c_pid}")])
         .args(["--targets", &format!("rust=pid:{rust_pid}")])
@@ -233,6 +239,30 @@ fn serve_profile_pages_pprof_flame_graph_diff_and_push() {
     assert!(String::from_utf8_lossy(&body).contains("hot_c_spin "));
     let j = json(addr, "/profiles");
     assert!(j["stats"]["intervals"].as_u64().unwrap() >= 3);
+
+    // The profiler's counters as the bpftrace agent's metrics.
+    let (st, body) = http_get(
+        addr,
+        "/metrics?names=bpftrace.profiler.samples,bpftrace.profiler.intervals,bpftrace.profiler.running",
+    );
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(st, 200, "{text}");
+    for svc in ["c", "rust"] {
+        let line = text
+            .lines()
+            .find(|l| {
+                l.starts_with("bpftrace_profiler_samples_total{")
+                    && l.contains(&format!("instname=\"{svc}\""))
+            })
+            .unwrap_or_else(|| panic!("no samples for {svc}:\n{text}"));
+        let v: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(v > 0.0, "{line}");
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("bpftrace_profiler_running") && l.ends_with(" 1")),
+        "{text}"
+    );
 
     // Every profile was pushed to the stand-in for Pyroscope.
     let deadline = Instant::now() + Duration::from_secs(30);
