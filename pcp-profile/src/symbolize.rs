@@ -331,25 +331,31 @@ impl Symbolizer {
         if let Some(r) = entry.resolved.get(&offset) {
             return r.clone();
         }
-        let src = symbolize::source::Source::Elf(symbolize::source::Elf::new(entry.path.clone()));
-        let r = match entry
-            .symbolizer
-            .symbolize_single(&src, Input::FileOffset(offset))
-        {
-            Ok(Symbolized::Sym(sym)) => {
+        // The symbol tables first (cheap); DWARF, debug links and build-id
+        // debug files only for what they miss (stripped files), as parsing
+        // DWARF costs far more memory than a symbol table.
+        let mut r = None;
+        for debug_syms in [false, true] {
+            let mut elf = symbolize::source::Elf::new(entry.path.clone());
+            elf.debug_syms = debug_syms;
+            let src = symbolize::source::Source::Elf(elf);
+            if let Ok(Symbolized::Sym(sym)) = entry
+                .symbolizer
+                .symbolize_single(&src, Input::FileOffset(offset))
+            {
                 let raw = sym.name.to_string();
                 let name = demangle(&raw, demangle_mode).into_owned();
-                Some((
+                r = Some((
                     Arc::new(Function {
                         name,
                         system_name: raw,
                         filename: String::new(),
                     }),
                     0,
-                ))
+                ));
+                break;
             }
-            _ => None,
-        };
+        }
         if entry.resolved.len() >= RESOLVED_PER_FILE {
             entry.resolved.clear();
         }
