@@ -70,6 +70,11 @@ pub struct ProfileArgs {
     /// Most profile files kept in --output (oldest removed first).
     #[arg(long, default_value_t = 1000)]
     pub output_max_files: usize,
+    /// Where stripped files' debug files are looked for, by build id
+    /// (DIR/.build-id/ab/cdef.debug) and by debug link (repeatable;
+    /// replaces the defaults, /usr/lib/debug and /lib/debug).
+    #[arg(long = "debug-dir", value_name = "DIR")]
+    pub debug_dirs: Vec<PathBuf>,
     /// The bpftrace executable.
     #[arg(long, default_value = "bpftrace", value_name = "PATH")]
     pub bpftrace: PathBuf,
@@ -123,6 +128,11 @@ impl ProfileArgs {
                 pid_map_size: self.pid_map_size,
             },
             bpftrace: self.bpftrace.clone(),
+            debug_dirs: if self.debug_dirs.is_empty() {
+                ProfilerConfig::default_debug_dirs()
+            } else {
+                self.debug_dirs.clone()
+            },
             output_dir: self.output.clone(),
             output_max_files: self.output_max_files,
             keep_intervals: self.keep_intervals,

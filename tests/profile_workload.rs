@@ -1,8 +1,10 @@
-//! The profiler on known workloads: C, a stripped copy of it, C++ and
-//! Rust (legacy and v0 mangling) programs spinning in one named hot
-//! function, profiled for a few seconds by `pcp-agent profile`. Go's own
-//! pprof is the judge: `go tool pprof -top` names the hot function first,
-//! demangled (and `module+0xoffset` for the stripped copy); `-raw` reads
+//! The profiler on known workloads: C, a stripped copy of it, stripped
+//! copies with their symbols in a debug file found by debug link and by
+//! build id, C++ and Rust (legacy and v0 mangling) programs spinning in
+//! one named hot function, profiled for a few seconds by `pcp-agent
+//! profile`. Go's own pprof is the judge: `go tool pprof -top` names the
+//! hot function first, demangled (`module+0xoffset` for the stripped
+//! copy, the name from the debug file for the other two); `-raw` reads
 //! every file we wrote without a warning, and its sample totals are the
 //! profiler's own counts. (Each demangle mode is checked on the same
 //! names in pcp-profile's `demangle` tests.)
@@ -27,6 +29,8 @@ fn go_pprof_names_each_hot_function_first_and_reads_every_file() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pcp-agent"));
     cmd.args(["profile", "--collect-interval", "2s", "--duration", "6s"])
         .args(["--demangle", "templates", "--off-cpu"])
+        .arg("--debug-dir")
+        .arg(dir.path().join("debug"))
         .arg("--output")
         .arg(&out_dir);
     for (i, w) in workloads.iter().enumerate() {

@@ -48,6 +48,10 @@ pub struct ProfilerConfig {
     pub push: Option<PushConfig>,
     /// The `host` label (this machine's name by default).
     pub hostname: String,
+    /// Where stripped files' debug files are looked for, by build id
+    /// (`DIR/.build-id/ab/cdef….debug`) and by debug link (`--debug-dir`;
+    /// `/usr/lib/debug` and `/lib/debug`, as blazesym and gdb look).
+    pub debug_dirs: Vec<PathBuf>,
 }
 
 impl Default for ProfilerConfig {
@@ -69,11 +73,18 @@ impl Default for ProfilerConfig {
             keep_intervals: 40,
             push: None,
             hostname: hostname(),
+            debug_dirs: ProfilerConfig::default_debug_dirs(),
         }
     }
 }
 
 impl ProfilerConfig {
+    /// Where debug files are looked for by default: `/usr/lib/debug` and
+    /// `/lib/debug`.
+    pub fn default_debug_dirs() -> Vec<PathBuf> {
+        vec!["/usr/lib/debug".into(), "/lib/debug".into()]
+    }
+
     /// Checks the values against what bpftrace and the profiler can do.
     pub fn validate(&self) -> Result<(), ProfileError> {
         if !(1..=10_000).contains(&self.sample_rate) {

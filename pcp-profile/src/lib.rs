@@ -28,6 +28,7 @@
 
 pub mod config;
 pub mod demangle;
+pub mod elf;
 pub mod error;
 pub mod flame;
 pub mod lru;

@@ -163,7 +163,8 @@ impl Work {
             None => None,
         };
         Ok(Work {
-            symbolizer: Symbolizer::new(&config.caches, config.demangle),
+            symbolizer: Symbolizer::new(&config.caches, config.demangle)
+                .with_debug_dirs(config.debug_dirs.clone()),
             targets: Targets::new(&config),
             layout: KeyLayout::of(&config),
             last_end: SystemTime::now(),

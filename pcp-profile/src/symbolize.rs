@@ -26,6 +26,7 @@ use blazesym::symbolize::{self, Input, Symbolized};
 
 use crate::config::{CacheSizes, Demangle};
 use crate::demangle::demangle;
+use crate::elf::{build_id_debug_file, ElfFacts};
 use crate::lru::Lru;
 use crate::model::{Frame, Function, MappingInfo};
 use crate::parse::KernelFrame;
@@ -64,6 +65,10 @@ enum ElfKey {
 struct ElfEntry {
     symbolizer: symbolize::Symbolizer,
     path: PathBuf,
+    /// What its headers say (see [`crate::elf`]); `None` if unreadable.
+    facts: Option<ElfFacts>,
+    /// A stripped file's debug file found by build id.
+    debug_file: Option<PathBuf>,
     resolved: HashMap<u64, Option<(Arc<Function>, i64)>>,
 }
 
@@ -98,6 +103,7 @@ pub struct Symbolizer {
     unknown: Arc<Function>,
     interval: u64,
     counts: SymbolizeCounts,
+    debug_dirs: Vec<PathBuf>,
 }
 
 impl Symbolizer {
@@ -122,7 +128,15 @@ impl Symbolizer {
             }),
             interval: 1,
             counts: SymbolizeCounts::default(),
+            debug_dirs: crate::ProfilerConfig::default_debug_dirs(),
         }
+    }
+
+    /// Looks for stripped files' debug files in `dirs` (by build id, and
+    /// by debug link in the DWARF pass) instead of the defaults.
+    pub fn with_debug_dirs(mut self, dirs: Vec<PathBuf>) -> Symbolizer {
+        self.debug_dirs = dirs;
+        self
     }
 
     /// Starts a new interval: mappings are checked again (once) when used.
@@ -305,13 +319,24 @@ impl Symbolizer {
         if !present {
             let open = open_path(pid, map, path)?;
             self.counts.elf_opens += 1;
+            let facts = ElfFacts::read(&open).ok();
+            let debug_file = match (key, &facts) {
+                (ElfKey::BuildId(b, _), Some(f)) if !f.has_symtab => {
+                    let root = PathBuf::from(format!("/proc/{pid}/root"));
+                    build_id_debug_file(&self.debug_dirs, Some(&root), b)
+                }
+                _ => None,
+            };
             let entry = ElfEntry {
                 symbolizer: symbolize::Symbolizer::builder()
                     .enable_demangling(false)
                     .enable_code_info(false)
                     .enable_inlined_fns(false)
                     .enable_auto_reload(false)
+                    .set_debug_dirs(Some(&self.debug_dirs))
                     .build(),
+                facts,
+                debug_file,
                 path: open,
                 resolved: HashMap::new(),
             };
@@ -331,18 +356,32 @@ impl Symbolizer {
         if let Some(r) = entry.resolved.get(&offset) {
             return r.clone();
         }
-        // The symbol tables first (cheap); DWARF, debug links and build-id
-        // debug files only for what they miss (stripped files), as parsing
-        // DWARF costs far more memory than a symbol table.
+        // The file's symbol tables first. A stripped file (no .symtab):
+        // its build-id debug file's symbol table, by virtual address; only
+        // without one, blazesym's DWARF pass (debug links, .dwp), as
+        // parsing DWARF costs far more memory than a symbol table. An
+        // unreadable file gets the first pass only.
+        let stripped = entry.facts.as_ref().is_some_and(|f| !f.has_symtab);
+        let mut passes: Vec<(PathBuf, bool, Input<u64>)> =
+            vec![(entry.path.clone(), false, Input::FileOffset(offset))];
+        if stripped {
+            match &entry.debug_file {
+                Some(debug) => passes.extend(
+                    entry
+                        .facts
+                        .as_ref()
+                        .and_then(|f| f.virt_offset(offset))
+                        .map(|v| (debug.clone(), false, Input::VirtOffset(v))),
+                ),
+                None => passes.push((entry.path.clone(), true, Input::FileOffset(offset))),
+            }
+        }
         let mut r = None;
-        for debug_syms in [false, true] {
-            let mut elf = symbolize::source::Elf::new(entry.path.clone());
+        for (path, debug_syms, input) in passes {
+            let mut elf = symbolize::source::Elf::new(path);
             elf.debug_syms = debug_syms;
             let src = symbolize::source::Source::Elf(elf);
-            if let Ok(Symbolized::Sym(sym)) = entry
-                .symbolizer
-                .symbolize_single(&src, Input::FileOffset(offset))
-            {
+            if let Ok(Symbolized::Sym(sym)) = entry.symbolizer.symbolize_single(&src, input) {
                 let raw = sym.name.to_string();
                 let name = demangle(&raw, demangle_mode).into_owned();
                 r = Some((

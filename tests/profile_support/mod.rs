@@ -92,10 +92,23 @@ fn run(cmd: &mut Command) {
     );
 }
 
-/// Builds the workloads into `dir`: C, its stripped copy, C++, Rust with
-/// legacy and with v0 symbol mangling. All keep frame pointers.
+/// Builds the workloads into `dir`: C, its stripped copy, a stripped copy
+/// whose symbols are in a separate debug file named by its debug link,
+/// one whose debug file is found by build id under `dir/debug`, C++, Rust with legacy and with v0 symbol mangling. All keep frame
+/// pointers.
 pub fn build_workloads(dir: &Path) -> Vec<Workload> {
-    build_some(dir, &["c", "stripped", "cpp", "rustlegacy", "rustv0"])
+    build_some(
+        dir,
+        &[
+            "c",
+            "stripped",
+            "debuglink",
+            "buildid",
+            "cpp",
+            "rustlegacy",
+            "rustv0",
+        ],
+    )
 }
 
 /// The workloads of `build_workloads` named in `names`.
@@ -124,6 +137,73 @@ pub fn build_some(dir: &Path, names: &[&str]) -> Vec<Workload> {
             name: "stripped",
             path: stripped,
             hot: "hot-c-stripped+0x",
+        });
+    }
+    if want("debuglink") {
+        // As distributions ship binaries: stripped, with a .gnu_debuglink
+        // to the debug file beside it (`objcopy --only-keep-debug`).
+        let full = dir.join("hot-c-g");
+        // DWARF 4 (the build-id workload has 5), so that the two builds
+        // get different build ids.
+        run(Command::new("gcc")
+            .args(["-gdwarf-4", "-O1", "-fno-omit-frame-pointer", "-o"])
+            .arg(&full)
+            .arg(dir.join("hot.c")));
+        run(Command::new("objcopy")
+            .arg("--only-keep-debug")
+            .arg(&full)
+            .arg(dir.join("hot-c-g.debug")));
+        let linked = dir.join("hot-c-debuglink");
+        run(Command::new("strip").arg("-o").arg(&linked).arg(&full));
+        run(Command::new("objcopy")
+            .arg("--add-gnu-debuglink=hot-c-g.debug")
+            .arg(&linked)
+            .current_dir(dir));
+        all.push(Workload {
+            name: "debuglink",
+            path: linked,
+            hot: "hot_c_spin",
+        });
+    }
+    if want("buildid") {
+        // Stripped, its debug file under DIR/debug/.build-id/ab/cdef.debug
+        // (as Debian's -dbgsym packages install them; the test passes
+        // --debug-dir DIR/debug) and no debug link.
+        let full = dir.join("hot-c-bid");
+        run(Command::new("gcc")
+            .args([
+                "-g",
+                "-O1",
+                "-fno-omit-frame-pointer",
+                "-Wl,--build-id",
+                "-o",
+            ])
+            .arg(&full)
+            .arg(dir.join("hot.c")));
+        let notes = Command::new("readelf")
+            .arg("-n")
+            .arg(&full)
+            .output()
+            .unwrap();
+        let notes = String::from_utf8_lossy(&notes.stdout);
+        let id = notes
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Build ID: "))
+            .expect("gcc wrote a build id")
+            .trim()
+            .to_string();
+        let sub = dir.join("debug/.build-id").join(&id[..2]);
+        std::fs::create_dir_all(&sub).unwrap();
+        run(Command::new("objcopy")
+            .arg("--only-keep-debug")
+            .arg(&full)
+            .arg(sub.join(format!("{}.debug", &id[2..]))));
+        let stripped = dir.join("hot-c-buildid");
+        run(Command::new("strip").arg("-o").arg(&stripped).arg(&full));
+        all.push(Workload {
+            name: "buildid",
+            path: stripped,
+            hot: "hot_c_spin",
         });
     }
     if want("cpp") {
