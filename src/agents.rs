@@ -85,6 +85,17 @@ pub struct AgentOptions {
     #[arg(long, global = true, value_name = "FILE")]
     pub bpftrace_config: Option<PathBuf>,
 
+    /// bpftrace: run the continuous profiler with the options in FILE (one
+    /// per line, as `pcp-agent profile` takes them) and export its
+    /// counters as bpftrace.profiler.*; root only, off by default.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub bpftrace_profile: Option<PathBuf>,
+
+    /// A profiler run by this process (`serve --profile`), whose counters
+    /// the bpftrace agent exports.
+    #[arg(skip)]
+    pub profiler: Option<std::sync::Arc<dyn pmda_bpftrace::profiler::ProfilerSource>>,
+
     /// proc: a directory holding proc/ to read instead of / (pmdaproc's
     /// PROC_STATSPATH).
     #[arg(long, global = true, value_name = "DIR", default_value = "/")]
@@ -362,10 +373,18 @@ impl AgentOptions {
                 ))
             }
             "bpftrace" => {
+                let profiler = match (&self.profiler, &self.bpftrace_profile) {
+                    (Some(p), _) => Some(p.clone()),
+                    (None, Some(file)) => {
+                        Some(crate::profile::start_for_agent(file).map_err(|e| start(&e))?)
+                    }
+                    (None, None) => None,
+                };
                 let cfg = pmda_bpftrace::BpftraceConfig {
                     autostart_dirs: self.bpftrace_autostart.clone(),
                     config_file: self.bpftrace_config.clone(),
                     state_dir: Some(self.state_dir()),
+                    profiler,
                 };
                 Ok(Box::new(
                     pmda_bpftrace::BpftracePmda::new(cfg).map_err(|e| start(&e))?,
@@ -452,6 +471,9 @@ impl AgentOptions {
                 }
                 if let Some(c) = &self.bpftrace_config {
                     a.extend(["--bpftrace-config".to_string(), abs(c)]);
+                }
+                if let Some(f) = &self.bpftrace_profile {
+                    a.extend(["--bpftrace-profile".to_string(), abs(f)]);
                 }
             }
             "proc" => {
