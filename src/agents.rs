@@ -252,6 +252,7 @@ impl AgentOptions {
             "prometheus" => Ok(pmda_prometheus::DOMAIN),
             "bpftrace" => Ok(pmda_bpftrace::DOMAIN),
             "nagios" => Ok(pmda_nagios::DOMAIN),
+            "proc" => Ok(pmda_proc::DOMAIN),
             other => Err(AgentsError::Unknown(other.to_string())),
         }
     }
@@ -259,9 +260,10 @@ impl AgentOptions {
     /// The agent's registration with pmcd (domains and top-level names),
     /// found without starting agents that keep state or run sources: the
     /// prometheus agent's one name is its root, the bpftrace and nagios
-    /// agents' are `bpftrace` and `nagios`; the linux and simple agents'
-    /// names come from their
-    /// static tables (building them reads /proc but writes nothing).
+    /// agents' are `bpftrace` and `nagios`, the proc agent's its four
+    /// trees (building it would start its hot-process thread); the linux
+    /// and simple agents' names come from their static tables (building
+    /// them reads /proc but writes nothing).
     pub fn registration(&self, name: &str) -> Result<Registration, AgentsError> {
         let own_domain = Self::own_domain(name)?;
         let domain = self.domain_for(name)?.unwrap_or(own_domain);
@@ -269,6 +271,7 @@ impl AgentOptions {
             "prometheus" => vec![self.prometheus_root.clone()],
             "bpftrace" => vec!["bpftrace".to_string()],
             "nagios" => vec!["nagios".to_string()],
+            "proc" => pmda_proc::TOP_LEVEL.iter().map(|s| s.to_string()).collect(),
             _ => self.build_own(name)?.namespace().top_level(),
         };
         Ok(Registration {
