@@ -395,12 +395,13 @@ impl<'a> Session<'a> {
             TextKind::OneLine
         };
         let ctx = self.client(from).ctx.clone();
+        // An agent's empty text is an empty entry (pminfo: "<empty entry>"),
+        // as libpcp_pmda sends it; missing text is PM_ERR_TEXT.
         match self.agent.text(target, kind, &ctx) {
-            Ok(t) if !t.is_empty() => self.reply(&Pdu::Text(TextPdu {
+            Ok(t) => self.reply(&Pdu::Text(TextPdu {
                 ident: r.ident,
                 text: t.into_bytes(),
             })),
-            Ok(_) => self.error(PmError::TEXT),
             Err(e) => self.error(e),
         }
     }
