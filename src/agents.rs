@@ -59,6 +59,12 @@ pub struct AgentOptions {
     #[arg(long, global = true)]
     pub prometheus_debug: bool,
 
+    /// prometheus: also serve the control metrics pmdaopenmetrics does not
+    /// have (bytes, failures, up, samples...), which are on by default
+    /// except with `--prometheus-root openmetrics`.
+    #[arg(long, global = true)]
+    pub prometheus_extended_control: bool,
+
     /// prometheus: scrape in the background every SECS seconds and answer from a cache.
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_scrape_interval: Option<f64>,
@@ -79,6 +85,13 @@ pub struct AgentOptions {
     /// nagios: plugins run at once, at most.
     #[arg(long, global = true, value_name = "N", default_value_t = 4)]
     pub nagios_workers: usize,
+
+    /// Set when the agent runs under pmcd (`pcp-agent pmda`): without
+    /// `--state-dir`, the prometheus and bpftrace agents then keep their ids
+    /// where PCP's agents for their domains keep theirs
+    /// (`$PCP_VAR_DIR/config/pmda`, see [`AgentOptions::pcp_tables`]).
+    #[arg(skip)]
+    pub under_pmcd: bool,
 }
 
 /// Why the host could not be built.
@@ -131,6 +144,28 @@ impl AgentOptions {
         home.join(".local/state/pcp-agent")
     }
 
+    /// Where PCP's agents keep their id caches (`$PCP_VAR_DIR/config/pmda`),
+    /// unless `--state-dir` was given: under pmcd our prometheus and
+    /// bpftrace agents keep their ids there (pmdaopenmetrics's own tables
+    /// for domain 144, `151.*` files for bpftrace), so that replacing PCP's
+    /// agent keeps every PMID and instance id and PCP's resets apply; run
+    /// otherwise, a state directory with no ids yet starts from PCP's.
+    pub fn pcp_tables(&self) -> Option<PathBuf> {
+        self.state_dir
+            .is_none()
+            .then(pcp_core::idstore::pmda_cache_dir)
+    }
+
+    /// The state directory an agent keeps its ids in: none under pmcd
+    /// without `--state-dir` (the ids are in [`AgentOptions::pcp_tables`]).
+    fn agent_state_dir(&self) -> Option<PathBuf> {
+        if self.under_pmcd && self.state_dir.is_none() {
+            None
+        } else {
+            Some(self.state_dir())
+        }
+    }
+
     /// The prometheus config dir: the option, else the one shipped with the
     /// agent's crate (an example source reading /proc/loadavg).
     pub fn prometheus_config(&self) -> PathBuf {
@@ -165,9 +200,12 @@ impl AgentOptions {
                     timeout: secs(self.prometheus_timeout),
                     user: self.prometheus_user.clone(),
                     nosort: self.prometheus_nosort,
-                    state_dir: Some(self.state_dir()),
+                    state_dir: self.agent_state_dir(),
+                    pcp_tables: self.pcp_tables(),
                     scrape_interval: self.prometheus_scrape_interval.map(secs),
                     debug: self.prometheus_debug,
+                    extended_control: self.prometheus_extended_control
+                        || self.prometheus_root != "openmetrics",
                 };
                 Ok(Box::new(
                     pmda_prometheus::PrometheusPmda::new(cfg).map_err(|e| start(&e))?,
@@ -177,7 +215,8 @@ impl AgentOptions {
                 let cfg = pmda_bpftrace::BpftraceConfig {
                     autostart_dirs: self.bpftrace_autostart.clone(),
                     config_file: self.bpftrace_config.clone(),
-                    state_dir: Some(self.state_dir()),
+                    state_dir: self.agent_state_dir(),
+                    pcp_dir: self.pcp_tables(),
                 };
                 Ok(Box::new(
                     pmda_bpftrace::BpftracePmda::new(cfg).map_err(|e| start(&e))?,
@@ -244,6 +283,9 @@ impl AgentOptions {
                 }
                 if self.prometheus_debug {
                     a.push("--prometheus-debug".into());
+                }
+                if self.prometheus_extended_control {
+                    a.push("--prometheus-extended-control".into());
                 }
                 if let Some(s) = self.prometheus_scrape_interval {
                     a.extend(["--prometheus-scrape-interval".to_string(), s.to_string()]);
