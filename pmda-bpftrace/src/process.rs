@@ -627,7 +627,18 @@ impl Reader<'_> {
         let mut st = self.script.state.lock();
         match ev {
             Event::AttachedProbes(n) => st.probes = n,
-            Event::LostEvents(n) => st.lost_events += n,
+            Event::LostEvents(n) => {
+                // pmdabpftrace has no metric for these: the log says so,
+                // the first time and then each time the total doubles.
+                let before = st.lost_events;
+                st.lost_events = before.saturating_add(n);
+                if before == 0 || st.lost_events >= before.saturating_mul(2) {
+                    log(&format!(
+                        "script {}: bpftrace lost {} events so far (perf buffer full)",
+                        self.script.name, st.lost_events
+                    ));
+                }
+            }
             Event::HelperError {
                 helper,
                 retcode,

@@ -313,6 +313,8 @@ fn new_with_autostart(dir: &std::path::Path) -> Result<BpftracePmda, BpftraceErr
     })
 }
 
+/// As pmdabpftrace: an autostart directory or script writable by anyone
+/// but root is logged and skipped, and the agent serves on without it.
 #[test]
 fn autostart_permission_refusal() {
     if !available() {
@@ -320,45 +322,49 @@ fn autostart_permission_refusal() {
     }
     use std::os::unix::fs::PermissionsExt;
     let d = root_only_dir(&[("ok.bt", "BEGIN { @a = 1; exit(); }")]);
+    let skipped = |why: &str| {
+        let a = new_with_autostart(d.path()).expect("the agent starts anyway");
+        assert!(
+            pmda_bpftrace::script_summary(&a).is_empty(),
+            "{why}: nothing may start"
+        );
+        let s = a.autostart_skipped().join("\n");
+        assert!(
+            s.contains("must be exclusively writable by root"),
+            "{why}: {s}"
+        );
+        s
+    };
     // World-writable directory.
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let e = new_with_autostart(d.path()).unwrap_err();
-    assert!(
-        matches!(e, BpftraceError::AutostartPermission { .. }),
-        "{e}"
-    );
-    assert!(
-        e.to_string().contains("exclusively writable by root"),
-        "{e}"
-    );
+    let s = skipped("world-writable directory");
+    assert!(s.contains(&d.path().display().to_string()), "{s}");
     // Group-writable with a non-root group.
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o775)).unwrap();
     std::os::unix::fs::chown(d.path(), None, Some(1)).unwrap();
-    assert!(new_with_autostart(d.path()).is_err());
+    skipped("group-writable directory");
     std::os::unix::fs::chown(d.path(), None, Some(0)).unwrap();
-    assert!(
-        new_with_autostart(d.path()).is_ok(),
-        "root:root 775 is fine"
-    );
+    let a = new_with_autostart(d.path()).unwrap();
+    assert!(a.autostart_skipped().is_empty(), "root:root 775 is fine");
+    drop(a);
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // A script owned (and writable) by another user.
     let f = d.path().join("ok.bt");
     std::os::unix::fs::chown(&f, Some(1000), None).unwrap();
-    let e = new_with_autostart(d.path()).unwrap_err();
-    assert!(e.to_string().contains("owner uid 1000"), "{e}");
+    assert!(skipped("script of uid 1000").contains("owner uid 1000"));
     std::os::unix::fs::chown(&f, Some(0), None).unwrap();
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o646)).unwrap();
-    assert!(
-        new_with_autostart(d.path()).is_err(),
-        "world-writable script"
-    );
+    skipped("world-writable script");
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // A directory that does not exist: logged, the agent starts.
+    let gone = new_with_autostart(&d.path().join("missing")).unwrap();
+    assert_eq!(gone.autostart_skipped().len(), 1);
     let mut a = Agent {
         a: new_with_autostart(d.path()).unwrap(),
         dir: tempfile::tempdir().unwrap(),
     };
     a.wait_status("ok", "stopped", 10);
-    assert_eq!(a.value("bpftrace.scripts.ok.data.a"), Some(Value::I64(1)));
+    assert_eq!(a.value("bpftrace.scripts.ok.data.a"), Some(Value::U64(1)));
 }
 
 #[test]
