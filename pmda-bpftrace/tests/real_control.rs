@@ -162,7 +162,7 @@ fn start_stop_deregister_lifecycle() {
     a.wait_until(10, "data", |a| {
         a.value("bpftrace.scripts.ctl.data.n").is_some()
     });
-    let Some(Value::I32(pid1)) = a.value("bpftrace.scripts.ctl.pid") else {
+    let Some(Value::U32(pid1)) = a.value("bpftrace.scripts.ctl.pid") else {
         panic!()
     };
     a.store("stop", "ctl", &root(0)).unwrap();
@@ -175,8 +175,12 @@ fn start_stop_deregister_lifecycle() {
         a.value("bpftrace.scripts.ctl.exit_code"),
         Some(Value::I32(0))
     );
-    assert_eq!(a.value("bpftrace.scripts.ctl.pid"), Some(Value::I32(-1)));
-    assert!(!alive(pid1));
+    assert_eq!(
+        a.value("bpftrace.scripts.ctl.pid"),
+        None,
+        "no process, no pid"
+    );
+    assert!(!alive(pid1 as i32));
     assert!(
         a.value("bpftrace.scripts.ctl.data.n").is_some(),
         "data kept after a stop"
@@ -189,7 +193,7 @@ fn start_stop_deregister_lifecycle() {
         serde_json::json!({"success": "true"})
     );
     a.wait_status("ctl", "started", 10);
-    let Some(Value::I32(pid2)) = a.value("bpftrace.scripts.ctl.pid") else {
+    let Some(Value::U32(pid2)) = a.value("bpftrace.scripts.ctl.pid") else {
         panic!()
     };
     assert_ne!(pid1, pid2);
@@ -215,7 +219,7 @@ fn start_stop_deregister_lifecycle() {
     );
     assert!(a.pmid("bpftrace.scripts.ctl.status").is_none());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while alive(pid2) {
+    while alive(pid2 as i32) {
         assert!(
             std::time::Instant::now() < deadline,
             "deregistered bpftrace {pid2} still running"
