@@ -1070,9 +1070,10 @@ impl Pmda for BpftracePmda {
             LabelTarget::Cluster(INFO) => LabelSet::new().with("metrictype", "control"),
             LabelTarget::Item(p) if p.cluster() > INFO => {
                 if SCRIPT_ITEMS.iter().any(|it| it.item == p.item()) {
-                    // The reference means to label these, but compares the
-                    // wrong numbers and never does.
-                    LabelSet::new().with("metrictype", "control")
+                    // The reference means to label these "control" but
+                    // compares the wrong numbers and never does; clients
+                    // see no label there, so neither do ours.
+                    LabelSet::new()
                 } else {
                     let s = self.script_by_cluster(p.cluster()).ok_or(PmError::PMID)?;
                     let st = s.state.lock();
