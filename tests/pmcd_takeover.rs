@@ -1,9 +1,16 @@
 //! `install prometheus --replace` keeps pmdaopenmetrics's numbers: under
-//! one private pmcd, with pmlogger recording throughout, PCP's own
+//! one private pmcd, with pmlogger recording across the switch, PCP's own
 //! pmdaopenmetrics serves two sources (numbered in the order it met them,
 //! its instances in the order it saw them), then our agent replaces it at
 //! domain 144. The same names keep the same PMIDs, instance domains and
 //! instance ids, and the archive reads straight through across the switch.
+//! Back the other way, `remove prometheus` restores pmdaopenmetrics, which
+//! keeps the ids ours gave to the sources and instances it met meanwhile
+//! (met in an order pmdaopenmetrics alone would number differently).
+//! pmlogger is stopped before that: it exits when it revalidates its
+//! metrics while a restarted agent is not ready yet (PM_ERR_AGAIN), which
+//! pmdaopenmetrics's start-up nearly always causes; ours is ready with its
+//! handshake, and pmlogger must go through the switch to it.
 //!
 //! Our agent, run by pmcd without `--state-dir`, keeps its ids in
 //! pmdaopenmetrics's own tables (`$PCP_VAR_DIR/config/pmda/144.*.py`; the
@@ -44,15 +51,16 @@ fn write_source(conf: &Path, name: &str, body: &str) {
 }
 
 /// name -> PMID, and for instance metrics instance name -> id, as pminfo
-/// shows them through pmcd.
+/// shows them through pmcd, for every source's metrics (not the control
+/// ones).
 fn numbering(p: &PrivatePmcd) -> BTreeMap<String, (String, BTreeMap<String, String>)> {
-    let out = p.run(
-        p.client("pminfo")
-            .args(["-mf", "openmetrics.alpha", "openmetrics.beta"]),
-    );
+    let out = p.run(p.client("pminfo").args(["-mf", "openmetrics"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let mut map = BTreeMap::new();
     for b in blocks(&stdout(&out)) {
+        if b.name.starts_with("openmetrics.control.") {
+            continue;
+        }
         let pmid = b.lines[0]
             .split("PMID: ")
             .nth(1)
@@ -188,7 +196,89 @@ fn install_replace_keeps_pmdaopenmetrics_ids_across_a_running_pmlogger() {
     let after = numbering(&p);
     assert_eq!(after, before, "PMIDs or instance ids changed at the switch");
     std::thread::sleep(Duration::from_millis(1500));
+    // pmlogger went through the switch: our agent was ready as soon as
+    // pmcd registered it, so pmlogger's check of its metrics after the
+    // agent changed did not meet PM_ERR_AGAIN (which it takes as fatal).
+    let survived = logger.running();
     let log = logger.stop();
+    assert!(survived, "pmlogger exited at the switch:\n{log}");
+
+    // Ours meets new sources and instances, in an order pmdaopenmetrics
+    // would not number them in by itself (it reads the sources sorted,
+    // instances in document order), and writes their ids into its tables:
+    // gamma before delta, bet before gimel.
+    write_source(&conf, "gamma", &doc(&[("g1", 4.0)], 30.0));
+    write_source(
+        &conf,
+        "beta",
+        &doc(
+            &[("alef", 6.0), ("eta", 7.0), ("zeta", 8.0), ("bet", 9.0)],
+            13.0,
+        ),
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let n = numbering(&p);
+            n.len() == 6
+                && n.get("openmetrics.beta.jobs_queued")
+                    .is_some_and(|(_, i)| i.len() == 4)
+        }),
+        "our agent did not serve gamma and bet:\n{}",
+        p.log()
+    );
+    write_source(&conf, "delta", &doc(&[("d1", 1.0)], 40.0));
+    write_source(
+        &conf,
+        "beta",
+        &doc(
+            &[
+                ("gimel", 1.0),
+                ("alef", 6.0),
+                ("eta", 7.0),
+                ("zeta", 8.0),
+                ("bet", 9.0),
+            ],
+            14.0,
+        ),
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let n = numbering(&p);
+            n.len() == 8
+                && n.get("openmetrics.beta.jobs_queued")
+                    .is_some_and(|(_, i)| i.len() == 5)
+        }),
+        "our agent did not serve delta and gimel:\n{}",
+        p.log()
+    );
+    let ours = numbering(&p);
+    for (name, (pmid, inst)) in &before {
+        assert_eq!(&ours[name].0, pmid, "{name}");
+        for (i, id) in inst {
+            assert_eq!(&ours[name].1[i], id, "{name} {i}");
+        }
+    }
+    let cluster = |name: &str| -> u32 { ours[name].0.split('.').nth(1).unwrap().parse().unwrap() };
+    assert!(
+        cluster("openmetrics.gamma.jobs_queued") < cluster("openmetrics.delta.jobs_queued"),
+        "{ours:?}"
+    );
+    let beta = &ours["openmetrics.beta.jobs_queued"].1;
+    let id = |i: &str| -> u32 { beta[i].parse().unwrap() };
+    assert!(id("3 queue:bet") < id("4 queue:gimel"), "{beta:?}");
+    std::thread::sleep(Duration::from_millis(1000));
+
+    // ... and `remove prometheus` gives pmcd back to pmdaopenmetrics,
+    // which takes every id from those tables, ours included.
+    pmcd::remove(&io).unwrap_or_else(|e| panic!("remove: {e}\n{}", p.log()));
+    let pmcd_conf = std::fs::read_to_string(&p.conf).unwrap();
+    assert!(pmcd_conf.contains(SCRIPT), "{pmcd_conf}");
+    assert!(
+        wait_until(Duration::from_secs(30), || numbering(&p) == ours),
+        "pmdaopenmetrics after remove numbers differently:\nours {ours:?}\ntheirs {:?}\n{}",
+        numbering(&p),
+        p.log()
+    );
 
     // One archive, readable straight through: one PMID per name, and one
     // instance series that holds values from both agents.
@@ -224,7 +314,7 @@ fn install_replace_keeps_pmdaopenmetrics_ids_across_a_running_pmlogger() {
     let series = report_numbers(&stdout(&out));
     assert!(
         series.contains(&5.0) && series.contains(&6.0),
-        "the series of alef lacks one agent's values: {series:?}\n{}{}",
+        "the series of alef lacks one agent's values: {series:?}\n{}{}\npmlogger log:\n{log}",
         stdout(&out),
         stderr(&out)
     );
