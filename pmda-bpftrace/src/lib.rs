@@ -200,7 +200,11 @@ impl IdStore {
 }
 
 /// Script clusters: one sequence from 100 for every script, as
-/// pmdabpftrace's; named scripts' numbers are also kept in `named`.
+/// pmdabpftrace's. Autostart scripts take it in order, whatever was kept
+/// (so ours numbers them as pmdabpftrace does on the same directories, and
+/// the ids hold across a switch between the two either way); dynamically
+/// registered named scripts also keep theirs in `named`, across restarts,
+/// where no autostart script took it.
 #[derive(Debug)]
 struct Clusters {
     named: IdCache,
@@ -231,9 +235,28 @@ impl Clusters {
         None
     }
 
+    /// The next number of the sequence, for an autostart script.
+    fn in_order(&mut self) -> Option<u32> {
+        while self.next <= LAST_CLUSTER {
+            let c = self.next;
+            self.next += 1;
+            if self.in_use.insert(c) {
+                return Some(c);
+            }
+        }
+        let c = self.free_unnamed.pop_front()?;
+        self.in_use.insert(c);
+        Some(c)
+    }
+
     fn named(&mut self, name: &str) -> Result<u32, String> {
         let c = match self.named.lookup(name) {
-            Some(c) => c,
+            Some(c) if !self.in_use.contains(&c) => c,
+            // An autostart script has it this time: a fresh one, not kept
+            // (the name gets its own back when it is free again).
+            Some(_) => self
+                .fresh()
+                .ok_or_else(|| "no free cluster for another script".to_string())?,
             None => {
                 let c = self
                     .fresh()
@@ -677,18 +700,21 @@ impl BpftracePmda {
             return Err(self.refused(code, user.as_deref(), Some(&info), msg));
         }
         let persistent = info.metadata.name.is_some();
-        let cluster = if persistent {
+        let no_cluster = || "no free cluster for another script".to_string();
+        let cluster = if !dynamic {
+            self.clusters.in_order().ok_or_else(no_cluster)
+        } else if persistent {
             self.clusters.named(&name)
         } else {
-            self.clusters
-                .unnamed()
-                .ok_or_else(|| "no free cluster for another script".to_string())
+            self.clusters.unnamed().ok_or_else(no_cluster)
         };
         let cluster = match cluster {
             Ok(c) => c,
             Err(msg) => return Err(self.refused(code, user.as_deref(), Some(&info), msg)),
         };
-        let items = if persistent {
+        // Items in code order, as pmdabpftrace's, for autostart scripts;
+        // dynamic named ones keep theirs across restarts.
+        let items = if persistent && dynamic {
             self.ids
                 .cache(&format!("items.{name}"), FIRST_DATA_ITEM, LAST_DATA_ITEM)
         } else {
@@ -1244,5 +1270,25 @@ mod tests {
         assert_eq!(again.named("a").unwrap(), 101);
         again.release(101);
         assert_eq!(again.named("a").unwrap(), 101);
+    }
+
+    #[test]
+    fn autostart_scripts_take_the_sequence_whatever_was_kept() {
+        let mut c = Clusters::new(IdCache::in_memory(
+            "clusters",
+            FIRST_SCRIPT_CLUSTER,
+            LAST_CLUSTER,
+        ));
+        assert_eq!(c.named("dyn").unwrap(), 100);
+        // A restart with two autostart scripts: 100 and 101, as
+        // pmdabpftrace gives them, though "dyn" kept 100.
+        let mut again = Clusters::new(c.named.clone());
+        assert_eq!(again.in_order(), Some(100));
+        assert_eq!(again.in_order(), Some(101));
+        assert_eq!(again.named("dyn").unwrap(), 102, "100 is taken this time");
+        assert_eq!(again.unnamed(), Some(103));
+        // Once 100 is free again, "dyn" gets its own back.
+        let mut third = Clusters::new(again.named.clone());
+        assert_eq!(third.named("dyn").unwrap(), 100);
     }
 }

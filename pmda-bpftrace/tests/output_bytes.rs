@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
-
 use common::*;
 use pcp_core::Value;
 use pmda_bpftrace::code::SYNC_MARKER;
@@ -28,18 +26,8 @@ fn data_bytes_leaves_out_the_sync_marker() {
     let want: usize = others.iter().map(|l| l.len()).sum();
 
     let dir = tempfile::tempdir().unwrap();
-    let fake = dir.path().join("bpftrace");
-    std::fs::write(
-        &fake,
-        format!(
-            "#!/bin/sh\n\
-             case \"$1\" in --version) echo 'bpftrace v0.17.0'; exit 0 ;; esac\n\
-             cat >/dev/null\n\
-             cat '{fixtures}/agent-program.jsonl'\n"
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let transcript_path = std::path::PathBuf::from(format!("{fixtures}/agent-program.jsonl"));
+    let fake = fake_bpftrace(dir.path(), Some(&transcript_path));
 
     let conf = format!(
         "[bpftrace]\nbpftrace_path = {}\nstop_timeout = 2\n\
