@@ -232,9 +232,15 @@ fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
     }
 }
 
-/// Points standard error at `path` (appending), as PCP agents' `-l`.
+/// Points standard error at a fresh log `path`, as PCP agents' `-l`
+/// (pmOpenLog): an existing log is kept as `path.prev`.
 fn redirect_stderr(path: &std::path::Path) -> Result<(), String> {
     use std::os::unix::io::AsRawFd;
+    if path.is_file() {
+        let mut prev = path.as_os_str().to_owned();
+        prev.push(".prev");
+        let _ = std::fs::rename(path, prev);
+    }
     let f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -345,8 +351,12 @@ fn main() -> ExitCode {
                 }
             }
             let mut opts = cli.agents.clone();
+            opts.under_pmcd = true;
             if let Some(c) = config.take() {
                 opts.prometheus_config = Some(c);
+            } else if opts.prometheus_config.is_none() {
+                // As pmdaopenmetrics: config.d under $PCP_PMDAS_DIR/ROOT.
+                opts.prometheus_config = Some("config.d".into());
             }
             if let Some(r) = root.take() {
                 opts.prometheus_root = r;
@@ -362,11 +372,24 @@ fn main() -> ExitCode {
             if let Some(d) = *domain {
                 opts.set_domain(agent, d);
             }
-            let agent = agent.clone();
+            let (agent, notready) = (agent.clone(), *notready);
             let factory = move || -> Result<Box<dyn pcp_core::Pmda>, String> {
-                opts.build_agent(&agent).map_err(|e| e.to_string())
+                // pmdaopenmetrics's start-up lines, which its users (and
+                // PCP's QA) look for in the log.
+                let say = |msg: &str| {
+                    if agent == "prometheus" {
+                        use pmda_prometheus::log::{log, Level};
+                        log(Level::Info, &opts.prometheus_root, msg);
+                    }
+                };
+                if notready {
+                    say("Initializing ... currently in notready state.");
+                }
+                let a = opts.build_agent(&agent).map_err(|e| e.to_string())?;
+                say("Ready to process requests");
+                Ok(a)
             };
-            return match pcp_agent::pmcd::run_pmda(factory, *notready) {
+            return match pcp_agent::pmcd::run_pmda(factory, notready) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(format!("pmda: {e}")),
             };

@@ -235,6 +235,14 @@ pub enum StoreError {
         /// The limit that was hit.
         limit: u64,
     },
+    /// An id asked for by number is outside the range or held by another name.
+    #[error("id {id} of {cache:?} is taken or out of range")]
+    Taken {
+        /// Which cache.
+        cache: String,
+        /// The id.
+        id: u32,
+    },
     /// A cache name that cannot be a file name.
     #[error("invalid id cache name {0:?}: use letters, digits, '.', '-' and '_'")]
     BadCacheName(String),
