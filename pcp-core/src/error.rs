@@ -77,6 +77,8 @@ pm_errors! {
     TYPE = -12397, "PM_ERR_TYPE", "Unknown or illegal metric type";
     /// Bad input to pmstore.
     BADSTORE = -12400, "PM_ERR_BADSTORE", "Bad input to pmstore";
+    /// A derived metric definition failed (syntax or semantics).
+    BADDERIVE = -12409, "PM_ERR_BADDERIVE", "Derived metric definition failed";
     /// No support for label metadata.
     NOLABELS = -12410, "PM_ERR_NOLABELS", "No support for metric label metadata";
     /// Internal inconsistency.

@@ -45,6 +45,7 @@ pub mod agent;
 pub mod answer;
 mod check;
 pub mod daemon;
+pub mod derive;
 pub mod desc;
 pub mod error;
 pub mod host;
@@ -54,11 +55,13 @@ pub mod indom;
 pub mod labels;
 pub mod namespace;
 pub mod pdu;
+pub mod pmapi;
 pub mod pmda;
 pub mod rate;
 pub mod render;
 pub mod table;
 pub mod testing;
+pub mod units;
 pub mod value;
 
 pub use desc::{Desc, Semantics, Type, Units};
@@ -69,6 +72,7 @@ pub use idstore::{IdCache, StateDir};
 pub use indom::{Instance, Profile};
 pub use labels::{LabelLevel, LabelSet};
 pub use namespace::Namespace;
+pub use pmapi::Pmapi;
 pub use pmda::{
     ClientContext, FetchRequest, InstValues, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
 };
