@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use pcp_agent::agents::AgentOptions;
 use pcp_agent::watch::{self, WatchOptions};
 use pcp_core::render::pminfo::{self, Flags};
-use pcp_core::{Host, Pmid};
+use pcp_core::{Pmapi, Pmid};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +24,8 @@ use pcp_core::{Host, Pmid};
 struct Cli {
     #[command(flatten)]
     agents: AgentOptions,
+    #[command(flatten)]
+    derived: pcp_agent::derived::DerivedOptions,
     #[command(subcommand)]
     command: Command,
 }
@@ -167,7 +169,7 @@ enum Command {
     },
 }
 
-fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
+fn info(host: &dyn Pmapi, names: &[String], flags: Flags) -> ExitCode {
     let mut metrics: Vec<(String, Pmid)> = Vec::new();
     let mut failed = false;
     let roots: Vec<String> = if names.is_empty() {
@@ -368,6 +370,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Clients see derived metrics, as PCP's clients do through libpcp.
+    let registry = match cli.derived.load() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let context = pcp_core::derive::DerivedContext::new(registry.clone());
     match cli.command {
         // Handled above, before any host is built.
         Command::Pmda { .. } | Command::Install { .. } | Command::Remove { .. } => {
@@ -383,7 +391,7 @@ fn main() -> ExitCode {
             names,
             ..
         } => info(
-            &host,
+            &context.view(&host),
             &names,
             Flags {
                 desc,
@@ -438,7 +446,7 @@ fn main() -> ExitCode {
                 samples,
                 json,
             };
-            match watch::run(&host, &opts) {
+            match watch::run(&context.view(&host), &opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("pcp-agent: {e}");

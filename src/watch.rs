@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use pcp_core::rate::{rate_units, Converted, RateConverter};
-use pcp_core::{Desc, Host, InDom, Instance, Pmid};
+use pcp_core::{Desc, InDom, Instance, Pmapi, Pmid};
 use serde_json::{json, Map, Value as Json};
 
 /// What to watch and how.
@@ -30,7 +30,7 @@ struct Watched {
 }
 
 /// Resolves names (expanding subtrees) to watched metrics.
-fn resolve(host: &Host, names: &[String]) -> Result<Vec<Watched>, String> {
+fn resolve(host: &dyn Pmapi, names: &[String]) -> Result<Vec<Watched>, String> {
     let mut out = Vec::new();
     for n in names {
         let leaves = match host.lookup(n) {
@@ -50,7 +50,7 @@ fn resolve(host: &Host, names: &[String]) -> Result<Vec<Watched>, String> {
 
 fn inst_name(
     cache: &mut HashMap<InDom, Vec<Instance>>,
-    host: &Host,
+    host: &dyn Pmapi,
     indom: InDom,
     id: u32,
 ) -> String {
@@ -82,7 +82,7 @@ fn fmt_num(x: f64) -> String {
 }
 
 /// Runs the watch loop, printing to standard output.
-pub fn run(host: &Host, opts: &WatchOptions) -> Result<(), String> {
+pub fn run(host: &dyn Pmapi, opts: &WatchOptions) -> Result<(), String> {
     let watched = resolve(host, &opts.names)?;
     let pmids: Vec<Pmid> = watched.iter().map(|w| w.pmid).collect();
     let mut rates = RateConverter::new();
@@ -197,7 +197,7 @@ fn abbreviate(name: &str) -> String {
 }
 
 fn print_header(
-    host: &Host,
+    host: &dyn Pmapi,
     watched: &[Watched],
     cols: &[(usize, u32)],
     indoms: &mut HashMap<InDom, Vec<Instance>>,

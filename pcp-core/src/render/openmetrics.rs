@@ -259,7 +259,10 @@ fn push_instance_labels(
 /// of `host` as exposition text, asking the agents for every descriptor,
 /// label set, help text and instance list. [`ExpositionCache::render`]
 /// gives the same text and keeps that metadata between calls.
-pub fn render_host(host: &crate::host::Host, metrics: &[(String, crate::id::Pmid)]) -> String {
+pub fn render_host(
+    host: &dyn crate::pmapi::Pmapi,
+    metrics: &[(String, crate::id::Pmid)],
+) -> String {
     ExpositionCache::new().render(host, metrics)
 }
 
@@ -326,7 +329,7 @@ impl ExpositionCache {
     /// fetch of `host`, as [`render_host`] does. The cache is locked only
     /// to look metadata up (and to ask agents for what it lacks); the text
     /// is written outside the lock.
-    pub fn render(&self, host: &crate::host::Host, metrics: &[(String, Pmid)]) -> String {
+    pub fn render(&self, host: &dyn crate::pmapi::Pmapi, metrics: &[(String, Pmid)]) -> String {
         let pmids: Vec<Pmid> = metrics.iter().map(|m| m.1).collect();
         let result = host.fetch(&pmids);
         let generation = host.metadata_generation();
@@ -375,7 +378,12 @@ impl CacheState {
     /// The family text of `pmid` under `name` and its instance domain,
     /// from the cache or built from the agent's metadata; `None` for a
     /// metric with nothing to show (not numeric, or no descriptor).
-    fn family(&mut self, host: &crate::host::Host, name: &str, pmid: Pmid) -> Option<CachedFamily> {
+    fn family(
+        &mut self,
+        host: &dyn crate::pmapi::Pmapi,
+        name: &str,
+        pmid: Pmid,
+    ) -> Option<CachedFamily> {
         if let Some((n, cached)) = self.families.get(&pmid) {
             if n == name {
                 return cached.clone();
@@ -410,7 +418,7 @@ impl CacheState {
     /// it).
     fn instance_texts(
         &mut self,
-        host: &crate::host::Host,
+        host: &dyn crate::pmapi::Pmapi,
         indom: InDom,
         values: &[(u32, Value)],
     ) -> Arc<InstanceTexts> {
