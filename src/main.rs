@@ -78,16 +78,19 @@ enum Command {
     },
     /// Watch values, like pmval/pmrep: counters as rates.
     Watch {
-        /// Seconds between samples.
-        #[arg(short = 't', long = "interval", default_value_t = 1.0)]
-        interval: f64,
+        /// Seconds between samples (default 1, or the preset's).
+        #[arg(short = 't', long = "interval")]
+        interval: Option<f64>,
         /// Number of samples (default: until interrupted).
         #[arg(short = 's', long = "samples")]
         samples: Option<u64>,
         /// Print one JSON object per sample.
         #[arg(long)]
         json: bool,
-        /// Metric names or subtrees.
+        #[command(flatten)]
+        report: Box<pcp_agent::watch::options::ReportArgs>,
+        /// Metric names, subtrees, pmrep metric specs (name,label,...) or
+        /// :presets of pmrep's configuration (:iostat, :vmstat, :sar, ...).
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -434,20 +437,27 @@ fn main() -> ExitCode {
             interval,
             samples,
             json,
+            report,
             names,
         } => {
-            if !(interval > 0.0 && interval.is_finite()) {
+            if interval.is_some_and(|i| !(i > 0.0 && i.is_finite())) {
                 eprintln!("pcp-agent: watch: the interval must be a positive number of seconds");
                 return ExitCode::FAILURE;
             }
             host.wait_ready(Duration::from_secs(5));
             let opts = WatchOptions {
                 names,
-                interval: Duration::from_secs_f64(interval),
+                interval: interval.map(Duration::from_secs_f64),
                 samples,
                 json,
+                config: report.config.clone(),
+                overrides: report.overrides(),
+                align: report
+                    .align
+                    .filter(|a| *a > 0.0 && a.is_finite())
+                    .map(Duration::from_secs_f64),
             };
-            match watch::run(&context.view(&host), &opts) {
+            match watch::run(&host, &context, &opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("pcp-agent: {e}");

@@ -49,7 +49,10 @@ fn pcp_registry() -> Registry {
 }
 
 /// One recorded fetch: its timestamp and each operand's answer.
-type Sample = (SystemTime, HashMap<Pmid, Result<Vec<(u32, Value)>, PmError>>);
+type Sample = (
+    SystemTime,
+    HashMap<Pmid, Result<Vec<(u32, Value)>, PmError>>,
+);
 
 /// A base that answers from what libpcp fetched.
 struct Recorded {
