@@ -308,3 +308,94 @@ fn evaluator_gives_libpcps_values_on_the_same_inputs() {
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
     assert!(compared > 20, "too few values to compare: {compared}");
 }
+
+/// pmrep's CSV output: the metric-instance columns and each sample's
+/// values (None where empty).
+fn pmrep_csv(text: &str) -> (Vec<String>, Vec<Vec<Option<f64>>>) {
+    let mut lines = text.lines();
+    let head: Vec<String> = lines
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .skip(1)
+        .map(|s| s.trim_matches('"').to_string())
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').skip(1).map(|v| v.parse().ok()).collect())
+        .collect();
+    (head, rows)
+}
+
+#[test]
+fn values_agree_with_pmrep_side_by_side() {
+    let pmrep_ok = Command::new("/usr/bin/pmrep")
+        .env("PATH", "/usr/bin:/bin")
+        .args(["-s", "1", "hinv.ncpu"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !require("pmrep", pmrep_ok, "PCP's pmrep (package pcp, python3-pcp) and pmcd are needed") {
+        return;
+    }
+    let metrics = [
+        "kernel.cpu.util.user",
+        "kernel.cpu.util.sys",
+        "kernel.cpu.util.idle",
+        "kernel.cpu.util.nice",
+        "kernel.cpu.util.wait",
+        "kernel.cpu.util.intr",
+        "kernel.cpu.util.steal",
+        "disk.dev.util",
+        "disk.dev.avg_qlen",
+        "disk.dev.await",
+        "disk.dev.avg_rqsz",
+    ];
+    // Both aligned to the same whole second, 2-second interval, 3 samples.
+    let mut theirs = Command::new("/usr/bin/pmrep");
+    theirs
+        .env("PATH", "/usr/bin:/bin")
+        .args(["-o", "csv", "-P", "6", "-A", "1", "-t", "2", "-s", "3"])
+        .args(metrics);
+    let h = std::thread::spawn(move || theirs.output().expect("run pmrep"));
+    let mine = Command::new(env!("CARGO_BIN_EXE_pcp-agent"))
+        .args(["--agents", "linux", "watch", "--json", "-A", "1", "-t", "2", "-s", "3"])
+        .args(metrics)
+        .output()
+        .expect("run pcp-agent");
+    let theirs = h.join().unwrap();
+    assert!(mine.status.success() && theirs.status.success());
+    let (head, rows) = pmrep_csv(&String::from_utf8_lossy(&theirs.stdout));
+    let samples: Vec<Json> = String::from_utf8_lossy(&mine.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!((rows.len(), samples.len()), (3, 3));
+    // Stated tolerance: 3 units of the metric (percent, milliseconds,
+    // requests, Kbytes) plus 10% of the larger value: the two read the
+    // kernel's counters a few milliseconds apart over a 2-second interval.
+    let mut compared = 0;
+    let mut worst = 0f64;
+    for (col, name) in head.iter().enumerate() {
+        let (metric, inst) = match name.split_once('-') {
+            Some((m, i)) => (m, Some(i)),
+            None => (name.as_str(), None),
+        };
+        for s in 0..3 {
+            let ours = match inst {
+                None => samples[s]["values"][metric].as_f64(),
+                Some(i) => samples[s]["values"][metric][i].as_f64(),
+            };
+            let pcp = rows[s].get(col).copied().flatten();
+            if s == 0 {
+                assert_eq!((ours, pcp), (None, None), "{name}: no value on the first sample");
+                continue;
+            }
+            let (a, b) = (ours.unwrap_or(f64::NAN), pcp.unwrap_or(f64::NAN));
+            let tol = 3.0 + 0.1 * a.abs().max(b.abs());
+            assert!((a - b).abs() <= tol, "{name} sample {s}: ours {a}, pmrep {b} (tolerance {tol})");
+            worst = worst.max((a - b).abs());
+            compared += 1;
+        }
+    }
+    println!("{compared} values within tolerance of pmrep's (largest difference {worst:.3})");
+    assert!(compared >= 2 * metrics.len());
+}
