@@ -420,6 +420,7 @@ fn main() -> ExitCode {
                 request_timeout: Duration::try_from_secs_f64(request_timeout)
                     .unwrap_or(Duration::from_secs(10)),
                 max_response_bytes,
+                derived: registry.clone(),
             };
             // HTTP clients are anonymous, as pmcd's TCP clients are: what
             // an agent keeps for a known user (pmdalinux's root-only slab

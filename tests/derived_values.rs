@@ -333,7 +333,11 @@ fn values_agree_with_pmrep_side_by_side() {
         .args(["-s", "1", "hinv.ncpu"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !require("pmrep", pmrep_ok, "PCP's pmrep (package pcp, python3-pcp) and pmcd are needed") {
+    if !require(
+        "pmrep",
+        pmrep_ok,
+        "PCP's pmrep (package pcp, python3-pcp) and pmcd are needed",
+    ) {
         return;
     }
     let metrics = [
@@ -357,7 +361,9 @@ fn values_agree_with_pmrep_side_by_side() {
         .args(metrics);
     let h = std::thread::spawn(move || theirs.output().expect("run pmrep"));
     let mine = Command::new(env!("CARGO_BIN_EXE_pcp-agent"))
-        .args(["--agents", "linux", "watch", "--json", "-A", "1", "-t", "2", "-s", "3"])
+        .args([
+            "--agents", "linux", "watch", "--json", "-A", "1", "-t", "2", "-s", "3",
+        ])
         .args(metrics)
         .output()
         .expect("run pcp-agent");
@@ -386,12 +392,19 @@ fn values_agree_with_pmrep_side_by_side() {
             };
             let pcp = rows[s].get(col).copied().flatten();
             if s == 0 {
-                assert_eq!((ours, pcp), (None, None), "{name}: no value on the first sample");
+                assert_eq!(
+                    (ours, pcp),
+                    (None, None),
+                    "{name}: no value on the first sample"
+                );
                 continue;
             }
             let (a, b) = (ours.unwrap_or(f64::NAN), pcp.unwrap_or(f64::NAN));
             let tol = 3.0 + 0.1 * a.abs().max(b.abs());
-            assert!((a - b).abs() <= tol, "{name} sample {s}: ours {a}, pmrep {b} (tolerance {tol})");
+            assert!(
+                (a - b).abs() <= tol,
+                "{name} sample {s}: ours {a}, pmrep {b} (tolerance {tol})"
+            );
             worst = worst.max((a - b).abs());
             compared += 1;
         }

@@ -97,6 +97,11 @@ impl DerivedContext {
         }
     }
 
+    /// How many per-context definitions this context holds.
+    pub fn local_count(&self) -> usize {
+        self.lock().local.len()
+    }
+
     /// The global definitions.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
