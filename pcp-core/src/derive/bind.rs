@@ -20,6 +20,27 @@ pub(crate) struct Vals {
     pub list: Vec<(u32, Value)>,
 }
 
+impl Node {
+    /// What the node gave in the last evaluation: an error, or its list.
+    pub fn out(&self) -> (Option<PmError>, &[(u32, Value)]) {
+        match &self.kind {
+            Kind::Name { cur, .. } => shared_out(cur.as_deref()),
+            _ => (self.vals.err, &self.vals.list),
+        }
+    }
+}
+
+/// An operand's answer as (error, list); none yet is PM_ERR_PMID.
+pub(crate) fn shared_out(
+    r: Option<&crate::pmda::MetricResult>,
+) -> (Option<PmError>, &[(u32, Value)]) {
+    match r {
+        Some(Ok(list)) => (None, list),
+        Some(Err(e)) => (Some(*e), &[]),
+        None => (Some(PmError::PMID), &[]),
+    }
+}
+
 impl Vals {
     pub fn clear(&mut self) {
         self.err = None;
@@ -31,6 +52,10 @@ impl Vals {
         self.list.clear();
     }
 }
+
+/// One operand's answer in a fetch, shared between the fetch result and
+/// the nodes that read it (and keep it as their history).
+pub(crate) type Shared = std::sync::Arc<crate::pmda::MetricResult>;
 
 /// A bound expression node: its descriptor, the scale factors applied when
 /// it is an operand of arithmetic, what it is, and its values (and history)
@@ -48,10 +73,14 @@ pub(crate) struct Node {
 pub(crate) enum Kind {
     /// A constant (also `defined()`): its value is set once.
     Const,
-    /// A metric; `last` keeps the previous fetch's values under delta/rate.
+    /// A metric.
     Name {
         pmid: Pmid,
-        last: Option<Vals>,
+        /// This fetch's answer, shared with the fetch result.
+        cur: Option<Shared>,
+        /// Under delta/rate (`keep`), the previous fetch's answer.
+        last: Option<Shared>,
+        keep: bool,
     },
     Binary(BinOp, Box<Node>, Box<Node>),
     Neg(Box<Node>),
@@ -172,7 +201,9 @@ fn name_node(name: &str, names: &Resolved, save_last: bool) -> Result<Node, Bind
             *desc,
             Kind::Name {
                 pmid: *pmid,
-                last: save_last.then(Vals::default),
+                cur: None,
+                last: None,
+                keep: save_last,
             },
         )),
         Some(Err(e)) => Err(BindError::Operand {
@@ -235,8 +266,16 @@ fn check(expr: &Expr, names: &Resolved) -> Result<Node, BindError> {
             leaf(desc, Kind::Neg(boxed(inner)))
         }
         Expr::Not(x) => {
-            // libpcp gives `!x` the operand's descriptor unchanged.
+            // libpcp gives `!x` the operand's descriptor unchanged. It also
+            // accepts a string operand and then returns whatever memory
+            // holds; we refuse that one.
             let inner = check(x, names)?;
+            if !inner.desc.ty.is_numeric() {
+                return semantic(
+                    format!("! {}", x.operand_text()),
+                    "Non-arithmetic operand for boolean negation",
+                );
+            }
             let desc = inner.desc;
             leaf(desc, Kind::Not(boxed(inner)))
         }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use super::bind::{bind, BindError, Node, Resolver};
+use super::bind::{bind, BindError, Node, Resolver, Shared};
 use super::eval::Env;
 use super::{parse_bounded, Definition, RegisterError, Registry};
 use crate::desc::Desc;
@@ -302,14 +302,14 @@ fn under(name: &str, prefix: &str) -> bool {
 
 struct FetchEnv<'a> {
     base: &'a dyn Pmapi,
-    index: HashMap<Pmid, usize>,
-    result: &'a FetchResult,
+    operands: HashMap<Pmid, Shared>,
+    stamp: SystemTime,
     instances: HashMap<InDom, Vec<Instance>>,
 }
 
 impl Env for FetchEnv<'_> {
-    fn operand(&self, pmid: Pmid) -> Option<&MetricResult> {
-        self.index.get(&pmid).map(|&i| &self.result.values[i].1)
+    fn operand(&self, pmid: Pmid) -> Option<Shared> {
+        self.operands.get(&pmid).cloned()
     }
     fn instances(&mut self, indom: InDom) -> Option<&[Instance]> {
         if !self.instances.contains_key(&indom) {
@@ -319,7 +319,7 @@ impl Env for FetchEnv<'_> {
         self.instances.get(&indom).map(|v| v.as_slice())
     }
     fn stamp(&self) -> SystemTime {
-        self.result.timestamp
+        self.stamp
     }
 }
 
@@ -522,48 +522,58 @@ impl Pmapi for DerivedHost<'_> {
         let mut seen = std::collections::HashSet::new();
         request.retain(|p| seen.insert(*p));
         let base_result = self.base.fetch_with(&request, profile);
-        let index: HashMap<Pmid, usize> = base_result
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, (p, _))| (*p, i))
-            .collect();
+        let (stamp, names_changed, labels_changed) = (
+            base_result.timestamp,
+            base_result.names_changed,
+            base_result.labels_changed,
+        );
+        // The operands' answers are shared (not copied) with the nodes
+        // that read them and keep them as history.
         let mut env = FetchEnv {
             base: self.base,
-            index,
-            result: &base_result,
+            operands: base_result
+                .values
+                .into_iter()
+                .map(|(p, r)| (p, std::sync::Arc::new(r)))
+                .collect(),
+            stamp,
             instances: HashMap::new(),
         };
         let mut computed: HashMap<Pmid, MetricResult> = HashMap::new();
         for p in &wanted {
             if let Some(Binding::Valid(node)) = inner.bound.get_mut(p) {
                 node.eval(&mut env);
-                let r = match node.vals.err {
-                    Some(e) => Err(e),
-                    None => Ok(node.vals.list.clone()),
+                let r = match node.out() {
+                    (Some(e), _) => Err(e),
+                    (None, _) if !matches!(node.kind, super::bind::Kind::Name { .. }) => {
+                        Ok(std::mem::take(&mut node.vals.list))
+                    }
+                    (None, list) => Ok(list.to_vec()),
                 };
                 computed.insert(*p, r);
             }
         }
-        let values = pmids
-            .iter()
-            .map(|p| {
-                let r = if is_derived(*p) {
-                    computed.get(p).cloned().unwrap_or(Err(PmError::PMID))
-                } else {
-                    env.index
-                        .get(p)
-                        .map(|&i| base_result.values[i].1.clone())
-                        .unwrap_or(Err(PmError::PMID))
-                };
-                (*p, r)
-            })
-            .collect();
+        let mut values = Vec::with_capacity(pmids.len());
+        for p in pmids {
+            let r = if is_derived(*p) {
+                match computed.get_mut(p) {
+                    // A PMID asked twice gets a copy the second time.
+                    Some(r) => r.clone(),
+                    None => Err(PmError::PMID),
+                }
+            } else {
+                match env.operands.get(p) {
+                    Some(shared) => (**shared).clone(),
+                    None => Err(PmError::PMID),
+                }
+            };
+            values.push((*p, r));
+        }
         FetchResult {
-            timestamp: base_result.timestamp,
+            timestamp: stamp,
             values,
-            names_changed: base_result.names_changed,
-            labels_changed: base_result.labels_changed,
+            names_changed,
+            labels_changed,
         }
     }
 

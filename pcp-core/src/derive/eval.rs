@@ -18,7 +18,6 @@ use crate::desc::Type;
 use crate::error::PmError;
 use crate::id::{InDom, Pmid};
 use crate::indom::Instance;
-use crate::pmda::MetricResult;
 use crate::value::Value;
 use crate::PM_IN_NULL;
 
@@ -30,7 +29,7 @@ const MATCH_SWEEP: u32 = 100;
 /// What evaluation needs from the fetch and the context.
 pub(crate) trait Env {
     /// The fetched values of an operand.
-    fn operand(&self, pmid: Pmid) -> Option<&MetricResult>;
+    fn operand(&self, pmid: Pmid) -> Option<super::bind::Shared>;
     /// The instances of `indom` (for instance names).
     fn instances(&mut self, indom: InDom) -> Option<&[Instance]>;
     /// The fetch's timestamp.
@@ -48,7 +47,8 @@ fn pair(cur: u32, i: usize, other: &[(u32, Value)]) -> Option<usize> {
 }
 
 impl Node {
-    /// Evaluates the node over one fetch; the result is left in `vals`.
+    /// Evaluates the node over one fetch; the result is left in `vals`
+    /// (a metric's in `cur`), read with [`Node::out`].
     pub(crate) fn eval(&mut self, env: &mut dyn Env) {
         let Node {
             desc, kind, vals, ..
@@ -57,25 +57,28 @@ impl Node {
         match kind {
             Kind::Const => {}
             Kind::Anon => vals.clear(),
-            Kind::Name { pmid, last } => {
-                if let Some(last) = last {
-                    std::mem::swap(vals, last);
-                }
-                vals.clear();
-                match env.operand(*pmid) {
-                    Some(Ok(list)) => vals.list.extend_from_slice(list),
-                    Some(Err(e)) => vals.fail(*e),
-                    None => vals.fail(PmError::PMID),
+            Kind::Name {
+                pmid,
+                cur,
+                last,
+                keep,
+            } => {
+                let now = env
+                    .operand(*pmid)
+                    .unwrap_or_else(|| std::sync::Arc::new(Err(PmError::PMID)));
+                let before = cur.replace(now);
+                if *keep {
+                    *last = before;
                 }
             }
             Kind::Binary(op, l, r) => {
                 vals.clear();
                 l.eval(env);
-                if let Some(e) = l.vals.err {
+                if let (Some(e), _) = l.out() {
                     return vals.fail(e);
                 }
                 r.eval(env);
-                if let Some(e) = r.vals.err {
+                if let (Some(e), _) = r.out() {
                     return vals.fail(e);
                 }
                 binary(*op, ty, l, r, vals);
@@ -83,22 +86,20 @@ impl Node {
             Kind::Neg(x) => {
                 vals.clear();
                 x.eval(env);
-                match x.vals.err {
-                    Some(e) => vals.fail(e),
-                    None => vals
+                match x.out() {
+                    (Some(e), _) => vals.fail(e),
+                    (None, list) => vals
                         .list
-                        .extend(x.vals.list.iter().map(|(i, v)| (*i, negate(ty, v)))),
+                        .extend(list.iter().map(|(i, v)| (*i, negate(ty, v)))),
                 }
             }
             Kind::Not(x) => {
                 vals.clear();
                 x.eval(env);
-                match x.vals.err {
-                    Some(e) => vals.fail(e),
-                    None => vals.list.extend(
-                        x.vals
-                            .list
-                            .iter()
+                match x.out() {
+                    (Some(e), _) => vals.fail(e),
+                    (None, list) => vals.list.extend(
+                        list.iter()
                             .map(|(i, v)| (*i, of_type(ty, (!is_true(v)) as u32))),
                     ),
                 }
@@ -107,7 +108,7 @@ impl Node {
                 vals.clear();
                 for x in [&mut **g, &mut **y, &mut **n] {
                     x.eval(env);
-                    if let Some(e) = x.vals.err {
+                    if let (Some(e), _) = x.out() {
                         return vals.fail(e);
                     }
                 }
@@ -121,22 +122,15 @@ impl Node {
             Kind::Delta(x) => {
                 vals.clear();
                 x.eval(env);
-                if let Some(e) = x.vals.err {
-                    return vals.fail(e);
-                }
-                let Kind::Name {
-                    last: Some(last), ..
-                } = &x.kind
-                else {
-                    return;
+                let (cur, last) = history(x);
+                let (list, last) = match (cur, last) {
+                    ((Some(e), _), _) | (_, (Some(e), _)) => return vals.fail(e),
+                    ((None, list), (None, last)) => (list, last),
                 };
-                if let Some(e) = last.err {
-                    return vals.fail(e);
-                }
-                for (i, (inst, v)) in x.vals.list.iter().enumerate() {
-                    if let Some(j) = pair(*inst, i, &last.list) {
-                        vals.list
-                            .push((*inst, delta(x.desc.ty, v, &last.list[j].1)));
+                let operand = x.desc.ty;
+                for (i, (inst, v)) in list.iter().enumerate() {
+                    if let Some(j) = pair(*inst, i, last) {
+                        vals.list.push((*inst, delta(operand, v, &last[j].1)));
                     }
                 }
             }
@@ -147,20 +141,16 @@ impl Node {
             } => {
                 vals.clear();
                 x.eval(env);
-                if let Some(e) = x.vals.err {
+                if let (Some(e), _) = x.out() {
                     return vals.fail(e);
                 }
                 let now = env.stamp();
                 let previous = stamp.replace(now);
-                let Kind::Name {
-                    last: Some(last), ..
-                } = &x.kind
-                else {
-                    return;
+                let (cur, last) = history(x);
+                let (list, last) = match (cur, last) {
+                    ((Some(e), _), _) | (_, (Some(e), _)) => return vals.fail(e),
+                    ((None, list), (None, last)) => (list, last),
                 };
-                if let Some(e) = last.err {
-                    return vals.fail(e);
-                }
                 let Some(previous) = previous else {
                     return;
                 };
@@ -168,9 +158,9 @@ impl Node {
                     Ok(d) => d.as_secs_f64(),
                     Err(e) => -e.duration().as_secs_f64(),
                 };
-                for (i, (inst, v)) in x.vals.list.iter().enumerate() {
-                    if let Some(j) = pair(*inst, i, &last.list) {
-                        let r = rate_difference(v, &last.list[j].1) / secs * *time_scale;
+                for (i, (inst, v)) in list.iter().enumerate() {
+                    if let Some(j) = pair(*inst, i, last) {
+                        let r = rate_difference(v, &last[j].1) / secs * *time_scale;
                         vals.list.push((*inst, Value::Double(r)));
                     }
                 }
@@ -178,20 +168,23 @@ impl Node {
             Kind::Instant(x) => {
                 x.eval(env);
                 vals.clear();
-                match x.vals.err {
-                    Some(e) => vals.fail(e),
-                    None => vals.list.extend_from_slice(&x.vals.list),
+                match x.out() {
+                    (Some(e), _) => vals.fail(e),
+                    (None, list) => vals.list.extend_from_slice(list),
                 }
             }
             Kind::Rescale(x, to) => {
                 vals.clear();
                 x.eval(env);
-                if let Some(e) = x.vals.err {
-                    return vals.fail(e);
-                }
-                for (inst, v) in &x.vals.list {
-                    if let Ok(out) = crate::units::conv_scale(ty, v, x.desc.units, *to) {
-                        vals.list.push((*inst, out));
+                let from = x.desc.units;
+                match x.out() {
+                    (Some(e), _) => vals.fail(e),
+                    (None, list) => {
+                        for (inst, v) in list {
+                            if let Ok(out) = crate::units::conv_scale(ty, v, from, *to) {
+                                vals.list.push((*inst, out));
+                            }
+                        }
                     }
                 }
             }
@@ -203,13 +196,15 @@ impl Node {
             } => {
                 vals.clear();
                 x.eval(env);
-                if let Some(e) = x.vals.err {
-                    return vals.fail(e);
-                }
-                for (inst, v) in &x.vals.list {
+                let indom = x.desc.indom;
+                let list = match x.out() {
+                    (Some(e), _) => return vals.fail(e),
+                    (None, list) => list,
+                };
+                for (inst, v) in list {
                     if !seen.contains_key(inst) {
                         let hit = env
-                            .instances(x.desc.indom)
+                            .instances(indom)
                             .and_then(|all| all.iter().find(|i| i.id == *inst))
                             .map(|i| {
                                 // Only the first word of an external name is matched.
@@ -236,7 +231,7 @@ impl Node {
             Kind::Instance { name, x, id } => {
                 vals.clear();
                 x.eval(env);
-                if let Some(e) = x.vals.err {
+                if let (Some(e), _) = x.out() {
                     return vals.fail(e);
                 }
                 if id.is_none() {
@@ -245,7 +240,7 @@ impl Node {
                         .and_then(|all| crate::indom::find_by_name(all, name).map(|i| i.id));
                 }
                 if let Some(want) = id {
-                    if let Some(found) = x.vals.list.iter().find(|(inst, _)| inst == want) {
+                    if let Some(found) = x.out().1.iter().find(|(inst, _)| inst == want) {
                         vals.list.push(found.clone());
                     }
                 }
@@ -253,19 +248,42 @@ impl Node {
             Kind::Scalar(x) => {
                 vals.clear();
                 x.eval(env);
-                if let Some(e) = x.vals.err {
-                    return vals.fail(e);
-                }
-                if let Some((_, v)) = x.vals.list.first() {
-                    vals.list.push((PM_IN_NULL, v.clone()));
+                match x.out() {
+                    (Some(e), _) => vals.fail(e),
+                    (None, list) => {
+                        if let Some((_, v)) = list.first() {
+                            vals.list.push((PM_IN_NULL, v.clone()));
+                        }
+                    }
                 }
             }
         }
     }
 }
 
+/// A delta/rate operand's current and previous answers (none before the
+/// first fetch counts as an empty list: no value yet).
+#[allow(clippy::type_complexity)]
+fn history(
+    x: &Node,
+) -> (
+    (Option<PmError>, &[(u32, Value)]),
+    (Option<PmError>, &[(u32, Value)]),
+) {
+    match &x.kind {
+        Kind::Name { cur, last, .. } => (
+            super::bind::shared_out(cur.as_deref()),
+            match last {
+                None => (None, &[][..]),
+                Some(l) => super::bind::shared_out(Some(l)),
+            },
+        ),
+        _ => ((Some(PmError::PMID), &[][..]), (None, &[][..])),
+    }
+}
+
 fn binary(op: super::ast::BinOp, ty: Type, l: &Node, r: &Node, out: &mut Vals) {
-    let (ll, rl) = (&l.vals.list, &r.vals.list);
+    let (ll, rl) = (l.out().1, r.out().1);
     if ll.is_empty() || rl.is_empty() {
         return;
     }
@@ -310,7 +328,7 @@ fn binary(op: super::ast::BinOp, ty: Type, l: &Node, r: &Node, out: &mut Vals) {
 /// its one value everywhere); instances come from the branch with an
 /// instance domain.
 fn ternary(g: &Node, y: &Node, n: &Node, out: &mut Vals) {
-    let (gl, yl, nl) = (&g.vals.list, &y.vals.list, &n.vals.list);
+    let (gl, yl, nl) = (g.out().1, y.out().1, n.out().1);
     if gl.is_empty() || yl.is_empty() || nl.is_empty() {
         return;
     }
@@ -334,18 +352,17 @@ fn ternary(g: &Node, y: &Node, n: &Node, out: &mut Vals) {
 
 fn aggregate(f: Func, ty: Type, x: &Node, out: &mut Vals) {
     if f == Func::Count {
-        let n = if x.vals.err.is_some() {
-            0
-        } else {
-            x.vals.list.len() as u32
+        let n = match x.out() {
+            (Some(_), _) => 0,
+            (None, list) => list.len() as u32,
         };
         out.list.push((PM_IN_NULL, Value::U32(n)));
         return;
     }
-    if let Some(e) = x.vals.err {
-        return out.fail(e);
-    }
-    let list = &x.vals.list;
+    let list = match x.out() {
+        (Some(e), _) => return out.fail(e),
+        (None, list) => list,
+    };
     let value = match f {
         Func::Avg => {
             let n = list.len() as f32;

@@ -118,13 +118,16 @@ impl RegisterError {
 }
 
 /// Why a `(oneline)` or `(helptext)` attribute was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AttrError {
     /// No definition of that name (yet).
+    #[error("no derived metric of that name is defined")]
     NotDefined,
     /// Not `oneline` or `helptext`.
+    #[error("unknown attribute (not oneline or helptext)")]
     Unknown,
     /// Given twice.
+    #[error("attribute given twice")]
     Duplicate,
 }
 
