@@ -43,6 +43,7 @@
 
 pub mod agent;
 pub mod answer;
+pub mod at_domain;
 mod check;
 pub mod daemon;
 pub mod derive;
@@ -64,6 +65,7 @@ pub mod testing;
 pub mod units;
 pub mod value;
 
+pub use at_domain::AtDomain;
 pub use desc::{Desc, Semantics, Type, Units};
 pub use error::{IdError, NamespaceError, PmError, StoreError};
 pub use host::{FetchResult, Host, HostError};
