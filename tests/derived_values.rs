@@ -309,9 +309,10 @@ fn evaluator_gives_libpcps_values_on_the_same_inputs() {
     assert!(compared > 20, "too few values to compare: {compared}");
 }
 
-/// pmrep's CSV output: the metric-instance columns and each sample's
-/// values (None where empty).
-fn pmrep_csv(text: &str) -> (Vec<String>, Vec<Vec<Option<f64>>>) {
+/// pmrep's CSV output: the metric-instance columns, and each sample's
+/// time and values (None where empty).
+#[allow(clippy::type_complexity)]
+fn pmrep_csv(text: &str) -> (Vec<String>, Vec<(String, Vec<Option<f64>>)>) {
     let mut lines = text.lines();
     let head: Vec<String> = lines
         .next()
@@ -321,7 +322,11 @@ fn pmrep_csv(text: &str) -> (Vec<String>, Vec<Vec<Option<f64>>>) {
         .map(|s| s.trim_matches('"').to_string())
         .collect();
     let rows = lines
-        .map(|l| l.split(',').skip(1).map(|v| v.parse().ok()).collect())
+        .map(|l| {
+            let mut fields = l.split(',');
+            let time = fields.next().unwrap_or("").to_string();
+            (time, fields.map(|v| v.parse().ok()).collect())
+        })
         .collect();
     (head, rows)
 }
@@ -353,16 +358,23 @@ fn values_agree_with_pmrep_side_by_side() {
         "disk.dev.await",
         "disk.dev.avg_rqsz",
     ];
-    // Both aligned to the same whole second, 2-second interval, 3 samples.
+    // Both aligned to the same multiple of 4 seconds (-A 4), 2-second
+    // interval, 3 samples. They start just after such a multiple, so each
+    // has nearly 4 seconds to start (pmrep's Python takes over a second on
+    // a busy machine, which with -A 1 put it one second behind).
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    std::thread::sleep(Duration::from_secs_f64(
+        4.0 - now.as_secs_f64() % 4.0 + 0.02,
+    ));
     let mut theirs = Command::new("/usr/bin/pmrep");
     theirs
         .env("PATH", "/usr/bin:/bin")
-        .args(["-o", "csv", "-P", "6", "-A", "1", "-t", "2", "-s", "3"])
+        .args(["-o", "csv", "-P", "6", "-A", "4", "-t", "2", "-s", "3"])
         .args(metrics);
     let h = std::thread::spawn(move || theirs.output().expect("run pmrep"));
     let mine = Command::new(env!("CARGO_BIN_EXE_pcp-agent"))
         .args([
-            "--agents", "linux", "watch", "--json", "-A", "1", "-t", "2", "-s", "3",
+            "--agents", "linux", "watch", "--json", "-A", "4", "-t", "2", "-s", "3",
         ])
         .args(metrics)
         .output()
@@ -375,6 +387,13 @@ fn values_agree_with_pmrep_side_by_side() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!((rows.len(), samples.len()), (3, 3));
+    for (s, (time, _)) in rows.iter().enumerate() {
+        let ours = samples[s]["time"].as_str().unwrap_or("");
+        assert!(
+            time.ends_with(ours),
+            "sample {s} taken at different times: pmrep {time}, ours {ours}"
+        );
+    }
     // Stated tolerance: 3 units of the metric (percent, milliseconds,
     // requests, Kbytes) plus 10% of the larger value: the two read the
     // kernel's counters a few milliseconds apart over a 2-second interval.
@@ -390,7 +409,7 @@ fn values_agree_with_pmrep_side_by_side() {
                 None => samples[s]["values"][metric].as_f64(),
                 Some(i) => samples[s]["values"][metric][i].as_f64(),
             };
-            let pcp = rows[s].get(col).copied().flatten();
+            let pcp = rows[s].1.get(col).copied().flatten();
             if s == 0 {
                 assert_eq!(
                     (ours, pcp),
