@@ -327,6 +327,56 @@ proptest! {
     }
 
     #[test]
+    fn a_mixed_fetch_answers_each_asking_as_a_fetch_of_it_alone(
+        asks in prop::collection::vec(0usize..5, 1..12),
+        rounds in prop::collection::vec(prop::collection::btree_map(0u32..8, 0u64..1_000_000, 0..8), 2..4),
+    ) {
+        // Derived metrics and plain ones (their operands among them) in
+        // any order, some asked twice: every asking gets the answer that
+        // a context fetching that metric alone gets (the fetch moves
+        // answers out where it can and copies only what is still held).
+        let mut fake = Fake::default();
+        fake.instances.insert(INDOM, (0..8).map(|i| Instance::new(i, format!("i{i}"))).collect());
+        let c = fake.add("m.c", Type::U64, Semantics::Counter, Units::COUNT, INDOM);
+        let g = fake.add("m.g", Type::U64, Semantics::Instant, Units::COUNT, INDOM);
+        let exprs = ["delta(m.c)", "m.g + instant(m.c)", "sum(m.g)"];
+        let mut r = Registry::new();
+        for (i, e) in exprs.iter().enumerate() {
+            r.register(&format!("t.d{i}"), e).unwrap();
+        }
+        let r = Arc::new(r);
+        let set = |k: usize| {
+            let vals = |add: u64| rounds[k].iter().map(|(i, v)| (*i, Value::U64(*v + add))).collect();
+            fake.set(c, vals(k as u64 * 7));
+            fake.set(g, vals(0));
+            fake.at(k as f64);
+        };
+        let mixed = DerivedContext::new(Arc::clone(&r));
+        let mixed = mixed.view(&fake);
+        let names = ["t.d0", "t.d1", "t.d2", "m.c", "m.g"];
+        let pmids: Vec<Pmid> = asks.iter().map(|&a| mixed.lookup(names[a]).unwrap()).collect();
+        let alone: Vec<DerivedContext> = names.iter().map(|_| DerivedContext::new(Arc::clone(&r))).collect();
+        for k in 0..rounds.len() {
+            set(k);
+            let got = mixed.fetch(&pmids);
+            prop_assert_eq!(got.values.len(), pmids.len());
+            // Each metric fetched alone in its own context, once a round.
+            let want: Vec<MetricResult> = alone
+                .iter()
+                .zip(names)
+                .map(|(ctx, name)| {
+                    let own = ctx.view(&fake);
+                    own.fetch(&[own.lookup(name).unwrap()]).values[0].1.clone()
+                })
+                .collect();
+            for (a, (p, v)) in asks.iter().zip(&got.values) {
+                prop_assert_eq!(*p, pmids[asks.iter().position(|x| x == a).unwrap()]);
+                prop_assert_eq!(v, &want[*a], "{} at fetch {}", names[*a], k);
+            }
+        }
+    }
+
+    #[test]
     fn the_parser_never_panics_and_points_into_the_text(text in ".{0,80}") {
         if let Err(e) = parse(&text) {
             prop_assert!(e.pos >= -1 && e.pos < text.len().max(1) as isize, "{:?} {:?}", text, e);

@@ -21,6 +21,38 @@ pub(crate) struct Vals {
 }
 
 impl Node {
+    /// Lets go of the operands' answers that no `delta()`/`rate()` keeps
+    /// as history (after the tree's evaluation and its result is taken).
+    pub fn release(&mut self) {
+        match &mut self.kind {
+            Kind::Name { cur, keep, .. } => {
+                if !*keep {
+                    *cur = None;
+                }
+            }
+            Kind::Const | Kind::Anon => {}
+            Kind::Binary(_, a, b) => {
+                a.release();
+                b.release();
+            }
+            Kind::Ternary(g, y, n) => {
+                g.release();
+                y.release();
+                n.release();
+            }
+            Kind::Neg(x)
+            | Kind::Not(x)
+            | Kind::Aggregate(_, x)
+            | Kind::Delta(x)
+            | Kind::Instant(x)
+            | Kind::Rescale(x, _)
+            | Kind::Scalar(x)
+            | Kind::Rate { x, .. }
+            | Kind::MatchInst { x, .. }
+            | Kind::Instance { x, .. } => x.release(),
+        }
+    }
+
     /// What the node gave in the last evaluation: an error, or its list.
     pub fn out(&self) -> (Option<PmError>, &[(u32, Value)]) {
         match &self.kind {

@@ -539,7 +539,7 @@ impl Pmapi for DerivedHost<'_> {
             stamp,
             instances: HashMap::new(),
         };
-        let mut computed: HashMap<Pmid, MetricResult> = HashMap::new();
+        let mut computed: HashMap<Pmid, MetricResult> = HashMap::with_capacity(wanted.len());
         for p in &wanted {
             if let Some(Binding::Valid(node)) = inner.bound.get_mut(p) {
                 node.eval(&mut env);
@@ -550,21 +550,38 @@ impl Pmapi for DerivedHost<'_> {
                     }
                     (None, list) => Ok(list.to_vec()),
                 };
+                // Operands not kept as history are let go, so an answer
+                // nothing else holds moves to the result uncopied.
+                node.release();
                 computed.insert(*p, r);
             }
         }
+        // How many more times each PMID is asked for: the last asking
+        // takes the answer, earlier ones (a PMID asked twice) a copy.
+        let mut left: HashMap<Pmid, usize> = HashMap::with_capacity(pmids.len());
+        for p in pmids {
+            *left.entry(*p).or_default() += 1;
+        }
         let mut values = Vec::with_capacity(pmids.len());
         for p in pmids {
+            let n = left.get_mut(p).map_or(0, |n| {
+                *n -= 1;
+                *n
+            });
             let r = if is_derived(*p) {
-                match computed.get_mut(p) {
-                    // A PMID asked twice gets a copy the second time.
-                    Some(r) => r.clone(),
-                    None => Err(PmError::PMID),
+                match (n, computed.get(p)) {
+                    (_, None) => Err(PmError::PMID),
+                    (0, Some(_)) => computed.remove(p).unwrap_or(Err(PmError::PMID)),
+                    (_, Some(r)) => r.clone(),
                 }
             } else {
-                match env.operands.get(p) {
-                    Some(shared) => (**shared).clone(),
-                    None => Err(PmError::PMID),
+                match (n, env.operands.get(p)) {
+                    (_, None) => Err(PmError::PMID),
+                    (0, Some(_)) => match env.operands.remove(p) {
+                        Some(shared) => Arc::try_unwrap(shared).unwrap_or_else(|s| (*s).clone()),
+                        None => Err(PmError::PMID),
+                    },
+                    (_, Some(shared)) => (**shared).clone(),
                 }
             };
             values.push((*p, r));
