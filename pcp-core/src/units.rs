@@ -247,15 +247,16 @@ fn skip_exponent(s: &[u8]) -> Option<(&[u8], i32)> {
 /// The length of the longest prefix of `s` that C's strtod would read, and
 /// its value; None if there is none.
 fn strtod_prefix(s: &[u8]) -> Option<(usize, f64)> {
-    let text = std::str::from_utf8(s).unwrap_or("");
-    let bytes = text.as_bytes();
+    // Bytes throughout: the text after a number may be any UTF-8 (or
+    // none), and only ASCII is ever read as part of it.
+    let bytes = s;
     let mut i = 0;
     if i < bytes.len() && (bytes[i] == b'+' || bytes[i] == b'-') {
         i += 1;
     }
-    let rest = &text[i..];
+    let rest = &bytes[i..];
     for word in ["infinity", "inf", "nan"] {
-        if rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word) {
+        if rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word.as_bytes()) {
             let n = i + word.len();
             let v: f64 = if word == "nan" {
                 f64::NAN
@@ -295,7 +296,11 @@ fn strtod_prefix(s: &[u8]) -> Option<(usize, f64)> {
             i = j;
         }
     }
-    text[..i].parse::<f64>().ok().map(|v| (i, v))
+    std::str::from_utf8(&bytes[..i])
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .map(|v| (i, v))
 }
 
 fn parse_part(mut s: &[u8]) -> Result<(Wide, f64), UnitsError> {
@@ -730,6 +735,21 @@ mod tests {
         assert_eq!(
             parse("/ byte^9").unwrap_err().to_string(),
             "space dimension out of bounds"
+        );
+    }
+
+    #[test]
+    fn numbers_followed_by_other_characters() {
+        // Found by fuzz/fuzz_targets/derive_expr.rs: "inf"/"nan" were
+        // compared on a slice of the text that cut a multi-byte character
+        // (a panic); the text after a number is now read as bytes.
+        assert_eq!(
+            parse("mbyte/.e\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}c").unwrap_err(),
+            UnitsError::BadNumber
+        );
+        assert_eq!(
+            parse("2\u{fffd}\u{fffd}\u{fffd}").unwrap_err(),
+            UnitsError::Unrecognized
         );
     }
 
