@@ -533,6 +533,7 @@ fn main() -> ExitCode {
                 json,
                 config: report.config.clone(),
                 overrides: report.overrides(),
+                instances: report.instances(),
                 align: report
                     .align
                     .filter(|a| *a > 0.0 && a.is_finite())

@@ -54,6 +54,8 @@ pub struct MetricSpec {
     pub width: Option<usize>,
     /// Digits after the decimal point.
     pub precision: Option<usize>,
+    /// Value limit (pmrep's `limit` field, an integer).
+    pub limit: Option<String>,
 }
 
 /// A metricset: its metrics and the derived metrics its formulas define.
@@ -278,8 +280,8 @@ impl Config {
 
 /// Reads the metric specifications of a section.
 pub fn parse_metricset(section: &Section, option_keys: &[&str]) -> Result<MetricSet, String> {
-    // key -> [name, label, instances, unit, type, width, precision, limit]
-    let mut keyed: Vec<(String, [Option<String>; 8])> = Vec::new();
+    // key -> ([name, label, -, unit, type, width, precision, limit], instances)
+    let mut keyed: Vec<(String, Fields)> = Vec::new();
     let mut set = MetricSet::default();
     for (key, value) in &section.entries {
         if option_keys.contains(&key.as_str()) {
@@ -298,16 +300,7 @@ pub fn parse_metricset(section: &Section, option_keys: &[&str]) -> Result<Metric
         let compact = !is_formula
             && (value.contains(',') || second.is_some_and(|s| !SPEC_FIELDS.contains(&s)));
         if compact {
-            let mut fields = [None, None, None, None, None, None, None, None];
-            fields[0] = Some(key.clone());
-            let parts: Vec<&str> = value.splitn(7, ',').collect();
-            for (i, p) in parts.iter().enumerate() {
-                let p = p.trim();
-                if !p.is_empty() {
-                    fields[i + 1] = Some(p.to_string());
-                }
-            }
-            keyed.push((key.clone(), fields));
+            keyed.push((key.clone(), compact_fields(&format!("{key},{value}"))));
             continue;
         }
         match key.split_once('.') {
@@ -321,47 +314,84 @@ pub fn parse_metricset(section: &Section, option_keys: &[&str]) -> Result<Metric
                 let v = value.trim_matches('"').to_string();
                 if field == "formula" {
                     set.formulas
-                        .push((fields[0].clone().unwrap_or_default(), v));
+                        .push((fields.0[0].clone().unwrap_or_default(), v));
+                } else if field == "instances" {
+                    // pmrep keeps a verbose `.instances` value whole.
+                    fields.1 = vec![v];
                 } else {
                     let i = SPEC_FIELDS.iter().position(|f| *f == field).unwrap_or(0);
-                    fields[i + 1] = Some(v);
+                    fields.0[i + 1] = Some(v);
                 }
             }
             _ => {
-                let mut fields = [None, None, None, None, None, None, None, None];
+                let mut fields: [Option<String>; 8] = Default::default();
                 fields[0] = Some(value.clone());
-                keyed.push((key.clone(), fields));
+                keyed.push((key.clone(), (fields, Vec::new())));
             }
         }
     }
     for (_, f) in keyed {
-        let num = |i: usize, what: &str| -> Result<Option<usize>, String> {
-            match &f[i] {
-                None => Ok(None),
-                Some(s) => s
-                    .parse::<usize>()
-                    .map(Some)
-                    .map_err(|_| format!("Non-negative integer expected for {what}: {s}")),
-            }
-        };
-        set.metrics.push(MetricSpec {
-            name: f[0].clone().unwrap_or_default(),
-            label: f[1].clone(),
-            instances: f[2]
-                .as_deref()
-                .map(|s| {
-                    s.split(',')
-                        .map(|x| x.trim_matches(['"', '\'']).to_string())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            unit: f[3].clone(),
-            raw: f[4].as_deref().map(|t| t == "raw"),
-            width: num(5, "width")?,
-            precision: num(6, "precision")?,
-        });
+        set.metrics.push(spec_from_fields(f)?);
     }
     Ok(set)
+}
+
+/// A metric specification's fields: [name, label, (unused), unit, type,
+/// width, precision, limit] and its instances.
+type Fields = ([Option<String>; 8], Vec<String>);
+
+/// Splits a compact specification `name,label,instances,unit,type,width,
+/// precision,limit` as pmrep does (instances may be a quoted list).
+fn compact_fields(spec: &str) -> Fields {
+    let (rest, insts) = crate::watch::filter::spec_instances(spec);
+    let mut fields: [Option<String>; 8] = Default::default();
+    for (i, p) in rest.split(',').take(8).enumerate() {
+        let p = p.trim();
+        if !p.is_empty() && i != 2 {
+            fields[i] = Some(p.to_string());
+        }
+    }
+    (fields, insts)
+}
+
+fn spec_from_fields((f, instances): Fields) -> Result<MetricSpec, String> {
+    let num = |i: usize, what: &str| -> Result<Option<usize>, String> {
+        match &f[i] {
+            None => Ok(None),
+            Some(s) => s
+                .parse::<usize>()
+                .map(Some)
+                .map_err(|_| format!("Non-negative integer expected for {what}: {s}")),
+        }
+    };
+    Ok(MetricSpec {
+        name: f[0].clone().unwrap_or_default(),
+        label: f[1].clone(),
+        instances,
+        unit: f[3].clone(),
+        raw: f[4].as_deref().map(|t| t == "raw"),
+        width: num(5, "width")?,
+        precision: num(6, "precision")?,
+        limit: f[7].clone(),
+    })
+}
+
+/// A metric named on the command line: a name or a compact specification
+/// (`name,label,instances,unit,type,width,precision,limit`).
+pub fn command_line_spec(spec: &str) -> MetricSpec {
+    let (mut fields, instances) = compact_fields(spec);
+    fields[0] = Some(spec.split(',').next().unwrap_or("").trim().to_string());
+    let num = |i: usize| fields[i].as_deref().and_then(|w| w.parse().ok());
+    MetricSpec {
+        name: fields[0].clone().unwrap_or_default(),
+        label: fields[1].clone(),
+        instances,
+        unit: fields[3].clone(),
+        raw: fields[4].as_deref().map(|t| t == "raw"),
+        width: num(5),
+        precision: num(6),
+        limit: fields[7].clone(),
+    }
 }
 
 #[cfg(test)]

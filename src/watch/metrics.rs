@@ -38,8 +38,16 @@ pub struct Metric {
     /// Digits after the decimal point.
     pub precision: usize,
     /// The instances when the report started (one `PM_IN_NULL` entry for a
-    /// singular metric or an empty instance domain).
+    /// singular metric or an empty instance domain); with a selection,
+    /// the instances selected.
     pub insts: Vec<(u32, Option<String>)>,
+    /// Only the instances in `insts` are reported (pmrep's static
+    /// instance selection).
+    pub selected: bool,
+    /// The instance filter applied to every sample (`--live-filter`).
+    pub live: Option<super::filter::LiveFilter>,
+    /// Value limit (0: none; see [`super::filter::within_limit`]).
+    pub limit: i64,
 }
 
 /// One reported value, typed as pmrep's Python receives it.
@@ -210,6 +218,9 @@ pub fn setup(
         width,
         precision,
         insts,
+        selected: false,
+        live: None,
+        limit: 0,
     })
 }
 

@@ -16,6 +16,7 @@
 //! derived metrics in this context only.
 
 pub mod config;
+pub mod filter;
 pub mod layout;
 pub mod metrics;
 pub mod options;
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use pcp_core::derive::DerivedContext;
-use pcp_core::{InDom, Pmapi, Pmid, Value, PM_IN_NULL};
+use pcp_core::{InDom, Pmapi, Pmid, Profile, Value, PM_IN_NULL};
 use serde_json::{json, Map, Value as Json};
 
 use self::config::{Config, MetricSpec};
@@ -59,6 +60,9 @@ pub struct WatchOptions {
     /// Align the first sample to a multiple of this many seconds of the
     /// wall clock (pmrep's `-A`).
     pub align: Option<Duration>,
+    /// Instances given on the command line (`-i`), added to the
+    /// configuration's.
+    pub instances: Vec<String>,
 }
 
 /// pmrep presets known by a shorter name: `[iostat-dktx]` is pmrep's
@@ -83,26 +87,6 @@ struct Plan {
     metrics: Vec<Metric>,
 }
 
-fn compact(spec: &str) -> MetricSpec {
-    let parts: Vec<&str> = spec.splitn(8, ',').collect();
-    let field = |i: usize| {
-        parts
-            .get(i)
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    MetricSpec {
-        name: parts[0].trim().to_string(),
-        label: field(1),
-        instances: field(2).map(|s| vec![s]).unwrap_or_default(),
-        unit: field(3),
-        raw: field(4).map(|t| t == "raw"),
-        width: field(5).and_then(|w| w.parse().ok()),
-        precision: field(6).and_then(|p| p.parse().ok()),
-    }
-}
-
 fn plan(
     host: &dyn Pmapi,
     derived: &DerivedContext,
@@ -119,7 +103,7 @@ fn plan(
     let mut formulas: Vec<(String, String)> = Vec::new();
     for n in &w.names {
         let Some(preset) = n.strip_prefix(':') else {
-            specs.push(compact(n));
+            specs.push(config::command_line_spec(n));
             continue;
         };
         let real = preset_name(&config, preset);
@@ -143,6 +127,7 @@ fn plan(
     for (k, v) in &w.overrides {
         opts.set(k, v)?;
     }
+    opts.instances.extend(w.instances.iter().cloned());
     if opts.globals {
         if let Some(g) = config.section("global") {
             let set = config::parse_metricset(g, KEYS)?;
@@ -187,13 +172,124 @@ fn plan(
             if metrics.iter().any(|m| m.pmid == pmid) {
                 continue;
             }
-            metrics.push(metrics::setup(host, &name, pmid, spec, &opts)?);
+            let mut m = metrics::setup(host, &name, pmid, spec, &opts)?;
+            if select_instances(&mut m, spec, &opts)? {
+                metrics.push(m);
+            }
         }
     }
     if metrics.is_empty() {
-        return Err("No metrics specified.".into());
+        // pmrep's words, and its hint on standard output.
+        if !opts.instances.is_empty() {
+            println!(
+                "\nRequested global instances:\n{}",
+                filter::python_list(&opts.instances)
+            );
+        }
+        return Err("No matching instances found.".into());
     }
     Ok(Plan { opts, metrics })
+}
+
+/// Applies the instance selection (the metric's own instances, else the
+/// report's) and the value limit to `m`, as pmrep's check_metric and
+/// validate_metrics do. False when a static selection finds none of the
+/// metric's instances (pmrep then leaves the metric out).
+fn select_instances(m: &mut Metric, spec: &MetricSpec, opts: &Options) -> Result<bool, String> {
+    let wanted = if spec.instances.is_empty() {
+        &opts.instances
+    } else {
+        &spec.instances
+    };
+    let named: Vec<(u32, String)> = m
+        .insts
+        .iter()
+        .filter_map(|(id, n)| Some((*id, n.clone()?)))
+        .collect();
+    if !wanted.is_empty() && !named.is_empty() {
+        if opts.live_filter {
+            m.live = Some(filter::LiveFilter::new(wanted)?);
+        } else {
+            let found = filter::select(wanted, &named)?;
+            if found.is_empty() {
+                return Ok(false);
+            }
+            m.insts = found.into_iter().map(|(id, n)| (id, Some(n))).collect();
+            m.selected = true;
+        }
+    }
+    m.limit = match spec.limit.as_deref() {
+        Some(l) => l
+            .trim()
+            .parse()
+            .map_err(|_| format!("Integer expected: {}", m.name))?,
+        None => opts.limit_filter,
+    };
+    if opts.limit_filter_force != 0 {
+        m.limit = opts.limit_filter_force;
+    }
+    if m.desc.ty == pcp_core::Type::String {
+        m.limit = 0;
+    }
+    Ok(true)
+}
+
+/// The fetch profile of a report: for an instance domain whose every
+/// metric has a static selection, only the instances selected (so an
+/// agent such as the proc agent reads only those processes); everything
+/// else whole.
+fn fetch_profile(metrics: &[Metric]) -> Profile {
+    let mut wanted: HashMap<InDom, Option<Vec<u32>>> = HashMap::new();
+    for m in metrics.iter().filter(|m| !m.desc.indom.is_null()) {
+        let entry = wanted
+            .entry(m.desc.indom)
+            .or_insert_with(|| Some(Vec::new()));
+        match (entry.as_mut(), m.selected) {
+            (Some(list), true) => list.extend(m.insts.iter().map(|i| i.0)),
+            (_, false) => *entry = None,
+            (None, true) => {}
+        }
+    }
+    let mut profile = Profile::all();
+    for (indom, list) in wanted {
+        for id in list.into_iter().flatten() {
+            profile.add(indom, id);
+        }
+    }
+    profile
+}
+
+/// One metric's instances in a sample, filtered and ranked as pmrep's
+/// get_ranked_results does: the static selection, the live filter (after
+/// the ranking with `--invert-filter`), the value limit and the rank.
+/// Instances without a value are dropped where a limit or a rank applies.
+fn filter_row(m: &Metric, mut row: Sampled, opts: &Options) -> Sampled {
+    if m.selected {
+        row.retain(|(id, _, _)| m.insts.iter().any(|i| i.0 == *id));
+    }
+    let passes = |name: &Option<String>| {
+        m.live
+            .as_ref()
+            .is_none_or(|f| name.as_deref().is_none_or(|n| f.passes(n)))
+    };
+    if !opts.invert_filter {
+        row.retain(|(_, n, _)| passes(n));
+    }
+    if m.limit != 0 {
+        row.retain(|(_, _, c)| c.as_ref().is_some_and(|c| filter::within_limit(m.limit, c)));
+    }
+    if opts.rank != 0 {
+        row.retain(|(_, _, c)| c.is_some());
+        filter::rank(&mut row, opts.rank, |e| {
+            e.2.as_ref().unwrap_or(&Cell::Int(0))
+        });
+        // pmrep's dynamic header lists ranked instances by id.
+        row.sort_by_key(|e| e.0);
+    }
+    if opts.invert_filter {
+        row.retain(|(_, n, _)| passes(n));
+    }
+    row
 }
 
 /// Local time as strftime(3) formats it.
@@ -254,6 +350,7 @@ pub fn run(base: &dyn Pmapi, derived: &DerivedContext, w: &WatchOptions) -> Resu
         .unwrap_or(Duration::from_secs(1));
     let samples = w.samples.or(opts.samples);
     let pmids: Vec<Pmid> = metrics.iter().map(|m| m.pmid).collect();
+    let profile = fetch_profile(&metrics);
     let mut names = Names {
         host: &host,
         known: HashMap::new(),
@@ -276,7 +373,7 @@ pub fn run(base: &dyn Pmapi, derived: &DerivedContext, w: &WatchOptions) -> Resu
     let mut n = 0u64;
     let start = Instant::now();
     while samples.is_none_or(|s| n < s) {
-        let result = host.fetch(&pmids);
+        let result = host.fetch_with(&pmids, &profile);
         let dt = prev
             .as_ref()
             .and_then(|(t, _)| result.timestamp.duration_since(*t).ok())
@@ -298,7 +395,7 @@ pub fn run(base: &dyn Pmapi, derived: &DerivedContext, w: &WatchOptions) -> Resu
                     row.push((*inst, name, m.cell(v, before, dt)));
                 }
             }
-            all.push(row);
+            all.push(filter_row(m, row, &opts));
         }
         let stamp = strftime(result.timestamp, &opts.timefmt);
         if w.json {

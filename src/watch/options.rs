@@ -126,6 +126,20 @@ pub struct Options {
     pub samples: Option<u64>,
     /// Derived metric definitions (`name=expr;...` or files).
     pub derived: Vec<String>,
+    /// Instances to report of every metric that has instances and names
+    /// none of its own (see [`super::filter`]).
+    pub instances: Vec<String>,
+    /// Select instances on every sample instead of once at the start.
+    pub live_filter: bool,
+    /// With `live_filter`: rank first, then filter.
+    pub invert_filter: bool,
+    /// Keep the N highest values of each metric (the |N| lowest when
+    /// negative; 0: all).
+    pub rank: i64,
+    /// Default value limit of each metric (0: none).
+    pub limit_filter: i64,
+    /// Value limit of every metric, whatever it asks (0: none).
+    pub limit_filter_force: i64,
 }
 
 impl Default for Options {
@@ -157,6 +171,12 @@ impl Default for Options {
             interval: None,
             samples: None,
             derived: Vec::new(),
+            instances: Vec::new(),
+            live_filter: false,
+            invert_filter: false,
+            rank: 0,
+            limit_filter: 0,
+            limit_filter_force: 0,
         }
     }
 }
@@ -175,6 +195,13 @@ fn flag(v: &str) -> Result<bool, String> {
         "false" | "False" | "n" | "no" | "No" | "0" => Ok(false),
         _ => Err(format!("expected yes or no, not {v:?}")),
     }
+}
+
+/// An integer option (pmrep's validate_common_options).
+fn integer(v: &str) -> Result<i64, String> {
+    v.trim()
+        .parse::<i64>()
+        .map_err(|_| "Integer expected".to_string())
 }
 
 fn number(v: &str) -> Result<usize, String> {
@@ -234,6 +261,12 @@ impl Options {
                 self.derived
                     .extend(v.split(sep).filter(|s| !s.is_empty()).map(str::to_string));
             }
+            "instances" => self.instances = v.split(',').map(str::to_string).collect(),
+            "live_filter" => self.live_filter = flag(v).map_err(bad)?,
+            "invert_filter" => self.invert_filter = flag(v).map_err(bad)?,
+            "rank" => self.rank = integer(v).map_err(bad)?,
+            "limit_filter" => self.limit_filter = integer(v).map_err(bad)?,
+            "limit_filter_force" => self.limit_filter_force = integer(v).map_err(bad)?,
             k if KEYS.contains(&k) => {}
             k => return Err(format!("Unknown option {k} in [options]")),
         }
@@ -325,6 +358,42 @@ pub struct ReportArgs {
     /// Derived metrics for this report: NAME=EXPRESSION (repeatable).
     #[arg(short = 'e', long = "derived-metric", value_name = "NAME=EXPR")]
     pub derived: Vec<String>,
+    /// Instances to report, comma-separated (repeatable): a pid, a process
+    /// name, or a regular expression matching whole instance names.
+    #[arg(short = 'i', long = "instances", value_name = "STR")]
+    pub instances: Vec<String>,
+    /// Select instances on every sample (instances that come later too).
+    #[arg(short = 'j', long = "live-filter")]
+    pub live_filter: bool,
+    /// With --live-filter: rank before filtering.
+    #[arg(short = 'n', long = "invert-filter")]
+    pub invert_filter: bool,
+    /// Only the COUNT highest-valued instances of each metric (the lowest
+    /// when negative).
+    #[arg(
+        short = 'J',
+        long = "rank",
+        value_name = "COUNT",
+        allow_hyphen_values = true
+    )]
+    pub rank: Option<String>,
+    /// Default value limit: show values at least LIMIT (at most -LIMIT
+    /// when negative).
+    #[arg(
+        short = '8',
+        long = "limit-filter",
+        value_name = "LIMIT",
+        allow_hyphen_values = true
+    )]
+    pub limit_filter: Option<String>,
+    /// Value limit for every metric.
+    #[arg(
+        short = '9',
+        long = "limit-filter-force",
+        value_name = "LIMIT",
+        allow_hyphen_values = true
+    )]
+    pub limit_filter_force: Option<String>,
 }
 
 impl ReportArgs {
@@ -341,6 +410,8 @@ impl ReportArgs {
             (self.raw, "type", "raw"),
             (self.dynamic_header, "dynamic_header", "yes"),
             (self.fixed_header, "fixed_header", "yes"),
+            (self.live_filter, "live_filter", "yes"),
+            (self.invert_filter, "invert_filter", "yes"),
         ] {
             if on {
                 put(key, value.to_string());
@@ -364,6 +435,9 @@ impl ReportArgs {
             ("space_scale_force", self.space_scale_force.clone()),
             ("time_scale", self.time_scale.clone()),
             ("time_scale_force", self.time_scale_force.clone()),
+            ("rank", self.rank.clone()),
+            ("limit_filter", self.limit_filter.clone()),
+            ("limit_filter_force", self.limit_filter_force.clone()),
         ];
         for (k, val) in opt {
             if let Some(val) = val {
@@ -374,5 +448,13 @@ impl ReportArgs {
             put("derived", format!("{d};"));
         }
         v
+    }
+
+    /// The instances given with `-i`, each list split as pmrep splits it.
+    pub fn instances(&self) -> Vec<String> {
+        self.instances
+            .iter()
+            .flat_map(|s| super::filter::parse_instances(s))
+            .collect()
     }
 }
