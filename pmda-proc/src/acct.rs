@@ -212,7 +212,13 @@ impl Acct {
             self.close();
             return;
         }
-        let n = ((size - o.read_to) / RECORD as u64) as usize;
+        let mut n = ((size - o.read_to) / RECORD as u64) as usize;
+        // Only the newest RING records can be kept: skip the older ones
+        // rather than read them (memory stays at RING records).
+        if n > RING {
+            o.read_to += ((n - RING) * RECORD) as u64;
+            n = RING;
+        }
         let mut buf = vec![0u8; n * RECORD];
         if o.file.seek(SeekFrom::Start(o.read_to)).is_err() || o.file.read_exact(&mut buf).is_err()
         {

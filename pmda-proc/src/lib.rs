@@ -20,6 +20,7 @@ pub mod access;
 pub mod acct;
 pub mod agent;
 pub mod cgroups;
+pub mod container;
 pub mod descs;
 pub mod hotproc;
 pub mod load;
@@ -58,6 +59,11 @@ pub struct ProcConfig {
     /// The system's process accounting file (PCP's
     /// `PCP_PACCT_SYSTEM_PATH`), below `root`.
     pub pacct: String,
+    /// The file the agent turns process accounting on into when a client
+    /// stores 1 into `acct.control.enable_acct` (pmdaproc's
+    /// `$PCP_VAR_DIR/pmcd/pacct`), below `root`. The kernel stops writing
+    /// when its file system has less than 4% free.
+    pub pacct_own: String,
     /// Clock ticks per second of the machine the tree comes from
     /// (pmdaproc's `PROC_HERTZ`); this machine's when `None`.
     pub hertz: Option<u64>,
@@ -73,6 +79,7 @@ impl Default for ProcConfig {
             hotproc_config: PathBuf::from("/var/lib/pcp/pmdas/proc/hotproc.conf"),
             hertz: None,
             pacct: "/var/account/pacct".into(),
+            pacct_own: "/var/lib/pcp/pmcd/pacct".into(),
         }
     }
 }
@@ -120,7 +127,7 @@ pub fn proc_pmda(config: ProcConfig) -> Result<ProcPmda, ProcError> {
         hot,
         acct::Acct::new(
             config.root.join(config.pacct.trim_start_matches('/')),
-            config.root.join("var/lib/pcp/pmcd/pacct"),
+            config.root.join(config.pacct_own.trim_start_matches('/')),
             config.hertz.unwrap_or_else(|| {
                 // SAFETY: sysconf has no preconditions.
                 unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64

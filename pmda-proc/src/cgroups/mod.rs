@@ -114,18 +114,25 @@ impl Cgroups {
             .ok()
     }
 
-    /// Re-reads `/proc/cgroups` and `/proc/mounts`, and every group of the
-    /// controllers in `need` with their files.
-    pub fn refresh(&mut self, dir: &ProcDir, need: &[Group]) {
-        self.subsys = dir
-            .read_global("cgroups", &mut self.buf)
-            .map(|_| parse_subsys(&self.buf))
-            .unwrap_or_default();
+    /// Re-reads `/proc/mounts`.
+    pub fn refresh_mounts(&mut self, dir: &ProcDir) {
         self.mounts = dir
             .read_global("mounts", &mut self.buf)
             .map(|_| parse_mounts(&self.buf))
             .unwrap_or_default();
+    }
+
+    /// Re-reads `/proc/cgroups` and `/proc/mounts`, and every group of the
+    /// controllers in `need` with their files; with a `scope` (a client's
+    /// container), only the groups at or below the scope's path.
+    pub fn refresh(&mut self, dir: &ProcDir, need: &[Group], scope: Option<&str>) {
+        self.subsys = dir
+            .read_global("cgroups", &mut self.buf)
+            .map(|_| parse_subsys(&self.buf))
+            .unwrap_or_default();
+        self.refresh_mounts(dir);
         self.groups.clear();
+        let start = scope.unwrap_or("/");
         if need.iter().any(|g| *g == Group::Blkio || *g == Group::V2) {
             self.devices = dir
                 .read_global("diskstats", &mut self.buf)
@@ -148,7 +155,7 @@ impl Cgroups {
                     continue;
                 }
                 let base = root.join(m.path.trim_start_matches('/'));
-                for (path, name) in scan(&base) {
+                for (path, name) in scan(&base, start) {
                     if seen.insert(name.clone()) {
                         out.push(read_group(g, &path, name, &mut self.buf));
                     }
@@ -159,7 +166,7 @@ impl Cgroups {
             if !any_v1 && g != Group::V2 {
                 for m in self.mounts.iter().filter(|m| m.v2) {
                     let base = root.join(m.path.trim_start_matches('/'));
-                    for (path, name) in scan(&base) {
+                    for (path, name) in scan(&base, start) {
                         let has = g.marker().is_none_or(|f| path.join(f).exists());
                         if has && seen.insert(name.clone()) {
                             out.push(read_group(g, &path, name, &mut self.buf));
@@ -252,9 +259,10 @@ fn read_group(g: Group, path: &std::path::Path, name: String, buf: &mut Vec<u8>)
     d
 }
 
-/// Every directory below `base` (itself first), with its group name
-/// (`/`, `/a`, `/a/b`), depth-first, at most 64 levels.
-pub fn scan(base: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+/// Every directory at or below group `start` (`/` for all) of the
+/// hierarchy mounted at `base` (the group itself first), with its group
+/// name (`/`, `/a`, `/a/b`), depth-first, at most 64 levels.
+pub fn scan(base: &std::path::Path, start: &str) -> Vec<(std::path::PathBuf, String)> {
     fn walk(
         dir: &std::path::Path,
         name: &str,
@@ -285,7 +293,17 @@ pub fn scan(base: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
         }
     }
     let mut out = Vec::new();
-    walk(base, "/", &mut out, 0);
+    let start = if start.trim_matches('/').is_empty() {
+        "/"
+    } else {
+        start.trim_end_matches('/')
+    };
+    walk(
+        &base.join(start.trim_start_matches('/')),
+        start,
+        &mut out,
+        0,
+    );
     out
 }
 

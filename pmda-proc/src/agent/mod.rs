@@ -11,13 +11,17 @@ use pcp_core::{ClientContext, InDom, Instance, LabelSet, PmError, Value};
 
 use crate::access::{Access, AsUser};
 use crate::acct::Acct;
-use crate::cgroups::{self, CgMetric, Cgroups};
+use crate::cgroups::{CgMetric, Cgroups};
+use crate::container::{Containers, Scope};
 use crate::hotproc::{HotProc, Preds, Totals};
 use crate::load::load;
 use crate::pidtab::{file, PidTable};
 use crate::procfs::ProcDir;
-use crate::psvalues::{self, cluster, Got, Lookups, Units};
+use crate::psvalues::{self, cluster, Lookups, Units};
 use crate::runq::Runq;
+
+mod answers;
+mod store;
 
 /// The process instance domain's serial.
 pub const PROC_INDOM: u32 = 9;
@@ -44,6 +48,16 @@ pub enum Handle {
 }
 
 impl Handle {
+    /// True for the metrics a client's container narrows (processes and
+    /// control groups, not the agent's controls or process accounting).
+    pub fn scoped(self) -> bool {
+        match self {
+            Handle::Proc(c, _) => c != cluster::CONTROL && c != cluster::AUTOGROUP,
+            Handle::Hot(..) | Handle::HotPred(_) | Handle::Cgroup(_) => true,
+            Handle::HotGlobal(_) | Handle::Acct(_) => false,
+        }
+    }
+
     /// The handle of a metric of pmdaproc's table.
     pub fn of(def: &pcp_core::agent::MetricDef) -> Option<Handle> {
         let (cluster, item) = (def.cluster, def.item);
@@ -104,6 +118,10 @@ pub struct ProcAgent {
     hot_totals: Option<Totals>,
     cg: Cgroups,
     acct: Acct,
+    containers: Containers,
+    /// The container of the current request's client: its group, or why
+    /// it has none (`PM_ERR_NOCONTAINER`).
+    scope: Result<Option<Scope>, PmError>,
 }
 
 impl ProcAgent {
@@ -129,6 +147,7 @@ impl ProcAgent {
             .read_global("tty/drivers", &mut buf)
             .map(|_| crate::names::TtyNames::parse(&String::from_utf8_lossy(&buf)))
             .unwrap_or_default();
+        let dir_root = &dir.root().to_path_buf();
         ProcAgent {
             dir,
             table: PidTable::default(),
@@ -153,6 +172,8 @@ impl ProcAgent {
             hot_totals: None,
             cg: Cgroups::new(hz.max(1) as u64),
             acct,
+            containers: Containers::new(dir_root),
+            scope: Ok(None),
         }
     }
 
@@ -160,12 +181,48 @@ impl ProcAgent {
         self.clients.get(&slot).cloned().unwrap_or_default()
     }
 
-    /// Lists the processes `client` sees (its threads and cgroup settings
-    /// applied) into `self.visible`.
+    /// The container `client` asked for (its `container=` attribute):
+    /// `None` for the whole host.
+    fn scope_of(&mut self, client: &ClientContext) -> Result<Option<Scope>, PmError> {
+        let Some(name) = client.container.as_deref() else {
+            return Ok(None);
+        };
+        self.cg.refresh_mounts(&self.dir);
+        self.containers.resolve(name, &self.cg.mounts).map(Some)
+    }
+
+    /// The group path of the current request's container, if any.
+    fn scope_group(&self) -> Option<String> {
+        match &self.scope {
+            Ok(Some(s)) => Some(s.cgroup.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps in `pids` only the processes of the client's container, if
+    /// it has one.
+    fn scope_pids(&self, client: &ClientContext, pids: &mut Vec<u32>) {
+        if let Ok(Some(scope)) = &self.scope {
+            let opts = self.opts(client.slot);
+            let inside = scope.pids(self.settings.threads || opts.threads);
+            pids.retain(|p| inside.contains(p));
+        }
+    }
+
+    /// Lists the processes `client` sees (its container, threads and
+    /// cgroup settings applied) into `self.visible`; `self.scope` must be
+    /// the client's.
     fn list(&mut self, client: &ClientContext) {
         let opts = self.opts(client.slot);
         let threads = self.settings.threads || opts.threads;
+        if self.scope.is_err() {
+            self.visible.clear();
+            return;
+        }
         self.visible = self.table.refresh(&mut self.dir, threads, &mut self.buf);
+        let mut visible = std::mem::take(&mut self.visible);
+        self.scope_pids(client, &mut visible);
+        self.visible = visible;
         if !opts.cgroups.is_empty() {
             let want = opts.cgroups.clone();
             let mut keep = Vec::with_capacity(self.visible.len());
@@ -187,201 +244,6 @@ impl ProcAgent {
     }
 }
 
-impl ProcAgent {
-    /// Puts the values of (`c`, `item`) for `pids` into `out`; with no
-    /// value at all, the last process's error is the metric's, as
-    /// libpcp_pmda makes it.
-    fn per_process(
-        &mut self,
-        c: u32,
-        item: u32,
-        pids: &[u32],
-        out: &mut Sink<'_>,
-    ) -> Result<(), PmError> {
-        if self.access == Access::Denied {
-            return Err(PmError::PERMISSION);
-        }
-        let mut last: Option<PmError> = None;
-        for &pid in pids {
-            if !out.wants(pid) {
-                continue;
-            }
-            let Some(e) = self.table.get(pid) else {
-                continue;
-            };
-            match psvalues::value(c, item, e, &self.units, &mut self.look) {
-                Got::Val(v) => {
-                    out.put(pid, v);
-                    last = None;
-                }
-                Got::None => last = None,
-                Got::Err(err) => last = Some(err),
-            }
-        }
-        match last {
-            Some(err) if out.is_empty() => Err(err),
-            _ => Ok(()),
-        }
-    }
-
-    fn hot_value(&mut self, c: u32, item: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
-        if (c, item) == (cluster::STAT, 99) {
-            out.set(self.hot_visible.len() as u32);
-            return Ok(());
-        }
-        let pids: Vec<u32> = self.hot_visible.iter().map(|h| h.0).collect();
-        self.per_process(c, item, &pids, out)
-    }
-
-    fn acct_value(&mut self, item: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
-        let c = self.acct.controls;
-        match item {
-            23 => out.set(c.open_retry_interval),
-            24 => out.set(c.check_acct_interval),
-            25 => out.set(c.file_size_threshold),
-            26 => out.set(c.lifetime),
-            27 => out.set(c.refresh),
-            28 => out.set(u32::from(c.enable_acct)),
-            _ => {
-                if self.access == Access::Denied {
-                    return Ok(());
-                }
-                let hz = self.acct.hertz();
-                for r in self.acct.records() {
-                    let v: Value = match item {
-                        0 => u32::from(r.tty).into(),
-                        1 => r.exitcode.into(),
-                        2 => r.uid.into(),
-                        3 => r.gid.into(),
-                        4 => r.pid.into(),
-                        5 => r.ppid.into(),
-                        6 => r.btime.into(),
-                        7 => (r.etime / hz).into(),
-                        8 => (r.utime as f32 / hz).into(),
-                        9 => (r.stime as f32 / hz).into(),
-                        10 => r.mem.into(),
-                        11 => r.io.into(),
-                        12 => r.rw.into(),
-                        13 => r.minflt.into(),
-                        14 => r.majflt.into(),
-                        15 => r.swaps.into(),
-                        16 => self.look.ttys.name(u32::from(r.tty)).into(),
-                        17 => self.look.ids.user(r.uid).into(),
-                        18 => self.look.ids.group(r.gid).into(),
-                        19..=22 => {
-                            let bit = [1u8, 2, 8, 16][item as usize - 19];
-                            u32::from(r.flag & bit != 0).into()
-                        }
-                        _ => return Err(PmError::PMID),
-                    };
-                    out.put(r.pid, v);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn cgroup_value(&mut self, m: CgMetric, out: &mut Sink<'_>) -> Result<(), PmError> {
-        let mut got = Vec::new();
-        if let Some(v) =
-            cgroups::metric::values(m, &self.cg, |serial, name, v| got.push((serial, name, v)))?
-        {
-            out.set(v);
-            return Ok(());
-        }
-        for (serial, name, v) in got {
-            if let Some(id) = self.cg.id(serial, &name) {
-                out.put(id, v);
-            }
-        }
-        Ok(())
-    }
-
-    /// The instances of a control-group instance domain, read afresh.
-    fn cgroup_instances(&mut self, serial: u32) -> Result<Vec<(u32, String)>, PmError> {
-        use cgroups::Group;
-        let probe = match serial {
-            37 => CgMetric::Subsys(0),
-            38 => CgMetric::Mounts(false),
-            22 => CgMetric::PerCpu,
-            27 => CgMetric::Blkio {
-                per_dev: true,
-                file: "io_serviced",
-                op: 4,
-            },
-            17 => CgMetric::Io(0),
-            s => {
-                let g = [
-                    Group::Cpuset,
-                    Group::Cpuacct,
-                    Group::Cpusched,
-                    Group::Memory,
-                    Group::NetCls,
-                    Group::Blkio,
-                    Group::V2,
-                ]
-                .into_iter()
-                .find(|g| g.indom() == s)
-                .ok_or(PmError::INDOM)?;
-                CgMetric::Container(g)
-            }
-        };
-        let need: Vec<Group> = probe.group().into_iter().collect();
-        self.cg.refresh(&self.dir, &need);
-        let mut names = Vec::new();
-        if let CgMetric::Container(g) = probe {
-            names = self
-                .cg
-                .groups
-                .get(&g)
-                .map(|v| v.iter().map(|d| d.name.clone()).collect())
-                .unwrap_or_default();
-        } else if matches!(probe, CgMetric::Blkio { per_dev: true, .. }) {
-            // Every (group, device) pair any block I/O file lists.
-            for d in self.cg.groups.get(&Group::Blkio).into_iter().flatten() {
-                for dv in cgroups::metric::blkio_devices(d, &self.cg) {
-                    if let Some(dev) = self.cg.device(dv) {
-                        names.push(format!("{}::{dev}", d.name));
-                    }
-                }
-            }
-        } else {
-            cgroups::metric::values(probe, &self.cg, |_, name, _| names.push(name))?;
-        }
-        Ok(names
-            .into_iter()
-            .filter_map(|n| Some((self.cg.id(serial, &n)?, n)))
-            .collect())
-    }
-
-    fn hot_global(&mut self, item: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
-        let t = self.hot_totals.unwrap_or_default();
-        let s = self.hot.state().lock();
-        match item {
-            1 => out.set(s.interval),
-            8 => out.set(s.config.as_str()),
-            9 => out.set(s.config_gen),
-            10 => out.set(0u32),
-            2 => out.set(t.cpuidle as f32),
-            3 => out.set(t.active as f32),
-            4 => out.set(t.transient as f32),
-            5 => out.set(t.inactive as f32),
-            6 => out.set((t.inactive + t.transient) as f32),
-            7 => {
-                let other = t.transient + t.inactive;
-                let busy = other + t.active;
-                out.set(if busy == 0.0 {
-                    0.0f32
-                } else {
-                    (other / busy * 100.0) as f32
-                });
-            }
-            _ => return Err(PmError::PMID),
-        }
-        Ok(())
-    }
-}
-
 /// True when a `controllers:path` entry is in control group `want`
 /// (the group itself or below it).
 fn cgroup_matches(entry: &str, want: &str) -> bool {
@@ -399,6 +261,7 @@ impl Agent for ProcAgent {
         let client = fetch.client();
         self.slot = client.slot;
         self.access = Access::of(client, self.settings.all_access);
+        self.scope = self.scope_of(client);
         let mut need = 0u32;
         let mut need_hot = 0u32;
         let mut per_process = false;
@@ -439,7 +302,8 @@ impl Agent for ProcAgent {
             }
         }
         if cgroups {
-            self.cg.refresh(&self.dir, &cg_need);
+            let scope = self.scope_group();
+            self.cg.refresh(&self.dir, &cg_need, scope.as_deref());
         }
         // Exited processes are anyone's business only with credentials,
         // as pmdaproc decides.
@@ -471,12 +335,19 @@ impl Agent for ProcAgent {
                     self.visible.push(pid);
                 }
             }
+            let mut visible = std::mem::take(&mut self.visible);
+            self.scope_pids(client, &mut visible);
+            self.visible = visible;
         } else if per_process || needs_listing {
             self.list(client);
         }
         let (buf, table, dir) = (&mut self.buf, &mut self.table, &self.dir);
         self.hot_visible
             .retain(|(pid, _)| table.ensure(dir, *pid, buf));
+        if let Ok(Some(scope)) = &self.scope {
+            let inside = scope.pids(false);
+            self.hot_visible.retain(|(pid, _)| inside.contains(pid));
+        }
         self.table.clear_reads(&self.visible);
         let hot_pids: Vec<u32> = self.hot_visible.iter().map(|h| h.0).collect();
         self.table.clear_reads(&hot_pids);
@@ -512,6 +383,11 @@ impl Agent for ProcAgent {
     }
 
     fn value(&mut self, m: Handle, out: &mut Sink<'_>) -> Result<(), PmError> {
+        if let Err(e) = self.scope {
+            if m.scoped() {
+                return Err(e);
+            }
+        }
         let (c, item) = match m {
             Handle::Proc(c, item) => (c, item),
             Handle::Hot(c, item) => return self.hot_value(c, item, out),
@@ -554,33 +430,10 @@ impl Agent for ProcAgent {
                 out.set(v);
             }
             _ => {
-                if self.access == Access::Denied {
-                    return Err(PmError::PERMISSION);
-                }
-                let mut last: Option<PmError> = None;
-                for &pid in &self.visible {
-                    if !out.wants(pid) {
-                        continue;
-                    }
-                    let Some(e) = self.table.get(pid) else {
-                        continue;
-                    };
-                    match psvalues::value(c, item, e, &self.units, &mut self.look) {
-                        Got::Val(v) => {
-                            out.put(pid, v);
-                            last = None;
-                        }
-                        Got::None => last = None,
-                        Got::Err(err) => last = Some(err),
-                    }
-                }
-                // As libpcp_pmda: with no value at all, the last process's
-                // error is the metric's.
-                if out.is_empty() {
-                    if let Some(err) = last {
-                        return Err(err);
-                    }
-                }
+                let pids = std::mem::take(&mut self.visible);
+                let answer = self.per_process(c, item, &pids, out);
+                self.visible = pids;
+                answer?;
             }
         }
         Ok(())
@@ -591,8 +444,13 @@ impl Agent for ProcAgent {
         indom: InDom,
         client: &ClientContext,
     ) -> Result<Vec<Instance>, PmError> {
+        if indom.serial() != 40 {
+            self.scope = self.scope_of(client);
+            self.scope.clone()?;
+        }
         if indom.serial() == HOTPROC_INDOM {
-            let hot: Vec<u32> = self.hot.state().lock().hot.iter().map(|h| h.0).collect();
+            let mut hot: Vec<u32> = self.hot.state().lock().hot.iter().map(|h| h.0).collect();
+            self.scope_pids(client, &mut hot);
             let mut v = Vec::with_capacity(hot.len());
             for pid in hot {
                 if self.table.ensure(&self.dir, pid, &mut self.buf) {
@@ -690,63 +548,7 @@ impl Agent for ProcAgent {
         value: &Value,
         client: &ClientContext,
     ) -> Result<(), PmError> {
-        if let Handle::HotGlobal(item) = m {
-            if client.user_id != Some(0) {
-                return Err(PmError::PERMISSION);
-            }
-            return match item {
-                1 => {
-                    self.hot.set_interval(u32::try_from(value)?);
-                    Ok(())
-                }
-                8 => self
-                    .hot
-                    .set_config(&String::try_from(value)?)
-                    .map_err(|_| PmError::BADSTORE),
-                10 => self.hot.reload().map_err(|_| PmError::BADSTORE),
-                _ => Err(PmError::PERMISSION),
-            };
-        }
-        if let Handle::Acct(item) = m {
-            if client.user_id != Some(0) {
-                return Err(PmError::PERMISSION);
-            }
-            let c = &mut self.acct.controls;
-            match item {
-                23 => c.open_retry_interval = u32::try_from(value)?,
-                24 => c.check_acct_interval = u32::try_from(value)?,
-                25 => c.file_size_threshold = u64::try_from(value)?,
-                26 => c.lifetime = u32::try_from(value)?,
-                27 => match u32::try_from(value)? {
-                    0 => return Err(PmError::PERMISSION),
-                    v => c.refresh = v,
-                },
-                28 => self.acct.set_enabled(u32::try_from(value)? != 0),
-                _ => return Err(PmError::PERMISSION),
-            }
-            return Ok(());
-        }
-        let Handle::Proc(c, item) = m else {
-            return Err(PmError::PERMISSION);
-        };
-        if c != cluster::CONTROL {
-            return Err(PmError::PERMISSION);
-        }
-        match item {
-            1 => {
-                if Access::of(client, self.settings.all_access) == Access::Denied {
-                    return Err(PmError::PERMISSION);
-                }
-                match u32::try_from(value)? {
-                    v @ (0 | 1) => self.settings.threads = v == 1,
-                    _ => return Err(PmError::BADSTORE),
-                }
-            }
-            2 => self.clients.entry(client.slot).or_default().threads = u32::try_from(value)? != 0,
-            3 => self.clients.entry(client.slot).or_default().cgroups = String::try_from(value)?,
-            _ => return Err(PmError::PERMISSION),
-        }
-        Ok(())
+        self.store_control(m, value, client)
     }
 
     fn client_closed(&mut self, slot: u32) {
