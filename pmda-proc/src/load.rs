@@ -22,7 +22,7 @@ pub fn load(dir: &mut ProcDir, e: &mut Entry, need: u32, buf: &mut Vec<u8>) {
     let (tgid, pid) = (e.tgid, e.pid);
     let read = |name: &str, buf: &mut Vec<u8>| dir.read_record(tgid, pid, name, buf).ok();
     let read_all = |name: &str, buf: &mut Vec<u8>| dir.read_task(tgid, pid, name, buf).ok();
-    let f = &mut e.files;
+    let f = e.files_mut();
     if todo & file::STAT != 0 {
         f.stat = read("stat", buf).and_then(|_| stat::parse(buf).ok());
     }
@@ -40,7 +40,7 @@ pub fn load(dir: &mut ProcDir, e: &mut Entry, need: u32, buf: &mut Vec<u8>) {
     }
     if todo & file::SMAPS != 0 {
         f.smaps = match dir.read_record(tgid, pid, "smaps_rollup", buf) {
-            Ok(()) => Some(Ok(small::smaps(buf))),
+            Ok(()) => Some(Ok(Box::new(small::smaps(buf)))),
             Err(e) if e.kind() == ErrorKind::NotFound => Some(Err(PmError::APPVERSION)),
             Err(_) => None,
         };

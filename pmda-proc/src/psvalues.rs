@@ -120,7 +120,7 @@ fn v(x: impl Into<Value>) -> Got {
 
 /// The value of (`c`, `item`) of the proc tree for entry `e`.
 pub fn value(c: u32, item: u32, e: &Entry, u: &Units, look: &mut Lookups) -> Got {
-    let f = &e.files;
+    let f = e.files();
     let ms = |ticks: u64| ticks.saturating_mul(1000) / u.hertz.max(1);
     match c {
         cluster::STAT => match item {
@@ -249,7 +249,7 @@ pub fn value(c: u32, item: u32, e: &Entry, u: &Units, look: &mut Lookups) -> Got
 }
 
 fn status_value(item: u32, e: &Entry, look: &mut Lookups) -> Got {
-    let Some(s) = &e.files.status else {
+    let Some(s) = &e.files().status else {
         return Got::None;
     };
     let opt_str = |o: &Option<String>| o.as_deref().map_or(Got::Err(PmError::APPVERSION), v);
