@@ -341,50 +341,66 @@ fn pmrep_prints_the_process_as_pmdaproc_does() {
     let instance = format!("{:06}.*", sleeper.pid());
     let (_, rss_kb, size_kb) = sleeper.proc_view();
 
-    // PCP's pidstat-r preset (rates need two samples; the second line is
-    // compared): UID, fault rates, VSZ, RSS, %MEM (with hinv.physmem from
-    // pmdalinux), command.
-    let header = [
+    // PCP's pidstat presets (rates need two samples; the second line is
+    // compared): CPU use (UID, rates of user, system and guest time, the
+    // wait share from schedstat, the CPU last run on) and memory (fault
+    // rates, VSZ, RSS, %MEM with hinv.physmem from pmdalinux).
+    let cpu_header = [
+        "uid", "%usr", "%system", "%guest", "%wait", "%CPU", "CPU", "Command",
+    ];
+    let cpu_rules = [
+        ("%usr", Agree::Near(0.0, 1.0)),
+        ("%system", Agree::Near(0.0, 1.0)),
+        ("%guest", Agree::Near(0.0, 1.0)),
+        ("%wait", Agree::Near(0.0, 1.0)),
+        ("%CPU", Agree::Near(0.0, 1.0)),
+        // A sleeping process's wake-ups may move it between the reads.
+        ("CPU", Agree::Near(0.0, f64::INFINITY)),
+    ];
+    let mem_header = [
         "uid", "minflt/s", "majflt/s", "VSZ", "RSS", "%MEM", "Command",
     ];
-    let mut rows = Vec::new();
-    for (who, host) in hosts(&p) {
-        let out = run(tool("/usr/bin/pmrep", &host).args([
-            "-s",
-            "2",
-            "-t",
-            "1",
-            "-i",
-            &instance,
-            ":pidstat-r",
-        ]));
-        let last = out
-            .lines()
-            .rev()
-            .find(|l| l.contains(&format!("{:06}", sleeper.pid())))
-            .unwrap_or_else(|| panic!("{who}: no row for the process in\n{out}"));
-        // time, instance (pid and the command's first letters), then the
-        // columns.
-        let f: Vec<String> = last.split_whitespace().map(str::to_string).collect();
-        assert!(f.len() >= 3 + header.len(), "{who}: {last:?}");
-        let cols = f[f.len() - header.len()..].to_vec();
-        assert_eq!(cols[3], size_kb.to_string(), "{who}: VSZ in {last:?}");
-        sane_rss(&format!("{who} pmrep RSS"), &cols[4], rss_kb);
-        assert_eq!(cols[6], "sleep", "{who}: {last:?}");
-        rows.push(cols);
+    let mem_rules = [
+        ("minflt/s", Agree::Near(0.0, 1.0)),
+        ("majflt/s", Agree::Near(0.0, 1.0)),
+        ("RSS", Agree::Near(0.25, 0.0)),
+        ("%MEM", Agree::Near(0.0, 0.02)),
+    ];
+    for (preset, header, rules) in [
+        (":pidstat", &cpu_header[..], &cpu_rules[..]),
+        (":pidstat-r", &mem_header[..], &mem_rules[..]),
+    ] {
+        let mut rows = Vec::new();
+        for (who, host) in hosts(&p) {
+            let out =
+                run(tool("/usr/bin/pmrep", &host)
+                    .args(["-s", "2", "-t", "1", "-i", &instance, preset]));
+            let last = out
+                .lines()
+                .rev()
+                .find(|l| l.contains(&format!("{:06}", sleeper.pid())))
+                .unwrap_or_else(|| panic!("{who}: no row for the process in\n{out}"));
+            // time, instance (pid and the command's first letters), then
+            // the columns.
+            let f: Vec<String> = last.split_whitespace().map(str::to_string).collect();
+            assert!(f.len() >= 3 + header.len(), "{who} {preset}: {last:?}");
+            let cols = f[f.len() - header.len()..].to_vec();
+            assert_eq!(cols[0], "0", "{who} {preset}: {last:?}");
+            assert_eq!(cols[header.len() - 1], "sleep", "{who} {preset}: {last:?}");
+            if preset == ":pidstat-r" {
+                assert_eq!(cols[3], size_kb.to_string(), "{who}: VSZ in {last:?}");
+                sane_rss(&format!("{who} pmrep RSS"), &cols[4], rss_kb);
+            }
+            rows.push(cols);
+        }
+        compare(
+            &format!("pmrep {preset}"),
+            header,
+            &rows[0],
+            &rows[1],
+            rules,
+        );
     }
-    compare(
-        "pmrep :pidstat-r",
-        &header,
-        &rows[0],
-        &rows[1],
-        &[
-            ("minflt/s", Agree::Near(0.0, 1.0)),
-            ("majflt/s", Agree::Near(0.0, 1.0)),
-            ("RSS", Agree::Near(0.25, 0.0)),
-            ("%MEM", Agree::Near(0.0, 0.02)),
-        ],
-    );
 
     // pmrep with proc metrics named on the command line, raw values.
     let metrics = [
