@@ -20,7 +20,6 @@ pub mod access;
 pub mod acct;
 pub mod agent;
 pub mod cgroups;
-pub mod container;
 pub mod descs;
 pub mod hotproc;
 pub mod load;
@@ -41,6 +40,9 @@ pub use agent::{Handle, ProcAgent, Settings};
 
 /// pmdaproc's domain.
 pub const DOMAIN: u32 = 3;
+
+/// The top-level names the agent serves (pmdaproc's).
+pub const TOP_LEVEL: [&str; 4] = ["acct", "cgroup", "hotproc", "proc"];
 
 /// Where and how the agent reads.
 #[derive(Debug, Clone)]

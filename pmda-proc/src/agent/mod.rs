@@ -12,13 +12,13 @@ use pcp_core::{ClientContext, InDom, Instance, LabelSet, PmError, Value};
 use crate::access::{Access, AsUser};
 use crate::acct::Acct;
 use crate::cgroups::{CgMetric, Cgroups};
-use crate::container::{Containers, Scope};
 use crate::hotproc::{HotProc, Preds, Totals};
 use crate::load::load;
 use crate::pidtab::{file, PidTable};
 use crate::procfs::ProcDir;
 use crate::psvalues::{self, cluster, Lookups, Units};
 use crate::runq::Runq;
+use pcp_core::container::{Containers, Scope};
 
 mod answers;
 mod store;

@@ -25,16 +25,8 @@ use crate::procfs::ProcDir;
 use files::Pressure;
 pub use metric::{CgMetric, Group};
 
-/// A mounted hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    /// Where it is mounted.
-    pub path: String,
-    /// A cgroup2 (unified) mount.
-    pub v2: bool,
-    /// The mount options naming v1 controllers.
-    pub options: Vec<String>,
-}
+/// A control-group hierarchy as mounted.
+pub type Mount = pcp_core::container::Hierarchy;
 
 /// A subsystem of `/proc/cgroups`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,27 +299,7 @@ pub fn scan(base: &std::path::Path, start: &str) -> Vec<(std::path::PathBuf, Str
     out
 }
 
-/// systemd's `\xNN` escapes in unit names undone (`a\x2db` is `a-b`).
-pub fn unescape(name: &str) -> String {
-    if !name.contains("\\x") {
-        return name.to_string();
-    }
-    let b = name.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 3 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&name[i + 2..i + 4], 16) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub use pcp_core::container::unescape;
 
 fn parse_subsys(text: &[u8]) -> Vec<Subsys> {
     String::from_utf8_lossy(text)
@@ -346,31 +318,7 @@ fn parse_subsys(text: &[u8]) -> Vec<Subsys> {
 }
 
 fn parse_mounts(text: &[u8]) -> Vec<Mount> {
-    let mut out: Vec<Mount> = Vec::new();
-    for l in String::from_utf8_lossy(text).lines() {
-        let w: Vec<&str> = l.split_whitespace().collect();
-        let (Some(path), Some(ty), Some(opts)) = (w.get(1), w.get(2), w.get(3)) else {
-            continue;
-        };
-        let v2 = match *ty {
-            "cgroup2" => true,
-            "cgroup" => false,
-            _ => continue,
-        };
-        if out.iter().any(|m| m.path == *path) {
-            continue;
-        }
-        out.push(Mount {
-            path: path.to_string(),
-            v2,
-            options: if v2 {
-                Vec::new()
-            } else {
-                opts.split(',').map(str::to_string).collect()
-            },
-        });
-    }
-    out
+    pcp_core::container::hierarchies(text)
 }
 
 fn parse_diskstats(text: &[u8]) -> HashMap<(u32, u32), String> {

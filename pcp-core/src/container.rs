@@ -1,5 +1,8 @@
 //! Containers: the control group a client's `container=` attribute names
-//! (`pminfo --container=NAME`), and the processes in it.
+//! (`pminfo --container=NAME`, passed on by pmcd; [`crate::ClientContext`]'s
+//! `container`), and the processes in it. Agents that answer for a
+//! client's container (processes and control groups; network and file
+//! systems through a process's namespaces) share this resolver.
 //!
 //! A container is found by its control group, the one thing every engine
 //! leaves behind: podman's `libpod-ID`, docker's `docker-ID.scope` or
@@ -20,9 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use pcp_core::PmError;
-
-use crate::cgroups::Mount;
+use crate::PmError;
 
 /// The deepest directory level searched for a container's group.
 const MAX_DEPTH: usize = 16;
@@ -49,6 +50,13 @@ impl Scope {
     /// group or below it.
     pub fn contains(&self, name: &str) -> bool {
         in_group(name, &self.cgroup)
+    }
+
+    /// One process of the container (the lowest pid), whose namespaces
+    /// are the container's (`/proc/PID/net/dev` is the container's
+    /// network devices); `None` when the group is empty.
+    pub fn leader(&self) -> Option<u32> {
+        self.pids(false).into_iter().min()
     }
 
     /// The pids (or, with `threads`, the thread ids) in the container's
@@ -114,10 +122,18 @@ impl Containers {
         }
     }
 
-    /// The group of container `name`, searched in the hierarchies of
-    /// `mounts` (as `/proc/mounts` lists them). `PM_ERR_NOCONTAINER` when
-    /// no engine and no group knows it.
-    pub fn resolve(&mut self, name: &str, mounts: &[Mount]) -> Result<Scope, PmError> {
+    /// The group of container `name`, searched in the control-group
+    /// hierarchies mounted here (`/proc/self/mounts` below the root).
+    /// `PM_ERR_NOCONTAINER` when no engine and no group knows it.
+    pub fn find(&mut self, name: &str) -> Result<Scope, PmError> {
+        let text = std::fs::read(self.root.join("proc/self/mounts")).unwrap_or_default();
+        let mounts = hierarchies(&text);
+        self.resolve(name, &mounts)
+    }
+
+    /// The group of container `name`, searched in `mounts`.
+    /// `PM_ERR_NOCONTAINER` when no engine and no group knows it.
+    pub fn resolve(&mut self, name: &str, mounts: &[Hierarchy]) -> Result<Scope, PmError> {
         if let Some(s) = self.known.get(name) {
             if s.dir().is_dir() {
                 return Ok(s.clone());
@@ -163,10 +179,76 @@ impl Containers {
     }
 }
 
+/// A control-group hierarchy as mounted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Where it is mounted (`/sys/fs/cgroup/memory`).
+    pub path: String,
+    /// A cgroup2 (unified) hierarchy.
+    pub v2: bool,
+    /// A v1 hierarchy's mount options (naming its controllers).
+    pub options: Vec<String>,
+}
+
+/// The control-group hierarchies in a mount table (`/proc/mounts`).
+pub fn hierarchies(mounts: &[u8]) -> Vec<Hierarchy> {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for l in String::from_utf8_lossy(mounts).lines() {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let (Some(path), Some(ty), Some(opts)) = (w.get(1), w.get(2), w.get(3)) else {
+            continue;
+        };
+        let v2 = match *ty {
+            "cgroup2" => true,
+            "cgroup" => false,
+            _ => continue,
+        };
+        if out.iter().any(|m| m.path == *path) {
+            continue;
+        }
+        out.push(Hierarchy {
+            path: path.to_string(),
+            v2,
+            options: if v2 {
+                Vec::new()
+            } else {
+                opts.split(',').map(str::to_string).collect()
+            },
+        });
+    }
+    out
+}
+
+/// systemd's `\xNN` escapes in unit names undone (`a\x2db` is `a-b`).
+pub fn unescape(name: &str) -> String {
+    if !name.contains("\\x") {
+        return name.to_string();
+    }
+    let hex = |c: u8| (c as char).to_digit(16);
+    let b = name.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 2).copied().and_then(hex),
+                b.get(i + 3).copied().and_then(hex),
+            ) {
+                out.push((h * 16 + l) as u8);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The hierarchies to search, best first: memory (v1), unified, others.
-fn search_order(mounts: &[Mount]) -> Vec<(&str, bool)> {
+fn search_order(mounts: &[Hierarchy]) -> Vec<(&str, bool)> {
     let mut out: Vec<(&str, bool)> = Vec::new();
-    let memory = |m: &&Mount| !m.v2 && m.options.iter().any(|o| o == "memory");
+    let memory = |m: &&Hierarchy| !m.v2 && m.options.iter().any(|o| o == "memory");
     out.extend(
         mounts
             .iter()
@@ -257,7 +339,7 @@ fn find_group(base: &Path, want: &Wanted<'_>) -> Option<String> {
                     return None;
                 }
                 let path = format!("{rel}/{c}");
-                if want.matches(&crate::cgroups::unescape(&c)) {
+                if want.matches(&unescape(&c)) {
                     return Some(path);
                 }
                 next.push((dir.join(&c), path));
@@ -373,6 +455,23 @@ mod tests {
     }
 
     #[test]
+    fn systemd_escapes_are_undone_and_odd_bytes_kept() {
+        assert_eq!(unescape("machine-web\\x2d1.scope"), "machine-web-1.scope");
+        assert_eq!(unescape("a\\xzz"), "a\\xzz");
+        assert_eq!(unescape("a\\x"), "a\\x");
+        assert_eq!(unescape("\\xé1"), "\\xé1");
+    }
+
+    #[test]
+    fn mount_tables_give_the_hierarchies() {
+        let t = b"cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\nproc /proc proc rw 0 0\n";
+        let h = hierarchies(t);
+        assert_eq!(h.len(), 2);
+        assert!(!h[0].v2 && h[0].options.contains(&"memory".to_string()));
+        assert!(h[1].v2 && h[1].path == "/sys/fs/cgroup/unified");
+    }
+
+    #[test]
     fn groups_contain_their_descendants_only() {
         assert!(in_group("/a/b", "/a"));
         assert!(in_group("/a", "/a"));
@@ -399,7 +498,7 @@ mod tests {
         std::fs::create_dir_all(group.join("container")).unwrap();
         std::fs::write(group.join("cgroup.procs"), "10\n11\n").unwrap();
         std::fs::write(group.join("container/cgroup.procs"), "12\n").unwrap();
-        let mounts = vec![Mount {
+        let mounts = vec![Hierarchy {
             path: "/sys/fs/cgroup/memory".into(),
             v2: false,
             options: vec!["rw".into(), "memory".into()],
