@@ -12,8 +12,9 @@ beside this directory): OUT_DIR/pmcd_session/ (each connection's client->pmcd
 stream) and OUT_DIR/client_pdu_decode/ (each PDU as its type selector byte and
 body), and those PDUs in OUT_DIR/pdu_decode/ too.
 
-From this machine: OUT_DIR/linux_procfs/ (real /proc and /sys files, each
-prefixed with its parser's selector byte), OUT_DIR/prometheus_ingest/ (the
+From this machine: OUT_DIR/linux_procfs/ and OUT_DIR/proc_parsers/ (real
+/proc and /sys files, each prefixed with its parser's selector byte),
+OUT_DIR/prometheus_ingest/ (the
 node_exporter and Prometheus expositions when they answer on 9100/9090, plus
 small hand-written documents) and OUT_DIR/bpftrace_events/ (bpftrace -f json
 lines as bpftrace prints them).
@@ -124,6 +125,40 @@ BPFTRACE = [
 ]
 
 
+# Selector byte -> files, in step with fuzz_targets/proc_parsers.rs (a few
+# processes' files, control-group files of both hierarchies, PCP's sample
+# hotproc configuration; 13 and 15 are pairs joined by NUL, below).
+PROC = {
+    0: ["/proc/self/stat", "/proc/1/stat", "/proc/2/stat"],
+    1: ["/proc/self/status", "/proc/1/status", "/proc/2/status"],
+    2: ["/proc/self/statm", "/proc/1/statm"],
+    3: ["/proc/self/io", "/proc/1/io"],
+    4: ["/proc/self/schedstat", "/proc/1/schedstat"],
+    5: ["/proc/self/smaps_rollup", "/proc/1/smaps_rollup"],
+    6: ["/proc/self/cgroup", "/proc/1/cgroup"],
+    7: ["/proc/self/autogroup", "/proc/1/autogroup"],
+    8: ["/sys/fs/cgroup/memory/memory.stat", "/sys/fs/cgroup/cpu/cpu.stat",
+        "/sys/fs/cgroup/unified/cgroup.stat", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        "/sys/fs/cgroup/cpu.stat", "/sys/fs/cgroup/memory.stat"],
+    9: ["/sys/fs/cgroup/cpuacct/cpuacct.usage_percpu"],
+    10: ["/sys/fs/cgroup/blkio/blkio.throttle.io_serviced",
+         "/sys/fs/cgroup/blkio/blkio.throttle.io_service_bytes"],
+    11: ["/sys/fs/cgroup/unified/io.stat", "/sys/fs/cgroup/io.stat"],
+    12: ["/sys/fs/cgroup/unified/*/cpu.pressure", "/sys/fs/cgroup/unified/*/io.pressure",
+         "/sys/fs/cgroup/cpu.pressure", "/proc/pressure/io"],
+    14: ["/proc/diskstats"],
+    16: ["/var/lib/pcp/pmdas/proc/samplehotproc.conf"],
+    17: ["/var/account/pacct"],
+    18: ["/proc/tty/drivers"],
+}
+
+HOTPROC = [
+    b'cpuburn > 0.1',
+    b'Version 1.0\n(uname == "root" || gname != "adm") && fname ~ /^(ba|z)sh$/',
+    b'!(residentsize > 1000 || virtualsize < 10) && psargs !~ /sleep [0-9]+/ && iowait >= 0.5',
+    b'uid == 0 || gid == 4 || ctxswitch > 100 || iodemand > 1e6 || schedwait > 0.25 || syscalls > 0',
+]
+
 # Expressions over the derive_expr target's fake metrics (a, b.c, x_1, s,
 # f, n): every operator and function of pmRegisterDerived(3).
 DERIVE = [
@@ -210,6 +245,30 @@ def main():
                 except OSError:
                     continue
                 write(os.path.join(out, "linux_procfs"), bytes([sel]) + data)
+
+    for sel, paths in PROC.items():
+        for pattern in paths:
+            for path in glob.glob(pattern)[:8]:
+                try:
+                    with open(path, "rb") as f:
+                        data = f.read(1 << 16)
+                except OSError:
+                    continue
+                write(os.path.join(out, "proc_parsers"), bytes([sel]) + data)
+    pairs = {13: ("/proc/cgroups", "/proc/self/mounts"),
+             15: ("/sys/fs/cgroup/system.slice/docker-0123.scope", "/system.slice")}
+    for sel, (a, b) in pairs.items():
+        first = a.encode()
+        if os.path.exists(a) and not os.path.isdir(a):
+            with open(a, "rb") as f:
+                first = f.read(1 << 16)
+        second = b.encode()
+        if os.path.exists(b):
+            with open(b, "rb") as f:
+                second = f.read(1 << 16)
+        write(os.path.join(out, "proc_parsers"), bytes([sel]) + first + b"\0" + second)
+    for conf in HOTPROC:
+        write(os.path.join(out, "proc_parsers"), bytes([16]) + conf)
 
     docs = list(PROM_DOCS)
     for url in ("http://127.0.0.1:9100/metrics", "http://127.0.0.1:9090/metrics"):

@@ -121,6 +121,10 @@ struct Client {
     ctx: ClientContext,
 }
 
+/// The largest reply buffer kept between PDUs; a larger one is freed
+/// once sent.
+pub const KEEP_REPLY_BUFFER: usize = 1 << 20;
+
 /// One agent's side of the conversation with pmcd: decodes a request,
 /// asks the agent, encodes the reply. [`run_daemon`] drives it over
 /// streams; tests and benchmarks call [`Session::handle`] directly.
@@ -176,6 +180,16 @@ impl<'a> Session<'a> {
             names_refresh: opts.names_refresh,
             trace: opts.trace,
             tag,
+        }
+    }
+
+    /// Frees the reply buffer if the last reply made it larger than
+    /// [`KEEP_REPLY_BUFFER`]: one large reply (a fetch of every process's
+    /// memory maps) must not pin its buffer for the agent's life. Call it
+    /// once the reply [`Session::handle`] returned is written.
+    pub fn sent(&mut self) {
+        if self.out.capacity() > KEEP_REPLY_BUFFER {
+            self.out = Vec::with_capacity(4096);
         }
     }
 
@@ -641,6 +655,7 @@ fn serve<R: Read, W: Write>(
         pending = false;
         if let Some(reply) = session.handle(&buf) {
             write_pdu(&mut output, reply).map_err(DaemonError::Write)?;
+            session.sent();
         }
     }
 }

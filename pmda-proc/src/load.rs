@@ -20,8 +20,9 @@ pub fn load(dir: &mut ProcDir, e: &mut Entry, need: u32, buf: &mut Vec<u8>) {
     }
     e.read |= todo;
     let (tgid, pid) = (e.tgid, e.pid);
-    let read = |name: &str, buf: &mut Vec<u8>| dir.read_task(tgid, pid, name, buf).ok();
-    let f = &mut e.files;
+    let read = |name: &str, buf: &mut Vec<u8>| dir.read_record(tgid, pid, name, buf).ok();
+    let read_all = |name: &str, buf: &mut Vec<u8>| dir.read_task(tgid, pid, name, buf).ok();
+    let f = e.files_mut();
     if todo & file::STAT != 0 {
         f.stat = read("stat", buf).and_then(|_| stat::parse(buf).ok());
     }
@@ -38,8 +39,8 @@ pub fn load(dir: &mut ProcDir, e: &mut Entry, need: u32, buf: &mut Vec<u8>) {
         f.schedstat = read("schedstat", buf).and_then(|_| small::schedstat(buf));
     }
     if todo & file::SMAPS != 0 {
-        f.smaps = match dir.read_task(tgid, pid, "smaps_rollup", buf) {
-            Ok(()) => Some(Ok(small::smaps(buf))),
+        f.smaps = match dir.read_record(tgid, pid, "smaps_rollup", buf) {
+            Ok(()) => Some(Ok(Box::new(small::smaps(buf)))),
             Err(e) if e.kind() == ErrorKind::NotFound => Some(Err(PmError::APPVERSION)),
             Err(_) => None,
         };
@@ -62,14 +63,14 @@ pub fn load(dir: &mut ProcDir, e: &mut Entry, need: u32, buf: &mut Vec<u8>) {
     }
     if todo & file::ENVIRON != 0 {
         // Unreadable environments read as empty, as pmdaproc gives them.
-        let text = read("environ", buf).map_or_else(String::new, |_| nuls_to_spaces(buf));
+        let text = read_all("environ", buf).map_or_else(String::new, |_| nuls_to_spaces(buf));
         f.environ = Some(text);
     }
     if todo & file::WCHAN != 0 {
         f.wchan = read("wchan", buf).map(|_| String::from_utf8_lossy(buf).into_owned());
     }
     if todo & file::MAPS != 0 {
-        f.maps = read("maps", buf).map(|_| String::from_utf8_lossy(buf).into_owned());
+        f.maps = read_all("maps", buf).map(|_| String::from_utf8_lossy(buf).into_owned());
     }
     if todo & file::EXE != 0 {
         f.exe = link(dir, tgid, pid, "exe");

@@ -63,7 +63,7 @@ pub struct Files {
     pub schedstat: Option<Schedstat>,
     /// `smaps_rollup`, kB in [`crate::small::SMAPS_KEYS`] order;
     /// `Err(PM_ERR_APPVERSION)` where the kernel has no smaps_rollup.
-    pub smaps: Option<Result<[u64; 20], PmError>>,
+    pub smaps: Option<Result<Box<[u64; 20]>, PmError>>,
     /// Open descriptors.
     pub fd: Option<u32>,
     /// Control groups, `ps` style (`cpu:/;cpuset:/`), and the container
@@ -102,13 +102,44 @@ pub struct Entry {
     pub tgid: u32,
     /// Files read this fetch.
     pub read: u32,
-    /// Their contents.
-    pub files: Files,
+    /// Their contents, allocated at the first read (a process no fetch
+    /// reads, only lists or names, costs no more than its names).
+    pub files: Option<Box<Files>>,
     /// The generation of the listing that last saw it.
     pub seen: u64,
 }
 
+/// Nothing read.
+static NO_FILES: Files = Files {
+    stat: None,
+    status: None,
+    statm: None,
+    io: None,
+    schedstat: None,
+    smaps: None,
+    fd: None,
+    cgroup: None,
+    label: None,
+    oom: None,
+    exe: None,
+    cwd: None,
+    autogroup: None,
+    environ: None,
+    wchan: None,
+    maps: None,
+};
+
 impl Entry {
+    /// What this fetch read of the process.
+    pub fn files(&self) -> &Files {
+        self.files.as_deref().unwrap_or(&NO_FILES)
+    }
+
+    /// What this fetch read of the process, to fill in.
+    pub fn files_mut(&mut self) -> &mut Files {
+        self.files.get_or_insert_with(Box::default)
+    }
+
     /// The full command line (psargs).
     pub fn psargs(&self) -> &str {
         self.name.split_once(' ').map_or("", |(_, a)| a)
@@ -210,7 +241,7 @@ impl PidTable {
                 instname,
                 tgid,
                 read: 0,
-                files: Files::default(),
+                files: None,
                 seen: generation,
             },
         );
@@ -222,7 +253,9 @@ impl PidTable {
         for pid in pids {
             if let Some(e) = self.entries.get_mut(pid) {
                 e.read = 0;
-                e.files = Files::default();
+                if let Some(f) = e.files.as_deref_mut() {
+                    *f = Files::default();
+                }
             }
         }
     }

@@ -127,16 +127,36 @@ impl ProcDir {
     pub fn read(&self, pid: u32, file: &str, buf: &mut Vec<u8>) -> io::Result<()> {
         let mut p = PidPath::new(pid);
         let fd = self.openat_raw(p.with(file), 0)?;
-        read_fd(&fd, buf)
+        read_fd(&fd, buf, Shape::Stream)
     }
 
     /// Reads `ROOT/proc/TID` under `task/` of `pid` when `pid != tid`.
     pub fn read_task(&self, pid: u32, tid: u32, file: &str, buf: &mut Vec<u8>) -> io::Result<()> {
-        if pid == tid {
-            return self.read(pid, file, buf);
-        }
-        let rel = format!("task/{tid}/{file}");
-        self.read(pid, &rel, buf)
+        self.read_task_as(pid, tid, file, buf, Shape::Stream)
+    }
+
+    /// As [`ProcDir::read_task`], for a file of one record (see
+    /// [`Shape::Record`]): one `read` where the file fits in the buffer,
+    /// instead of a second one to see its end.
+    pub fn read_record(&self, pid: u32, tid: u32, file: &str, buf: &mut Vec<u8>) -> io::Result<()> {
+        self.read_task_as(pid, tid, file, buf, Shape::Record)
+    }
+
+    fn read_task_as(
+        &self,
+        pid: u32,
+        tid: u32,
+        file: &str,
+        buf: &mut Vec<u8>,
+        shape: Shape,
+    ) -> io::Result<()> {
+        let mut p = PidPath::new(pid);
+        let fd = if pid == tid {
+            self.openat_raw(p.with(file), 0)?
+        } else {
+            self.openat_raw(p.with(&format!("task/{tid}/{file}")), 0)?
+        };
+        read_fd(&fd, buf, shape)
     }
 
     /// Counts the entries of `ROOT/proc/PID/DIR` other than `.` and `..`
@@ -202,11 +222,26 @@ impl ProcDir {
         let mut c = rel.as_bytes().to_vec();
         c.push(0);
         let fd = self.openat_raw(&c, 0)?;
-        read_fd(&fd, buf)
+        read_fd(&fd, buf, Shape::Stream)
     }
 }
 
-fn read_fd(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<()> {
+/// How a file's end shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Any file: read until `read` returns 0.
+    Stream,
+    /// A file the kernel writes as one record (a `single_open` seq file:
+    /// `stat`, `statm`, `status`, `io`, `schedstat`, `smaps_rollup`,
+    /// `cgroup`, `oom_score`, `wchan`, `autogroup`; or `attr/current`):
+    /// the first `read` returns all of it that fits, so a read shorter
+    /// than asked is its end. Not for `maps`, whose records are copied
+    /// only while whole ones fit, nor `cmdline`/`environ`, copied a page
+    /// at a time.
+    Record,
+}
+
+fn read_fd(fd: &OwnedFd, buf: &mut Vec<u8>, shape: Shape) -> io::Result<()> {
     buf.clear();
     let mut chunk = 4096usize;
     loop {
@@ -226,7 +261,7 @@ fn read_fd(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<()> {
             return Err(e);
         }
         buf.truncate(start + n as usize);
-        if n == 0 {
+        if n == 0 || (shape == Shape::Record && (n as usize) < chunk) {
             return Ok(());
         }
         chunk = (chunk * 2).min(256 * 1024);
@@ -310,6 +345,32 @@ mod tests {
         d.list(Some(me), &mut tasks).unwrap();
         assert!(tasks.contains(&me));
         assert!(d.read(u32::MAX, "stat", &mut buf).is_err());
+    }
+
+    #[test]
+    fn record_reads_get_whole_files() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("proc/7/task/8")).unwrap();
+        let long: Vec<u8> = (0..10_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        std::fs::write(t.path().join("proc/7/stat"), &long).unwrap();
+        std::fs::write(t.path().join("proc/7/task/8/stat"), b"short").unwrap();
+        std::fs::write(t.path().join("proc/7/statm"), vec![b'x'; 4096]).unwrap();
+        let d = ProcDir::open(t.path()).unwrap();
+        let mut buf = Vec::new();
+        d.read_record(7, 7, "stat", &mut buf).unwrap();
+        assert_eq!(buf, long);
+        d.read_record(7, 8, "stat", &mut buf).unwrap();
+        assert_eq!(buf, b"short");
+        d.read_record(7, 7, "statm", &mut buf).unwrap();
+        assert_eq!(buf.len(), 4096);
+        assert!(d.read_record(7, 7, "io", &mut buf).is_err());
+        // The kernel's one-record files, read once, are whole.
+        let me = std::process::id();
+        let live = ProcDir::open(Path::new("/")).unwrap();
+        live.read_record(me, me, "status", &mut buf).unwrap();
+        let text = String::from_utf8(buf.clone()).unwrap();
+        assert!(text.starts_with("Name:") && text.ends_with('\n'), "{text}");
+        assert!(text.contains("\nvoluntary_ctxt_switches:"), "{text}");
     }
 
     #[test]

@@ -120,7 +120,7 @@ fn v(x: impl Into<Value>) -> Got {
 
 /// The value of (`c`, `item`) of the proc tree for entry `e`.
 pub fn value(c: u32, item: u32, e: &Entry, u: &Units, look: &mut Lookups) -> Got {
-    let f = &e.files;
+    let f = e.files();
     let ms = |ticks: u64| ticks.saturating_mul(1000) / u.hertz.max(1);
     match c {
         cluster::STAT => match item {
@@ -153,7 +153,7 @@ pub fn value(c: u32, item: u32, e: &Entry, u: &Units, look: &mut Lookups) -> Got
                     20 => v(s.it_real_value as u32),
                     21 => v(ms(s.start_time)),
                     22 => v(s.vsize / 1024),
-                    23 => v(s.rss * u.page_kb),
+                    23 => v(s.rss.saturating_mul(u.page_kb)),
                     24 => v(s.rss_rlim / 1024),
                     25 => v(s.start_code as u32),
                     26 => v(s.end_code as u32),
@@ -185,7 +185,7 @@ pub fn value(c: u32, item: u32, e: &Entry, u: &Units, look: &mut Lookups) -> Got
                 return f.maps.as_deref().map_or(Got::None, v);
             }
             let Some(m) = &f.statm else { return Got::None };
-            let kb = |pages: u64| v((pages * u.page_kb) as u32);
+            let kb = |pages: u64| v(pages.saturating_mul(u.page_kb) as u32);
             match item {
                 0 => kb(m.size),
                 1 => kb(m.rss),
@@ -249,7 +249,7 @@ pub fn value(c: u32, item: u32, e: &Entry, u: &Units, look: &mut Lookups) -> Got
 }
 
 fn status_value(item: u32, e: &Entry, look: &mut Lookups) -> Got {
-    let Some(s) = &e.files.status else {
+    let Some(s) = &e.files().status else {
         return Got::None;
     };
     let opt_str = |o: &Option<String>| o.as_deref().map_or(Got::Err(PmError::APPVERSION), v);
@@ -279,8 +279,72 @@ fn status_value(item: u32, e: &Entry, look: &mut Lookups) -> Got {
         37..=40 => opt_str(&s.ns[item as usize - 37]),
         41 => s.tgid.map_or(Got::Err(PmError::APPVERSION), v),
         42 => s.envid.map_or(Got::Err(PmError::APPVERSION), v),
-        43 => v(s.vm_rss + s.vm_swap),
-        44 => v((s.vm_rss + s.vm_swap).saturating_sub(s.vm_lib)),
+        43 => v(s.vm_rss.saturating_add(s.vm_swap)),
+        44 => v(s.vm_rss.saturating_add(s.vm_swap).saturating_sub(s.vm_lib)),
         _ => Got::Err(PmError::PMID),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pidtab::Files;
+
+    fn entry(files: Files) -> Entry {
+        Entry {
+            pid: 1,
+            name: "000001 x".into(),
+            instname: "000001 x".into(),
+            tgid: 1,
+            read: u32::MAX,
+            files: Some(Box::new(files)),
+            seen: 0,
+        }
+    }
+
+    fn get(c: u32, item: u32, files: Files) -> Got {
+        let u = Units {
+            hertz: 100,
+            page_kb: 4,
+        };
+        value(c, item, &entry(files), &u, &mut Lookups::default())
+    }
+
+    /// Found by the proc_parsers fuzz target: a stat line whose rss field
+    /// is near 2^64 pages overflowed the conversion to kilobytes (a panic
+    /// in a debug build). Sizes past the range saturate.
+    #[test]
+    fn huge_page_counts_saturate() {
+        let line = b"1 (x) S 0 0 0 0 -1 4194560 1 0 0 0 1 1 0 0 20 0 1 0 25 \
+            54947840 18446744073709551615 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+        let stat = crate::stat::parse(line).unwrap();
+        let rss = get(
+            cluster::STAT,
+            23,
+            Files {
+                stat: Some(stat),
+                ..Default::default()
+            },
+        );
+        assert_eq!(rss, v(u64::MAX));
+        let statm = crate::small::statm(b"18446744073709551615 5 0 0 0 0 0\n");
+        let size = get(
+            cluster::STATM,
+            0,
+            Files {
+                statm: Some(statm),
+                ..Default::default()
+            },
+        );
+        assert_eq!(size, v(u32::MAX));
+        let status = crate::status::parse(
+            b"Name:\tx\nVmRSS:\t18446744073709551615 kB\nVmSwap:\t10 kB\nVmLib:\t5 kB\n",
+        );
+        let files = || Files {
+            status: Some(status.clone()),
+            ..Default::default()
+        };
+        assert_eq!(get(cluster::STATUS, 43, files()), v(u64::MAX));
+        assert_eq!(get(cluster::STATUS, 44, files()), v(u64::MAX - 5));
     }
 }

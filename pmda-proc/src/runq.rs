@@ -32,7 +32,7 @@ impl Runq {
     pub fn count<'a>(entries: impl Iterator<Item = &'a Entry>) -> Runq {
         let mut r = Runq::default();
         for e in entries {
-            let Some(s) = &e.files.stat else {
+            let Some(s) = &e.files().stat else {
                 r.unknown += 1;
                 continue;
             };

@@ -230,7 +230,7 @@ impl ProcAgent {
                 if let Some(e) = self.table.get_mut(pid) {
                     load(&mut self.dir, e, file::CGROUP, &mut self.buf);
                     let inside = e
-                        .files
+                        .files()
                         .cgroup
                         .as_ref()
                         .is_some_and(|(cg, _)| cg.split(';').any(|c| cgroup_matches(c, &want)));

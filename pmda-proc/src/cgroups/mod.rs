@@ -301,7 +301,9 @@ pub fn scan(base: &std::path::Path, start: &str) -> Vec<(std::path::PathBuf, Str
 
 pub use pcp_core::container::unescape;
 
-fn parse_subsys(text: &[u8]) -> Vec<Subsys> {
+/// `/proc/cgroups`: one controller a line (name, hierarchy, groups,
+/// enabled), `#` lines skipped, malformed lines left out.
+pub fn parse_subsys(text: &[u8]) -> Vec<Subsys> {
     String::from_utf8_lossy(text)
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -317,11 +319,15 @@ fn parse_subsys(text: &[u8]) -> Vec<Subsys> {
         .collect()
 }
 
-fn parse_mounts(text: &[u8]) -> Vec<Mount> {
+/// The `cgroup` and `cgroup2` mounts of a `/proc/mounts` text, each
+/// path once (the first), with a v1 mount's options.
+pub fn parse_mounts(text: &[u8]) -> Vec<Mount> {
     pcp_core::container::hierarchies(text)
 }
 
-fn parse_diskstats(text: &[u8]) -> HashMap<(u32, u32), String> {
+/// Device names by (major, minor) from `/proc/diskstats`, loop and ram
+/// devices left out.
+pub fn parse_diskstats(text: &[u8]) -> HashMap<(u32, u32), String> {
     String::from_utf8_lossy(text)
         .lines()
         .filter_map(|l| {

@@ -239,17 +239,17 @@ impl Evaluator {
                 file::STAT | file::STATUS | file::IO | file::SCHEDSTAT,
                 &mut self.buf,
             );
-            let (Some(st), Some(ss)) = (&e.files.stat, &e.files.status) else {
+            let (Some(st), Some(ss)) = (&e.files().stat, &e.files().status) else {
                 continue;
             };
-            let io = e.files.io.unwrap_or_default();
+            let io = e.files().io.unwrap_or_default();
             let s = Sample {
                 when: now,
                 cputime: (st.utime + st.stime) as f64 / hz,
                 ctx: (ss.vctxsw + ss.nvctxsw) as f64,
                 bytes: (io.read_bytes + io.write_bytes) as f64,
                 bwtime: st.delayacct_blkio as f64 / hz,
-                qwtime: e.files.schedstat.map_or(0.0, |q| q.run_delay as f64),
+                qwtime: e.files().schedstat.map_or(0.0, |q| q.run_delay as f64),
             };
             let mut p = Preds {
                 virtualsize: (st.vsize / 1024) as u32,
