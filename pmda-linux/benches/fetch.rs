@@ -336,7 +336,11 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn main() {
     let root = PathBuf::from("/");
-    let mut agent = LinuxPmda::new(LinuxConfig { root: root.clone() }).expect("agent");
+    let mut agent = pmda_linux::new(LinuxConfig {
+        root: root.clone(),
+        ..Default::default()
+    })
+    .expect("agent");
     let p = pmids(&agent);
     let (files, dirs) = files_read(&root);
     let mut buf = Vec::with_capacity(1 << 16);
@@ -364,8 +368,9 @@ fn main() {
     for (disks, ifs) in [(50, 20), (125, 50), (250, 100), (500, 200)] {
         let dir = tempfile::tempdir().unwrap();
         generated_tree(&base, dir.path(), disks, ifs);
-        let mut a = LinuxPmda::new(LinuxConfig {
+        let mut a = pmda_linux::new(LinuxConfig {
             root: dir.path().to_path_buf(),
+            ..Default::default()
         })
         .unwrap();
         let p = pmids(&a);

@@ -22,8 +22,9 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn agent(root: &Path) -> LinuxPmda {
-    LinuxPmda::new(LinuxConfig {
+    pmda_linux::new(LinuxConfig {
         root: root.to_path_buf(),
+        ..Default::default()
     })
     .expect("agent builds")
 }
@@ -601,6 +602,7 @@ fn surprising_formats_are_reported_not_panics() {
     let mut a = agent(root);
     assert_eq!(fetch(&mut a, "kernel.all.cpu.user"), Err(PmError::VALUE));
     assert!(a
+        .agent()
         .source_errors()
         .iter()
         .any(|e| e.to_string().contains("proc/stat")));
@@ -1015,6 +1017,7 @@ fn bad_icmpmsg_lines_fail_only_icmpmsg() {
     assert_eq!(u(&one(&mut a, "network.ip.defaultttl")), 64);
     assert_eq!(fetch(&mut a, "network.icmpmsg.intype"), Err(PmError::VALUE));
     assert!(a
+        .agent()
         .source_errors()
         .iter()
         .any(|e| e.to_string().contains("proc/net/snmp") && e.to_string().contains("Junk4")));
@@ -1201,6 +1204,7 @@ fn bad_zoneinfo_fails_only_zoneinfo() {
         Err(PmError::VALUE)
     );
     assert!(a
+        .agent()
         .source_errors()
         .iter()
         .any(|e| e.to_string().contains("proc/zoneinfo") && e.to_string().contains("many")));
@@ -1288,6 +1292,7 @@ fn bad_slabinfo_fails_only_slabinfo() {
         Err(PmError::VALUE)
     );
     assert!(a
+        .agent()
         .source_errors()
         .iter()
         .any(|e| e.to_string().contains("proc/slabinfo") && e.to_string().contains("version")));
@@ -1957,6 +1962,7 @@ fn missing_or_bad_files_fail_only_their_metrics() {
     .unwrap();
     assert_eq!(fetch(&mut a, "swapdev.length"), Err(PmError::VALUE));
     assert!(a
+        .agent()
         .source_errors()
         .iter()
         .any(|e| e.to_string().contains("proc/swaps")));
@@ -2165,6 +2171,7 @@ fn missing_or_bad_ipc_tables_fail_only_their_metrics() {
     assert_eq!(fetch(&mut a, "ipc.shm.max_segsz").map(|v| v.len()), enoent);
     assert_eq!(fetch(&mut a, "ipc.sem.nsems"), Err(PmError::VALUE));
     assert!(a
+        .agent()
         .source_errors()
         .iter()
         .any(|e| e.to_string().contains("proc/sysvipc/sem")));

@@ -17,8 +17,9 @@ fn tree(version: &str) -> PathBuf {
 }
 
 fn agent(version: &str) -> LinuxPmda {
-    LinuxPmda::new(LinuxConfig {
+    pmda_linux::new(LinuxConfig {
         root: tree(version),
+        ..Default::default()
     })
     .expect("agent builds")
 }

@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 
 use pcp_core::testing::{have_program, require};
 use pcp_core::{ClientContext, FetchRequest, InDom, Pmda, Profile, Value, PM_IN_NULL};
-use pmda_linux::{LinuxConfig, LinuxPmda};
+use pmda_linux::LinuxConfig;
 
 /// Where Debian's pcp-testsuite puts PCP's QA files.
 const TESTSUITE: &str = "/var/lib/pcp/testsuite/linux";
@@ -331,8 +331,9 @@ struct Ours {
 /// This agent on the tree at `root`, for the metrics under `prefixes`
 /// (all of them when empty).
 fn ours(root: &Path, prefixes: &[&str]) -> Ours {
-    let mut a = LinuxPmda::new(LinuxConfig {
+    let mut a = pmda_linux::new(LinuxConfig {
         root: root.to_path_buf(),
+        ..Default::default()
     })
     .expect("agent builds");
     let mut all = a.namespace().traverse("").unwrap_or_default();
