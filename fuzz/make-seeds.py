@@ -19,6 +19,7 @@ never committed.
 import glob
 import hashlib
 import os
+import subprocess
 import sys
 import urllib.request
 
@@ -191,6 +192,35 @@ def main():
         write(os.path.join(out, "bpftrace_events"), code + b"\n".join(lines) + b"\n")
         for line in lines:
             write(os.path.join(out, "bpftrace_events"), code + line + b"\n")
+
+    # Real Nagios plugin output (Debian's monitoring-plugins-basic), and
+    # the perfdata file lines pmda-nagios's tests captured from Nagios.
+    plugins = "/usr/lib/nagios/plugins"
+    for argv in NAGIOS_PLUGINS:
+        try:
+            r = subprocess.run([os.path.join(plugins, argv[0])] + argv[1:],
+                               capture_output=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        write(os.path.join(out, "nagios_perfdata"), r.stdout)
+    fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "pmda-nagios", "tests", "fixtures")
+    for path in sorted(glob.glob(os.path.join(fixtures, "**", "*"), recursive=True)):
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                write(os.path.join(out, "nagios_perfdata"), f.read(1 << 16))
+
+
+NAGIOS_PLUGINS = [
+    ["check_load", "-w", "5,4,3", "-c", "9,8,7"],
+    ["check_disk", "-w", "10%", "-c", "5%", "-p", "/"],
+    ["check_procs", "-w", "500", "-c", "900"],
+    ["check_users", "-w", "5", "-c", "10"],
+    ["check_swap", "-w", "50%", "-c", "10%"],
+    ["check_dummy", "1", "careful"],
+    ["check_tcp", "-H", "127.0.0.1", "-p", "9100"],
+    ["check_http", "-H", "127.0.0.1", "-p", "9100", "-u", "/metrics"],
+]
 
 
 if __name__ == "__main__":

@@ -11,7 +11,14 @@ use pcp_core::{Host, Pmda};
 use crate::simple::simple_pmda;
 
 /// Every agent this binary knows, in load order.
-pub const ALL_AGENTS: &[&str] = &["linux", "prometheus", "bpftrace", "nagios", "simple"];
+pub const ALL_AGENTS: &[&str] = &[
+    "linux",
+    "proc",
+    "prometheus",
+    "bpftrace",
+    "nagios",
+    "simple",
+];
 
 /// The agents loaded when `--agents` is not given.
 pub const DEFAULT_AGENTS: &str = "linux,prometheus,simple";
@@ -19,7 +26,7 @@ pub const DEFAULT_AGENTS: &str = "linux,prometheus,simple";
 /// Agent options, shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AgentOptions {
-    /// Agents to load, comma-separated: linux, prometheus, bpftrace, nagios, simple.
+    /// Agents to load, comma-separated: linux, proc, prometheus, bpftrace, nagios, simple.
     #[arg(long, global = true, value_delimiter = ',', default_value = DEFAULT_AGENTS)]
     pub agents: Vec<String>,
 
@@ -78,6 +85,19 @@ pub struct AgentOptions {
     #[arg(long, global = true, value_name = "FILE")]
     pub bpftrace_config: Option<PathBuf>,
 
+    /// proc: a directory holding proc/ to read instead of / (pmdaproc's
+    /// PROC_STATSPATH).
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub proc_root: PathBuf,
+
+    /// proc: every client may read every process's files (pmdaproc's -A).
+    #[arg(long, global = true)]
+    pub proc_all_access: bool,
+
+    /// proc: threads in the process instance domain for every client.
+    #[arg(long, global = true)]
+    pub proc_threads: bool,
+
     /// nagios: the directory of NAME.check (plugins to run) and
     /// NAME.perfdata (Nagios perfdata files to follow) files.
     #[arg(long, global = true, value_name = "DIR")]
@@ -110,7 +130,9 @@ pub struct Registration {
 #[derive(Debug, thiserror::Error)]
 pub enum AgentsError {
     /// A name in `--agents` that is not an agent.
-    #[error("unknown agent {0:?}: the agents are linux, prometheus, bpftrace, nagios, simple")]
+    #[error(
+        "unknown agent {0:?}: the agents are linux, proc, prometheus, bpftrace, nagios, simple"
+    )]
     Unknown(String),
     /// An agent failed to start.
     #[error("agent {agent}: {message}")]
@@ -348,6 +370,15 @@ impl AgentOptions {
                     pmda_bpftrace::BpftracePmda::new(cfg).map_err(|e| start(&e))?,
                 ))
             }
+            "proc" => {
+                let cfg = pmda_proc::ProcConfig {
+                    root: self.proc_root.clone(),
+                    all_access: self.proc_all_access,
+                    threads: self.proc_threads,
+                    ..Default::default()
+                };
+                Ok(Box::new(pmda_proc::proc_pmda(cfg).map_err(|e| start(&e))?))
+            }
             "nagios" => {
                 let cfg = pmda_nagios::NagiosConfig {
                     config_dir: self.nagios_config(),
@@ -425,6 +456,17 @@ impl AgentOptions {
                 }
                 if let Some(c) = &self.bpftrace_config {
                     a.extend(["--bpftrace-config".to_string(), abs(c)]);
+                }
+            }
+            "proc" => {
+                if self.proc_root.as_os_str() != "/" {
+                    a.extend(["--proc-root".to_string(), abs(&self.proc_root)]);
+                }
+                if self.proc_all_access {
+                    a.push("--proc-all-access".into());
+                }
+                if self.proc_threads {
+                    a.push("--proc-threads".into());
                 }
             }
             "nagios" => {

@@ -75,6 +75,8 @@ pm_errors! {
     NONLEAF = -12394, "PM_ERR_NONLEAF", "Metric name is not a leaf in PMNS";
     /// Unknown or illegal metric type.
     TYPE = -12397, "PM_ERR_TYPE", "Unknown or illegal metric type";
+    /// The client's container is not known on this host.
+    NOCONTAINER = -12399, "PM_ERR_NOCONTAINER", "Container not found";
     /// Bad input to pmstore.
     BADSTORE = -12400, "PM_ERR_BADSTORE", "Bad input to pmstore";
     /// No support for label metadata.

@@ -635,6 +635,17 @@ impl Host {
         self.with_agent(pmid.domain(), |a| a.store(pmid, values, client))
     }
 
+    /// Tells every agent that the client in `slot` went away, so that
+    /// what it set for itself (per-client controls) goes too. A server
+    /// with several clients on one host calls this as each disconnects.
+    pub fn client_closed(&self, slot: u32) {
+        for s in &self.slots {
+            if let Some(mut a) = s.agent.try_lock_for(self.timeout) {
+                a.client_closed(slot);
+            }
+        }
+    }
+
     /// Lets every agent wait (bounded) for a just-started source's first data.
     pub fn wait_ready(&self, timeout: Duration) {
         for slot in &self.slots {

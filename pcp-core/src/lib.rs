@@ -45,6 +45,7 @@ pub mod agent;
 pub mod answer;
 pub mod at_domain;
 mod check;
+pub mod container;
 pub mod daemon;
 pub mod desc;
 pub mod error;
