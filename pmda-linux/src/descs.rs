@@ -1423,4 +1423,6 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef::u64("fchost.in.bytes", 91, 2).counter().units(Units::BYTES).indom(&FCHOST),
     MetricDef::u64("fchost.out.frames", 91, 1).counter().units(Units::COUNT).indom(&FCHOST),
     MetricDef::u64("fchost.out.bytes", 91, 3).counter().units(Units::BYTES).indom(&FCHOST),
+    MetricDef::u64("mem.util.zswap", 1, 71).units(Units::KBYTES),
+    MetricDef::u64("mem.util.zswapped", 1, 72).units(Units::KBYTES),
 ];

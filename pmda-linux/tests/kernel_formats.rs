@@ -246,3 +246,20 @@ fn zoneinfo_before_and_after_per_node_counters() {
         assert_eq!(got, want_named, "{version}");
     }
 }
+
+#[test]
+fn zswap_lines_from_5_19_on() {
+    // mem.util.zswap and zswapped (pmdalinux after 6.0.3): meminfo's Zswap
+    // and Zswapped lines, which kernels before 5.19 do not print.
+    let mi = keyed(&read("6.1", "proc/meminfo"));
+    let mut a = agent("6.1");
+    assert_eq!(one(&mut a, "mem.util.zswap"), mi["Zswap"]);
+    assert_eq!(one(&mut a, "mem.util.zswapped"), mi["Zswapped"]);
+    for version in ["3.10", "4.19", "5.15"] {
+        let mut a = agent(version);
+        assert!(
+            fetch(&mut a, "mem.util.zswap").unwrap().is_empty(),
+            "{version}"
+        );
+    }
+}

@@ -318,6 +318,19 @@ fn first(v: &str) -> String {
     v.split_whitespace().next().unwrap_or("").to_string()
 }
 
+/// The names PCP 6.0.3's pmdalinux serves, as captured from it
+/// (`tools/pmdalinux-descs.tsv`); the agent also serves a few of later
+/// releases (`tools/added-descs.tsv`), which are left out here.
+fn pmdalinux_names() -> BTreeSet<String> {
+    let tsv = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/pmdalinux-descs.tsv");
+    std::fs::read_to_string(tsv)
+        .expect("the captured descriptors")
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .map(str::to_string)
+        .collect()
+}
+
 /// What this agent says on a tree.
 struct Ours {
     /// Its answers, as a root client.
@@ -340,6 +353,10 @@ fn ours(root: &Path, prefixes: &[&str]) -> Ours {
     if !prefixes.is_empty() {
         all.retain(|(n, _)| prefixes.iter().any(|p| n.starts_with(p)));
     }
+    // The metrics both serve: pmdalinux 6.0.3's (a name it does not know
+    // fails its whole fetch under dbpmda).
+    let theirs = pmdalinux_names();
+    all.retain(|(n, _)| theirs.contains(n.as_str()));
     let pmids: Vec<_> = all.iter().map(|(_, p)| *p).collect();
     let client = ClientContext::user(0, 0);
     let profile = Profile::all();

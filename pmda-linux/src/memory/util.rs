@@ -176,6 +176,14 @@ pub(crate) const BINDINGS: &[Binding] = &[
     meminfo!("mem.util.quicklists", "Quicklists"),
     meminfo!("mem.util.corrupthardware", "HardwareCorrupted"),
     meminfo!("mem.util.anonhugepages", "AnonHugePages"),
+    meminfo!("mem.util.zswap", "Zswap").help(
+        "memory used by the zswap pool",
+        "Memory the zswap compressed swap cache takes, compressed (Zswap in /proc/meminfo), in Kbytes; no value before Linux 5.19.",
+    ),
+    meminfo!("mem.util.zswapped", "Zswapped").help(
+        "memory stored in the zswap pool",
+        "Anonymous memory held in the zswap compressed swap cache, at its uncompressed size (Zswapped in /proc/meminfo), in Kbytes; no value before Linux 5.19.",
+    ),
     Binding::new("mem.util.available", &[MEMINFO, AVAILABLE], |c, _, out| {
         set(out, c.memory.kb("memavailable").or(c.memory.estimate))
     })
