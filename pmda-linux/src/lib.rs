@@ -4,13 +4,14 @@
 //! instance domains and instance names.
 //!
 //! The agent is written on `pcp_core::agent`'s table-driven layer and
-//! made of *collectors*, one module per family of metrics, listed in
-//! [`collectors`](crate::collectors) (`cpu`, `memory`, `disk`,
-//! `swapdev`, ...). Each collector owns its files and their parsers
-//! (pure functions of the file's bytes, tested beside them), its state
-//! with the instance ids of its rows, its *bindings* (a metric's name,
-//! the sources it needs, the getter of its values, its help) and the
-//! instance domains it lists. The descriptors (names, PMIDs, types,
+//! made of *collectors*, one module per family of metrics ([`cpu`],
+//! [`memory`], [`disk`], [`swapdev`], ...; [`collector_names`] lists them
+//! in refresh order, `src/collectors.rs` registers them). Each collector
+//! owns its files and their parsers (pure functions of the file's bytes,
+//! tested beside them), its state with the instance ids of its rows
+//! ([`rows::Rows`]), its *bindings* (a metric's name, the sources it
+//! needs, the getter of its values, its help) and the instance domains it
+//! lists. The descriptors (names, PMIDs, types,
 //! units) are pmdalinux's, generated into `descs.rs` from a capture of
 //! PCP's own agent; each is matched to its binding when the agent starts.
 //!
