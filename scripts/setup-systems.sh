@@ -4,7 +4,9 @@
 # node_exporter and Prometheus server on 127.0.0.1, redis-server; PCP's QA
 # files (pcp-testsuite: the /proc and /sys trees of real machines that
 # pmda-linux's tests read with PCP's pmdalinux and with ours); podman with
-# runc and busybox (pmda-proc's container tests run a real container).
+# runc and busybox (pmda-proc's container tests run a real container); Go
+# (for `go tool pprof`, the judge of the profiler's pprof files), gcc, g++
+# and binutils (the profiler tests build and strip their workloads).
 # Idempotent: what is installed or running already is left alone.
 set -euo pipefail
 
@@ -25,6 +27,10 @@ PKGS=(
   curl
   monitoring-plugins-basic
   nagios4-core
+  golang-go
+  gcc
+  g++
+  binutils
   podman
   runc
   busybox-static
@@ -38,6 +44,10 @@ REQUIRED=(
   prometheus
   monitoring-plugins-basic
   nagios4-core
+  golang-go
+  gcc
+  g++
+  binutils
   podman
   runc
   busybox-static

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pcp_core::pipe::{parse_conf, PipeAgent};
 use pcp_core::{Host, Pmda};
 
 use crate::simple::simple_pmda;
@@ -77,6 +78,12 @@ pub struct AgentOptions {
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_scrape_interval: Option<f64>,
 
+    /// PCP daemon PMDAs to run beside our agents: their pipe lines in pmcd.conf syntax
+    /// (`NAME DOMAIN pipe binary [notready] COMMAND ARGS`), e.g. PCP's pmdasample.
+    /// (Not `--pmcd-conf`: that names the pmcd.conf `install` edits.)
+    #[arg(long = "pipe-agents", global = true, value_name = "FILE")]
+    pub pipe_agents_conf: Option<PathBuf>,
+
     /// bpftrace: a directory of *.bt scripts started with the agent (repeatable).
     #[arg(long, global = true, value_name = "DIR")]
     pub bpftrace_autostart: Vec<PathBuf>,
@@ -84,6 +91,17 @@ pub struct AgentOptions {
     /// bpftrace: the agent's configuration file.
     #[arg(long, global = true, value_name = "FILE")]
     pub bpftrace_config: Option<PathBuf>,
+
+    /// bpftrace: run the continuous profiler with the options in FILE (one
+    /// per line, as `pcp-agent profile` takes them) and export its
+    /// counters as bpftrace.profiler.*; root only, off by default.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub bpftrace_profile: Option<PathBuf>,
+
+    /// A profiler run by this process (`serve --profile`), whose counters
+    /// the bpftrace agent exports.
+    #[arg(skip)]
+    pub profiler: Option<std::sync::Arc<dyn pmda_bpftrace::profiler::ProfilerSource>>,
 
     /// proc: a directory holding proc/ to read instead of / (pmdaproc's
     /// PROC_STATSPATH).
@@ -241,6 +259,7 @@ impl AgentOptions {
             "prometheus" => Ok(pmda_prometheus::DOMAIN),
             "bpftrace" => Ok(pmda_bpftrace::DOMAIN),
             "nagios" => Ok(pmda_nagios::DOMAIN),
+            "proc" => Ok(pmda_proc::DOMAIN),
             other => Err(AgentsError::Unknown(other.to_string())),
         }
     }
@@ -248,9 +267,10 @@ impl AgentOptions {
     /// The agent's registration with pmcd (domains and top-level names),
     /// found without starting agents that keep state or run sources: the
     /// prometheus agent's one name is its root, the bpftrace and nagios
-    /// agents' are `bpftrace` and `nagios`; the linux and simple agents'
-    /// names come from their
-    /// static tables (building them reads /proc but writes nothing).
+    /// agents' are `bpftrace` and `nagios`, the proc agent's its four
+    /// trees (building it would start its hot-process thread); the linux
+    /// and simple agents' names come from their static tables (building
+    /// them reads /proc but writes nothing).
     pub fn registration(&self, name: &str) -> Result<Registration, AgentsError> {
         let own_domain = Self::own_domain(name)?;
         let domain = self.domain_for(name)?.unwrap_or(own_domain);
@@ -258,6 +278,7 @@ impl AgentOptions {
             "prometheus" => vec![self.prometheus_root.clone()],
             "bpftrace" => vec!["bpftrace".to_string()],
             "nagios" => vec!["nagios".to_string()],
+            "proc" => pmda_proc::TOP_LEVEL.iter().map(|s| s.to_string()).collect(),
             _ => self.build_own(name)?.namespace().top_level(),
         };
         Ok(Registration {
@@ -361,10 +382,18 @@ impl AgentOptions {
                 ))
             }
             "bpftrace" => {
+                let profiler = match (&self.profiler, &self.bpftrace_profile) {
+                    (Some(p), _) => Some(p.clone()),
+                    (None, Some(file)) => {
+                        Some(crate::profile::start_for_agent(file).map_err(|e| start(&e))?)
+                    }
+                    (None, None) => None,
+                };
                 let cfg = pmda_bpftrace::BpftraceConfig {
                     autostart_dirs: self.bpftrace_autostart.clone(),
                     config_file: self.bpftrace_config.clone(),
                     state_dir: Some(self.state_dir()),
+                    profiler,
                 };
                 Ok(Box::new(
                     pmda_bpftrace::BpftracePmda::new(cfg).map_err(|e| start(&e))?,
@@ -457,6 +486,9 @@ impl AgentOptions {
                 if let Some(c) = &self.bpftrace_config {
                     a.extend(["--bpftrace-config".to_string(), abs(c)]);
                 }
+                if let Some(f) = &self.bpftrace_profile {
+                    a.extend(["--bpftrace-profile".to_string(), abs(f)]);
+                }
             }
             "proc" => {
                 if self.proc_root.as_os_str() != "/" {
@@ -491,7 +523,38 @@ impl AgentOptions {
             }
             host.load(self.build_agent(name)?)?;
         }
+        for agent in self.pipe_agents()? {
+            host.load(Box::new(agent))?;
+        }
         Ok(host)
+    }
+
+    /// The PCP daemon PMDAs of `--pipe-agents`, started.
+    pub fn pipe_agents(&self) -> Result<Vec<PipeAgent>, AgentsError> {
+        let Some(path) = &self.pipe_agents_conf else {
+            return Ok(Vec::new());
+        };
+        let start = |message: String| AgentsError::Start {
+            agent: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| start(e.to_string()))?;
+        let specs = parse_conf(&text).map_err(|e| start(e.to_string()))?;
+        // Their log files (pmdasample writes `sample.log` where it runs) go
+        // to the state directory, as pmcd keeps them in $PCP_LOG_DIR/pmcd.
+        let logs = self.state_dir().join("pipe-agents");
+        std::fs::create_dir_all(&logs).map_err(|e| start(format!("{}: {e}", logs.display())))?;
+        specs
+            .into_iter()
+            .map(|mut spec| {
+                spec.work_dir = Some(logs.clone());
+                let name = spec.name.clone();
+                PipeAgent::start(spec, secs(self.agent_timeout)).map_err(|e| AgentsError::Start {
+                    agent: name,
+                    message: e.to_string(),
+                })
+            })
+            .collect()
     }
 }
 

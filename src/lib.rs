@@ -6,11 +6,15 @@
 //! - [`simple`]: the `simple` example agent (domain 253);
 //! - [`watch`]: the pmval/pmrep-like live view;
 //! - [`pmcd`]: running an agent under PCP's pmcd, and installing it there;
-//! - [`serve`]: the HTTP server.
+//! - [`pmcd_server`]: `pcp-agent pmcd`, the host served to PCP's clients;
+//! - [`serve`]: the HTTP server;
+//! - [`profile`]: `pcp-agent profile` and the profiler's options.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod agents;
 pub mod pmcd;
+pub mod pmcd_server;
+pub mod profile;
 pub mod serve;
 pub mod simple;
 pub mod watch;

@@ -4,7 +4,10 @@
 //! - `watch`: like pmval/pmrep, counters as rates;
 //! - `pmda`: run one agent as a daemon PMDA under a real pmcd;
 //! - `install` / `remove`: register an agent with the local pmcd;
-//! - `serve`: OpenMetrics `/metrics` and pmproxy's REST API over HTTP.
+//! - `serve`: OpenMetrics `/metrics` and pmproxy's REST API over HTTP
+//!   (with `--profile`, the profiler's pprof and flame-graph pages);
+//! - `pmcd`: pmcd's client protocol, for PCP's own tools and pmproxy;
+//! - `profile`: continuous CPU (and off-CPU) profiling to pprof files.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -154,6 +157,8 @@ enum Command {
         #[command(flatten)]
         paths: PmcdPaths,
     },
+    /// Serve PCP's client protocol, as pmcd does, for pminfo, pmrep, pmlogger and pmproxy.
+    Pmcd(pcp_agent::pmcd_server::PmcdArgs),
     /// Serve /metrics (OpenMetrics) and pmproxy's REST API over HTTP.
     Serve {
         /// Address to listen on.
@@ -177,6 +182,20 @@ enum Command {
         /// Largest response body, in bytes.
         #[arg(long, default_value_t = 64 << 20)]
         max_response_bytes: usize,
+        /// Run the profiler too and serve /debug/pprof/profile, /profiles
+        /// and /profiles/flamegraph (needs root).
+        #[arg(long)]
+        profile: bool,
+        #[command(flatten)]
+        profile_args: pcp_agent::profile::ProfileArgs,
+    },
+    /// Profile every process's stacks with bpftrace into pprof files (needs root).
+    Profile {
+        /// Stop after this long (15s, 1m...); default: until SIGINT/SIGTERM.
+        #[arg(long, value_parser = pcp_profile::parse_duration)]
+        duration: Option<Duration>,
+        #[command(flatten)]
+        args: pcp_agent::profile::ProfileArgs,
     },
 }
 
@@ -284,8 +303,30 @@ fn report_changes(result: Result<Vec<String>, String>, dry_run: bool) -> ExitCod
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
+    // `serve --profile`: the profiler runs as long as the server, and the
+    // bpftrace agent (when loaded) exports its counters.
+    let mut profiler = None;
     match &mut cli.command {
-        Command::Serve { .. } => {}
+        Command::Serve {
+            profile: true,
+            profile_args,
+            ..
+        } => match pcp_profile::Profiler::start(profile_args.config()) {
+            Ok(p) => {
+                cli.agents.profiler = Some(std::sync::Arc::new(pcp_agent::profile::StatsSource(
+                    p.stats().clone(),
+                )));
+                profiler = Some(p);
+            }
+            Err(e) => return fail(format!("serve: profile: {e}")),
+        },
+        Command::Serve { .. } | Command::Pmcd(_) => {}
+        Command::Profile { duration, args } => {
+            return match pcp_agent::profile::run(args, *duration) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            };
+        }
         Command::Pmda {
             agent,
             notready,
@@ -375,9 +416,10 @@ fn main() -> ExitCode {
     };
     match cli.command {
         // Handled above, before any host is built.
-        Command::Pmda { .. } | Command::Install { .. } | Command::Remove { .. } => {
-            ExitCode::SUCCESS
-        }
+        Command::Pmda { .. }
+        | Command::Install { .. }
+        | Command::Remove { .. }
+        | Command::Profile { .. } => ExitCode::SUCCESS,
         Command::Info {
             desc,
             fetch,
@@ -407,6 +449,7 @@ fn main() -> ExitCode {
             head_timeout,
             request_timeout,
             max_response_bytes,
+            ..
         } => {
             let opts = pcp_agent::serve::ServeOptions {
                 listen,
@@ -423,7 +466,8 @@ fn main() -> ExitCode {
             // an agent keeps for a known user (pmdalinux's root-only slab
             // and serial-line figures) is not served to them.
             let host = host.with_client(pcp_core::ClientContext::anonymous());
-            match pcp_agent::serve::run(host, opts) {
+            let store = profiler.as_ref().map(|p| p.store().clone());
+            match pcp_agent::serve::run_with_profiles(host, opts, store) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("pcp-agent: serve: {e}");
@@ -431,6 +475,10 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Pmcd(args) => match pcp_agent::pmcd_server::run(host, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("pmcd: {e}")),
+        },
         Command::Watch {
             interval,
             samples,

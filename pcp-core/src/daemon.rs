@@ -47,18 +47,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::error::PmError;
-use crate::id::{InDom, Pmid, PM_IN_NULL};
-use crate::indom::{find_by_name, Profile};
+use crate::id::{InDom, Pmid};
+use crate::indom::Profile;
 use crate::labels::LabelLevel;
 use crate::pdu::frame::{read_pdu, write_pdu, FrameError};
 use crate::pdu::{
-    self, decode, decode_header, labelset_to_wire, types, value_from_block, value_from_insitu,
-    AttrPdu, CredsPdu, DescPdu, Encoder, FetchPdu, IdentReq, InstancePdu, InstanceReq, LabelPdu,
-    Pdu, PmnsIdsPdu, PmnsNamePdu, PmnsNamesPdu, ResultPdu, TextPdu, VSetValues, MAX_BLOCK_PAYLOAD,
+    self, decode, decode_header, reply, types, AttrPdu, CredsPdu, DescPdu, Encoder, FetchPdu,
+    IdentReq, InstanceReq, LabelPdu, Pdu, PmnsIdsPdu, PmnsNamePdu, PmnsNamesPdu, ResultPdu,
+    VSetValues, MAX_BLOCK_PAYLOAD,
 };
-use crate::pmda::{
-    ClientContext, FetchRequest, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
-};
+use crate::pmda::{ClientContext, FetchRequest, LabelTarget, MetricResult, Pmda};
 use crate::value::Value;
 
 /// How the daemon talks to pmcd.
@@ -356,51 +354,21 @@ impl<'a> Session<'a> {
 
     fn instance(&mut self, from: u32, r: &InstanceReq) -> bool {
         let ctx = self.client(from).ctx.clone();
-        let list = match self.agent.instances(r.indom, &ctx) {
-            Ok(l) => l,
-            Err(e) => return self.error(e),
-        };
-        let instances = if !r.name.is_empty() {
-            let name = String::from_utf8_lossy(&r.name);
-            match find_by_name(&list, &name) {
-                Some(i) => vec![(i.id, Vec::new())],
-                None => return self.error(PmError::INST),
-            }
-        } else if r.inst != PM_IN_NULL {
-            match list.iter().find(|i| i.id == r.inst) {
-                // libpcp_pmda answers an id lookup with id PM_IN_NULL.
-                Some(i) => vec![(PM_IN_NULL, i.name.as_bytes().to_vec())],
-                None => return self.error(PmError::INST),
-            }
-        } else {
-            list.into_iter()
-                .map(|i| (i.id, i.name.into_bytes()))
-                .collect()
-        };
-        self.reply(&Pdu::Instance(InstancePdu {
-            indom: r.indom,
-            instances,
-        }))
+        let reply = self
+            .agent
+            .instances(r.indom, &ctx)
+            .and_then(|list| reply::instance_reply(list, r));
+        match reply {
+            Ok(p) => self.reply(&Pdu::Instance(p)),
+            Err(e) => self.error(e),
+        }
     }
 
     fn text(&mut self, from: u32, r: IdentReq) -> bool {
-        let target = if r.kind & pdu::text::INDOM != 0 {
-            TextTarget::InDom(InDom::from_raw(r.ident))
-        } else {
-            TextTarget::Metric(Pmid::from_raw(r.ident))
-        };
-        let kind = if r.kind & pdu::text::HELP != 0 {
-            TextKind::Help
-        } else {
-            TextKind::OneLine
-        };
+        let (target, kind) = reply::text_request(r);
         let ctx = self.client(from).ctx.clone();
-        match self.agent.text(target, kind, &ctx) {
-            Ok(t) if !t.is_empty() => self.reply(&Pdu::Text(TextPdu {
-                ident: r.ident,
-                text: t.into_bytes(),
-            })),
-            Ok(_) => self.error(PmError::TEXT),
+        match reply::text_reply(r, self.agent.text(target, kind, &ctx)) {
+            Ok(t) => self.reply(&Pdu::Text(t)),
             Err(e) => self.error(e),
         }
     }
@@ -425,22 +393,14 @@ impl<'a> Session<'a> {
             LabelLevel::Instances => return self.instance_labels(from, r),
         };
         let ctx = self.client(from).ctx.clone();
-        let set = match self.agent.labels(target, &ctx) {
-            Ok(s) => s,
-            Err(e) => return self.error(e),
-        };
-        let mut sets = Vec::new();
-        if !set.is_empty() {
-            match labelset_to_wire(&set, PM_IN_NULL, level.code()) {
-                Ok(w) => sets.push(w),
-                Err(e) => return self.error(e),
-            }
+        let reply = self
+            .agent
+            .labels(target, &ctx)
+            .and_then(|set| reply::label_reply(r, level, &set));
+        match reply {
+            Ok(l) => self.reply(&Pdu::Label(l)),
+            Err(e) => self.error(e),
         }
-        self.reply(&Pdu::Label(LabelPdu {
-            ident: r.ident,
-            kind: r.kind,
-            sets,
-        }))
     }
 
     /// One set per instance in the client's profile, empty where the agent
@@ -452,30 +412,15 @@ impl<'a> Session<'a> {
             Ok(l) => l,
             Err(e) => return self.error(e),
         };
-        let labelled: HashMap<u32, crate::labels::LabelSet> =
-            match self.agent.instance_labels(indom, &ctx) {
-                Ok(v) => v.into_iter().collect(),
-                Err(e) => return self.error(e),
-            };
+        let labelled = match self.agent.instance_labels(indom, &ctx) {
+            Ok(v) => v,
+            Err(e) => return self.error(e),
+        };
         let profile = &self.client(from).profile;
-        let wanted: Vec<u32> = list
-            .iter()
-            .map(|i| i.id)
-            .filter(|&id| profile.wants(indom, id))
-            .collect();
-        let mut sets = Vec::with_capacity(wanted.len());
-        for id in wanted {
-            let set = labelled.get(&id).cloned().unwrap_or_default();
-            match labelset_to_wire(&set, id, LabelLevel::Instances.code()) {
-                Ok(w) => sets.push(w),
-                Err(e) => return self.error(e),
-            }
+        match reply::instance_labels_reply(r, &list, labelled, |id| profile.wants(indom, id)) {
+            Ok(l) => self.reply(&Pdu::Label(l)),
+            Err(e) => self.error(e),
         }
-        self.reply(&Pdu::Label(LabelPdu {
-            ident: r.ident,
-            kind: r.kind,
-            sets,
-        }))
     }
 
     /// A leaf's PMID, re-reading the agent's names once on a miss; only
@@ -528,13 +473,7 @@ impl<'a> Session<'a> {
         let Some(kids) = self.agent.namespace().children(&name) else {
             return self.error(PmError::NAME);
         };
-        let status: Option<Vec<i32>> =
-            (c.subtype == 1).then(|| kids.iter().map(|k| i32::from(!k.leaf)).collect());
-        self.enc.names(
-            kids.iter().map(|k| k.name.as_str()),
-            status.as_deref(),
-            &mut self.out,
-        );
+        self.enc.children(&kids, c.subtype == 1, &mut self.out);
         true
     }
 
@@ -580,26 +519,7 @@ impl<'a> Session<'a> {
 
     /// The values of a store request, typed by the metric's descriptor.
     fn store_values(&self, pmid: Pmid, v: &VSetValues) -> Result<Vec<(u32, Value)>, PmError> {
-        let desc = self.agent.desc(pmid)?;
-        match v {
-            VSetValues::Error(_) => Err(PmError::BADSTORE),
-            VSetValues::Insitu(words) => words
-                .iter()
-                .map(|&(inst, w)| Ok((inst, value_from_insitu(w, desc.ty)?)))
-                .collect(),
-            VSetValues::Blocks { values, .. } => values
-                .iter()
-                .map(|(inst, b)| {
-                    let v = value_from_block(b)?;
-                    let v = if v.ty() == desc.ty {
-                        v
-                    } else {
-                        v.convert(desc.ty)?
-                    };
-                    Ok((*inst, v))
-                })
-                .collect(),
-        }
+        reply::store_values(&self.agent.desc(pmid)?, v)
     }
 }
 

@@ -63,10 +63,14 @@ pm_errors! {
     IPC = -12366, "PM_ERR_IPC", "IPC protocol failure";
     /// IPC channel closed.
     EOF = -12368, "PM_ERR_EOF", "IPC channel closed";
+    /// A fetch arrived before any profile for its context.
+    NOPROFILE = -12381, "PM_ERR_NOPROFILE", "Missing profile - protocol botch";
     /// No agent for the domain of the request.
     NOAGENT = -12386, "PM_ERR_NOAGENT", "No PMCD agent for domain of request";
     /// No permission to perform the requested operation.
     PERMISSION = -12387, "PM_ERR_PERMISSION", "No permission to perform requested operation";
+    /// Too many connections: the server's client limit is reached.
+    CONNLIMIT = -12388, "PM_ERR_CONNLIMIT", "PMCD connection limit for this host exceeded";
     /// Try again: information not currently available.
     AGAIN = -12389, "PM_ERR_AGAIN", "Try again. Information not currently available";
     /// Not connected (a client went away).

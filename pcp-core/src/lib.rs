@@ -56,9 +56,11 @@ pub mod indom;
 pub mod labels;
 pub mod namespace;
 pub mod pdu;
+pub mod pipe;
 pub mod pmda;
 pub mod rate;
 pub mod render;
+pub mod server;
 pub mod table;
 pub mod testing;
 pub mod value;
@@ -73,7 +75,8 @@ pub use indom::{Instance, Profile};
 pub use labels::{LabelLevel, LabelSet};
 pub use namespace::Namespace;
 pub use pmda::{
-    ClientContext, FetchRequest, InstValues, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
+    Attachment, ClientContext, FetchRequest, InstValues, LabelTarget, MetricResult, Pmda, TextKind,
+    TextTarget,
 };
 pub use table::{MetricInfo, MetricRow, MetricTable};
 pub use value::Value;

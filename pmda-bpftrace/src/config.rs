@@ -45,6 +45,9 @@ pub struct BpftraceConfig {
     /// Where persistent ids live (`state_dir/bpftrace`); `None` keeps them
     /// in memory.
     pub state_dir: Option<PathBuf>,
+    /// A running continuous profiler whose counters become
+    /// `bpftrace.profiler.*` (see [`crate::profiler`]); none by default.
+    pub profiler: Option<std::sync::Arc<dyn crate::profiler::ProfilerSource>>,
 }
 
 /// The resolved settings (defaults are pmdabpftrace's where it has the key).

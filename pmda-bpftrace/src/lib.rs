@@ -26,6 +26,7 @@ pub mod data;
 pub mod error;
 pub mod event;
 pub mod process;
+pub mod profiler;
 pub mod pyjson;
 pub mod script;
 
@@ -234,6 +235,7 @@ pub struct BpftracePmda {
     tracepoints: Mutex<Option<(Instant, Result<String, String>)>>,
     version: String,
     username: Option<String>,
+    profiler: Option<profiler::ProfilerMetrics>,
 }
 
 impl std::fmt::Debug for BpftracePmda {
@@ -452,6 +454,7 @@ impl BpftracePmda {
             tracepoints: Mutex::new(None),
             version,
             username,
+            profiler: config.profiler.clone().map(profiler::ProfilerMetrics::new),
         };
         log(&format!(
             "using {} ({})",
@@ -699,6 +702,9 @@ impl BpftracePmda {
         add("bpftrace.info.scripts".into(), pmid(INFO, 0));
         add("bpftrace.info.scripts_json".into(), pmid(INFO, 1));
         add("bpftrace.info.tracepoints".into(), pmid(INFO, 2));
+        for (name, p) in self.profiler.iter().flat_map(|p| p.names()) {
+            add(name, p);
+        }
         let scripts: Vec<Arc<Script>> = self.reg.scripts.lock().values().cloned().collect();
         for s in scripts {
             for it in &SCRIPT_ITEMS {
@@ -786,6 +792,7 @@ impl BpftracePmda {
                 2 => one(Value::String(self.tracepoints()?)),
                 _ => Err(PmError::PMID),
             },
+            profiler::CLUSTER => self.profiler.as_mut().ok_or(PmError::PMID)?.fetch(p),
             c => {
                 let s = self.script_by_cluster(c).ok_or(PmError::PMID)?;
                 s.touch();
@@ -885,6 +892,7 @@ impl Pmda for BpftracePmda {
             (INFO, 0) => string(scripts_indom()),
             (INFO, 1 | 2) => string(InDom::NULL),
             (CONTROL | INFO, _) => Err(PmError::PMID),
+            (profiler::CLUSTER, _) => self.profiler.as_ref().ok_or(PmError::PMID)?.desc(p),
             (c, item) => {
                 let s = self.script_by_cluster(c).ok_or(PmError::PMID)?;
                 if let Some(it) = SCRIPT_ITEMS.iter().find(|it| it.item == item) {
@@ -905,6 +913,9 @@ impl Pmda for BpftracePmda {
             return Err(PmError::INDOM);
         }
         let serial = indom.serial();
+        if serial == profiler::INDOM_SERIAL {
+            return Ok(self.profiler.as_mut().ok_or(PmError::INDOM)?.instances());
+        }
         if serial == 0 {
             return Ok(self
                 .reg
@@ -938,6 +949,7 @@ impl Pmda for BpftracePmda {
                 (INFO, 1) => Ok("all registered bpftrace scripts as a JSON array".into()),
                 (INFO, 2) => Ok("probes bpftrace can attach to (bpftrace -l), comma-separated".into()),
                 (CONTROL | INFO, _) => Err(PmError::TEXT),
+                (profiler::CLUSTER, _) => self.profiler.as_ref().ok_or(PmError::TEXT)?.help(p),
                 (c, item) => {
                     let s = self.script_by_cluster(c).ok_or(PmError::TEXT)?;
                     if let Some(it) = SCRIPT_ITEMS.iter().find(|it| it.item == item) {
@@ -948,6 +960,9 @@ impl Pmda for BpftracePmda {
                 }
             },
             TextTarget::InDom(i) if i == scripts_indom() => Ok("registered bpftrace scripts".into()),
+            TextTarget::InDom(i) if i == profiler::ProfilerMetrics::indom() && self.profiler.is_some() => {
+                Ok("target groups of the continuous profiler (service_name)".into())
+            }
             TextTarget::InDom(i) => {
                 let cluster = i.serial() / 1000;
                 let item = i.serial() % 1000;
@@ -963,7 +978,7 @@ impl Pmda for BpftracePmda {
         Ok(match target {
             LabelTarget::Domain => LabelSet::new().with("agent", "bpftrace"),
             LabelTarget::Cluster(INFO) => LabelSet::new().with("metrictype", "control"),
-            LabelTarget::Item(p) if p.cluster() > INFO => {
+            LabelTarget::Item(p) if p.cluster() > INFO && p.cluster() != profiler::CLUSTER => {
                 if SCRIPT_ITEMS.iter().any(|it| it.item == p.item()) {
                     // The reference means to label these, but compares the
                     // wrong numbers and never does.

@@ -41,6 +41,9 @@ pub use agent::{Handle, ProcAgent, Settings};
 /// pmdaproc's domain.
 pub const DOMAIN: u32 = 3;
 
+/// The top-level names the agent serves (pmdaproc's).
+pub const TOP_LEVEL: [&str; 4] = ["acct", "cgroup", "hotproc", "proc"];
+
 /// Where and how the agent reads.
 #[derive(Debug, Clone)]
 pub struct ProcConfig {

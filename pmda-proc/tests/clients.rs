@@ -205,14 +205,24 @@ fn per_client_controls_stay_with_their_client() {
     // Threads for client a only: this test process alone has several.
     store(&a, "proc.control.perclient.threads", Value::U32(1)).unwrap();
     let me = std::process::id();
-    let tids: BTreeSet<u32> = std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
+    let tids = || -> BTreeSet<u32> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect()
+    };
+    // Threads of this test process come and go (the harness runs tests
+    // in threads): compare with those alive before and after each fetch.
+    let before = tids();
     let a_pids = pids_with(&host, "proc.psinfo.pid", &a);
+    let steady: BTreeSet<u32> = before.intersection(&tids()).copied().collect();
+    assert!(steady.len() > 1, "{steady:?}");
+    assert!(steady.is_subset(&a_pids), "{steady:?} {a_pids:?}");
+    let before = tids();
     let b_pids = pids_with(&host, "proc.psinfo.pid", &b);
-    assert!(tids.len() > 1 && tids.iter().all(|t| a_pids.contains(t)));
-    assert!(b_pids.contains(&me) && tids.iter().filter(|t| b_pids.contains(t)).count() == 1);
+    let ours: BTreeSet<u32> = before.union(&tids()).copied().collect();
+    let listed: Vec<&u32> = b_pids.intersection(&ours).collect();
+    assert_eq!(listed, [&me], "client b lists threads");
     assert!(nprocs(&a) > nprocs(&b));
     assert_eq!(
         fetch(&host, "proc.control.perclient.threads", &a).unwrap(),

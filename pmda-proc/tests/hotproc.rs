@@ -115,3 +115,12 @@ fn a_cpu_burning_process_becomes_hot() {
     );
     drop(busy);
 }
+
+#[test]
+fn the_top_level_names_registered_with_pmcd_are_the_agents() {
+    use pcp_core::Pmda;
+    let pmda = proc_pmda(ProcConfig::default()).unwrap();
+    let mut names = pmda.namespace().top_level();
+    names.sort();
+    assert_eq!(names, pmda_proc::TOP_LEVEL);
+}

@@ -44,6 +44,7 @@ pub fn agent(conf: &str, autostart: &[PathBuf]) -> Agent {
         autostart_dirs: autostart.to_vec(),
         config_file: Some(conf_path),
         state_dir: None,
+        ..Default::default()
     })
     .unwrap();
     Agent { a, dir }
