@@ -148,6 +148,11 @@ impl Agent for Linux {
     /// The slab-cache and serial-line lists come from root-only files: they
     /// are re-read for a root client only; anyone else gets them as last
     /// read for root (none before that), as pmdalinux answers.
+    ///
+    /// A list whose file this machine does not have (`-ENOENT`: no swap
+    /// areas file, no /proc/scsi, a capture without /proc/stat) is empty,
+    /// as pmdalinux lists it; the metrics over it still answer `-ENOENT`.
+    /// Any other failure to read or parse the file is the answer.
     fn instances(
         &mut self,
         indom: InDom,
@@ -158,8 +163,15 @@ impl Agent for Linux {
             let mut plan = Plan::default();
             plan.add(b.needs);
             self.run(&plan);
+            let mut missing = false;
             for need in b.needs {
-                self.sys.status(*need)?;
+                match self.sys.status(*need) {
+                    Err(e) if e == PmError::from_errno(libc::ENOENT) => missing = true,
+                    other => other?,
+                }
+            }
+            if missing {
+                return Ok(Vec::new());
             }
         }
         Ok((b.list)(&self.c))

@@ -515,6 +515,24 @@ fn missing_files_fail_only_their_metrics() {
         Err(PmError::from_errno(libc::ENOENT))
     );
     assert_eq!(fetch(&mut a, "swap.in"), Err(PmError::APPVERSION));
+    // The instance list behind a missing file is empty, as pmdalinux
+    // lists it (it was -ENOENT once; PCP QA's partial trees fail
+    // check_agent on that); a file that is there but unreadable is the
+    // answer.
+    let root = ClientContext::user(0, 0);
+    let indom_of = |a: &mut LinuxPmda, name: &str| {
+        let pmid = a.namespace().lookup(name).unwrap();
+        a.desc(pmid).unwrap().indom
+    };
+    let disk = indom_of(&mut a, "disk.dev.read");
+    assert_eq!(a.instances(disk, &root), Ok(Vec::new()));
+    assert_eq!(a.instance_labels(disk, &root), Ok(Vec::new()));
+    std::fs::create_dir(dir.path().join("proc/swaps")).unwrap();
+    let swap = indom_of(&mut a, "swapdev.free");
+    assert_eq!(
+        a.instances(swap, &root),
+        Err(PmError::from_errno(libc::EISDIR))
+    );
     assert!(
         fetch(&mut a, "kernel.all.pressure.cpu.some.avg")
             .unwrap()
