@@ -55,7 +55,7 @@ fn passes_the_conformance_check_everywhere() {
 }
 
 /// Where Debian's pcp-testsuite puts PCP's QA trees (see
-/// `pcp_testsuite.rs`): the `*-root-*.tgz` captures of whole machines.
+/// `tests/pcp_testsuite/`): the `*-root-*.tgz` captures of whole machines.
 const TESTSUITE: &str = "/var/lib/pcp/testsuite/linux";
 
 #[test]

@@ -1,7 +1,7 @@
 //! The agent on `fixtures/kernels/VERSION`: trees in the formats of Linux
 //! 3.10, 4.19, 5.15 and 6.1 (see `fixtures/build_kernels.sh` for what each
 //! mimics). Expected values are worked out here from the raw files with
-//! deliberately simple code; `pcp_testsuite.rs` also runs PCP's pmdalinux
+//! deliberately simple code; `tests/pcp_testsuite/` also runs PCP's pmdalinux
 //! on the same trees.
 
 use std::collections::BTreeMap;
