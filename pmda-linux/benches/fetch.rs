@@ -6,7 +6,8 @@
 //!    network interfaces (up to 500 disks and 200 interfaces), to show
 //!    the cost grows linearly.
 //!
-//! Run: `cargo bench -p pmda-linux --bench fetch`.
+//! Run: `cargo bench -p pmda-linux --bench fetch` (`BENCH_LIVE_ONLY=1`:
+//! the live part only).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -362,6 +363,10 @@ fn main() {
         t_agent.as_secs_f64() / t_raw.as_secs_f64()
     );
 
+    // tools/bench_before_after.sh reads the live figures only.
+    if std::env::var_os("BENCH_LIVE_ONLY").is_some() {
+        return;
+    }
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vm");
     println!("\ngenerated trees (fixture root, statfs from file):");
     println!("  disks  ifaces   agent us   raw us   ratio   agent us per (disk+iface)");
