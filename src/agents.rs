@@ -74,6 +74,12 @@ pub struct AgentOptions {
     #[arg(long, global = true)]
     pub prometheus_debug: bool,
 
+    /// prometheus: also serve the control metrics pmdaopenmetrics does not
+    /// have (bytes, failures, up, samples...), which are on by default
+    /// except with `--prometheus-root openmetrics`.
+    #[arg(long, global = true)]
+    pub prometheus_extended_control: bool,
+
     /// prometheus: scrape in the background every SECS seconds and answer from a cache.
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_scrape_interval: Option<f64>,
@@ -130,6 +136,13 @@ pub struct AgentOptions {
     /// comma-separated, e.g. `--agent-domain simple=498,linux=61`.
     #[arg(long, global = true, value_name = "NAME=DOMAIN", value_delimiter = ',')]
     pub agent_domain: Vec<String>,
+
+    /// Set when the agent runs under pmcd (`pcp-agent pmda`): without
+    /// `--state-dir`, the prometheus and bpftrace agents then keep their ids
+    /// where PCP's agents for their domains keep theirs
+    /// (`$PCP_VAR_DIR/config/pmda`, see [`AgentOptions::pcp_tables`]).
+    #[arg(skip)]
+    pub under_pmcd: bool,
 }
 
 /// What pmcd needs to know of an agent to register it: its own domain and
@@ -198,6 +211,32 @@ impl AgentOptions {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("."));
         home.join(".local/state/pcp-agent")
+    }
+
+    /// Where PCP's agents keep their id caches (`$PCP_VAR_DIR/config/pmda`),
+    /// for agent `name` at its own domain, unless `--state-dir` was given:
+    /// under pmcd our prometheus and bpftrace agents keep their ids there
+    /// (pmdaopenmetrics's own tables for domain 144, `151.*` files for
+    /// bpftrace), so that replacing PCP's agent keeps every PMID and
+    /// instance id and PCP's resets apply; run otherwise, a state directory
+    /// with no ids yet starts from PCP's. An agent moved to another domain
+    /// (`--agent-domain`) is not PCP's stand-in and keeps its own.
+    pub fn pcp_tables(&self, name: &str) -> Option<PathBuf> {
+        let moved = match (self.domain_for(name), AgentOptions::own_domain(name)) {
+            (Ok(Some(d)), Ok(own)) => d != own,
+            _ => false,
+        };
+        (self.state_dir.is_none() && !moved).then(pcp_core::idstore::pmda_cache_dir)
+    }
+
+    /// The state directory agent `name` keeps its ids in: none under pmcd
+    /// when they live in PCP's tables ([`AgentOptions::pcp_tables`]).
+    fn agent_state_dir(&self, name: &str) -> Option<PathBuf> {
+        if self.under_pmcd && self.pcp_tables(name).is_some() {
+            None
+        } else {
+            Some(self.state_dir())
+        }
     }
 
     /// The prometheus config dir: the option, else the one shipped with the
@@ -373,9 +412,12 @@ impl AgentOptions {
                     timeout: secs(self.prometheus_timeout),
                     user: self.prometheus_user.clone(),
                     nosort: self.prometheus_nosort,
-                    state_dir: Some(self.state_dir()),
+                    state_dir: self.agent_state_dir(name),
+                    pcp_tables: self.pcp_tables(name),
                     scrape_interval: self.prometheus_scrape_interval.map(secs),
                     debug: self.prometheus_debug,
+                    extended_control: self.prometheus_extended_control
+                        || self.prometheus_root != "openmetrics",
                 };
                 Ok(Box::new(
                     pmda_prometheus::PrometheusPmda::new(cfg).map_err(|e| start(&e))?,
@@ -392,7 +434,8 @@ impl AgentOptions {
                 let cfg = pmda_bpftrace::BpftraceConfig {
                     autostart_dirs: self.bpftrace_autostart.clone(),
                     config_file: self.bpftrace_config.clone(),
-                    state_dir: Some(self.state_dir()),
+                    state_dir: self.agent_state_dir(name),
+                    pcp_dir: self.pcp_tables(name),
                     profiler,
                 };
                 Ok(Box::new(
@@ -474,6 +517,9 @@ impl AgentOptions {
                 }
                 if self.prometheus_debug {
                     a.push("--prometheus-debug".into());
+                }
+                if self.prometheus_extended_control {
+                    a.push("--prometheus-extended-control".into());
                 }
                 if let Some(s) = self.prometheus_scrape_interval {
                     a.extend(["--prometheus-scrape-interval".to_string(), s.to_string()]);

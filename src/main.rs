@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use pcp_agent::agents::AgentOptions;
 use pcp_agent::watch::{self, WatchOptions};
 use pcp_core::render::pminfo::{self, Flags};
-use pcp_core::{Host, Pmid};
+use pcp_core::{Pmapi, Pmid};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,6 +27,8 @@ use pcp_core::{Host, Pmid};
 struct Cli {
     #[command(flatten)]
     agents: AgentOptions,
+    #[command(flatten)]
+    derived: pcp_agent::derived::DerivedOptions,
     #[command(subcommand)]
     command: Command,
 }
@@ -79,16 +81,19 @@ enum Command {
     },
     /// Watch values, like pmval/pmrep: counters as rates.
     Watch {
-        /// Seconds between samples.
-        #[arg(short = 't', long = "interval", default_value_t = 1.0)]
-        interval: f64,
+        /// Seconds between samples (default 1, or the preset's).
+        #[arg(short = 't', long = "interval")]
+        interval: Option<f64>,
         /// Number of samples (default: until interrupted).
         #[arg(short = 's', long = "samples")]
         samples: Option<u64>,
         /// Print one JSON object per sample.
         #[arg(long)]
         json: bool,
-        /// Metric names or subtrees.
+        #[command(flatten)]
+        report: Box<pcp_agent::watch::options::ReportArgs>,
+        /// Metric names, subtrees, pmrep metric specs (name,label,...) or
+        /// :presets of pmrep's configuration (:iostat, :vmstat, :sar, ...).
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -199,7 +204,7 @@ enum Command {
     },
 }
 
-fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
+fn info(host: &dyn Pmapi, names: &[String], flags: Flags) -> ExitCode {
     // Agents whose names come from their first results (a plugin's
     // perfdata labels, a script's variables) get them before names are
     // resolved; agents with nothing to wait for return at once.
@@ -232,9 +237,15 @@ fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
     }
 }
 
-/// Points standard error at `path` (appending), as PCP agents' `-l`.
+/// Points standard error at a fresh log `path`, as PCP agents' `-l`
+/// (pmOpenLog): an existing log is kept as `path.prev`.
 fn redirect_stderr(path: &std::path::Path) -> Result<(), String> {
     use std::os::unix::io::AsRawFd;
+    if path.is_file() {
+        let mut prev = path.as_os_str().to_owned();
+        prev.push(".prev");
+        let _ = std::fs::rename(path, prev);
+    }
     let f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -345,8 +356,12 @@ fn main() -> ExitCode {
                 }
             }
             let mut opts = cli.agents.clone();
+            opts.under_pmcd = true;
             if let Some(c) = config.take() {
                 opts.prometheus_config = Some(c);
+            } else if opts.prometheus_config.is_none() {
+                // As pmdaopenmetrics: config.d under $PCP_PMDAS_DIR/ROOT.
+                opts.prometheus_config = Some("config.d".into());
             }
             if let Some(r) = root.take() {
                 opts.prometheus_root = r;
@@ -362,11 +377,24 @@ fn main() -> ExitCode {
             if let Some(d) = *domain {
                 opts.set_domain(agent, d);
             }
-            let agent = agent.clone();
+            let (agent, notready) = (agent.clone(), *notready);
             let factory = move || -> Result<Box<dyn pcp_core::Pmda>, String> {
-                opts.build_agent(&agent).map_err(|e| e.to_string())
+                // pmdaopenmetrics's start-up lines, which its users (and
+                // PCP's QA) look for in the log.
+                let say = |msg: &str| {
+                    if agent == "prometheus" {
+                        use pmda_prometheus::log::{log, Level};
+                        log(Level::Info, &opts.prometheus_root, msg);
+                    }
+                };
+                if notready {
+                    say("Initializing ... currently in notready state.");
+                }
+                let a = opts.build_agent(&agent).map_err(|e| e.to_string())?;
+                say("Ready to process requests");
+                Ok(a)
             };
-            return match pcp_agent::pmcd::run_pmda(factory, *notready) {
+            return match pcp_agent::pmcd::run_pmda(factory, notready) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(format!("pmda: {e}")),
             };
@@ -414,6 +442,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Clients see derived metrics, as PCP's clients do through libpcp.
+    let registry = match cli.derived.load() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let context = pcp_core::derive::DerivedContext::new(registry.clone());
     match cli.command {
         // Handled above, before any host is built.
         Command::Pmda { .. }
@@ -430,7 +464,7 @@ fn main() -> ExitCode {
             names,
             ..
         } => info(
-            &host,
+            &context.view(&host),
             &names,
             Flags {
                 desc,
@@ -461,6 +495,7 @@ fn main() -> ExitCode {
                 request_timeout: Duration::try_from_secs_f64(request_timeout)
                     .unwrap_or(Duration::from_secs(10)),
                 max_response_bytes,
+                derived: registry.clone(),
             };
             // HTTP clients are anonymous, as pmcd's TCP clients are: what
             // an agent keeps for a known user (pmdalinux's root-only slab
@@ -483,20 +518,27 @@ fn main() -> ExitCode {
             interval,
             samples,
             json,
+            report,
             names,
         } => {
-            if !(interval > 0.0 && interval.is_finite()) {
+            if interval.is_some_and(|i| !(i > 0.0 && i.is_finite())) {
                 eprintln!("pcp-agent: watch: the interval must be a positive number of seconds");
                 return ExitCode::FAILURE;
             }
             host.wait_ready(Duration::from_secs(5));
             let opts = WatchOptions {
                 names,
-                interval: Duration::from_secs_f64(interval),
+                interval: interval.map(Duration::from_secs_f64),
                 samples,
                 json,
+                config: report.config.clone(),
+                overrides: report.overrides(),
+                align: report
+                    .align
+                    .filter(|a| *a > 0.0 && a.is_finite())
+                    .map(Duration::from_secs_f64),
             };
-            match watch::run(&host, &opts) {
+            match watch::run(&host, &context, &opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("pcp-agent: {e}");

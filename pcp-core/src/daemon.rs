@@ -77,6 +77,13 @@ pub struct DaemonOptions {
     pub names_refresh: Duration,
     /// Log every PDU to stderr.
     pub trace: bool,
+    /// How long [`run_daemon_with`] lets the agent build before it starts
+    /// the handshake. pmcd waits for the handshake (its `creds_timeout`,
+    /// 3 s by default) before it serves anyone again, so an agent built in
+    /// that time is registered ready at once; only a slower one leaves a
+    /// window in which pmcd answers PM_ERR_AGAIN for it, which pmlogger,
+    /// revalidating its metrics after the agent (re)starts, takes as fatal.
+    pub build_before_handshake: Duration,
 }
 
 impl Default for DaemonOptions {
@@ -87,6 +94,7 @@ impl Default for DaemonOptions {
             max_pdu: pdu::DEFAULT_MAX_PDU,
             names_refresh: Duration::from_secs(1),
             trace: false,
+            build_before_handshake: Duration::from_millis(500),
         }
     }
 }
@@ -557,6 +565,13 @@ fn handshake<R: Read, W: Write>(
     buf: &mut Vec<u8>,
     tag: &str,
 ) -> Result<Option<bool>, DaemonError> {
+    send_creds(output, opts)?;
+    read_creds_reply(input, opts, buf, tag)
+}
+
+/// The agent's half of the handshake: CREDS with our PDU version and the
+/// flags we want.
+fn send_creds<W: Write>(output: &mut W, opts: &DaemonOptions) -> Result<(), DaemonError> {
     let flags = if opts.credentials {
         pdu::PDU_FLAG_AUTH | pdu::PDU_FLAG_CONTAINER
     } else {
@@ -568,7 +583,17 @@ fn handshake<R: Read, W: Write>(
         std::process::id(),
         &mut out,
     );
-    write_pdu(output, &out).map_err(DaemonError::Write)?;
+    write_pdu(output, &out).map_err(DaemonError::Write)
+}
+
+/// pmcd's half: its CREDS (`Some(false)`), another request already
+/// (`Some(true)`: it is in `buf`, to be served), or the pipe closed.
+fn read_creds_reply<R: Read>(
+    input: &mut R,
+    opts: &DaemonOptions,
+    buf: &mut Vec<u8>,
+    tag: &str,
+) -> Result<Option<bool>, DaemonError> {
     match read_pdu(input, buf, opts.max_pdu)? {
         None => Ok(None),
         Some(h) if h.ty == types::CREDS => {
@@ -639,10 +664,14 @@ pub fn run_daemon<R: Read, W: Write>(
     serve(agent, input, output, opts, buf, pending)
 }
 
-/// Like [`run_daemon`] for an agent whose start-up is slow: the handshake
-/// happens first (pmcd allows 3 s for it), then `factory` builds the agent
-/// while pmcd answers clients PM_ERR_AGAIN (with `opts.notready`, which the
-/// pmcd.conf line must match), then the agent announces it is ready.
+/// Like [`run_daemon`] for an agent whose start-up may be slow: `factory`
+/// builds the agent on a thread of its own while the handshake waits for
+/// it, at most `opts.build_before_handshake`. Built by then, the agent
+/// sends READY (with `opts.notready`, which the pmcd.conf line must match)
+/// right behind its CREDS, so pmcd finds it ready as soon as it looks.
+/// Otherwise the handshake goes ahead (pmcd allows 3 s for it), pmcd
+/// answers clients PM_ERR_AGAIN for the agent meanwhile, and READY follows
+/// once it is built.
 pub fn run_daemon_with<R, W, F>(
     factory: F,
     mut input: R,
@@ -652,18 +681,52 @@ pub fn run_daemon_with<R, W, F>(
 where
     R: Read,
     W: Write,
-    F: FnOnce() -> Result<Box<dyn Pmda>, String>,
+    F: FnOnce() -> Result<Box<dyn Pmda>, String> + Send,
 {
     let tag = format!("pmda[{}]", std::process::id());
     let mut buf = Vec::with_capacity(4096);
-    let Some(pending) = handshake(&mut input, &mut output, opts, &mut buf, &tag)? else {
-        return Ok(());
-    };
-    let mut agent = factory().map_err(DaemonError::Agent)?;
-    if opts.notready {
-        send_ready(&mut output)?;
-    }
-    serve(agent.as_mut(), input, output, opts, buf, pending)
+    std::thread::scope(|scope| {
+        let (built_tx, built) = std::sync::mpsc::channel();
+        let builder = std::thread::Builder::new()
+            .name("agent-start".into())
+            // As much stack as the main thread it stands in for.
+            .stack_size(8 << 20)
+            .spawn_scoped(scope, move || {
+                let agent = factory();
+                let _ = built_tx.send(());
+                agent
+            })
+            .map_err(|e| DaemonError::Agent(format!("cannot start the agent's thread: {e}")))?;
+        let join = |h: std::thread::ScopedJoinHandle<'_, Result<Box<dyn Pmda>, String>>| {
+            h.join()
+                .map_err(|_| DaemonError::Agent("the agent panicked while starting".into()))
+        };
+        // Built in time: READY goes right behind CREDS, so it is in the
+        // pipe before pmcd, done with the handshake, serves anyone again.
+        let (early, late) = match built.recv_timeout(opts.build_before_handshake) {
+            Ok(()) => (Some(join(builder)?), None),
+            Err(_) => (None, Some(builder)),
+        };
+        send_creds(&mut output, opts)?;
+        let ready_sent = opts.notready && matches!(early, Some(Ok(_)));
+        if ready_sent {
+            send_ready(&mut output)?;
+        }
+        let pending = read_creds_reply(&mut input, opts, &mut buf, &tag)?;
+        let agent = match (early, late) {
+            (Some(a), _) => a,
+            (None, Some(h)) => join(h)?,
+            (None, None) => Err("the agent was never started".to_string()),
+        };
+        let Some(pending) = pending else {
+            return Ok(());
+        };
+        let mut agent = agent.map_err(DaemonError::Agent)?;
+        if opts.notready && !ready_sent {
+            send_ready(&mut output)?;
+        }
+        serve(agent.as_mut(), input, output, opts, buf, pending)
+    })
 }
 
 /// Takes this process's stdout for PDUs: returns a handle on a private
@@ -697,7 +760,7 @@ pub fn run_stdio(agent: &mut dyn Pmda, opts: &DaemonOptions) -> Result<(), Daemo
 /// Serves the agent `factory` builds on stdin and stdout ([`run_daemon_with`]).
 pub fn run_stdio_with<F>(factory: F, opts: &DaemonOptions) -> Result<(), DaemonError>
 where
-    F: FnOnce() -> Result<Box<dyn Pmda>, String>,
+    F: FnOnce() -> Result<Box<dyn Pmda>, String> + Send,
 {
     let out = claim_stdout().map_err(DaemonError::Write)?;
     run_daemon_with(factory, io::stdin().lock(), out, opts)

@@ -83,6 +83,8 @@ pm_errors! {
     NOCONTAINER = -12399, "PM_ERR_NOCONTAINER", "Container not found";
     /// Bad input to pmstore.
     BADSTORE = -12400, "PM_ERR_BADSTORE", "Bad input to pmstore";
+    /// A derived metric definition failed (syntax or semantics).
+    BADDERIVE = -12409, "PM_ERR_BADDERIVE", "Derived metric definition failed";
     /// No support for label metadata.
     NOLABELS = -12410, "PM_ERR_NOLABELS", "No support for metric label metadata";
     /// Internal inconsistency.
@@ -234,6 +236,14 @@ pub enum StoreError {
         cache: String,
         /// The limit that was hit.
         limit: u64,
+    },
+    /// An id asked for by number is outside the range or held by another name.
+    #[error("id {id} of {cache:?} is taken or out of range")]
+    Taken {
+        /// Which cache.
+        cache: String,
+        /// The id.
+        id: u32,
     },
     /// A cache name that cannot be a file name.
     #[error("invalid id cache name {0:?}: use letters, digits, '.', '-' and '_'")]

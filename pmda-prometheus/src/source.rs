@@ -3,18 +3,19 @@
 //! metrics, and the step that turns a parsed document into all of that.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
-use pcp_core::idstore::read_only_cache;
 use pcp_core::namespace::valid_name;
 use pcp_core::{
-    Desc, IdCache, InDom, Instance, LabelSet, Namespace, PmError, Pmid, Semantics, StateDir, Type,
-    Units, Value,
+    Desc, IdCache, InDom, Instance, LabelSet, Namespace, PmError, Pmid, Semantics, Type, Units,
+    Value,
 };
+
+pub use crate::ids::IdSource;
 
 use crate::config::{sem_word, type_word, FilterAction, SourceFile, SourceKind, UrlConfig};
 use crate::fetch::{FetchFailure, Fetched};
@@ -45,38 +46,6 @@ impl Default for Limits {
             max_body: 64 << 20,
             max_samples: 1_000_000,
         }
-    }
-}
-
-/// Where persistent ids come from.
-#[derive(Debug, Clone)]
-pub enum IdSource {
-    /// A locked state directory: ids are saved.
-    Dir(Arc<StateDir>),
-    /// Another process holds the directory: ids are read, never saved.
-    ReadOnly(PathBuf),
-    /// No state directory: ids live in memory.
-    Memory,
-}
-
-impl IdSource {
-    /// Loads (or creates) a cache, logging what was wrong with its file.
-    pub fn cache(&self, root: &str, name: &str, min: u32, max: u32) -> IdCache {
-        let (cache, warnings) = match self {
-            IdSource::Dir(d) => match d.cache(name, min, max) {
-                Ok(x) => x,
-                Err(e) => {
-                    log(Level::Error, root, &format!("id cache {name}: {e}"));
-                    (IdCache::in_memory(name, min, max), Vec::new())
-                }
-            },
-            IdSource::ReadOnly(p) => read_only_cache(p, name, min, max),
-            IdSource::Memory => (IdCache::in_memory(name, min, max), Vec::new()),
-        };
-        for w in warnings {
-            log(Level::Warning, root, &w);
-        }
-        cache
     }
 }
 
@@ -145,8 +114,13 @@ pub struct Stats {
 struct Slot {
     id: u32,
     gen: u64,
+    /// Position of its sample in the document of generation `gen`.
+    seq: u64,
     value: Value,
     labels: LabelSet,
+    /// Its labels name it (not an `instname`): they also go to the
+    /// metric's labels, as the reference's do.
+    merged: bool,
 }
 
 struct Insts {
@@ -174,7 +148,8 @@ pub struct Metric {
     /// Excluded by a (re-read) filter: keeps its name, gets no values.
     filtered: bool,
     single: (u64, Value),
-    single_labels: Option<LabelSet>,
+    /// Labels of the first sample (filtered), as the metric's labels.
+    labels: LabelSet,
     notes: LabelSet,
     insts: Option<Insts>,
 }
@@ -546,8 +521,9 @@ impl SourceState {
                 other => {
                     if after_samples {
                         // A comment after samples starts a new block: the
-                        // positional PCP metadata ends (as in the reference).
+                        // metadata of the last one ends (as in the reference).
                         pcp = None;
+                        family = Family::default();
                         after_samples = false;
                     }
                     match other {
@@ -587,20 +563,24 @@ impl SourceState {
                         continue;
                     }
                     // Labels as filtered, to decide singular vs indom.
-                    scratch.clear();
+                    let mut first = LabelSet::new();
                     let mut notes = LabelSet::new();
                     for (k, v) in s.labels() {
                         match self.label_action(cfg, k) {
-                            FilterAction::Include => scratch.push((k, v)),
+                            FilterAction::Include => {
+                                first.insert(k, v.value().as_ref());
+                            }
                             FilterAction::Optional => {
+                                first.insert(k, v.value().as_ref());
                                 notes.insert_optional(k, v.value().as_ref());
                             }
                             FilterAction::Exclude => {}
                         }
                     }
+                    // No label left after the filters: a singular metric.
                     match self.create_metric(
                         s.name,
-                        !scratch.is_empty(),
+                        first,
                         notes,
                         &family,
                         pcp.as_ref(),
@@ -627,13 +607,6 @@ impl SourceState {
             };
             let Some(insts) = m.insts.as_mut() else {
                 m.single = (gen, value);
-                if m.single_labels.is_none() && s.has_labels() {
-                    let mut set = LabelSet::new();
-                    for (k, v) in s.labels() {
-                        set.insert(k, v.value().as_ref());
-                    }
-                    m.single_labels = Some(set);
-                }
                 continue;
             };
             scratch.clear();
@@ -684,10 +657,12 @@ impl SourceState {
             let slot = match insts.index.get(key.as_str()) {
                 Some(&i) => {
                     // An instance restored from the id cache after a restart
-                    // has its id but not yet its labels.
-                    if insts.slots[i].labels.is_empty() && !scratch.is_empty() {
+                    // has its id but not yet its labels; one named by its
+                    // instname keeps the labels it came with last.
+                    if (named || insts.slots[i].labels.is_empty()) && !scratch.is_empty() {
                         insts.slots[i].labels = instance_labels(&scratch);
                     }
+                    insts.slots[i].merged = !named;
                     i
                 }
                 None => {
@@ -701,8 +676,10 @@ impl SourceState {
                     insts.slots.push(Slot {
                         id,
                         gen: 0,
+                        seq: 0,
                         value: Value::Double(0.0),
                         labels: instance_labels(&scratch),
+                        merged: !named,
                     });
                     insts
                         .index
@@ -712,12 +689,14 @@ impl SourceState {
             };
             let sl = &mut insts.slots[slot];
             sl.gen = gen;
+            sl.seq = report.samples;
             sl.value = value;
         }
         self.good_gen = gen;
         save(&mut self.items, &ctx.root);
         for m in &mut self.metrics {
             if let Some(i) = m.insts.as_mut() {
+                i.cache.set_flag(!m.pcp_mode || i.prefix_mode);
                 save(&mut i.cache, &ctx.root);
             }
         }
@@ -728,7 +707,7 @@ impl SourceState {
     fn create_metric(
         &mut self,
         name: &str,
-        labelled: bool,
+        first: LabelSet,
         notes: LabelSet,
         family: &Family<'_>,
         pcp: Option<&PcpMeta<'_>>,
@@ -798,7 +777,7 @@ impl SourceState {
         if let Some(u) = fam.and_then(|f| f.unit).and_then(openmetrics_unit) {
             units = u;
         }
-        let mut singular = !labelled;
+        let mut singular = first.is_empty();
         let mut pcp_mode = false;
         if let Some(p) = pcp {
             pcp_mode = true;
@@ -832,7 +811,11 @@ impl SourceState {
                 singular = true;
             }
         }
-        let (oneline, help) = fam.and_then(|f| f.help).map(help_text).unwrap_or_default();
+        // The reference collapses runs of white space in help text.
+        let (oneline, help) = fam
+            .and_then(|f| f.help)
+            .map(|h| help_text(&h.split_whitespace().collect::<Vec<_>>().join(" ")))
+            .unwrap_or_default();
         let insts = if singular {
             None
         } else {
@@ -850,15 +833,21 @@ impl SourceState {
                 slots.push(Slot {
                     id,
                     gen: 0,
+                    seq: 0,
                     value: Value::Double(0.0),
                     labels: LabelSet::new(),
+                    merged: false,
                 });
             }
+            // The table's flag: whether the names carry their id (always
+            // for label-named instances; for PCP5 ones once one lacked an
+            // instname), as pmdaopenmetrics records it.
+            let prefix_mode = cache.flag();
             Some(Insts {
                 cache,
                 index,
                 slots,
-                prefix_mode: false,
+                prefix_mode,
             })
         };
         let indom = if singular {
@@ -876,7 +865,7 @@ impl SourceState {
             pcp_mode,
             filtered: false,
             single: (0, Value::Double(0.0)),
-            single_labels: None,
+            labels: first,
             notes,
             insts,
         });
@@ -944,7 +933,9 @@ impl SourceState {
         Some(v)
     }
 
-    /// Labels of each instance of metric `item` seen in this run.
+    /// Labels of each instance of metric `item`: those of its sample (for
+    /// instances seen in this run), and, as an optional label, `instname`:
+    /// `"<id> <name>"` (the reference's note, always with the id).
     pub fn instance_labels(&self, item: u32) -> Vec<(u32, LabelSet)> {
         let Some(i) = self.metric(item).and_then(|m| m.insts.as_ref()) else {
             return Vec::new();
@@ -952,50 +943,46 @@ impl SourceState {
         let mut v: Vec<(u32, LabelSet)> = i
             .slots
             .iter()
-            .filter(|s| !s.labels.is_empty())
-            .map(|s| (s.id, s.labels.clone()))
+            .map(|s| {
+                let mut l = s.labels.clone();
+                let key = i.cache.name_of(s.id).unwrap_or("");
+                l.insert_optional("instname", format!("{} {key}", s.id).as_str());
+                (s.id, l)
+            })
             .collect();
         v.sort_by_key(|x| x.0);
         v
     }
 
-    /// Item-level labels: those every instance shares (same value), or a
-    /// singular metric's labels, plus the optional labels as notes.
+    /// Item-level labels, as the reference keeps them: the (filtered)
+    /// labels of the metric's first sample, then the labels of every
+    /// sample that named its instance by labels, in the order seen (the
+    /// last one's values win), without the optional labels; the optional
+    /// labels are notes.
     pub fn item_labels(&self, item: u32) -> LabelSet {
         let Some(m) = self.metric(item) else {
             return LabelSet::new();
         };
-        let mut out = LabelSet::new();
-        match &m.insts {
-            None => {
-                if let Some(l) = &m.single_labels {
-                    out = l.clone();
+        let mut out = m.labels.clone();
+        if let Some(i) = &m.insts {
+            let mut seen: Vec<&Slot> = i.slots.iter().filter(|s| s.merged && s.gen > 0).collect();
+            seen.sort_by_key(|s| (s.gen, s.seq));
+            for s in seen {
+                for l in s.labels.iter() {
+                    out.insert(&l.name, l.value.clone());
                 }
             }
-            Some(i) => {
-                let mut seen = i.slots.iter().filter(|s| !s.labels.is_empty());
-                if let Some(first) = seen.next() {
-                    let mut common: Vec<(&str, &serde_json::Value)> = first
-                        .labels
-                        .iter()
-                        .map(|l| (l.name.as_str(), &l.value))
-                        .collect();
-                    for s in seen {
-                        common.retain(|(k, v)| s.labels.get(k).is_some_and(|l| &l.value == *v));
-                        if common.is_empty() {
-                            break;
-                        }
-                    }
-                    for (k, v) in common {
-                        out.insert(k, v.clone());
-                    }
-                }
+        }
+        let mut result = LabelSet::new();
+        for l in out.iter() {
+            if m.notes.get(&l.name).is_none() {
+                result.insert(&l.name, l.value.clone());
             }
         }
         for n in m.notes.iter() {
-            out.insert_optional(&n.name, n.value.clone());
+            result.insert_optional(&n.name, n.value.clone());
         }
-        out
+        result
     }
 }
 
@@ -1022,7 +1009,12 @@ struct FamilyMeta<'a> {
     unit: Option<&'a str>,
 }
 
-/// The metadata of the family being read (HELP/TYPE/UNIT lines name it).
+/// The metadata of the block being read: the HELP, TYPE and UNIT lines
+/// since the last sample. As in pmdaopenmetrics, they apply to every sample
+/// of the block that follows, whatever the name the lines give (so
+/// `# HELP x_bytes` describes `x_bytes_total`, and a summary's HELP its
+/// `_sum` and `_count` parts), and a comment after samples starts a new
+/// block. For well-formed exposition text this is the family's metadata.
 #[derive(Default)]
 struct Family<'a> {
     cur: FamilyMeta<'a>,
@@ -1030,34 +1022,13 @@ struct Family<'a> {
 
 impl<'a> Family<'a> {
     fn set(&mut self, name: &'a str) -> &mut FamilyMeta<'a> {
-        if self.cur.name != name {
-            self.cur = FamilyMeta {
-                name,
-                ..FamilyMeta::default()
-            };
-        }
+        self.cur.name = name;
         &mut self.cur
     }
 
-    /// The family metadata if `sample` belongs to it: the same name, or the
-    /// name plus a suffix its type allows (untyped families accept all
-    /// the usual suffixes).
-    fn matching(&self, sample: &str) -> Option<&FamilyMeta<'a>> {
-        let f = &self.cur;
-        if f.name.is_empty() {
-            return None;
-        }
-        if sample == f.name {
-            return Some(f);
-        }
-        let suffix = sample.strip_prefix(f.name)?;
-        let allowed: &[&str] = match f.ty {
-            Some(t) if !t.suffixes().is_empty() => t.suffixes(),
-            _ => &[
-                "_total", "_bucket", "_sum", "_count", "_created", "_info", "_gsum", "_gcount",
-            ],
-        };
-        allowed.contains(&suffix).then_some(f)
+    /// The block's metadata, if it has any.
+    fn matching(&self, _sample: &str) -> Option<&FamilyMeta<'a>> {
+        (!self.cur.name.is_empty()).then_some(&self.cur)
     }
 }
 

@@ -60,17 +60,14 @@ pub fn text_request(r: IdentReq) -> (TextTarget, TextKind) {
     (target, kind)
 }
 
-/// The PDU_TEXT for an agent's answer (the ident echoed); no text at all
-/// is [`PmError::TEXT`].
+/// The PDU_TEXT for an agent's answer (the ident echoed). An agent's empty
+/// text is an empty entry (pminfo: `<empty entry>`), as libpcp_pmda sends
+/// it; missing text is the agent's error (usually [`PmError::TEXT`]).
 pub fn text_reply(r: IdentReq, answer: Result<String, PmError>) -> Result<TextPdu, PmError> {
-    match answer {
-        Ok(t) if !t.is_empty() => Ok(TextPdu {
-            ident: r.ident,
-            text: t.into_bytes(),
-        }),
-        Ok(_) => Err(PmError::TEXT),
-        Err(e) => Err(e),
-    }
+    answer.map(|t| TextPdu {
+        ident: r.ident,
+        text: t.into_bytes(),
+    })
 }
 
 /// The PDU_LABEL for one set at a level other than the instances level:
@@ -179,7 +176,8 @@ mod tests {
             ident: 7,
             kind: text::PMID | text::ONELINE,
         };
-        assert_eq!(text_reply(r, Ok(String::new())), Err(PmError::TEXT));
+        assert_eq!(text_reply(r, Ok(String::new())).unwrap().text, b"");
+        assert_eq!(text_reply(r, Err(PmError::TEXT)), Err(PmError::TEXT));
         assert_eq!(text_reply(r, Ok("x".into())).unwrap().ident, 7);
         assert_eq!(
             text_request(IdentReq { ident: 7, kind: 10 }),
