@@ -17,7 +17,7 @@ use pcp_agent::watch::config::Config;
 use pcp_agent::watch::options::KEYS;
 use pcp_core::derive::{DerivedContext, LoadReport, Registry};
 use pcp_core::{Host, Pmapi, Pmid};
-use pmda_linux::{LinuxConfig, LinuxPmda};
+use pmda_linux::LinuxConfig;
 
 const DISKS: usize = 500;
 const RUNS: usize = 5;
@@ -84,8 +84,9 @@ fn main() {
     tree(dir.path(), DISKS, 0);
     let mut host = Host::new();
     host.load(Box::new(
-        LinuxPmda::new(LinuxConfig {
+        pmda_linux::new(LinuxConfig {
             root: dir.path().to_path_buf(),
+            ..Default::default()
         })
         .expect("linux agent on the fixture tree"),
     ))

@@ -63,6 +63,7 @@ LINUX = {
          "/sys/kernel/debug/extfrag/unusable_index", "/var/lib/pcp/pmdas/linux/bandwidth.conf"],
     29: ["/sys/devices/system/cpu/cpu*/cpufreq/stats/time_in_state"],
     30: ["/proc/scsi/scsi"],
+    31: ["/proc/pressure/cpu", "/proc/pressure/memory", "/proc/pressure/io", "/proc/pressure/irq"],
 }
 
 PROM_DOCS = [

@@ -1,6 +1,6 @@
 //! Which agents the host loads and how each is configured: the global
 //! options every subcommand shares (`--agents`, `--state-dir`,
-//! `--linux-root`, `--prometheus-*`, `--bpftrace-*`), with embedded
+//! `--linux-root`, `--linux-disable`, `--prometheus-*`, `--bpftrace-*`), with embedded
 //! defaults so that no option is needed on a fresh machine.
 
 use std::path::PathBuf;
@@ -42,6 +42,13 @@ pub struct AgentOptions {
     /// linux: a directory holding proc/ and sys/ to read instead of /.
     #[arg(long, global = true, value_name = "DIR", default_value = "/")]
     pub linux_root: PathBuf,
+
+    /// linux: collectors to switch off, comma-separated (their metrics are
+    /// not served): cpu, numa, kernel, interrupts, pressure, memory,
+    /// vmstat, zones, slab, swapdev, disk, multipath, zram, scsi, netdev,
+    /// netproto, sockets, softnet, filesys, vfs, ipc, nfs, tty.
+    #[arg(long, global = true, value_name = "NAME", value_delimiter = ',')]
+    pub linux_disable: Vec<String>,
 
     /// prometheus: the config.d directory of *.url files and scripts.
     #[arg(long, global = true, value_name = "DIR")]
@@ -394,10 +401,9 @@ impl AgentOptions {
             "linux" => {
                 let cfg = pmda_linux::LinuxConfig {
                     root: self.linux_root.clone(),
+                    disable: self.linux_disable.clone(),
                 };
-                Ok(Box::new(
-                    pmda_linux::LinuxPmda::new(cfg).map_err(|e| start(&e))?,
-                ))
+                Ok(Box::new(pmda_linux::new(cfg).map_err(|e| start(&e))?))
             }
             "prometheus" => {
                 let cfg = pmda_prometheus::PrometheusConfig {
@@ -482,8 +488,13 @@ impl AgentOptions {
             a.extend(["--state-dir".to_string(), abs(d)]);
         }
         match name {
-            "linux" if self.linux_root.as_os_str() != "/" => {
-                a.extend(["--linux-root".to_string(), abs(&self.linux_root)]);
+            "linux" => {
+                if self.linux_root.as_os_str() != "/" {
+                    a.extend(["--linux-root".to_string(), abs(&self.linux_root)]);
+                }
+                if !self.linux_disable.is_empty() {
+                    a.extend(["--linux-disable".to_string(), self.linux_disable.join(",")]);
+                }
             }
             "prometheus" => {
                 a.extend([

@@ -1,5 +1,6 @@
-//! Fuzzes the Linux agent's /proc and /sys parsers: garbage in a proc file
-//! gives an error or odd values, never a panic.
+//! Fuzzes the Linux agent's /proc and /sys parsers (each collector's, see
+//! pmda-linux's crate documentation): garbage in a proc file gives an
+//! error or odd values, never a panic.
 //!
 //! Input: a selector byte (which parser, `data[0] % N`), then the file's
 //! bytes. The seed script prefixes real files from this machine with their
@@ -11,19 +12,20 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use pmda_linux::cpuinfo::{CpuField, CpuInfo};
-use pmda_linux::irq::IrqTable;
+use pmda_linux::cpu::cpuinfo::{CpuField, CpuInfo};
+use pmda_linux::cpu::{cpufreq, stat::Stat};
+use pmda_linux::interrupts::table::IrqTable;
 use pmda_linux::keyed::Keyed;
-use pmda_linux::misc::IcmpMsg;
-use pmda_linux::rpc::{NfsdThreads, RpcSide, TtyCounts};
-use pmda_linux::stat::Stat;
-use pmda_linux::zoneinfo::Zoneinfo;
+use pmda_linux::nfs::rpc::{self, NfsdThreads};
+use pmda_linux::tty::{self, TtyCounts};
+use pmda_linux::zones::{buddyinfo, zoneinfo};
 use pmda_linux::{
-    cpufreq, disk, fs, indom, ipc, misc, net, netaddr, numa, rpc, slabinfo, tapefc, zoneinfo,
+    disk, filesys, ipc, kernel, netdev, netproto, numa, parse, pressure, scsi, slab, sockets,
+    softnet, swapdev, vfs,
 };
 
 /// Selector values; keep in step with `make-seeds.py`'s LINUX table.
-const PARSERS: u8 = 31;
+const PARSERS: u8 = 32;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, buf)) = data.split_first() else {
@@ -33,11 +35,10 @@ fuzz_target!(|data: &[u8]| {
     match sel % PARSERS {
         0 => {
             let mut k = Keyed::new();
+            let s = k.slot("memtotal");
             let _ = k.parse_colon(buf);
             let _ = k.parse_colon(buf);
-            if let Some(s) = k.existing_slot("MemTotal") {
-                let _ = k.get(s);
-            }
+            let _ = k.get(s);
         }
         1 => {
             let _ = Keyed::new().parse_space(buf);
@@ -53,35 +54,32 @@ fuzz_target!(|data: &[u8]| {
             let _ = k.parse_sockstat(buf, false);
         }
         4 => {
-            let mut s = Stat::default();
-            let _ = s.parse(buf);
+            let _ = Stat::parse(buf);
         }
         5 => {
-            let mut out = Vec::new();
-            let mut scratch = Vec::new();
-            let _ = disk::parse_diskstats(Path::new("/nonexistent"), buf, &mut out, &mut scratch);
+            if let Ok(devs) = disk::diskstats::parse(buf) {
+                let mut scratch = Vec::new();
+                let _ = disk::diskstats::name_devices(Path::new("/nonexistent"), devs, &mut scratch);
+            }
         }
         6 => {
-            let mut out = Default::default();
-            disk::parse_partitions(buf, &mut out);
+            let _ = disk::diskstats::parse_partitions(buf);
         }
         7 => {
-            let mut z = Zoneinfo::default();
-            let _ = z.parse(buf);
+            let _ = zoneinfo::Zoneinfo::parse(buf);
             for line in buf.split(|&b| b == b'\n').take(64) {
                 let _ = zoneinfo::zone_item(line);
             }
         }
         8 => {
-            let mut out = Vec::new();
-            let _ = slabinfo::parse(buf, &mut out);
-            for c in &out {
-                let _ = c.total_size(4096);
+            if let Ok(caches) = slab::parse(buf) {
+                for c in &caches {
+                    let _ = c.total_size(4096);
+                }
             }
         }
         9 => {
-            let mut out = Vec::new();
-            let _ = net::parse_net_dev(buf, &mut out);
+            let _ = netdev::dev::parse_net_dev(buf);
         }
         10 => {
             let mut c = CpuInfo::default();
@@ -97,37 +95,34 @@ fuzz_target!(|data: &[u8]| {
             let _ = t.parse(buf);
         }
         12 => {
-            let mut out = Vec::new();
-            let _ = fs::parse_mounts(buf, false, &mut out);
-            for m in &out {
-                let _ = fs::statfs_fixture(buf, &m.dir);
+            if let Ok(m) = filesys::mounts::parse_mounts(buf) {
+                for m in filesys::mounts::unique(m, str::to_string) {
+                    let _ = filesys::mounts::statfs_fixture(buf, &m.dir);
+                    let _ = filesys::mounts::unescaped(&m.dir);
+                }
             }
         }
         13 => {
-            let mut out = Vec::new();
-            let _ = misc::parse_softnet(buf, &mut out);
+            let _ = softnet::parse(buf);
         }
         14 => {
-            let _ = misc::parse_locks(buf);
+            let _ = vfs::parse_locks(buf);
         }
         15 => {
-            let _ = misc::parse_sockets(buf);
+            let _ = sockets::tables::parse_sockets(buf);
         }
         16 => {
-            let mut out = Vec::new();
-            let _ = misc::parse_buddyinfo(buf, &mut out);
+            let _ = buddyinfo::parse(buf);
         }
         17 => {
-            let _ = misc::count_logins(buf);
+            let _ = kernel::utmp::count_logins(buf);
         }
         18 => {
-            let mut m = IcmpMsg::default();
-            let _ = misc::parse_icmpmsg(buf, &mut m);
+            let _ = netproto::icmpmsg::parse(buf);
         }
         19 => {
-            let mut side = RpcSide::default();
-            rpc::parse_client(buf, &mut side);
-            rpc::parse_server(buf, &mut side);
+            let _ = rpc::parse_client(buf);
+            let _ = rpc::parse_server(buf);
         }
         20 => {
             let _ = rpc::parse_pool_threads(buf);
@@ -137,42 +132,40 @@ fuzz_target!(|data: &[u8]| {
         21 => {
             let mut counts = TtyCounts::default();
             for line in text.lines() {
-                let _ = rpc::parse_tty_line(line, &mut counts);
+                let _ = tty::parse_tty_line(line, &mut counts);
             }
         }
         22 => {
             let mut out = Vec::new();
-            netaddr::parse_if_inet6(&text, &mut out);
+            netdev::addrs::parse_if_inet6(&text, &mut out);
         }
         24 => {
-            let mut out = Vec::new();
-            let _ = misc::parse_swaps(buf, &mut out);
+            let _ = swapdev::parse(buf);
         }
         25 => {
-            let mut out = Vec::new();
-            fs::parse_tmpfs(buf, false, &mut out);
+            let _ = filesys::mounts::unique(filesys::mounts::parse_tmpfs(buf), str::to_string);
         }
         26 => {
-            let _ = misc::count_unix(buf);
-            let _ = misc::count_raw(buf);
+            let _ = sockets::tables::count_unix(buf);
+            let _ = sockets::tables::count_raw(buf);
         }
         27 => {
-            let (mut shm, mut msg, mut sem) = (Vec::new(), Vec::new(), Vec::new());
-            let _ = ipc::parse_shm(buf, &mut shm);
-            let _ = ipc::parse_msg(buf, &mut msg);
-            let _ = ipc::parse_sem(buf, &mut sem);
-            let _ = ipc::shm_totals(&shm, 4096);
-            for s in &shm {
-                let _ = (s.c.key_text(), s.c.perms(), s.status());
+            if let Ok(shm) = ipc::tables::parse_shm(buf) {
+                let _ = ipc::tables::shm_totals(&shm, 4096);
+                for s in &shm {
+                    let _ = (s.c.key_text(), s.c.perms(), s.status());
+                }
             }
+            let _ = ipc::tables::parse_msg(buf);
+            let _ = ipc::tables::parse_sem(buf);
         }
         28 => {
-            let mut out = [None; numa::MEMINFO_KEYS.len()];
-            numa::scan(buf, &numa::MEMINFO_KEYS, &mut out);
-            let mut out = [None; numa::NUMASTAT_KEYS.len()];
-            numa::scan(buf, &numa::NUMASTAT_KEYS, &mut out);
-            let _ = numa::extfrag_normal(&text);
-            let _ = numa::parse_bandwidth(&text, &[0, 1, 2]);
+            let mut out = [None; numa::parse::MEMINFO_KEYS.len()];
+            numa::parse::scan(buf, &numa::parse::MEMINFO_KEYS, &mut out);
+            let mut out = [None; numa::parse::NUMASTAT_KEYS.len()];
+            numa::parse::scan(buf, &numa::parse::NUMASTAT_KEYS, &mut out);
+            let _ = numa::parse::extfrag_normal(&text);
+            let _ = numa::parse::parse_bandwidth(&text, &[0, 1, 2]);
         }
         29 => {
             let s = cpufreq::from_time_in_state(&text);
@@ -181,14 +174,17 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         30 => {
-            let _ = tapefc::parse_scsi(&text);
+            let _ = scsi::sysfs::parse_scsi(&text);
+        }
+        31 => {
+            let _ = pressure::parse(buf);
         }
         _ => {
-            let _ = indom::parse_cpulist(&text);
+            let _ = parse::parse_cpulist(&text);
             for w in text.split_ascii_whitespace().take(32) {
                 let _ = zoneinfo::metric_item(w);
-                let _ = disk::classify(w);
-                let _ = disk::is_partition(w);
+                let _ = disk::diskstats::classify(w);
+                let _ = disk::diskstats::is_partition(w);
             }
         }
     }

@@ -6,7 +6,8 @@
 //!    network interfaces (up to 500 disks and 200 interfaces), to show
 //!    the cost grows linearly.
 //!
-//! Run: `cargo bench -p pmda-linux --bench fetch`.
+//! Run: `cargo bench -p pmda-linux --bench fetch` (`BENCH_LIVE_ONLY=1`:
+//! the live part only).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -336,7 +337,11 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn main() {
     let root = PathBuf::from("/");
-    let mut agent = LinuxPmda::new(LinuxConfig { root: root.clone() }).expect("agent");
+    let mut agent = pmda_linux::new(LinuxConfig {
+        root: root.clone(),
+        ..Default::default()
+    })
+    .expect("agent");
     let p = pmids(&agent);
     let (files, dirs) = files_read(&root);
     let mut buf = Vec::with_capacity(1 << 16);
@@ -358,14 +363,19 @@ fn main() {
         t_agent.as_secs_f64() / t_raw.as_secs_f64()
     );
 
+    // tools/bench_before_after.sh reads the live figures only.
+    if std::env::var_os("BENCH_LIVE_ONLY").is_some() {
+        return;
+    }
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vm");
     println!("\ngenerated trees (fixture root, statfs from file):");
     println!("  disks  ifaces   agent us   raw us   ratio   agent us per (disk+iface)");
     for (disks, ifs) in [(50, 20), (125, 50), (250, 100), (500, 200)] {
         let dir = tempfile::tempdir().unwrap();
         generated_tree(&base, dir.path(), disks, ifs);
-        let mut a = LinuxPmda::new(LinuxConfig {
+        let mut a = pmda_linux::new(LinuxConfig {
             root: dir.path().to_path_buf(),
+            ..Default::default()
         })
         .unwrap();
         let p = pmids(&a);

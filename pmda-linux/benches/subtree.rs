@@ -7,10 +7,10 @@
 use std::time::{Duration, Instant};
 
 use pcp_core::{ClientContext, FetchRequest, Pmda, Pmid, Profile};
-use pmda_linux::{LinuxConfig, LinuxPmda};
+use pmda_linux::LinuxConfig;
 
 fn main() {
-    let mut agent = LinuxPmda::new(LinuxConfig::default()).expect("agent");
+    let mut agent = pmda_linux::new(LinuxConfig::default()).expect("agent");
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))

@@ -1,13 +1,16 @@
 //! Prints every metric of the agent in `pminfo -f` style: `cargo run -p
 //! pmda-linux --example dump [ROOT] [NAME-PREFIX...]`.
 use pcp_core::{ClientContext, FetchRequest, Pmda, Profile, TextKind};
-use pmda_linux::{LinuxConfig, LinuxPmda};
+use pmda_linux::LinuxConfig;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let root = args.next().unwrap_or_else(|| "/".into());
     let prefixes: Vec<String> = args.collect();
-    let mut pmda = match LinuxPmda::new(LinuxConfig { root: root.into() }) {
+    let mut pmda = match pmda_linux::new(LinuxConfig {
+        root: root.into(),
+        ..Default::default()
+    }) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");

@@ -1,8 +1,9 @@
 //! Files of named numbers (`/proc/meminfo`, `/proc/vmstat`,
 //! `/proc/net/snmp`, `/proc/net/netstat`, `/proc/net/snmp6`,
 //! `/proc/net/sockstat*`): one parser per layout, all filling a [`Keyed`]
-//! table whose slots were assigned once, at start-up, from the metric
-//! table. A fetch then costs one hash lookup per line and no allocation.
+//! table whose slots were assigned once, at start-up, when the metrics
+//! were matched to their bindings. A fetch then costs one hash lookup per
+//! line and no allocation.
 //!
 //! Keys are lowercase: `section.field` for files with sections
 //! (`tcp.activeopens`, `tcpext.tcpofoqueue`, `tcp.inuse`), the bare field
@@ -10,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use crate::read::{fields, lines, lower_into, parse_u64, parse_u64_wrapping};
+use crate::parse::{fields, lines, lower_into, parse_u64, parse_u64_wrapping, ParseError};
 
 /// A table of named values with slots fixed at start-up.
 #[derive(Debug, Clone, Default)]
@@ -20,10 +21,6 @@ pub struct Keyed {
     pub values: Vec<Option<u64>>,
     key: String,
 }
-
-/// A file whose layout surprised the parser.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadFormat(pub String);
 
 impl Keyed {
     /// An empty table.
@@ -63,7 +60,7 @@ impl Keyed {
     }
 
     /// `Key:   value [kB]` lines (`/proc/meminfo`); keys lose the colon.
-    pub fn parse_colon(&mut self, buf: &[u8]) -> Result<(), BadFormat> {
+    pub fn parse_colon(&mut self, buf: &[u8]) -> Result<(), ParseError> {
         self.clear();
         let mut any = false;
         for line in lines(buf) {
@@ -72,10 +69,9 @@ impl Keyed {
                 continue;
             };
             let Some(k) = k.strip_suffix(b":") else {
-                return Err(BadFormat(String::from_utf8_lossy(line).into_owned()));
+                return Err(ParseError::bad(line));
             };
-            let v = parse_u64(v)
-                .ok_or_else(|| BadFormat(String::from_utf8_lossy(line).into_owned()))?;
+            let v = parse_u64(v).ok_or_else(|| ParseError::bad(line))?;
             lower_into(k, &mut self.key);
             self.set_current(v);
             any = true;
@@ -83,12 +79,12 @@ impl Keyed {
         if any {
             Ok(())
         } else {
-            Err(BadFormat("no values".into()))
+            Err(ParseError("no values".into()))
         }
     }
 
     /// `key value` lines (`/proc/vmstat`, `/proc/net/snmp6`).
-    pub fn parse_space(&mut self, buf: &[u8]) -> Result<(), BadFormat> {
+    pub fn parse_space(&mut self, buf: &[u8]) -> Result<(), ParseError> {
         self.clear();
         let mut any = false;
         for line in lines(buf) {
@@ -96,8 +92,7 @@ impl Keyed {
             let (Some(k), Some(v)) = (it.next(), it.next()) else {
                 continue;
             };
-            let v = parse_u64_wrapping(v)
-                .ok_or_else(|| BadFormat(String::from_utf8_lossy(line).into_owned()))?;
+            let v = parse_u64_wrapping(v).ok_or_else(|| ParseError::bad(line))?;
             lower_into(k, &mut self.key);
             self.set_current(v);
             any = true;
@@ -105,7 +100,7 @@ impl Keyed {
         if any {
             Ok(())
         } else {
-            Err(BadFormat("no values".into()))
+            Err(ParseError("no values".into()))
         }
     }
 
@@ -113,14 +108,14 @@ impl Keyed {
     /// (`/proc/net/snmp`, `/proc/net/netstat`); keys `section.name`.
     /// Negative values (Tcp MaxConn -1) wrap to unsigned as pmdalinux's
     /// scanning does.
-    pub fn parse_header_pairs(&mut self, buf: &[u8], clear: bool) -> Result<(), BadFormat> {
+    pub fn parse_header_pairs(&mut self, buf: &[u8], clear: bool) -> Result<(), ParseError> {
         if clear {
             self.clear();
         }
         let mut it = lines(buf);
         while let Some(head) = it.next() {
             let Some(vals) = it.next() else {
-                return Err(BadFormat(format!(
+                return Err(ParseError(format!(
                     "no values after {}",
                     String::from_utf8_lossy(head)
                 )));
@@ -131,7 +126,7 @@ impl Keyed {
                 continue;
             };
             if hs != vs || !hs.ends_with(b":") {
-                return Err(BadFormat(format!(
+                return Err(ParseError(format!(
                     "mismatched sections {} / {}",
                     String::from_utf8_lossy(hs),
                     String::from_utf8_lossy(vs)
@@ -139,8 +134,7 @@ impl Keyed {
             }
             let section = &hs[..hs.len() - 1];
             for (name, val) in h.zip(v) {
-                let val = parse_u64_wrapping(val)
-                    .ok_or_else(|| BadFormat(String::from_utf8_lossy(vals).into_owned()))?;
+                let val = parse_u64_wrapping(val).ok_or_else(|| ParseError::bad(vals))?;
                 self.set_section_name(section, name, val);
             }
         }
@@ -159,7 +153,7 @@ impl Keyed {
 
     /// `SECTION: name value name value ...` lines (`/proc/net/sockstat`);
     /// keys `section.name`.
-    pub fn parse_sockstat(&mut self, buf: &[u8], clear: bool) -> Result<(), BadFormat> {
+    pub fn parse_sockstat(&mut self, buf: &[u8], clear: bool) -> Result<(), ParseError> {
         if clear {
             self.clear();
         }
@@ -167,15 +161,64 @@ impl Keyed {
             let mut it = fields(line);
             let Some(sec) = it.next() else { continue };
             let Some(sec) = sec.strip_suffix(b":") else {
-                return Err(BadFormat(String::from_utf8_lossy(line).into_owned()));
+                return Err(ParseError::bad(line));
             };
             while let (Some(name), Some(val)) = (it.next(), it.next()) {
-                let val = parse_u64_wrapping(val)
-                    .ok_or_else(|| BadFormat(String::from_utf8_lossy(line).into_owned()))?;
+                let val = parse_u64_wrapping(val).ok_or_else(|| ParseError::bad(line))?;
                 self.set_section_name(sec, name, val);
             }
         }
         Ok(())
+    }
+}
+
+/// How a metric's value comes from a [`Keyed`] table: a slot, and what
+/// pmdalinux does when the kernel does not print that key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Derive {
+    /// The key's value, none without it.
+    None,
+    /// Else the sum of these slots (any present).
+    SumIfMissing(usize, usize),
+    /// The sum of these slots that are present (the slot itself is not
+    /// used), 0 if none is.
+    Total(Vec<usize>),
+    /// Else this other slot's value.
+    Fallback(usize),
+    /// Else 0.
+    OrZero,
+}
+
+/// One metric's value in a [`Keyed`] table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The key's slot.
+    pub slot: usize,
+    /// What stands in for a missing key.
+    pub derive: Derive,
+}
+
+impl Keyed {
+    /// The value of `f` after the last parse.
+    pub fn value(&self, f: &Field) -> Option<u64> {
+        let sum = |slots: &[usize]| -> Option<u64> {
+            let mut any = false;
+            let mut total = 0u64;
+            for &s in slots {
+                if let Some(v) = self.get(s) {
+                    any = true;
+                    total = total.wrapping_add(v);
+                }
+            }
+            any.then_some(total)
+        };
+        match &f.derive {
+            Derive::None => self.get(f.slot),
+            Derive::Fallback(other) => self.get(f.slot).or_else(|| self.get(*other)),
+            Derive::OrZero => Some(self.get(f.slot).unwrap_or(0)),
+            Derive::SumIfMissing(a, b) => self.get(f.slot).or_else(|| sum(&[*a, *b])),
+            Derive::Total(slots) => Some(sum(slots).unwrap_or(0)),
+        }
     }
 }
 

@@ -1,5 +1,4 @@
-//! File access under the configurable root, with reusable buffers, and
-//! the small byte-level parsing helpers the sources share.
+//! File access under the configurable root, with reusable buffers.
 //!
 //! Every path the agent opens is `ROOT/<relative>`; nothing here knows the
 //! real `/proc`. Buffers belong to the caller and are reused from fetch to
@@ -133,12 +132,7 @@ pub(crate) fn read_attr(path: &Path, buf: &mut Vec<u8>) -> Option<String> {
     let mut f = File::open(path).ok()?;
     let bytes = read_all(&mut f, buf).ok()?;
     let s = std::str::from_utf8(bytes).ok()?;
-    Some(trim_attr(s))
-}
-
-/// An attribute's text without its trailing newline, NULs and blanks.
-pub(crate) fn trim_attr(s: &str) -> String {
-    s.trim_end_matches(['\n', '\0']).trim_end().to_string()
+    Some(crate::parse::trim_attr(s))
 }
 
 /// The errno of an I/O error as a PCP error (`-errno`), `-EIO` if none.
@@ -146,61 +140,9 @@ pub(crate) fn io_err(e: &io::Error) -> PmError {
     PmError::from_errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
-/// Lines of a byte buffer, without the newline.
-pub(crate) fn lines(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
-    buf.split(|&b| b == b'\n').filter(|l| !l.is_empty())
-}
-
-/// Whitespace-separated fields of a line.
-pub(crate) fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|b| b.is_ascii_whitespace())
-        .filter(|f| !f.is_empty())
-}
-
-/// Parses an unsigned decimal number; `None` on anything else.
-pub(crate) fn parse_u64(f: &[u8]) -> Option<u64> {
-    if f.is_empty() || f.len() > 20 {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &b in f {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add((b - b'0') as u64)?;
-    }
-    Some(n)
-}
-
-/// Parses a signed decimal number and reinterprets it as unsigned, as
-/// pmdalinux's `%llu` scanning does with `-1` (it becomes 2^64-1).
-pub(crate) fn parse_u64_wrapping(f: &[u8]) -> Option<u64> {
-    match f.first() {
-        Some(b'-') => parse_u64(&f[1..]).map(|n| n.wrapping_neg()),
-        _ => parse_u64(f),
-    }
-}
-
-/// Lowercases ASCII into `out` (cleared first), for case-blind keys.
-pub(crate) fn lower_into(src: &[u8], out: &mut String) {
-    out.clear();
-    for &b in src {
-        out.push(b.to_ascii_lowercase() as char);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_parse_strictly() {
-        assert_eq!(parse_u64(b"12345"), Some(12345));
-        assert_eq!(parse_u64(b"12a"), None);
-        assert_eq!(parse_u64(b""), None);
-        assert_eq!(parse_u64(b"99999999999999999999999"), None);
-        assert_eq!(parse_u64_wrapping(b"-1"), Some(u64::MAX));
-    }
 
     #[test]
     fn read_all_grows_and_returns_only_the_file() {
@@ -266,12 +208,5 @@ mod tests {
         let second = kept.read(root, "proc/uptime", &mut buf).unwrap().to_vec();
         assert_ne!(first, second);
         assert!(std::str::from_utf8(&second).unwrap().ends_with('\n'));
-    }
-
-    #[test]
-    fn fields_and_lines_skip_empties() {
-        let v: Vec<&[u8]> = fields(b"  a  b\tc ").collect();
-        assert_eq!(v, vec![&b"a"[..], b"b", b"c"]);
-        assert_eq!(lines(b"x\n\ny\n").count(), 2);
     }
 }

@@ -1,7 +1,7 @@
 //! The agent on `fixtures/kernels/VERSION`: trees in the formats of Linux
 //! 3.10, 4.19, 5.15 and 6.1 (see `fixtures/build_kernels.sh` for what each
 //! mimics). Expected values are worked out here from the raw files with
-//! deliberately simple code; `pcp_testsuite.rs` also runs PCP's pmdalinux
+//! deliberately simple code; `tests/pcp_testsuite/` also runs PCP's pmdalinux
 //! on the same trees.
 
 use std::collections::BTreeMap;
@@ -17,8 +17,9 @@ fn tree(version: &str) -> PathBuf {
 }
 
 fn agent(version: &str) -> LinuxPmda {
-    LinuxPmda::new(LinuxConfig {
+    pmda_linux::new(LinuxConfig {
         root: tree(version),
+        ..Default::default()
     })
     .expect("agent builds")
 }
@@ -243,5 +244,22 @@ fn zoneinfo_before_and_after_per_node_counters() {
             .collect();
         want_named.sort();
         assert_eq!(got, want_named, "{version}");
+    }
+}
+
+#[test]
+fn zswap_lines_from_5_19_on() {
+    // mem.util.zswap and zswapped (pmdalinux after 6.0.3): meminfo's Zswap
+    // and Zswapped lines, which kernels before 5.19 do not print.
+    let mi = keyed(&read("6.1", "proc/meminfo"));
+    let mut a = agent("6.1");
+    assert_eq!(one(&mut a, "mem.util.zswap"), mi["Zswap"]);
+    assert_eq!(one(&mut a, "mem.util.zswapped"), mi["Zswapped"]);
+    for version in ["3.10", "4.19", "5.15"] {
+        let mut a = agent(version);
+        assert!(
+            fetch(&mut a, "mem.util.zswap").unwrap().is_empty(),
+            "{version}"
+        );
     }
 }

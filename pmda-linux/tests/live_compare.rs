@@ -129,7 +129,7 @@ fn matches_real_pmdalinux() {
     ) {
         return;
     }
-    let mut pmda = LinuxPmda::new(LinuxConfig::default()).expect("agent");
+    let mut pmda = pmda_linux::new(LinuxConfig::default()).expect("agent");
     let all = pmda.namespace().traverse("").unwrap_or_default();
     let names: Vec<String> = all.iter().map(|(n, _)| n.clone()).collect();
     let pmids: Vec<_> = all.iter().map(|(_, p)| *p).collect();
@@ -335,7 +335,7 @@ fn pminfo_dml_is_byte_identical() {
     ) {
         return;
     }
-    let mut pmda = LinuxPmda::new(LinuxConfig::default()).expect("agent");
+    let mut pmda = pmda_linux::new(LinuxConfig::default()).expect("agent");
     // The slab-cache and serial-line instance lists of both agents are
     // re-read for root only; others see them as last read for root (empty
     // before). pmdalinux's state depends on what root asked it before, so

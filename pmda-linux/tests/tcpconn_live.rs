@@ -106,7 +106,7 @@ fn live_counts_equal_the_proc_tables() {
         }
         listeners.push(l);
     }
-    let mut a = LinuxPmda::new(LinuxConfig::default()).expect("agent");
+    let mut a = pmda_linux::new(LinuxConfig::default()).expect("agent");
     // Other processes open and close sockets meanwhile: a round counts
     // only when the agent's two fetches around the file read agree.
     let mut last = None;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Captures the descriptors of PCP's pmdalinux (domain 60) from the running
 # pmcd, in the order of pminfo's traversal of the namespace, as the TSV
-# gen_metrics.py reads: name, PMID, type, indom, semantics, units.
+# gen_descs.py reads: name, PMID, type, indom, semantics, units.
 #
 # Run from the crate directory:  sh tools/capture_descs.sh > tools/pmdalinux-descs.tsv
 # The order matters: the agent inserts its names in this order, so that

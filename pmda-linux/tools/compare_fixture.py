@@ -26,7 +26,7 @@ mount points and, without ROOT/sys/class/net/IF, interface figures
 figures of files ROOT lacks, where ours fails with ENOENT; the client
 having no credentials, it gives no slab or serial line figures.
 LINUX_NCPUS is set to ROOT's CPU count (pmdalinux otherwise takes the live
-machine's). tests/pcp_testsuite.rs runs the same comparison in the test
+machine's). tests/pcp_testsuite/ runs the same comparison in the test
 suite, with each artifact listed.
 """
 import os
