@@ -250,7 +250,9 @@ fn native(v: &Value) -> Cell {
         Value::U32(x) => Cell::Int(*x as i128),
         Value::I64(x) => Cell::Int(*x as i128),
         Value::U64(x) => Cell::Int(*x as i128),
-        Value::Float(x) => Cell::Float(*x as f64),
+        // The shortest decimal that reads back as the same 32-bit value
+        // (0.06, not 0.05999999865889549, in --json).
+        Value::Float(x) => Cell::Float(pcp_core::render::number::f32_decimal(*x)),
         Value::Double(x) => Cell::Float(*x),
         Value::String(s) => Cell::Str(s.clone()),
         Value::Aggregate(_) => Cell::Str(String::new()),
