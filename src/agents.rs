@@ -439,7 +439,7 @@ impl AgentOptions {
                     profiler,
                 };
                 Ok(Box::new(
-                    pmda_bpftrace::BpftracePmda::new(cfg).map_err(|e| start(&e))?,
+                    pmda_bpftrace::bpftrace_pmda(cfg).map_err(|e| start(&e))?,
                 ))
             }
             "proc" => {

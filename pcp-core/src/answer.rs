@@ -75,9 +75,29 @@ pub fn type_matches(v: &Value, ty: Type) -> bool {
 }
 
 /// Drops every value of an instance after the first. Answers in ascending
-/// instance order (the usual case) are checked in one pass, without a set.
-fn dedup_instances(vals: &mut Vec<(u32, Value)>) {
+/// instance order (the usual case) are checked in one pass; others (a map
+/// listed by value, say) with a bitmap when their ids are dense (at most 8
+/// bytes of bitmap per value), else by sorting their ids: both far cheaper
+/// than hashing each. Only an answer that has a duplicate pays for a set.
+pub(crate) fn dedup_instances(vals: &mut Vec<(u32, Value)>) {
     if vals.windows(2).all(|w| w[0].0 < w[1].0) {
+        return;
+    }
+    let max = vals.iter().map(|(i, _)| *i as usize).max().unwrap_or(0);
+    let unique = if max < vals.len().saturating_mul(64) {
+        let mut bits = vec![0u64; max / 64 + 1];
+        vals.iter().all(|(i, _)| {
+            let (word, bit) = (*i as usize / 64, 1u64 << (i % 64));
+            let fresh = bits[word] & bit == 0;
+            bits[word] |= bit;
+            fresh
+        })
+    } else {
+        let mut ids: Vec<u32> = vals.iter().map(|(i, _)| *i).collect();
+        ids.sort_unstable();
+        ids.windows(2).all(|w| w[0] < w[1])
+    };
+    if unique {
         return;
     }
     let mut seen = HashSet::with_capacity(vals.len());
@@ -113,6 +133,26 @@ mod tests {
             ]),
         );
         assert_eq!(r, Ok(vec![(2, Value::U32(1)), (1, Value::U32(2))]));
+    }
+
+    #[test]
+    fn unique_instances_in_any_order_are_kept_in_their_order() {
+        let d = desc(Type::U32, InDom::from_parts(400, 1));
+        let vals: Vec<(u32, Value)> = [5u32, 1, 9, 3]
+            .iter()
+            .map(|&i| (i, Value::U32(i)))
+            .collect();
+        assert_eq!(normalise(&d, &Profile::all(), Ok(vals.clone())), Ok(vals));
+    }
+
+    #[test]
+    fn sparse_ids_out_of_order_are_checked_too() {
+        let d = desc(Type::U32, InDom::from_parts(400, 1));
+        let ids = [4_000_000_000u32, 7, 4_000_000_000, 1];
+        let vals: Vec<(u32, Value)> = ids.iter().map(|&i| (i, Value::U32(1))).collect();
+        let r = normalise(&d, &Profile::all(), Ok(vals)).unwrap();
+        let kept: Vec<u32> = r.iter().map(|v| v.0).collect();
+        assert_eq!(kept, [4_000_000_000, 7, 1]);
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn main() {
         println!("fetch bench: cannot write {}", conf.display());
         return;
     }
-    let agent = BpftracePmda::new(BpftraceConfig {
+    let agent = pmda_bpftrace::bpftrace_pmda(BpftraceConfig {
         config_file: Some(conf.clone()),
         ..Default::default()
     });

@@ -173,7 +173,7 @@ fn busy_script_cpu() {
         "[dynamic_scripts]\nenabled = true\nauth_enabled = false\n",
     )
     .unwrap();
-    let mut agent = pmda_bpftrace::BpftracePmda::new(pmda_bpftrace::BpftraceConfig {
+    let mut agent = pmda_bpftrace::bpftrace_pmda(pmda_bpftrace::BpftraceConfig {
         config_file: Some(dir.clone()),
         ..Default::default()
     })

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use crate::error::BpftraceError;
 
-/// What the host passes to [`crate::BpftracePmda::new`].
+/// What the host passes to [`crate::bpftrace_pmda`].
 #[derive(Debug, Clone, Default)]
 pub struct BpftraceConfig {
     /// Directories whose `*.bt` files are started at start-up

@@ -21,7 +21,8 @@
 
 use std::sync::Arc;
 
-use pcp_core::{Desc, InDom, Instance, MetricResult, PmError, Pmid, Semantics, Type, Units, Value};
+use pcp_core::agent::{IndomDef, MetricDef, Sink};
+use pcp_core::{Instance, Units};
 
 /// The cluster of the profiler's metrics.
 pub const CLUSTER: u32 = 2;
@@ -60,101 +61,81 @@ pub trait ProfilerSource: Send + Sync + std::fmt::Debug {
     fn snapshot(&self) -> ProfilerSnapshot;
 }
 
-struct Row {
-    leaf: &'static str,
-    ty: Type,
-    sem: Semantics,
-    per_target: bool,
-    help: &'static str,
-}
+/// Instances of the per-target metrics: the profiler's target groups,
+/// numbered in the order first seen.
+pub const TARGETS: IndomDef = IndomDef::new(
+    INDOM_SERIAL,
+    "target groups of the continuous profiler (service_name)",
+);
 
-const fn row(leaf: &'static str, sem: Semantics, per_target: bool, help: &'static str) -> Row {
-    Row {
-        leaf,
-        ty: Type::U64,
-        sem,
-        per_target,
-        help,
+pcp_core::metrics! {
+    /// The profiler's metrics; item `i` is the `i`-th.
+    pub enum ProfilerMetric {
+        /// 1 while sampling.
+        Running = MetricDef::u32("bpftrace.profiler.running", CLUSTER, 0)
+            .oneline("1 while the profiler's bpftrace is sampling, else 0"),
+        /// Intervals done.
+        Intervals = MetricDef::u64("bpftrace.profiler.intervals", CLUSTER, 1)
+            .counter()
+            .units(Units::COUNT)
+            .oneline("collect intervals gathered into profiles"),
+        /// Samples kept, per target group.
+        Samples = MetricDef::u64("bpftrace.profiler.samples", CLUSTER, 2)
+            .counter()
+            .units(Units::COUNT)
+            .indom(&TARGETS)
+            .oneline("CPU stack samples kept, per target group"),
+        /// Samples of the last interval, per target group.
+        IntervalSamples = MetricDef::u64("bpftrace.profiler.interval_samples", CLUSTER, 3)
+            .units(Units::COUNT)
+            .indom(&TARGETS)
+            .oneline("CPU stack samples of the last collect interval, per target group"),
+        /// Samples not kept.
+        LostSamples = MetricDef::u64("bpftrace.profiler.lost_samples", CLUSTER, 4)
+            .counter()
+            .units(Units::COUNT)
+            .oneline("CPU samples taken but not kept (bpftrace's stack map was full)"),
+        /// Stacks not looked up.
+        StackErrors = MetricDef::u64("bpftrace.profiler.stack_errors", CLUSTER, 5)
+            .counter()
+            .units(Units::COUNT)
+            .oneline("samples whose stack bpftrace could not look up (shown as [unknown])"),
+        /// User frames without a symbol.
+        SymbolizeMisses = MetricDef::u64("bpftrace.profiler.symbolize_misses", CLUSTER, 6)
+            .counter()
+            .units(Units::COUNT)
+            .oneline("user frames without a symbol (shown as module+0xoffset or [unknown])"),
+        /// Failed pushes.
+        PushErrors = MetricDef::u64("bpftrace.profiler.push.errors", CLUSTER, 7)
+            .counter()
+            .units(Units::COUNT)
+            .oneline("failed attempts to push a profile to Pyroscope (each retry counts)"),
+        /// Profiles dropped.
+        PushDropped = MetricDef::u64("bpftrace.profiler.push.dropped", CLUSTER, 8)
+            .counter()
+            .units(Units::COUNT)
+            .oneline("profiles dropped from the push queue (full, or out of retries)"),
+        /// Profiles waiting.
+        PushQueueDepth = MetricDef::u64("bpftrace.profiler.push.queue_depth", CLUSTER, 9)
+            .units(Units::COUNT)
+            .oneline("profiles waiting to be pushed to Pyroscope"),
+        /// Profiles pushed.
+        PushSent = MetricDef::u64("bpftrace.profiler.push.sent", CLUSTER, 10)
+            .counter()
+            .units(Units::COUNT)
+            .oneline("profiles pushed to Pyroscope"),
     }
 }
 
-/// Item `i` is `ROWS[i]`.
-const ROWS: [Row; 11] = [
-    Row {
-        leaf: "running",
-        ty: Type::U32,
-        sem: Semantics::Instant,
-        per_target: false,
-        help: "1 while the profiler's bpftrace is sampling, else 0",
-    },
-    row(
-        "intervals",
-        Semantics::Counter,
-        false,
-        "collect intervals gathered into profiles",
-    ),
-    row(
-        "samples",
-        Semantics::Counter,
-        true,
-        "CPU stack samples kept, per target group",
-    ),
-    row(
-        "interval_samples",
-        Semantics::Instant,
-        true,
-        "CPU stack samples of the last collect interval, per target group",
-    ),
-    row(
-        "lost_samples",
-        Semantics::Counter,
-        false,
-        "CPU samples taken but not kept (bpftrace's stack map was full)",
-    ),
-    row(
-        "stack_errors",
-        Semantics::Counter,
-        false,
-        "samples whose stack bpftrace could not look up (shown as [unknown])",
-    ),
-    row(
-        "symbolize_misses",
-        Semantics::Counter,
-        false,
-        "user frames without a symbol (shown as module+0xoffset or [unknown])",
-    ),
-    row(
-        "push.errors",
-        Semantics::Counter,
-        false,
-        "failed attempts to push a profile to Pyroscope (each retry counts)",
-    ),
-    row(
-        "push.dropped",
-        Semantics::Counter,
-        false,
-        "profiles dropped from the push queue (full, or out of retries)",
-    ),
-    row(
-        "push.queue_depth",
-        Semantics::Instant,
-        false,
-        "profiles waiting to be pushed to Pyroscope",
-    ),
-    row(
-        "push.sent",
-        Semantics::Counter,
-        false,
-        "profiles pushed to Pyroscope",
-    ),
-];
-
-/// The metrics over one source; keeps target instance ids stable.
+/// The metrics over one source: one snapshot per fetch, target instance
+/// ids kept stable.
 #[derive(Debug)]
 pub struct ProfilerMetrics {
     source: Arc<dyn ProfilerSource>,
     /// Instance id = index.
     names: Vec<String>,
+    /// The snapshot of the fetch under way.
+    now: Option<ProfilerSnapshot>,
 }
 
 impl ProfilerMetrics {
@@ -163,48 +144,13 @@ impl ProfilerMetrics {
         ProfilerMetrics {
             source,
             names: Vec::new(),
+            now: None,
         }
     }
 
-    /// The instance domain of target groups.
-    pub fn indom() -> InDom {
-        InDom::from_parts(crate::DOMAIN, INDOM_SERIAL)
-    }
-
-    /// Names and PMIDs.
-    pub fn names(&self) -> Vec<(String, Pmid)> {
-        ROWS.iter()
-            .enumerate()
-            .map(|(i, r)| {
-                (
-                    format!("bpftrace.profiler.{}", r.leaf),
-                    Pmid::from_parts(crate::DOMAIN, CLUSTER, i as u32),
-                )
-            })
-            .collect()
-    }
-
-    /// The descriptor of `p` (cluster 2).
-    pub fn desc(&self, p: Pmid) -> Result<Desc, PmError> {
-        let r = ROWS.get(p.item() as usize).ok_or(PmError::PMID)?;
-        let indom = if r.per_target {
-            Self::indom()
-        } else {
-            InDom::NULL
-        };
-        let units = if r.sem == Semantics::Counter || r.per_target || p.item() == 9 {
-            Units::count(0)
-        } else {
-            Units::NONE
-        };
-        Ok(Desc::new(p, r.ty, indom, r.sem, units))
-    }
-
-    /// The help text of `p`.
-    pub fn help(&self, p: Pmid) -> Result<String, PmError> {
-        ROWS.get(p.item() as usize)
-            .map(|r| r.help.to_string())
-            .ok_or(PmError::TEXT)
+    /// Takes the snapshot the values of the next fetch come from.
+    pub fn refresh(&mut self) {
+        self.now = Some(self.source.snapshot());
     }
 
     fn id_of(&mut self, name: &str) -> u32 {
@@ -229,32 +175,34 @@ impl ProfilerMetrics {
             .collect()
     }
 
-    /// The values of `p`.
-    pub fn fetch(&mut self, p: Pmid) -> MetricResult {
-        let s = self.source.snapshot();
-        let one = |v: u64| Ok(vec![(pcp_core::PM_IN_NULL, Value::U64(v))]);
-        match p.item() {
-            0 => Ok(vec![(
-                pcp_core::PM_IN_NULL,
-                Value::U32(u32::from(s.running)),
-            )]),
-            1 => one(s.intervals),
-            2 | 3 => Ok(s
-                .targets
-                .iter()
-                .map(|(n, total, last)| {
-                    let v = if p.item() == 2 { *total } else { *last };
-                    (self.id_of(n), Value::U64(v))
-                })
-                .collect()),
-            4 => one(s.lost_samples),
-            5 => one(s.stack_errors),
-            6 => one(s.symbolize_misses),
-            7 => one(s.push_errors),
-            8 => one(s.push_dropped),
-            9 => one(s.push_queue_depth),
-            10 => one(s.push_sent),
-            _ => Err(PmError::PMID),
+    /// The values of `m`, from the snapshot [`ProfilerMetrics::refresh`]
+    /// took (a fresh one if none was).
+    pub fn value(&mut self, m: ProfilerMetric, out: &mut Sink<'_>) {
+        let s = match &self.now {
+            Some(s) => s.clone(),
+            None => self.source.snapshot(),
+        };
+        match m {
+            ProfilerMetric::Running => out.set(u32::from(s.running)),
+            ProfilerMetric::Intervals => out.set(s.intervals),
+            ProfilerMetric::Samples | ProfilerMetric::IntervalSamples => {
+                for (n, total, last) in &s.targets {
+                    let v = if m == ProfilerMetric::Samples {
+                        *total
+                    } else {
+                        *last
+                    };
+                    let id = self.id_of(n);
+                    out.put(id, v);
+                }
+            }
+            ProfilerMetric::LostSamples => out.set(s.lost_samples),
+            ProfilerMetric::StackErrors => out.set(s.stack_errors),
+            ProfilerMetric::SymbolizeMisses => out.set(s.symbolize_misses),
+            ProfilerMetric::PushErrors => out.set(s.push_errors),
+            ProfilerMetric::PushDropped => out.set(s.push_dropped),
+            ProfilerMetric::PushQueueDepth => out.set(s.push_queue_depth),
+            ProfilerMetric::PushSent => out.set(s.push_sent),
         }
     }
 }
@@ -262,6 +210,8 @@ impl ProfilerMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pcp_core::agent::{MetricSet, Metrics};
+    use pcp_core::{ClientContext, InDom, Profile, Semantics, Value};
 
     #[derive(Debug)]
     struct Fixed;
@@ -279,21 +229,43 @@ mod tests {
 
     #[test]
     fn per_target_values_keep_their_instance_ids() {
+        let table = Metrics::from_defs(crate::DOMAIN, ProfilerMetric::defs()).unwrap();
+        let desc = |name: &str| table.by_name(name).unwrap().desc;
+        let samples = desc("bpftrace.profiler.samples");
+        assert_eq!(
+            samples.indom,
+            InDom::from_parts(crate::DOMAIN, INDOM_SERIAL)
+        );
+        assert_eq!(samples.sem, Semantics::Counter);
+        assert_eq!(samples.pmid.item(), 2);
+        let depth = desc("bpftrace.profiler.push.queue_depth");
+        assert_eq!((depth.sem, depth.units), (Semantics::Instant, Units::COUNT));
+        assert_eq!(desc("bpftrace.profiler.running").units, Units::NONE);
+        assert_eq!(ProfilerMetric::defs().len(), 11);
+
         let mut m = ProfilerMetrics::new(Arc::new(Fixed));
-        let names = m.names();
-        assert_eq!(names.len(), ROWS.len());
-        assert_eq!(names[2].0, "bpftrace.profiler.samples");
-        let p = |i| Pmid::from_parts(crate::DOMAIN, CLUSTER, i);
-        assert_eq!(m.desc(p(2)).unwrap().indom, ProfilerMetrics::indom());
-        assert_eq!(m.desc(p(2)).unwrap().sem, Semantics::Counter);
-        assert_eq!(m.desc(p(9)).unwrap().sem, Semantics::Instant);
-        assert!(m.desc(p(11)).is_err());
         let inst = m.instances();
         assert_eq!(inst.len(), 2);
         assert_eq!(inst[1].name, "db");
-        let v = m.fetch(p(3)).unwrap();
+        m.refresh();
+        let (all, client) = (Profile::all(), ClientContext::local());
+        let mut value = |metric: ProfilerMetric, name: &str| {
+            let d = desc(name);
+            let mut sink = Sink::new(&d, &all, &client);
+            m.value(metric, &mut sink);
+            sink.finish().unwrap()
+        };
+        let v = value(
+            ProfilerMetric::IntervalSamples,
+            "bpftrace.profiler.interval_samples",
+        );
         assert_eq!(v, vec![(0, Value::U64(97)), (1, Value::U64(0))]);
-        assert_eq!(m.fetch(p(0)).unwrap()[0].1, Value::U32(1));
-        assert_eq!(m.fetch(p(9)).unwrap()[0].1, Value::U64(2));
+        let running = value(ProfilerMetric::Running, "bpftrace.profiler.running");
+        assert_eq!(running[0].1, Value::U32(1));
+        let depth = value(
+            ProfilerMetric::PushQueueDepth,
+            "bpftrace.profiler.push.queue_depth",
+        );
+        assert_eq!(depth[0].1, Value::U64(2));
     }
 }

@@ -13,11 +13,11 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use pmda_bpftrace::{BpftraceConfig, BpftracePmda};
+use pmda_bpftrace::BpftraceConfig;
 
 fn started(conf: &std::path::Path, state: &std::path::Path, dirs: &[PathBuf]) -> Agent {
     Agent {
-        a: BpftracePmda::new(BpftraceConfig {
+        a: pmda_bpftrace::bpftrace_pmda(BpftraceConfig {
             autostart_dirs: dirs.to_vec(),
             config_file: Some(conf.to_path_buf()),
             state_dir: Some(state.to_path_buf()),

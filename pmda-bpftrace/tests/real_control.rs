@@ -311,7 +311,7 @@ fn bad_metadata_is_refused_like_the_reference() {
 }
 
 fn new_with_autostart(dir: &std::path::Path) -> Result<BpftracePmda, BpftraceError> {
-    BpftracePmda::new(BpftraceConfig {
+    pmda_bpftrace::bpftrace_pmda(BpftraceConfig {
         autostart_dirs: vec![dir.to_path_buf()],
         ..Default::default()
     })
@@ -332,7 +332,7 @@ fn autostart_permission_refusal() {
             pmda_bpftrace::script_summary(&a).is_empty(),
             "{why}: nothing may start"
         );
-        let s = a.autostart_skipped().join("\n");
+        let s = a.agent().autostart_skipped().join("\n");
         assert!(
             s.contains("must be exclusively writable by root"),
             "{why}: {s}"
@@ -349,7 +349,10 @@ fn autostart_permission_refusal() {
     skipped("group-writable directory");
     std::os::unix::fs::chown(d.path(), None, Some(0)).unwrap();
     let a = new_with_autostart(d.path()).unwrap();
-    assert!(a.autostart_skipped().is_empty(), "root:root 775 is fine");
+    assert!(
+        a.agent().autostart_skipped().is_empty(),
+        "root:root 775 is fine"
+    );
     drop(a);
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // A script owned (and writable) by another user.
@@ -362,7 +365,7 @@ fn autostart_permission_refusal() {
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
     // A directory that does not exist: logged, the agent starts.
     let gone = new_with_autostart(&d.path().join("missing")).unwrap();
-    assert_eq!(gone.autostart_skipped().len(), 1);
+    assert_eq!(gone.agent().autostart_skipped().len(), 1);
     let mut a = Agent {
         a: new_with_autostart(d.path()).unwrap(),
         dir: tempfile::tempdir().unwrap(),
@@ -394,20 +397,20 @@ fn named_scripts_keep_their_pmids_across_restarts() {
         )
     };
     let mut first = Agent {
-        a: BpftracePmda::new(config()).unwrap(),
+        a: pmda_bpftrace::bpftrace_pmda(config()).unwrap(),
         dir: tempfile::tempdir().unwrap(),
     };
     let ids = pmids(&mut first);
     // A second agent on the same state directory (locked): read-only ids.
     let mut second = Agent {
-        a: BpftracePmda::new(config()).unwrap(),
+        a: pmda_bpftrace::bpftrace_pmda(config()).unwrap(),
         dir: tempfile::tempdir().unwrap(),
     };
     assert_eq!(pmids(&mut second), ids);
     drop(second);
     drop(first);
     let mut again = Agent {
-        a: BpftracePmda::new(config()).unwrap(),
+        a: pmda_bpftrace::bpftrace_pmda(config()).unwrap(),
         dir: tempfile::tempdir().unwrap(),
     };
     assert_eq!(

@@ -126,7 +126,10 @@ pub trait Agent: Send + 'static {
     }
 
     /// For agents whose names come from outside: bring `table` up to date
-    /// and return true if it changed. Called before name operations.
+    /// and return true if its names changed. Called before name
+    /// operations, before each fetch and after each store, so keep it cheap
+    /// when nothing changed (compare a generation number or a modification
+    /// time).
     fn refresh_names(&mut self, table: &mut Metrics<Self::Metric>) -> bool {
         let _ = table;
         false

@@ -22,10 +22,17 @@ use crate::value::Value;
 /// [`Agent::refresh`] once and [`Agent::value`] per metric through a
 /// [`Sink`]; stores reach [`Agent::store`] with values of the metric's
 /// type, for rows marked storable only.
+///
+/// [`Agent::refresh_names`] runs before name operations, before each fetch
+/// (so a fetch answers with the descriptors of now) and after each store
+/// (a store may add or remove metrics); a change seen at a fetch or a
+/// store is reported by the next [`Pmda::refresh_namespace`].
 pub struct TablePmda<A: Agent> {
     name: String,
     table: Metrics<A::Metric>,
     agent: A,
+    /// The names changed at a fetch or store since the host last asked.
+    names_changed: bool,
 }
 
 impl<A: Agent> std::fmt::Debug for TablePmda<A> {
@@ -58,6 +65,7 @@ impl<A: Agent> TablePmda<A> {
             name: name.into(),
             table,
             agent,
+            names_changed: false,
         }
     }
 
@@ -96,7 +104,8 @@ impl<A: Agent> Pmda for TablePmda<A> {
     }
 
     fn refresh_namespace(&mut self) -> bool {
-        self.agent.refresh_names(&mut self.table)
+        let changed = self.agent.refresh_names(&mut self.table);
+        std::mem::take(&mut self.names_changed) | changed
     }
 
     fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> {
@@ -155,6 +164,7 @@ impl<A: Agent> Pmda for TablePmda<A> {
     }
 
     fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
+        self.names_changed |= self.agent.refresh_names(&mut self.table);
         let positions: Vec<Option<usize>> =
             req.pmids.iter().map(|p| self.table.index_of(*p)).collect();
         let mut seen = HashSet::with_capacity(positions.len());
@@ -203,10 +213,17 @@ impl<A: Agent> Pmda for TablePmda<A> {
         if values.is_empty() {
             return Err(PmError::BADSTORE);
         }
+        let mut result = Ok(());
         for (inst, v) in values {
-            self.agent.store(metric, *inst, &v.convert(ty)?, client)?;
+            result = v
+                .convert(ty)
+                .and_then(|v| self.agent.store(metric, *inst, &v, client));
+            if result.is_err() {
+                break;
+            }
         }
-        Ok(())
+        self.names_changed |= self.agent.refresh_names(&mut self.table);
+        result
     }
 
     fn labels_changed(&mut self) -> bool {
@@ -219,5 +236,113 @@ impl<A: Agent> Pmda for TablePmda<A> {
 
     fn wait_ready(&mut self, timeout: std::time::Duration) {
         self.agent.wait_ready(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::{MetricDef, Spec};
+    use crate::desc::{Semantics, Type, Units};
+    use crate::indom::Profile;
+
+    /// Storing a count into `demo.add` makes that many `demo.n.mK` metrics;
+    /// a background change (`pending`) retypes them as strings.
+    #[derive(Debug, Default)]
+    struct Growing {
+        count: u32,
+        strings: bool,
+        built: Option<(u32, bool)>,
+    }
+
+    const ADD: MetricDef = MetricDef::u32("demo.add", 0, 0).storable().oneline("add");
+
+    impl Agent for Growing {
+        type Metric = u32;
+        fn value(&mut self, m: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
+            if self.strings {
+                out.set(m.to_string());
+            } else {
+                out.set(m);
+            }
+            Ok(())
+        }
+        fn store(&mut self, _: u32, _: u32, v: &Value, _: &ClientContext) -> Result<(), PmError> {
+            self.count = u32::try_from(v)?;
+            Ok(())
+        }
+        fn refresh_names(&mut self, table: &mut Metrics<u32>) -> bool {
+            let now = (self.count, self.strings);
+            if self.built == Some(now) {
+                return false;
+            }
+            let mut t = Metrics::new(table.domain());
+            t.add_def(&ADD, 0).unwrap();
+            let ty = if self.strings {
+                Type::String
+            } else {
+                Type::U32
+            };
+            for k in 1..=self.count {
+                let spec = Spec {
+                    cluster: 1,
+                    item: k,
+                    ty,
+                    sem: Semantics::Instant,
+                    units: Units::NONE,
+                    indom: None,
+                };
+                t.add(format!("demo.n.m{k}"), spec, k).unwrap();
+            }
+            *table = t;
+            self.built = Some(now);
+            true
+        }
+    }
+
+    fn fetch(p: &mut TablePmda<Growing>, pmid: Pmid) -> MetricResult {
+        let (profile, client) = (Profile::all(), ClientContext::local());
+        let req = FetchRequest {
+            pmids: &[pmid],
+            profile: &profile,
+            client: &client,
+        };
+        p.fetch(&req).remove(0)
+    }
+
+    #[test]
+    fn names_follow_stores_and_fetches_and_the_host_hears_once() {
+        let mut table = Metrics::new(400);
+        let mut agent = Growing::default();
+        agent.refresh_names(&mut table);
+        let mut p = TablePmda::with_table("grow", agent, table);
+        assert!(!p.refresh_namespace());
+        let add = p.namespace().lookup("demo.add").unwrap();
+        let client = ClientContext::local();
+        p.store(add, &[(crate::id::PM_IN_NULL, Value::U32(2))], &client)
+            .unwrap();
+        // The store's new names are there at once, and reported once.
+        let two = p
+            .namespace()
+            .lookup("demo.n.m2")
+            .expect("named after the store");
+        assert!(p.refresh_namespace());
+        assert!(!p.refresh_namespace());
+        assert_eq!(
+            fetch(&mut p, two),
+            Ok(vec![(crate::id::PM_IN_NULL, Value::U32(2))])
+        );
+        // A change behind the agent's back: the next fetch answers with the
+        // descriptors of now, not the table's old ones.
+        p.agent_mut().strings = true;
+        assert_eq!(
+            fetch(&mut p, two),
+            Ok(vec![(crate::id::PM_IN_NULL, Value::String("2".into()))])
+        );
+        assert_eq!(p.desc(two).unwrap().ty, Type::String);
+        assert!(
+            p.refresh_namespace(),
+            "the change seen at the fetch is reported"
+        );
     }
 }

@@ -82,6 +82,9 @@ pub struct Sink<'a> {
     all: bool,
     values: InstValues,
     error: Option<PmError>,
+    /// Every instance so far came after the one before (no duplicate
+    /// possible, nothing left to check at the end).
+    ascending: bool,
 }
 
 impl<'a> Sink<'a> {
@@ -95,6 +98,7 @@ impl<'a> Sink<'a> {
             all: desc.indom.is_null() || profile.is_all(),
             values: Vec::new(),
             error: None,
+            ascending: true,
         }
     }
 
@@ -165,14 +169,18 @@ impl<'a> Sink<'a> {
         if self.error.is_some() {
             return;
         }
-        if type_matches(&value, self.desc.ty) {
-            self.values.push((inst, value));
-            return;
+        let value = if type_matches(&value, self.desc.ty) {
+            value
+        } else {
+            match value.convert(self.desc.ty) {
+                Ok(v) => v,
+                Err(e) => return self.fail(e),
+            }
+        };
+        if let Some((last, _)) = self.values.last() {
+            self.ascending &= *last < inst;
         }
-        match value.convert(self.desc.ty) {
-            Ok(v) => self.values.push((inst, v)),
-            Err(e) => self.fail(e),
-        }
+        self.values.push((inst, value));
     }
 
     /// The metric's answer: its values, or the first failure. Instances
@@ -181,6 +189,12 @@ impl<'a> Sink<'a> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        crate::answer::normalise(self.desc, &Profile::all(), Ok(self.values))
+        // Types, the singular/instance rule and the profile were applied
+        // as values came in; only duplicates may be left.
+        let mut values = self.values;
+        if !self.ascending {
+            crate::answer::dedup_instances(&mut values);
+        }
+        Ok(values)
     }
 }

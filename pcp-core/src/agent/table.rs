@@ -113,18 +113,49 @@ impl<M: Copy> Metrics<M> {
     /// Adds the metric `def` with handle `metric` (and its instance
     /// domain's help and fixed instances, the first time it is seen).
     pub fn add_def(&mut self, def: &MetricDef, metric: M) -> Result<&mut Row<M>, NamespaceError> {
+        self.add_def_at(def.name, def.cluster, def, metric)
+    }
+
+    /// Adds the metric `def` under another name and cluster: for a group
+    /// of metrics repeated per source (each script's, each service's),
+    /// declared once as a template whose `name` is the leaf. Type,
+    /// semantics, units, instance domain, item, help and storable flag come
+    /// from `def`.
+    ///
+    /// ```
+    /// use pcp_core::agent::{MetricDef, Metrics};
+    ///
+    /// // One row per script, declared once; the name is the leaf.
+    /// const STATUS: MetricDef = MetricDef::string("status", 0, 0).oneline("status of a script");
+    /// let mut table: Metrics<(u32, u8)> = Metrics::new(151);
+    /// for (cluster, script) in [(100, "a"), (101, "b")] {
+    ///     let name = format!("demo.scripts.{script}.{}", STATUS.name);
+    ///     table.add_def_at(name, cluster, &STATUS, (cluster, 0)).unwrap();
+    /// }
+    /// let b = table.by_name("demo.scripts.b.status").unwrap();
+    /// assert_eq!(b.desc.pmid.to_string(), "151.101.0");
+    /// assert_eq!(b.oneline, "status of a script");
+    /// assert_eq!(b.metric, (101, 0));
+    /// ```
+    pub fn add_def_at(
+        &mut self,
+        name: impl Into<Text>,
+        cluster: u32,
+        def: &MetricDef,
+        metric: M,
+    ) -> Result<&mut Row<M>, NamespaceError> {
         if let Some(indom) = def.indom {
             self.define_indom(indom);
         }
         let spec = Spec {
-            cluster: def.cluster,
+            cluster,
             item: def.item,
             ty: def.ty,
             sem: def.sem,
             units: def.units,
             indom: def.indom.map(|i| i.serial),
         };
-        let row = self.add(def.name, spec, metric)?;
+        let row = self.add(name, spec, metric)?;
         row.oneline = Cow::Borrowed(def.oneline);
         row.help = Cow::Borrowed(def.help);
         row.storable = def.storable;

@@ -40,7 +40,7 @@ pub fn agent(conf: &str, autostart: &[PathBuf]) -> Agent {
     let dir = tempfile::tempdir().unwrap();
     let conf_path = dir.path().join("bpftrace.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let a = BpftracePmda::new(BpftraceConfig {
+    let a = pmda_bpftrace::bpftrace_pmda(BpftraceConfig {
         autostart_dirs: autostart.to_vec(),
         config_file: Some(conf_path),
         state_dir: None,
