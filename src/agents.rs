@@ -63,6 +63,16 @@ pub struct AgentOptions {
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_scrape_interval: Option<f64>,
 
+    /// prometheus: how long a fetch waits for a source before answering with its
+    /// last values, marked stale (default: the source's timeout; at most 3.5).
+    #[arg(long, global = true, value_name = "SECS")]
+    pub prometheus_deadline: Option<f64>,
+
+    /// prometheus: scrape each source at most once per SECS seconds; fetches in
+    /// between answer from the last scrape (default: every fetch scrapes).
+    #[arg(long, global = true, value_name = "SECS")]
+    pub prometheus_min_interval: Option<f64>,
+
     /// bpftrace: a directory of *.bt scripts started with the agent (repeatable).
     #[arg(long, global = true, value_name = "DIR")]
     pub bpftrace_autostart: Vec<PathBuf>,
@@ -158,6 +168,8 @@ impl AgentOptions {
                     nosort: self.prometheus_nosort,
                     state_dir: Some(self.state_dir()),
                     scrape_interval: self.prometheus_scrape_interval.map(secs),
+                    deadline: self.prometheus_deadline.map(secs),
+                    min_interval: self.prometheus_min_interval.map(secs),
                     debug: self.prometheus_debug,
                 };
                 Ok(Box::new(
@@ -220,6 +232,12 @@ impl AgentOptions {
                 }
                 if let Some(s) = self.prometheus_scrape_interval {
                     a.extend(["--prometheus-scrape-interval".to_string(), s.to_string()]);
+                }
+                if let Some(s) = self.prometheus_deadline {
+                    a.extend(["--prometheus-deadline".to_string(), s.to_string()]);
+                }
+                if let Some(s) = self.prometheus_min_interval {
+                    a.extend(["--prometheus-min-interval".to_string(), s.to_string()]);
                 }
             }
             "bpftrace" => {

@@ -33,6 +33,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::StoreError;
 
@@ -164,8 +165,10 @@ pub struct IdCache {
     min: u32,
     max: u32,
     next: u32,
-    by_name: HashMap<String, u32>,
-    by_id: BTreeMap<u32, String>,
+    // One allocation per name, shared by both maps (instance caches of
+    // large sources hold millions of names).
+    by_name: HashMap<Arc<str>, u32>,
+    by_id: BTreeMap<u32, Arc<str>>,
     file: Option<PathBuf>,
     dirty: bool,
 }
@@ -192,7 +195,12 @@ impl IdCache {
 
     /// The name holding `id`.
     pub fn name_of(&self, id: u32) -> Option<&str> {
-        self.by_id.get(&id).map(String::as_str)
+        self.by_id.get(&id).map(|n| &**n)
+    }
+
+    /// The name holding `id`, shared (no copy of the text).
+    pub fn shared_name(&self, id: u32) -> Option<Arc<str>> {
+        self.by_id.get(&id).cloned()
     }
 
     /// The id of `name`, assigning the next free one if it has none. Fails
@@ -205,8 +213,9 @@ impl IdCache {
             cache: self.name.clone(),
             limit: self.max as u64 - self.min as u64 + 1,
         })?;
-        self.by_name.insert(name.to_string(), id);
-        self.by_id.insert(id, name.to_string());
+        let shared: Arc<str> = Arc::from(name);
+        self.by_name.insert(Arc::clone(&shared), id);
+        self.by_id.insert(id, shared);
         self.next = id.saturating_add(1);
         self.dirty = true;
         Ok(id)
@@ -225,7 +234,7 @@ impl IdCache {
 
     /// Every (name, id) pair, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.by_id.iter().map(|(id, n)| (n.as_str(), *id))
+        self.by_id.iter().map(|(id, n)| (&**n, *id))
     }
 
     /// Number of names.
@@ -262,7 +271,7 @@ impl IdCache {
         for (id, name) in &self.by_id {
             text.push_str(&id.to_string());
             text.push(' ');
-            text.push_str(&serde_json::Value::String(name.clone()).to_string());
+            text.push_str(&serde_json::Value::String(name.to_string()).to_string());
             text.push('\n');
         }
         text.push_str(&format!("# end {}\n", self.by_id.len()));
@@ -309,15 +318,16 @@ impl IdCache {
                     self.min, self.max
                 )),
                 Some((id, name))
-                    if self.by_id.contains_key(&id) || self.by_name.contains_key(&name) =>
+                    if self.by_id.contains_key(&id) || self.by_name.contains_key(name.as_str()) =>
                 {
                     warnings.push(format!(
                         "{where_}:{lineno}: id {id} or name {name:?} given twice; first kept"
                     ))
                 }
                 Some((id, name)) => {
-                    self.by_name.insert(name.clone(), id);
-                    self.by_id.insert(id, name);
+                    let shared: Arc<str> = Arc::from(name);
+                    self.by_name.insert(Arc::clone(&shared), id);
+                    self.by_id.insert(id, shared);
                 }
                 None => warnings.push(format!("{where_}:{lineno}: malformed entry {line:?}")),
             }
