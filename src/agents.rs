@@ -64,7 +64,8 @@ pub struct AgentOptions {
     pub prometheus_scrape_interval: Option<f64>,
 
     /// prometheus: how long a fetch waits for a source before answering with its
-    /// last values, marked stale (default: the source's timeout; at most 3.5).
+    /// last values, marked stale (default: the source's timeout, at most 3.5 s;
+    /// longer only when given, and then not for use under pmcd).
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_deadline: Option<f64>,
 
@@ -72,6 +73,10 @@ pub struct AgentOptions {
     /// between answer from the last scrape (default: every fetch scrapes).
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_min_interval: Option<f64>,
+
+    /// prometheus: most HTTP scrapes in flight at once; more wait their turn.
+    #[arg(long, global = true, value_name = "N", default_value_t = pmda_prometheus::MAX_IN_FLIGHT)]
+    pub prometheus_max_in_flight: usize,
 
     /// bpftrace: a directory of *.bt scripts started with the agent (repeatable).
     #[arg(long, global = true, value_name = "DIR")]
@@ -170,6 +175,7 @@ impl AgentOptions {
                     scrape_interval: self.prometheus_scrape_interval.map(secs),
                     deadline: self.prometheus_deadline.map(secs),
                     min_interval: self.prometheus_min_interval.map(secs),
+                    max_in_flight: self.prometheus_max_in_flight,
                     debug: self.prometheus_debug,
                 };
                 Ok(Box::new(
@@ -238,6 +244,12 @@ impl AgentOptions {
                 }
                 if let Some(s) = self.prometheus_min_interval {
                     a.extend(["--prometheus-min-interval".to_string(), s.to_string()]);
+                }
+                if self.prometheus_max_in_flight != pmda_prometheus::MAX_IN_FLIGHT {
+                    a.extend([
+                        "--prometheus-max-in-flight".to_string(),
+                        self.prometheus_max_in_flight.to_string(),
+                    ]);
                 }
             }
             "bpftrace" => {

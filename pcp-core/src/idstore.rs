@@ -254,32 +254,68 @@ impl IdCache {
 
     /// Writes the cache atomically if it changed (no-op in memory).
     pub fn save(&mut self) -> Result<(), StoreError> {
-        let Some(file) = self.file.clone() else {
-            self.dirty = false;
-            return Ok(());
-        };
-        if !self.dirty {
-            return Ok(());
+        match self.snapshot() {
+            Some(s) => s.write().inspect_err(|_| self.dirty = true),
+            None => Ok(()),
         }
-        let mut text = String::with_capacity(64 + self.by_id.len() * 24);
-        text.push_str(MAGIC);
-        text.push('\n');
-        text.push_str(&format!(
-            "# cache: {}\n# range: {} {}\n# next: {}\n",
-            self.name, self.min, self.max, self.next
-        ));
-        for (id, name) in &self.by_id {
+    }
+
+    /// The cache's assignments now, if they changed since the last save,
+    /// to be written later ([`CacheSnapshot::write`]) without holding
+    /// whatever guards the cache: taking it costs a reference count per
+    /// name, writing it is the slow part. The cache counts as saved.
+    pub fn snapshot(&mut self) -> Option<CacheSnapshot> {
+        if !self.dirty {
+            return None;
+        }
+        self.dirty = false;
+        let file = self.file.clone()?;
+        Some(CacheSnapshot {
+            file,
+            header: format!(
+                "{MAGIC}\n# cache: {}\n# range: {} {}\n# next: {}\n",
+                self.name, self.min, self.max, self.next
+            ),
+            entries: self
+                .by_id
+                .iter()
+                .map(|(id, n)| (*id, Arc::clone(n)))
+                .collect(),
+        })
+    }
+}
+
+/// An id cache's assignments at one moment, ready to be written to its
+/// file (see [`IdCache::snapshot`]).
+#[derive(Debug, Clone)]
+pub struct CacheSnapshot {
+    file: PathBuf,
+    header: String,
+    entries: Vec<(u32, Arc<str>)>,
+}
+
+impl CacheSnapshot {
+    /// The file it belongs in.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Writes it, atomically.
+    pub fn write(&self) -> Result<(), StoreError> {
+        let mut text = String::with_capacity(64 + self.entries.len() * 24);
+        text.push_str(&self.header);
+        for (id, name) in &self.entries {
             text.push_str(&id.to_string());
             text.push(' ');
             text.push_str(&serde_json::Value::String(name.to_string()).to_string());
             text.push('\n');
         }
-        text.push_str(&format!("# end {}\n", self.by_id.len()));
-        write_atomic(&file, text.as_bytes())?;
-        self.dirty = false;
-        Ok(())
+        text.push_str(&format!("# end {}\n", self.entries.len()));
+        write_atomic(&self.file, text.as_bytes())
     }
+}
 
+impl IdCache {
     /// Parses a cache file, keeping every valid entry; returns what was wrong.
     fn load_text(&mut self, text: &str, file: &Path) -> Vec<String> {
         let mut warnings = Vec::new();

@@ -68,13 +68,18 @@ pub struct PrometheusConfig {
     pub timeout: Duration,
     /// How long a fetch waits for a source before answering with its last
     /// good values, marked stale (`.url` `DEADLINE:` per source); `None`:
-    /// the source's timeout. Never past [`FETCH_DEADLINE`].
+    /// the source's timeout. A fetch waits at most [`FETCH_DEADLINE`] (to
+    /// answer pmcd in time), or this deadline if it is longer: set so, it
+    /// is for in-process use only (`info`, a custom collector).
     pub deadline: Option<Duration>,
     /// Scrape a source at most this often (`.url` `MIN_INTERVAL:` per
     /// source): fetches in between answer from the last scrape, so many
     /// clients cost the endpoint one scrape per interval. `None` (the
     /// default, as pmdaopenmetrics): every fetch scrapes.
     pub min_interval: Option<Duration>,
+    /// Most HTTP scrapes in flight at once (default [`MAX_IN_FLIGHT`]);
+    /// more wait their turn.
+    pub max_in_flight: usize,
     /// `-u`: run scripts as this user (privileges are dropped when the
     /// agent runs as root).
     pub user: Option<String>,
@@ -101,6 +106,7 @@ impl Default for PrometheusConfig {
             timeout: Duration::from_secs(2),
             deadline: None,
             min_interval: None,
+            max_in_flight: MAX_IN_FLIGHT,
             user: None,
             nosort: false,
             state_dir: None,

@@ -19,7 +19,7 @@ use crate::config::{scan, SourceFile, SourceKind};
 use crate::fetch::RunAs;
 use crate::log::{log, set_debug, Level};
 use crate::scrape::{Settings, Shared};
-use crate::source::{serial_metric, Ctx, FileStamp, IdSource, Limits, Source};
+use crate::source::{serial_metric, Ctx, FileStamp, IdSource, Limits, Saver, Source};
 use crate::{PrometheusConfig, PrometheusError, DOMAIN};
 
 /// A fetch answers within this time whatever its sources do (pmcd gives
@@ -79,6 +79,10 @@ pub struct PrometheusPmda {
     last_probe: Instant,
     scan_errors: HashSet<String>,
     debug: bool,
+    /// The longest a fetch waits: [`FETCH_DEADLINE`], or a longer deadline
+    /// asked for explicitly (not for use under pmcd, which gives up on
+    /// an agent after its own timeout, 5 s by default).
+    fetch_deadline: Duration,
 }
 
 impl std::fmt::Debug for PrometheusPmda {
@@ -133,7 +137,7 @@ impl PrometheusPmda {
             Some(dir) => {
                 let path = dir.join(&root);
                 match StateDir::open(&path) {
-                    Ok(s) => IdSource::Dir(Arc::new(s)),
+                    Ok(s) => IdSource::Dir(Arc::new(s), Arc::new(Saver::new(&root))),
                     Err(e @ StoreError::Locked { .. }) => {
                         log(
                             Level::Warning,
@@ -190,7 +194,7 @@ impl PrometheusPmda {
             deadline: config.deadline,
             min_interval: config.min_interval.unwrap_or(Duration::ZERO),
             workers: POOL_SIZE,
-            max_in_flight: MAX_IN_FLIGHT,
+            max_in_flight: config.max_in_flight.max(1),
         };
         let ctx = Ctx {
             root: root.clone(),
@@ -222,12 +226,15 @@ impl PrometheusPmda {
             last_probe: Instant::now(),
             scan_errors: HashSet::new(),
             debug: config.debug,
+            fetch_deadline: config
+                .deadline
+                .map_or(FETCH_DEADLINE, |d| d.max(FETCH_DEADLINE)),
         };
         // The first scrape of every source, so that their names exist.
         let (_, new) = agent.rescan();
         agent
             .shared
-            .gather(&new, Instant::now() + FETCH_DEADLINE, false);
+            .gather(&new, Instant::now() + agent.fetch_deadline, false);
         agent.refresh_namespace();
         if let Some(interval) = config.scrape_interval {
             agent.start_background(interval.max(Duration::from_millis(100)));
@@ -623,7 +630,7 @@ impl Pmda for PrometheusPmda {
             // values, marked stale; sources that never had values give
             // PM_ERR_AGAIN.
             self.shared
-                .gather(&sources, Instant::now() + FETCH_DEADLINE, true);
+                .gather(&sources, Instant::now() + self.fetch_deadline, true);
         }
         req.pmids
             .iter()

@@ -281,6 +281,7 @@ impl Shared {
             deadline: Instant::now() + timeout,
             timeout,
             suspect,
+            patience: self.deadline_of(Some(&cfg)),
         };
         let ex = HttpScrape {
             shared: Arc::downgrade(self),
@@ -381,9 +382,10 @@ impl Shared {
         let now = Instant::now();
         let mut pending: HashMap<u32, Instant> = HashMap::with_capacity(sources.len());
         for src in sources {
-            let cfg = src.state.lock().url.clone();
-            let deadline = (now + self.deadline_of(cfg.as_deref())).min(until);
             if self.start(src, Some(&tx), use_cache) == Start::Running {
+                // After the start: a first scrape has just read the .url.
+                let cfg = src.state.lock().url.clone();
+                let deadline = (now + self.deadline_of(cfg.as_deref())).min(until);
                 pending.insert(src.cluster, deadline);
             }
         }
@@ -687,6 +689,7 @@ pub(crate) const CONTROL: &[ControlRow] = &[
     row(48, "queued", T::U32, S::Instant, U::NONE, false, "HTTP scrapes waiting now for a free connection slot (at most MAX_IN_FLIGHT run at once)"),
     row(49, "connections", T::U64, S::Counter, U::COUNT, false, "HTTP connections opened (connections are kept alive and reused across fetches)"),
     row(50, "reuses", T::U64, S::Counter, U::COUNT, false, "HTTP requests sent on a kept-alive connection"),
+    row(51, "evictions", T::U64, S::Counter, U::COUNT, false, "HTTP scrapes past their deadline ended early to free a connection slot for waiting ones"),
 ];
 
 impl Shared {
@@ -699,6 +702,7 @@ impl Shared {
             let v = match item {
                 48 => V::U32(st.queued.load(Ordering::Relaxed) as u32),
                 49 => V::U64(st.connects.load(Ordering::Relaxed)),
+                51 => V::U64(st.evictions.load(Ordering::Relaxed)),
                 _ => V::U64(st.reuses.load(Ordering::Relaxed)),
             };
             return Some(Ok(vec![(pcp_core::PM_IN_NULL, v)]));

@@ -70,7 +70,7 @@ pub const READ_CHUNK: usize = 256 << 10;
 /// The bytes an instance costs beyond its name and labels (its slot,
 /// index entries and allocation headers), for the state budget; measured
 /// with a counting allocator in `tests::instance_cost_is_as_estimated`.
-pub const INSTANCE_OVERHEAD: usize = 224;
+pub const INSTANCE_OVERHEAD: usize = 320;
 
 /// How long a source that keeps timing out is answered with its last good
 /// values (marked stale); Prometheus's own staleness horizon.
@@ -79,8 +79,8 @@ pub const MAX_STALE: Duration = Duration::from_secs(300);
 /// Where persistent ids come from.
 #[derive(Debug, Clone)]
 pub enum IdSource {
-    /// A locked state directory: ids are saved.
-    Dir(Arc<StateDir>),
+    /// A locked state directory: ids are saved (by the saver's thread).
+    Dir(Arc<StateDir>, Arc<Saver>),
     /// Another process holds the directory: ids are read, never saved.
     ReadOnly(PathBuf),
     /// No state directory: ids live in memory.
@@ -91,7 +91,7 @@ impl IdSource {
     /// Loads (or creates) a cache, logging what was wrong with its file.
     pub fn cache(&self, root: &str, name: &str, min: u32, max: u32) -> IdCache {
         let (cache, warnings) = match self {
-            IdSource::Dir(d) => match d.cache(name, min, max) {
+            IdSource::Dir(d, _) => match d.cache(name, min, max) {
                 Ok(x) => x,
                 Err(e) => {
                     log(Level::Error, root, &format!("id cache {name}: {e}"));
@@ -106,6 +106,19 @@ impl IdSource {
         }
         cache
     }
+
+    /// Saves a cache if it changed, on the saver's thread: the caller
+    /// (a scrape, holding its source) never waits on the disk.
+    pub fn save_later(&self, cache: &mut IdCache, root: &str) {
+        match self {
+            IdSource::Dir(_, saver) => {
+                if let Some(s) = cache.snapshot() {
+                    saver.submit(s);
+                }
+            }
+            _ => save(cache, root),
+        }
+    }
 }
 
 /// Saves a cache if it changed, logging failures.
@@ -113,6 +126,101 @@ pub fn save(cache: &mut IdCache, root: &str) {
     if cache.is_dirty() {
         if let Err(e) = cache.save() {
             log(Level::Error, root, &format!("saving ids: {e}"));
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct SaverQueue {
+    pending: HashMap<PathBuf, pcp_core::CacheSnapshot>,
+    writing: bool,
+    stop: bool,
+}
+
+/// Writes id caches on a thread of its own, latest version of each file
+/// only, so that scrapes never wait on the disk (a large source's first
+/// document may bring a thousand caches). Dropping it writes what is
+/// still pending.
+#[derive(Debug)]
+pub struct Saver {
+    queue: Arc<(Mutex<SaverQueue>, parking_lot::Condvar)>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Saver {
+    /// Starts the saver's thread.
+    pub fn new(root: &str) -> Saver {
+        let queue: Arc<(Mutex<SaverQueue>, parking_lot::Condvar)> = Arc::default();
+        let q = Arc::clone(&queue);
+        let r = root.to_string();
+        let thread = std::thread::Builder::new()
+            .name(format!("{root}-ids"))
+            .spawn(move || {
+                let (lock, cv) = &*q;
+                let mut g = lock.lock();
+                loop {
+                    if g.pending.is_empty() {
+                        if g.stop {
+                            return;
+                        }
+                        cv.wait(&mut g);
+                        continue;
+                    }
+                    let batch: Vec<_> = g.pending.drain().map(|(_, s)| s).collect();
+                    g.writing = true;
+                    drop(g);
+                    for s in batch {
+                        if let Err(e) = s.write() {
+                            log(Level::Error, &r, &format!("saving ids: {e}"));
+                        }
+                    }
+                    g = lock.lock();
+                    g.writing = false;
+                    cv.notify_all();
+                }
+            })
+            .ok();
+        Saver {
+            queue,
+            thread: Mutex::new(thread),
+        }
+    }
+
+    /// Queues a snapshot (replacing an older one of the same file).
+    pub fn submit(&self, s: pcp_core::CacheSnapshot) {
+        let (lock, cv) = &*self.queue;
+        let mut g = lock.lock();
+        if self.thread.lock().is_none() {
+            drop(g);
+            if let Err(e) = s.write() {
+                log(Level::Error, "prometheus", &format!("saving ids: {e}"));
+            }
+            return;
+        }
+        g.pending.insert(s.file().to_path_buf(), s);
+        cv.notify_all();
+    }
+
+    /// Waits until everything queued is written.
+    pub fn flush(&self) {
+        let (lock, cv) = &*self.queue;
+        let mut g = lock.lock();
+        while !g.pending.is_empty() || g.writing {
+            if self.thread.lock().is_none() {
+                return;
+            }
+            cv.wait(&mut g);
+        }
+    }
+}
+
+impl Drop for Saver {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.queue;
+        lock.lock().stop = true;
+        cv.notify_all();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
         }
     }
 }
@@ -693,10 +801,10 @@ impl SourceState {
     pub fn finish(&mut self, d: Document, ctx: &Ctx) -> IngestReport {
         self.good_gen = d.gen;
         self.good_at = Some(Instant::now());
-        save(&mut self.items, &ctx.root);
+        ctx.ids.save_later(&mut self.items, &ctx.root);
         for m in &mut self.metrics {
             if let Some(i) = m.insts.as_mut() {
-                save(&mut i.cache, &ctx.root);
+                ctx.ids.save_later(&mut i.cache, &ctx.root);
             }
         }
         d.report

@@ -10,7 +10,9 @@
 //! - the number of exchanges in flight is bounded; beyond it requests wait
 //!   in first-come order, and requests marked *suspect* (their source timed
 //!   out last time) wait behind the others and may hold at most a quarter
-//!   of the slots, so dead endpoints never starve live ones;
+//!   of the slots; while requests wait, exchanges past their patience (the
+//!   fetch gave up on them) beyond a quarter of the slots are ended as
+//!   timed out, so dead endpoints never starve live ones;
 //! - body bytes are handed to the caller's [`Exchange`] as they arrive,
 //!   one read (at most [`READ_SIZE`] bytes) per connection per turn, so a
 //!   huge document interleaves with the others instead of delaying them;
@@ -66,6 +68,9 @@ pub struct Request {
     pub timeout: Duration,
     /// Wait behind ordinary requests (the source timed out last time).
     pub suspect: bool,
+    /// How long the fetch that asked waits for the answer: past it, the
+    /// exchange may be ended early to free its slot for waiting requests.
+    pub patience: Duration,
 }
 
 impl Request {
@@ -123,6 +128,8 @@ pub struct ClientStats {
     pub connects: AtomicU64,
     /// Requests sent on a kept-alive connection, since start.
     pub reuses: AtomicU64,
+    /// Exchanges past their patience ended early to free a slot.
+    pub evictions: AtomicU64,
 }
 
 /// The client: a handle on its reactor threads.

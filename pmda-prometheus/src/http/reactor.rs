@@ -62,6 +62,7 @@ impl Handle {
             active: 0,
             suspects_active: 0,
             deadlines: BinaryHeap::new(),
+            lates: BinaryHeap::new(),
             ready: VecDeque::new(),
             buf: vec![0u8; READ_SIZE],
             serial: 0,
@@ -114,6 +115,8 @@ enum Phase {
 }
 
 struct Job {
+    /// When the fetch that asked stops waiting for this exchange.
+    late_at: Instant,
     req: Request,
     ex: Box<dyn Exchange>,
     out: Vec<u8>,
@@ -159,6 +162,7 @@ struct Reactor {
     active: usize,
     suspects_active: usize,
     deadlines: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    lates: BinaryHeap<Reverse<Instant>>,
     ready: VecDeque<usize>,
     buf: Vec<u8>,
     serial: u64,
@@ -174,8 +178,18 @@ impl Reactor {
         let mut events = Events::with_capacity(1024);
         while !self.stop.load(Ordering::Acquire) {
             let timeout = if self.ready.is_empty() {
-                let next = self.deadlines.peek().map(|Reverse((t, _, _))| *t);
                 let now = Instant::now();
+                let mut next = self.deadlines.peek().map(|Reverse((t, _, _))| *t);
+                // With requests waiting, wake when an exchange turns late
+                // (it may then give up its slot).
+                while self.lates.peek().is_some_and(|Reverse(t)| *t <= now) {
+                    self.lates.pop();
+                }
+                if !self.queue.is_empty() {
+                    if let Some(Reverse(t)) = self.lates.peek() {
+                        next = Some(next.map_or(*t, |n| n.min(*t)));
+                    }
+                }
                 Some(
                     next.map_or(Duration::from_secs(1), |t| t.saturating_duration_since(now))
                         .min(Duration::from_secs(1)),
@@ -226,8 +240,8 @@ impl Reactor {
     fn take_submissions(&mut self) {
         while let Ok((req, mut ex)) = self.rx.try_recv() {
             let suspect = req.suspect;
-            let can_start = self.active < self.limit
-                && (!suspect || self.suspects_active < self.suspect_cap());
+            let can_start =
+                self.active < self.limit && (!suspect || self.suspects_active < self.suspect_cap());
             if !can_start || !self.queue.is_empty() {
                 ex.waited();
                 self.stats.waits.fetch_add(1, Ordering::Relaxed);
@@ -247,6 +261,9 @@ impl Reactor {
     }
 
     fn start_queued(&mut self) {
+        if self.active >= self.limit && !self.queue.is_empty() {
+            self.make_room();
+        }
         while self.active < self.limit {
             let p = if let Some(p) = self.queue.pop_front() {
                 p
@@ -265,6 +282,38 @@ impl Reactor {
             .store(self.queue.len() + self.suspects.len(), Ordering::Relaxed);
     }
 
+    /// Requests wait while every slot is taken: if exchanges past their
+    /// patience (their fetches gave up on them: dead or very slow
+    /// endpoints) hold more than a quarter of the slots, the oldest of
+    /// them end as timed out, so live endpoints are never starved.
+    fn make_room(&mut self) {
+        let now = Instant::now();
+        let mut late: Vec<(Instant, usize)> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let j = c.as_ref()?.job.as_ref()?;
+                (j.late_at <= now).then_some((j.late_at, i))
+            })
+            .collect();
+        let cap = self.suspect_cap();
+        if late.len() <= cap {
+            return;
+        }
+        late.sort_unstable();
+        let excess = late.len() - cap;
+        for &(_, idx) in late.iter().take(excess.min(self.queue.len())) {
+            let f = self.conns[idx]
+                .as_ref()
+                .and_then(|c| c.job.as_ref())
+                .map(|j| timed_out(&j.req))
+                .expect("listed above");
+            self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+            self.finish(idx, Err(f), After::Close);
+        }
+    }
+
     fn start(&mut self, p: Pending) {
         self.active += 1;
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -278,7 +327,10 @@ impl Reactor {
             return;
         }
         self.serial += 1;
+        let late_at = Instant::now() + p.req.patience;
+        self.lates.push(Reverse(late_at));
         let job = Job {
+            late_at,
             out: p.req.head(),
             written: 0,
             resp: ResponseReader::new(),
