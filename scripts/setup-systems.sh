@@ -8,7 +8,7 @@ set -euo pipefail
 log() { printf 'setup: %s\n' "$*"; }
 
 need_pkgs=()
-for p in pcp python3-pcp python3-requests bpftrace prometheus-node-exporter prometheus redis-server curl; do
+for p in pcp python3-pcp python3-requests bpftrace prometheus-node-exporter prometheus redis-server curl monitoring-plugins-basic nagios4-core; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 
@@ -24,7 +24,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   PATH="$shim:$PATH" apt-get install -y -q "${need_pkgs[@]}" >/tmp/pcp-agent-apt.log 2>&1 || true
 fi
 PATH="$shim:$PATH" dpkg --configure -a >/dev/null 2>&1 || true
-for p in pcp bpftrace prometheus-node-exporter prometheus; do
+for p in pcp bpftrace prometheus-node-exporter prometheus monitoring-plugins-basic nagios4-core; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
     || { log "package $p failed to install (see /tmp/pcp-agent-apt.log)"; exit 1; }
 done

@@ -11,7 +11,7 @@ use pcp_core::{Host, Pmda};
 use crate::simple::simple_pmda;
 
 /// Every agent this binary knows, in load order.
-pub const ALL_AGENTS: &[&str] = &["linux", "prometheus", "bpftrace", "simple"];
+pub const ALL_AGENTS: &[&str] = &["linux", "prometheus", "bpftrace", "nagios", "simple"];
 
 /// The agents loaded when `--agents` is not given.
 pub const DEFAULT_AGENTS: &str = "linux,prometheus,simple";
@@ -19,7 +19,7 @@ pub const DEFAULT_AGENTS: &str = "linux,prometheus,simple";
 /// Agent options, shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AgentOptions {
-    /// Agents to load, comma-separated: linux, prometheus, bpftrace, simple.
+    /// Agents to load, comma-separated: linux, prometheus, bpftrace, nagios, simple.
     #[arg(long, global = true, value_delimiter = ',', default_value = DEFAULT_AGENTS)]
     pub agents: Vec<String>,
 
@@ -85,13 +85,22 @@ pub struct AgentOptions {
     /// bpftrace: the agent's configuration file.
     #[arg(long, global = true, value_name = "FILE")]
     pub bpftrace_config: Option<PathBuf>,
+
+    /// nagios: the directory of NAME.check (plugins to run) and
+    /// NAME.perfdata (Nagios perfdata files to follow) files.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub nagios_config: Option<PathBuf>,
+
+    /// nagios: plugins run at once, at most.
+    #[arg(long, global = true, value_name = "N", default_value_t = 4)]
+    pub nagios_workers: usize,
 }
 
 /// Why the host could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentsError {
     /// A name in `--agents` that is not an agent.
-    #[error("unknown agent {0:?}: the agents are linux, prometheus, bpftrace, simple")]
+    #[error("unknown agent {0:?}: the agents are linux, prometheus, bpftrace, nagios, simple")]
     Unknown(String),
     /// An agent failed to start.
     #[error("agent {agent}: {message}")]
@@ -192,8 +201,26 @@ impl AgentOptions {
                     pmda_bpftrace::BpftracePmda::new(cfg).map_err(|e| start(&e))?,
                 ))
             }
+            "nagios" => {
+                let cfg = pmda_nagios::NagiosConfig {
+                    config_dir: self.nagios_config(),
+                    state_dir: Some(self.state_dir()),
+                    workers: self.nagios_workers,
+                    ..Default::default()
+                };
+                let agent = pmda_nagios::nagios_pmda(cfg).map_err(|e| start(&e))?;
+                Ok(Box::new(agent))
+            }
             other => Err(AgentsError::Unknown(other.to_string())),
         }
+    }
+
+    /// The nagios config dir: the option, else the one shipped with the
+    /// agent's crate (checks of this machine's load, disk and users).
+    pub fn nagios_config(&self) -> PathBuf {
+        self.nagios_config.clone().unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/pmda-nagios/config.d"))
+        })
     }
 
     /// The options that configure agent `name`, as command-line arguments
@@ -259,6 +286,13 @@ impl AgentOptions {
                 if let Some(c) = &self.bpftrace_config {
                     a.extend(["--bpftrace-config".to_string(), abs(c)]);
                 }
+            }
+            "nagios" => {
+                a.extend(["--nagios-config".to_string(), abs(&self.nagios_config())]);
+                a.extend([
+                    "--nagios-workers".to_string(),
+                    self.nagios_workers.to_string(),
+                ]);
             }
             _ => {}
         }

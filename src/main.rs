@@ -168,6 +168,10 @@ enum Command {
 }
 
 fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
+    // Agents whose names come from their first results (a plugin's
+    // perfdata labels, a script's variables) get them before names are
+    // resolved; agents with nothing to wait for return at once.
+    host.wait_ready(Duration::from_secs(5));
     let mut metrics: Vec<(String, Pmid)> = Vec::new();
     let mut failed = false;
     let roots: Vec<String> = if names.is_empty() {
@@ -187,9 +191,6 @@ fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
                 }
             },
         }
-    }
-    if flags.fetch {
-        host.wait_ready(Duration::from_secs(5));
     }
     print!("{}", pminfo::render(host, &metrics, flags));
     if failed {
