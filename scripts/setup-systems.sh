@@ -8,7 +8,7 @@ set -euo pipefail
 log() { printf 'setup: %s\n' "$*"; }
 
 need_pkgs=()
-for p in pcp python3-pcp python3-requests bpftrace prometheus-node-exporter prometheus redis-server curl monitoring-plugins-basic nagios4-core; do
+for p in pcp python3-pcp python3-requests bpftrace prometheus-node-exporter prometheus redis-server curl monitoring-plugins-basic nagios4-core iproute2 util-linux; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 
