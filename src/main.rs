@@ -4,7 +4,8 @@
 //! - `watch`: like pmval/pmrep, counters as rates;
 //! - `pmda`: run one agent as a daemon PMDA under a real pmcd;
 //! - `install` / `remove`: register an agent with the local pmcd;
-//! - `serve`: OpenMetrics `/metrics` and pmproxy's REST API over HTTP.
+//! - `serve`: OpenMetrics `/metrics` and pmproxy's REST API over HTTP;
+//! - `push`: metrics to a Prometheus remote-write receiver.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -147,6 +148,13 @@ enum Command {
         #[command(flatten)]
         paths: PmcdPaths,
     },
+    /// Push metrics to a Prometheus remote-write 1.0 receiver every interval.
+    Push {
+        #[command(flatten)]
+        push: PushArgs,
+        /// Metric names or subtrees (every metric if none).
+        names: Vec<String>,
+    },
     /// Serve /metrics (OpenMetrics) and pmproxy's REST API over HTTP.
     Serve {
         /// Address to listen on.
@@ -165,6 +173,70 @@ enum Command {
         #[arg(long, default_value_t = 64 << 20)]
         max_response_bytes: usize,
     },
+}
+
+/// Where and how to push (`push`, and `serve --remote-write`).
+#[derive(Debug, Clone, clap::Args)]
+struct PushArgs {
+    /// The receiver's URL, e.g. http://127.0.0.1:9090/api/v1/write.
+    #[arg(long, value_name = "URL")]
+    remote_write: String,
+    /// Time between collections: 15s, 500ms, 1m.
+    #[arg(long, default_value = "15s")]
+    interval: String,
+    /// A label added to every series that lacks it (repeatable).
+    #[arg(long, value_name = "NAME=VALUE")]
+    external_label: Vec<String>,
+    /// Most bytes the on-disk queue may hold (the oldest are dropped past it).
+    #[arg(long, default_value_t = 256 << 20)]
+    max_queue_bytes: u64,
+    /// Print every sample queued (name{labels} value timestamp_ms).
+    #[arg(long)]
+    print: bool,
+}
+
+impl PushArgs {
+    fn options(
+        &self,
+        names: Vec<String>,
+        agents: &AgentOptions,
+    ) -> Result<pcp_agent::push::PushOptions, String> {
+        let interval = pcp_agent::push::parse_interval(&self.interval)?;
+        let external_labels = self
+            .external_label
+            .iter()
+            .map(|l| pcp_agent::push::parse_label(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(pcp_agent::push::PushOptions {
+            url: self.remote_write.clone(),
+            interval,
+            names,
+            external_labels,
+            queue_dir: pcp_agent::push::queue_dir(&agents.state_dir(), &self.remote_write),
+            max_queue_bytes: self.max_queue_bytes,
+            print: self.print,
+        })
+    }
+}
+
+/// Pushes until the process is stopped.
+fn push(mut host: Host, args: &PushArgs, names: Vec<String>, agents: &AgentOptions) -> ExitCode {
+    let opts = match args.options(names, agents) {
+        Ok(o) => o,
+        Err(e) => return fail(format!("push: {e}")),
+    };
+    let mut pusher = match pcp_agent::push::Pusher::start(opts) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("push: {e}")),
+    };
+    if let Err(e) = host.load(pusher.agent()) {
+        return fail(format!("push: {e}"));
+    }
+    host.wait_ready(Duration::from_secs(5));
+    match pusher.run(&host, &|| false) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("push: {e}")),
+    }
 }
 
 fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
@@ -422,6 +494,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Push { push: args, names } => push(host, &args, names, &cli.agents),
         Command::Watch {
             interval,
             samples,
