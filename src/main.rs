@@ -172,6 +172,18 @@ enum Command {
         /// Largest response body, in bytes.
         #[arg(long, default_value_t = 64 << 20)]
         max_response_bytes: usize,
+        /// Also push to this Prometheus remote-write receiver (as `push` does).
+        #[arg(long, value_name = "URL")]
+        remote_write: Option<String>,
+        /// With --remote-write: time between collections.
+        #[arg(long, default_value = "15s")]
+        push_interval: String,
+        /// With --remote-write: a label added to every series (repeatable).
+        #[arg(long, value_name = "NAME=VALUE")]
+        push_label: Vec<String>,
+        /// With --remote-write: a metric or subtree to push (repeatable; all if none).
+        #[arg(long, value_name = "NAME")]
+        push_metric: Vec<String>,
     },
 }
 
@@ -473,6 +485,10 @@ fn main() -> ExitCode {
             max_connections,
             request_timeout,
             max_response_bytes,
+            remote_write,
+            push_interval,
+            push_label,
+            push_metric,
         } => {
             let opts = pcp_agent::serve::ServeOptions {
                 listen,
@@ -485,7 +501,39 @@ fn main() -> ExitCode {
             // HTTP clients are anonymous, as pmcd's TCP clients are: what
             // an agent keeps for a known user (pmdalinux's root-only slab
             // and serial-line figures) is not served to them.
-            let host = host.with_client(pcp_core::ClientContext::anonymous());
+            let mut host = host.with_client(pcp_core::ClientContext::anonymous());
+            let mut pusher = None;
+            if let Some(url) = remote_write {
+                let args = PushArgs {
+                    remote_write: url,
+                    interval: push_interval,
+                    external_label: push_label,
+                    max_queue_bytes: 256 << 20,
+                    print: false,
+                };
+                let p = match args
+                    .options(push_metric, &cli.agents)
+                    .map_err(pcp_agent::push::PushError::Option)
+                    .and_then(pcp_agent::push::Pusher::start)
+                {
+                    Ok(p) => p,
+                    Err(e) => return fail(format!("serve: {e}")),
+                };
+                if let Err(e) = host.load(p.agent()) {
+                    return fail(format!("serve: {e}"));
+                }
+                pusher = Some(p);
+            }
+            let host = std::sync::Arc::new(host);
+            if let Some(mut p) = pusher {
+                let h = std::sync::Arc::clone(&host);
+                std::thread::spawn(move || {
+                    h.wait_ready(Duration::from_secs(5));
+                    if let Err(e) = p.run(&h, &|| false) {
+                        eprintln!("pcp-agent: serve: push: {e}");
+                    }
+                });
+            }
             match pcp_agent::serve::run(host, opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

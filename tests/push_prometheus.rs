@@ -386,3 +386,63 @@ fn samples_reach_prometheus_once_through_an_outage_and_a_kill() {
     second.kill9();
     prom.stop();
 }
+
+#[test]
+fn serve_pushes_as_a_mode() {
+    if !pcp_core::testing::require(
+        "prometheus",
+        Path::new(PROMETHEUS).exists(),
+        "Debian's prometheus package (scripts/setup-systems.sh)",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let prom = Prometheus::start(&dir.path().join("prometheus"), port);
+    let http = free_port();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_pcp-agent"))
+        .args(["--agents", "simple", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{http}")])
+        .args([
+            "--remote-write",
+            &format!("http://127.0.0.1:{port}/api/v1/write"),
+        ])
+        .args([
+            "--push-interval",
+            "500ms",
+            "--push-label",
+            "test=serve_mode",
+        ])
+        .args(["--push-metric", "simple.numfetch", "--push-metric", "push"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = BTreeMap::new();
+    while Instant::now() < deadline {
+        got = prom.series("{test=\"serve_mode\"}");
+        if got
+            .keys()
+            .any(|k| k.starts_with("push_samples_sent_total{"))
+            && got.values().map(|p| p.len()).max().unwrap_or(0) >= 3
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let metrics = get(&format!("http://127.0.0.1:{http}/metrics")).unwrap_or_default();
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(
+        got.keys().any(|k| k.starts_with("simple_numfetch{")),
+        "{:?}",
+        got.keys().collect::<Vec<_>>()
+    );
+    assert!(got
+        .keys()
+        .any(|k| k.starts_with("push_samples_sent_total{")));
+    // The same agent's metrics on /metrics.
+    assert!(metrics.contains("push_samples_sent_total{"), "{metrics}");
+}

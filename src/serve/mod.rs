@@ -91,7 +91,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// agent behind each other, each under its own deadline.
 #[derive(Debug)]
 struct Service {
-    host: Host,
+    host: Arc<Host>,
     /// /metrics metadata kept between scrapes.
     exposition: ExpositionCache,
     contexts: Contexts,
@@ -113,7 +113,7 @@ fn cors(r: Response) -> Response {
 }
 
 impl Service {
-    fn new(host: Host, opts: &ServeOptions) -> Service {
+    fn new(host: Arc<Host>, opts: &ServeOptions) -> Service {
         let labels = host.context_labels();
         let label = |k: &str| {
             labels
@@ -283,8 +283,10 @@ impl Serving {
     }
 }
 
-/// Starts serving `host` in the background and returns at once.
-pub fn start(host: Host, opts: ServeOptions) -> Result<Serving, ServeError> {
+/// Starts serving `host` in the background and returns at once (a host
+/// shared with others, a pusher say, as an `Arc<Host>`).
+pub fn start(host: impl Into<Arc<Host>>, opts: ServeOptions) -> Result<Serving, ServeError> {
+    let host = host.into();
     let workers = opts.max_connections.max(1);
     let limits = Limits {
         workers,
@@ -304,7 +306,8 @@ pub fn start(host: Host, opts: ServeOptions) -> Result<Serving, ServeError> {
 }
 
 /// Serves `host` until the process is stopped.
-pub fn run(host: Host, opts: ServeOptions) -> Result<(), ServeError> {
+pub fn run(host: impl Into<Arc<Host>>, opts: ServeOptions) -> Result<(), ServeError> {
+    let host: Arc<Host> = host.into();
     host.wait_ready(Duration::from_secs(5));
     let agents: Vec<String> = host.agents().into_iter().map(|(n, _)| n).collect();
     let loopback = opts.listen.ip().is_loopback();
