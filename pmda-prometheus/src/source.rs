@@ -860,9 +860,9 @@ impl SourceState {
                         d.after_samples = false;
                     }
                     match other {
-                        Line::Help { name, text } => d.family.set(name).help = Some(text.into()),
+                        Line::Help { name, text } => d.family.set(name).help.set(text),
                         Line::Type { name, ty } => d.family.set(name).ty = Some(ty),
-                        Line::Unit { name, unit } => d.family.set(name).unit = Some(unit.into()),
+                        Line::Unit { name, unit } => d.family.set(name).unit.set(unit),
                         Line::Pcp { name, rest } => d.pcp = Some(PcpMeta::new(name, rest, false)),
                         Line::Pcp5 { name, rest } => d.pcp = Some(PcpMeta::new(name, rest, true)),
                         _ => {}
@@ -1093,10 +1093,7 @@ impl SourceState {
         let ty_decl = fam.and_then(|f| f.ty);
         let mut ty = Type::Double;
         let (mut sem, mut units) = heuristics(name, ty_decl);
-        if let Some(u) = fam
-            .and_then(|f| f.unit.as_deref())
-            .and_then(openmetrics_unit)
-        {
+        if let Some(u) = fam.and_then(|f| f.unit.get()).and_then(openmetrics_unit) {
             units = u;
         }
         let mut singular = !labelled;
@@ -1134,7 +1131,7 @@ impl SourceState {
             }
         }
         let (oneline, help) = fam
-            .and_then(|f| f.help.as_deref())
+            .and_then(|f| f.help.get())
             .map(help_text)
             .unwrap_or_default();
         let insts = if singular {
@@ -1472,8 +1469,32 @@ impl Document {
 struct FamilyMeta {
     name: String,
     ty: Option<MetricType>,
-    help: Option<String>,
-    unit: Option<String>,
+    help: Kept,
+    unit: Kept,
+}
+
+/// A text kept from one line for later ones, its buffer reused (a
+/// document has a HELP line per family: no allocation each).
+#[derive(Debug, Default, Clone)]
+struct Kept {
+    text: String,
+    set: bool,
+}
+
+impl Kept {
+    fn set(&mut self, t: &str) {
+        self.text.clear();
+        self.text.push_str(t);
+        self.set = true;
+    }
+
+    fn clear(&mut self) {
+        self.set = false;
+    }
+
+    fn get(&self) -> Option<&str> {
+        self.set.then_some(self.text.as_str())
+    }
 }
 
 /// The metadata of the family being read (HELP/TYPE/UNIT lines name it);
@@ -1490,8 +1511,8 @@ impl Family {
             self.cur.name.clear();
             self.cur.name.push_str(name);
             self.cur.ty = None;
-            self.cur.help = None;
-            self.cur.unit = None;
+            self.cur.help.clear();
+            self.cur.unit.clear();
         }
         &mut self.cur
     }

@@ -124,7 +124,8 @@ pub fn available() -> bool {
         && pcp_core::testing::have_program("unshare")
 }
 
-const NETNS_VAR: &str = "PCP_AGENT_FLEET_NETNS";
+/// Set in the environment of a process re-run in its own network namespace.
+pub const NETNS_VAR: &str = "PCP_AGENT_FLEET_NETNS";
 
 /// Runs the calling test in a private network namespace: outside one, it
 /// runs this test binary again under `unshare --net` (this test only) and
