@@ -73,6 +73,8 @@ try:
         time.sleep(1)
     out["names"] = len(names)
     out["names_s"] = time.time() - t0
+    if not names:
+        raise RuntimeError(f"no names within {time.time() - t0:.0f} s")
     ids = ctx.pmLookupName(names)
     ctx.pmFreeResult(ctx.pmFetch(ids))
     c0 = cpu_ns()
@@ -234,9 +236,19 @@ fn measure(case: &Case, who: Who) -> Measure {
         error: v["error"].as_str().map(str::to_string),
     };
     let log = pmcd.log();
-    if log.contains("not responding") || log.contains("timeout") {
-        let e = "pmcd gave up on the agent (timeout)".to_string();
+    if log.contains("not responding") || log.contains("timeout") || log.contains("Timeout") {
+        let e = "pmcd gave up on the agent (its 5 s timeout)".to_string();
         m.error = Some(m.error.map_or(e.clone(), |x| format!("{e}; {x}")));
+    }
+    if m.error.is_some() {
+        // What pmcd said, for the record.
+        let tail: Vec<&str> = log
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .rev()
+            .take(3)
+            .collect();
+        eprintln!("fleet: {} {:?}: pmcd log ends:\n{}", case.label(), who, tail.join("\n"));
     }
     m
 }

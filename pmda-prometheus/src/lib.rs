@@ -5,7 +5,8 @@
 //! control metrics when run with `root = "openmetrics"`.
 //!
 //! - [`config`]: config.d scanning and `.url` files (`HEADER:`, `FILTER:`,
-//!   `METADATA:`, plus `LABEL:` and `TIMEOUT:` extensions);
+//!   `METADATA:`, plus `LABEL:`, `TIMEOUT:`, `DEADLINE:` and
+//!   `MIN_INTERVAL:` extensions);
 //! - [`parse`]: the zero-copy exposition-format parser (Prometheus 0.0.4
 //!   and OpenMetrics 1.0);
 //! - [`scrape`](crate::PrometheusConfig::deadline): scheduling, so a fetch
