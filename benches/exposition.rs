@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use pcp_agent::agents::AgentOptions;
-use pcp_core::render::openmetrics::{render_host, ExpositionCache};
+use pcp_core::render::openmetrics::{render_host, ExpositionCache, Format};
 use pcp_core::Host;
 
 /// Mean time of `f` over at least `min` (and 50 calls), after a warm-up.
@@ -47,7 +47,10 @@ fn main() {
     println!("round  uncached   cached   fetch alone   uncached/cached");
     for round in 1..=5 {
         let a = time(|| drop(black_box(render_host(&host, &metrics))), min);
-        let b = time(|| drop(black_box(cache.render(&host, &metrics))), min);
+        let b = time(
+            || drop(black_box(cache.render(&host, &metrics, Format::Prometheus))),
+            min,
+        );
         let c = time(|| drop(black_box(host.fetch(&pmids))), min);
         println!(
             "{round:>5} {:>9.1} {:>8.1} {:>13.1} {:>17.2}x",

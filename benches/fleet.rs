@@ -248,7 +248,12 @@ fn measure(case: &Case, who: Who) -> Measure {
             .rev()
             .take(3)
             .collect();
-        eprintln!("fleet: {} {:?}: pmcd log ends:\n{}", case.label(), who, tail.join("\n"));
+        eprintln!(
+            "fleet: {} {:?}: pmcd log ends:\n{}",
+            case.label(),
+            who,
+            tail.join("\n")
+        );
     }
     m
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Load test of `pcp-agent serve` against real pmproxy 6.0.3, in the same
 # run, from a second process on loopback (wrk): requests per second and p99
-# latency of /metrics and /pmapi/fetch on the same metrics.
+# latency of /metrics and /pmapi/fetch on the same metrics, three rounds
+# (each server's turn alternating within a round), reported as median and
+# min-max; then the same small /metrics scrape while 1,000 other
+# connections each hold half a request head (scripts/slow-heads.py).
 #
 #   scripts/serve-bench.sh [--write] [DURATION_SECONDS]
 #
@@ -23,6 +26,8 @@ if [ "${1:-}" = "--write" ]; then WRITE=1; shift; fi
 DURATION="${1:-10}"
 THREADS=2
 CONNS=16
+ROUNDS=3
+SLOW_HEADS=1000
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 
 command -v wrk >/dev/null || { echo "wrk missing: run scripts/serve-setup.sh" >&2; exit 1; }
@@ -170,17 +175,20 @@ fetch_size() { # URL -> "values bytes"
     echo "$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(sum(len(v["instances"]) for v in j["values"]))' "$SCRATCH/answer") $(wc -c <"$SCRATCH/answer")"
 }
 
-# bench_set TAG OUR_NAMES THEIR_NAMES OUR_PREFIXES THEIR_PREFIXES
+# bench_set TAG OUR_NAMES THEIR_NAMES OUR_PREFIXES THEIR_PREFIXES ROUND:
+# one round of the three endpoints on both servers (results under keys
+# ending in the round number); the answers' sizes in round 1.
 bench_set() {
-    local t=$1 on=$2 tn=$3 op=$4 tp=$5
+    local t=$1 on=$2 tn=$3 op=$4 tp=$5 n=$6
     curl -sf "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?context=$OCTX&names=$on" >/dev/null
     curl -sf "http://127.0.0.1:$SERVE_PORT/metrics?names=$op" >/dev/null
-    R[${t}of]=$(run "ours-fetch-$t" "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?context=$OCTX&names=$on")
-    R[${t}tf]=$(run_proxy "pmproxy-fetch-$t" "/pmapi/fetch?context=@CTX@&names=$tn" "$tn" "$tp")
-    R[${t}omc]=$(run "ours-metrics-ctx-$t" "http://127.0.0.1:$SERVE_PORT/metrics?context=$OCTX&names=$op")
-    R[${t}tmc]=$(run_proxy "pmproxy-metrics-ctx-$t" "/metrics?context=@CTX@&names=$tp" "$tn" "$tp")
-    R[${t}om]=$(run "ours-metrics-$t" "http://127.0.0.1:$SERVE_PORT/metrics?names=$op")
-    R[${t}tm]=$(run_proxy "pmproxy-metrics-$t" "/metrics?names=$tp" "$tn" "$tp")
+    R[${t}of$n]=$(run "ours-fetch-$t-$n" "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?context=$OCTX&names=$on")
+    R[${t}tf$n]=$(run_proxy "pmproxy-fetch-$t-$n" "/pmapi/fetch?context=@CTX@&names=$tn" "$tn" "$tp")
+    R[${t}omc$n]=$(run "ours-metrics-ctx-$t-$n" "http://127.0.0.1:$SERVE_PORT/metrics?context=$OCTX&names=$op")
+    R[${t}tmc$n]=$(run_proxy "pmproxy-metrics-ctx-$t-$n" "/metrics?context=@CTX@&names=$tp" "$tn" "$tp")
+    R[${t}om$n]=$(run "ours-metrics-$t-$n" "http://127.0.0.1:$SERVE_PORT/metrics?names=$op")
+    R[${t}tm$n]=$(run_proxy "pmproxy-metrics-$t-$n" "/metrics?names=$tp" "$tn" "$tp")
+    [ "$n" = 1 ] || return 0
     start_proxy "$tn" "$tp"
     S[${t}of]=$(fetch_size "http://127.0.0.1:$SERVE_PORT/pmapi/fetch?names=$on")
     cp "$SCRATCH/answer" "$SCRATCH/ours-$t.json"
@@ -212,23 +220,76 @@ PY
     S[${t}tm]=$(text_size "http://127.0.0.1:$PROXY_PORT/metrics?names=$tp")
     stop_proxy
 }
-bench_set s "$OURS" "$THEIRS" "$OURS" "$THEIRS"
-if [ -n "$LARGE" ]; then
-    bench_set l "$LARGE" "$LARGE" "$LARGE_PREFIXES" "$LARGE_PREFIXES"
-fi
+for n in $(seq 1 "$ROUNDS"); do
+    bench_set s "$OURS" "$THEIRS" "$OURS" "$THEIRS" "$n"
+    if [ -n "$LARGE" ]; then
+        bench_set l "$LARGE" "$LARGE" "$LARGE_PREFIXES" "$LARGE_PREFIXES" "$n"
+    fi
+done
+
+# Under SLOW_HEADS connections that each hold half a request head (and
+# come back when cut): the small /metrics scrape on each server, ROUNDS
+# times, with a context (pmproxy's context-less path fails under wrk's
+# load by itself, which would hide what the slow heads do).
+slow_run() { # NAME URL PORT [PID] -> "ok_rps p99_ms errors slow_connections_held"
+    python3 scripts/slow-heads.py 127.0.0.1 "$3" "$SLOW_HEADS" "$((DURATION + 5))" \
+        >"$SCRATCH/$1.slow" 2>&1 &
+    local holder=$!
+    sleep 3
+    local ok p99 err
+    read -r ok p99 err <<<"$(run "$1" "$2")"
+    # A server that died during the run (pmproxy) says so in its errors.
+    if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then err="${err}+crashed"; fi
+    kill "$holder" 2>/dev/null || true
+    wait "$holder" 2>/dev/null || true
+    echo "$ok $p99 $err $(awk '/^open/ {print $2}' "$SCRATCH/$1.slow" | sort -n | head -1)"
+}
+for n in $(seq 1 "$ROUNDS"); do
+    R[hom$n]=$(slow_run "ours-slow-$n" "http://127.0.0.1:$SERVE_PORT/metrics?context=$OCTX&names=$OURS" "$SERVE_PORT")
+    start_proxy "$THEIRS" "$THEIRS"
+    R[htm$n]=$(slow_run "pmproxy-slow-$n" "http://127.0.0.1:$PROXY_PORT/metrics?context=$TCTX&names=$THEIRS" "$PROXY_PORT" "$PROXY_PID")
+    stop_proxy
+done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 kill -0 "$SERVE_PID" 2>/dev/null || { echo "pcp-agent serve died:" >&2; cat "$SCRATCH/serve.log" >&2; exit 1; }
 
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}x' if b else 'n/a')" "$1" "$2"; }
-row() { # endpoint ours theirs
-    local ors op99 oerr trs tp99 terr
-    read -r ors op99 oerr <<<"$2"; read -r trs tp99 terr <<<"$3"
-    echo "| $1 | $ors | $op99 | $oerr | $trs | $tp99 | ${terr//_/ } | $(ratio "$ors" "$trs") |"
+# row LABEL OURS_KEY THEIRS_KEY: the rounds' figures as median (min-max);
+# the ratio is taken per round, then summarised.
+row() {
+    local ours=() theirs=() n
+    for n in $(seq 1 "$ROUNDS"); do ours+=("${R[$2$n]}"); theirs+=("${R[$3$n]}"); done
+    python3 - "$1" "$ROUNDS" "${ours[@]}" "${theirs[@]}" <<'PY'
+import statistics, sys
+label, rounds = sys.argv[1], int(sys.argv[2])
+ours, theirs = sys.argv[3:3 + rounds], sys.argv[3 + rounds:3 + 2 * rounds]
+def num(x):
+    try:
+        return float(x)
+    except ValueError:
+        return None
+def summary(vals, fmt):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "n/a"
+    m = statistics.median(vals)
+    return f"{fmt(m)} ({fmt(min(vals))}–{fmt(max(vals))})"
+def col(runs, i):
+    return [num(r.split()[i]) if len(r.split()) > i else None for r in runs]
+whole = lambda v: f"{v:.0f}"
+two = lambda v: f"{v:.2f}"
+ratios = [o / t if o is not None and t else None for o, t in zip(col(ours, 0), col(theirs, 0))]
+none = sum(1 for r in ratios if r is None)
+ratio_note = f"; no ratio in {none} of {rounds} rounds (pmproxy: no 2xx answer)" if none else ""
+errs = lambda runs: " / ".join((r.split()[2] if len(r.split()) > 2 else "n/a").replace("_", " ") for r in runs)
+print(f"| {label} | {summary(col(ours, 0), whole)} | {summary(col(ours, 1), two)} | {errs(ours)} "
+      f"| {summary(col(theirs, 0), whole)} | {summary(col(theirs, 1), two)} | {errs(theirs)} "
+      f"| {summary(ratios, lambda v: f'{v:.2f}x')}{ratio_note} |")
+PY
 }
 rows_of() { # TAG LABEL
-    row "$2: /pmapi/fetch?context=N&names=…" "${R[${1}of]}" "${R[${1}tf]}"
-    row "$2: /metrics?context=N&names=…" "${R[${1}omc]}" "${R[${1}tmc]}"
-    row "$2: /metrics?names=… (no context, as Prometheus scrapes)" "${R[${1}om]}" "${R[${1}tm]}"
+    row "$2: /pmapi/fetch?context=N&names=…" "${1}of" "${1}tf"
+    row "$2: /metrics?context=N&names=…" "${1}omc" "${1}tmc"
+    row "$2: /metrics?names=… (no context, as Prometheus scrapes)" "${1}om" "${1}tm"
 }
 sizes_of() { # TAG LABEL
     local a b c d
@@ -243,7 +304,13 @@ TABLE=$(
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     rows_of s small
     if [ -n "$LARGE" ]; then rows_of l large; fi
+    row "small: /metrics?context=N&names=… while $SLOW_HEADS connections hold half a head" hom htm
 )
+held() { # KEY -> the fewest slow connections held open at once, per round
+    local n out=()
+    for n in $(seq 1 "$ROUNDS"); do out+=("$(awk '{print $4}' <<<"${R[$1$n]}")"); done
+    echo "${out[*]}"
+}
 SIZES=$(
     echo "| answer | serve | pmproxy |"
     echo "|---|---|---|"
@@ -257,7 +324,7 @@ BT='`'
 SECTION=$(
     echo "## pcp-agent serve vs pmproxy 6.0.3 (HTTP load, loopback)"
     echo
-    echo "Command: ${BT}scripts/serve-bench.sh --write $DURATION${BT} — wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') from a second process,"
+    echo "Command: ${BT}scripts/serve-bench.sh --write $DURATION${BT}, run $(date -u +%Y-%m-%d) — wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') from a second process,"
     echo "${BT}wrk -t$THREADS -c$CONNS -d${DURATION}s --latency${BT}, against both servers in the same run, one after the other"
     echo "(release build; $NCPU CPUs: $CPU; wrk and the server share them)."
     echo
@@ -276,6 +343,13 @@ SECTION=$(
     echo "  it was up, and its errors (refused connections after the crash) are not counted."
     echo "- Without a context pmproxy opens a new pmcd context per request (as for a Prometheus scrape);"
     echo "  the context= rows use one context created beforehand, as Grafana does."
+    echo "- Each figure is the median of $ROUNDS rounds with the range (min–max) in brackets; the ratio is taken"
+    echo "  per round. Errors are listed per round."
+    echo "- The last row: while wrk scrapes, ${BT}scripts/slow-heads.py${BT} holds $SLOW_HEADS connections to the same server,"
+    echo "  each having sent half a request head (${BT}GET /metrics HTTP/1.1\\r\\nHost: x\\r\\n${BT}) and opening a new one"
+    echo "  whenever the server closes it. Slow connections open at once (fewest seen per round): serve"
+    echo "  $(held hom), pmproxy $(held htm) (0: the server stopped accepting; \"+crashed\": its process died"
+    echo "  during the run). Here a pmproxy run that crashed is not rerun."
     echo "- The machine was shared with other builds and tests: load average $LOAD_BEFORE before the run,"
     echo "  $LOAD_AFTER after; both servers took their turns under the same conditions, so compare ratios."
     echo

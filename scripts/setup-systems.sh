@@ -1,14 +1,47 @@
 #!/usr/bin/env bash
 # Installs and starts the real systems the tests talk to: PCP's pmcd (with
 # its reference agents), bpftrace (with tracefs mounted), Prometheus's
-# node_exporter and Prometheus server on 127.0.0.1, redis-server.
+# node_exporter and Prometheus server on 127.0.0.1, redis-server; PCP's QA
+# files (pcp-testsuite: the /proc and /sys trees of real machines that
+# pmda-linux's tests read with PCP's pmdalinux and with ours).
 # Idempotent: what is installed or running already is left alone.
 set -euo pipefail
 
 log() { printf 'setup: %s\n' "$*"; }
 
+# The packages the tests use, one per line (so additions merge cleanly);
+# REQUIRED are those without which setup fails.
+PKGS=(
+  pcp
+  python3-pcp
+  python3-requests
+  python3-prometheus-client
+  pcp-testsuite
+  bpftrace
+  prometheus-node-exporter
+  prometheus
+  redis-server
+  curl
+  monitoring-plugins-basic
+  nagios4-core
+  iproute2
+  util-linux
+)
+REQUIRED=(
+  pcp
+  pcp-testsuite
+  python3-prometheus-client
+  bpftrace
+  prometheus-node-exporter
+  prometheus
+  monitoring-plugins-basic
+  nagios4-core
+  iproute2
+  util-linux
+)
+
 need_pkgs=()
-for p in pcp python3-pcp python3-requests bpftrace prometheus-node-exporter prometheus redis-server curl monitoring-plugins-basic nagios4-core iproute2 util-linux; do
+for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 
@@ -24,7 +57,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   PATH="$shim:$PATH" apt-get install -y -q "${need_pkgs[@]}" >/tmp/pcp-agent-apt.log 2>&1 || true
 fi
 PATH="$shim:$PATH" dpkg --configure -a >/dev/null 2>&1 || true
-for p in pcp bpftrace prometheus-node-exporter prometheus monitoring-plugins-basic nagios4-core; do
+for p in "${REQUIRED[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
     || { log "package $p failed to install (see /tmp/pcp-agent-apt.log)"; exit 1; }
 done

@@ -94,6 +94,24 @@ pub struct AgentOptions {
     /// nagios: plugins run at once, at most.
     #[arg(long, global = true, value_name = "N", default_value_t = 4)]
     pub nagios_workers: usize,
+
+    /// Serve agent NAME at DOMAIN instead of its own (linux 60, prometheus
+    /// 144, bpftrace 151, nagios 510, simple 253), as a PCP agent's `-d`; repeatable or
+    /// comma-separated, e.g. `--agent-domain simple=498,linux=61`.
+    #[arg(long, global = true, value_name = "NAME=DOMAIN", value_delimiter = ',')]
+    pub agent_domain: Vec<String>,
+}
+
+/// What pmcd needs to know of an agent to register it: its own domain and
+/// the top-level names it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The domain the agent serves natively.
+    pub own_domain: u32,
+    /// The domain it is configured to be served at (`--agent-domain`).
+    pub domain: u32,
+    /// Its top-level names.
+    pub prefixes: Vec<String>,
 }
 
 /// Why the host could not be built.
@@ -113,6 +131,10 @@ pub enum AgentsError {
     /// The host refused an agent.
     #[error(transparent)]
     Host(#[from] pcp_core::HostError),
+    /// A `--agent-domain` value that is not `NAME=DOMAIN` with a known
+    /// agent and a domain in 1..=510.
+    #[error("--agent-domain {0:?}: {1}")]
+    BadDomain(String, String),
 }
 
 impl AgentOptions {
@@ -157,8 +179,145 @@ impl AgentOptions {
         })
     }
 
-    /// Builds one agent by name.
+    /// The domain `--agent-domain` gives agent `name`, if any (the last
+    /// one given wins).
+    pub fn domain_for(&self, name: &str) -> Result<Option<u32>, AgentsError> {
+        let mut found = None;
+        for spec in &self.agent_domain {
+            let spec = spec.trim();
+            if spec.is_empty() {
+                continue;
+            }
+            let bad = |why: &str| AgentsError::BadDomain(spec.to_string(), why.to_string());
+            let (agent, domain) = spec
+                .split_once('=')
+                .ok_or_else(|| bad("expected NAME=DOMAIN"))?;
+            let agent = agent.trim();
+            if !ALL_AGENTS.contains(&agent) {
+                return Err(bad(&format!(
+                    "unknown agent: the agents are {}",
+                    ALL_AGENTS.join(", ")
+                )));
+            }
+            let domain: u32 = domain
+                .trim()
+                .parse()
+                .map_err(|_| bad("the domain is not a number"))?;
+            if !(1..=pcp_core::id::MAX_DOMAIN).contains(&domain) {
+                return Err(bad("the domain must be in 1..=510"));
+            }
+            if agent == name {
+                found = Some(domain);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Serves agent `name` at `domain` from now on (as `--agent-domain
+    /// name=domain`).
+    pub fn set_domain(&mut self, name: &str, domain: u32) {
+        self.agent_domain.push(format!("{name}={domain}"));
+    }
+
+    /// The domain agent `name` serves natively.
+    pub fn own_domain(name: &str) -> Result<u32, AgentsError> {
+        match name {
+            "simple" => Ok(crate::simple::DOMAIN),
+            "linux" => Ok(pmda_linux::DOMAIN),
+            "prometheus" => Ok(pmda_prometheus::DOMAIN),
+            "bpftrace" => Ok(pmda_bpftrace::DOMAIN),
+            "nagios" => Ok(pmda_nagios::DOMAIN),
+            other => Err(AgentsError::Unknown(other.to_string())),
+        }
+    }
+
+    /// The agent's registration with pmcd (domains and top-level names),
+    /// found without starting agents that keep state or run sources: the
+    /// prometheus agent's one name is its root, the bpftrace and nagios
+    /// agents' are `bpftrace` and `nagios`; the linux and simple agents'
+    /// names come from their
+    /// static tables (building them reads /proc but writes nothing).
+    pub fn registration(&self, name: &str) -> Result<Registration, AgentsError> {
+        let own_domain = Self::own_domain(name)?;
+        let domain = self.domain_for(name)?.unwrap_or(own_domain);
+        let prefixes = match name {
+            "prometheus" => vec![self.prometheus_root.clone()],
+            "bpftrace" => vec!["bpftrace".to_string()],
+            "nagios" => vec!["nagios".to_string()],
+            _ => self.build_own(name)?.namespace().top_level(),
+        };
+        Ok(Registration {
+            own_domain,
+            domain,
+            prefixes,
+        })
+    }
+
+    /// Checks what agent `name` would refuse at once on start-up (a
+    /// missing config directory or file, a bad root name), so `install`
+    /// does not register an agent that cannot start; without starting it.
+    pub fn check_startable(&self, name: &str) -> Result<(), AgentsError> {
+        let fail = |message: String| AgentsError::Start {
+            agent: name.to_string(),
+            message,
+        };
+        let missing = |what: &str, p: &std::path::Path| {
+            fail(format!("{what} {} does not exist", p.display()))
+        };
+        match name {
+            "prometheus" => {
+                let dir = self.prometheus_config();
+                if !dir.is_dir() {
+                    return Err(missing("config directory", &dir));
+                }
+                if !pcp_core::namespace::valid_component(&self.prometheus_root) {
+                    return Err(fail(format!(
+                        "invalid root name {:?}",
+                        self.prometheus_root
+                    )));
+                }
+            }
+            "bpftrace" => {
+                for d in &self.bpftrace_autostart {
+                    if !d.is_dir() {
+                        return Err(missing("autostart directory", d));
+                    }
+                }
+                if let Some(c) = &self.bpftrace_config {
+                    if !c.is_file() {
+                        return Err(missing("configuration file", c));
+                    }
+                }
+            }
+            "nagios" => {
+                let dir = self.nagios_config();
+                if !dir.is_dir() {
+                    return Err(missing("config directory", &dir));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Builds one agent by name, at the domain `--agent-domain` gives it
+    /// (its own by default).
     pub fn build_agent(&self, name: &str) -> Result<Box<dyn Pmda>, AgentsError> {
+        let agent = self.build_own(name)?;
+        match self.domain_for(name)? {
+            Some(d) if d != agent.domain() => {
+                let moved = pcp_core::AtDomain::new(agent, d).map_err(|e| AgentsError::Start {
+                    agent: name.to_string(),
+                    message: e.to_string(),
+                })?;
+                Ok(Box::new(moved))
+            }
+            _ => Ok(agent),
+        }
+    }
+
+    /// Builds one agent by name at its own domain.
+    fn build_own(&self, name: &str) -> Result<Box<dyn Pmda>, AgentsError> {
         let start = |e: &dyn std::fmt::Display| AgentsError::Start {
             agent: name.to_string(),
             message: e.to_string(),

@@ -92,7 +92,7 @@ enum Command {
     },
     /// Run one agent as a daemon PMDA under pmcd (PDUs on stdin/stdout).
     Pmda {
-        /// The agent: linux, prometheus, bpftrace or simple.
+        /// The agent: linux, prometheus, bpftrace, nagios or simple.
         agent: String,
         /// Start not ready and tell pmcd when ready (the pmcd.conf line says `notready`).
         #[arg(long)]
@@ -100,7 +100,8 @@ enum Command {
         /// Write the log (standard error) to FILE.
         #[arg(short = 'l', value_name = "FILE")]
         log: Option<std::path::PathBuf>,
-        /// The domain pmcd was told (must be the agent's own).
+        /// Serve the agent at this domain (the one pmcd.conf gives it), as
+        /// a PCP agent's `-d`: its PMIDs and instance domains are moved there.
         #[arg(short = 'd', value_name = "DOMAIN")]
         domain: Option<u32>,
         /// prometheus, as PCP's agent: the config directory.
@@ -124,9 +125,11 @@ enum Command {
     },
     /// Register an agent with the local pmcd (namespace and pmcd.conf), as PCP's Install does.
     Install {
-        /// The agent: linux, prometheus, bpftrace or simple.
+        /// The agent: linux, prometheus, bpftrace, nagios or simple.
         agent: String,
-        /// The domain (must be the agent's own).
+        /// Serve the agent at this domain instead of its own (linux 60,
+        /// prometheus 144, bpftrace 151, nagios 510, simple 253); its pmcd.conf label is
+        /// then AGENT_DOMAIN, so one agent can be installed at several.
         #[arg(long)]
         domain: Option<u32>,
         /// Stand in for PCP's own agent at this domain (pmdalinux 60, pmdaopenmetrics 144, pmdabpftrace 151).
@@ -138,10 +141,14 @@ enum Command {
         #[command(flatten)]
         paths: PmcdPaths,
     },
-    /// Unregister an agent from the local pmcd, as PCP's Remove does.
+    /// Unregister an agent from the local pmcd, as PCP's Remove does, and
+    /// put back what `install --replace` replaced for it.
     Remove {
         /// The agent.
         agent: String,
+        /// The domain it was installed at (as given to install --domain).
+        #[arg(long)]
+        domain: Option<u32>,
         /// Print the changes without making them.
         #[arg(long)]
         dry_run: bool,
@@ -163,9 +170,15 @@ enum Command {
         /// Allow storing values through /pmapi/store.
         #[arg(long)]
         allow_store: bool,
-        /// Requests handled at once.
+        /// Requests handled at once (worker threads).
         #[arg(long, default_value_t = 32)]
         max_connections: usize,
+        /// Connections open at once; idle and slow ones are parked cheaply.
+        #[arg(long, default_value_t = 4096)]
+        max_clients: usize,
+        /// Deadline for a request head from its first byte, in seconds.
+        #[arg(long, default_value_t = 5.0)]
+        head_timeout: f64,
         /// Deadline for one request, in seconds.
         #[arg(long, default_value_t = 10.0)]
         request_timeout: f64,
@@ -308,31 +321,24 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// The pmcd registration of `agent`: its domain and top-level names come
-/// from building it once.
+/// The pmcd registration of `agent` at `domain` (its own if none): its
+/// domain and top-level names, found without starting it (the installer
+/// takes no agent state and runs no sources).
 fn install_options(
     opts: &AgentOptions,
     agent: &str,
     domain: Option<u32>,
     paths: PmcdPaths,
 ) -> Result<pcp_agent::pmcd::InstallOptions, String> {
-    let built = opts.build_agent(agent).map_err(|e| e.to_string())?;
+    let mut opts = opts.clone();
     if let Some(d) = domain {
-        if d != built.domain() {
-            return Err(format!(
-                "agent {agent} serves domain {}; its PMIDs cannot be moved to domain {d}",
-                built.domain()
-            ));
-        }
+        opts.set_domain(agent, d);
     }
+    let reg = opts.registration(agent).map_err(|e| e.to_string())?;
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
-    let mut io = pcp_agent::pmcd::InstallOptions::system(
-        agent,
-        built.domain(),
-        exe,
-        built.namespace().top_level(),
-    );
+    let mut io = pcp_agent::pmcd::InstallOptions::system(agent, reg.own_domain, exe, reg.prefixes)
+        .at_domain(reg.domain);
     io.agent_args = opts.args_for(agent);
     io.pmcd_conf = paths.pmcd_conf;
     io.pmns_dir = paths.pmns_dir;
@@ -396,16 +402,12 @@ fn main() -> ExitCode {
             }
             opts.prometheus_nosort |= *nosort;
             opts.prometheus_debug |= *debug;
-            let (agent, domain) = (agent.clone(), *domain);
+            if let Some(d) = *domain {
+                opts.set_domain(agent, d);
+            }
+            let agent = agent.clone();
             let factory = move || -> Result<Box<dyn pcp_core::Pmda>, String> {
-                let a = opts.build_agent(&agent).map_err(|e| e.to_string())?;
-                match domain {
-                    Some(d) if d != a.domain() => Err(format!(
-                        "agent {agent} serves domain {}, not {d}",
-                        a.domain()
-                    )),
-                    _ => Ok(a),
-                }
+                opts.build_agent(&agent).map_err(|e| e.to_string())
             };
             return match pcp_agent::pmcd::run_pmda(factory, *notready) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -419,7 +421,9 @@ fn main() -> ExitCode {
             dry_run,
             paths,
         } => {
-            pmda_prometheus::log::set_quiet(true);
+            if let Err(e) = cli.agents.check_startable(agent) {
+                return fail(e);
+            }
             let mut io = match install_options(&cli.agents, agent, *domain, paths.clone()) {
                 Ok(io) => io,
                 Err(e) => return fail(e),
@@ -430,11 +434,11 @@ fn main() -> ExitCode {
         }
         Command::Remove {
             agent,
+            domain,
             dry_run,
             paths,
         } => {
-            pmda_prometheus::log::set_quiet(true);
-            let mut io = match install_options(&cli.agents, agent, None, paths.clone()) {
+            let mut io = match install_options(&cli.agents, agent, *domain, paths.clone()) {
                 Ok(io) => io,
                 Err(e) => return fail(e),
             };
@@ -483,6 +487,8 @@ fn main() -> ExitCode {
             listen,
             allow_store,
             max_connections,
+            max_clients,
+            head_timeout,
             request_timeout,
             max_response_bytes,
             remote_write,
@@ -494,6 +500,9 @@ fn main() -> ExitCode {
                 listen,
                 allow_store,
                 max_connections: max_connections.max(1),
+                max_clients: max_clients.max(1),
+                head_timeout: Duration::try_from_secs_f64(head_timeout)
+                    .unwrap_or(Duration::from_secs(5)),
                 request_timeout: Duration::try_from_secs_f64(request_timeout)
                     .unwrap_or(Duration::from_secs(10)),
                 max_response_bytes,

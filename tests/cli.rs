@@ -154,8 +154,57 @@ fn install_dry_run_lists_changes_and_touches_nothing() {
             std::fs::read(pmns.join("root")).unwrap()
         )
     );
-    // A domain the agent does not serve is refused with one line.
-    let (rc, _, err) = agent(&["install", "simple", "--domain", "300", "--dry-run"]);
-    assert_ne!(rc, 0);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    // Another domain: the agent is moved there (its own label, -d).
+    let paths = [
+        "--pmcd-conf",
+        conf.to_str().unwrap(),
+        "--pmns-dir",
+        pmns.to_str().unwrap(),
+    ];
+    let mut args = vec!["install", "simple", "--domain", "300", "--dry-run"];
+    args.extend(paths);
+    let (rc, out, err) = agent(&args);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("simple_300\t300\tpipe\t"), "{out}");
+    assert!(out.contains(" pmda simple --notready -d 300"), "{out}");
+    assert!(out.contains("simple 300:*:*"), "{out}");
+    // A domain no agent may have is refused with one line.
+    for bad in ["0", "511"] {
+        let mut args = vec!["install", "simple", "--domain", bad, "--dry-run"];
+        args.extend(paths);
+        let (rc, _, err) = agent(&args);
+        assert_ne!(rc, 0);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("1..=510"), "{err}");
+    }
+    assert_eq!(
+        before,
+        (
+            std::fs::read(&conf).unwrap(),
+            std::fs::read(pmns.join("root")).unwrap()
+        )
+    );
+}
+
+#[test]
+fn agent_domain_moves_an_agent_in_the_host() {
+    let (rc, out, err) = agent(&[
+        "--agents",
+        "simple",
+        "--agent-domain",
+        "simple=498",
+        "info",
+        "-md",
+        "simple.numfetch",
+        "simple.color",
+    ]);
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("simple.numfetch PMID: 498.0.0"), "{out}");
+    assert!(out.contains("InDom: 498.0 "), "{out}");
+    for bad in ["simple", "nosuch=400", "simple=x", "simple=0", "simple=511"] {
+        let (rc, _, err) = agent(&["--agents", "simple", "--agent-domain", bad, "info"]);
+        assert_ne!(rc, 0, "{bad}");
+        assert_eq!(err.lines().count(), 1, "{bad}: {err}");
+        assert!(err.contains("--agent-domain"), "{err}");
+    }
 }

@@ -1,4 +1,4 @@
-//! Our agents (simple, linux, prometheus; bpftrace when it is built) under
+//! Our agents (simple, linux, prometheus, bpftrace) under
 //! a real, unmodified pmcd 6.0.3 — a private instance on a free port, so
 //! the system pmcd is never touched — registered by `pcp_agent::pmcd::install`
 //! through the same pmcd.conf line `pcp-agent install` writes
@@ -221,7 +221,8 @@ fn compare_pmprobe(
 }
 
 /// pmval and pmrep on a counter: pmval says it converts to a rate and
-/// prints `samples` values, each checked by `ok`; pmrep's rows too.
+/// prints `samples` values, each checked by `ok`; pmrep's rows too (the
+/// caller has required python3-pcp for pmrep).
 fn check_rates(p: &PrivatePmcd, metric: &str, ok: &dyn Fn(f64) -> bool) {
     let out = p.run(p.client("pmval").args(["-s", "3", "-t", "0.4", metric]));
     let text = stdout(&out);
@@ -234,15 +235,13 @@ fn check_rates(p: &PrivatePmcd, metric: &str, ok: &dyn Fn(f64) -> bool) {
     let rates = report_numbers(&text);
     assert_eq!(rates.len(), 3, "{text}{}", stderr(&out));
     assert!(rates.iter().all(|r| ok(*r)), "{metric} rates {rates:?}");
-    if have_python_pcp() {
-        let out = p.run(p.client("pmrep").args(["-s", "3", "-t", "0.4", metric]));
-        let rates = report_numbers(&stdout(&out));
-        assert!(rates.len() >= 2, "{}{}", stdout(&out), stderr(&out));
-        assert!(
-            rates.iter().all(|r| ok(*r)),
-            "pmrep {metric} rates {rates:?}"
-        );
-    }
+    let out = p.run(p.client("pmrep").args(["-s", "3", "-t", "0.4", metric]));
+    let rates = report_numbers(&stdout(&out));
+    assert!(rates.len() >= 2, "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        rates.iter().all(|r| ok(*r)),
+        "pmrep {metric} rates {rates:?}"
+    );
 }
 
 fn pminfo_value(p: &PrivatePmcd, metric: &str) -> String {
@@ -252,7 +251,9 @@ fn pminfo_value(p: &PrivatePmcd, metric: &str) -> String {
 
 #[test]
 fn simple_under_pmcd_matches_the_in_process_host() {
-    if !require_pmcd("the simple agent under a private pmcd") {
+    if !require_pmcd("the simple agent under a private pmcd")
+        || !require_pmrep("pmrep shows counter rates")
+    {
         return;
     }
     let state = tempfile::tempdir().unwrap();
@@ -287,7 +288,9 @@ fn simple_under_pmcd_matches_the_in_process_host() {
 
 #[test]
 fn linux_under_pmcd_matches_the_in_process_host() {
-    if !require_pmcd("the linux agent under a private pmcd") {
+    if !require_pmcd("the linux agent under a private pmcd")
+        || !require_pmrep("pmrep shows counter rates")
+    {
         return;
     }
     let state = tempfile::tempdir().unwrap();
@@ -375,7 +378,9 @@ fn prometheus_unstable(n: &str) -> bool {
 
 #[test]
 fn prometheus_under_pmcd_matches_the_in_process_host() {
-    if !require_pmcd("the prometheus agent under a private pmcd") {
+    if !require_pmcd("the prometheus agent under a private pmcd")
+        || !require_pmrep("pmrep shows counter rates")
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -425,7 +430,8 @@ fn prometheus_under_pmcd_matches_the_in_process_host() {
 #[test]
 fn new_prometheus_source_appears_in_pminfo_and_a_running_pmlogger() {
     if !require_pmcd("dynamic names under a private pmcd")
-        || !pcp_core::testing::have_program("pmlogger")
+        || !require_pmlogger("pmlogger picks up a new source's names")
+        || !require_pmrep("pmrep reads the archive back")
     {
         return;
     }
@@ -480,7 +486,7 @@ fn new_prometheus_source_appears_in_pminfo_and_a_running_pmlogger() {
     }
     let out = p.run(client("pmdumplog").args([&arch, "prometheus.static.temperature_celsius"]));
     assert!(stdout(&out).contains("21.5"), "{}", stdout(&out));
-    if have_python_pcp() {
+    {
         let out = p.run(client("pmrep").args([
             "-a",
             &arch,
@@ -770,10 +776,12 @@ fn prometheus_as_openmetrics_matches_pmdaopenmetrics() {
     }
 }
 
-/// bpftrace, once its agent is built into the binary: the same pminfo
-/// comparison on an autostarted script.
+/// bpftrace: the same pminfo comparison on an autostarted script, values
+/// included except those that move (the bpftrace process id, bytes read
+/// from it, the scripts' JSON with both, and the counter, whose rate is
+/// checked instead).
 #[test]
-fn bpftrace_under_pmcd_matches_the_in_process_host_when_built() {
+fn bpftrace_under_pmcd_matches_the_in_process_host() {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !require_pmcd("the bpftrace agent under a private pmcd")
@@ -782,6 +790,7 @@ fn bpftrace_under_pmcd_matches_the_in_process_host_when_built() {
             root && pcp_core::testing::have_program("bpftrace"),
             "bpftrace (as root) for the bpftrace agent",
         )
+        || !require_pmrep("pmrep shows counter rates")
     {
         return;
     }
@@ -800,14 +809,9 @@ fn bpftrace_under_pmcd_matches_the_in_process_host_when_built() {
     let mut opts = options("bpftrace", &dir.path().join("state"));
     opts.bpftrace_autostart = vec![scripts];
     opts.bpftrace_config = Some(config);
-    let probe = match opts.build_agent("bpftrace") {
-        Ok(a) => a,
-        Err(e) => {
-            // Not built into pcp-agent yet: nothing to deploy.
-            eprintln!("skipping: the bpftrace agent is not available: {e}");
-            return;
-        }
-    };
+    let probe = opts
+        .build_agent("bpftrace")
+        .unwrap_or_else(|e| panic!("the bpftrace agent does not start: {e}"));
     let (domain, prefixes) = (probe.domain(), probe.namespace().top_level());
     drop(probe);
     let p = PrivatePmcd::start_empty();
@@ -830,9 +834,16 @@ fn bpftrace_under_pmcd_matches_the_in_process_host_when_built() {
         }),
         "{data} never appeared in-process"
     );
-    // Script state (pids, times, tracepoint lists) moves; descriptors,
-    // help, labels and instances are compared.
-    let unstable = |_: &str| true;
+    // What moves between two runs of a script: its bpftrace's pid, the
+    // bytes read from it, the JSON summary holding both and its times,
+    // and the counter (its rate is checked below). Every other value, and
+    // descriptors, help, labels and instances, must be the same.
+    let unstable = |n: &str| {
+        n.ends_with(".pid")
+            || n.ends_with(".data_bytes")
+            || n == "bpftrace.info.scripts_json"
+            || n == data
+    };
     compare_pminfo(&p, &host, &prefixes, &unstable);
     // count() every 100 ms: a counter at about 10/s.
     check_rates(&p, data, &|r| (3.0..20.0).contains(&r));

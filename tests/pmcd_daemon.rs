@@ -9,13 +9,11 @@ mod pmcd_support;
 #[path = "../pcp-core/examples/pdu_test_pmda.rs"]
 mod example;
 
-#[path = "../src/pmcd.rs"]
-mod pmcd;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use example::agent::TestAgent;
+use pcp_agent::pmcd;
 use pcp_core::render::pminfo::{render, Flags};
 use pcp_core::{Host, Pmda, Value};
 use pmcd_support::*;
@@ -116,21 +114,11 @@ fn numbers(text: &str) -> Vec<f64> {
         .collect()
 }
 
-/// A PCP Python tool (pmrep) run by the system's python3, which has PCP's
-/// modules (a python3 earlier on PATH may not).
-fn python_tool(tool: &str) -> Option<Command> {
-    let script = std::path::Path::new("/usr/bin").join(tool);
-    if !script.exists() || !std::path::Path::new("/usr/bin/python3").exists() {
-        return None;
-    }
-    let mut c = Command::new("/usr/bin/python3");
-    c.arg(script);
-    Some(c)
-}
-
 #[test]
 fn pmval_and_pmrep_show_counter_rates() {
-    if !require_pmcd("pmval through a private pmcd") {
+    if !require_pmcd("pmval through a private pmcd")
+        || !require_pmrep("pmrep shows the counter's rate")
+    {
         return;
     }
     let p = start();
@@ -161,7 +149,8 @@ fn pmval_and_pmrep_show_counter_rates() {
             .args(["-s", "1", "-i", "gamma", "pdutest.double"]),
     );
     assert!(stdout(&out).contains("4.500"), "{}", stdout(&out));
-    if let Some(mut pmrep) = python_tool("pmrep") {
+    {
+        let mut pmrep = client("pmrep");
         let out = p.run(pmrep.args(["-h", &p.host(), "-s", "3", "-t", "0.3", "pdutest.counter"]));
         let rates = numbers(&stdout(&out));
         assert!(
@@ -242,7 +231,8 @@ fn pmstore_pmprobe_and_dynamic_names() {
 #[test]
 fn pmlogger_records_and_picks_up_new_names() {
     if !require_pmcd("pmlogger against a private pmcd")
-        || !pcp_core::testing::have_program("pmlogger")
+        || !require_pmlogger("pmlogger records the test agent")
+        || !require_pmrep("pmrep reads the archive back")
     {
         return;
     }
@@ -292,7 +282,8 @@ fn pmlogger_records_and_picks_up_new_names() {
         "{}",
         stdout(&out)
     );
-    if let Some(mut pmrep) = python_tool("pmrep") {
+    {
+        let mut pmrep = client("pmrep");
         let out = p.run(pmrep.args(["-a", &arch, "-s", "2", "pdutest.i32"]));
         assert!(stdout(&out).contains("-42"), "{}", stdout(&out));
     }
@@ -367,12 +358,20 @@ fn install_and_remove_edit_pmcd_conf_and_pmns_idempotently() {
     // Again: nothing to do.
     assert_eq!(pmcd::install(&opts).unwrap(), Vec::<String>::new());
 
+    // What replace took out is kept beside pmcd.conf for remove.
+    let record = std::fs::read_to_string(opts.saved_path()).unwrap();
+    assert!(record.contains("rival\t490"), "{record}");
+
     let planned = {
         let mut o = opts.clone();
         o.dry_run = true;
         pmcd::remove(&o).unwrap()
     };
-    assert_eq!(planned.len(), 3, "{planned:?}");
+    assert!(
+        planned.iter().any(|c| c.contains("restore agent rival")),
+        "{planned:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&p.conf).unwrap(), conf, "dry run");
     let done = pmcd::remove(&opts).unwrap();
     assert!(
         done.iter().any(|c| c.contains("delete pdutest 490:*:*")),
@@ -380,6 +379,17 @@ fn install_and_remove_edit_pmcd_conf_and_pmns_idempotently() {
     );
     let out = p.run(p.tool("pminfo").arg("pdutest"));
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    // The rival is back, in its own place, and runs again.
+    assert_eq!(std::fs::read_to_string(&p.conf).unwrap(), conf_before);
+    assert!(!opts.saved_path().exists());
+    let rival_runs = wait_until(Duration::from_secs(10), || {
+        p.agent_pids().iter().any(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| !c.windows(7).any(|w| w == b"pdutest"))
+                .unwrap_or(false)
+        })
+    });
+    assert!(rival_runs, "the rival does not run again:\n{}", p.log());
     assert_eq!(pmcd::remove(&opts).unwrap(), Vec::<String>::new());
     let root = std::fs::read_to_string(p.pmns_dir.join("root")).unwrap();
     assert!(!root.contains("pdutest"), "{root}");

@@ -207,6 +207,7 @@ impl Drop for Pmproxy {
 fn pmproxy_loads_a_live_archive_of_our_agents_into_redis() {
     if !have_fleet_tools()
         || !pcp_core::testing::require("pmproxy", Path::new(PMPROXY).exists(), "PCP's pmproxy")
+        || !require_pmlogger("pmlogger writes the archive pmproxy loads")
     {
         return;
     }
@@ -279,7 +280,7 @@ fn dumped_values(text: &str, metric: &str) -> Vec<String> {
 
 #[test]
 fn pmseries_load_gives_back_the_archive_values() {
-    if !have_fleet_tools() || !pcp_core::testing::have_program("pmlogger") {
+    if !have_fleet_tools() || !require_pmlogger("pmlogger writes the archive pmseries loads") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

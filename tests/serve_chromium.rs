@@ -180,7 +180,9 @@ fn headless_chromium_shows_live_values_and_sparklines() {
     ) {
         return;
     }
-    let m = our_metrics();
+    let Some(m) = our_metrics() else {
+        return;
+    };
     let (serve, addr) = start_serve(m.agents, &[]);
     let url = format!("http://{addr}/?interval=1&prefix={}", m.page);
 

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use pmda_linux::cpuinfo::CpuInfo;
+use pmda_linux::cpuinfo::{CpuField, CpuInfo};
 use pmda_linux::irq::IrqTable;
 use pmda_linux::keyed::Keyed;
 use pmda_linux::misc::IcmpMsg;
@@ -86,9 +86,10 @@ fuzz_target!(|data: &[u8]| {
         10 => {
             let mut c = CpuInfo::default();
             c.parse(buf);
-            let _ = c.processors().count();
-            let _ = c.field("model name").count();
-            let _ = c.field("flags").count();
+            for cpu in c.processors().chain([0]) {
+                let _ = c.value(cpu, CpuField::ModelName);
+                let _ = c.value(cpu, CpuField::Clock);
+            }
         }
         11 => {
             let mut t = IrqTable::default();

@@ -43,6 +43,7 @@
 
 pub mod agent;
 pub mod answer;
+pub mod at_domain;
 mod check;
 pub mod daemon;
 pub mod desc;
@@ -61,6 +62,7 @@ pub mod table;
 pub mod testing;
 pub mod value;
 
+pub use at_domain::AtDomain;
 pub use desc::{Desc, Semantics, Type, Units};
 pub use error::{IdError, NamespaceError, PmError, StoreError};
 pub use host::{FetchResult, Host, HostError};

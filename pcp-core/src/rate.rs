@@ -23,7 +23,9 @@ use crate::value::Value;
 /// A value after rate conversion.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Converted {
-    /// A number (a rate, a utilisation, or an instant value).
+    /// A number (a rate, a utilisation, or an instant value; a 32-bit
+    /// float as the double nearest its shortest decimal, see
+    /// [`crate::render::number`]).
     Number(f64),
     /// A non-numeric value, passed through (strings, aggregates).
     Other(Value),
@@ -74,7 +76,7 @@ impl RateConverter {
             return values
                 .iter()
                 .map(|(i, v)| {
-                    let c = match v.as_f64() {
+                    let c = match crate::render::number::value_decimal(v) {
                         Some(x) => Converted::Number(x),
                         None => Converted::Other(v.clone()),
                     };
@@ -93,7 +95,7 @@ impl RateConverter {
         let out = values
             .iter()
             .map(|(inst, v)| {
-                let Some(now) = v.as_f64() else {
+                let Some(now) = crate::render::number::value_decimal(v) else {
                     return (*inst, None);
                 };
                 seen.push(*inst);
@@ -240,5 +242,15 @@ mod tests {
         let mut rc = RateConverter::new();
         let r = rc.convert(&d, &[(1, Value::Float(0.5))], SystemTime::now());
         assert_eq!(num(&r[0].1), Some(0.5));
+    }
+
+    #[test]
+    fn float_values_keep_their_decimal() {
+        // 0.06 as an f32 widens to 0.05999999865889549; the converted
+        // value is the double of the f32's shortest decimal.
+        let d = desc(Type::Float, Semantics::Instant, Units::NONE);
+        let mut rc = RateConverter::new();
+        let r = rc.convert(&d, &[(1, Value::Float(0.06))], SystemTime::now());
+        assert_eq!(num(&r[0].1), Some(0.06));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use pcp_core::render::openmetrics::{render_host, ExpositionCache};
+use pcp_core::render::openmetrics::{render_host, ExpositionCache, Format};
 use pcp_core::*;
 
 const DOMAIN: u32 = 420;
@@ -172,7 +172,7 @@ fn cached_text_equals_fresh_text_through_changes() {
     let metrics = host.traverse("cache").unwrap();
     let cache = ExpositionCache::new();
 
-    let first = cache.render(&host, &metrics);
+    let first = cache.render(&host, &metrics, Format::Prometheus);
     assert_eq!(first, render_host(&host, &metrics));
     assert!(
         first.contains("instname=\"sdb\",instid=\"1\"} 7\n"),
@@ -190,7 +190,7 @@ fn cached_text_equals_fresh_text_through_changes() {
     // instance id the agent does not list (asked again each time).
     let before = shared.metadata_calls.load(Ordering::SeqCst);
     let descs_before = shared.desc_calls.load(Ordering::SeqCst);
-    assert_eq!(cache.render(&host, &metrics), first);
+    assert_eq!(cache.render(&host, &metrics, Format::Prometheus), first);
     assert_eq!(shared.metadata_calls.load(Ordering::SeqCst), before + 1);
     // Descriptors: only the host's, one per fetched metric for the answer
     // rules; the cache asks for none.
@@ -200,15 +200,15 @@ fn cached_text_equals_fresh_text_through_changes() {
     );
     // Once the agent lists every id it returns, nothing is asked.
     shared.listed_all.store(true, Ordering::SeqCst);
-    let all = cache.render(&host, &metrics);
+    let all = cache.render(&host, &metrics, Format::Prometheus);
     let before = shared.metadata_calls.load(Ordering::SeqCst);
-    assert_eq!(cache.render(&host, &metrics), all);
+    assert_eq!(cache.render(&host, &metrics, Format::Prometheus), all);
     assert_eq!(shared.metadata_calls.load(Ordering::SeqCst), before);
     shared.listed_all.store(false, Ordering::SeqCst);
 
     // A new instance: its name appears at once.
     shared.instances.lock().push("sdc".into());
-    let grown = cache.render(&host, &metrics);
+    let grown = cache.render(&host, &metrics, Format::Prometheus);
     assert!(
         grown.contains("instname=\"sdc\",instid=\"2\"} 14\n"),
         "{grown}"
@@ -218,7 +218,7 @@ fn cached_text_equals_fresh_text_through_changes() {
     // New labels, flagged by the agent: seen in the same scrape.
     *shared.colour.lock() = "blue".into();
     shared.labels_changed.store(true, Ordering::SeqCst);
-    let relabelled = cache.render(&host, &metrics);
+    let relabelled = cache.render(&host, &metrics, Format::Prometheus);
     assert!(relabelled.contains("colour=\"blue\""), "{relabelled}");
     assert!(!relabelled.contains("colour=\"red\""), "{relabelled}");
     assert_eq!(relabelled, render_host(&host, &metrics));

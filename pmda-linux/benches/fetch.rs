@@ -45,7 +45,7 @@ fn files_read(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
         "proc/diskstats",
         "proc/partitions",
         "proc/net/dev",
-        "proc/mounts",
+        "proc/self/mounts",
         "proc/net/sockstat",
         "proc/net/sockstat6",
         "proc/net/snmp",
@@ -187,7 +187,7 @@ fn files_read(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
             }
         }
     }
-    let mounts = std::fs::read_to_string(root.join("proc/mounts")).unwrap_or_default();
+    let mounts = std::fs::read_to_string(root.join("proc/self/mounts")).unwrap_or_default();
     let dirs = mounts
         .lines()
         .filter(|l| l.starts_with("/dev") || l.split_whitespace().nth(2) == Some("tmpfs"))

@@ -217,24 +217,71 @@ pub fn scheduler(root: &Path, kname: &str, scratch: &mut Vec<u8>) -> String {
 }
 
 /// The WWID of a disk from sysfs in pmdalinux's canonical numeric form, or
-/// "unknown".
+/// "unknown", by pmdalinux's rules: `device/wwid` if it exists, else
+/// `wwid`; one read of up to 1 KB, "unknown" if that reads nothing; the
+/// last byte (the newline) dropped, the text cut at the last newline left
+/// and at a NUL; `t10.`, `eui.` and `naa.` become `1`, `2` and `3` (the
+/// kernel's scsi_vpd_lun_id designator types).
 pub fn scsi_id(root: &Path, kname: &str, scratch: &mut Vec<u8>) -> String {
     let a = root.join(format!("sys/block/{kname}/device/wwid"));
-    let b = root.join(format!("sys/block/{kname}/wwid"));
-    let Some(id) = read_attr(&a, scratch).or_else(|| read_attr(&b, scratch)) else {
-        return "unknown".into();
+    let path = if a.exists() {
+        a
+    } else {
+        root.join(format!("sys/block/{kname}/wwid"))
     };
+    scratch.clear();
+    scratch.resize(1024, 0);
+    let n = std::fs::File::open(&path)
+        .and_then(|mut f| std::io::Read::read(&mut f, scratch))
+        .unwrap_or(0);
+    if n == 0 {
+        return "unknown".into();
+    }
+    let mut id = &scratch[..n - 1];
+    if let Some(nul) = id.iter().position(|&b| b == 0) {
+        id = &id[..nul];
+    }
+    if let Some(nl) = id.iter().rposition(|&b| b == b'\n') {
+        id = &id[..nl];
+    }
+    let id = String::from_utf8_lossy(id);
     for (prefix, digit) in [("t10.", '1'), ("eui.", '2'), ("naa.", '3')] {
         if let Some(rest) = id.strip_prefix(prefix) {
             return format!("{digit}{rest}");
         }
     }
-    id
+    id.into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scsi_ids_as_pmdalinux_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let put = |rel: &str, text: &[u8]| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        let mut scratch = Vec::new();
+        put("sys/block/sda/device/wwid", b"naa.5000c500a1b2c3d4\n");
+        assert_eq!(scsi_id(root, "sda", &mut scratch), "35000c500a1b2c3d4");
+        put("sys/block/sdb/device/wwid", b"t10.ATA     Samsung SSD\n");
+        assert_eq!(scsi_id(root, "sdb", &mut scratch), "1ATA     Samsung SSD");
+        // An empty file (a capture, or a device without VPD page 0x83).
+        put("sys/block/sdc/device/wwid", b"");
+        assert_eq!(scsi_id(root, "sdc", &mut scratch), "unknown");
+        // NVMe keeps its wwid beside the device; no newline loses a byte.
+        put("sys/block/nvme0n1/wwid", b"eui.0025388b71b0a8c2");
+        assert_eq!(scsi_id(root, "nvme0n1", &mut scratch), "20025388b71b0a8c");
+        assert_eq!(scsi_id(root, "sdz", &mut scratch), "unknown");
+        // Padded with NULs after the newline.
+        put("sys/block/sdd/device/wwid", b"naa.1\n\0\0\0");
+        assert_eq!(scsi_id(root, "sdd", &mut scratch), "31");
+    }
 
     #[test]
     fn pmdalinux_device_rules() {

@@ -1,5 +1,5 @@
 //! Mounted filesystems: which mounts pmdalinux reports (from
-//! `/proc/mounts`), and their `statfs` figures.
+//! `/proc/self/mounts`), and their `statfs` figures.
 //!
 //! Live (root `/`), figures come from `statfs(2)` on each mount point.
 //! With a fixture root there is nothing real to `statfs`, so figures come
@@ -25,11 +25,54 @@ pub struct Mount {
     pub dir: String,
 }
 
-/// Mounts as pmdalinux's filesys cluster reports them: block-device
-/// filesystems (device under `/dev`), skipping proc, nfs, devfs, devpts,
-/// autofs and tmpfs (tmpfs has its own metrics), each device once. Live,
-/// device paths are resolved through symlinks (`/dev/mapper/x` becomes
-/// `/dev/dm-0`) as pmdalinux's `realpath` does.
+/// Filesystem types pmdalinux 6.0.3 leaves out of `filesys.*` and
+/// `tmpfs.*` (besides every `auto*` type).
+const SKIPPED_TYPES: &[&str] = &[
+    "proc",
+    "nfs",
+    "devfs",
+    "devpts",
+    "devtmpfs",
+    "squashfs",
+    "selinuxfs",
+    "securityfs",
+    "configfs",
+    "cgroup",
+    "sysfs",
+];
+
+/// A mounts line's device, mount point and type, as pmdalinux splits it
+/// (on spaces, the kernel's octal escapes left as they are), if it is one
+/// pmdalinux's filesys or tmpfs metrics report.
+fn reported(line: &str) -> Option<(&str, &str, &str)> {
+    let mut f = line.split(' ').filter(|x| !x.is_empty());
+    let (spec, dir, ty) = (f.next()?, f.next()?, f.next()?);
+    if SKIPPED_TYPES.contains(&ty) || ty.starts_with("auto") {
+        return None;
+    }
+    Some((spec, dir, ty))
+}
+
+/// Resolves a live device or tmpfs path through symlinks as pmdalinux's
+/// `realpath` does, except the persistent `/dev/mapper` and `/dev/md`
+/// names, which pmdalinux keeps.
+fn resolved(name: &str, live: bool) -> String {
+    let keep = name.starts_with("/dev/mapper") || name.starts_with("/dev/md");
+    if live && !keep && name.starts_with('/') {
+        if let Ok(p) = std::fs::canonicalize(name) {
+            return p.to_string_lossy().into_owned();
+        }
+    }
+    name.to_string()
+}
+
+/// Mounts as pmdalinux 6.0.3's filesys cluster reports them (from
+/// `/proc/self/mounts`): every type but those of [`SKIPPED_TYPES`],
+/// `auto*` and tmpfs (which has its own metrics), whose device is under
+/// `/dev` or which is mounted at `/` (a container's overlay root, the
+/// `rootfs` of older kernels), each device once (its first mount).
+/// Names are the file's text, escapes and all; live, devices are
+/// resolved through symlinks (see [`resolved`]).
 pub fn parse_mounts(buf: &[u8], live: bool, out: &mut Vec<Mount>) -> Result<(), String> {
     out.clear();
     for (n, line) in buf.split(|&b| b == b'\n').enumerate() {
@@ -39,35 +82,26 @@ pub fn parse_mounts(buf: &[u8], live: bool, out: &mut Vec<Mount>) -> Result<(), 
         let line = std::str::from_utf8(line)
             .map_err(|_| format!("line {}: not UTF-8", n + 1))?
             .trim_end_matches('\r');
-        let mut f = line.split_whitespace();
-        let (Some(spec), Some(dir), Some(ty), Some(_opts), Some(freq), Some(pass)) =
-            (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
-        else {
-            return Err(format!("line {}: fewer than six fields", n + 1));
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [_, _, _, _, freq, pass] = f[..] else {
+            return Err(format!("line {}: not six fields", n + 1));
         };
         if freq.parse::<u8>().is_err() || pass.parse::<u8>().is_err() {
             return Err(format!("line {}: bad dump or pass number", n + 1));
         }
-        let ty = unmangle(ty);
-        if matches!(&*ty, "proc" | "nfs" | "devfs" | "devpts" | "tmpfs") || ty.starts_with("auto") {
+        let Some((spec, dir, ty)) = reported(line) else {
+            continue;
+        };
+        if ty == "tmpfs" || (!spec.starts_with("/dev") && dir != "/") {
             continue;
         }
-        let spec = unmangle(spec);
-        if !spec.starts_with("/dev") {
-            continue;
-        }
-        let mut device = spec.into_owned();
-        if live {
-            if let Ok(p) = std::fs::canonicalize(&device) {
-                device = p.to_string_lossy().into_owned();
-            }
-        }
+        let device = resolved(spec, live);
         if out.iter().any(|m| m.device == device) {
             continue;
         }
         out.push(Mount {
             device,
-            dir: unmangle(dir).into_owned(),
+            dir: dir.to_string(),
         });
     }
     Ok(())
@@ -82,40 +116,47 @@ pub fn parse_tmpfs(buf: &[u8], live: bool, out: &mut Vec<Mount>) {
         let Ok(line) = std::str::from_utf8(line) else {
             continue;
         };
-        let mut f = line.split_whitespace();
-        let (Some(_spec), Some(dir), Some("tmpfs")) = (f.next(), f.next(), f.next()) else {
+        let Some((_, dir, "tmpfs")) = reported(line) else {
             continue;
         };
-        let dir = unmangle(dir).into_owned();
-        let mut name = dir.clone();
-        if live {
-            if let Ok(p) = std::fs::canonicalize(&name) {
-                name = p.to_string_lossy().into_owned();
-            }
-        }
+        let name = resolved(dir, live);
         if out.iter().any(|m| m.device == name) {
             continue;
         }
-        out.push(Mount { device: name, dir });
+        out.push(Mount {
+            device: name,
+            dir: dir.to_string(),
+        });
     }
 }
 
-/// The octal escapes the kernel writes in /proc/mounts fields that
-/// `procfs` undoes (tab, newline, backslash, hash); others stay as they are.
-fn unmangle(s: &str) -> std::borrow::Cow<'_, str> {
+/// A mounts field with the kernel's octal escapes (`\040` for a space...)
+/// undone: the path to `statfs` (pmdalinux passes the escaped text and
+/// gets no figures for such mount points).
+pub fn unescaped(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('\\') {
         return std::borrow::Cow::Borrowed(s);
     }
-    let mut t = s.to_string();
-    for (octal, c) in [
-        (r"\011", "\t"),
-        (r"\012", "\n"),
-        (r"\134", "\\"),
-        (r"\043", "#"),
-    ] {
-        t = t.replace(octal, c);
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                let v = (d[0] - b'0') as u32 * 64 + (d[1] - b'0') as u32 * 8 + (d[2] - b'0') as u32;
+                out.push(v as u8);
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
     }
-    std::borrow::Cow::Owned(t)
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The statfs figures pmdalinux uses.
@@ -228,20 +269,18 @@ mod tests {
     #[test]
     fn mount_selection() {
         let text = b"proc /proc proc rw 0 0\n/dev/vda / ext4 rw,relatime 0 0\ntmpfs /dev/shm tmpfs rw 0 0\n\
-/dev/vda /again ext4 rw 0 0\n/dev/sdb1 /data xfs ro 0 0\nserver:/x /nfs nfs rw 0 0\n";
+/dev/vda /again ext4 rw 0 0\n/dev/sdb1 /data xfs ro 0 0\nserver:/x /nfs nfs rw 0 0\n\
+/dev/loop0 /snap/core squashfs ro 0 0\ndevtmpfs /dev devtmpfs rw 0 0\n\
+/dev/mapper/vg-home /home ext4 rw 0 0\n";
         let mut v = Vec::new();
         parse_mounts(text, false, &mut v).unwrap();
+        let got: Vec<(&str, &str)> = v.iter().map(|m| (&*m.device, &*m.dir)).collect();
         assert_eq!(
-            v,
-            vec![
-                Mount {
-                    device: "/dev/vda".into(),
-                    dir: "/".into()
-                },
-                Mount {
-                    device: "/dev/sdb1".into(),
-                    dir: "/data".into()
-                },
+            got,
+            [
+                ("/dev/vda", "/"),
+                ("/dev/sdb1", "/data"),
+                ("/dev/mapper/vg-home", "/home")
             ]
         );
         let twice =
@@ -252,21 +291,27 @@ mod tests {
     }
 
     #[test]
-    fn mounts_parse_as_procfs_does() {
-        use procfs::{FromBufRead, MountEntry};
-        let text = "/dev/vda1 / ext4 rw 0 0\n/dev/sd\\134b /mnt/a\\040b\\011c xfs rw,x=1 0 0\n\
-/dev/sdc /m#\\043 ext4 ro 0 2\n";
-        let theirs = Vec::<MountEntry>::from_buf_read(text.as_bytes()).unwrap();
+    fn a_root_not_on_a_device_is_reported() {
+        // A container's overlay root (and the rootfs line of kernels
+        // before 4.x) is a filesystem to pmdalinux.
+        let text = b"overlay / overlay rw,lowerdir=/l 0 0\nrootfs / rootfs rw 0 0\n\
+cgroup /sys/fs/cgroup/cpu cgroup rw 0 0\nnone /mnt ext4 rw 0 0\n";
+        let mut v = Vec::new();
+        parse_mounts(text, false, &mut v).unwrap();
+        let got: Vec<&str> = v.iter().map(|m| &*m.device).collect();
+        assert_eq!(got, ["overlay", "rootfs"]);
+    }
+
+    #[test]
+    fn escaped_names_stay_as_pmdalinux_shows_them() {
+        let text = "/dev/sd\\134b /mnt/a\\040b\\011c xfs rw,x=1 0 0\n";
         let mut v = Vec::new();
         parse_mounts(text.as_bytes(), false, &mut v).unwrap();
-        let want: Vec<Mount> = theirs
-            .into_iter()
-            .map(|e| Mount {
-                device: e.fs_spec,
-                dir: e.fs_file,
-            })
-            .collect();
-        assert_eq!(v, want);
+        assert_eq!(v[0].device, "/dev/sd\\134b");
+        assert_eq!(v[0].dir, "/mnt/a\\040b\\011c");
+        assert_eq!(unescaped(&v[0].dir), "/mnt/a b\tc");
+        assert_eq!(unescaped("/plain"), "/plain");
+        assert_eq!(unescaped("/odd\\9x\\04"), "/odd\\9x\\04");
         assert!(parse_mounts(b"/dev/x / ext4 rw 0\n", false, &mut v).is_err());
         assert!(parse_mounts(b"/dev/x / ext4 rw 0 z\n", false, &mut v).is_err());
     }

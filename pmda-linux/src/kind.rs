@@ -2,6 +2,7 @@
 //! resolved once, at start-up, by name, into a [`Kind`] that names its
 //! source file and the field or formula behind it.
 
+use crate::cpuinfo::CpuField;
 use crate::keyed::Keyed;
 
 /// A data source: one file (or one family of sysfs files) read at most
@@ -23,7 +24,7 @@ pub enum Src {
     Partitions,
     /// /proc/net/dev.
     NetDev,
-    /// /proc/mounts.
+    /// /proc/self/mounts (where pmdalinux reads the mounts table).
     Mounts,
     /// /proc/net/sockstat.
     Sockstat,
@@ -121,7 +122,7 @@ impl Src {
             Src::Diskstats => "proc/diskstats",
             Src::Partitions => "proc/partitions",
             Src::NetDev => "proc/net/dev",
-            Src::Mounts => "proc/mounts",
+            Src::Mounts => "proc/self/mounts",
             Src::Sockstat => "proc/net/sockstat",
             Src::Sockstat6 => "proc/net/sockstat6",
             Src::Snmp => "proc/net/snmp",
@@ -393,6 +394,9 @@ pub enum MemF {
     HugePageSize,
     /// A huge page count times the huge page size.
     HugeBytes(usize),
+    /// MemAvailable, or on kernels before 3.14 the kernel's estimate of it
+    /// from older fields (see `LinuxPmda::estimated_available`).
+    Available,
 }
 
 /// An interrupt figure.
@@ -417,11 +421,13 @@ pub enum Derive {
     None,
     /// Else the sum of these slots (any present).
     SumIfMissing(usize, usize),
-    /// The sum of the slots of this group (see [`resolve`]'s `groups`),
-    /// if any is present.
-    Sum(usize),
+    /// The sum of the slots of this group (see [`resolve`]'s `groups`)
+    /// that are present, 0 if none is.
+    Total(usize),
     /// Else this other slot.
     Fallback(usize),
+    /// Else 0.
+    OrZero,
 }
 
 /// How a metric is computed.
@@ -481,8 +487,8 @@ pub enum Kind {
     Nfilesys,
     /// A value from a keyed file.
     Key(Src, usize, Derive),
-    /// A /proc/cpuinfo field by key.
-    CpuInfo(&'static str),
+    /// A /proc/cpuinfo figure of each CPU of /proc/stat.
+    CpuInfo(crate::cpuinfo::CpuField),
     /// Logical CPU number.
     CpuNum,
     /// NUMA node of a CPU.
@@ -502,6 +508,11 @@ pub enum Kind {
     /// A number from a small file that some kernels lack: no values
     /// without it, as pmdalinux reports it.
     SysNumOpt(&'static str),
+    /// A number from a small file, with pmdalinux's stand-in when the
+    /// file is missing or holds no number (`kernel.all.pid_max`: the
+    /// kernel's PID_MAX_LIMIT; `kernel.all.nptys`: 0 on kernels without
+    /// Unix98 ptys).
+    SysNumOr(&'static str, u64),
     /// Pressure: (resource 0..4, full?, total?).
     Pressure(usize, bool, bool),
     /// /proc/interrupts.
@@ -683,9 +694,15 @@ impl Kind {
             Kind::Net(_) | Kind::NetAll(_) | Kind::Ninterface => add(Src::NetDev),
             Kind::Fs(_) | Kind::Nfilesys => add(Src::Mounts),
             Kind::Key(s, ..) => add(s),
-            Kind::CpuInfo(_) | Kind::CpuNum => add(Src::Cpuinfo),
-            Kind::CpuNode => {
+            // The CPUs are those of /proc/stat, as pmdalinux's CPU
+            // instance domain; cpuinfo describes them.
+            Kind::CpuInfo(_) => {
+                add(Src::Stat);
                 add(Src::Cpuinfo);
+            }
+            Kind::CpuNum => add(Src::Stat),
+            Kind::CpuNode => {
+                add(Src::Stat);
                 add(Src::Nodes);
             }
             Kind::Uptime | Kind::IdleTime => add(Src::Uptime),
@@ -743,6 +760,7 @@ impl Kind {
             | Kind::Distro
             | Kind::SysNum(..)
             | Kind::SysNumOpt(_)
+            | Kind::SysNumOr(..)
             | Kind::PmdaUname => {}
         }
     }
@@ -993,6 +1011,7 @@ pub fn resolve(
             "hugepagesFreeBytes" => MemF::HugeBytes(mem_slot("hugepages_free")),
             "hugepagesRsvdBytes" => MemF::HugeBytes(mem_slot("hugepages_rsvd")),
             "hugepagesSurpBytes" => MemF::HugeBytes(mem_slot("hugepages_surp")),
+            "available" => MemF::Available,
             _ => {
                 let key = match rest {
                     "free" => "memfree",
@@ -1031,38 +1050,26 @@ pub fn resolve(
                 k.slot("nr_slab_reclaimable"),
                 k.slot("nr_slab_unreclaimable"),
             ),
-            "thp_split" => Derive::Fallback(k.slot("thp_split_page")),
+            // Split in two in 4.5; pmdalinux adds the halves back up.
+            "thp_split" => {
+                Derive::SumIfMissing(k.slot("thp_split_page"), k.slot("thp_split_page_failed"))
+            }
+            // pmdalinux's totals add up every field of its own vmstat
+            // table that starts with the prefix and is in the file: per
+            // zone before 4.8 (pgsteal_kswapd_normal...), per reclaimer
+            // since (pgsteal_kswapd, pgsteal_direct), plus pgsteal_file
+            // and pgscan_direct_throttle where the kernel has them; 0
+            // when none is there.
             "pgscan_direct_total" | "pgscan_kswapd_total" | "pgsteal_total" => {
-                let names: &[&str] = match field {
-                    "pgscan_direct_total" => &[
-                        "pgscan_direct",
-                        "pgscan_direct_dma",
-                        "pgscan_direct_dma32",
-                        "pgscan_direct_normal",
-                        "pgscan_direct_movable",
-                        "pgscan_direct_high",
-                    ],
-                    "pgscan_kswapd_total" => &[
-                        "pgscan_kswapd",
-                        "pgscan_kswapd_dma",
-                        "pgscan_kswapd_dma32",
-                        "pgscan_kswapd_normal",
-                        "pgscan_kswapd_movable",
-                        "pgscan_kswapd_high",
-                    ],
-                    _ => &[
-                        "pgsteal_kswapd",
-                        "pgsteal_direct",
-                        "pgsteal_dma",
-                        "pgsteal_dma32",
-                        "pgsteal_normal",
-                        "pgsteal_movable",
-                        "pgsteal_high",
-                    ],
-                };
-                let slots: Vec<usize> = names.iter().map(|n| k.slot(n)).collect();
+                let prefix = field.trim_end_matches("_total");
+                let slots: Vec<usize> = crate::metrics::METRICS
+                    .iter()
+                    .filter_map(|m| m.name.strip_prefix("mem.vmstat."))
+                    .filter(|f| f.starts_with(prefix) && !f.ends_with("_total"))
+                    .map(|f| k.slot(f))
+                    .collect();
                 groups.push(slots);
-                Derive::Sum(groups.len() - 1)
+                Derive::Total(groups.len() - 1)
             }
             _ => Derive::None,
         };
@@ -1112,7 +1119,10 @@ pub fn resolve(
         return Some(match cluster {
             58 => {
                 let s = keyed[Src::Snmp6 as usize].slot(&format!("{}{}", parts[1], parts[2]));
-                Kind::Key(Src::Snmp6, s, Derive::None)
+                // pmdalinux's snmp6 table answers 0 for a counter the
+                // kernel does not print (Ip6InCEPkts before 3.17,
+                // Udp6IgnoredMulti before 3.19...).
+                Kind::Key(Src::Snmp6, s, Derive::OrZero)
             }
             14 => {
                 let field = match parts[2] {
@@ -1137,6 +1147,9 @@ pub fn resolve(
                     "timewaitkilled" => "twkilled",
                     "pawsactiverejected" => "pawsactive",
                     "pawsestabrejected" => "pawsestab",
+                    "pawspassiverejected" => "pawspassive",
+                    "prequeueddropped" => "tcpprequeuedropped",
+                    "schedulerfail" => "tcpschedulerfailed",
                     "iprpfilter" => "ipreversepathfilter",
                     f => f,
                 };
@@ -1492,15 +1505,15 @@ pub fn resolve(
         "kernel.all.nprocs" => Kind::Nprocs,
         "hinv.ninterface" => Kind::Ninterface,
         "hinv.nfilesys" => Kind::Nfilesys,
-        "hinv.cpu.clock" => Kind::CpuInfo("cpu MHz"),
-        "hinv.cpu.vendor" => Kind::CpuInfo("vendor_id"),
-        "hinv.cpu.model" => Kind::CpuInfo("model"),
-        "hinv.cpu.stepping" => Kind::CpuInfo("stepping"),
-        "hinv.cpu.cache" => Kind::CpuInfo("cache size"),
-        "hinv.cpu.bogomips" => Kind::CpuInfo("bogomips"),
-        "hinv.cpu.model_name" => Kind::CpuInfo("model name"),
-        "hinv.cpu.flags" => Kind::CpuInfo("flags"),
-        "hinv.cpu.cache_alignment" => Kind::CpuInfo("cache_alignment"),
+        "hinv.cpu.clock" => Kind::CpuInfo(CpuField::Clock),
+        "hinv.cpu.vendor" => Kind::CpuInfo(CpuField::Vendor),
+        "hinv.cpu.model" => Kind::CpuInfo(CpuField::Model),
+        "hinv.cpu.stepping" => Kind::CpuInfo(CpuField::Stepping),
+        "hinv.cpu.cache" => Kind::CpuInfo(CpuField::Cache),
+        "hinv.cpu.bogomips" => Kind::CpuInfo(CpuField::Bogomips),
+        "hinv.cpu.model_name" => Kind::CpuInfo(CpuField::ModelName),
+        "hinv.cpu.flags" => Kind::CpuInfo(CpuField::Flags),
+        "hinv.cpu.cache_alignment" => Kind::CpuInfo(CpuField::CacheAlign),
         "hinv.map.cpu_num" => Kind::CpuNum,
         "hinv.map.cpu_node" => Kind::CpuNode,
         "hinv.machine" | "kernel.uname.machine" => Kind::Machine,
@@ -1522,8 +1535,8 @@ pub fn resolve(
         "vfs.aio.max" => Kind::SysNum("proc/sys/fs/aio-max-nr", 0),
         "kernel.all.entropy.avail" => Kind::SysNum("proc/sys/kernel/random/entropy_avail", 0),
         "kernel.all.entropy.poolsize" => Kind::SysNum("proc/sys/kernel/random/poolsize", 0),
-        "kernel.all.pid_max" => Kind::SysNum("proc/sys/kernel/pid_max", 0),
-        "kernel.all.nptys" => Kind::SysNum("proc/sys/kernel/pty/nr", 0),
+        "kernel.all.pid_max" => Kind::SysNumOr("proc/sys/kernel/pid_max", 1 << 22),
+        "kernel.all.nptys" => Kind::SysNumOr("proc/sys/kernel/pty/nr", 0),
         _ => return None,
     };
     Some(k)

@@ -172,6 +172,8 @@ struct Data {
     soft_ids: Vec<u32>,
     soft_cpu_ids: Vec<u32>,
     softnet: Vec<(u32, [u64; 6])>,
+    /// Columns of softnet_stat's last row.
+    softnet_cols: usize,
     locks: misc::LockCounts,
     /// Socket counts per state of /proc/net/{tcp,tcp6,udp,udp6}.
     conns: [[u64; 12]; 4],
@@ -314,7 +316,11 @@ pub struct LinuxPmda {
     /// Fixed /proc files kept open between fetches (live system only).
     kept: read::KeptFiles,
     /// kernel.uname.distro, found once as pmdalinux does.
-    distro: Option<Option<String>>,
+    distro: Option<String>,
+    /// Interfaces left out of the network.all.* sums (see
+    /// [`net::not_counted_pattern`]), read once at start-up as pmdalinux
+    /// reads it.
+    not_counted: regex::Regex,
 }
 
 /// A computed value before conversion to the metric's type.
@@ -428,6 +434,11 @@ impl LinuxPmda {
             },
             kept: read::KeptFiles::new(live),
             distro: None,
+            not_counted: net::not_counted_pattern(
+                std::fs::read_to_string(root.join(net::INTERFACES_CONF))
+                    .ok()
+                    .as_deref(),
+            ),
             root,
         })
     }
@@ -747,11 +758,10 @@ impl LinuxPmda {
                     }
                 }
             }
-            Src::Softnet => {
-                if let Err(e) = misc::parse_softnet(bytes, &mut self.d.softnet) {
-                    return fail(self, e.0);
-                }
-            }
+            Src::Softnet => match misc::parse_softnet(bytes, &mut self.d.softnet) {
+                Ok(n) => self.d.softnet_cols = n,
+                Err(e) => return fail(self, e.0),
+            },
             Src::Locks => match misc::parse_locks(bytes) {
                 Ok(c) => self.d.locks = c,
                 Err(e) => return fail(self, e.0),
@@ -1063,7 +1073,7 @@ impl LinuxPmda {
         }
         let dir = mounts[i].dir.clone();
         let r = if self.live {
-            fs::statfs_live(&dir)
+            fs::statfs_live(&fs::unescaped(&dir))
         } else {
             if self.d.statfs_file.is_none() {
                 let mut b = Vec::new();
@@ -1120,8 +1130,9 @@ impl LinuxPmda {
         match d {
             Derive::None => k.get(slot),
             Derive::Fallback(other) => k.get(slot).or_else(|| k.get(other)),
+            Derive::OrZero => Some(k.get(slot).unwrap_or(0)),
             Derive::SumIfMissing(a, b) => k.get(slot).or_else(|| sum(&[a, b])),
-            Derive::Sum(g) => self.groups.get(g).and_then(|slots| sum(slots)),
+            Derive::Total(g) => Some(self.groups.get(g).and_then(|s| sum(s)).unwrap_or(0)),
         }
     }
 
@@ -1160,15 +1171,17 @@ impl LinuxPmda {
                 .iter()
                 .map(|(n, t)| (*n, convert(V::U(self.cpu_ms(t, s)), ty)))
                 .collect()),
+            // A CPU that no node lists counts in node 0, as
+            // hinv.map.cpu_node reports it.
             Kind::Cpu(CpuScope::PerNode, s) => Ok(d
                 .nodes
                 .iter()
-                .map(|(node, cpus)| {
+                .map(|(node, _)| {
                     let total = d
                         .stat
                         .cpus
                         .iter()
-                        .filter(|(n, _)| cpus.contains(n))
+                        .filter(|(n, _)| self.node_of(*n) == *node)
                         .map(|(_, t)| self.cpu_ms(t, s))
                         .sum();
                     (*node, convert(V::U(total), ty))
@@ -1240,11 +1253,9 @@ impl LinuxPmda {
                 Ok(out)
             }
             Kind::NetAll(f) => {
-                self.need_attrs(NetF::Virtual);
-                let d = &self.d;
                 let mut total = 0u64;
-                for (i, n) in d.netifs.iter().enumerate() {
-                    if d.attrs.get(i).is_some_and(|a| a.virt == 1) {
+                for n in &d.netifs {
+                    if self.not_counted.is_match(&n.name) {
                         continue;
                     }
                     if let Some(V::U(v)) = net_value(f, n, None) {
@@ -1459,39 +1470,38 @@ impl LinuxPmda {
                     .collect())
             }
             Kind::Key(src, slot, der) => opt(self.keyed_value(src, slot, der).map(V::U)),
-            Kind::CpuInfo(key) => Ok(d
-                .cpuinfo
-                .field(key)
-                .filter_map(|(n, raw)| {
-                    let raw = raw?;
-                    let v = match ty {
-                        Type::String => V::S(raw.to_string()),
-                        Type::Float | Type::Double => V::F(raw.parse().ok()?),
-                        // "1024 KB": the leading number.
-                        _ => V::U(raw.split_whitespace().next()?.parse().ok()?),
+            Kind::CpuInfo(f) => Ok(d
+                .stat
+                .cpus
+                .iter()
+                .filter_map(|(n, _)| {
+                    let v = match d.cpuinfo.value(*n, f)? {
+                        cpuinfo::CpuValue::Str(s) => V::S(s.to_string()),
+                        cpuinfo::CpuValue::U32(x) => V::U(u64::from(x)),
+                        cpuinfo::CpuValue::F32(x) => V::F(f64::from(x)),
                     };
-                    Some((n, convert(v, ty)))
+                    Some((*n, convert(v, ty)))
                 })
                 .collect()),
             Kind::CpuNum => Ok(d
-                .cpuinfo
-                .processors()
-                .map(|n| (n, convert(V::U(n as u64), ty)))
+                .stat
+                .cpus
+                .iter()
+                .map(|(n, _)| (*n, convert(V::U(u64::from(*n)), ty)))
                 .collect()),
             Kind::CpuNode => Ok(d
-                .cpuinfo
-                .processors()
-                .map(|n| (n, convert(V::U(self.node_of(n) as u64), ty)))
+                .stat
+                .cpus
+                .iter()
+                .map(|(n, _)| (*n, convert(V::U(u64::from(self.node_of(*n))), ty)))
                 .collect()),
             Kind::Machine => opt(self.machine().map(V::S)),
             Kind::Uptime => opt(d.uptime.map(|u| V::F(u.0))),
             Kind::IdleTime => opt(d.uptime.map(|u| V::F(u.1))),
             Kind::SysKernel(file) => one(V::S(self.uname_part(file)?)),
             Kind::Distro => {
-                if self.distro.is_none() {
-                    self.distro = Some(distro(&self.root));
-                }
-                opt(self.distro.clone().flatten().map(V::S))
+                let name = self.distro.get_or_insert_with(|| distro(&self.root));
+                one(V::S(name.clone()))
             }
             Kind::SysNumOpt(file) => match self.sys_file(file) {
                 Err(e) if e == PmError::from_errno(libc::ENOENT) => Ok(Vec::new()),
@@ -1502,6 +1512,13 @@ impl LinuxPmda {
                     one(V::U(v))
                 }
             },
+            Kind::SysNumOr(file, default) => {
+                let v = self.sys_file(file).ok().and_then(|s| {
+                    let field = s.split_whitespace().next()?;
+                    read::parse_u64_wrapping(field.as_bytes())
+                });
+                one(V::U(v.unwrap_or(default)))
+            }
             Kind::SysNum(file, idx) => {
                 let s = self.sys_file(file)?;
                 let field = s.split_whitespace().nth(idx).ok_or(PmError::VALUE)?;
@@ -1519,8 +1536,9 @@ impl LinuxPmda {
                         .unwrap_or_default()
                 };
                 Ok(match f {
-                    IrqF::Errors => single(t.errors),
-                    IrqF::Missed => single(t.missed),
+                    // 0 without the rows (s390 has none), as pmdalinux says.
+                    IrqF::Errors => single(Some(t.errors.unwrap_or(0))),
+                    IrqF::Missed => single(Some(t.missed.unwrap_or(0))),
                     IrqF::Total => t
                         .rows
                         .iter()
@@ -1542,6 +1560,9 @@ impl LinuxPmda {
                 })
             }
             Kind::Softnet(col, percpu) => {
+                if d.softnet_cols < misc::SOFTNET_NEEDS[col] {
+                    return Err(PmError::APPVERSION);
+                }
                 if percpu {
                     Ok(d.softnet
                         .iter()
@@ -1787,7 +1808,47 @@ impl LinuxPmda {
             MemF::HugeBytes(s) => k
                 .get(s)?
                 .saturating_mul(slot("hugepagesize")?.saturating_mul(1024)),
+            MemF::Available => match slot("memavailable") {
+                Some(v) => v,
+                None => self.estimated_available(
+                    slot("memfree")?,
+                    slot("active(file)")?,
+                    slot("inactive(file)")?,
+                    slot("sreclaimable")?,
+                    slot("memtotal").is_some(),
+                )?,
+            },
         }))
+    }
+
+    /// MemAvailable of a kernel before 3.14, estimated as pmdalinux does
+    /// (after the kernel's own formula, commit 34e431b0ae): free memory
+    /// above the zones' low watermarks, plus the page cache and the
+    /// reclaimable slab less half of each (at most the watermark), at
+    /// least 0; in Kbytes. The watermarks are the `low` pages of
+    /// /proc/zoneinfo (0 without it). pmdalinux subtracts the watermark
+    /// in bytes from figures in Kbytes; here it is in Kbytes.
+    fn estimated_available(
+        &self,
+        free: u64,
+        active_file: u64,
+        inactive_file: u64,
+        slab_reclaimable: u64,
+        have_total: bool,
+    ) -> Option<u64> {
+        if !have_total {
+            return None;
+        }
+        let low_pages: i64 = std::fs::read_to_string(self.root.join(Src::Zoneinfo.path()))
+            .map(|t| zoneinfo::low_watermarks(&t))
+            .unwrap_or(0);
+        let wmark = low_pages.saturating_mul(self.pagesize as i64) / 1024;
+        let mut avail = free as i64 - wmark;
+        let pagecache = (active_file + inactive_file) as i64;
+        avail += pagecache - (pagecache / 2).min(wmark);
+        let slab = slab_reclaimable as i64;
+        avail += slab - (slab / 2).min(wmark);
+        Some(avail.max(0) as u64)
     }
 
     /// The disks grouped by WWID (hinv.map.scsi_id), once per fetch;
@@ -1878,12 +1939,15 @@ impl LinuxPmda {
     /// root; without it there are no values.
     fn md_status(&self, ty: Type) -> Vec<(u32, Value)> {
         let mdadm = self.root.join("sbin/mdadm");
-        if !mdadm.is_file() {
-            return Vec::new();
-        }
+        let have_mdadm = mdadm.is_file();
         let mut out = Vec::new();
         for (x, id) in self.d.devs.iter().zip(&self.d.dev_ids) {
             if x.kind != DevKind::Md {
+                continue;
+            }
+            // Without mdadm pmdalinux says -1 for every md device.
+            if !have_mdadm {
+                out.push((*id, convert(V::U(-1i64 as u64), ty)));
                 continue;
             }
             let mut cmd = std::process::Command::new(&mdadm);
@@ -2644,7 +2708,8 @@ fn net_value(f: NetF, n: &NetIf, a: Option<&IfAttrs>) -> Option<V> {
 }
 
 /// Parses a /proc/pressure file: `some avg10=A avg60=B avg300=C total=T`
-/// and optionally a `full` line.
+/// and a `full` line, either of which may be missing: the kernel writes
+/// no `full` line for cpu before 5.13 and no `some` line for irq (6.1 on).
 fn parse_pressure(buf: &[u8]) -> Option<Pressure> {
     let text = std::str::from_utf8(buf).ok()?;
     let mut p = Pressure::default();
@@ -2670,13 +2735,14 @@ fn parse_pressure(buf: &[u8]) -> Option<Pressure> {
             _ => return None,
         }
     }
-    p.some.map(|_| p)
+    (p.some.is_some() || p.full.is_some()).then_some(p)
 }
 
-/// The distribution name as pmdalinux builds it: the first of the
-/// distribution release files under `ROOT/etc` that exists (Debian's
-/// version file gets a "Debian " prefix), else os-release's PRETTY_NAME.
-fn distro(root: &Path) -> Option<String> {
+/// The distribution name as pmdalinux 6.0.3 builds it: the first line of
+/// the first of its release files under `ROOT/etc` that opens (Debian's
+/// version file gets a "Debian " prefix, lsb-release loses a leading
+/// `DISTRIB_ID=`), "?" when none opens or the one that opens reads empty.
+fn distro(root: &Path) -> String {
     let etc = root.join("etc");
     for (file, prefix) in [
         ("debian_version", "Debian "),
@@ -2685,25 +2751,30 @@ fn distro(root: &Path) -> Option<String> {
         ("redhat-release", ""),
         ("slackware-version", ""),
         ("SuSE-release", ""),
+        ("lsb-release", ""),
     ] {
-        if let Ok(s) = std::fs::read_to_string(etc.join(file)) {
-            let line = s.lines().next().unwrap_or("").trim();
-            if !line.is_empty() {
-                return Some(format!("{prefix}{line}"));
+        let Ok(mut f) = std::fs::File::open(etc.join(file)) else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        if std::io::Read::read_to_end(&mut f, &mut bytes).is_err() || bytes.is_empty() {
+            return "?".to_string();
+        }
+        // A C string: it ends at a NUL.
+        if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+            bytes.truncate(nul);
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let mut text: &str = &text;
+        if file == "lsb-release" {
+            for id in ["DISTRIB_ID = ", "DISTRIB_ID="] {
+                text = text.strip_prefix(id).unwrap_or(text);
             }
         }
+        let first = text.split('\n').next().unwrap_or("");
+        return format!("{prefix}{first}");
     }
-    for (file, key) in [
-        ("lsb-release", "DISTRIB_DESCRIPTION="),
-        ("os-release", "PRETTY_NAME="),
-    ] {
-        if let Ok(s) = std::fs::read_to_string(etc.join(file)) {
-            if let Some(v) = s.lines().find_map(|l| l.strip_prefix(key)) {
-                return Some(v.trim_matches('"').to_string());
-            }
-        }
-    }
-    None
+    "?".to_string()
 }
 
 impl Pmda for LinuxPmda {
@@ -2851,9 +2922,58 @@ fn item_labels(name: &str) -> LabelSet {
 
 #[cfg(test)]
 mod tests {
-    use super::run_bounded;
+    use super::{distro, parse_pressure, run_bounded};
     use std::process::Command;
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn pressure_files_of_every_resource_parse() {
+        // cpu before 5.13: no full line.
+        let cpu = parse_pressure(b"some avg10=1.50 avg60=0.25 avg300=0.00 total=42\n").unwrap();
+        assert_eq!(cpu.some, Some(([1.5, 0.25, 0.0], 42)));
+        assert_eq!(cpu.full, None);
+        // irq (6.1 on, CONFIG_IRQ_TIME_ACCOUNTING): a full line only.
+        let irq =
+            parse_pressure(b"full avg10=0.00 avg60=0.01 avg300=0.00 total=100648410\n").unwrap();
+        assert_eq!(irq.some, None);
+        assert_eq!(irq.full, Some(([0.0, 0.01, 0.0], 100648410)));
+        assert!(parse_pressure(b"").is_none());
+        assert!(parse_pressure(b"odd avg10=1 total=2\n").is_none());
+        assert!(parse_pressure(b"full avg10=x total=2\n").is_none());
+    }
+
+    #[test]
+    fn distro_names_as_pmdalinux_builds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        assert_eq!(distro(dir.path()), "?");
+        std::fs::write(etc.join("os-release"), "PRETTY_NAME=\"X\"\n").unwrap();
+        assert_eq!(
+            distro(dir.path()),
+            "?",
+            "pmdalinux 6.0.3 reads no os-release"
+        );
+        std::fs::write(
+            etc.join("lsb-release"),
+            "DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\n",
+        )
+        .unwrap();
+        assert_eq!(distro(dir.path()), "Ubuntu");
+        std::fs::write(
+            etc.join("redhat-release"),
+            "Red Hat Enterprise Linux release 9.3 (Plow)\n",
+        )
+        .unwrap();
+        assert_eq!(
+            distro(dir.path()),
+            "Red Hat Enterprise Linux release 9.3 (Plow)"
+        );
+        std::fs::write(etc.join("debian_version"), "").unwrap();
+        assert_eq!(distro(dir.path()), "?", "the first file that opens decides");
+        std::fs::write(etc.join("debian_version"), "bookworm/sid\n").unwrap();
+        assert_eq!(distro(dir.path()), "Debian bookworm/sid");
+    }
 
     #[test]
     fn bounded_runs_give_the_status_or_nothing_past_the_limit() {

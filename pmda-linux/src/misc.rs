@@ -22,11 +22,21 @@ fn hex(f: &[u8]) -> Option<u64> {
 /// dropped, time_squeeze, cpu_collision, received_rps, flow_limit_count.
 pub const SOFTNET_COLUMNS: [usize; 6] = [0, 1, 2, 8, 9, 10];
 
+/// The columns a softnet_stat row must have for each of
+/// [`SOFTNET_COLUMNS`] to be reported: pmdalinux reads the first eleven
+/// and reports the first four counters from nine columns on (2.6.x), the
+/// received_rps from ten (2.6.35), the flow_limit_count from eleven
+/// (3.11); fewer, and those metrics are "not supported by this version".
+pub const SOFTNET_NEEDS: [usize; 6] = [9, 9, 9, 9, 10, 11];
+
 /// Parses /proc/net/softnet_stat (one row of hex columns per online CPU)
-/// into `(cpu, [six counters])`. The CPU is the row's 13th column where
-/// the kernel prints it (5.10 and later), else the row number.
-pub fn parse_softnet(buf: &[u8], out: &mut Vec<(u32, [u64; 6])>) -> Result<(), BadMisc> {
+/// into `(cpu, [six counters])`, and returns the number of columns of
+/// the last row (which pmdalinux goes by; see [`SOFTNET_NEEDS`]). The CPU
+/// is the row's 13th column where the kernel prints it (5.10 and later),
+/// else the row number.
+pub fn parse_softnet(buf: &[u8], out: &mut Vec<(u32, [u64; 6])>) -> Result<usize, BadMisc> {
     out.clear();
+    let mut last = 0;
     let mut cols = [0u64; 16];
     for (row, line) in lines(buf).enumerate() {
         let mut n = 0;
@@ -45,8 +55,9 @@ pub fn parse_softnet(buf: &[u8], out: &mut Vec<(u32, [u64; 6])>) -> Result<(), B
         }
         let cpu = if n >= 13 { cols[12] as u32 } else { row as u32 };
         out.push((cpu, v));
+        last = n;
     }
-    Ok(())
+    Ok(last)
 }
 
 /// Lock counts by class (posix, flock, lease) and mode (read, write, all).
@@ -395,7 +406,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v, vec![(1, [0x8dca8c, 0, 2, 3, 4, 5])]);
-        parse_softnet(b"0000000a 00000001 00000002\n0000000b 0 0\n", &mut v).unwrap();
+        // A 3.10 kernel's ten columns: no flow_limit_count.
+        let ten = b"000008ac 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000007\n";
+        assert_eq!(parse_softnet(ten, &mut v).unwrap(), 10);
+        assert_eq!(v, vec![(0, [0x8ac, 0, 0, 0, 7, 0])]);
+        assert_eq!(
+            parse_softnet(b"0000000a 00000001 00000002\n0000000b 0 0\n", &mut v).unwrap(),
+            3
+        );
         assert_eq!(v[1], (1, [11, 0, 0, 0, 0, 0]));
         assert!(parse_softnet(b"zz 0 0\n", &mut v).is_err());
     }

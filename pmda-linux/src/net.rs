@@ -200,9 +200,54 @@ pub fn is_virtual(root: &Path, name: &str) -> bool {
     root.join("sys/devices/virtual/net").join(name).exists()
 }
 
+/// pmdalinux's pattern of interfaces left out of the `network.all.*`
+/// sums when its `interfaces.conf` is missing, empty or invalid.
+pub const DEFAULT_NOT_COUNTED: &str = "^(lo|bond[0-9]+|team[0-9]+|face)$";
+
+/// Where pmdalinux's pattern of interfaces left out of `network.all.*`
+/// lives, under the root (`$PCP_SYSCONF_DIR/linux/interfaces.conf`, with
+/// `PCP_SYSCONF_DIR=/etc/pcp` on Linux).
+pub const INTERFACES_CONF: &str = "etc/pcp/linux/interfaces.conf";
+
+/// The interfaces whose counters do not go into the `network.all.*`
+/// sums, as pmdalinux decides it: the names matching a POSIX extended
+/// regular expression, read from `interfaces.conf` with `#` comments and
+/// every white space character removed (so the pattern may span lines).
+pub fn not_counted_pattern(conf_text: Option<&str>) -> regex::Regex {
+    let pattern: Option<String> = conf_text.map(|text| {
+        text.lines()
+            .flat_map(|l| l.split('#').next().unwrap_or("").chars())
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect()
+    });
+    pattern
+        .filter(|p| !p.is_empty())
+        .and_then(|p| regex::Regex::new(&p).ok())
+        .unwrap_or_else(|| regex::Regex::new(DEFAULT_NOT_COUNTED).expect("valid default"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counted_interfaces_follow_interfaces_conf() {
+        let default = not_counted_pattern(None);
+        for name in ["lo", "bond0", "team12", "face"] {
+            assert!(default.is_match(name), "{name}");
+        }
+        for name in ["eth0", "lo0", "bond", "docker0", "br0"] {
+            assert!(!default.is_match(name), "{name}");
+        }
+        // Debian's file: the pattern spans lines, with comments.
+        let conf = "# comment (x|y)\n^(lo |\n  tun[0-9]+ |   # tunnels\n  veth[0-9]+ |\n  face)$\n";
+        let p = not_counted_pattern(Some(conf));
+        assert!(p.is_match("tun0") && p.is_match("veth3") && p.is_match("lo"));
+        assert!(!p.is_match("eth0") && !p.is_match("x"));
+        // Empty or invalid: the default.
+        assert!(not_counted_pattern(Some("# only a comment\n")).is_match("bond1"));
+        assert!(not_counted_pattern(Some("^(lo")).is_match("team0"));
+    }
 
     #[test]
     fn parses_and_reuses() {

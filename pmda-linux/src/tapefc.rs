@@ -86,6 +86,40 @@ fn c_number(text: &str) -> Option<u64> {
     u64::from_str_radix(&digits[..end], radix).ok()
 }
 
+/// Parses the start of a file as C's `strtoll` with base 10 does: leading
+/// white space, a sign, then the digits up to the first other byte (a
+/// newline, or the NUL padding some sysfs captures have), saturating at
+/// the `i64` limits; 0 without digits. Negative values wrap when stored
+/// unsigned, as in pmdalinux.
+fn c_decimal(bytes: &[u8]) -> i64 {
+    let mut it = bytes
+        .iter()
+        .copied()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .peekable();
+    let negative = match it.peek() {
+        Some(b'-') => {
+            it.next();
+            true
+        }
+        Some(b'+') => {
+            it.next();
+            false
+        }
+        _ => false,
+    };
+    let mut v: i64 = 0;
+    for b in it.take_while(u8::is_ascii_digit) {
+        let d = i64::from(b - b'0');
+        v = if negative {
+            v.saturating_mul(10).saturating_sub(d)
+        } else {
+            v.saturating_mul(10).saturating_add(d)
+        };
+    }
+    v
+}
+
 /// Reads the tape drives under `ROOT/sys/class/scsi_tape` into `out`.
 pub fn scan_tapes(root: &Path, out: &mut Vec<DevCounts<10>>) {
     out.clear();
@@ -98,14 +132,8 @@ pub fn scan_tapes(root: &Path, out: &mut Vec<DevCounts<10>>) {
         }
         let mut counts = [0u64; 10];
         for (slot, field) in counts.iter_mut().zip(TAPE_FIELDS) {
-            if let Ok(t) = std::fs::read_to_string(stats.join(field)) {
-                // Decimal, as strtoll reads it (negative wraps).
-                let t = t.trim();
-                *slot = t
-                    .parse::<i64>()
-                    .map(|v| v as u64)
-                    .or_else(|_| t.parse::<u64>())
-                    .unwrap_or(0);
+            if let Ok(t) = std::fs::read(stats.join(field)) {
+                *slot = c_decimal(&t) as u64;
             }
         }
         out.push((name, counts));
@@ -187,6 +215,20 @@ pub fn scsi_block(root: &Path, addr: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_figures_read_as_strtoll_reads_them() {
+        assert_eq!(c_decimal(b"234430\n"), 234430);
+        // A capture of a sysfs file padded to its page with NULs.
+        let mut padded = b"234430".to_vec();
+        padded.resize(4096, 0);
+        assert_eq!(c_decimal(&padded), 234430);
+        assert_eq!(c_decimal(b"  -1\n"), -1);
+        assert_eq!(c_decimal(b"+7"), 7);
+        assert_eq!(c_decimal(b"x1"), 0);
+        assert_eq!(c_decimal(b""), 0);
+        assert_eq!(c_decimal(b"99999999999999999999999"), i64::MAX);
+    }
 
     #[test]
     fn scsi_list() {

@@ -278,6 +278,18 @@ impl Zoneinfo {
     }
 }
 
+/// The sum of every zone's low watermark (its `low` line, in pages), as
+/// pmdalinux adds them up to estimate MemAvailable on old kernels: every
+/// line with the word `low` followed by a number.
+pub fn low_watermarks(text: &str) -> i64 {
+    text.lines()
+        .filter_map(|l| {
+            let rest = &l[l.find("low ")? + 4..];
+            rest.split_whitespace().next()?.parse::<i64>().ok()
+        })
+        .fold(0i64, i64::saturating_add)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -228,10 +228,14 @@ fn captured_tree_values_match_raw_files() {
         assert_eq!(u(v), netcol(&nd, name, 0), "{name}");
     }
     assert_eq!(inb.len() as u64, u(&one(&mut a, "hinv.ninterface")));
-    // Only eth0 is physical here.
+    // Only lo is left out by pmdalinux's interfaces.conf pattern (the
+    // ifb devices, virtual as they are, count).
     assert_eq!(
         u(&one(&mut a, "network.all.in.bytes")),
-        netcol(&nd, "eth0", 0)
+        ["eth0", "ifb0", "ifb1"]
+            .iter()
+            .map(|i| netcol(&nd, i, 0))
+            .sum::<u64>()
     );
 
     let load: Vec<f32> = read(&root, "proc/loadavg")
@@ -395,11 +399,11 @@ fn several_disks_partitions_dm_md_and_interfaces() {
     );
     assert_eq!(
         u(&one(&mut a, "network.all.in.bytes")),
-        ["eth0", "eth1", "wlan0"]
+        ["eth0", "eth1", "wlan0", "br0"]
             .iter()
             .map(|i| netcol(&nd, i, 0))
             .sum::<u64>(),
-        "lo and br0 are virtual"
+        "lo is left out by pmdalinux's interfaces.conf pattern; br0 is not"
     );
     let baud = fetch(&mut a, "network.interface.baudrate").unwrap();
     assert_eq!(u(&baud["eth0"]), 1000 * 1_000_000 / 8);
@@ -557,7 +561,7 @@ fn surprising_formats_are_reported_not_panics() {
         "proc/diskstats",
         "proc/partitions",
         "proc/net/dev",
-        "proc/mounts",
+        "proc/self/mounts",
         "proc/net/snmp",
         "proc/net/netstat",
         "proc/net/snmp6",
@@ -1662,7 +1666,7 @@ fn tmpfs_filesystems() {
         let root = fixture(tree);
         let mut a = agent(&root);
         let mut dirs: Vec<String> = Vec::new();
-        for l in read(&root, "proc/mounts").lines() {
+        for l in read(&root, "proc/self/mounts").lines() {
             let w: Vec<&str> = l.split_whitespace().collect();
             if w[2] == "tmpfs" && !dirs.iter().any(|d| d == w[1]) {
                 dirs.push(w[1].to_string());
@@ -1920,8 +1924,9 @@ fn missing_or_bad_files_fail_only_their_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("proc/net")).unwrap();
+    std::fs::create_dir_all(root.join("proc/self")).unwrap();
     std::fs::write(root.join("proc/meminfo"), "MemTotal: 100 kB\n").unwrap();
-    std::fs::write(root.join("proc/mounts"), "tmpfs /run tmpfs rw 0 0\n").unwrap();
+    std::fs::write(root.join("proc/self/mounts"), "tmpfs /run tmpfs rw 0 0\n").unwrap();
     let mut a = agent(root);
     let enoent = Err(PmError::from_errno(libc::ENOENT));
     // No swap support, no uevent counter: no values, as pmdalinux says.
@@ -2458,10 +2463,32 @@ fn disks_by_wwid_and_md_status() {
         Some((want * 256) as f64)
     );
     assert!(fetch(&mut a, "disk.wwid.capacity").unwrap().is_empty());
-    // Without mdadm, or without WWIDs: no values.
+    // Without md devices, or without WWIDs: no values.
     let mut vm = agent(&fixture("vm"));
     assert!(fetch(&mut vm, "disk.md.status").unwrap().is_empty());
     assert!(fetch(&mut vm, "disk.wwid.read").unwrap().is_empty());
+    // Without mdadm: -1 for each md device, as pmdalinux says.
+    let copy = copy_tree(&root);
+    std::fs::remove_file(copy.path().join("sbin/mdadm")).unwrap();
+    let mut a = agent(copy.path());
+    let status = fetch(&mut a, "disk.md.status").unwrap();
+    assert_eq!(
+        status.into_iter().collect::<Vec<_>>(),
+        [("data".to_string(), Value::I32(-1))]
+    );
+}
+
+/// A scratch copy of a fixture tree.
+fn copy_tree(root: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", root.display()))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    dir
 }
 
 #[test]

@@ -19,14 +19,15 @@ pmdalinux runs with a private PCP_VAR_DIR, so its instance caches
 (normally /var/lib/pcp/config/pmda) are written there, not over the
 system's.
 
-Known limits of the comparison, not of either agent (seen on this
-project's fixture trees; everything else agreed): pmdalinux takes uname,
-IPC limits and totals (system calls), IPC owners and SCSI device links
-from the live system rather than from ROOT; under dbpmda it lists no CPUs
-(so no per-CPU, per-node CPU or softnet values), no filesystems or tmpfs
-mounts, and, the client having no credentials, no slab or serial line
-figures; disk.md.status and hinv.cpu.online have values only once another
-fetch has filled their instance domains.
+Known limits of the comparison, not of either agent: pmdalinux takes
+uname, IPC limits and totals (system calls), IPC owners, statfs figures of
+mount points and, without ROOT/sys/class/net/IF, interface figures
+(ioctls) from the live system rather than from ROOT; it answers 0 for
+figures of files ROOT lacks, where ours fails with ENOENT; the client
+having no credentials, it gives no slab or serial line figures.
+LINUX_NCPUS is set to ROOT's CPU count (pmdalinux otherwise takes the live
+machine's). tests/pcp_testsuite.rs runs the same comparison in the test
+suite, with each artifact listed.
 """
 import os
 import re
@@ -53,6 +54,13 @@ def real_values(root, names):
     var = tempfile.mkdtemp(prefix="compare-fixture-")
     os.makedirs(os.path.join(var, "config", "pmda"))
     env = dict(os.environ, LINUX_STATSPATH=root, PCP_VAR_DIR=var)
+    try:
+        with open(os.path.join(root, "proc/stat")) as f:
+            ncpu = sum(1 for l in f if re.match(r"cpu\d", l))
+        if ncpu:
+            env["LINUX_NCPUS"] = str(ncpu)
+    except OSError:
+        pass
     cmds = ["open pipe /var/lib/pcp/pmdas/linux/pmdalinux -d 60"]
     for n in names:
         cmds += [f"desc {n}", f"fetch {n}", f"fetch {n}"]

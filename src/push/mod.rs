@@ -30,7 +30,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use pcp_core::render::openmetrics::ExpositionCache;
+use pcp_core::render::openmetrics::{ExpositionCache, Format};
 use pcp_core::{Host, Pmid};
 use pmda_prometheus::parse::{Line, MetricType, Parser};
 use prost::Message;
@@ -364,7 +364,7 @@ impl Pusher {
         let ts = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let text = self.cache.render(host, &metrics);
+        let text = self.cache.render(host, &metrics, Format::Prometheus);
         let with_meta = self
             .metadata_at
             .is_none_or(|t| t.elapsed() >= METADATA_EVERY);

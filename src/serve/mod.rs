@@ -8,11 +8,13 @@
 //! - `GET /`: a self-contained page listing the namespace with live values
 //!   and sparklines, polling `/pmapi/fetch` from the browser.
 //!
-//! Every resource a client can take is bounded: `max_connections` worker
-//! threads and as many queued connections (more get `503`), a deadline per
-//! request (`408` for a slow client, `503` for an answer that could not be
-//! completed in time), a cap on the request head and body, on the number
-//! of names per request (4096) and on the response body. Storing needs
+//! Every resource a client can take is bounded (see [`http`]): idle and
+//! slow connections are parked on one event loop at a few hundred bytes
+//! each, up to `max_clients`; `max_connections` worker threads answer
+//! requests, with as many complete requests queued (more get `503`); a
+//! request head has its own short deadline (`408`), as do bodies and the
+//! first request of a connection; the request head and body, the number of
+//! names per request (4096) and the response body have caps. Storing needs
 //! `--allow-store`; the default address is loopback.
 
 mod context;
@@ -25,7 +27,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pcp_core::render::openmetrics::ExpositionCache;
+use pcp_core::render::openmetrics::{ExpositionCache, Format};
 use pcp_core::{Host, PmError};
 
 use self::context::Contexts;
@@ -40,8 +42,12 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Allow `/pmapi/store`.
     pub allow_store: bool,
-    /// Requests handled at once.
+    /// Requests handled at once (worker threads).
     pub max_connections: usize,
+    /// Connections open at once (parked cheaply when idle or slow).
+    pub max_clients: usize,
+    /// Deadline for a request head, from its first byte.
+    pub head_timeout: Duration,
     /// Deadline for one request.
     pub request_timeout: Duration,
     /// Largest response body, in bytes.
@@ -50,12 +56,15 @@ pub struct ServeOptions {
 
 impl Default for ServeOptions {
     /// The command line's defaults: 127.0.0.1:44323, no store, 32
-    /// connections, 10 s, 64 MiB.
+    /// requests at once, 4096 connections, 5 s for a head, 10 s for a
+    /// request, 64 MiB.
     fn default() -> ServeOptions {
         ServeOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 44323)),
             allow_store: false,
             max_connections: 32,
+            max_clients: 4096,
+            head_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             max_response_bytes: 64 << 20,
         }
@@ -84,6 +93,19 @@ const MAX_HEAD_BYTES: usize = 256 * 1024;
 
 /// Largest request body (only `/pmapi/store` reads one).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Bytes of unfinished requests held for all connections together: room
+/// for 256 heads at their largest.
+const MAX_BUFFERED_BYTES: usize = 64 << 20;
+
+/// Answer bytes waiting for slow readers, all connections together, past
+/// which new requests get 503.
+const MAX_UNSENT_BYTES: usize = 256 << 20;
+
+/// How long a kept-alive connection may idle between requests: longer
+/// than the usual scrape interval (15 s), so that a scraper's connection
+/// is reused.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Everything a request handler needs.
 ///
@@ -222,11 +244,28 @@ impl Service {
     }
 
     /// `/metrics`: the exposition of every metric under the `names=`
-    /// (or `name=`, `prefix=`, `target=`) prefixes, all if none.
+    /// (or `name=`, `prefix=`, `target=`) prefixes, all if none, in
+    /// OpenMetrics text when the `Accept` header asks for it first and
+    /// Prometheus text otherwise; `format=openmetrics` or
+    /// `format=prometheus` overrides the header.
     fn metrics(&self, req: &Request) -> Response {
         let q = match Query::parse(&req.query) {
             Ok(q) => q,
             Err(e) => return error_response(400, None, &e.to_string()),
+        };
+        let format = match q.get("format") {
+            None => Format::negotiate(&req.accept),
+            Some("openmetrics") => Format::OpenMetrics,
+            Some("prometheus") => Format::Prometheus,
+            Some(other) => {
+                return error_response(
+                    400,
+                    None,
+                    &format!(
+                        "{other} - invalid 'format' parameter value: use openmetrics or prometheus"
+                    ),
+                )
+            }
         };
         let mut prefixes = Vec::new();
         for key in ["names", "name", "prefix", "target"] {
@@ -255,8 +294,8 @@ impl Service {
                 Err(e) => return error_response(400, None, &format!("'{p}' - {e}")),
             }
         }
-        let text = self.exposition.render(&self.host, &metrics);
-        Response::new(200, "text/plain; version=0.0.4; charset=utf-8", text)
+        let text = self.exposition.render(&self.host, &metrics, format);
+        Response::new(200, format.content_type(), text)
     }
 }
 
@@ -291,10 +330,14 @@ pub fn start(host: impl Into<Arc<Host>>, opts: ServeOptions) -> Result<Serving, 
     let limits = Limits {
         workers,
         queue: workers,
+        max_clients: opts.max_clients.max(1),
+        head_timeout: opts.head_timeout.min(opts.request_timeout),
         request_timeout: opts.request_timeout,
-        idle_timeout: opts.request_timeout.min(Duration::from_secs(30)),
+        idle_timeout: IDLE_TIMEOUT,
         max_head_bytes: MAX_HEAD_BYTES,
         max_body_bytes: MAX_BODY_BYTES,
+        max_buffered_bytes: MAX_BUFFERED_BYTES,
+        max_unsent_bytes: MAX_UNSENT_BYTES,
     };
     let service = Arc::new(Service::new(host, &opts));
     let handler: Arc<http::Handler> = Arc::new(move |req: &Request| service.handle(req));
@@ -352,6 +395,7 @@ mod tests {
                 max_connections: 4,
                 request_timeout: Duration::from_secs(2),
                 max_response_bytes: 1 << 20,
+                ..ServeOptions::default()
             },
         )
         .expect("binds")
@@ -497,6 +541,24 @@ mod tests {
         assert!(body.contains("instname=\"red\""));
         let (st, _) = get(a, "/metrics?names=no.such");
         assert_eq!(st, 400);
+        let (st, body) = raw(
+            a,
+            b"GET /metrics?names=simple.color HTTP/1.1\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(st, 200);
+        assert!(
+            body.ends_with("# EOF\n") && !body.contains("# PCP5"),
+            "{body}"
+        );
+        let (st, body) = raw(
+            a,
+            b"GET /metrics?names=simple.color&format=prometheus HTTP/1.1\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(st, 200);
+        assert!(body.contains("# PCP5") && !body.contains("# EOF"), "{body}");
+        let (st, j) = get(a, "/metrics?format=json");
+        assert_eq!(st, 400);
+        assert!(j["message"].as_str().unwrap().contains("'format'"), "{j}");
         let (st, j) = get(a, "/pmapi/fetch?names=a%ZZ");
         assert_eq!(st, 400);
         assert!(j["message"].as_str().unwrap().contains("percent escape"));

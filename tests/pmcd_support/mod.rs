@@ -14,13 +14,26 @@ pub const PMCD: &str = "/usr/lib/pcp/bin/pmcd";
 /// pmcd.conf line of pmcd's own agent (domain 2), a DSO in pmcd itself.
 pub const PMCD_DSO_LINE: &str = "pmcd\t2\tdso\tpmcd_init\t/var/lib/pcp/pmdas/pmcd/pmda_pmcd.so";
 
-/// True when pmcd and the client tools are installed; outside CI a test
-/// that needs them returns early when this is false.
+/// True when pmcd and the client tools are installed; a test that needs
+/// them returns when this is false (a skip, or under CI and `./test.sh` a
+/// failure: see `pcp_core::testing::require`).
 pub fn require_pmcd(why: &str) -> bool {
     let have = Path::new(PMCD).exists()
         && pcp_core::testing::have_program("pminfo")
         && pcp_core::testing::have_program("pmval");
     pcp_core::testing::require("pmcd", have, why)
+}
+
+/// True when PCP's pmlogger is installed; a test that records archives
+/// calls this and returns when it says false (a skip, or under CI and
+/// `./test.sh` a failure: see `pcp_core::testing::require`).
+pub fn require_pmlogger(why: &str) -> bool {
+    pcp_core::testing::require("pmlogger", pcp_core::testing::have_program("pmlogger"), why)
+}
+
+/// True when PCP's Python tools (pmrep) can run (python3-pcp).
+pub fn require_pmrep(why: &str) -> bool {
+    pcp_core::testing::require("python3-pcp", have_python_pcp(), why)
 }
 
 /// The test PMDA (pcp-core's `pdu_test_pmda` example), built if needed.
@@ -200,12 +213,16 @@ impl PrivatePmcd {
         loop {
             // While a notready agent starts, pminfo lists a dynamic root as
             // a leaf of its own (or prints "Try again"), and exits 0.
+            // A line that is a metric name below NAME: pminfo's messages
+            // are not names, while names may hold words such as "Error"
+            // (node_exporter's node_netstat_Udp_InErrors).
             let out = self.run(self.client("pminfo").arg(name));
             let text = String::from_utf8_lossy(&out.stdout);
             let below = format!("{name}.");
             if out.status.success()
-                && !text.contains("Error")
-                && text.lines().any(|l| l.starts_with(&below))
+                && text
+                    .lines()
+                    .any(|l| l.starts_with(&below) && pcp_core::namespace::valid_name(l))
             {
                 return true;
             }
@@ -236,19 +253,39 @@ pub fn root_block(entries: &[String]) -> String {
 
 impl Drop for PrivatePmcd {
     fn drop(&mut self) {
-        // SIGTERM lets pmcd close its agents' pipes; they exit on EOF.
+        // SIGTERM lets pmcd close its agents' pipes; they exit on EOF. An
+        // agent that does not (pmdabpftrace: its Python child holds the
+        // pipe) is stopped too, so no test leaves processes behind.
+        let agents = self.agent_pids();
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(3);
+        let mut exited = false;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                exited = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let alive = |pid: &u32| Path::new(&format!("/proc/{pid}")).exists();
+        for (sig, wait) in [("-TERM", 2000), ("-KILL", 0)] {
+            let left: Vec<String> = agents
+                .iter()
+                .filter(|p| alive(p))
+                .map(u32::to_string)
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            let _ = Command::new("kill").arg(sig).args(&left).status();
+            let _ = wait_until(Duration::from_millis(wait), || !agents.iter().any(alive));
+        }
     }
 }
 

@@ -8,15 +8,16 @@ use crate::host::FetchResult;
 use crate::labels::LabelSet;
 use crate::value::Value;
 
-/// A value as JSON: numbers as numbers (non-finite floats as strings),
-/// strings as strings, aggregates as hex.
+/// A value as JSON: numbers as numbers (a 32-bit float as its shortest
+/// decimal, see [`super::number`]; non-finite floats as strings), strings
+/// as strings, aggregates as hex.
 pub fn value_json(v: &Value) -> Json {
     match v {
         Value::I32(x) => json!(x),
         Value::U32(x) => json!(x),
         Value::I64(x) => json!(x),
         Value::U64(x) => json!(x),
-        Value::Float(x) => float_json(*x as f64),
+        Value::Float(x) => float_json(super::number::f32_decimal(*x)),
         Value::Double(x) => float_json(*x),
         Value::String(s) => json!(s),
         Value::Aggregate(b) => json!(b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
@@ -114,7 +115,10 @@ mod tests {
         let r = FetchResult {
             timestamp: std::time::UNIX_EPOCH + std::time::Duration::from_millis(1500),
             values: vec![
-                (Pmid::from_parts(60, 2, 0), Ok(vec![(1, Value::Float(0.5))])),
+                (
+                    Pmid::from_parts(60, 2, 0),
+                    Ok(vec![(1, Value::Float(0.5)), (5, Value::Float(0.06))]),
+                ),
                 (
                     Pmid::from_parts(60, 12, 0),
                     Ok(vec![(PM_IN_NULL, Value::String("6.1".into()))]),
@@ -136,6 +140,12 @@ mod tests {
         assert_eq!(
             j["values"][0]["instances"][0],
             json!({"instance": 1, "value": 0.5})
+        );
+        // A 32-bit float prints as its shortest decimal, not as the double
+        // it widens to (0.05999999865889549).
+        assert_eq!(
+            serde_json::to_string(&j["values"][0]["instances"][1]).unwrap(),
+            r#"{"instance":5,"value":0.06}"#
         );
         assert_eq!(j["values"][1]["instances"][0]["instance"], Json::Null);
         assert_eq!(j["values"][1]["instances"][0]["value"], "6.1");
