@@ -184,3 +184,49 @@ fn hostile_sources_stay_within_the_memory_bound_and_log_once() {
     );
     assert!(status.contains("timed out"), "{status}");
 }
+
+/// The case the outside check saw: a source of 10,000 metric names (the
+/// limit is 1,024 per source) fetched again and again. pmdaopenmetrics
+/// and our agent before `log::Repeats` wrote a line per ignored name per
+/// fetch; now the condition is written once (and again only after
+/// `REPEAT_INTERVAL` with a count), while the `status` control metric
+/// says it on every fetch.
+#[test]
+fn ten_thousand_names_fetched_repeatedly_log_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    let doc = dir.path().join("many.txt");
+    let text: String = (0..10_000).map(|i| format!("many_{i} {i}\n")).collect();
+    std::fs::write(&doc, text).unwrap();
+    std::fs::write(conf.join("many.url"), format!("file://{}\n", doc.display())).unwrap();
+    let samples = 30;
+    let (rc, out, err, _) = run(
+        &[
+            "--agents",
+            "prometheus",
+            "--prometheus-config",
+            conf.to_str().unwrap(),
+            "watch",
+            "-t",
+            "0.1",
+            "-s",
+            &samples.to_string(),
+            "prometheus.many.many_1",
+            "prometheus.control.status",
+        ],
+        &dir.path().join("state"),
+    );
+    assert_eq!(rc, 0, "{err}");
+    let about_names: Vec<&str> = err.lines().filter(|l| l.contains("names")).collect();
+    assert_eq!(about_names.len(), 1, "{about_names:#?}");
+    assert!(
+        about_names[0].contains("8976 names ignored"),
+        "{}",
+        about_names[0]
+    );
+    assert!(!err.contains("many_9999"), "a line per name: {err}");
+    // Every sample's status still says it.
+    let said = out.matches("8976 names ignored").count();
+    assert!(said >= samples - 1, "status said it {said} times:\n{out}");
+}
