@@ -4,15 +4,21 @@
 #
 #   scripts/bench-summary.sh [NAME...]
 #
-# NAMEs (default: all): parse fetch linux bpftrace pdu exposition serve
-# pmcd bpftrace-cpu fleet. The per-crate cargo benches run BENCH_RUNS
-# times (default 3); the scripts that alternate ours and the reference in
-# rounds inside one run (bench-pmcd.sh: 6 rounds per row; serve-bench.sh:
-# 3 rounds; the fleet bench: 3 fetches per case) run once. Results are
+# NAMEs (default: all): parse fetch linux subtree bpftrace bpftrace-fetch
+# pdu namespace host-overhead exposition nagios serve pmcd bpftrace-cpu
+# fleet. The cargo benches run BENCH_RUNS times (default 3); those that
+# repeat inside one run (bench-pmcd.sh: 6 alternating rounds per row;
+# serve-bench.sh: 3 rounds; the fleet bench: 3 fetches per case; the
+# nagios bench: 3 runs) run once. Results are
 # kept in target/bench-summary/ (one file per run, with the SUMMARY lines
 # each benchmark prints), so naming some benchmarks re-measures only
 # those and rebuilds the table from all stored results; each row says
-# which command and which date produced it.
+# which command and which date produced it. The whole output of the
+# cargo benches goes, run by run, into the generated "Latest runs" blocks
+# of BENCHMARKS.md and the crates' BENCHMARKS files (scripts/bench_summary.py
+# DETAILS says which); serve-bench.sh and bench-pmcd.sh rewrite
+# serve-BENCHMARKS.md and pmcd-BENCHMARKS.md, whose bpftrace CPU section
+# takes the --bpftrace-cpu runs.
 #
 # PCP_BENCH_SHARED: the shared bench directory (payload generator, PCP's
 # parser harness); default ../shared/bench beside the repository.
@@ -23,7 +29,7 @@ export PCP_BENCH_SHARED="${PCP_BENCH_SHARED:-$(pwd)/../shared/bench}"
 OUT="${BENCH_SUMMARY_DIR:-target/bench-summary}"
 mkdir -p "$OUT"
 
-ALL=(parse fetch linux bpftrace pdu exposition serve pmcd bpftrace-cpu fleet)
+ALL=(parse fetch linux subtree bpftrace bpftrace-fetch pdu namespace host-overhead exposition nagios serve pmcd bpftrace-cpu fleet)
 if [ $# -gt 0 ]; then WANT=("$@"); else WANT=("${ALL[@]}"); fi
 
 # run NAME TIMES COMMAND...: runs COMMAND TIMES times, keeping each run's
@@ -46,10 +52,15 @@ for name in "${WANT[@]}"; do
     parse) run parse "$RUNS" cargo bench -q -p pmda-prometheus --bench parse ;;
     fetch) run fetch "$RUNS" cargo bench -q -p pmda-prometheus --bench fetch ;;
     linux) run linux "$RUNS" cargo bench -q -p pmda-linux --bench fetch ;;
+    subtree) run subtree "$RUNS" cargo bench -q -p pmda-linux --bench subtree ;;
     bpftrace) run bpftrace "$RUNS" cargo bench -q -p pmda-bpftrace --bench parse ;;
+    bpftrace-fetch) run bpftrace-fetch "$RUNS" cargo bench -q -p pmda-bpftrace --bench fetch ;;
     pdu) run pdu "$RUNS" cargo bench -q -p pcp-core --bench pdu ;;
+    namespace) run namespace "$RUNS" cargo bench -q -p pcp-core --bench namespace ;;
+    host-overhead) run host-overhead "$RUNS" cargo bench -q -p pcp-agent --bench host_overhead ;;
     exposition) run exposition "$RUNS" cargo bench -q -p pcp-agent --bench exposition ;;
-    serve) run serve 1 scripts/serve-bench.sh ;;
+    nagios) run nagios 1 cargo bench -q -p pmda-nagios --bench perfdata ;;
+    serve) run serve 1 scripts/serve-bench.sh --write ;;
     pmcd) run pmcd 1 scripts/bench-pmcd.sh --write ;;
     bpftrace-cpu) run bpftrace-cpu "$RUNS" scripts/bench-pmcd.sh --bpftrace-cpu 10 ;;
     fleet) run fleet 1 cargo bench -q -p pcp-agent --bench fleet ;;

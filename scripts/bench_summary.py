@@ -11,6 +11,7 @@ ratios. Nothing in the table is typed by hand.
 import json
 import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -20,7 +21,8 @@ END = "<!-- summary:end -->"
 
 # Order of the table: groups whose id starts with these, in this order.
 ORDER = ["parse-", "fetch-", "fleet-", "pmcd-prometheus", "pmcd-shared", "linux-", "pmcd-linux",
-         "bpftrace-", "pmcd-bpftrace", "pdu-", "pmcd-pipe", "serve-", "exposition-"]
+         "bpftrace-", "pmcd-bpftrace", "pdu-", "pmcd-pipe", "serve-", "exposition-", "namespace-",
+         "host-overhead-", "nagios-"]
 
 
 def num(x):
@@ -97,10 +99,13 @@ def finish(groups):
 
 
 def order_key(group):
+    """The ORDER prefix, then the id with its numbers compared as numbers
+    (fleet-50-500 before fleet-50-1000)."""
+    natural = [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", group)]
     for i, p in enumerate(ORDER):
         if group.startswith(p):
-            return (i, group)
-    return (len(ORDER), group)
+            return (i, natural)
+    return (len(ORDER), natural)
 
 
 def table(groups):
@@ -122,7 +127,13 @@ def table(groups):
 
 # Detail files: the whole output of these benchmarks (their runs, SUMMARY
 # lines left out), between markers.
-DETAILS = {"pmda-prometheus/BENCHMARKS.md": ["parse", "fetch", "fleet"]}
+DETAILS = {"pmda-prometheus/BENCHMARKS.md": ["parse", "fetch", "fleet"],
+           "pmda-linux/BENCHMARKS.md": ["linux", "subtree"],
+           "pmda-bpftrace/BENCHMARKS.md": ["bpftrace", "bpftrace-fetch"],
+           "pcp-core/BENCHMARKS-pdu.md": ["pdu"],
+           "pmda-nagios/BENCHMARKS.md": ["nagios"],
+           "pmcd-BENCHMARKS.md": ["bpftrace-cpu"],
+           "BENCHMARKS.md": ["exposition", "namespace", "host-overhead"]}
 DBEGIN = "<!-- details:begin (written by scripts/bench-summary.sh; do not edit) -->"
 DEND = "<!-- details:end -->"
 
@@ -140,7 +151,7 @@ def details(results, target, benches):
             date = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(path)))
             body = "".join(l for l in open(path, errors="replace") if not l.startswith("SUMMARY "))
             run = n.rsplit(".", 2)[1]
-            if b == "fleet":
+            if b == "fleet":  # a Markdown table
                 parts.append(f"### `{cmd}`, {date}\n\n{body.strip()}\n")
             else:
                 parts.append(f"### `{cmd}`, run {run}, {date}\n\n```\n{body.strip()}\n```\n")
