@@ -7,6 +7,11 @@ From the golden PDU captures in CAPTURE_DIR: OUT_DIR/pdu_decode/ (one file
 per captured PDU, both directions) and OUT_DIR/daemon_session/ (every
 pmcd->PMDA PDU alone, plus each capture's whole pmcd->PMDA stream in order).
 
+From the captures of PCP clients talking to pmcd (tests/fixtures/pmcd-clients/
+beside this directory): OUT_DIR/pmcd_session/ (each connection's client->pmcd
+stream) and OUT_DIR/client_pdu_decode/ (each PDU as its type selector byte and
+body), and those PDUs in OUT_DIR/pdu_decode/ too.
+
 From this machine: OUT_DIR/linux_procfs/ (real /proc and /sys files, each
 prefixed with its parser's selector byte), OUT_DIR/prometheus_ingest/ (the
 node_exporter and Prometheus expositions when they answer on 9100/9090, plus
@@ -19,6 +24,7 @@ never committed.
 import glob
 import hashlib
 import os
+import subprocess
 import sys
 import urllib.request
 
@@ -129,6 +135,28 @@ def pdus(path):
             yield direction, bytes.fromhex("".join(words))
 
 
+# The client-side types, in step with fuzz_targets/client_pdu_decode.rs.
+CLIENT_SIDE = [0x700c, 0x7011, 0x7002, 0x7003, 0x7014, 0x7016, 0x7004, 0x700e,
+               0x700d, 0x700f, 0x7010, 0x7001, 0x7000, 0x7015, 0x7017]
+
+
+def client_captures():
+    """Yields the connections of the client captures: lists of (client?, bytes)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in sorted(glob.glob(os.path.join(here, "..", "tests", "fixtures",
+                                              "pmcd-clients", "*.pdus"))):
+        conn = None
+        for line in open(path):
+            if line.startswith("# connection"):
+                if conn:
+                    yield conn
+                conn = []
+            elif line[:2] in ("> ", "< ") and conn is not None:
+                conn.append((line[0] == ">", bytes.fromhex("".join(line[2:].split()))))
+        if conn:
+            yield conn
+
+
 def write(d, data):
     os.makedirs(d, exist_ok=True)
     name = hashlib.sha1(data).hexdigest()
@@ -148,6 +176,18 @@ def main():
                 write(os.path.join(out, "daemon_session"), data)
                 stream += data
         write(os.path.join(out, "daemon_session"), stream)
+
+    for conn in client_captures():
+        stream = b""
+        for client, data in conn:
+            write(os.path.join(out, "pdu_decode"), data)
+            ty = int.from_bytes(data[4:8], "big")
+            if ty in CLIENT_SIDE:
+                write(os.path.join(out, "client_pdu_decode"),
+                      bytes([CLIENT_SIDE.index(ty)]) + data[12:])
+            if client:
+                stream += data
+        write(os.path.join(out, "pmcd_session"), stream)
 
     for sel, paths in LINUX.items():
         for pattern in paths:
@@ -190,6 +230,35 @@ def main():
         write(os.path.join(out, "bpftrace_events"), code + b"\n".join(lines) + b"\n")
         for line in lines:
             write(os.path.join(out, "bpftrace_events"), code + line + b"\n")
+
+    # Real Nagios plugin output (Debian's monitoring-plugins-basic), and
+    # the perfdata file lines pmda-nagios's tests captured from Nagios.
+    plugins = "/usr/lib/nagios/plugins"
+    for argv in NAGIOS_PLUGINS:
+        try:
+            r = subprocess.run([os.path.join(plugins, argv[0])] + argv[1:],
+                               capture_output=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        write(os.path.join(out, "nagios_perfdata"), r.stdout)
+    fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "pmda-nagios", "tests", "fixtures")
+    for path in sorted(glob.glob(os.path.join(fixtures, "**", "*"), recursive=True)):
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                write(os.path.join(out, "nagios_perfdata"), f.read(1 << 16))
+
+
+NAGIOS_PLUGINS = [
+    ["check_load", "-w", "5,4,3", "-c", "9,8,7"],
+    ["check_disk", "-w", "10%", "-c", "5%", "-p", "/"],
+    ["check_procs", "-w", "500", "-c", "900"],
+    ["check_users", "-w", "5", "-c", "10"],
+    ["check_swap", "-w", "50%", "-c", "10%"],
+    ["check_dummy", "1", "careful"],
+    ["check_tcp", "-H", "127.0.0.1", "-p", "9100"],
+    ["check_http", "-H", "127.0.0.1", "-p", "9100", "-u", "/metrics"],
+]
 
 
 if __name__ == "__main__":

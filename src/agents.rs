@@ -6,12 +6,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use pcp_core::pipe::{parse_conf, PipeAgent};
 use pcp_core::{Host, Pmda};
 
 use crate::simple::simple_pmda;
 
 /// Every agent this binary knows, in load order.
-pub const ALL_AGENTS: &[&str] = &["linux", "prometheus", "bpftrace", "nagios", "simple"];
+pub const ALL_AGENTS: &[&str] = &[
+    "linux",
+    "proc",
+    "prometheus",
+    "bpftrace",
+    "nagios",
+    "simple",
+];
 
 /// The agents loaded when `--agents` is not given.
 pub const DEFAULT_AGENTS: &str = "linux,prometheus,simple";
@@ -19,7 +27,7 @@ pub const DEFAULT_AGENTS: &str = "linux,prometheus,simple";
 /// Agent options, shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AgentOptions {
-    /// Agents to load, comma-separated: linux, prometheus, bpftrace, nagios, simple.
+    /// Agents to load, comma-separated: linux, proc, prometheus, bpftrace, nagios, simple.
     #[arg(long, global = true, value_delimiter = ',', default_value = DEFAULT_AGENTS)]
     pub agents: Vec<String>,
 
@@ -59,6 +67,12 @@ pub struct AgentOptions {
     #[arg(long, global = true)]
     pub prometheus_debug: bool,
 
+    /// prometheus: also serve the control metrics pmdaopenmetrics does not
+    /// have (bytes, failures, up, samples...), which are on by default
+    /// except with `--prometheus-root openmetrics`.
+    #[arg(long, global = true)]
+    pub prometheus_extended_control: bool,
+
     /// prometheus: scrape in the background every SECS seconds and answer from a cache.
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_scrape_interval: Option<f64>,
@@ -78,6 +92,12 @@ pub struct AgentOptions {
     #[arg(long, global = true, value_name = "N", default_value_t = pmda_prometheus::MAX_IN_FLIGHT)]
     pub prometheus_max_in_flight: usize,
 
+    /// PCP daemon PMDAs to run beside our agents: their pipe lines in pmcd.conf syntax
+    /// (`NAME DOMAIN pipe binary [notready] COMMAND ARGS`), e.g. PCP's pmdasample.
+    /// (Not `--pmcd-conf`: that names the pmcd.conf `install` edits.)
+    #[arg(long = "pipe-agents", global = true, value_name = "FILE")]
+    pub pipe_agents_conf: Option<PathBuf>,
+
     /// bpftrace: a directory of *.bt scripts started with the agent (repeatable).
     #[arg(long, global = true, value_name = "DIR")]
     pub bpftrace_autostart: Vec<PathBuf>,
@@ -85,6 +105,30 @@ pub struct AgentOptions {
     /// bpftrace: the agent's configuration file.
     #[arg(long, global = true, value_name = "FILE")]
     pub bpftrace_config: Option<PathBuf>,
+
+    /// bpftrace: run the continuous profiler with the options in FILE (one
+    /// per line, as `pcp-agent profile` takes them) and export its
+    /// counters as bpftrace.profiler.*; root only, off by default.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub bpftrace_profile: Option<PathBuf>,
+
+    /// A profiler run by this process (`serve --profile`), whose counters
+    /// the bpftrace agent exports.
+    #[arg(skip)]
+    pub profiler: Option<std::sync::Arc<dyn pmda_bpftrace::profiler::ProfilerSource>>,
+
+    /// proc: a directory holding proc/ to read instead of / (pmdaproc's
+    /// PROC_STATSPATH).
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub proc_root: PathBuf,
+
+    /// proc: every client may read every process's files (pmdaproc's -A).
+    #[arg(long, global = true)]
+    pub proc_all_access: bool,
+
+    /// proc: threads in the process instance domain for every client.
+    #[arg(long, global = true)]
+    pub proc_threads: bool,
 
     /// nagios: the directory of NAME.check (plugins to run) and
     /// NAME.perfdata (Nagios perfdata files to follow) files.
@@ -100,6 +144,13 @@ pub struct AgentOptions {
     /// comma-separated, e.g. `--agent-domain simple=498,linux=61`.
     #[arg(long, global = true, value_name = "NAME=DOMAIN", value_delimiter = ',')]
     pub agent_domain: Vec<String>,
+
+    /// Set when the agent runs under pmcd (`pcp-agent pmda`): without
+    /// `--state-dir`, the prometheus and bpftrace agents then keep their ids
+    /// where PCP's agents for their domains keep theirs
+    /// (`$PCP_VAR_DIR/config/pmda`, see [`AgentOptions::pcp_tables`]).
+    #[arg(skip)]
+    pub under_pmcd: bool,
 }
 
 /// What pmcd needs to know of an agent to register it: its own domain and
@@ -118,7 +169,9 @@ pub struct Registration {
 #[derive(Debug, thiserror::Error)]
 pub enum AgentsError {
     /// A name in `--agents` that is not an agent.
-    #[error("unknown agent {0:?}: the agents are linux, prometheus, bpftrace, nagios, simple")]
+    #[error(
+        "unknown agent {0:?}: the agents are linux, proc, prometheus, bpftrace, nagios, simple"
+    )]
     Unknown(String),
     /// An agent failed to start.
     #[error("agent {agent}: {message}")]
@@ -166,6 +219,32 @@ impl AgentOptions {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("."));
         home.join(".local/state/pcp-agent")
+    }
+
+    /// Where PCP's agents keep their id caches (`$PCP_VAR_DIR/config/pmda`),
+    /// for agent `name` at its own domain, unless `--state-dir` was given:
+    /// under pmcd our prometheus and bpftrace agents keep their ids there
+    /// (pmdaopenmetrics's own tables for domain 144, `151.*` files for
+    /// bpftrace), so that replacing PCP's agent keeps every PMID and
+    /// instance id and PCP's resets apply; run otherwise, a state directory
+    /// with no ids yet starts from PCP's. An agent moved to another domain
+    /// (`--agent-domain`) is not PCP's stand-in and keeps its own.
+    pub fn pcp_tables(&self, name: &str) -> Option<PathBuf> {
+        let moved = match (self.domain_for(name), AgentOptions::own_domain(name)) {
+            (Ok(Some(d)), Ok(own)) => d != own,
+            _ => false,
+        };
+        (self.state_dir.is_none() && !moved).then(pcp_core::idstore::pmda_cache_dir)
+    }
+
+    /// The state directory agent `name` keeps its ids in: none under pmcd
+    /// when they live in PCP's tables ([`AgentOptions::pcp_tables`]).
+    fn agent_state_dir(&self, name: &str) -> Option<PathBuf> {
+        if self.under_pmcd && self.pcp_tables(name).is_some() {
+            None
+        } else {
+            Some(self.state_dir())
+        }
     }
 
     /// The prometheus config dir: the option, else the one shipped with the
@@ -227,6 +306,7 @@ impl AgentOptions {
             "prometheus" => Ok(pmda_prometheus::DOMAIN),
             "bpftrace" => Ok(pmda_bpftrace::DOMAIN),
             "nagios" => Ok(pmda_nagios::DOMAIN),
+            "proc" => Ok(pmda_proc::DOMAIN),
             other => Err(AgentsError::Unknown(other.to_string())),
         }
     }
@@ -234,9 +314,10 @@ impl AgentOptions {
     /// The agent's registration with pmcd (domains and top-level names),
     /// found without starting agents that keep state or run sources: the
     /// prometheus agent's one name is its root, the bpftrace and nagios
-    /// agents' are `bpftrace` and `nagios`; the linux and simple agents'
-    /// names come from their
-    /// static tables (building them reads /proc but writes nothing).
+    /// agents' are `bpftrace` and `nagios`, the proc agent's its four
+    /// trees (building it would start its hot-process thread); the linux
+    /// and simple agents' names come from their static tables (building
+    /// them reads /proc but writes nothing).
     pub fn registration(&self, name: &str) -> Result<Registration, AgentsError> {
         let own_domain = Self::own_domain(name)?;
         let domain = self.domain_for(name)?.unwrap_or(own_domain);
@@ -244,6 +325,7 @@ impl AgentOptions {
             "prometheus" => vec![self.prometheus_root.clone()],
             "bpftrace" => vec!["bpftrace".to_string()],
             "nagios" => vec!["nagios".to_string()],
+            "proc" => pmda_proc::TOP_LEVEL.iter().map(|s| s.to_string()).collect(),
             _ => self.build_own(name)?.namespace().top_level(),
         };
         Ok(Registration {
@@ -339,26 +421,47 @@ impl AgentOptions {
                     timeout: secs(self.prometheus_timeout),
                     user: self.prometheus_user.clone(),
                     nosort: self.prometheus_nosort,
-                    state_dir: Some(self.state_dir()),
+                    state_dir: self.agent_state_dir(name),
+                    pcp_tables: self.pcp_tables(name),
                     scrape_interval: self.prometheus_scrape_interval.map(secs),
                     deadline: self.prometheus_deadline.map(secs),
                     min_interval: self.prometheus_min_interval.map(secs),
                     max_in_flight: self.prometheus_max_in_flight,
                     debug: self.prometheus_debug,
+                    extended_control: self.prometheus_extended_control
+                        || self.prometheus_root != "openmetrics",
                 };
                 Ok(Box::new(
                     pmda_prometheus::PrometheusPmda::new(cfg).map_err(|e| start(&e))?,
                 ))
             }
             "bpftrace" => {
+                let profiler = match (&self.profiler, &self.bpftrace_profile) {
+                    (Some(p), _) => Some(p.clone()),
+                    (None, Some(file)) => {
+                        Some(crate::profile::start_for_agent(file).map_err(|e| start(&e))?)
+                    }
+                    (None, None) => None,
+                };
                 let cfg = pmda_bpftrace::BpftraceConfig {
                     autostart_dirs: self.bpftrace_autostart.clone(),
                     config_file: self.bpftrace_config.clone(),
-                    state_dir: Some(self.state_dir()),
+                    state_dir: self.agent_state_dir(name),
+                    pcp_dir: self.pcp_tables(name),
+                    profiler,
                 };
                 Ok(Box::new(
                     pmda_bpftrace::BpftracePmda::new(cfg).map_err(|e| start(&e))?,
                 ))
+            }
+            "proc" => {
+                let cfg = pmda_proc::ProcConfig {
+                    root: self.proc_root.clone(),
+                    all_access: self.proc_all_access,
+                    threads: self.proc_threads,
+                    ..Default::default()
+                };
+                Ok(Box::new(pmda_proc::proc_pmda(cfg).map_err(|e| start(&e))?))
             }
             "nagios" => {
                 let cfg = pmda_nagios::NagiosConfig {
@@ -422,6 +525,9 @@ impl AgentOptions {
                 if self.prometheus_debug {
                     a.push("--prometheus-debug".into());
                 }
+                if self.prometheus_extended_control {
+                    a.push("--prometheus-extended-control".into());
+                }
                 if let Some(s) = self.prometheus_scrape_interval {
                     a.extend(["--prometheus-scrape-interval".to_string(), s.to_string()]);
                 }
@@ -444,6 +550,20 @@ impl AgentOptions {
                 }
                 if let Some(c) = &self.bpftrace_config {
                     a.extend(["--bpftrace-config".to_string(), abs(c)]);
+                }
+                if let Some(f) = &self.bpftrace_profile {
+                    a.extend(["--bpftrace-profile".to_string(), abs(f)]);
+                }
+            }
+            "proc" => {
+                if self.proc_root.as_os_str() != "/" {
+                    a.extend(["--proc-root".to_string(), abs(&self.proc_root)]);
+                }
+                if self.proc_all_access {
+                    a.push("--proc-all-access".into());
+                }
+                if self.proc_threads {
+                    a.push("--proc-threads".into());
                 }
             }
             "nagios" => {
@@ -468,7 +588,38 @@ impl AgentOptions {
             }
             host.load(self.build_agent(name)?)?;
         }
+        for agent in self.pipe_agents()? {
+            host.load(Box::new(agent))?;
+        }
         Ok(host)
+    }
+
+    /// The PCP daemon PMDAs of `--pipe-agents`, started.
+    pub fn pipe_agents(&self) -> Result<Vec<PipeAgent>, AgentsError> {
+        let Some(path) = &self.pipe_agents_conf else {
+            return Ok(Vec::new());
+        };
+        let start = |message: String| AgentsError::Start {
+            agent: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| start(e.to_string()))?;
+        let specs = parse_conf(&text).map_err(|e| start(e.to_string()))?;
+        // Their log files (pmdasample writes `sample.log` where it runs) go
+        // to the state directory, as pmcd keeps them in $PCP_LOG_DIR/pmcd.
+        let logs = self.state_dir().join("pipe-agents");
+        std::fs::create_dir_all(&logs).map_err(|e| start(format!("{}: {e}", logs.display())))?;
+        specs
+            .into_iter()
+            .map(|mut spec| {
+                spec.work_dir = Some(logs.clone());
+                let name = spec.name.clone();
+                PipeAgent::start(spec, secs(self.agent_timeout)).map_err(|e| AgentsError::Start {
+                    agent: name,
+                    message: e.to_string(),
+                })
+            })
+            .collect()
     }
 }
 

@@ -4,8 +4,11 @@
 //! - `watch`: like pmval/pmrep, counters as rates;
 //! - `pmda`: run one agent as a daemon PMDA under a real pmcd;
 //! - `install` / `remove`: register an agent with the local pmcd;
-//! - `serve`: OpenMetrics `/metrics` and pmproxy's REST API over HTTP;
-//! - `push`: metrics to a Prometheus remote-write receiver.
+//! - `serve`: OpenMetrics `/metrics` and pmproxy's REST API over HTTP
+//!   (with `--profile`, the profiler's pprof and flame-graph pages);
+//! - `push`: metrics to a Prometheus remote-write receiver;
+//! - `pmcd`: pmcd's client protocol, for PCP's own tools and pmproxy;
+//! - `profile`: continuous CPU (and off-CPU) profiling to pprof files.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -162,6 +165,8 @@ enum Command {
         /// Metric names or subtrees (every metric if none).
         names: Vec<String>,
     },
+    /// Serve PCP's client protocol, as pmcd does, for pminfo, pmrep, pmlogger and pmproxy.
+    Pmcd(pcp_agent::pmcd_server::PmcdArgs),
     /// Serve /metrics (OpenMetrics) and pmproxy's REST API over HTTP.
     Serve {
         /// Address to listen on.
@@ -197,6 +202,20 @@ enum Command {
         /// With --remote-write: a metric or subtree to push (repeatable; all if none).
         #[arg(long, value_name = "NAME")]
         push_metric: Vec<String>,
+        /// Run the profiler too and serve /debug/pprof/profile, /profiles
+        /// and /profiles/flamegraph (needs root).
+        #[arg(long)]
+        profile: bool,
+        #[command(flatten)]
+        profile_args: pcp_agent::profile::ProfileArgs,
+    },
+    /// Profile every process's stacks with bpftrace into pprof files (needs root).
+    Profile {
+        /// Stop after this long (15s, 1m...); default: until SIGINT/SIGTERM.
+        #[arg(long, value_parser = pcp_profile::parse_duration)]
+        duration: Option<Duration>,
+        #[command(flatten)]
+        args: pcp_agent::profile::ProfileArgs,
     },
 }
 
@@ -297,9 +316,15 @@ fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
     }
 }
 
-/// Points standard error at `path` (appending), as PCP agents' `-l`.
+/// Points standard error at a fresh log `path`, as PCP agents' `-l`
+/// (pmOpenLog): an existing log is kept as `path.prev`.
 fn redirect_stderr(path: &std::path::Path) -> Result<(), String> {
     use std::os::unix::io::AsRawFd;
+    if path.is_file() {
+        let mut prev = path.as_os_str().to_owned();
+        prev.push(".prev");
+        let _ = std::fs::rename(path, prev);
+    }
     let f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -368,8 +393,30 @@ fn report_changes(result: Result<Vec<String>, String>, dry_run: bool) -> ExitCod
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
+    // `serve --profile`: the profiler runs as long as the server, and the
+    // bpftrace agent (when loaded) exports its counters.
+    let mut profiler = None;
     match &mut cli.command {
-        Command::Serve { .. } => {}
+        Command::Serve {
+            profile: true,
+            profile_args,
+            ..
+        } => match pcp_profile::Profiler::start(profile_args.config()) {
+            Ok(p) => {
+                cli.agents.profiler = Some(std::sync::Arc::new(pcp_agent::profile::StatsSource(
+                    p.stats().clone(),
+                )));
+                profiler = Some(p);
+            }
+            Err(e) => return fail(format!("serve: profile: {e}")),
+        },
+        Command::Serve { .. } | Command::Pmcd(_) => {}
+        Command::Profile { duration, args } => {
+            return match pcp_agent::profile::run(args, *duration) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            };
+        }
         Command::Pmda {
             agent,
             notready,
@@ -388,8 +435,12 @@ fn main() -> ExitCode {
                 }
             }
             let mut opts = cli.agents.clone();
+            opts.under_pmcd = true;
             if let Some(c) = config.take() {
                 opts.prometheus_config = Some(c);
+            } else if opts.prometheus_config.is_none() {
+                // As pmdaopenmetrics: config.d under $PCP_PMDAS_DIR/ROOT.
+                opts.prometheus_config = Some("config.d".into());
             }
             if let Some(r) = root.take() {
                 opts.prometheus_root = r;
@@ -405,11 +456,24 @@ fn main() -> ExitCode {
             if let Some(d) = *domain {
                 opts.set_domain(agent, d);
             }
-            let agent = agent.clone();
+            let (agent, notready) = (agent.clone(), *notready);
             let factory = move || -> Result<Box<dyn pcp_core::Pmda>, String> {
-                opts.build_agent(&agent).map_err(|e| e.to_string())
+                // pmdaopenmetrics's start-up lines, which its users (and
+                // PCP's QA) look for in the log.
+                let say = |msg: &str| {
+                    if agent == "prometheus" {
+                        use pmda_prometheus::log::{log, Level};
+                        log(Level::Info, &opts.prometheus_root, msg);
+                    }
+                };
+                if notready {
+                    say("Initializing ... currently in notready state.");
+                }
+                let a = opts.build_agent(&agent).map_err(|e| e.to_string())?;
+                say("Ready to process requests");
+                Ok(a)
             };
-            return match pcp_agent::pmcd::run_pmda(factory, *notready) {
+            return match pcp_agent::pmcd::run_pmda(factory, notready) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(format!("pmda: {e}")),
             };
@@ -459,9 +523,10 @@ fn main() -> ExitCode {
     };
     match cli.command {
         // Handled above, before any host is built.
-        Command::Pmda { .. } | Command::Install { .. } | Command::Remove { .. } => {
-            ExitCode::SUCCESS
-        }
+        Command::Pmda { .. }
+        | Command::Install { .. }
+        | Command::Remove { .. }
+        | Command::Profile { .. } => ExitCode::SUCCESS,
         Command::Info {
             desc,
             fetch,
@@ -495,6 +560,7 @@ fn main() -> ExitCode {
             push_interval,
             push_label,
             push_metric,
+            ..
         } => {
             let opts = pcp_agent::serve::ServeOptions {
                 listen,
@@ -543,7 +609,8 @@ fn main() -> ExitCode {
                     }
                 });
             }
-            match pcp_agent::serve::run(host, opts) {
+            let store = profiler.as_ref().map(|p| p.store().clone());
+            match pcp_agent::serve::run_with_profiles(host, opts, store) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("pcp-agent: serve: {e}");
@@ -552,6 +619,10 @@ fn main() -> ExitCode {
             }
         }
         Command::Push { push: args, names } => push(host, &args, names, &cli.agents),
+        Command::Pmcd(args) => match pcp_agent::pmcd_server::run(host, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("pmcd: {e}")),
+        },
         Command::Watch {
             interval,
             samples,

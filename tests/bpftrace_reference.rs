@@ -2,7 +2,8 @@
 //! private pmcd at domain 151 on the same autostarted scripts: first
 //! PCP's agent serves them, then `pcp-agent install bpftrace --replace`
 //! puts ours in its place (as on a real system) and the same questions
-//! are asked again. The answers must agree:
+//! are asked again; then `remove bpftrace` puts pmdabpftrace back and they
+//! are asked a third time. The answers must agree:
 //!
 //! - the same metric names;
 //! - the same PMIDs and descriptors (type, instance domain, semantics,
@@ -284,26 +285,31 @@ fn bpftrace_agent_answers_as_pmdabpftrace_under_one_pmcd() {
     let theirs = snapshot(&p);
     assert!(theirs.metrics.len() > 20, "{:?}", theirs.metrics.keys());
 
-    let state = dir.path().join("state");
-    let mut install = Command::new(BIN);
-    install
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("--bpftrace-autostart")
-        .arg(&autostart)
-        .args(["install", "bpftrace", "--replace", "--pmcd-conf"])
-        .arg(&p.conf)
-        .arg("--pmns-dir")
-        .arg(&p.pmns_dir)
-        .args(["--pmcd-pid", &p.pid().to_string(), "--pmcd-host", &p.host()]);
-    let out = run_bounded(&mut install, Duration::from_secs(60));
-    assert!(
-        out.status.success(),
-        "install --replace: {}{}\n{}",
-        stdout(&out),
-        stderr(&out),
-        p.log()
-    );
+    // As an administrator would: no --state-dir, so ours keeps what it
+    // keeps where PCP's agents do (the private pmcd's PCP_VAR_DIR).
+    let admin = |command: &str| {
+        let mut c = Command::new(BIN);
+        c.arg("--bpftrace-autostart")
+            .arg(&autostart)
+            .args([command, "bpftrace"]);
+        if command == "install" {
+            c.arg("--replace");
+        }
+        c.arg("--pmcd-conf")
+            .arg(&p.conf)
+            .arg("--pmns-dir")
+            .arg(&p.pmns_dir)
+            .args(["--pmcd-pid", &p.pid().to_string(), "--pmcd-host", &p.host()]);
+        let out = run_bounded(&mut c, Duration::from_secs(60));
+        assert!(
+            out.status.success(),
+            "{command}: {}{}\n{}",
+            stdout(&out),
+            stderr(&out),
+            p.log()
+        );
+    };
+    admin("install");
     wait_for_scripts(&p, "ours");
     let ours = snapshot(&p);
 
@@ -311,6 +317,19 @@ fn bpftrace_agent_answers_as_pmdabpftrace_under_one_pmcd() {
     assert!(
         diffs.is_empty(),
         "{} differences from pmdabpftrace 6.0.3:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+
+    // And back: `remove bpftrace` restores pmdabpftrace, which gives the
+    // same ids again.
+    admin("remove");
+    wait_for_scripts(&p, "pmdabpftrace again");
+    let again = snapshot(&p);
+    let diffs = differences(&again, &ours);
+    assert!(
+        diffs.is_empty(),
+        "{} differences after pmdabpftrace came back:\n{}",
         diffs.len(),
         diffs.join("\n")
     );

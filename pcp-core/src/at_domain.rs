@@ -217,6 +217,10 @@ impl<P: Pmda + ?Sized> Pmda for AtDomain<P> {
         &self.names
     }
 
+    fn attachment(&self) -> Option<crate::pmda::Attachment> {
+        self.inner.attachment()
+    }
+
     fn refresh_namespace(&mut self) -> bool {
         let changed = self.inner.refresh_namespace();
         self.sync_names(changed) || changed

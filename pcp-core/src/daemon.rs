@@ -47,18 +47,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::error::PmError;
-use crate::id::{InDom, Pmid, PM_IN_NULL};
-use crate::indom::{find_by_name, Profile};
+use crate::id::{InDom, Pmid};
+use crate::indom::Profile;
 use crate::labels::LabelLevel;
 use crate::pdu::frame::{read_pdu, write_pdu, FrameError};
 use crate::pdu::{
-    self, decode, decode_header, labelset_to_wire, types, value_from_block, value_from_insitu,
-    AttrPdu, CredsPdu, DescPdu, Encoder, FetchPdu, IdentReq, InstancePdu, InstanceReq, LabelPdu,
-    Pdu, PmnsIdsPdu, PmnsNamePdu, PmnsNamesPdu, ResultPdu, TextPdu, VSetValues, MAX_BLOCK_PAYLOAD,
+    self, decode, decode_header, reply, types, AttrPdu, CredsPdu, DescPdu, Encoder, FetchPdu,
+    IdentReq, InstanceReq, LabelPdu, Pdu, PmnsIdsPdu, PmnsNamePdu, PmnsNamesPdu, ResultPdu,
+    VSetValues, MAX_BLOCK_PAYLOAD,
 };
-use crate::pmda::{
-    ClientContext, FetchRequest, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
-};
+use crate::pmda::{ClientContext, FetchRequest, LabelTarget, MetricResult, Pmda};
 use crate::value::Value;
 
 /// How the daemon talks to pmcd.
@@ -79,6 +77,13 @@ pub struct DaemonOptions {
     pub names_refresh: Duration,
     /// Log every PDU to stderr.
     pub trace: bool,
+    /// How long [`run_daemon_with`] lets the agent build before it starts
+    /// the handshake. pmcd waits for the handshake (its `creds_timeout`,
+    /// 3 s by default) before it serves anyone again, so an agent built in
+    /// that time is registered ready at once; only a slower one leaves a
+    /// window in which pmcd answers PM_ERR_AGAIN for it, which pmlogger,
+    /// revalidating its metrics after the agent (re)starts, takes as fatal.
+    pub build_before_handshake: Duration,
 }
 
 impl Default for DaemonOptions {
@@ -89,6 +94,7 @@ impl Default for DaemonOptions {
             max_pdu: pdu::DEFAULT_MAX_PDU,
             names_refresh: Duration::from_secs(1),
             trace: false,
+            build_before_handshake: Duration::from_millis(500),
         }
     }
 }
@@ -356,51 +362,21 @@ impl<'a> Session<'a> {
 
     fn instance(&mut self, from: u32, r: &InstanceReq) -> bool {
         let ctx = self.client(from).ctx.clone();
-        let list = match self.agent.instances(r.indom, &ctx) {
-            Ok(l) => l,
-            Err(e) => return self.error(e),
-        };
-        let instances = if !r.name.is_empty() {
-            let name = String::from_utf8_lossy(&r.name);
-            match find_by_name(&list, &name) {
-                Some(i) => vec![(i.id, Vec::new())],
-                None => return self.error(PmError::INST),
-            }
-        } else if r.inst != PM_IN_NULL {
-            match list.iter().find(|i| i.id == r.inst) {
-                // libpcp_pmda answers an id lookup with id PM_IN_NULL.
-                Some(i) => vec![(PM_IN_NULL, i.name.as_bytes().to_vec())],
-                None => return self.error(PmError::INST),
-            }
-        } else {
-            list.into_iter()
-                .map(|i| (i.id, i.name.into_bytes()))
-                .collect()
-        };
-        self.reply(&Pdu::Instance(InstancePdu {
-            indom: r.indom,
-            instances,
-        }))
+        let reply = self
+            .agent
+            .instances(r.indom, &ctx)
+            .and_then(|list| reply::instance_reply(list, r));
+        match reply {
+            Ok(p) => self.reply(&Pdu::Instance(p)),
+            Err(e) => self.error(e),
+        }
     }
 
     fn text(&mut self, from: u32, r: IdentReq) -> bool {
-        let target = if r.kind & pdu::text::INDOM != 0 {
-            TextTarget::InDom(InDom::from_raw(r.ident))
-        } else {
-            TextTarget::Metric(Pmid::from_raw(r.ident))
-        };
-        let kind = if r.kind & pdu::text::HELP != 0 {
-            TextKind::Help
-        } else {
-            TextKind::OneLine
-        };
+        let (target, kind) = reply::text_request(r);
         let ctx = self.client(from).ctx.clone();
-        match self.agent.text(target, kind, &ctx) {
-            Ok(t) if !t.is_empty() => self.reply(&Pdu::Text(TextPdu {
-                ident: r.ident,
-                text: t.into_bytes(),
-            })),
-            Ok(_) => self.error(PmError::TEXT),
+        match reply::text_reply(r, self.agent.text(target, kind, &ctx)) {
+            Ok(t) => self.reply(&Pdu::Text(t)),
             Err(e) => self.error(e),
         }
     }
@@ -425,22 +401,14 @@ impl<'a> Session<'a> {
             LabelLevel::Instances => return self.instance_labels(from, r),
         };
         let ctx = self.client(from).ctx.clone();
-        let set = match self.agent.labels(target, &ctx) {
-            Ok(s) => s,
-            Err(e) => return self.error(e),
-        };
-        let mut sets = Vec::new();
-        if !set.is_empty() {
-            match labelset_to_wire(&set, PM_IN_NULL, level.code()) {
-                Ok(w) => sets.push(w),
-                Err(e) => return self.error(e),
-            }
+        let reply = self
+            .agent
+            .labels(target, &ctx)
+            .and_then(|set| reply::label_reply(r, level, &set));
+        match reply {
+            Ok(l) => self.reply(&Pdu::Label(l)),
+            Err(e) => self.error(e),
         }
-        self.reply(&Pdu::Label(LabelPdu {
-            ident: r.ident,
-            kind: r.kind,
-            sets,
-        }))
     }
 
     /// One set per instance in the client's profile, empty where the agent
@@ -452,30 +420,15 @@ impl<'a> Session<'a> {
             Ok(l) => l,
             Err(e) => return self.error(e),
         };
-        let labelled: HashMap<u32, crate::labels::LabelSet> =
-            match self.agent.instance_labels(indom, &ctx) {
-                Ok(v) => v.into_iter().collect(),
-                Err(e) => return self.error(e),
-            };
+        let labelled = match self.agent.instance_labels(indom, &ctx) {
+            Ok(v) => v,
+            Err(e) => return self.error(e),
+        };
         let profile = &self.client(from).profile;
-        let wanted: Vec<u32> = list
-            .iter()
-            .map(|i| i.id)
-            .filter(|&id| profile.wants(indom, id))
-            .collect();
-        let mut sets = Vec::with_capacity(wanted.len());
-        for id in wanted {
-            let set = labelled.get(&id).cloned().unwrap_or_default();
-            match labelset_to_wire(&set, id, LabelLevel::Instances.code()) {
-                Ok(w) => sets.push(w),
-                Err(e) => return self.error(e),
-            }
+        match reply::instance_labels_reply(r, &list, labelled, |id| profile.wants(indom, id)) {
+            Ok(l) => self.reply(&Pdu::Label(l)),
+            Err(e) => self.error(e),
         }
-        self.reply(&Pdu::Label(LabelPdu {
-            ident: r.ident,
-            kind: r.kind,
-            sets,
-        }))
     }
 
     /// A leaf's PMID, re-reading the agent's names once on a miss; only
@@ -528,13 +481,7 @@ impl<'a> Session<'a> {
         let Some(kids) = self.agent.namespace().children(&name) else {
             return self.error(PmError::NAME);
         };
-        let status: Option<Vec<i32>> =
-            (c.subtype == 1).then(|| kids.iter().map(|k| i32::from(!k.leaf)).collect());
-        self.enc.names(
-            kids.iter().map(|k| k.name.as_str()),
-            status.as_deref(),
-            &mut self.out,
-        );
+        self.enc.children(&kids, c.subtype == 1, &mut self.out);
         true
     }
 
@@ -580,26 +527,7 @@ impl<'a> Session<'a> {
 
     /// The values of a store request, typed by the metric's descriptor.
     fn store_values(&self, pmid: Pmid, v: &VSetValues) -> Result<Vec<(u32, Value)>, PmError> {
-        let desc = self.agent.desc(pmid)?;
-        match v {
-            VSetValues::Error(_) => Err(PmError::BADSTORE),
-            VSetValues::Insitu(words) => words
-                .iter()
-                .map(|&(inst, w)| Ok((inst, value_from_insitu(w, desc.ty)?)))
-                .collect(),
-            VSetValues::Blocks { values, .. } => values
-                .iter()
-                .map(|(inst, b)| {
-                    let v = value_from_block(b)?;
-                    let v = if v.ty() == desc.ty {
-                        v
-                    } else {
-                        v.convert(desc.ty)?
-                    };
-                    Ok((*inst, v))
-                })
-                .collect(),
-        }
+        reply::store_values(&self.agent.desc(pmid)?, v)
     }
 }
 
@@ -637,6 +565,13 @@ fn handshake<R: Read, W: Write>(
     buf: &mut Vec<u8>,
     tag: &str,
 ) -> Result<Option<bool>, DaemonError> {
+    send_creds(output, opts)?;
+    read_creds_reply(input, opts, buf, tag)
+}
+
+/// The agent's half of the handshake: CREDS with our PDU version and the
+/// flags we want.
+fn send_creds<W: Write>(output: &mut W, opts: &DaemonOptions) -> Result<(), DaemonError> {
     let flags = if opts.credentials {
         pdu::PDU_FLAG_AUTH | pdu::PDU_FLAG_CONTAINER
     } else {
@@ -648,7 +583,17 @@ fn handshake<R: Read, W: Write>(
         std::process::id(),
         &mut out,
     );
-    write_pdu(output, &out).map_err(DaemonError::Write)?;
+    write_pdu(output, &out).map_err(DaemonError::Write)
+}
+
+/// pmcd's half: its CREDS (`Some(false)`), another request already
+/// (`Some(true)`: it is in `buf`, to be served), or the pipe closed.
+fn read_creds_reply<R: Read>(
+    input: &mut R,
+    opts: &DaemonOptions,
+    buf: &mut Vec<u8>,
+    tag: &str,
+) -> Result<Option<bool>, DaemonError> {
     match read_pdu(input, buf, opts.max_pdu)? {
         None => Ok(None),
         Some(h) if h.ty == types::CREDS => {
@@ -719,10 +664,14 @@ pub fn run_daemon<R: Read, W: Write>(
     serve(agent, input, output, opts, buf, pending)
 }
 
-/// Like [`run_daemon`] for an agent whose start-up is slow: the handshake
-/// happens first (pmcd allows 3 s for it), then `factory` builds the agent
-/// while pmcd answers clients PM_ERR_AGAIN (with `opts.notready`, which the
-/// pmcd.conf line must match), then the agent announces it is ready.
+/// Like [`run_daemon`] for an agent whose start-up may be slow: `factory`
+/// builds the agent on a thread of its own while the handshake waits for
+/// it, at most `opts.build_before_handshake`. Built by then, the agent
+/// sends READY (with `opts.notready`, which the pmcd.conf line must match)
+/// right behind its CREDS, so pmcd finds it ready as soon as it looks.
+/// Otherwise the handshake goes ahead (pmcd allows 3 s for it), pmcd
+/// answers clients PM_ERR_AGAIN for the agent meanwhile, and READY follows
+/// once it is built.
 pub fn run_daemon_with<R, W, F>(
     factory: F,
     mut input: R,
@@ -732,18 +681,52 @@ pub fn run_daemon_with<R, W, F>(
 where
     R: Read,
     W: Write,
-    F: FnOnce() -> Result<Box<dyn Pmda>, String>,
+    F: FnOnce() -> Result<Box<dyn Pmda>, String> + Send,
 {
     let tag = format!("pmda[{}]", std::process::id());
     let mut buf = Vec::with_capacity(4096);
-    let Some(pending) = handshake(&mut input, &mut output, opts, &mut buf, &tag)? else {
-        return Ok(());
-    };
-    let mut agent = factory().map_err(DaemonError::Agent)?;
-    if opts.notready {
-        send_ready(&mut output)?;
-    }
-    serve(agent.as_mut(), input, output, opts, buf, pending)
+    std::thread::scope(|scope| {
+        let (built_tx, built) = std::sync::mpsc::channel();
+        let builder = std::thread::Builder::new()
+            .name("agent-start".into())
+            // As much stack as the main thread it stands in for.
+            .stack_size(8 << 20)
+            .spawn_scoped(scope, move || {
+                let agent = factory();
+                let _ = built_tx.send(());
+                agent
+            })
+            .map_err(|e| DaemonError::Agent(format!("cannot start the agent's thread: {e}")))?;
+        let join = |h: std::thread::ScopedJoinHandle<'_, Result<Box<dyn Pmda>, String>>| {
+            h.join()
+                .map_err(|_| DaemonError::Agent("the agent panicked while starting".into()))
+        };
+        // Built in time: READY goes right behind CREDS, so it is in the
+        // pipe before pmcd, done with the handshake, serves anyone again.
+        let (early, late) = match built.recv_timeout(opts.build_before_handshake) {
+            Ok(()) => (Some(join(builder)?), None),
+            Err(_) => (None, Some(builder)),
+        };
+        send_creds(&mut output, opts)?;
+        let ready_sent = opts.notready && matches!(early, Some(Ok(_)));
+        if ready_sent {
+            send_ready(&mut output)?;
+        }
+        let pending = read_creds_reply(&mut input, opts, &mut buf, &tag)?;
+        let agent = match (early, late) {
+            (Some(a), _) => a,
+            (None, Some(h)) => join(h)?,
+            (None, None) => Err("the agent was never started".to_string()),
+        };
+        let Some(pending) = pending else {
+            return Ok(());
+        };
+        let mut agent = agent.map_err(DaemonError::Agent)?;
+        if opts.notready && !ready_sent {
+            send_ready(&mut output)?;
+        }
+        serve(agent.as_mut(), input, output, opts, buf, pending)
+    })
 }
 
 /// Takes this process's stdout for PDUs: returns a handle on a private
@@ -777,7 +760,7 @@ pub fn run_stdio(agent: &mut dyn Pmda, opts: &DaemonOptions) -> Result<(), Daemo
 /// Serves the agent `factory` builds on stdin and stdout ([`run_daemon_with`]).
 pub fn run_stdio_with<F>(factory: F, opts: &DaemonOptions) -> Result<(), DaemonError>
 where
-    F: FnOnce() -> Result<Box<dyn Pmda>, String>,
+    F: FnOnce() -> Result<Box<dyn Pmda>, String> + Send,
 {
     let out = claim_stdout().map_err(DaemonError::Write)?;
     run_daemon_with(factory, io::stdin().lock(), out, opts)

@@ -63,10 +63,14 @@ pm_errors! {
     IPC = -12366, "PM_ERR_IPC", "IPC protocol failure";
     /// IPC channel closed.
     EOF = -12368, "PM_ERR_EOF", "IPC channel closed";
+    /// A fetch arrived before any profile for its context.
+    NOPROFILE = -12381, "PM_ERR_NOPROFILE", "Missing profile - protocol botch";
     /// No agent for the domain of the request.
     NOAGENT = -12386, "PM_ERR_NOAGENT", "No PMCD agent for domain of request";
     /// No permission to perform the requested operation.
     PERMISSION = -12387, "PM_ERR_PERMISSION", "No permission to perform requested operation";
+    /// Too many connections: the server's client limit is reached.
+    CONNLIMIT = -12388, "PM_ERR_CONNLIMIT", "PMCD connection limit for this host exceeded";
     /// Try again: information not currently available.
     AGAIN = -12389, "PM_ERR_AGAIN", "Try again. Information not currently available";
     /// Not connected (a client went away).
@@ -75,6 +79,8 @@ pm_errors! {
     NONLEAF = -12394, "PM_ERR_NONLEAF", "Metric name is not a leaf in PMNS";
     /// Unknown or illegal metric type.
     TYPE = -12397, "PM_ERR_TYPE", "Unknown or illegal metric type";
+    /// The client's container is not known on this host.
+    NOCONTAINER = -12399, "PM_ERR_NOCONTAINER", "Container not found";
     /// Bad input to pmstore.
     BADSTORE = -12400, "PM_ERR_BADSTORE", "Bad input to pmstore";
     /// No support for label metadata.
@@ -228,6 +234,14 @@ pub enum StoreError {
         cache: String,
         /// The limit that was hit.
         limit: u64,
+    },
+    /// An id asked for by number is outside the range or held by another name.
+    #[error("id {id} of {cache:?} is taken or out of range")]
+    Taken {
+        /// Which cache.
+        cache: String,
+        /// The id.
+        id: u32,
     },
     /// A cache name that cannot be a file name.
     #[error("invalid id cache name {0:?}: use letters, digits, '.', '-' and '_'")]

@@ -99,6 +99,8 @@ struct Slot {
     /// Set while a fetch job has outlived its caller's deadline and is
     /// still running: new fetches then fail at once instead of queueing.
     stuck: Arc<AtomicBool>,
+    /// How the agent is attached, if not in process.
+    attachment: Option<crate::pmda::Attachment>,
 }
 
 /// One fetch's answer: a value list or an error per requested PMID (in
@@ -126,6 +128,8 @@ pub struct Host {
     names_changed: AtomicBool,
     /// Bumped whenever an agent's names or labels change.
     metadata_generation: Arc<AtomicU64>,
+    /// Bumped whenever an agent's names change.
+    names_generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Host {
@@ -162,6 +166,7 @@ impl Host {
             context_labels: context_labels(&ClientContext::local()),
             names_changed: AtomicBool::new(false),
             metadata_generation: Arc::new(AtomicU64::new(0)),
+            names_generation: AtomicU64::new(0),
         }
     }
 
@@ -245,11 +250,17 @@ impl Host {
         self.slots.push(Slot {
             name,
             domain,
+            attachment: agent.attachment(),
             agent: Arc::new(Mutex::new(agent)),
             jobs,
             stuck: Arc::new(AtomicBool::new(false)),
         });
         Ok(())
+    }
+
+    /// True when an agent is loaded at `domain`.
+    pub fn has_agent(&self, domain: u32) -> bool {
+        self.by_domain.contains_key(&domain)
     }
 
     /// The loaded agents, as (name, domain).
@@ -258,6 +269,12 @@ impl Host {
             .iter()
             .map(|s| (s.name.clone(), s.domain))
             .collect()
+    }
+
+    /// How the agent at `domain` is attached, when it is not called in
+    /// process ([`Pmda::attachment`]).
+    pub fn attachment(&self, domain: u32) -> Option<crate::pmda::Attachment> {
+        self.slot(domain).ok()?.attachment.clone()
     }
 
     /// The context-level labels (hostname, domainname, machineid, and the
@@ -306,9 +323,18 @@ impl Host {
         }
         if changed {
             self.names_changed.store(true, Ordering::Relaxed);
+            self.names_generation.fetch_add(1, Ordering::AcqRel);
             self.metadata_generation.fetch_add(1, Ordering::AcqRel);
         }
         changed
+    }
+
+    /// A counter that moves whenever any agent's names change (as seen by
+    /// [`Host::refresh_names`]): what a server compares, per client, to
+    /// tell each of its clients once that the namespace changed (the
+    /// difference from [`Host::metadata_generation`] being label changes).
+    pub fn names_generation(&self) -> u64 {
+        self.names_generation.load(Ordering::Acquire)
     }
 
     /// A counter that moves whenever any agent's names or labels change
@@ -635,6 +661,17 @@ impl Host {
         self.with_agent(pmid.domain(), |a| a.store(pmid, values, client))
     }
 
+    /// Tells every agent that the client in `slot` went away, so that
+    /// what it set for itself (per-client controls) goes too. A server
+    /// with several clients on one host calls this as each disconnects.
+    pub fn client_closed(&self, slot: u32) {
+        for s in &self.slots {
+            if let Some(mut a) = s.agent.try_lock_for(self.timeout) {
+                a.client_closed(slot);
+            }
+        }
+    }
+
     /// Lets every agent wait (bounded) for a just-started source's first data.
     pub fn wait_ready(&self, timeout: Duration) {
         for slot in &self.slots {
@@ -646,7 +683,8 @@ impl Host {
 }
 
 /// The context labels pmcd attaches: hostname, domainname, machineid,
-/// and the client's user and group ids when it knows them.
+/// the client's container when it named one, and its user and group ids
+/// (optional labels, as pmcd marks them) when it knows them.
 fn context_labels(client: &ClientContext) -> LabelSet {
     let mut set = LabelSet::new();
     let mut buf = [0u8; 256];
@@ -665,9 +703,12 @@ fn context_labels(client: &ClientContext) -> LabelSet {
         .ok()
         .filter(|s| !s.is_empty() && s != "(none)")
         .unwrap_or_else(|| "localdomain".to_string());
+    if let Some(c) = &client.container {
+        set.insert("container", c.as_str());
+    }
     set.insert("domainname", domain);
     if let Some(gid) = client.group_id {
-        set.insert("groupid", gid);
+        set.insert_optional("groupid", gid);
     }
     set.insert("hostname", host);
     if let Ok(id) = std::fs::read_to_string("/etc/machine-id") {
@@ -677,7 +718,7 @@ fn context_labels(client: &ClientContext) -> LabelSet {
         }
     }
     if let Some(uid) = client.user_id {
-        set.insert("userid", uid);
+        set.insert_optional("userid", uid);
     }
     set
 }

@@ -119,28 +119,31 @@ impl StateDir {
         {
             return Err(StoreError::BadCacheName(name.to_string()));
         }
-        let file = self.path.join(format!("{name}.ids"));
-        let mut cache = IdCache::in_memory(name, min, max);
-        cache.file = Some(file.clone());
-        let text = match fs::read(&file) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((cache, Vec::new())),
-            Err(e) => {
-                return Err(StoreError::Io {
-                    path: file,
-                    source: e,
-                })
-            }
-        };
-        let warnings = cache.load_text(&String::from_utf8_lossy(&text), &file);
-        if !warnings.is_empty() {
-            let aside = file.with_extension("ids.corrupt");
-            let _ = fs::rename(&file, &aside);
-            cache.dirty = true;
-            cache.save()?;
-        }
-        Ok((cache, warnings))
+        IdCache::open_file(
+            &self.path.join(format!("{name}.ids")),
+            name,
+            min,
+            max,
+            FileFormat::Text,
+        )
     }
+}
+
+/// Where PCP's agents keep their id caches: `$PCP_VAR_DIR/config/pmda`,
+/// with `PCP_VAR_DIR` from the environment, else from `$PCP_CONF` (or
+/// `/etc/pcp.conf`), else `/var/lib/pcp`.
+pub fn pmda_cache_dir() -> PathBuf {
+    let var = std::env::var_os("PCP_VAR_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let conf = std::env::var_os("PCP_CONF").unwrap_or_else(|| "/etc/pcp.conf".into());
+            let text = fs::read_to_string(conf).ok()?;
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix("PCP_VAR_DIR="))
+                .map(|v| PathBuf::from(v.trim().trim_matches('"')))
+        })
+        .unwrap_or_else(|| PathBuf::from("/var/lib/pcp"));
+    var.join("config").join("pmda")
 }
 
 /// Loads the cache `name` from `dir` without taking the directory's lock
@@ -158,6 +161,17 @@ pub fn read_only_cache(dir: &Path, name: &str, min: u32, max: u32) -> (IdCache, 
     (cache, warnings)
 }
 
+/// How a cache file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// This project's text format (see the module documentation).
+    Text,
+    /// PCP's Python PMDA name table (pmdaopenmetrics's
+    /// `$PCP_VAR_DIR/config/pmda/144.N.py`, see [`crate::pytable`]): the
+    /// names in id order from `min`, and the cache's flag.
+    PythonTable,
+}
+
 /// One id space: names to ids and back, with a range and a high-water mark.
 #[derive(Debug, Clone)]
 pub struct IdCache {
@@ -170,6 +184,8 @@ pub struct IdCache {
     by_name: HashMap<Arc<str>, u32>,
     by_id: BTreeMap<u32, Arc<str>>,
     file: Option<PathBuf>,
+    format: FileFormat,
+    flag: bool,
     dirty: bool,
 }
 
@@ -184,7 +200,98 @@ impl IdCache {
             by_name: HashMap::new(),
             by_id: BTreeMap::new(),
             file: None,
+            format: FileFormat::Text,
+            flag: false,
             dirty: false,
+        }
+    }
+
+    /// Loads (or creates) the cache kept in `file`, in `format`, whose ids
+    /// run from `min` to `max` inclusive. Problems found in the file
+    /// (corruption, truncation) are returned as warnings next to the
+    /// recovered cache, never as a failure: the file is kept aside as
+    /// `<file>.corrupt` and rewritten. Only I/O errors fail.
+    pub fn open_file(
+        file: &Path,
+        name: &str,
+        min: u32,
+        max: u32,
+        format: FileFormat,
+    ) -> Result<(IdCache, Vec<String>), StoreError> {
+        let (mut cache, warnings) = IdCache::read_file(file, name, min, max, format)?;
+        cache.file = Some(file.to_path_buf());
+        cache.format = format;
+        if !warnings.is_empty() {
+            let mut aside = file.as_os_str().to_owned();
+            aside.push(".corrupt");
+            let _ = fs::rename(file, &aside);
+            cache.dirty = true;
+            cache.save()?;
+        }
+        Ok((cache, warnings))
+    }
+
+    /// Reads the cache kept in `file` without ever writing it: an
+    /// in-memory copy (empty if there is no file), and what was wrong with
+    /// the file. Only I/O errors other than a missing file fail.
+    pub fn read_file(
+        file: &Path,
+        name: &str,
+        min: u32,
+        max: u32,
+        format: FileFormat,
+    ) -> Result<(IdCache, Vec<String>), StoreError> {
+        let mut cache = IdCache::in_memory(name, min, max);
+        let bytes = match fs::read(file) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((cache, Vec::new())),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: file.to_path_buf(),
+                    source: e,
+                })
+            }
+        };
+        let warnings = match format {
+            FileFormat::Text => cache.load_text(&String::from_utf8_lossy(&bytes), file),
+            FileFormat::PythonTable => cache.load_table(&bytes, file),
+        };
+        Ok((cache, warnings))
+    }
+
+    /// Takes over every assignment of `other` (ids, names, high-water mark
+    /// and flag) when this cache has none yet: how an agent adopts another
+    /// agent's ids for the same names. Returns true if it did.
+    pub fn seed_from(&mut self, other: &IdCache) -> bool {
+        if !self.by_id.is_empty() || other.by_id.is_empty() {
+            return false;
+        }
+        for (&id, name) in other.by_id.range(self.min..=self.max) {
+            self.by_id.insert(id, name.clone());
+            self.by_name.insert(name.clone(), id);
+        }
+        self.next = other
+            .next
+            .clamp(self.min, self.max.saturating_add(1))
+            .max(self.next);
+        self.flag = other.flag;
+        self.dirty = true;
+        true
+    }
+
+    /// The cache's flag (kept by the [`FileFormat::PythonTable`] format;
+    /// pmdaopenmetrics records there whether instance names carry their
+    /// id as a prefix).
+    pub fn flag(&self) -> bool {
+        self.flag
+    }
+
+    /// Sets the flag (saved with the next [`IdCache::save`] if it changed
+    /// and the file format keeps it).
+    pub fn set_flag(&mut self, flag: bool) {
+        if self.flag != flag {
+            self.flag = flag;
+            self.dirty |= self.format == FileFormat::PythonTable;
         }
     }
 
@@ -219,6 +326,32 @@ impl IdCache {
         self.next = id.saturating_add(1);
         self.dirty = true;
         Ok(id)
+    }
+
+    /// Gives `name` the id `id` (an id no other name holds, within the
+    /// range), or returns the id it has already. For allocators that choose
+    /// ids themselves and keep only some of them here.
+    pub fn assign_id(&mut self, name: &str, id: u32) -> Result<u32, StoreError> {
+        if let Some(&have) = self.by_name.get(name) {
+            return Ok(have);
+        }
+        if id < self.min || id > self.max || self.by_id.contains_key(&id) {
+            return Err(StoreError::Taken {
+                cache: self.name.clone(),
+                id,
+            });
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.by_name.insert(Arc::clone(&shared), id);
+        self.by_id.insert(id, shared);
+        self.next = self.next.max(id.saturating_add(1));
+        self.dirty = true;
+        Ok(id)
+    }
+
+    /// True when a name holds `id`.
+    pub fn holds(&self, id: u32) -> bool {
+        self.by_id.contains_key(&id)
     }
 
     fn next_free(&self) -> Option<u32> {
@@ -272,6 +405,9 @@ impl IdCache {
         let file = self.file.clone()?;
         Some(CacheSnapshot {
             file,
+            format: self.format,
+            flag: self.flag,
+            min: self.min,
             header: format!(
                 "{MAGIC}\n# cache: {}\n# range: {} {}\n# next: {}\n",
                 self.name, self.min, self.max, self.next
@@ -290,6 +426,9 @@ impl IdCache {
 #[derive(Debug, Clone)]
 pub struct CacheSnapshot {
     file: PathBuf,
+    format: FileFormat,
+    flag: bool,
+    min: u32,
     header: String,
     entries: Vec<(u32, Arc<str>)>,
 }
@@ -302,6 +441,15 @@ impl CacheSnapshot {
 
     /// Writes it, atomically.
     pub fn write(&self) -> Result<(), StoreError> {
+        if self.format == FileFormat::PythonTable {
+            // Positions are ids: an id never given out (a gap) is "".
+            let end = self.entries.last().map_or(self.min, |(m, _)| m + 1);
+            let mut names = vec![String::new(); (end - self.min) as usize];
+            for (id, name) in &self.entries {
+                names[(id - self.min) as usize] = name.to_string();
+            }
+            return write_atomic(&self.file, &crate::pytable::encode(&names, self.flag));
+        }
         let mut text = String::with_capacity(64 + self.entries.len() * 24);
         text.push_str(&self.header);
         for (id, name) in &self.entries {
@@ -316,6 +464,42 @@ impl CacheSnapshot {
 }
 
 impl IdCache {
+    /// Reads a Python name table, keeping every valid entry; returns what
+    /// was wrong.
+    fn load_table(&mut self, bytes: &[u8], file: &Path) -> Vec<String> {
+        let where_ = file.display();
+        let (names, flag) = match crate::pytable::decode(bytes) {
+            Ok(t) => t,
+            Err(e) => return vec![format!("{where_}: {e}; rebuilt")],
+        };
+        let mut warnings = Vec::new();
+        self.flag = flag.unwrap_or(false);
+        for (pos, name) in names.into_iter().enumerate() {
+            let id = self.min as u64 + pos as u64;
+            if id > self.max as u64 {
+                warnings.push(format!(
+                    "{where_}: more than {} names; the rest dropped",
+                    self.max as u64 - self.min as u64 + 1
+                ));
+                break;
+            }
+            let id = id as u32;
+            // Its position stays taken even when its name is unknown.
+            self.next = id + 1;
+            if name.is_empty() {
+                continue;
+            }
+            if self.by_name.contains_key(name.as_str()) {
+                warnings.push(format!("{where_}: name {name:?} given twice; first kept"));
+                continue;
+            }
+            let shared: Arc<str> = Arc::from(name);
+            self.by_name.insert(Arc::clone(&shared), id);
+            self.by_id.insert(id, shared);
+        }
+        warnings
+    }
+
     /// Parses a cache file, keeping every valid entry; returns what was wrong.
     fn load_text(&mut self, text: &str, file: &Path) -> Vec<String> {
         let mut warnings = Vec::new();
@@ -503,5 +687,60 @@ mod tests {
         let state = StateDir::open(dir.path()).unwrap();
         assert!(state.cache("../x", 0, 1).is_err());
         assert!(state.cache("", 0, 1).is_err());
+    }
+
+    /// pmdaopenmetrics's own table files: what Python wrote is read with
+    /// its ids (positions) and flag, new names extend it, and the file
+    /// written back reads the same in Python's format.
+    #[test]
+    fn python_tables_are_shared_both_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("144.5121.py");
+        // pickle.dump(["a:1", "b:2"], f, 0); pickle.dump(True, f, 0)
+        fs::write(&file, b"(lp0\nVa:1\np1\naVb:2\np2\na.I01\n.").unwrap();
+        let (mut c, w) =
+            IdCache::open_file(&file, "insts.1.1", 0, 100, FileFormat::PythonTable).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!((c.lookup("a:1"), c.lookup("b:2")), (Some(0), Some(1)));
+        assert!(c.flag());
+        assert_eq!(c.assign("c:3").unwrap(), 2);
+        c.save().unwrap();
+        let (names, flag) = crate::pytable::decode(&fs::read(&file).unwrap()).unwrap();
+        assert_eq!(names, ["a:1", "b:2", "c:3"]);
+        assert_eq!(flag, Some(true));
+        // A table that is not one is kept aside and rebuilt.
+        fs::write(&file, b"\x80\x04junk").unwrap();
+        let (c, w) =
+            IdCache::open_file(&file, "insts.1.1", 0, 100, FileFormat::PythonTable).unwrap();
+        assert_eq!((c.len(), w.len()), (0, 1));
+        assert!(dir.path().join("144.5121.py.corrupt").exists());
+    }
+
+    #[test]
+    fn seeding_takes_ids_flag_and_high_water_mark() {
+        let mut theirs = IdCache::in_memory("clusters", 0, 4095);
+        for n in ["control", "beta", "alpha"] {
+            theirs.assign(n).unwrap();
+        }
+        theirs.set_flag(true);
+        let mut ours = IdCache::in_memory("clusters", 0, 4095);
+        assert!(ours.seed_from(&theirs));
+        assert_eq!(ours.lookup("alpha"), Some(2));
+        assert!(ours.flag() && ours.is_dirty());
+        assert_eq!(ours.assign("gamma").unwrap(), 3);
+        assert!(!ours.seed_from(&theirs), "only an empty cache is seeded");
+        let mut named = IdCache::in_memory("n", 100, 200);
+        assert_eq!(named.assign_id("x", 150).unwrap(), 150);
+        assert_eq!(
+            named.assign_id("x", 120).unwrap(),
+            150,
+            "a name keeps its id"
+        );
+        assert!(
+            named.assign_id("y", 150).is_err(),
+            "an id held by another name"
+        );
+        assert!(named.assign_id("y", 99).is_err(), "out of range");
+        assert!(named.holds(150) && !named.holds(120));
     }
 }

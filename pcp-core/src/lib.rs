@@ -45,6 +45,7 @@ pub mod agent;
 pub mod answer;
 pub mod at_domain;
 mod check;
+pub mod container;
 pub mod daemon;
 pub mod desc;
 pub mod error;
@@ -55,9 +56,12 @@ pub mod indom;
 pub mod labels;
 pub mod namespace;
 pub mod pdu;
+pub mod pipe;
 pub mod pmda;
+pub mod pytable;
 pub mod rate;
 pub mod render;
+pub mod server;
 pub mod table;
 pub mod testing;
 pub mod value;
@@ -67,12 +71,13 @@ pub use desc::{Desc, Semantics, Type, Units};
 pub use error::{IdError, NamespaceError, PmError, StoreError};
 pub use host::{FetchResult, Host, HostError};
 pub use id::{InDom, Pmid, PM_IN_NULL};
-pub use idstore::{CacheSnapshot, IdCache, StateDir};
+pub use idstore::{CacheSnapshot, FileFormat, IdCache, StateDir};
 pub use indom::{Instance, Profile};
 pub use labels::{LabelLevel, LabelSet};
 pub use namespace::Namespace;
 pub use pmda::{
-    ClientContext, FetchRequest, InstValues, LabelTarget, MetricResult, Pmda, TextKind, TextTarget,
+    Attachment, ClientContext, FetchRequest, InstValues, LabelTarget, MetricResult, Pmda, TextKind,
+    TextTarget,
 };
 pub use table::{MetricInfo, MetricRow, MetricTable};
 pub use value::Value;

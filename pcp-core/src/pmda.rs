@@ -7,6 +7,8 @@
 //! sources once per request; each metric's answer is its own `Result`, so a
 //! source that is down fails only the metrics behind it.
 
+use std::sync::Arc;
+
 use crate::desc::Desc;
 use crate::error::PmError;
 use crate::id::{InDom, Pmid};
@@ -14,6 +16,47 @@ use crate::indom::{Instance, Profile};
 use crate::labels::LabelSet;
 use crate::namespace::Namespace;
 use crate::value::Value;
+
+/// How an agent is attached to its host, as pmcd reports it in
+/// `pmcd.agent.type` (`(ipc << 1) | protocol`: 0 in process as a DSO, 4 a
+/// binary pipe) and `pmcd.agent.status` (0 when it answers; the other bits
+/// as pmcd's help text gives them). Agents called in process have none.
+#[derive(Clone)]
+pub struct Attachment {
+    kind: u32,
+    status: Arc<dyn Fn() -> i32 + Send + Sync>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("kind", &self.kind)
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl Attachment {
+    /// A daemon agent on a pipe, binary protocol (pmcd's type 4), whose
+    /// current status word `status` gives; it is called from other threads
+    /// and must not wait on the agent.
+    pub fn pipe(status: impl Fn() -> i32 + Send + Sync + 'static) -> Attachment {
+        Attachment {
+            kind: 2 << 1,
+            status: Arc::new(status),
+        }
+    }
+
+    /// pmcd's type code (`pmcd.agent.type`).
+    pub fn kind(&self) -> u32 {
+        self.kind
+    }
+
+    /// pmcd's status word (`pmcd.agent.status`).
+    pub fn status(&self) -> i32 {
+        (self.status)()
+    }
+}
 
 /// Which help text is wanted (`PM_TEXT_ONELINE` / `PM_TEXT_HELP`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,6 +257,12 @@ pub trait Pmda: Send {
     /// A client went away: drop any state kept for `slot`.
     fn client_closed(&mut self, slot: u32) {
         let _ = slot;
+    }
+
+    /// How the agent is attached, when it is not called in process (a
+    /// daemon PMDA driven over a pipe): read once when the host loads it.
+    fn attachment(&self) -> Option<Attachment> {
+        None
     }
 
     /// Waits (at most `timeout`) until data that a just-started source is

@@ -522,24 +522,63 @@ fn credentials_from_attr_reach_the_agent() {
 
 #[test]
 fn notready_start_sends_creds_first_then_ready() {
+    // A start-up longer than the agent may take before the handshake:
+    // CREDS goes first, READY once the agent is built.
     let opts = DaemonOptions {
         notready: true,
+        build_before_handshake: Duration::from_millis(100),
         ..Default::default()
     };
     let t0 = Instant::now();
     let (mut p, _) = FakePmcd::start_with(opts, || {
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(400));
         Ok(Box::new(TestAgent::new()))
     });
     assert!(
-        t0.elapsed() < Duration::from_millis(250),
-        "CREDS waited for start-up"
+        t0.elapsed() < Duration::from_millis(350),
+        "CREDS waited for the whole start-up"
     );
     let (_, ready) = p.recv_raw();
     assert_eq!(ready, Pdu::error(PmError::PMDAREADY.code()));
-    assert!(t0.elapsed() >= Duration::from_millis(300));
+    assert!(t0.elapsed() >= Duration::from_millis(400));
     assert!(matches!(p.call(0, &Pdu::DescReq(pmid(0, 0))), Pdu::Desc(_)));
     p.finish();
+}
+
+#[test]
+fn a_quick_start_is_ready_with_the_handshake() {
+    // Built within build_before_handshake: CREDS waits for the agent and
+    // READY follows it at once, so pmcd never has it registered not ready
+    // (pmlogger, revalidating its metrics then, would get PM_ERR_AGAIN
+    // and exit).
+    let opts = DaemonOptions {
+        notready: true,
+        build_before_handshake: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let (mut p, _) = FakePmcd::start_with(opts, || {
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(Box::new(TestAgent::new()))
+    });
+    let creds_at = t0.elapsed();
+    assert!(creds_at >= Duration::from_millis(200), "{creds_at:?}");
+    let (_, ready) = p.recv_raw();
+    assert_eq!(ready, Pdu::error(PmError::PMDAREADY.code()));
+    assert!(
+        t0.elapsed() - creds_at < Duration::from_millis(100),
+        "READY came {:?} after CREDS",
+        t0.elapsed() - creds_at
+    );
+    assert!(matches!(p.call(0, &Pdu::DescReq(pmid(0, 0))), Pdu::Desc(_)));
+    p.finish();
+}
+
+#[test]
+fn a_panicking_start_up_is_an_error() {
+    let (p, _) = FakePmcd::start_with(DaemonOptions::default(), || panic!("broken agent"));
+    let r = p.daemon.unwrap().join().unwrap();
+    assert!(matches!(r, Err(DaemonError::Agent(m)) if m.contains("panicked")));
 }
 
 #[test]

@@ -133,6 +133,34 @@ fn pdu() -> impl Strategy<Value = Pdu> {
                     .map(|(inst, json, labels)| WireLabelSet { inst, json, labels })
                     .collect(),
             })),
+        (any::<i32>(), vec(pmid(), 0..10))
+            .prop_map(|(ctx, pmids)| Pdu::HighResFetch(FetchPdu { ctx, pmids })),
+        (any::<i64>(), any::<i64>(), vec(vset(), 0..6)).prop_map(|(sec, nsec, vsets)| {
+            Pdu::HighResResult(HighResResultPdu { sec, nsec, vsets })
+        }),
+        (any::<i32>(), vec(pmid(), 0..6))
+            .prop_map(|(status, pmids)| Pdu::DescIds(PmnsIdsPdu { status, pmids })),
+        vec(
+            (
+                pmid(),
+                any::<i32>(),
+                any::<u32>(),
+                any::<i32>(),
+                any::<u32>()
+            ),
+            0..4
+        )
+        .prop_map(|d| Pdu::Descs(
+            d.into_iter()
+                .map(|(pmid, ty, indom, sem, units)| DescPdu {
+                    pmid,
+                    ty,
+                    indom: InDom::from_raw(indom),
+                    sem,
+                    units
+                })
+                .collect()
+        )),
     ]
 }
 

@@ -43,8 +43,16 @@ pub struct BpftraceConfig {
     /// the defaults (dynamic scripts disabled).
     pub config_file: Option<PathBuf>,
     /// Where persistent ids live (`state_dir/bpftrace`); `None` keeps them
-    /// in memory.
+    /// in `pcp_dir`, or in memory without it.
     pub state_dir: Option<PathBuf>,
+    /// A running continuous profiler whose counters become
+    /// `bpftrace.profiler.*` (see [`crate::profiler`]); none by default.
+    pub profiler: Option<std::sync::Arc<dyn crate::profiler::ProfilerSource>>,
+    /// PCP's agents' cache directory (`$PCP_VAR_DIR/config/pmda`): without
+    /// `state_dir`, the ids are kept there as `151.<cache>.ids` (under
+    /// pmcd, where pmdabpftrace's domain is ours and PCP's resets of
+    /// `151.*` apply to them too).
+    pub pcp_dir: Option<PathBuf>,
 }
 
 /// The resolved settings (defaults are pmdabpftrace's where it has the key).

@@ -7,9 +7,11 @@
 //! - `hist()` / `lhist()` have an instance per bucket (`-inf--1`, `0-0`,
 //!   `2-3`, ..., `1024-inf`, in numeric order); keyed histograms have
 //!   `KEY BUCKET` instances;
-//! - `count()` is a `U64` counter, `sum()` a signed counter, `min/max/avg`
-//!   signed instants; plain values keep the type of their first value
-//!   (signed 64-bit, unsigned above `i64::MAX`, double, or string);
+//! - as in pmdabpftrace, every map the code assigns is a `U64` metric from
+//!   registration on, with no units: `count()`, `hist()` and `lhist()`
+//!   counters, everything else instant; where pmdabpftrace cannot serve the
+//!   values (a negative number, a string, a fraction), the metric becomes a
+//!   signed 64-bit, string or double metric the first time one is printed;
 //! - `stats()` is three metrics, `data.VAR.count` (counter),
 //!   `data.VAR.average` (instant) and `data.VAR.total` (counter);
 //! - a map keyed by `kstack`/`ustack` also has `folded.VAR`, the folded-stack
@@ -106,10 +108,9 @@ impl VarDef {
     }
 
     fn units(&self, part: Part) -> Units {
-        match (self.shape, self.func, part) {
-            (Shape::Histogram, _, Part::Main) => Units::COUNT,
-            (Shape::Stats, _, Part::Main) => Units::COUNT,
-            (Shape::Value, Some(Func::Count), Part::Main) => Units::COUNT,
+        // pmdabpftrace gives its metrics no units; stats() is ours alone.
+        match (self.shape, part) {
+            (Shape::Stats, Part::Main) => Units::COUNT,
             _ => Units::NONE,
         }
     }
@@ -227,6 +228,18 @@ impl Table {
     fn current(&self) -> impl Iterator<Item = &Slot> {
         let stamp = self.stamp;
         self.slots.iter().filter(move |s| s.stamp == stamp)
+    }
+
+    /// The current slots in instance order: by map key, then by bucket
+    /// (pmdabpftrace's indom order, in which it also answers fetches).
+    fn sorted(&self) -> Vec<&Slot> {
+        let mut order: Vec<&Slot> = self.current().collect();
+        order.sort_by(|a, b| {
+            a.name[..a.key_len as usize]
+                .cmp(&b.name[..b.key_len as usize])
+                .then(a.rank.cmp(&b.rank))
+        });
+        order
     }
 }
 
@@ -551,21 +564,41 @@ fn convert(s: &Scalar, ty: Type) -> Option<Value> {
     })
 }
 
-fn type_of_first(s: &Scalar) -> Type {
+/// The type a printed value needs: `U64` for what pmdabpftrace's `U64`
+/// holds, else signed, double or string.
+fn type_needed(s: &Scalar) -> Type {
     match s {
-        Scalar::Int(_) => Type::I64,
-        Scalar::UInt(_) => Type::U64,
+        Scalar::Int(v) if *v < 0 => Type::I64,
+        Scalar::Int(_) | Scalar::UInt(_) => Type::U64,
         Scalar::Float(_) => Type::Double,
         Scalar::Str(_) | Scalar::Text(_) => Type::String,
     }
 }
 
+/// The widest of two types in the order U64 < I64 < Double < String.
+fn wider(a: Type, b: Type) -> Type {
+    let rank = |t: Type| match t {
+        Type::U64 => 0,
+        Type::I64 => 1,
+        Type::Double => 2,
+        _ => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// pmdabpftrace's descriptor of a map the code assigns: `U64`, counters for
+/// `count()`, `hist()` and `lhist()` (stats() is ours: its count).
 fn func_type(func: Option<Func>) -> Option<(Type, Semantics)> {
     Some(match func? {
         Func::Count | Func::Hist | Func::Lhist => (Type::U64, Semantics::Counter),
-        Func::Sum => (Type::I64, Semantics::Counter),
-        Func::Min | Func::Max | Func::Avg | Func::Stats => (Type::I64, Semantics::Instant),
-        Func::Plain => return None,
+        Func::Stats => (Type::I64, Semantics::Instant),
+        Func::Sum | Func::Min | Func::Max | Func::Avg | Func::Plain => {
+            (Type::U64, Semantics::Instant)
+        }
     })
 }
 
@@ -620,11 +653,12 @@ impl ScriptData {
             seen: HashSet::new(),
             warnings: Vec::new(),
         };
+        // Every assigned map, in the order of the code, as pmdabpftrace.
         for m in &info.maps {
             let shape = match m.func {
                 Some(Func::Hist | Func::Lhist) => Shape::Histogram,
                 Some(Func::Stats) => Shape::Stats,
-                Some(Func::Plain) | None => continue,
+                None => continue,
                 _ => Shape::Value,
             };
             if let Some((ty, sem)) = func_type(m.func) {
@@ -838,8 +872,23 @@ impl ScriptData {
             MapData::Stats(_) => (Shape::Stats, false),
             MapData::KeyedStats(_) => (Shape::Stats, true),
         };
+        // The type the printed values need, for maps whose values pmdabpftrace's
+        // U64 may not hold.
+        let needed = match &data {
+            MapData::Scalar(s) if func != Some(Func::Count) => Some(type_needed(s)),
+            MapData::Keyed(e) if func != Some(Func::Count) => {
+                e.iter().map(|(_, s)| type_needed(s)).reduce(wider)
+            }
+            _ => None,
+        };
         let idx = match self.by_name.get(name).copied() {
-            Some(idx) if self.vars[idx].def.shape == shape && self.vars[idx].def.keyed == keyed => {
+            Some(idx)
+                if self.vars[idx].def.shape == shape
+                    && self.vars[idx].def.keyed == keyed
+                    && needed.is_none_or(|t| {
+                        wider(self.vars[idx].def.ty, t) == self.vars[idx].def.ty
+                    }) =>
+            {
                 idx
             }
             existing => {
@@ -848,16 +897,16 @@ impl ScriptData {
                 let (ty, sem) = match shape {
                     Shape::Histogram => (Type::U64, Semantics::Counter),
                     Shape::Stats => (Type::I64, Semantics::Instant),
-                    Shape::Value => func_type(func).unwrap_or_else(|| {
-                        let first = match &data {
-                            MapData::Scalar(s) => Some(s),
-                            MapData::Keyed(e) => e.first().map(|(_, s)| s),
-                            _ => None,
-                        };
-                        (first.map_or(Type::I64, type_of_first), Semantics::Instant)
-                    }),
+                    Shape::Value => {
+                        let (ty, sem) = func_type(func.or(Some(Func::Plain)))
+                            .unwrap_or((Type::U64, Semantics::Instant));
+                        let before = existing.map_or(ty, |i| self.vars[i].def.ty);
+                        (wider(wider(ty, before), needed.unwrap_or(ty)), sem)
+                    }
                 };
-                if existing.is_some() {
+                if existing.is_some_and(|i| {
+                    self.vars[i].def.shape != shape || self.vars[i].def.keyed != keyed
+                }) {
                     self.warnings.push(format!(
                         "{name}: bpftrace printed a different shape than expected; metric redefined"
                     ));
@@ -966,11 +1015,11 @@ impl ScriptData {
                 format!("number of values added to the stats() map {}", d.name),
                 d.metrictype(),
             ),
-            Part::Main if d.is_output() => (
-                "text output of the script (printf, time, cat, join, system)".to_string(),
+            // pmdabpftrace's words, for its maps and its @output.
+            Part::Main => (
+                format!("{} variable of bpftrace script", d.name),
                 d.metrictype(),
             ),
-            Part::Main => (format!("the bpftrace map {}", d.name), d.metrictype()),
             Part::Average => (
                 format!("integer average of the stats() map {}", d.name),
                 d.metrictype(),
@@ -1031,14 +1080,9 @@ impl ScriptData {
             return None;
         }
         if var.sorted.is_none() {
-            let mut order: Vec<&Slot> = var.table.current().collect();
-            order.sort_by(|a, b| {
-                a.name[..a.key_len as usize]
-                    .cmp(&b.name[..b.key_len as usize])
-                    .then(a.rank.cmp(&b.rank))
-            });
             var.sorted = Some(
-                order
+                var.table
+                    .sorted()
                     .iter()
                     .map(|e| Instance::new(e.id, &*e.name))
                     .collect(),
@@ -1077,7 +1121,12 @@ fn push_buckets(table: &mut Table, key: Option<&str>, buckets: &[Bucket]) {
 fn table_values(table: &Table, part: Part) -> Vec<(u32, Value)> {
     // Sized up front: a 1,000-key map would otherwise regrow ten times.
     let mut out = Vec::with_capacity(table.live);
-    out.extend(table.current().map(|e| (e.id, part_value(&e.val, part))));
+    out.extend(
+        table
+            .sorted()
+            .into_iter()
+            .map(|e| (e.id, part_value(&e.val, part))),
+    );
     out
 }
 
@@ -1121,18 +1170,19 @@ mod tests {
     }
 
     #[test]
-    fn count_maps_exist_before_data_and_are_counters() {
+    fn assigned_maps_exist_before_data_as_pmdabpftraces() {
         let mut d =
             data_for("tracepoint:raw_syscalls:sys_enter { @calls[comm] = count(); @x = 1; }");
         let names: Vec<String> = d.names().into_iter().map(|n| n.0).collect();
-        assert_eq!(names, ["data.calls"], "plain @x waits for its first value");
+        assert_eq!(names, ["data.calls", "data.x"], "in the order of the code");
         let it = item(&d, "data.calls");
         assert_eq!(it, 10);
-        let (desc, _, mt) = d.desc(it).unwrap();
+        let (desc, help, mt) = d.desc(it).unwrap();
         assert_eq!(
-            (desc.ty, desc.sem, mt),
-            (Type::U64, Semantics::Counter, None)
+            (desc.ty, desc.sem, desc.units, mt),
+            (Type::U64, Semantics::Counter, Units::NONE, None)
         );
+        assert_eq!(help, "@calls variable of bpftrace script");
         assert_eq!(desc.indom, InDom::from_parts(151, 100_010));
         assert_eq!(d.fetch(it).unwrap(), vec![]);
         let a = feed(
@@ -1145,10 +1195,15 @@ mod tests {
             insts.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
             ["bash", "sshd"]
         );
-        let a = feed(&mut d, r#"{"type": "map", "data": {"@x": -5}}"#);
-        assert!(a.names);
         let x = item(&d, "data.x");
         assert_eq!(x, 11);
+        let (desc, _, _) = d.desc(x).unwrap();
+        assert_eq!((desc.ty, desc.sem), (Type::U64, Semantics::Instant));
+        feed(&mut d, r#"{"type": "map", "data": {"@x": 3}}"#);
+        assert_eq!(d.fetch(x).unwrap(), vec![(PM_IN_NULL, Value::U64(3))]);
+        // A value pmdabpftrace's U64 cannot hold: the metric turns signed.
+        feed(&mut d, r#"{"type": "map", "data": {"@x": -5}}"#);
+        assert_eq!(item(&d, "data.x"), 11, "same PMID");
         assert_eq!(d.desc(x).unwrap().0.ty, Type::I64);
         assert_eq!(d.fetch(x).unwrap(), vec![(PM_IN_NULL, Value::I64(-5))]);
     }

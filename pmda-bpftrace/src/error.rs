@@ -42,7 +42,7 @@ pub enum BpftraceError {
         detail: String,
     },
     /// An autostart directory or script is writable by someone other than root.
-    #[error("{path}: autostart scripts and their directory must be exclusively writable by root ({detail}); refusing to run it")]
+    #[error("{path} must be exclusively writable by root ({detail})")]
     AutostartPermission {
         /// The directory or file.
         path: PathBuf,

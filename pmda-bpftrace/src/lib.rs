@@ -6,7 +6,6 @@
 //! bpftrace.control.{register,deregister,start,stop}   151.0.{0..3}  store code / names; fetch the JSON result
 //! bpftrace.info.{scripts,scripts_json,tracepoints}     151.1.{0..2}
 //! bpftrace.scripts.NAME.{status,pid,exit_code,error,probes,code,data_bytes}  151.C.{0..6}
-//! bpftrace.scripts.NAME.lost_events                    151.C.7  (not in the reference)
 //! bpftrace.scripts.NAME.data.VAR                       151.C.{10..}
 //! bpftrace.scripts.NAME.folded.VAR                     folded stacks of a stack map (not in the reference)
 //! ```
@@ -26,6 +25,7 @@ pub mod data;
 pub mod error;
 pub mod event;
 pub mod process;
+pub mod profiler;
 pub mod pyjson;
 pub mod script;
 
@@ -58,12 +58,14 @@ pub const DOMAIN: u32 = 151;
 
 const CONTROL: u32 = 0;
 const INFO: u32 = 1;
-/// First cluster of named scripts (pmdabpftrace starts every script at 100).
-const FIRST_NAMED_CLUSTER: u32 = 100;
-const LAST_NAMED_CLUSTER: u32 = 2047;
-/// Unnamed scripts use 2048-4095, reused (oldest freed first) only when
-/// exhausted, where pmdabpftrace overflows the cluster field.
-const FIRST_UNNAMED_CLUSTER: u32 = 2048;
+/// First script cluster: pmdabpftrace numbers every script from 100 in the
+/// order they register, and so does this agent on a fresh start; named
+/// scripts then keep theirs across restarts (unnamed ones take the next
+/// number no named script holds).
+const FIRST_SCRIPT_CLUSTER: u32 = 100;
+/// The last cluster (12 bits): past it, unnamed scripts reuse the clusters
+/// of removed unnamed scripts (oldest first), where pmdabpftrace overflows
+/// the cluster field.
 const LAST_CLUSTER: u32 = 4095;
 /// Oldest bpftrace with `-f json` and the program on stdin (`-`).
 const MIN_VERSION: (u32, u32, u32) = (0, 11, 0);
@@ -79,22 +81,25 @@ struct ScriptItem {
     help: &'static str,
 }
 
-const SCRIPT_ITEMS: [ScriptItem; 8] = [
+/// The metrics of every script, with pmdabpftrace's descriptors and help
+/// (its `pid` and `data_bytes` are `U32`: a stopped script's pid has no
+/// value, and the byte count wraps as a 32-bit counter).
+const SCRIPT_ITEMS: [ScriptItem; 7] = [
     ScriptItem {
         item: 0,
         leaf: "status",
         ty: Type::String,
         sem: Semantics::Instant,
         units: Units::NONE,
-        help: "state of the script: stopped, starting, started, stopping or error",
+        help: "status of bpftrace script",
     },
     ScriptItem {
         item: 1,
         leaf: "pid",
-        ty: Type::I32,
+        ty: Type::U32,
         sem: Semantics::Instant,
         units: Units::NONE,
-        help: "process id of the script's bpftrace, -1 when it is not running",
+        help: "pid of bpftrace process",
     },
     ScriptItem {
         item: 2,
@@ -102,7 +107,7 @@ const SCRIPT_ITEMS: [ScriptItem; 8] = [
         ty: Type::I32,
         sem: Semantics::Instant,
         units: Units::NONE,
-        help: "exit code of the script's last bpftrace (negative: killed by that signal)",
+        help: "exit code of bpftrace process",
     },
     ScriptItem {
         item: 3,
@@ -110,7 +115,7 @@ const SCRIPT_ITEMS: [ScriptItem; 8] = [
         ty: Type::String,
         sem: Semantics::Instant,
         units: Units::NONE,
-        help: "error text: bpftrace's stderr (bounded) or why the agent stopped the script",
+        help: "errors of the bpftrace script",
     },
     ScriptItem {
         item: 4,
@@ -118,7 +123,7 @@ const SCRIPT_ITEMS: [ScriptItem; 8] = [
         ty: Type::U32,
         sem: Semantics::Instant,
         units: Units::NONE,
-        help: "number of probes bpftrace attached",
+        help: "number of attached probes",
     },
     ScriptItem {
         item: 5,
@@ -126,23 +131,15 @@ const SCRIPT_ITEMS: [ScriptItem; 8] = [
         ty: Type::String,
         sem: Semantics::Instant,
         units: Units::NONE,
-        help: "the script's code as registered",
+        help: "bpftrace script",
     },
     ScriptItem {
         item: 6,
         leaf: "data_bytes",
-        ty: Type::U64,
+        ty: Type::U32,
         sem: Semantics::Counter,
         units: Units::BYTES,
-        help: "bytes of output read from the script's bpftrace",
-    },
-    ScriptItem {
-        item: 7,
-        leaf: "lost_events",
-        ty: Type::U64,
-        sem: Semantics::Counter,
-        units: Units::COUNT,
-        help: "events bpftrace reported lost (perf buffer full)",
+        help: "count of bytes read from bpftrace script",
     },
 ];
 
@@ -158,6 +155,8 @@ enum IdStore {
     Memory,
     Dir(StateDir),
     ReadOnly(PathBuf),
+    /// Files `151.<cache>.ids` in PCP's agents' cache directory (under pmcd).
+    Pcp(PathBuf),
 }
 
 impl std::fmt::Debug for IdStore {
@@ -166,6 +165,7 @@ impl std::fmt::Debug for IdStore {
             IdStore::Memory => f.write_str("Memory"),
             IdStore::Dir(d) => write!(f, "Dir({})", d.path().display()),
             IdStore::ReadOnly(p) => write!(f, "ReadOnly({})", p.display()),
+            IdStore::Pcp(p) => write!(f, "Pcp({})", p.display()),
         }
     }
 }
@@ -181,6 +181,16 @@ impl IdStore {
                     vec![format!("id cache {name}: {e}; ids kept in memory")],
                 ),
             },
+            IdStore::Pcp(dir) => {
+                let file = dir.join(format!("{DOMAIN}.{name}.ids"));
+                match IdCache::open_file(&file, name, min, max, pcp_core::FileFormat::Text) {
+                    Ok(c) => c,
+                    Err(e) => (
+                        IdCache::in_memory(name, min, max),
+                        vec![format!("id cache {name}: {e}; ids kept in memory")],
+                    ),
+                }
+            }
             IdStore::ReadOnly(p) => read_only_cache(p, name, min, max),
         };
         for w in warnings {
@@ -190,32 +200,87 @@ impl IdStore {
     }
 }
 
+/// Script clusters: one sequence from 100 for every script, as
+/// pmdabpftrace's. Autostart scripts take it in order, whatever was kept
+/// (so ours numbers them as pmdabpftrace does on the same directories, and
+/// the ids hold across a switch between the two either way); dynamically
+/// registered named scripts also keep theirs in `named`, across restarts,
+/// where no autostart script took it.
 #[derive(Debug)]
 struct Clusters {
     named: IdCache,
-    next_unnamed: u32,
+    next: u32,
+    in_use: std::collections::HashSet<u32>,
     free_unnamed: VecDeque<u32>,
 }
 
 impl Clusters {
-    fn named(&mut self, name: &str) -> Result<u32, StoreError> {
-        let c = self.named.assign(name)?;
-        if let Err(e) = self.named.save() {
-            log(&format!("saving cluster ids: {e}"));
+    fn new(named: IdCache) -> Clusters {
+        Clusters {
+            named,
+            next: FIRST_SCRIPT_CLUSTER,
+            in_use: Default::default(),
+            free_unnamed: VecDeque::new(),
         }
+    }
+
+    /// The next number of the sequence that no named script holds.
+    fn fresh(&mut self) -> Option<u32> {
+        while self.next <= LAST_CLUSTER {
+            let c = self.next;
+            self.next += 1;
+            if !self.named.holds(c) && !self.in_use.contains(&c) {
+                return Some(c);
+            }
+        }
+        None
+    }
+
+    /// The next number of the sequence, for an autostart script.
+    fn in_order(&mut self) -> Option<u32> {
+        while self.next <= LAST_CLUSTER {
+            let c = self.next;
+            self.next += 1;
+            if self.in_use.insert(c) {
+                return Some(c);
+            }
+        }
+        let c = self.free_unnamed.pop_front()?;
+        self.in_use.insert(c);
+        Some(c)
+    }
+
+    fn named(&mut self, name: &str) -> Result<u32, String> {
+        let c = match self.named.lookup(name) {
+            Some(c) if !self.in_use.contains(&c) => c,
+            // An autostart script has it this time: a fresh one, not kept
+            // (the name gets its own back when it is free again).
+            Some(_) => self
+                .fresh()
+                .ok_or_else(|| "no free cluster for another script".to_string())?,
+            None => {
+                let c = self
+                    .fresh()
+                    .ok_or_else(|| "no free cluster for another script".to_string())?;
+                self.named.assign_id(name, c).map_err(|e| e.to_string())?;
+                if let Err(e) = self.named.save() {
+                    log(&format!("saving cluster ids: {e}"));
+                }
+                c
+            }
+        };
+        self.in_use.insert(c);
         Ok(c)
     }
 
     fn unnamed(&mut self) -> Option<u32> {
-        if self.next_unnamed <= LAST_CLUSTER {
-            self.next_unnamed += 1;
-            return Some(self.next_unnamed - 1);
-        }
-        self.free_unnamed.pop_front()
+        let c = self.fresh().or_else(|| self.free_unnamed.pop_front())?;
+        self.in_use.insert(c);
+        Some(c)
     }
 
     fn release(&mut self, cluster: u32) {
-        if cluster >= FIRST_UNNAMED_CLUSTER {
+        if self.in_use.remove(&cluster) && !self.named.holds(cluster) {
             self.free_unnamed.push_back(cluster);
         }
     }
@@ -230,10 +295,15 @@ pub struct BpftracePmda {
     ns_generation: u64,
     ids: IdStore,
     clusters: Clusters,
+    /// Instance ids of `bpftrace.info.scripts`: by script name, in order of
+    /// first registration, as pmdabpftrace numbers them (never persisted).
+    script_insts: IdCache,
     results: HashMap<u32, [Option<String>; 4]>,
     tracepoints: Mutex<Option<(Instant, Result<String, String>)>>,
     version: String,
     username: Option<String>,
+    profiler: Option<profiler::ProfilerMetrics>,
+    autostart_skipped: Vec<String>,
 }
 
 impl std::fmt::Debug for BpftracePmda {
@@ -364,31 +434,47 @@ fn check_root_only(path: &Path) -> Result<(), BpftraceError> {
     }
 }
 
-/// The autostart scripts of `dirs`, checked: every directory and file must
-/// be writable by root only. Sorted by file name within each directory.
-fn autostart_scripts(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, BpftraceError> {
+/// The autostart scripts of `dirs`, checked as pmdabpftrace checks them:
+/// a directory or script writable by anyone but root is skipped (a
+/// directory with all its scripts), as is one that cannot be read; each
+/// skip comes back with its reason, for the log. In directory order within
+/// each directory.
+fn autostart_scripts(dirs: &[PathBuf]) -> (Vec<(PathBuf, String)>, Vec<BpftraceError>) {
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for dir in dirs {
-        check_root_only(dir)?;
-        let rd = std::fs::read_dir(dir).map_err(|source| BpftraceError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let mut files: Vec<PathBuf> = rd
+        if let Err(e) = check_root_only(dir) {
+            skipped.push(e);
+            continue;
+        }
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(source) => {
+                skipped.push(BpftraceError::Io {
+                    path: dir.clone(),
+                    source,
+                });
+                continue;
+            }
+        };
+        // In directory order, as pmdabpftrace's glob() takes them: the
+        // order decides the scripts' clusters.
+        let files: Vec<PathBuf> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "bt") && p.is_file())
             .collect();
-        files.sort();
         for f in files {
-            check_root_only(&f)?;
-            let code = std::fs::read_to_string(&f).map_err(|source| BpftraceError::Io {
-                path: f.clone(),
-                source,
-            })?;
-            out.push((f, code));
+            if let Err(e) = check_root_only(&f) {
+                skipped.push(e);
+                continue;
+            }
+            match std::fs::read_to_string(&f) {
+                Ok(code) => out.push((f, code)),
+                Err(source) => skipped.push(BpftraceError::Io { path: f, source }),
+            }
         }
     }
-    Ok(out)
+    (out, skipped)
 }
 
 impl BpftracePmda {
@@ -408,11 +494,16 @@ impl BpftracePmda {
             None => Settings::default(),
         };
         let version = check_version(&settings.bpftrace_path)?;
-        // Check every autostart directory and script before starting any.
-        let autostart = autostart_scripts(&config.autostart_dirs)?;
-        let ids = match &config.state_dir {
-            None => IdStore::Memory,
-            Some(dir) => {
+        // Check every autostart directory and script before starting any;
+        // what fails the checks is logged and skipped, the agent serves on.
+        let (autostart, autostart_skipped) = autostart_scripts(&config.autostart_dirs);
+        for e in &autostart_skipped {
+            log(&format!("autostart: {e}; skipped"));
+        }
+        let ids = match (&config.state_dir, &config.pcp_dir) {
+            (None, None) => IdStore::Memory,
+            (None, Some(dir)) => IdStore::Pcp(dir.clone()),
+            (Some(dir), _) => {
                 let path = dir.join("bpftrace");
                 match StateDir::open(&path) {
                     Ok(d) => IdStore::Dir(d),
@@ -433,11 +524,7 @@ impl BpftracePmda {
             path: PathBuf::from("bpftrace-manager thread"),
             source,
         })?;
-        let clusters = Clusters {
-            named: ids.cache("clusters", FIRST_NAMED_CLUSTER, LAST_NAMED_CLUSTER),
-            next_unnamed: FIRST_UNNAMED_CLUSTER,
-            free_unnamed: VecDeque::new(),
-        };
+        let clusters = Clusters::new(ids.cache("clusters", FIRST_SCRIPT_CLUSTER, LAST_CLUSTER));
         // SAFETY: getuid cannot fail.
         let username = uid_name(unsafe { libc::getuid() });
         let mut agent = BpftracePmda {
@@ -448,10 +535,13 @@ impl BpftracePmda {
             ns_generation: 0,
             ids,
             clusters,
+            script_insts: IdCache::in_memory("scripts", 0, i32::MAX as u32),
             results: HashMap::new(),
             tracepoints: Mutex::new(None),
             version,
             username,
+            profiler: config.profiler.clone().map(profiler::ProfilerMetrics::new),
+            autostart_skipped: autostart_skipped.iter().map(|e| e.to_string()).collect(),
         };
         log(&format!(
             "using {} ({})",
@@ -476,6 +566,12 @@ impl BpftracePmda {
         }
         agent.rebuild_namespace();
         Ok(agent)
+    }
+
+    /// Why autostart directories or scripts were skipped at start-up (not
+    /// exclusively writable by root, unreadable).
+    pub fn autostart_skipped(&self) -> &[String] {
+        &self.autostart_skipped
     }
 
     /// The bpftrace version line in use.
@@ -560,6 +656,13 @@ impl BpftracePmda {
         if info.metadata.name.is_none() {
             info.metadata.name = stem.clone();
         }
+        let exports_something = info.maps.iter().any(|m| m.func.is_some())
+            || (info.has_output && info.exports_output());
+        if !exports_something {
+            // pmdabpftrace's refusal, word for word (its users match it).
+            let msg = "no bpftrace variables or printf statements found, please include at least one variable or printf statement in your script".to_string();
+            return Err(self.refused(code, user.as_deref(), Some(&info), msg));
+        }
         if info.has_output && info.exports_output() && info.maps.iter().any(|m| m.name == "@output")
         {
             let msg = "output from printf(), time() etc. is exported as @output: rename the @output map or remove the output calls".to_string();
@@ -600,18 +703,21 @@ impl BpftracePmda {
             return Err(self.refused(code, user.as_deref(), Some(&info), msg));
         }
         let persistent = info.metadata.name.is_some();
-        let cluster = if persistent {
-            self.clusters.named(&name).map_err(|e| e.to_string())
+        let no_cluster = || "no free cluster for another script".to_string();
+        let cluster = if !dynamic {
+            self.clusters.in_order().ok_or_else(no_cluster)
+        } else if persistent {
+            self.clusters.named(&name)
         } else {
-            self.clusters
-                .unnamed()
-                .ok_or_else(|| "no free cluster for another script".to_string())
+            self.clusters.unnamed().ok_or_else(no_cluster)
         };
         let cluster = match cluster {
             Ok(c) => c,
             Err(msg) => return Err(self.refused(code, user.as_deref(), Some(&info), msg)),
         };
-        let items = if persistent {
+        // Items in code order, as pmdabpftrace's, for autostart scripts;
+        // dynamic named ones keep theirs across restarts.
+        let items = if persistent && dynamic {
             self.ids
                 .cache(&format!("items.{name}"), FIRST_DATA_ITEM, LAST_DATA_ITEM)
         } else {
@@ -650,10 +756,15 @@ impl BpftracePmda {
                 proc: Proc::default(),
             }),
         });
+        if let Err(e) = self.script_insts.assign(&script.name) {
+            log(&format!("bpftrace.info.scripts: {e}"));
+        }
         self.reg.scripts.lock().insert(cluster, script.clone());
         self.reg.names_changed();
+        // pmdabpftrace's "name=..., user=..." words: its users grep for them.
         log(&format!(
-            "script {} registered (cluster {cluster}, user {})",
+            "script {} (name={}, user={}) registered as cluster {cluster}",
+            script.script_id,
             script.name,
             script.username.as_deref().unwrap_or("anonymous")
         ));
@@ -685,31 +796,37 @@ impl BpftracePmda {
         }
     }
 
+    /// Rebuilds the names. pmdabpftrace's namespace lists children newest
+    /// first (the reverse of the order it adds metrics: control, info, then
+    /// each script's status..data_bytes and data in item order), and
+    /// pminfo walks it in that order; ours is built to list the same way.
     fn rebuild_namespace(&mut self) {
         let generation = self.reg.generation.load(Ordering::Acquire);
-        let mut ns = Namespace::new();
-        let mut add = |name: String, p: Pmid| {
-            if let Err(e) = ns.insert(&name, p) {
-                log(&format!("metric {name}: {e}"));
-            }
-        };
+        let mut names: Vec<(String, Pmid)> = Vec::new();
         for (i, n) in CONTROL_NAMES.iter().enumerate() {
-            add(format!("bpftrace.control.{n}"), pmid(CONTROL, i as u32));
+            names.push((format!("bpftrace.control.{n}"), pmid(CONTROL, i as u32)));
         }
-        add("bpftrace.info.scripts".into(), pmid(INFO, 0));
-        add("bpftrace.info.scripts_json".into(), pmid(INFO, 1));
-        add("bpftrace.info.tracepoints".into(), pmid(INFO, 2));
+        names.push(("bpftrace.info.scripts".into(), pmid(INFO, 0)));
+        names.push(("bpftrace.info.scripts_json".into(), pmid(INFO, 1)));
+        names.push(("bpftrace.info.tracepoints".into(), pmid(INFO, 2)));
+        names.extend(self.profiler.iter().flat_map(|p| p.names()));
         let scripts: Vec<Arc<Script>> = self.reg.scripts.lock().values().cloned().collect();
         for s in scripts {
             for it in &SCRIPT_ITEMS {
-                add(
+                names.push((
                     format!("bpftrace.scripts.{}.{}", s.name, it.leaf),
                     pmid(s.cluster, it.item),
-                );
+                ));
             }
-            let names = s.state.lock().data.names();
-            for (suffix, p) in names {
-                add(format!("bpftrace.scripts.{}.{suffix}", s.name), p);
+            let data = s.state.lock().data.names();
+            for (suffix, p) in data {
+                names.push((format!("bpftrace.scripts.{}.{suffix}", s.name), p));
+            }
+        }
+        let mut ns = Namespace::new();
+        for (name, p) in names.into_iter().rev() {
+            if let Err(e) = ns.insert(&name, p) {
+                log(&format!("metric {name}: {e}"));
             }
         }
         self.ns = ns;
@@ -769,13 +886,18 @@ impl BpftracePmda {
                 one(Value::String(v))
             }
             INFO => match p.item() {
-                0 => Ok(self
-                    .reg
-                    .scripts
-                    .lock()
-                    .values()
-                    .map(|s| (s.cluster, Value::String(s.code.clone())))
-                    .collect()),
+                0 => {
+                    // In instance order (by name), as pmdabpftrace answers.
+                    let mut v: Vec<(&str, u32, Value)> = Vec::new();
+                    let scripts = self.reg.scripts.lock();
+                    for s in scripts.values() {
+                        if let Some(id) = self.script_insts.lookup(&s.name) {
+                            v.push((&s.name, id, Value::String(s.code.clone())));
+                        }
+                    }
+                    v.sort_by(|a, b| a.0.cmp(b.0));
+                    Ok(v.into_iter().map(|(_, id, val)| (id, val)).collect())
+                }
                 1 => {
                     let scripts: Vec<Arc<Script>> =
                         self.reg.scripts.lock().values().cloned().collect();
@@ -786,19 +908,20 @@ impl BpftracePmda {
                 2 => one(Value::String(self.tracepoints()?)),
                 _ => Err(PmError::PMID),
             },
+            profiler::CLUSTER => self.profiler.as_mut().ok_or(PmError::PMID)?.fetch(p),
             c => {
                 let s = self.script_by_cluster(c).ok_or(PmError::PMID)?;
                 s.touch();
                 let st = s.state.lock();
                 match p.item() {
                     0 => one(Value::String(st.status.as_str().into())),
-                    1 => one(Value::I32(st.pid)),
+                    1 if st.pid < 0 => Err(PmError::VALUE),
+                    1 => one(Value::U32(st.pid as u32)),
                     2 => one(Value::I32(st.exit_code)),
                     3 => one(Value::String(st.error.text().trim().to_string())),
                     4 => one(Value::U32(st.probes.min(u32::MAX as u64) as u32)),
                     5 => one(Value::String(s.code.clone())),
-                    6 => one(Value::U64(st.data_bytes)),
-                    7 => one(Value::U64(st.lost_events)),
+                    6 => one(Value::U32(st.data_bytes as u32)),
                     item => st.data.fetch(item),
                 }
             }
@@ -885,6 +1008,7 @@ impl Pmda for BpftracePmda {
             (INFO, 0) => string(scripts_indom()),
             (INFO, 1 | 2) => string(InDom::NULL),
             (CONTROL | INFO, _) => Err(PmError::PMID),
+            (profiler::CLUSTER, _) => self.profiler.as_ref().ok_or(PmError::PMID)?.desc(p),
             (c, item) => {
                 let s = self.script_by_cluster(c).ok_or(PmError::PMID)?;
                 if let Some(it) = SCRIPT_ITEMS.iter().find(|it| it.item == item) {
@@ -905,14 +1029,22 @@ impl Pmda for BpftracePmda {
             return Err(PmError::INDOM);
         }
         let serial = indom.serial();
+        if serial == profiler::INDOM_SERIAL {
+            return Ok(self.profiler.as_mut().ok_or(PmError::INDOM)?.instances());
+        }
         if serial == 0 {
-            return Ok(self
+            let mut v: Vec<Instance> = self
                 .reg
                 .scripts
                 .lock()
                 .values()
-                .map(|s| Instance::new(s.cluster, s.name.clone()))
-                .collect());
+                .filter_map(|s| {
+                    let id = self.script_insts.lookup(&s.name)?;
+                    Some(Instance::new(id, s.name.clone()))
+                })
+                .collect();
+            v.sort_by(|a, b| a.name.cmp(&b.name));
+            return Ok(v);
         }
         let s = self
             .script_by_cluster(serial / 1000)
@@ -930,14 +1062,16 @@ impl Pmda for BpftracePmda {
         let _ = kind;
         match target {
             TextTarget::Metric(p) => match (p.cluster(), p.item()) {
-                (CONTROL, 0) => Ok("register a bpftrace script: store its code, then fetch this metric for the result (JSON)".into()),
-                (CONTROL, 1) => Ok("deregister bpftrace scripts: store comma-separated names or ids, then fetch for the result".into()),
-                (CONTROL, 2) => Ok("start a stopped bpftrace script: store its name or id, then fetch for the result".into()),
-                (CONTROL, 3) => Ok("stop a running bpftrace script: store its name or id, then fetch for the result".into()),
-                (INFO, 0) => Ok("code of each registered bpftrace script".into()),
-                (INFO, 1) => Ok("all registered bpftrace scripts as a JSON array".into()),
-                (INFO, 2) => Ok("probes bpftrace can attach to (bpftrace -l), comma-separated".into()),
+                // pmdabpftrace's words.
+                (CONTROL, 0) => Ok("register a new bpftrace script".into()),
+                (CONTROL, 1) => Ok("deregister a bpftrace script".into()),
+                (CONTROL, 2) => Ok("start a stopped bpftrace script".into()),
+                (CONTROL, 3) => Ok("stop a running bpftrace script".into()),
+                (INFO, 0) => Ok("list all registered bpftrace scripts".into()),
+                (INFO, 1) => Ok("expose all scripts in JSON format".into()),
+                (INFO, 2) => Ok("list all available tracepoints".into()),
                 (CONTROL | INFO, _) => Err(PmError::TEXT),
+                (profiler::CLUSTER, _) => self.profiler.as_ref().ok_or(PmError::TEXT)?.help(p),
                 (c, item) => {
                     let s = self.script_by_cluster(c).ok_or(PmError::TEXT)?;
                     if let Some(it) = SCRIPT_ITEMS.iter().find(|it| it.item == item) {
@@ -947,13 +1081,25 @@ impl Pmda for BpftracePmda {
                     st.data.desc(item).map(|d| d.1).ok_or(PmError::TEXT)
                 }
             },
-            TextTarget::InDom(i) if i == scripts_indom() => Ok("registered bpftrace scripts".into()),
+            TextTarget::InDom(i) if i == scripts_indom() => {
+                Ok("registered bpftrace scripts".into())
+            }
+            TextTarget::InDom(i)
+                if i == profiler::ProfilerMetrics::indom() && self.profiler.is_some() =>
+            {
+                Ok("target groups of the continuous profiler (service_name)".into())
+            }
             TextTarget::InDom(i) => {
                 let cluster = i.serial() / 1000;
                 let item = i.serial() % 1000;
                 let s = self.script_by_cluster(cluster).ok_or(PmError::TEXT)?;
                 let st = s.state.lock();
-                let name = st.data.defs().find(|d| d.item == item).map(|d| d.name.clone()).ok_or(PmError::TEXT)?;
+                let name = st
+                    .data
+                    .defs()
+                    .find(|d| d.item == item)
+                    .map(|d| d.name.clone())
+                    .ok_or(PmError::TEXT)?;
                 Ok(format!("keys (or buckets) of the bpftrace map {name}"))
             }
         }
@@ -963,11 +1109,12 @@ impl Pmda for BpftracePmda {
         Ok(match target {
             LabelTarget::Domain => LabelSet::new().with("agent", "bpftrace"),
             LabelTarget::Cluster(INFO) => LabelSet::new().with("metrictype", "control"),
-            LabelTarget::Item(p) if p.cluster() > INFO => {
+            LabelTarget::Item(p) if p.cluster() > INFO && p.cluster() != profiler::CLUSTER => {
                 if SCRIPT_ITEMS.iter().any(|it| it.item == p.item()) {
-                    // The reference means to label these, but compares the
-                    // wrong numbers and never does.
-                    LabelSet::new().with("metrictype", "control")
+                    // The reference means to label these "control" but
+                    // compares the wrong numbers and never does; clients
+                    // see no label there, so neither do ours.
+                    LabelSet::new()
                 } else {
                     let s = self.script_by_cluster(p.cluster()).ok_or(PmError::PMID)?;
                     let st = s.state.lock();
@@ -1106,17 +1253,57 @@ mod tests {
 
     #[test]
     fn unnamed_clusters_are_reused_only_when_exhausted() {
-        let mut c = Clusters {
-            named: IdCache::in_memory("clusters", FIRST_NAMED_CLUSTER, LAST_NAMED_CLUSTER),
-            next_unnamed: LAST_CLUSTER - 1,
-            free_unnamed: VecDeque::new(),
-        };
-        assert_eq!(c.named("a").unwrap(), 100);
+        let mut c = Clusters::new(IdCache::in_memory(
+            "clusters",
+            FIRST_SCRIPT_CLUSTER,
+            LAST_CLUSTER,
+        ));
+        c.next = LAST_CLUSTER - 2;
+        assert_eq!(c.named("a").unwrap(), LAST_CLUSTER - 2);
         let a = c.unnamed().unwrap();
         c.release(a);
         let b = c.unnamed().unwrap();
         assert_ne!(a, b, "a fresh cluster is preferred");
         assert_eq!(c.unnamed(), Some(a), "then the oldest freed one");
         assert_eq!(c.unnamed(), None);
+    }
+
+    #[test]
+    fn every_script_numbered_in_order_from_100_and_named_ones_kept() {
+        let mut c = Clusters::new(IdCache::in_memory(
+            "clusters",
+            FIRST_SCRIPT_CLUSTER,
+            LAST_CLUSTER,
+        ));
+        assert_eq!(c.unnamed(), Some(100));
+        assert_eq!(c.named("a").unwrap(), 101);
+        assert_eq!(c.unnamed(), Some(102));
+        // A restart: the named cache survives, the sequence starts again.
+        let mut again = Clusters::new(c.named.clone());
+        assert_eq!(again.unnamed(), Some(100));
+        assert_eq!(again.unnamed(), Some(102), "101 stays a's");
+        assert_eq!(again.named("a").unwrap(), 101);
+        again.release(101);
+        assert_eq!(again.named("a").unwrap(), 101);
+    }
+
+    #[test]
+    fn autostart_scripts_take_the_sequence_whatever_was_kept() {
+        let mut c = Clusters::new(IdCache::in_memory(
+            "clusters",
+            FIRST_SCRIPT_CLUSTER,
+            LAST_CLUSTER,
+        ));
+        assert_eq!(c.named("dyn").unwrap(), 100);
+        // A restart with two autostart scripts: 100 and 101, as
+        // pmdabpftrace gives them, though "dyn" kept 100.
+        let mut again = Clusters::new(c.named.clone());
+        assert_eq!(again.in_order(), Some(100));
+        assert_eq!(again.in_order(), Some(101));
+        assert_eq!(again.named("dyn").unwrap(), 102, "100 is taken this time");
+        assert_eq!(again.unnamed(), Some(103));
+        // Once 100 is free again, "dyn" gets its own back.
+        let mut third = Clusters::new(again.named.clone());
+        assert_eq!(third.named("dyn").unwrap(), 100);
     }
 }

@@ -529,11 +529,25 @@ impl Reader<'_> {
                 if matches!(line, Line::Eof) {
                     break;
                 }
-                self.script.state.lock().data_bytes += n;
+                // The line is parsed before it is counted: our own sync
+                // marker (a printf the reference does not add) is not
+                // bpftrace output the reference would have read, so it
+                // counts neither in data_bytes nor against the limit.
+                let parsed = (!failed && matches!(line, Line::Complete)).then(|| parse_line(&buf));
+                let marker = matches!(
+                    &parsed,
+                    Some(Ok(Some(Event::Text(crate::event::TextKind::Printf, t))))
+                        if t == crate::code::SYNC_MARKER
+                );
+                if !marker {
+                    self.script.state.lock().data_bytes += n;
+                }
                 if failed {
                     continue;
                 }
-                window_bytes += n;
+                if !marker {
+                    window_bytes += n;
+                }
                 let elapsed = window_start.elapsed();
                 let over = window_bytes as f64 > max as f64 * WINDOW.as_secs_f64()
                     || (elapsed >= WINDOW
@@ -549,10 +563,10 @@ impl Reader<'_> {
                     ));
                     continue;
                 }
-                match parse_line(&buf) {
-                    Ok(Some(ev)) => self.apply(ev),
-                    Ok(None) => {}
-                    Err(e) => {
+                match parsed {
+                    Some(Ok(Some(ev))) => self.apply(ev),
+                    Some(Ok(None)) | None => {}
+                    Some(Err(e)) => {
                         parse_errors += 1;
                         if parse_errors <= 3 {
                             let shown =
@@ -627,7 +641,18 @@ impl Reader<'_> {
         let mut st = self.script.state.lock();
         match ev {
             Event::AttachedProbes(n) => st.probes = n,
-            Event::LostEvents(n) => st.lost_events += n,
+            Event::LostEvents(n) => {
+                // pmdabpftrace has no metric for these: the log says so,
+                // the first time and then each time the total doubles.
+                let before = st.lost_events;
+                st.lost_events = before.saturating_add(n);
+                if before == 0 || st.lost_events >= before.saturating_mul(2) {
+                    log(&format!(
+                        "script {}: bpftrace lost {} events so far (perf buffer full)",
+                        self.script.name, st.lost_events
+                    ));
+                }
+            }
             Event::HelperError {
                 helper,
                 retcode,

@@ -153,7 +153,9 @@ impl Script {
                 status: st.status.as_str(),
                 pid: st.pid,
                 exit_code: st.exit_code,
-                error: st.error.text().trim().to_string(),
+                // As pmdabpftrace: the JSON has the text as bpftrace wrote
+                // it; the error metric has it trimmed.
+                error: st.error.text(),
                 probes: st.probes,
                 data_bytes: st.data_bytes,
             },
@@ -229,7 +231,7 @@ pub struct StateJson {
     pub data_bytes: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct VariableJson {
     single: bool,
     semantics: i32,
@@ -237,27 +239,61 @@ struct VariableJson {
     metrictype: Option<&'static str>,
 }
 
+/// The `variables` member, in pmdabpftrace's order (the order the code
+/// assigns the maps, `@output` last), which a JSON object of sorted keys
+/// would lose.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Variables(Vec<(String, VariableJson)>);
+
+impl Variables {
+    fn put(&mut self, name: &str, v: VariableJson) {
+        match self.0.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((name.to_string(), v)),
+        }
+    }
+
+    /// The entry of variable `name`, as JSON.
+    pub fn get(&self, name: &str) -> Option<serde_json::Value> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| serde_json::to_value(v).ok())
+    }
+
+    /// The variable names, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.0.iter().map(|(n, _)| n.as_str()).collect()
+    }
+}
+
+impl Serialize for Variables {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 /// The `variables` member: each exported map (and `@output`) with
 /// pmdabpftrace's fields: `single`, `semantics` and `datatype` as PCP's
 /// numeric codes, `metrictype`.
-pub fn variables(
-    info: &CodeInfo,
-    data: Option<&ScriptData>,
-) -> serde_json::Map<String, serde_json::Value> {
+pub fn variables(info: &CodeInfo, data: Option<&ScriptData>) -> Variables {
     use pcp_core::{Semantics, Type};
-    let mut out = serde_json::Map::new();
-    let mut put = |name: &str, v: VariableJson| {
-        if let Ok(j) = serde_json::to_value(v) {
-            out.insert(name.to_string(), j);
-        }
-    };
+    let mut out = Variables::default();
     for m in &info.maps {
         use crate::code::Func;
+        // pmdabpftrace lists the maps the code assigns.
+        if m.func.is_none() {
+            continue;
+        }
         let hist = matches!(m.func, Some(Func::Hist | Func::Lhist));
-        let (ty, sem) = match m.func {
-            Some(Func::Count | Func::Hist | Func::Lhist) => (Type::U64, Semantics::Counter),
-            Some(Func::Sum) => (Type::I64, Semantics::Counter),
-            _ => (Type::I64, Semantics::Instant),
+        let sem = match m.func {
+            Some(Func::Count | Func::Hist | Func::Lhist) => Semantics::Counter,
+            _ => Semantics::Instant,
         };
         let metrictype = if hist {
             Some("histogram")
@@ -268,12 +304,12 @@ pub fn variables(
         } else {
             None
         };
-        put(
+        out.put(
             &m.name,
             VariableJson {
                 single: !m.keyed && !hist,
                 semantics: sem.code(),
-                datatype: ty.code(),
+                datatype: Type::U64.code(),
                 metrictype,
             },
         );
@@ -281,7 +317,7 @@ pub fn variables(
     if let Some(d) = data {
         // What bpftrace actually printed wins over the guess from the code.
         for def in d.defs() {
-            put(
+            out.put(
                 &def.name,
                 VariableJson {
                     single: !def.keyed && def.shape != Shape::Histogram,
@@ -292,14 +328,8 @@ pub fn variables(
             );
         }
     }
-    let has = out.contains_key("@output");
-    let mut put = |name: &str, v: VariableJson| {
-        if let Ok(j) = serde_json::to_value(v) {
-            out.insert(name.to_string(), j);
-        }
-    };
-    if info.has_output && info.exports_output() && !has {
-        put(
+    if info.has_output && info.exports_output() && out.get("@output").is_none() {
+        out.put(
             "@output",
             VariableJson {
                 single: true,
@@ -322,7 +352,7 @@ pub struct ScriptJson {
     last_accessed_at: String,
     code: String,
     metadata: Metadata,
-    variables: serde_json::Map<String, serde_json::Value>,
+    variables: Variables,
     state: StateJson,
 }
 
@@ -336,7 +366,7 @@ pub fn script_json(
     last_access: SystemTime,
     code: &str,
     metadata: &Metadata,
-    variables: &serde_json::Map<String, serde_json::Value>,
+    variables: &Variables,
     state: StateJson,
 ) -> ScriptJson {
     ScriptJson {
@@ -383,13 +413,28 @@ mod tests {
         .unwrap();
         let v = variables(&info, None);
         assert_eq!(
-            serde_json::Value::Object(v.clone())["@st"],
+            v.get("@st").unwrap(),
             serde_json::json!({"single": false, "semantics": 1, "datatype": 3, "metrictype": "stacks"})
         );
-        assert_eq!(v["@h"]["metrictype"], "histogram");
-        assert_eq!(v["@h"]["single"], false);
-        assert_eq!(v["@x"]["single"], true);
-        assert_eq!(v["@output"]["datatype"], 6);
-        assert_eq!(v["@output"]["metrictype"], "output");
+        assert_eq!(
+            v.names(),
+            ["@st", "@h", "@x", "@output"],
+            "the code's order"
+        );
+        assert_eq!(
+            crate::pyjson::dumps(&v).split("\"@h\"").nth(1).unwrap(),
+            r#": {"single": false, "semantics": 1, "datatype": 3, "metrictype": "histogram"}, "@x": {"single": true, "semantics": 3, "datatype": 3, "metrictype": null}, "@output": {"single": true, "semantics": 3, "datatype": 6, "metrictype": "output"}}"#,
+            "members in pmdabpftrace's order"
+        );
+        let v = |n: &str| v.get(n).unwrap();
+        assert_eq!(v("@h")["metrictype"], "histogram");
+        assert_eq!(v("@h")["single"], false);
+        assert_eq!(v("@x")["single"], true);
+        assert_eq!(
+            (v("@x")["datatype"].clone(), v("@x")["semantics"].clone()),
+            (serde_json::json!(3), serde_json::json!(3))
+        );
+        assert_eq!(v("@output")["datatype"], 6);
+        assert_eq!(v("@output")["metrictype"], "output");
     }
 }

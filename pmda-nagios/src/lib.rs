@@ -19,7 +19,7 @@
 //!
 //! Domain 510: PCP's `stdpmid` reserves 385–510 for PMDAs outside PCP's own
 //! packages, to be allocated from the top down; no PCP 6.0.3 agent uses
-//! it. `pcp-agent --nagios-domain N` (and `install --domain`) moves it.
+//! it. `pcp-agent --agent-domain nagios=N` (and `install nagios --domain N`) moves it.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod agent;

@@ -35,6 +35,7 @@ pub mod config;
 pub mod error;
 pub mod fetch;
 pub mod http;
+pub mod ids;
 pub mod ingest;
 pub mod log;
 pub mod parse;
@@ -88,15 +89,27 @@ pub struct PrometheusConfig {
     /// new source gets).
     pub nosort: bool,
     /// Where persistent ids live (`<state_dir>/<root>/`); `None` keeps them
-    /// in memory. If another process holds the directory, its ids are used
-    /// read-only.
+    /// in `pcp_tables`, or in memory without those. If another process
+    /// holds the directory, its ids are used read-only.
     pub state_dir: Option<PathBuf>,
+    /// pmdaopenmetrics's id tables (`$PCP_VAR_DIR/config/pmda`, see
+    /// [`ids`]): without `state_dir`, the ids are kept there, shared with
+    /// PCP's agent; with one, a state directory that has no ids yet starts
+    /// from PCP's assignments.
+    pub pcp_tables: Option<PathBuf>,
     /// Scrape every source in the background at this interval and answer
     /// fetches from the cache, so endpoint load does not grow with clients.
     /// `None` scrapes on demand, inside each fetch (the reference's way).
     pub scrape_interval: Option<Duration>,
     /// `-D`: debug logging.
     pub debug: bool,
+    /// Serve the control metrics pmdaopenmetrics does not have
+    /// (`control.{bytes,failures,fetch_time_us,last_success,metrics,
+    /// parse_errors,parse_time_us,samples,up}`, items 7-15) besides its six
+    /// (items 1-6). Off by default when standing in for pmdaopenmetrics
+    /// (root `openmetrics`), so that a pmlogger configuration logging
+    /// `openmetrics` records the same metrics with either agent.
+    pub extended_control: bool,
 }
 
 impl Default for PrometheusConfig {
@@ -111,8 +124,10 @@ impl Default for PrometheusConfig {
             user: None,
             nosort: false,
             state_dir: None,
+            pcp_tables: None,
             scrape_interval: None,
             debug: false,
+            extended_control: true,
         }
     }
 }

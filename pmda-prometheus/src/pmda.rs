@@ -58,6 +58,25 @@ const CONTROL: &[(u32, &str, Type, Semantics, Units, &str)] = &[
     (15, "failures", Type::U64, Semantics::Counter, Units::COUNT, "Number of failed fetches of each source"),
 ];
 
+/// pmdaopenmetrics's one-line help of its control metric `item`.
+fn pcp_control_text(item: u32, root: &str) -> Option<String> {
+    Some(match item {
+        1 => "per-end-point source call counter".into(),
+        2 => "per-end-point source fetch time counter, excluding parse time".into(),
+        3 => "per-end-point source parse time counter, excluding fetch time".into(),
+        4 => format!(
+            "debug flag to enable verbose log messages, to enable: pmstore {root}.control.debug 1"
+        ),
+        5 => "per-end-point source URL response status after the most recent fetch".into(),
+        6 => "per-end-point source URL response status code after the most recent fetch".into(),
+        _ => return None,
+    })
+}
+
+/// pmdaopenmetrics's control metrics are items 1 to 6 (calls, fetch_time,
+/// parse_time, debug, status, status_code).
+const PCP_CONTROL_ITEMS: u32 = 6;
+
 const CONTROL_INDOM: InDom = InDom::from_parts(DOMAIN, 0);
 
 struct Background {
@@ -132,12 +151,38 @@ impl PrometheusPmda {
             set_debug(true);
         }
         let config_dir = resolve_config_dir(&config.config_dir, &root);
-        let ids = match &config.state_dir {
-            None => IdSource::Memory,
-            Some(dir) => {
+        let ids = match (&config.state_dir, &config.pcp_tables) {
+            (None, None) => IdSource::Memory,
+            (None, Some(dir)) => {
+                log(
+                    Level::Info,
+                    &root,
+                    &format!("ids kept in pmdaopenmetrics's tables in {}", dir.display()),
+                );
+                IdSource::Pcp {
+                    dir: dir.clone(),
+                    saver: Arc::new(Saver::new(&root)),
+                }
+            }
+            (Some(dir), tables) => {
                 let path = dir.join(&root);
                 match StateDir::open(&path) {
-                    Ok(s) => IdSource::Dir(Arc::new(s), Arc::new(Saver::new(&root))),
+                    Ok(s) => {
+                        // Ours have none yet: start from PCP's, if it ran here.
+                        let fresh = s
+                            .cache("clusters", 0, pcp_core::id::MAX_CLUSTER)
+                            .map(|(c, _)| c.len() <= 1)
+                            .unwrap_or(false);
+                        let seed = tables
+                            .as_ref()
+                            .filter(|t| fresh && crate::ids::pcp_tables_exist(t))
+                            .cloned();
+                        IdSource::Dir {
+                            state: Arc::new(s),
+                            seed,
+                            saver: Arc::new(Saver::new(&root)),
+                        }
+                    }
                     Err(e @ StoreError::Locked { .. }) => {
                         log(
                             Level::Warning,
@@ -155,18 +200,33 @@ impl PrometheusPmda {
         clusters.assign("control")?;
         crate::source::save(&mut clusters, &root);
         let mut control = MetricTable::new(DOMAIN);
-        for &(item, leaf, ty, sem, units, help) in CONTROL {
+        // pmdaopenmetrics has items 1-6; the others only when asked for.
+        let served = CONTROL
+            .iter()
+            .filter(|c| config.extended_control || c.0 <= PCP_CONTROL_ITEMS);
+        for &(item, leaf, ty, sem, units, help) in served {
             let indom = if item == 4 {
                 InDom::NULL
             } else {
                 CONTROL_INDOM
             };
             let desc = Desc::new(Pmid::from_parts(DOMAIN, 0, item), ty, indom, sem, units);
+            // pmdaopenmetrics's one-line texts for its six; our longer
+            // words as the help, unless standing in for it exactly.
+            let (oneline, long) = match pcp_control_text(item, &root) {
+                Some(t) if config.extended_control => (t, help.to_string()),
+                Some(t) => (t, String::new()),
+                None => (help.to_string(), String::new()),
+            };
             control
-                .add(&format!("{root}.control.{leaf}"), desc, help, "")
+                .add(&format!("{root}.control.{leaf}"), desc, &oneline, &long)
                 .map_err(|_| PrometheusError::UnknownUser(format!("invalid root name {root:?}")))?;
         }
-        for r in crate::scrape::CONTROL {
+        // Scheduling and scale (ours only), also only when asked for.
+        let scale = crate::scrape::CONTROL
+            .iter()
+            .filter(|_| config.extended_control);
+        for r in scale {
             let indom = if r.per_source {
                 CONTROL_INDOM
             } else {
@@ -392,11 +452,15 @@ impl PrometheusPmda {
         if item == 4 {
             return Ok(vec![(PM_IN_NULL, Value::U32(self.debug as u32))]);
         }
+        if self
+            .control
+            .desc(Pmid::from_parts(DOMAIN, 0, item))
+            .is_err()
+        {
+            return Err(PmError::PMID);
+        }
         if let Some(r) = self.shared.control_values(item) {
             return r;
-        }
-        if !CONTROL.iter().any(|c| c.0 == item) {
-            return Err(PmError::PMID);
         }
         let sources: Vec<Arc<Source>> = self.shared.sources.read().values().cloned().collect();
         let mut out = Vec::with_capacity(sources.len() + 1);
@@ -551,16 +615,13 @@ impl Pmda for PrometheusPmda {
                 let src = self.source(p.cluster()).ok_or(PmError::TEXT)?;
                 let st = src.state.lock();
                 let m = st.metric(p.item()).ok_or(PmError::TEXT)?;
-                let s = match kind {
-                    TextKind::OneLine => &m.oneline,
-                    TextKind::Help if m.help.is_empty() => &m.oneline,
-                    TextKind::Help => &m.help,
-                };
-                if s.is_empty() {
-                    Err(PmError::TEXT)
-                } else {
-                    Ok(s.clone())
-                }
+                // As the reference: a metric without HELP has empty texts
+                // (pminfo prints "<empty entry>"), not missing ones.
+                Ok(match kind {
+                    TextKind::OneLine => m.oneline.clone(),
+                    TextKind::Help if m.help.is_empty() => m.oneline.clone(),
+                    TextKind::Help => m.help.clone(),
+                })
             }
             TextTarget::InDom(i) => {
                 let (c, item) = serial_metric(i.serial()).ok_or(PmError::TEXT)?;

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
-use pcp_core::idstore::read_only_cache;
 use pcp_core::namespace::valid_name;
 use pcp_core::{
-    Desc, IdCache, InDom, Instance, LabelSet, Namespace, PmError, Pmid, Semantics, StateDir, Type,
-    Units, Value,
+    Desc, IdCache, InDom, Instance, LabelSet, Namespace, PmError, Pmid, Semantics, Type, Units,
+    Value,
 };
+
+pub use crate::ids::IdSource;
 
 use crate::config::{sem_word, type_word, FilterAction, SourceFile, SourceKind, UrlConfig};
 use crate::fetch::FetchFailure;
@@ -75,51 +76,6 @@ pub const INSTANCE_OVERHEAD: usize = 320;
 /// How long a source that keeps timing out is answered with its last good
 /// values (marked stale); Prometheus's own staleness horizon.
 pub const MAX_STALE: Duration = Duration::from_secs(300);
-
-/// Where persistent ids come from.
-#[derive(Debug, Clone)]
-pub enum IdSource {
-    /// A locked state directory: ids are saved (by the saver's thread).
-    Dir(Arc<StateDir>, Arc<Saver>),
-    /// Another process holds the directory: ids are read, never saved.
-    ReadOnly(PathBuf),
-    /// No state directory: ids live in memory.
-    Memory,
-}
-
-impl IdSource {
-    /// Loads (or creates) a cache, logging what was wrong with its file.
-    pub fn cache(&self, root: &str, name: &str, min: u32, max: u32) -> IdCache {
-        let (cache, warnings) = match self {
-            IdSource::Dir(d, _) => match d.cache(name, min, max) {
-                Ok(x) => x,
-                Err(e) => {
-                    log(Level::Error, root, &format!("id cache {name}: {e}"));
-                    (IdCache::in_memory(name, min, max), Vec::new())
-                }
-            },
-            IdSource::ReadOnly(p) => read_only_cache(p, name, min, max),
-            IdSource::Memory => (IdCache::in_memory(name, min, max), Vec::new()),
-        };
-        for w in warnings {
-            log(Level::Warning, root, &w);
-        }
-        cache
-    }
-
-    /// Saves a cache if it changed, on the saver's thread: the caller
-    /// (a scrape, holding its source) never waits on the disk.
-    pub fn save_later(&self, cache: &mut IdCache, root: &str) {
-        match self {
-            IdSource::Dir(_, saver) => {
-                if let Some(s) = cache.snapshot() {
-                    saver.submit(s);
-                }
-            }
-            _ => save(cache, root),
-        }
-    }
-}
 
 /// Saves a cache if it changed, logging failures.
 pub fn save(cache: &mut IdCache, root: &str) {
@@ -298,19 +254,26 @@ pub struct Stats {
 struct Slot {
     id: u32,
     gen: u64,
+    /// Position of its sample in the document of generation `gen`.
+    seq: u64,
     value: Value,
     prev: (u64, Value),
     labels: PackedLabels,
+    /// Its labels name it (not an `instname`): they also go to the
+    /// metric's labels, as the reference's do.
+    merged: bool,
 }
 
 impl Slot {
-    fn new(id: u32, labels: PackedLabels) -> Slot {
+    fn new(id: u32, labels: PackedLabels, merged: bool) -> Slot {
         Slot {
             id,
             gen: 0,
+            seq: 0,
             value: Value::Double(0.0),
             prev: (0, Value::Double(0.0)),
             labels,
+            merged,
         }
     }
 
@@ -417,7 +380,8 @@ pub struct Metric {
     /// Excluded by a (re-read) filter: keeps its name, gets no values.
     filtered: bool,
     single: Slot,
-    single_labels: Option<LabelSet>,
+    /// Labels of the first sample (filtered), as the metric's labels.
+    labels: LabelSet,
     notes: LabelSet,
     insts: Option<Insts>,
 }
@@ -804,6 +768,7 @@ impl SourceState {
         ctx.ids.save_later(&mut self.items, &ctx.root);
         for m in &mut self.metrics {
             if let Some(i) = m.insts.as_mut() {
+                i.cache.set_flag(!m.pcp_mode || i.prefix_mode);
                 ctx.ids.save_later(&mut i.cache, &ctx.root);
             }
         }
@@ -855,8 +820,9 @@ impl SourceState {
                 other => {
                     if d.after_samples {
                         // A comment after samples starts a new block: the
-                        // positional PCP metadata ends (as in the reference).
+                        // metadata of the last one ends (as in the reference).
                         d.pcp = None;
+                        d.family.clear();
                         d.after_samples = false;
                     }
                     match other {
@@ -889,20 +855,24 @@ impl SourceState {
                         continue;
                     }
                     // Labels as filtered, to decide singular vs indom.
-                    scratch.clear();
+                    let mut first = LabelSet::new();
                     let mut notes = LabelSet::new();
                     for (k, v) in s.labels() {
                         match self.label_action(cfg, k) {
-                            FilterAction::Include => scratch.push((k, v)),
+                            FilterAction::Include => {
+                                first.insert(k, v.value().as_ref());
+                            }
                             FilterAction::Optional => {
+                                first.insert(k, v.value().as_ref());
                                 notes.insert_optional(k, v.value().as_ref());
                             }
                             FilterAction::Exclude => {}
                         }
                     }
+                    // No label left after the filters: a singular metric.
                     match self.create_metric(
                         s.name,
-                        !scratch.is_empty(),
+                        first,
                         notes,
                         &d.family,
                         d.pcp.as_ref(),
@@ -937,13 +907,7 @@ impl SourceState {
             };
             let Some(insts) = m.insts.as_mut() else {
                 m.single.set(gen, good, value);
-                if m.single_labels.is_none() && s.has_labels() {
-                    let mut set = LabelSet::new();
-                    for (k, v) in s.labels() {
-                        set.insert(k, v.value().as_ref());
-                    }
-                    m.single_labels = Some(set);
-                }
+                m.single.seq = d.report.samples;
                 continue;
             };
             scratch.clear();
@@ -995,11 +959,14 @@ impl SourceState {
                 Some(&i) => {
                     let sl = &mut insts.slots[i as usize];
                     // An instance restored from the id cache after a restart
-                    // has its id but not yet its labels.
-                    if sl.labels.is_empty() && !scratch.is_empty() {
+                    // has its id but not yet its labels; one named by its
+                    // instname keeps the labels it came with last.
+                    if (named || sl.labels.is_empty()) && !scratch.is_empty() {
+                        self.kept_bytes = self.kept_bytes.saturating_sub(sl.labels.bytes());
                         sl.labels = PackedLabels::pack(&scratch);
                         self.kept_bytes += sl.labels.bytes();
                     }
+                    sl.merged = !named;
                     sl
                 }
                 None => {
@@ -1022,11 +989,12 @@ impl SourceState {
                         .shared_name(id)
                         .unwrap_or_else(|| key.as_str().into());
                     insts.index.insert(shared, insts.slots.len() as u32);
-                    insts.slots.push(Slot::new(id, labels));
+                    insts.slots.push(Slot::new(id, labels, !named));
                     insts.slots.last_mut().expect("just pushed")
                 }
             };
             slot.set(gen, good, value);
+            slot.seq = d.report.samples;
         }
     }
 
@@ -1034,7 +1002,7 @@ impl SourceState {
     fn create_metric(
         &mut self,
         name: &str,
-        labelled: bool,
+        first: LabelSet,
         notes: LabelSet,
         family: &Family,
         pcp: Option<&PcpMeta>,
@@ -1096,7 +1064,7 @@ impl SourceState {
         if let Some(u) = fam.and_then(|f| f.unit.get()).and_then(openmetrics_unit) {
             units = u;
         }
-        let mut singular = !labelled;
+        let mut singular = first.is_empty();
         let mut pcp_mode = false;
         if let Some(p) = pcp {
             pcp_mode = true;
@@ -1130,9 +1098,10 @@ impl SourceState {
                 singular = true;
             }
         }
+        // The reference collapses runs of white space in help text.
         let (oneline, help) = fam
             .and_then(|f| f.help.get())
-            .map(help_text)
+            .map(|h| help_text(&h.split_whitespace().collect::<Vec<_>>().join(" ")))
             .unwrap_or_default();
         let insts = if singular {
             None
@@ -1150,13 +1119,17 @@ impl SourceState {
                 let shared = cache.shared_name(id).unwrap_or_else(|| k.into());
                 self.kept_bytes += INSTANCE_OVERHEAD + k.len();
                 index.insert(shared, slots.len() as u32);
-                slots.push(Slot::new(id, PackedLabels::default()));
+                slots.push(Slot::new(id, PackedLabels::default(), false));
             }
+            // The table's flag: whether the names carry their id (always
+            // for label-named instances; for PCP5 ones once one lacked an
+            // instname), as pmdaopenmetrics records it.
+            let prefix_mode = cache.flag();
             Some(Insts {
                 cache,
                 index,
                 slots,
-                prefix_mode: false,
+                prefix_mode,
             })
         };
         let indom = if singular {
@@ -1173,8 +1146,8 @@ impl SourceState {
             help,
             pcp_mode,
             filtered: false,
-            single: Slot::new(pcp_core::PM_IN_NULL, PackedLabels::default()),
-            single_labels: None,
+            single: Slot::new(pcp_core::PM_IN_NULL, PackedLabels::default(), false),
+            labels: first,
             notes,
             insts,
         });
@@ -1243,7 +1216,9 @@ impl SourceState {
         Some(v)
     }
 
-    /// Labels of each instance of metric `item` seen in this run.
+    /// Labels of each instance of metric `item`: those of its sample (for
+    /// instances seen in this run), and, as an optional label, `instname`:
+    /// `"<id> <name>"` (the reference's note, always with the id).
     pub fn instance_labels(&self, item: u32) -> Vec<(u32, LabelSet)> {
         let Some(i) = self.metric(item).and_then(|m| m.insts.as_ref()) else {
             return Vec::new();
@@ -1251,46 +1226,46 @@ impl SourceState {
         let mut v: Vec<(u32, LabelSet)> = i
             .slots
             .iter()
-            .filter(|s| !s.labels.is_empty())
-            .map(|s| (s.id, s.labels.to_set()))
+            .map(|s| {
+                let mut l = s.labels.to_set();
+                let key = i.cache.name_of(s.id).unwrap_or("");
+                l.insert_optional("instname", format!("{} {key}", s.id).as_str());
+                (s.id, l)
+            })
             .collect();
         v.sort_by_key(|x| x.0);
         v
     }
 
-    /// Item-level labels: those every instance shares (same value), or a
-    /// singular metric's labels, plus the optional labels as notes.
+    /// Item-level labels, as the reference keeps them: the (filtered)
+    /// labels of the metric's first sample, then the labels of every
+    /// sample that named its instance by labels, in the order seen (the
+    /// last one's values win), without the optional labels; the optional
+    /// labels are notes.
     pub fn item_labels(&self, item: u32) -> LabelSet {
         let Some(m) = self.metric(item) else {
             return LabelSet::new();
         };
-        let mut out = LabelSet::new();
-        match &m.insts {
-            None => {
-                if let Some(l) = &m.single_labels {
-                    out = l.clone();
+        let mut out = m.labels.clone();
+        if let Some(i) = &m.insts {
+            let mut seen: Vec<&Slot> = i.slots.iter().filter(|s| s.merged && s.gen > 0).collect();
+            seen.sort_by_key(|s| (s.gen, s.seq));
+            for s in seen {
+                for (k, v) in s.labels.pairs() {
+                    out.insert(k, v);
                 }
             }
-            Some(i) => {
-                let mut seen = i.slots.iter().filter(|s| !s.labels.is_empty());
-                if let Some(first) = seen.next() {
-                    let mut common: Vec<(&str, &str)> = first.labels.pairs().collect();
-                    for s in seen {
-                        common.retain(|c| s.labels.pairs().any(|p| p == *c));
-                        if common.is_empty() {
-                            break;
-                        }
-                    }
-                    for (k, v) in common {
-                        out.insert(k, v);
-                    }
-                }
+        }
+        let mut result = LabelSet::new();
+        for l in out.iter() {
+            if m.notes.get(&l.name).is_none() {
+                result.insert(&l.name, l.value.clone());
             }
         }
         for n in m.notes.iter() {
-            out.insert_optional(&n.name, n.value.clone());
+            result.insert_optional(&n.name, n.value.clone());
         }
-        out
+        result
     }
 }
 
@@ -1497,8 +1472,13 @@ impl Kept {
     }
 }
 
-/// The metadata of the family being read (HELP/TYPE/UNIT lines name it);
-/// owned, since a family's samples may come in a later piece than its
+/// The metadata of the block being read: the HELP, TYPE and UNIT lines
+/// since the last sample. As in pmdaopenmetrics, they apply to every sample
+/// of the block that follows, whatever the name the lines give (so
+/// `# HELP x_bytes` describes `x_bytes_total`, and a summary's HELP its
+/// `_sum` and `_count` parts), and a comment after samples starts a new
+/// block. For well-formed exposition text this is the family's metadata.
+/// Owned, since a block's samples may come in a later piece than its
 /// HELP line.
 #[derive(Debug, Default)]
 struct Family {
@@ -1510,32 +1490,21 @@ impl Family {
         if self.cur.name != name {
             self.cur.name.clear();
             self.cur.name.push_str(name);
-            self.cur.ty = None;
-            self.cur.help.clear();
-            self.cur.unit.clear();
         }
         &mut self.cur
     }
 
-    /// The family metadata if `sample` belongs to it: the same name, or the
-    /// name plus a suffix its type allows (untyped families accept all
-    /// the usual suffixes).
-    fn matching(&self, sample: &str) -> Option<&FamilyMeta> {
-        let f = &self.cur;
-        if f.name.is_empty() {
-            return None;
-        }
-        if sample == f.name {
-            return Some(f);
-        }
-        let suffix = sample.strip_prefix(f.name.as_str())?;
-        let allowed: &[&str] = match f.ty {
-            Some(t) if !t.suffixes().is_empty() => t.suffixes(),
-            _ => &[
-                "_total", "_bucket", "_sum", "_count", "_created", "_info", "_gsum", "_gcount",
-            ],
-        };
-        allowed.contains(&suffix).then_some(f)
+    /// Starts a new block: nothing known.
+    fn clear(&mut self) {
+        self.cur.name.clear();
+        self.cur.ty = None;
+        self.cur.help.clear();
+        self.cur.unit.clear();
+    }
+
+    /// The block's metadata, if it has any.
+    fn matching(&self, _sample: &str) -> Option<&FamilyMeta> {
+        (!self.cur.name.is_empty()).then_some(&self.cur)
     }
 }
 

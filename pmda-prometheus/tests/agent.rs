@@ -179,7 +179,9 @@ NOPE: whatever\r\n",
     assert!(note.optional);
     assert!(item.get("drop").is_none());
     let il = h.instance_labels(h.desc(p).unwrap().indom).unwrap();
-    assert_eq!(il[0].1.to_json(), r#"{"keep":"a"}"#);
+    // pmdaopenmetrics's note: every instance's name with its id.
+    assert_eq!(il[0].1.to_json(), r#"{"keep":"a","instname":"0 keep:a"}"#);
+    assert!(il[0].1.get("instname").unwrap().optional);
     // METADATA: type, semantics, units, singular.
     let s = h
         .desc(h.lookup("prometheus.svc.status_total").unwrap())

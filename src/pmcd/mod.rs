@@ -54,7 +54,7 @@ use conf::quote;
 /// credentials are requested from pmcd, for agents that authorise.
 /// `PCP_AGENT_PDU_TRACE=1` logs every PDU to stderr (pmcd's log).
 pub fn run_pmda(
-    agent_factory: impl FnOnce() -> Result<Box<dyn pcp_core::Pmda>, String>,
+    agent_factory: impl FnOnce() -> Result<Box<dyn pcp_core::Pmda>, String> + Send,
     notready: bool,
 ) -> Result<(), String> {
     let opts = DaemonOptions {

@@ -20,6 +20,7 @@
 mod context;
 mod http;
 mod pmapi;
+mod profile;
 mod query;
 
 use std::net::SocketAddr;
@@ -121,6 +122,8 @@ struct Service {
     max_response_bytes: usize,
     source: String,
     hostspec: String,
+    /// The profiler's kept profiles (`serve --profile`), see [`profile`].
+    profiles: Option<Arc<pcp_profile::ProfileStore>>,
 }
 
 /// pmproxy's CORS headers, so a browser data source on another origin can
@@ -160,6 +163,7 @@ impl Service {
             max_response_bytes: opts.max_response_bytes,
             source,
             hostspec,
+            profiles: None,
         }
     }
 
@@ -203,6 +207,9 @@ impl Service {
                 &format!("method {method} is not allowed: use GET (or POST for /pmapi/store)"),
             )
             .with_header("Allow", "GET, HEAD, POST, OPTIONS");
+        }
+        if let Some(r) = self.profiles.as_ref().and_then(|s| profile::route(s, req)) {
+            return r;
         }
         let path = req.path.as_str();
         if let Some(rest) = path.strip_prefix("/pmapi/") {
@@ -325,6 +332,15 @@ impl Serving {
 /// Starts serving `host` in the background and returns at once (a host
 /// shared with others, a pusher say, as an `Arc<Host>`).
 pub fn start(host: impl Into<Arc<Host>>, opts: ServeOptions) -> Result<Serving, ServeError> {
+    start_with_profiles(host, opts, None)
+}
+
+/// [`start`], also serving the profiler's pages from `profiles`.
+pub fn start_with_profiles(
+    host: impl Into<Arc<Host>>,
+    opts: ServeOptions,
+    profiles: Option<Arc<pcp_profile::ProfileStore>>,
+) -> Result<Serving, ServeError> {
     let host = host.into();
     let workers = opts.max_connections.max(1);
     let limits = Limits {
@@ -339,7 +355,9 @@ pub fn start(host: impl Into<Arc<Host>>, opts: ServeOptions) -> Result<Serving, 
         max_buffered_bytes: MAX_BUFFERED_BYTES,
         max_unsent_bytes: MAX_UNSENT_BYTES,
     };
-    let service = Arc::new(Service::new(host, &opts));
+    let mut service = Service::new(host, &opts);
+    service.profiles = profiles;
+    let service = Arc::new(service);
     let handler: Arc<http::Handler> = Arc::new(move |req: &Request| service.handle(req));
     let server = Server::start(opts.listen, limits, handler).map_err(|e| ServeError::Bind {
         addr: opts.listen,
@@ -350,12 +368,21 @@ pub fn start(host: impl Into<Arc<Host>>, opts: ServeOptions) -> Result<Serving, 
 
 /// Serves `host` until the process is stopped.
 pub fn run(host: impl Into<Arc<Host>>, opts: ServeOptions) -> Result<(), ServeError> {
+    run_with_profiles(host, opts, None)
+}
+
+/// [`run`], also serving the profiler's pages from `profiles`.
+pub fn run_with_profiles(
+    host: impl Into<Arc<Host>>,
+    opts: ServeOptions,
+    profiles: Option<Arc<pcp_profile::ProfileStore>>,
+) -> Result<(), ServeError> {
     let host: Arc<Host> = host.into();
     host.wait_ready(Duration::from_secs(5));
     let agents: Vec<String> = host.agents().into_iter().map(|(n, _)| n).collect();
     let loopback = opts.listen.ip().is_loopback();
     let allow_store = opts.allow_store;
-    let serving = start(host, opts)?;
+    let serving = start_with_profiles(host, opts, profiles)?;
     eprintln!(
         "pcp-agent serve: listening on http://{}/ (agents: {}; store {})",
         serving.addr(),

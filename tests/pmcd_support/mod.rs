@@ -428,6 +428,12 @@ impl Logger {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Whether pmlogger still runs (it exits when it cannot revalidate
+    /// its metrics after an agent restarts).
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+
     /// The archive path as a string, for `-a`.
     pub fn archive_arg(&self) -> String {
         self.archive.to_string_lossy().into_owned()

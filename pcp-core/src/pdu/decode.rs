@@ -4,7 +4,7 @@
 
 use nom::bytes::complete::take;
 use nom::error::{ErrorKind, ParseError};
-use nom::number::complete::{be_i32, be_u16, be_u32, be_u8};
+use nom::number::complete::{be_i32, be_i64, be_u16, be_u32, be_u8};
 use nom::IResult;
 
 use super::*;
@@ -122,6 +122,10 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, Pdu), PduError> {
         types::ATTR => attr(body).map(Pdu::Attr),
         types::LABEL_REQ => ident_req(body).map(Pdu::LabelReq),
         types::LABEL => label(bytes).map(Pdu::Label),
+        types::HIGHRES_FETCH => fetch(body).map(Pdu::HighResFetch),
+        types::HIGHRES_RESULT => highres_result(bytes).map(Pdu::HighResResult),
+        types::DESC_IDS => pmns_ids(body).map(Pdu::DescIds),
+        types::DESCS => descs(body).map(Pdu::Descs),
         other => return Err(PduError::UnknownType(other)),
     };
     match parsed {
@@ -233,12 +237,17 @@ fn pmid_only(i: In<'_>) -> D<Pmid> {
 }
 
 fn desc(i: In<'_>) -> D<DescPdu> {
+    let (i, d) = desc_fields(i)?;
+    done(i, d)
+}
+
+fn desc_fields(i: In<'_>) -> R<'_, DescPdu> {
     let (i, pmid) = u32_(i)?;
     let (i, ty) = i32_(i)?;
     let (i, indom) = u32_(i)?;
     let (i, sem) = i32_(i)?;
     let (i, units) = u32_(i)?;
-    done(
+    Ok((
         i,
         DescPdu {
             pmid: Pmid::from_raw(pmid),
@@ -247,7 +256,20 @@ fn desc(i: In<'_>) -> D<DescPdu> {
             sem,
             units,
         },
-    )
+    ))
+}
+
+/// DESCS: a count, then that many 20-byte descriptors.
+fn descs(i: In<'_>) -> D<Vec<DescPdu>> {
+    let (mut i, n) = i32_(i)?;
+    let n = count_of(n, 20, i)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (r, d) = desc_fields(i)?;
+        out.push(d);
+        i = r;
+    }
+    done(i, out)
 }
 
 fn instance_req(i: In<'_>) -> D<InstanceReq> {
@@ -364,7 +386,28 @@ fn result(pdu: In<'_>) -> D<ResultPdu> {
     let (i, _) = take(HEADER_LEN)(pdu)?;
     let (i, tv_sec) = i32_(i)?;
     let (i, tv_usec) = i32_(i)?;
-    let (mut i, numpmid) = i32_(i)?;
+    let (i, numpmid) = i32_(i)?;
+    let vsets = value_sets(pdu, i, numpmid)?;
+    Ok(ResultPdu {
+        tv_sec,
+        tv_usec,
+        vsets,
+    })
+}
+
+/// HIGHRES_RESULT: `numpmid` first, then the 64-bit stamp, then as RESULT.
+fn highres_result(pdu: In<'_>) -> D<HighResResultPdu> {
+    let (i, _) = take(HEADER_LEN)(pdu)?;
+    let (i, numpmid) = i32_(i)?;
+    let (i, sec) = be_i64(i)?;
+    let (i, nsec) = be_i64(i)?;
+    let vsets = value_sets(pdu, i, numpmid)?;
+    Ok(HighResResultPdu { sec, nsec, vsets })
+}
+
+/// The value sets starting at `i` and the blocks they point to, which must
+/// fill the rest of `pdu` exactly.
+fn value_sets<'a>(pdu: In<'a>, mut i: In<'a>, numpmid: i32) -> D<Vec<VSet>> {
     let numpmid = count_of(numpmid, 8, i)?;
     // First the fixed part (value sets), keeping block offsets raw: blocks
     // must lie after the last value set, which is known only at the end.
@@ -418,11 +461,7 @@ fn result(pdu: In<'_>) -> D<ResultPdu> {
     if blocks_end > 0 && pad4(blocks_end) < pdu.len() {
         return bad("trailing bytes after the last value block");
     }
-    Ok(ResultPdu {
-        tv_sec,
-        tv_usec,
-        vsets,
-    })
+    Ok(vsets)
 }
 
 /// The value block at word offset `off`, which must start at or after

@@ -1,7 +1,7 @@
 //! Encoding: PDUs appended to a caller's buffer, with PCP's padding rules.
 
 use super::*;
-use crate::pmda::MetricResult;
+use crate::pmda::{InstValues, MetricResult};
 use crate::value::Value;
 
 /// Writes PDUs into a reused `Vec<u8>`. Each call appends exactly one PDU
@@ -107,7 +107,7 @@ impl Encoder {
                     }
                 }
             }
-            Pdu::Fetch(f) => {
+            Pdu::Fetch(f) | Pdu::HighResFetch(f) => {
                 o.i32(f.ctx);
                 o.u32(0);
                 o.u32(0);
@@ -117,13 +117,7 @@ impl Encoder {
                 }
             }
             Pdu::DescReq(p) => o.u32(p.raw()),
-            Pdu::Desc(d) => {
-                o.u32(d.pmid.raw());
-                o.i32(d.ty);
-                o.u32(d.indom.raw());
-                o.i32(d.sem);
-                o.u32(d.units);
-            }
+            Pdu::Desc(d) => write_desc(&mut o, d),
             Pdu::InstanceReq(r) => {
                 o.u32(r.indom.raw());
                 o.u32(0);
@@ -173,6 +167,25 @@ impl Encoder {
                 o.out.extend_from_slice(&a.value);
             }
             Pdu::Label(l) => write_label(&mut o, l),
+            Pdu::HighResResult(r) => {
+                o.i32(r.vsets.len() as i32);
+                o.out.extend_from_slice(&r.sec.to_be_bytes());
+                o.out.extend_from_slice(&r.nsec.to_be_bytes());
+                write_vsets(&mut o, &r.vsets);
+            }
+            Pdu::DescIds(p) => {
+                o.i32(p.status);
+                o.i32(p.pmids.len() as i32);
+                for id in &p.pmids {
+                    o.u32(id.raw());
+                }
+            }
+            Pdu::Descs(d) => {
+                o.i32(d.len() as i32);
+                for d in d {
+                    write_desc(&mut o, d);
+                }
+            }
         }
         o.finish();
     }
@@ -197,6 +210,15 @@ impl Encoder {
         o.finish();
     }
 
+    /// Appends the PDU_PMNS_NAMES answering PDU_PMNS_CHILD: the children's
+    /// names, with a status each (1 for a non-leaf) when `with_status`
+    /// (subtype 1).
+    pub fn children(&self, kids: &[crate::namespace::Child], with_status: bool, out: &mut Vec<u8>) {
+        let status: Option<Vec<i32>> =
+            with_status.then(|| kids.iter().map(|k| i32::from(!k.leaf)).collect());
+        self.names(kids.iter().map(|k| k.name.as_str()), status.as_deref(), out);
+    }
+
     /// Appends the PDU_RESULT answering a fetch straight from the agent's
     /// answers, with no intermediate copies: 32-bit values in place, every
     /// other value in its own block after the value sets. `flags` goes in
@@ -206,57 +228,110 @@ impl Encoder {
     /// any other type makes the whole set PM_VAL_DPTR (a 32-bit value in a
     /// mixed set gets a block of its own type).
     pub fn fetch_result(&self, flags: i32, vsets: &[(Pmid, MetricResult)], out: &mut Vec<u8>) {
+        self.client_result(flags, 0, vsets, out);
+    }
+
+    /// Appends the PDU_RESULT a pmcd sends a client for a FETCH: the
+    /// answers as [`Encoder::fetch_result`] lays them out, stamped with
+    /// seconds and microseconds.
+    pub fn client_result(
+        &self,
+        sec: i32,
+        usec: i32,
+        vsets: &[(Pmid, MetricResult)],
+        out: &mut Vec<u8>,
+    ) {
         let mut o = self.open(out, types::RESULT, 0);
-        o.i32(flags);
-        o.i32(0);
+        o.i32(sec);
+        o.i32(usec);
         o.i32(vsets.len() as i32);
-        // Pass 1: the size of the value-set area, so block offsets are known.
-        let mut area = o.offset();
-        for (_, r) in vsets {
-            area += match r {
-                Ok(v) if !v.is_empty() => 12 + 8 * v.len(),
-                _ => 8,
-            };
-        }
-        // Pass 2: value sets, with running block offsets.
-        let mut next_block = area;
-        for (pmid, r) in vsets {
-            o.u32(pmid.raw());
-            match r {
-                Err(e) => o.i32(e.code()),
-                Ok(v) if v.is_empty() => o.i32(0),
-                Ok(v) => {
-                    o.i32(v.len() as i32);
-                    if v.iter().all(|(_, x)| insitu_from_value(x).is_some()) {
-                        o.i32(PM_VAL_INSITU);
-                        for (inst, x) in v {
-                            o.u32(*inst);
-                            o.u32(insitu_from_value(x).unwrap_or(0));
-                        }
-                    } else {
-                        o.i32(PM_VAL_DPTR);
-                        for (inst, x) in v {
-                            o.u32(*inst);
-                            o.u32((next_block / 4) as u32);
-                            next_block += pad4(4 + payload_len(x));
-                        }
+        write_answers(&mut o, vsets);
+        o.finish();
+    }
+
+    /// Appends the PDU_HIGHRES_RESULT a pmcd sends a client for a
+    /// HIGHRES_FETCH: `numpmid`, a seconds and nanoseconds stamp, then the
+    /// answers laid out as [`Encoder::fetch_result`] does.
+    pub fn highres_result(
+        &self,
+        sec: i64,
+        nsec: i64,
+        vsets: &[(Pmid, MetricResult)],
+        out: &mut Vec<u8>,
+    ) {
+        let mut o = self.open(out, types::HIGHRES_RESULT, 0);
+        o.i32(vsets.len() as i32);
+        o.out.extend_from_slice(&sec.to_be_bytes());
+        o.out.extend_from_slice(&nsec.to_be_bytes());
+        write_answers(&mut o, vsets);
+        o.finish();
+    }
+}
+
+/// Whether a metric's values all travel in place (32-bit integers).
+fn all_insitu(v: &InstValues) -> bool {
+    v.iter().all(|(_, x)| insitu_from_value(x).is_some())
+}
+
+/// Value sets straight from agents' answers, then their blocks: 32-bit
+/// values in place, every other value in its own block after the sets. A
+/// set whose values are all `I32`/`U32` is PM_VAL_INSITU; any other type
+/// makes the whole set PM_VAL_DPTR (a 32-bit value in a mixed set gets a
+/// block of its own type).
+fn write_answers(o: &mut Open<'_>, vsets: &[(Pmid, MetricResult)]) {
+    // Pass 1: the size of the value-set area, so block offsets are known.
+    let mut area = o.offset();
+    for (_, r) in vsets {
+        area += match r {
+            Ok(v) if !v.is_empty() => 12 + 8 * v.len(),
+            _ => 8,
+        };
+    }
+    // Pass 2: value sets, with running block offsets.
+    let mut next_block = area;
+    for (pmid, r) in vsets {
+        o.u32(pmid.raw());
+        match r {
+            Err(e) => o.i32(e.code()),
+            Ok(v) if v.is_empty() => o.i32(0),
+            Ok(v) => {
+                o.i32(v.len() as i32);
+                if all_insitu(v) {
+                    o.i32(PM_VAL_INSITU);
+                    for (inst, x) in v {
+                        o.u32(*inst);
+                        o.u32(insitu_from_value(x).unwrap_or(0));
+                    }
+                } else {
+                    o.i32(PM_VAL_DPTR);
+                    for (inst, x) in v {
+                        o.u32(*inst);
+                        o.u32((next_block / 4) as u32);
+                        next_block += pad4(4 + payload_len(x));
                     }
                 }
             }
         }
-        // Pass 3: the blocks, in the same order.
-        for (_, r) in vsets {
-            if let Ok(v) = r {
-                if v.iter().all(|(_, x)| insitu_from_value(x).is_some()) {
-                    continue;
-                }
-                for (_, x) in v {
-                    write_value_block(&mut o, x);
-                }
+    }
+    // Pass 3: the blocks, in the same order.
+    for (_, r) in vsets {
+        if let Ok(v) = r {
+            if all_insitu(v) {
+                continue;
+            }
+            for (_, x) in v {
+                write_value_block(o, x);
             }
         }
-        o.finish();
     }
+}
+
+fn write_desc(o: &mut Open<'_>, d: &DescPdu) {
+    o.u32(d.pmid.raw());
+    o.i32(d.ty);
+    o.u32(d.indom.raw());
+    o.i32(d.sem);
+    o.u32(d.units);
 }
 
 fn payload_len(v: &Value) -> usize {

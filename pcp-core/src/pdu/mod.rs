@@ -1,5 +1,7 @@
-//! The PDU codec: PCP's pmcd <-> PMDA wire protocol (PDU version 2, as
-//! spoken by pmcd 6.0.3).
+//! The PDU codec: PCP's wire protocol (PDU version 2, as spoken by pmcd
+//! 6.0.3), both between pmcd and a PMDA and between a client and pmcd
+//! ([`client`]: the connection handshake, high-resolution fetches and
+//! descriptor lists).
 //!
 //! Every PDU starts with a 12-byte big-endian header (`len`, `type`,
 //! `from`); [`decode`] takes one complete PDU (exactly `len` bytes) and
@@ -27,12 +29,15 @@
 //! assert_eq!(pdu, Pdu::DescReq(Pmid::from_parts(400, 0, 0)));
 //! ```
 
+pub mod client;
 mod decode;
 mod encode;
 pub mod frame;
 mod label;
+pub mod reply;
 mod value;
 
+pub use client::HighResResultPdu;
 pub use decode::{decode, decode_header};
 pub use encode::Encoder;
 pub use label::{labelset_from_wire, labelset_to_wire};
@@ -96,6 +101,10 @@ pub mod types {
     pub const DESC_IDS: u32 = 0x7016;
     /// Client-side descriptor list (never sent to PMDAs).
     pub const DESCS: u32 = 0x7017;
+    /// The first PDU type code.
+    pub const FIRST: u32 = ERROR;
+    /// The last PDU type code.
+    pub const LAST: u32 = DESCS;
 }
 
 /// PCP's name for a PDU type code (`"FETCH"`), for logs.
@@ -132,10 +141,32 @@ pub fn type_name(ty: u32) -> &'static str {
 pub const CVERSION: u32 = 1;
 /// The PDU protocol version (2).
 pub const PDU_VERSION: u32 = 2;
-/// CREDS feature flag: the PMDA wants client credentials (PDU_ATTR).
+/// Feature flag: TLS (a client asks for it in CREDS; a server offers it).
+pub const PDU_FLAG_SECURE: u32 = 1;
+/// Feature flag: compression (never implemented by PCP).
+pub const PDU_FLAG_COMPRESS: u32 = 1 << 1;
+/// CREDS feature flag: the PMDA wants client credentials (PDU_ATTR); from
+/// a client, SASL authentication.
 pub const PDU_FLAG_AUTH: u32 = 1 << 2;
-/// CREDS feature flag: the PMDA wants client container names (PDU_ATTR).
+/// Feature flag: the server requires client credentials.
+pub const PDU_FLAG_CREDS_REQD: u32 = 1 << 3;
+/// Feature flag: the server acknowledges a TLS request.
+pub const PDU_FLAG_SECURE_ACK: u32 = 1 << 4;
+/// Feature flag: (client) no NSS initialisation; unused since PCP 5.
+pub const PDU_FLAG_NO_NSS_INIT: u32 = 1 << 5;
+/// CREDS feature flag: the PMDA wants client container names (PDU_ATTR);
+/// from a client, a PDU_ATTR naming its container follows the CREDS.
 pub const PDU_FLAG_CONTAINER: u32 = 1 << 6;
+/// Feature flag: the server requires a client certificate.
+pub const PDU_FLAG_CERT_REQD: u32 = 1 << 7;
+/// Feature flag: retired label encoding.
+pub const PDU_FLAG_BAD_LABEL: u32 = 1 << 8;
+/// Feature flag: the server answers label requests.
+pub const PDU_FLAG_LABELS: u32 = 1 << 9;
+/// Feature flag: the server answers HIGHRES_FETCH.
+pub const PDU_FLAG_HIGHRES: u32 = 1 << 10;
+/// Feature flag: the server answers DESC_IDS.
+pub const PDU_FLAG_DESCS: u32 = 1 << 11;
 
 /// RESULT `tv_sec` flag from a PMDA: its labels changed (`PMCD_LABEL_CHANGE`).
 pub const PMCD_LABEL_CHANGE: i32 = 8;
@@ -168,8 +199,24 @@ pub const PM_LABEL_COMPOUND: u8 = 0x40;
 
 /// PDU_ATTR attribute codes (`PCP_ATTR_*`).
 pub mod attr {
+    /// Protocol name.
+    pub const PROTOCOL: i32 = 1;
+    /// TLS in use.
+    pub const SECURE: i32 = 2;
+    /// Compression in use.
+    pub const COMPRESS: i32 = 3;
+    /// SASL authentication in use.
+    pub const USERAUTH: i32 = 4;
     /// User name of the client.
     pub const USERNAME: i32 = 5;
+    /// SASL authentication name.
+    pub const AUTHNAME: i32 = 6;
+    /// SASL password.
+    pub const PASSWORD: i32 = 7;
+    /// SASL method.
+    pub const METHOD: i32 = 8;
+    /// SASL realm.
+    pub const REALM: i32 = 9;
     /// Client connected over a unix socket.
     pub const UNIXSOCK: i32 = 10;
     /// Client user id (decimal text).
@@ -178,8 +225,12 @@ pub mod attr {
     pub const GROUPID: i32 = 12;
     /// Client process id (decimal text).
     pub const PROCESSID: i32 = 14;
+    /// A local connection.
+    pub const LOCAL: i32 = 13;
     /// Container name.
     pub const CONTAINER: i32 = 15;
+    /// Exclusive connection.
+    pub const EXCLUSIVE: i32 = 16;
 }
 
 /// The largest PDU the framing reader accepts by default (64 MiB): far above
@@ -618,6 +669,14 @@ pub enum Pdu {
     LabelReq(IdentReq),
     /// PDU_LABEL.
     Label(LabelPdu),
+    /// PDU_HIGHRES_FETCH (client to pmcd): the FETCH layout.
+    HighResFetch(FetchPdu),
+    /// PDU_HIGHRES_RESULT (pmcd to client).
+    HighResResult(HighResResultPdu),
+    /// PDU_DESC_IDS (client to pmcd): the PMNS_IDS layout, status -1.
+    DescIds(PmnsIdsPdu),
+    /// PDU_DESCS (pmcd to client): descriptors, PM_ID_NULL where one failed.
+    Descs(Vec<DescPdu>),
 }
 
 impl Pdu {
@@ -642,6 +701,10 @@ impl Pdu {
             Pdu::Attr(_) => types::ATTR,
             Pdu::LabelReq(_) => types::LABEL_REQ,
             Pdu::Label(_) => types::LABEL,
+            Pdu::HighResFetch(_) => types::HIGHRES_FETCH,
+            Pdu::HighResResult(_) => types::HIGHRES_RESULT,
+            Pdu::DescIds(_) => types::DESC_IDS,
+            Pdu::Descs(_) => types::DESCS,
         }
     }
 

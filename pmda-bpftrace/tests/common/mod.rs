@@ -44,6 +44,8 @@ pub fn agent(conf: &str, autostart: &[PathBuf]) -> Agent {
         autostart_dirs: autostart.to_vec(),
         config_file: Some(conf_path),
         state_dir: None,
+        pcp_dir: None,
+        ..Default::default()
     })
     .unwrap();
     Agent { a, dir }
@@ -218,4 +220,29 @@ pub fn path(d: &tempfile::TempDir) -> PathBuf {
 
 pub fn exists(p: &Path) -> bool {
     p.exists()
+}
+
+/// A stand-in for bpftrace in `dir`: answers `--version` as bpftrace
+/// 0.17.0 and, run on a program, reads it, then writes `replay` (a
+/// recorded `-f json` transcript) if given and exits, else waits to be
+/// stopped. For tests of what does not need real probes.
+pub fn fake_bpftrace(dir: &Path, replay: Option<&Path>) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = dir.join("bpftrace");
+    let run = match replay {
+        Some(t) => format!("cat '{}'", t.display()),
+        None => "exec sleep 600".to_string(),
+    };
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\n\
+             case \"$1\" in --version) echo 'bpftrace v0.17.0'; exit 0 ;; esac\n\
+             cat >/dev/null\n\
+             {run}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fake
 }

@@ -1,0 +1,301 @@
+//! The process table: one entry per process (or thread), keyed by pid,
+//! holding its instance name (kept for its lifetime) and what this fetch
+//! read of its files. Each file is read at most once per fetch, only for
+//! processes the client asked about, only when an asked metric needs it.
+
+use std::collections::HashMap;
+
+use pcp_core::PmError;
+
+use crate::procfs::ProcDir;
+use crate::small::{Io, Schedstat, Statm};
+use crate::stat::PidStat;
+use crate::status::PidStatus;
+
+/// The files of a process a fetch may need (a bit set).
+pub mod file {
+    /// `stat`.
+    pub const STAT: u32 = 1 << 0;
+    /// `status`.
+    pub const STATUS: u32 = 1 << 1;
+    /// `statm`.
+    pub const STATM: u32 = 1 << 2;
+    /// `io`.
+    pub const IO: u32 = 1 << 3;
+    /// `schedstat`.
+    pub const SCHEDSTAT: u32 = 1 << 4;
+    /// `smaps_rollup`.
+    pub const SMAPS: u32 = 1 << 5;
+    /// the `fd` directory.
+    pub const FD: u32 = 1 << 6;
+    /// `cgroup`.
+    pub const CGROUP: u32 = 1 << 7;
+    /// `attr/current`.
+    pub const LABEL: u32 = 1 << 8;
+    /// `oom_score`.
+    pub const OOM: u32 = 1 << 9;
+    /// the `exe` link.
+    pub const EXE: u32 = 1 << 10;
+    /// the `cwd` link.
+    pub const CWD: u32 = 1 << 11;
+    /// `autogroup`.
+    pub const AUTOGROUP: u32 = 1 << 12;
+    /// `environ`.
+    pub const ENVIRON: u32 = 1 << 13;
+    /// `wchan`.
+    pub const WCHAN: u32 = 1 << 14;
+    /// `maps`.
+    pub const MAPS: u32 = 1 << 15;
+}
+
+/// What one fetch read of a process (`None`: not read, or unreadable).
+#[derive(Debug, Default, Clone)]
+pub struct Files {
+    /// `stat`.
+    pub stat: Option<PidStat>,
+    /// `status`.
+    pub status: Option<PidStatus>,
+    /// `statm`.
+    pub statm: Option<Statm>,
+    /// `io`.
+    pub io: Option<Io>,
+    /// `schedstat`.
+    pub schedstat: Option<Schedstat>,
+    /// `smaps_rollup`, kB in [`crate::small::SMAPS_KEYS`] order;
+    /// `Err(PM_ERR_APPVERSION)` where the kernel has no smaps_rollup.
+    pub smaps: Option<Result<[u64; 20], PmError>>,
+    /// Open descriptors.
+    pub fd: Option<u32>,
+    /// Control groups, `ps` style (`cpu:/;cpuset:/`), and the container
+    /// id found in them (empty if none).
+    pub cgroup: Option<(String, String)>,
+    /// Security label.
+    pub label: Option<String>,
+    /// OOM score.
+    pub oom: Option<u32>,
+    /// Executable path.
+    pub exe: Option<String>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// Autogroup id and nice.
+    pub autogroup: Option<(u32, i32)>,
+    /// Environment, NULs made spaces (empty when unreadable).
+    pub environ: Option<String>,
+    /// Wait channel name.
+    pub wchan: Option<String>,
+    /// Memory maps.
+    pub maps: Option<String>,
+}
+
+/// One process or thread.
+#[derive(Debug)]
+pub struct Entry {
+    /// pid (or tid).
+    pub pid: u32,
+    /// `NNNNNN command args...` as first seen; psargs starts after the
+    /// first space.
+    pub name: String,
+    /// The instance name: the pid and the command up to its first
+    /// argument (`012345 /usr/bin/bash`).
+    pub instname: String,
+    /// The thread group it belongs to (itself for a process).
+    pub tgid: u32,
+    /// Files read this fetch.
+    pub read: u32,
+    /// Their contents.
+    pub files: Files,
+    /// The generation of the listing that last saw it.
+    pub seen: u64,
+}
+
+impl Entry {
+    /// The full command line (psargs).
+    pub fn psargs(&self) -> &str {
+        self.name.split_once(' ').map_or("", |(_, a)| a)
+    }
+}
+
+/// The longest command kept in an instance name.
+const CMD_MAX: usize = 4096;
+
+/// Every process known, and the listing that found them.
+#[derive(Debug, Default)]
+pub struct PidTable {
+    entries: HashMap<u32, Entry>,
+    generation: u64,
+    scratch: Vec<u32>,
+}
+
+impl PidTable {
+    /// The entry of `pid`.
+    pub fn get(&self, pid: u32) -> Option<&Entry> {
+        self.entries.get(&pid)
+    }
+
+    /// The entry of `pid`, mutable.
+    pub fn get_mut(&mut self, pid: u32) -> Option<&mut Entry> {
+        self.entries.get_mut(&pid)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Lists `ROOT/proc` (and with `threads` every task of every process),
+    /// adds new processes (naming each once, from its command line) and
+    /// forgets those gone. Returns the pids in listing order.
+    pub fn refresh(&mut self, dir: &mut ProcDir, threads: bool, buf: &mut Vec<u8>) -> Vec<u32> {
+        self.generation += 1;
+        let generation = self.generation;
+        self.scratch.clear();
+        let _ = dir.list(None, &mut self.scratch);
+        let mut out = Vec::with_capacity(self.scratch.len());
+        let pids = std::mem::take(&mut self.scratch);
+        let mut tasks = Vec::new();
+        for &pid in &pids {
+            if threads {
+                tasks.clear();
+                let _ = dir.list(Some(pid), &mut tasks);
+                if tasks.is_empty() {
+                    tasks.push(pid);
+                }
+                for &tid in &tasks {
+                    if self.touch(dir, pid, tid, generation, buf) {
+                        out.push(tid);
+                    }
+                }
+            } else if self.touch(dir, pid, pid, generation, buf) {
+                out.push(pid);
+            }
+        }
+        self.scratch = pids;
+        self.entries.retain(|_, e| e.seen == generation);
+        out
+    }
+
+    /// Makes sure `pid` has an entry (for a profile naming pids without a
+    /// listing); false if the process does not exist.
+    pub fn ensure(&mut self, dir: &ProcDir, pid: u32, buf: &mut Vec<u8>) -> bool {
+        let generation = self.generation;
+        self.touch(dir, pid, pid, generation, buf)
+    }
+
+    fn touch(
+        &mut self,
+        dir: &ProcDir,
+        tgid: u32,
+        pid: u32,
+        generation: u64,
+        buf: &mut Vec<u8>,
+    ) -> bool {
+        if let Some(e) = self.entries.get_mut(&pid) {
+            e.seen = generation;
+            return true;
+        }
+        let Some(name) = instance_name(dir, tgid, pid, buf) else {
+            return false;
+        };
+        let instname = short_name(&name);
+        self.entries.insert(
+            pid,
+            Entry {
+                pid,
+                name,
+                instname,
+                tgid,
+                read: 0,
+                files: Files::default(),
+                seen: generation,
+            },
+        );
+        true
+    }
+
+    /// Forgets what the previous fetch read.
+    pub fn clear_reads(&mut self, pids: &[u32]) {
+        for pid in pids {
+            if let Some(e) = self.entries.get_mut(pid) {
+                e.read = 0;
+                e.files = Files::default();
+            }
+        }
+    }
+}
+
+/// `NNNNNN cmdline` (arguments joined by spaces), or `NNNNNN (Name)` from
+/// `status` for a process with no command line (kernel threads, zombies).
+fn instance_name(dir: &ProcDir, tgid: u32, pid: u32, buf: &mut Vec<u8>) -> Option<String> {
+    let mut name = format!("{pid:06} ");
+    if dir.read_task(tgid, pid, "cmdline", buf).is_ok() && buf.iter().any(|&b| b != 0) {
+        while buf.last() == Some(&0) {
+            buf.pop();
+        }
+        buf.truncate(CMD_MAX);
+        for b in buf.iter_mut() {
+            if *b == 0 {
+                *b = b' ';
+            }
+        }
+        name.push_str(&String::from_utf8_lossy(buf));
+        return Some(name);
+    }
+    dir.read_task(tgid, pid, "status", buf).ok()?;
+    let text = String::from_utf8_lossy(buf);
+    let first = text.lines().next()?;
+    let comm = first.strip_prefix("Name:").map(str::trim).unwrap_or("");
+    name.push('(');
+    name.push_str(comm);
+    name.push(')');
+    Some(name)
+}
+
+/// The instance name: up to the second space of the full name.
+fn short_name(name: &str) -> String {
+    let mut spaces = name.match_indices(' ').map(|(i, _)| i);
+    spaces.next();
+    match spaces.next() {
+        Some(i) => name[..i].to_string(),
+        None => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_pid_and_command() {
+        assert_eq!(short_name("000042 /bin/sleep 10"), "000042 /bin/sleep");
+        assert_eq!(short_name("000002 (kthreadd)"), "000002 (kthreadd)");
+        let mut dir = ProcDir::open(std::path::Path::new("/")).unwrap();
+        let mut t = PidTable::default();
+        let mut buf = Vec::new();
+        let pids = t.refresh(&mut dir, false, &mut buf);
+        let me = std::process::id();
+        assert!(pids.contains(&me));
+        let e = t.get(me).unwrap();
+        assert!(
+            e.instname.starts_with(&format!("{me:06} ")),
+            "{}",
+            e.instname
+        );
+        assert!(!e.psargs().is_empty());
+        // With threads, this test's own threads are listed too (the
+        // machine's other processes come and go between the listings).
+        let with_threads = t.refresh(&mut dir, true, &mut buf);
+        let tids: Vec<u32> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        assert!(tids.len() > 1, "the test harness runs tests in threads");
+        for tid in tids {
+            assert!(with_threads.contains(&tid), "{tid}");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! What the live comparisons with pmdaproc share: running pminfo against
+//! the system pmcd and reading its output (ours is rendered by
+//! `pcp_core::render::pminfo` in the same form).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use pcp_core::testing::{have_program, require};
+
+/// One metric as pminfo shows it.
+#[derive(Debug, Clone, Default)]
+pub struct Shown {
+    /// The first line (name, and PMID with `-m`).
+    pub head: String,
+    /// The descriptor lines (`-d`).
+    pub desc: Vec<String>,
+    /// The metric's labels (`-l`) without the context's.
+    pub labels: Option<String>,
+    /// Each instance's labels by instance name, without the context's.
+    pub inst_labels: BTreeMap<String, String>,
+    /// Values (`-f`) by instance id: (instance name, value).
+    pub values: BTreeMap<u32, (String, String)>,
+}
+
+/// Labels every context carries (pmcd's, or our host's): not the agent's.
+const CONTEXT_LABELS: &[&str] = &["hostname", "domainname", "machineid", "userid", "groupid"];
+
+/// A label set's JSON without the context's labels, keys sorted.
+pub fn agent_labels(json: &str) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(json) else {
+        return format!("unparsable: {json}");
+    };
+    let kept: BTreeMap<String, serde_json::Value> = map
+        .into_iter()
+        .filter(|(k, _)| !CONTEXT_LABELS.contains(&k.as_str()))
+        .collect();
+    serde_json::to_string(&kept).unwrap()
+}
+
+/// Splits `inst [ID or "NAME"] REST` into its parts.
+fn inst_line(rest: &str) -> Option<(u32, &str, &str)> {
+    let (id, rest) = rest.split_once(" or \"")?;
+    let (name, rest) = rest.split_once("\"] ")?;
+    Some((id.parse().ok()?, name, rest))
+}
+
+/// pminfo's (or our rendering's) output, by metric name.
+pub fn parse(text: &str) -> BTreeMap<String, Shown> {
+    let mut out = BTreeMap::new();
+    for block in text.split("\n\n") {
+        let mut lines = block.lines().filter(|l| !l.trim().is_empty());
+        let Some(head) = lines.next() else { continue };
+        let name = head.split_whitespace().next().unwrap_or("").to_string();
+        let mut s = Shown {
+            head: head.trim().to_string(),
+            ..Default::default()
+        };
+        for l in lines {
+            let t = l.trim();
+            if t.starts_with("Data Type:") || t.starts_with("Semantics:") {
+                s.desc.push(t.to_string());
+            } else if let Some(l) = t.strip_prefix("labels ") {
+                s.labels = Some(agent_labels(l));
+            } else if let Some(rest) = t.strip_prefix("inst [") {
+                let Some((id, iname, rest)) = inst_line(rest) else {
+                    continue;
+                };
+                if let Some(l) = rest.strip_prefix("labels ") {
+                    s.inst_labels.insert(iname.to_string(), agent_labels(l));
+                } else if let Some(v) = rest.strip_prefix("value ") {
+                    s.values.insert(id, (iname.to_string(), v.to_string()));
+                }
+            }
+        }
+        out.insert(name, s);
+    }
+    out
+}
+
+/// The system pmcd's unix socket: a client reaching pmcd through it
+/// passes its credentials, without which pmdaproc gives no per-process
+/// figures (a `pminfo` without `-h` may fall back to TCP).
+pub const PMCD_SOCKET: &str = "/run/pcp/pmcd.socket";
+
+/// `-h` for the system pmcd over its unix socket.
+pub fn pmcd_host() -> String {
+    format!("unix:{PMCD_SOCKET}")
+}
+
+/// Runs pminfo against the system pmcd over its unix socket (pmdaproc
+/// sees root's credentials).
+pub fn pminfo(args: &[&str], names: &[String]) -> String {
+    let out = Command::new("pminfo")
+        .arg("-h")
+        .arg(pmcd_host())
+        .args(args)
+        .args(names)
+        .output()
+        .expect("pminfo");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// True (after saying so where a person sees it, or failing under
+/// `./test.sh`) when pmdaproc answers under the system pmcd and we are
+/// root.
+pub fn have_pmdaproc() -> bool {
+    let socket = std::path::Path::new(PMCD_SOCKET).exists();
+    if !require(
+        "pmcd's unix socket",
+        socket,
+        "the system pmcd with its unix socket (scripts/setup-systems.sh)",
+    ) {
+        return false;
+    }
+    let have = have_program("pminfo")
+        && Command::new("pminfo")
+            .arg("-h")
+            .arg(pmcd_host())
+            .args(["-m", "proc.nprocs"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("PMID: 3.8.99"));
+    if !require(
+        "pmdaproc",
+        have,
+        "PCP's pmcd with pmdaproc answering proc.nprocs",
+    ) {
+        return false;
+    }
+    // SAFETY: geteuid has no preconditions.
+    require(
+        "root",
+        unsafe { libc::geteuid() } == 0,
+        "pmdaproc gives values to root only here",
+    )
+}
+
+/// `ours` equals one of pmdaproc's answers or, for numbers, lies between
+/// them (counters still move a little between the reads).
+pub fn within(ours: &str, before: &str, after: &str) -> bool {
+    if ours == before || ours == after {
+        return true;
+    }
+    match (
+        ours.parse::<f64>(),
+        before.parse::<f64>(),
+        after.parse::<f64>(),
+    ) {
+        (Ok(o), Ok(b), Ok(a)) => o >= b.min(a) && o <= b.max(a),
+        _ => false,
+    }
+}
+
+/// True when `name` is listed in `table` (by full name, or by a prefix
+/// ending in `.`).
+pub fn listed(name: &str, table: &[(&str, &str)]) -> bool {
+    table
+        .iter()
+        .any(|(p, _)| name == *p || (p.ends_with('.') && name.starts_with(p)))
+}
