@@ -5,11 +5,11 @@
 #   scripts/bench-summary.sh [NAME...]
 #
 # NAMEs (default: all): parse fetch linux subtree bpftrace bpftrace-fetch
-# pdu namespace host-overhead exposition nagios serve pmcd bpftrace-cpu
-# fleet. The cargo benches run BENCH_RUNS times (default 3); those that
+# pdu namespace host-overhead exposition nagios serve pmcd pmcd-server
+# bpftrace-cpu profile fleet. The cargo benches run BENCH_RUNS times (default 3); those that
 # repeat inside one run (bench-pmcd.sh: 6 alternating rounds per row;
 # serve-bench.sh: 3 rounds; the fleet bench: 3 fetches per case; the
-# nagios bench: 3 runs) run once. Results are
+# nagios, pmcd_server and profile_overhead benches: 3 runs) run once. Results are
 # kept in target/bench-summary/ (one file per run, with the SUMMARY lines
 # each benchmark prints), so naming some benchmarks re-measures only
 # those and rebuilds the table from all stored results; each row says
@@ -29,7 +29,7 @@ export PCP_BENCH_SHARED="${PCP_BENCH_SHARED:-$(pwd)/../shared/bench}"
 OUT="${BENCH_SUMMARY_DIR:-target/bench-summary}"
 mkdir -p "$OUT"
 
-ALL=(parse fetch linux subtree bpftrace bpftrace-fetch pdu namespace host-overhead exposition nagios serve pmcd bpftrace-cpu fleet)
+ALL=(parse fetch linux subtree bpftrace bpftrace-fetch pdu namespace host-overhead exposition nagios serve pmcd pmcd-server bpftrace-cpu profile fleet)
 if [ $# -gt 0 ]; then WANT=("$@"); else WANT=("${ALL[@]}"); fi
 
 # run NAME TIMES COMMAND...: runs COMMAND TIMES times, keeping each run's
@@ -62,6 +62,8 @@ for name in "${WANT[@]}"; do
     nagios) run nagios 1 cargo bench -q -p pmda-nagios --bench perfdata ;;
     serve) run serve 1 scripts/serve-bench.sh --write ;;
     pmcd) run pmcd 1 scripts/bench-pmcd.sh --write ;;
+    pmcd-server) run pmcd-server 1 cargo bench -q -p pcp-agent --bench pmcd_server -- --runs 3 --secs 2 --write ;;
+    profile) run profile 1 cargo bench -q -p pcp-agent --bench profile_overhead -- 60 3 ;;
     bpftrace-cpu) run bpftrace-cpu "$RUNS" scripts/bench-pmcd.sh --bpftrace-cpu 10 ;;
     fleet) run fleet 1 cargo bench -q -p pcp-agent --bench fleet ;;
     *) echo "bench-summary: unknown benchmark $name (one of: ${ALL[*]})" >&2; exit 2 ;;

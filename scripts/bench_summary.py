@@ -21,8 +21,8 @@ END = "<!-- summary:end -->"
 
 # Order of the table: groups whose id starts with these, in this order.
 ORDER = ["parse-", "fetch-", "fleet-", "pmcd-prometheus", "pmcd-shared", "linux-", "pmcd-linux",
-         "bpftrace-", "pmcd-bpftrace", "pdu-", "pmcd-pipe", "serve-", "exposition-", "namespace-",
-         "host-overhead-", "nagios-"]
+         "bpftrace-", "pmcd-bpftrace", "pdu-", "pmcd-pipe", "pmcd-server-", "serve-", "exposition-", "namespace-",
+         "host-overhead-", "nagios-", "profile-"]
 
 
 def num(x):
@@ -133,7 +133,7 @@ DETAILS = {"pmda-prometheus/BENCHMARKS.md": ["parse", "fetch", "fleet"],
            "pcp-core/BENCHMARKS-pdu.md": ["pdu"],
            "pmda-nagios/BENCHMARKS.md": ["nagios"],
            "pmcd-BENCHMARKS.md": ["bpftrace-cpu"],
-           "BENCHMARKS.md": ["exposition", "namespace", "host-overhead"]}
+           "BENCHMARKS.md": ["exposition", "namespace", "host-overhead", "profile"]}
 DBEGIN = "<!-- details:begin (written by scripts/bench-summary.sh; do not edit) -->"
 DEND = "<!-- details:end -->"
 
@@ -151,7 +151,7 @@ def details(results, target, benches):
             date = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(path)))
             body = "".join(l for l in open(path, errors="replace") if not l.startswith("SUMMARY "))
             run = n.rsplit(".", 2)[1]
-            if b == "fleet":  # a Markdown table
+            if b in ("fleet", "profile"):  # Markdown tables
                 parts.append(f"### `{cmd}`, {date}\n\n{body.strip()}\n")
             else:
                 parts.append(f"### `{cmd}`, run {run}, {date}\n\n```\n{body.strip()}\n```\n")
