@@ -1,16 +1,19 @@
-//! A custom collector: links the library, loads agents, fetches every
-//! interval and writes each sample's rates as one JSON line, ready for a
-//! log shipper.
+//! A custom collector: links the library, loads agents, defines a derived
+//! metric of its own in code, fetches every interval and writes each
+//! sample's rates as one JSON line, ready for a log shipper.
 //!
 //! Run: `cargo run --example custom_collector -- [INTERVAL_SECS] [SAMPLES] [METRIC...]`
-//! (defaults: 1 second, 3 samples, kernel.all.load and kernel.all.cpu.user
-//! from the linux agent, or the simple agent's metrics if linux is absent).
+//! (defaults: 1 second, 3 samples, kernel.all.load, kernel.all.cpu.user and
+//! the derived `collector.load_per_cpu` from the linux agent, or the simple
+//! agent's metrics and `collector.color_total` if linux is absent).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use pcp_agent::agents::AgentOptions;
+use pcp_core::derive::{DerivedContext, Registry};
 use pcp_core::rate::{Converted, RateConverter};
-use pcp_core::{Desc, Host, Pmid, PM_IN_NULL};
+use pcp_core::{Desc, Host, Pmapi, Pmid, PM_IN_NULL};
 use serde_json::{json, Map, Value as Json};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,17 +24,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut opts = AgentOptions::defaults();
     opts.agents = vec!["linux".into(), "simple".into()];
-    let host: Host = opts.build_host().or_else(|e| {
+    let agents: Host = opts.build_host().or_else(|e| {
         eprintln!("collector: {e}; using the simple agent only");
         opts.agents = vec!["simple".into()];
         opts.build_host()
     })?;
+    // A derived metric of our own, in PCP's expression language
+    // (pmRegisterDerived(3)): computed from the agents' metrics at each
+    // fetch, with a descriptor and help like any other metric.
+    let linux = agents.lookup("kernel.all.load").is_ok();
+    let mut registry = Registry::new();
+    let derived = if linux {
+        registry.register("collector.load_per_cpu", "kernel.all.load / hinv.ncpu")?;
+        "collector.load_per_cpu"
+    } else {
+        registry.register("collector.color_total", "sum(simple.color)")?;
+        "collector.color_total"
+    };
+    registry.set_attribute(
+        derived,
+        "oneline",
+        "defined in examples/custom_collector.rs",
+    )?;
+    let context = DerivedContext::new(Arc::new(registry));
+    // The host seen through the context: its metrics and the derived one.
+    let view = context.view(&agents);
+    let host: &dyn Pmapi = &view;
     if names.is_empty() {
-        names = if host.lookup("kernel.all.load").is_ok() {
+        names = if linux {
             vec!["kernel.all.load".into(), "kernel.all.cpu.user".into()]
         } else {
             vec!["simple.color".into(), "simple.time.user".into()]
         };
+        names.push(derived.into());
     }
     let metrics: Vec<(String, Pmid, Desc)> = names
         .iter()

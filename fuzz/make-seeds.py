@@ -124,6 +124,18 @@ BPFTRACE = [
 ]
 
 
+# Expressions over the derive_expr target's fake metrics (a, b.c, x_1, s,
+# f, n): every operator and function of pmRegisterDerived(3).
+DERIVE = [
+    b"a + b.c", b"a * 2 - x_1 / 3", b"rate(b.c)", b"delta(x_1) == 0 ? 0 : rate(x_1) / delta(x_1)",
+    b"instant(b.c) > 5 && a != 0", b"!a || -n < 0", b"avg(a) + sum(f) + count(x_1) + max(a) - min(f)",
+    b"matchinst(/^i[12]/, a)", b"matchinst(!/inst/, x_1)", b"a[i1 inst] + scalar(f)",
+    b"rescale(rate(x_1), \"mbyte/sec\")", b"mkconst(10, type=u64, semantics=counter, units=\"kbyte\")",
+    b"defined(a) ? a : mkconst(0, type=u32)", b"anon(PM_TYPE_U64)", b"s", b"instant(s)",
+    b"(a + (b.c * (x_1 - 1)))", b"delta(a) / delta(b.c)", b"1.5e3 * f", b"99999999999 + n",
+]
+
+
 def pdus(path):
     """Yields (direction, bytes) for each `hex:` line of a capture."""
     direction = None
@@ -225,6 +237,21 @@ def main():
                 code = f.read() + b"\0"
         write(os.path.join(out, "bpftrace_events"), code + output)
         write(os.path.join(out, "bpftrace_events"), output)
+
+    # The derived-metric language: expressions alone, and the shipped
+    # configuration files (and PCP's, when installed) whole.
+    for expr in DERIVE:
+        write(os.path.join(out, "derive_expr"), expr)
+    here = os.path.dirname(os.path.abspath(__file__))
+    for conf in sorted(glob.glob(os.path.join(here, "..", "conf", "derived", "*.conf"))
+                       + glob.glob("/etc/pcp/derived/*.conf")):
+        with open(conf, "rb") as f:
+            text = f.read()
+        write(os.path.join(out, "derive_expr"), text)
+        for line in text.splitlines():
+            if b"=" in line and not line.startswith(b"#") and b"(oneline)" not in line \
+                    and b"(helptext)" not in line:
+                write(os.path.join(out, "derive_expr"), line.split(b"=", 1)[1].strip())
 
     for code, lines in BPFTRACE:
         write(os.path.join(out, "bpftrace_events"), code + b"\n".join(lines) + b"\n")

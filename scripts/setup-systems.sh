@@ -88,10 +88,24 @@ fi
 if ! pminfo -h local: pmcd.version >/dev/null 2>&1; then
   log "starting pmcd"
   mkdir -p /run/pcp /var/log/pcp/pmcd
+  # No pmcd answers, so a socket left here is a dead pmcd's.
+  rm -f /run/pcp/pmcd.socket
   (cd /var/lib/pcp/pmns && ./Rebuild >/dev/null 2>&1 || true)
-  (cd / && PATH=/usr/bin:/bin:/usr/sbin:/sbin setsid /usr/lib/pcp/bin/pmcd -f -l /var/log/pcp/pmcd/pmcd.log >/dev/null 2>&1 &)
-  for _ in $(seq 1 50); do pminfo -h local: pmcd.version >/dev/null 2>&1 && break; sleep 0.2; done
-  pminfo -h local: pmcd.version >/dev/null 2>&1 || { log "pmcd did not start"; exit 1; }
+  for attempt in 1 2; do
+    (cd / && PATH=/usr/bin:/bin:/usr/sbin:/sbin setsid /usr/lib/pcp/bin/pmcd -f -l /var/log/pcp/pmcd/pmcd.log >/dev/null 2>&1 &)
+    for _ in $(seq 1 50); do pminfo -h local: pmcd.version >/dev/null 2>&1 && break; sleep 0.2; done
+    pminfo -h local: pmcd.version >/dev/null 2>&1 || { log "pmcd did not start"; exit 1; }
+    for _ in $(seq 1 25); do [ -S /run/pcp/pmcd.socket ] && break; sleep 0.2; done
+    [ -S /run/pcp/pmcd.socket ] && break
+    # The pmcd started here came up without its unix socket (seen once
+    # after a stale socket file): it is ours, so start it again.
+    [ "$attempt" = 1 ] || break
+    log "pmcd started without its unix socket; starting it again"
+    pid=$(pgrep -x -f '/usr/lib/pcp/bin/pmcd -f -l /var/log/pcp/pmcd/pmcd.log' | head -1)
+    [ -n "$pid" ] && kill "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    rm -f /run/pcp/pmcd.socket
+  done
 fi
 # Clients reach pmcd over its unix socket when it has one (pmcd then adds
 # the userid/groupid context labels, and pmdaproc answers root's

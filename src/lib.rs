@@ -3,6 +3,7 @@
 //!
 //! - [`agents`]: the global agent options and building a [`pcp_core::Host`]
 //!   from them;
+//! - [`derived`]: loading derived metric definitions for the clients;
 //! - [`simple`]: the `simple` example agent (domain 253);
 //! - [`watch`]: the pmval/pmrep-like live view;
 //! - [`pmcd`]: running an agent under PCP's pmcd, and installing it there;
@@ -13,6 +14,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod agents;
+pub mod derived;
 pub mod pmcd;
 pub mod pmcd_server;
 pub mod profile;

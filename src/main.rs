@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use pcp_agent::agents::AgentOptions;
 use pcp_agent::watch::{self, WatchOptions};
 use pcp_core::render::pminfo::{self, Flags};
-use pcp_core::{Host, Pmid};
+use pcp_core::{Pmapi, Pmid};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +28,8 @@ use pcp_core::{Host, Pmid};
 struct Cli {
     #[command(flatten)]
     agents: AgentOptions,
+    #[command(flatten)]
+    derived: pcp_agent::derived::DerivedOptions,
     #[command(subcommand)]
     command: Command,
 }
@@ -80,16 +82,19 @@ enum Command {
     },
     /// Watch values, like pmval/pmrep: counters as rates.
     Watch {
-        /// Seconds between samples.
-        #[arg(short = 't', long = "interval", default_value_t = 1.0)]
-        interval: f64,
+        /// Seconds between samples (default 1, or the preset's).
+        #[arg(short = 't', long = "interval")]
+        interval: Option<f64>,
         /// Number of samples (default: until interrupted).
         #[arg(short = 's', long = "samples")]
         samples: Option<u64>,
         /// Print one JSON object per sample.
         #[arg(long)]
         json: bool,
-        /// Metric names or subtrees.
+        #[command(flatten)]
+        report: Box<pcp_agent::watch::options::ReportArgs>,
+        /// Metric names, subtrees, pmrep metric specs (name,label,...) or
+        /// :presets of pmrep's configuration (:iostat, :vmstat, :sar, ...).
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -264,7 +269,12 @@ impl PushArgs {
 }
 
 /// Pushes until the process is stopped.
-fn push(mut host: Host, args: &PushArgs, names: Vec<String>, agents: &AgentOptions) -> ExitCode {
+fn push(
+    mut host: pcp_core::Host,
+    args: &PushArgs,
+    names: Vec<String>,
+    agents: &AgentOptions,
+) -> ExitCode {
     let opts = match args.options(names, agents) {
         Ok(o) => o,
         Err(e) => return fail(format!("push: {e}")),
@@ -283,7 +293,7 @@ fn push(mut host: Host, args: &PushArgs, names: Vec<String>, agents: &AgentOptio
     }
 }
 
-fn info(host: &Host, names: &[String], flags: Flags) -> ExitCode {
+fn info(host: &dyn Pmapi, names: &[String], flags: Flags) -> ExitCode {
     // Agents whose names come from their first results (a plugin's
     // perfdata labels, a script's variables) get them before names are
     // resolved; agents with nothing to wait for return at once.
@@ -521,6 +531,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Clients see derived metrics, as PCP's clients do through libpcp.
+    let registry = match cli.derived.load() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let context = pcp_core::derive::DerivedContext::new(registry.clone());
     match cli.command {
         // Handled above, before any host is built.
         Command::Pmda { .. }
@@ -537,7 +553,7 @@ fn main() -> ExitCode {
             names,
             ..
         } => info(
-            &host,
+            &context.view(&host),
             &names,
             Flags {
                 desc,
@@ -572,6 +588,7 @@ fn main() -> ExitCode {
                 request_timeout: Duration::try_from_secs_f64(request_timeout)
                     .unwrap_or(Duration::from_secs(10)),
                 max_response_bytes,
+                derived: registry.clone(),
             };
             // HTTP clients are anonymous, as pmcd's TCP clients are: what
             // an agent keeps for a known user (pmdalinux's root-only slab
@@ -627,20 +644,27 @@ fn main() -> ExitCode {
             interval,
             samples,
             json,
+            report,
             names,
         } => {
-            if !(interval > 0.0 && interval.is_finite()) {
+            if interval.is_some_and(|i| !(i > 0.0 && i.is_finite())) {
                 eprintln!("pcp-agent: watch: the interval must be a positive number of seconds");
                 return ExitCode::FAILURE;
             }
             host.wait_ready(Duration::from_secs(5));
             let opts = WatchOptions {
                 names,
-                interval: Duration::from_secs_f64(interval),
+                interval: interval.map(Duration::from_secs_f64),
                 samples,
                 json,
+                config: report.config.clone(),
+                overrides: report.overrides(),
+                align: report
+                    .align
+                    .filter(|a| *a > 0.0 && a.is_finite())
+                    .map(Duration::from_secs_f64),
             };
-            match watch::run(&host, &opts) {
+            match watch::run(&host, &context, &opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("pcp-agent: {e}");

@@ -1,7 +1,8 @@
 //! The examples run and do what their documentation says:
 //! `examples/simple_pmda.rs` (a table-driven agent in the host: its
 //! metrics, a stored value, instances) and `examples/custom_collector.rs`
-//! (JSON lines of rates from the linux agent).
+//! (JSON lines of rates from the linux agent, and its own derived metric
+//! defined in code).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -85,7 +86,8 @@ fn simple_pmda_example_prints_its_agent() {
     }
 }
 
-/// The linux agent's counter and gauge, as the collector's defaults.
+/// The linux agent's counter and gauge, and the derived metric defined in
+/// the example's code, as the collector's defaults.
 #[test]
 fn custom_collector_example_prints_json_rates() {
     let linux = Path::new("/proc/stat").exists() && Path::new("/proc/loadavg").exists();
@@ -134,6 +136,12 @@ fn custom_collector_example_prints_json_rates() {
                 .as_f64()
                 .unwrap_or_else(|| panic!("{period}: {l}"));
             assert!(v >= 0.0, "{l}");
+            // The collector's derived metric, kernel.all.load / hinv.ncpu,
+            // from the same fetch.
+            let per_cpu = rates["collector.load_per_cpu"][period]
+                .as_f64()
+                .unwrap_or_else(|| panic!("collector.load_per_cpu {period}: {l}"));
+            assert!((per_cpu - v / ncpu).abs() < 1e-6, "{period}: {l}");
         }
         // The counter as a rate: CPU milliseconds per second, at most
         // every CPU busy (with some slack for timing).

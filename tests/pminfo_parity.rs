@@ -50,9 +50,9 @@ fn without_credentials(text: &str) -> String {
 }
 
 fn compare(flags: &str, metrics: &[&str]) {
-    // PCP_DERIVED_CONFIG="" keeps libpcp's derived metrics (disk.dev.await
-    // and friends, PMIDs 511.*) out: they are computed by the client library,
-    // not served by any agent.
+    // PCP_DERIVED_CONFIG="" keeps derived metrics (disk.dev.await and
+    // friends, PMIDs 511.*) out of both: they are computed on the client
+    // side (tests/derived_pminfo.rs compares them).
     //
     // pminfo connects over TCP (`-h localhost`): which transport the default
     // `local:` ends up on depends on the machine (the unix socket first, TCP
@@ -66,6 +66,7 @@ fn compare(flags: &str, metrics: &[&str]) {
         .args(["-h", "localhost", flags])
         .args(metrics));
     let ours = without_credentials(&run(Command::new(env!("CARGO_BIN_EXE_pcp-agent"))
+        .env("PCP_DERIVED_CONFIG", "")
         .args(["--agents", "linux", "info", flags])
         .args(metrics)));
     assert!(!real.is_empty());

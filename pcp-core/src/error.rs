@@ -83,6 +83,8 @@ pm_errors! {
     NOCONTAINER = -12399, "PM_ERR_NOCONTAINER", "Container not found";
     /// Bad input to pmstore.
     BADSTORE = -12400, "PM_ERR_BADSTORE", "Bad input to pmstore";
+    /// A derived metric definition failed (syntax or semantics).
+    BADDERIVE = -12409, "PM_ERR_BADDERIVE", "Derived metric definition failed";
     /// No support for label metadata.
     NOLABELS = -12410, "PM_ERR_NOLABELS", "No support for metric label metadata";
     /// Internal inconsistency.

@@ -47,6 +47,7 @@ pub mod at_domain;
 mod check;
 pub mod container;
 pub mod daemon;
+pub mod derive;
 pub mod desc;
 pub mod error;
 pub mod host;
@@ -57,6 +58,7 @@ pub mod labels;
 pub mod namespace;
 pub mod pdu;
 pub mod pipe;
+pub mod pmapi;
 pub mod pmda;
 pub mod pytable;
 pub mod rate;
@@ -64,6 +66,7 @@ pub mod render;
 pub mod server;
 pub mod table;
 pub mod testing;
+pub mod units;
 pub mod value;
 
 pub use at_domain::AtDomain;
@@ -75,6 +78,7 @@ pub use idstore::{CacheSnapshot, FileFormat, IdCache, StateDir};
 pub use indom::{Instance, Profile};
 pub use labels::{LabelLevel, LabelSet};
 pub use namespace::Namespace;
+pub use pmapi::Pmapi;
 pub use pmda::{
     Attachment, ClientContext, FetchRequest, InstValues, LabelTarget, MetricResult, Pmda, TextKind,
     TextTarget,

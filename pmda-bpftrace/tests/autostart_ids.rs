@@ -22,7 +22,7 @@ fn started(conf: &std::path::Path, state: &std::path::Path, dirs: &[PathBuf]) ->
             config_file: Some(conf.to_path_buf()),
             state_dir: Some(state.to_path_buf()),
             pcp_dir: None,
-            profiler: None,
+            ..Default::default()
         })
         .unwrap(),
         dir: tempfile::tempdir().unwrap(),

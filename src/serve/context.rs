@@ -2,7 +2,10 @@
 //! one (a random 31-bit number, as pmproxy's), which the client may name
 //! again (`?context=N` or `/pmapi/N/...`) until it has been idle for its
 //! poll timeout (`polltimeout=`, 5 s by default). A context holds the
-//! instance profile that `/pmapi/profile` edits and fetches apply.
+//! instance profile that `/pmapi/profile` edits and fetches apply, and its
+//! derived metrics: the global ones bound on first use, those
+//! `/pmapi/derive` adds, and the previous values their `delta()` and
+//! `rate()` need (as a pmproxy web context is a PMAPI context).
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -10,6 +13,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use pcp_core::derive::{DerivedContext, Registry};
 use pcp_core::Profile;
 
 /// pmproxy's default context poll timeout.
@@ -17,6 +23,14 @@ pub(crate) const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Most live contexts kept; past it the least recently used go first.
 const MAX_CONTEXTS: usize = 65_536;
+
+/// Most per-context derived metrics (`/pmapi/derive`) alive over all
+/// contexts: with the expression limit below, they hold at most about
+/// 160 MB; a client asking for more is refused until contexts expire.
+pub(crate) const MAX_DERIVED_TOTAL: usize = 10_000;
+
+/// Longest expression `/pmapi/derive` accepts.
+pub(crate) const MAX_DERIVED_EXPR: usize = 16 * 1024;
 
 /// Longest poll timeout a client may ask for.
 const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
@@ -26,6 +40,7 @@ struct Ctx {
     last_used: Instant,
     timeout: Duration,
     profile: Option<Box<Profile>>,
+    derived: Arc<DerivedContext>,
 }
 
 impl Ctx {
@@ -37,8 +52,18 @@ impl Ctx {
 #[derive(Debug)]
 struct Inner {
     map: HashMap<u32, Ctx>,
+    /// Per-context derived metrics alive in every context.
+    derived_total: usize,
     last_sweep: Instant,
     rng: u64,
+}
+
+impl Inner {
+    fn drop_context(&mut self, id: u32) {
+        if let Some(c) = self.map.remove(&id) {
+            self.derived_total = self.derived_total.saturating_sub(c.derived.local_count());
+        }
+    }
 }
 
 /// Why a context could not be had.
@@ -66,6 +91,7 @@ impl std::fmt::Display for ContextError {
 #[derive(Debug)]
 pub(crate) struct Contexts {
     inner: Mutex<Inner>,
+    registry: Arc<Registry>,
 }
 
 impl Default for Contexts {
@@ -75,16 +101,70 @@ impl Default for Contexts {
 }
 
 impl Contexts {
-    /// An empty table.
+    /// An empty table whose contexts have libpcp's anonymous derived
+    /// metrics only.
     pub fn new() -> Contexts {
+        Contexts::with_registry(Arc::new(Registry::new()))
+    }
+
+    /// An empty table whose contexts see the global derived metrics of
+    /// `registry`.
+    pub fn with_registry(registry: Arc<Registry>) -> Contexts {
         let seed = RandomState::new().build_hasher().finish() | 1;
         Contexts {
             inner: Mutex::new(Inner {
                 map: HashMap::new(),
+                derived_total: 0,
                 last_sweep: Instant::now(),
                 rng: seed,
             }),
+            registry,
         }
+    }
+
+    /// Adds a derived metric to context `id` with `add`, within the
+    /// limits on expressions and on the metrics of all contexts.
+    pub fn add_derived<T>(
+        &self,
+        id: u32,
+        expr_len: usize,
+        add: impl FnOnce(&DerivedContext) -> T,
+    ) -> Result<T, String> {
+        if expr_len > MAX_DERIVED_EXPR {
+            return Err(format!(
+                "derived metric expression of {expr_len} bytes is over the limit of {MAX_DERIVED_EXPR}"
+            ));
+        }
+        let derived = {
+            let inner = self.lock();
+            if inner.derived_total >= MAX_DERIVED_TOTAL {
+                return Err(format!(
+                    "too many derived metrics in all contexts ({MAX_DERIVED_TOTAL}); \
+                     wait for idle contexts to expire"
+                ));
+            }
+            inner.map.get(&id).map(|c| c.derived.clone())
+        };
+        let Some(derived) = derived else {
+            return Err(format!("unknown context identifier: {id}"));
+        };
+        let before = derived.local_count();
+        let out = add(&derived);
+        let added = derived.local_count().saturating_sub(before);
+        let mut inner = self.lock();
+        if inner.map.contains_key(&id) {
+            inner.derived_total += added;
+        }
+        Ok(out)
+    }
+
+    /// The derived metrics of context `id` (a fresh set if it is gone).
+    pub fn derived(&self, id: u32) -> Arc<DerivedContext> {
+        self.lock()
+            .map
+            .get(&id)
+            .map(|c| c.derived.clone())
+            .unwrap_or_else(|| Arc::new(DerivedContext::new(self.registry.clone())))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -112,7 +192,7 @@ impl Contexts {
                         Ok(id)
                     }
                     Some(_) => {
-                        inner.map.remove(&id);
+                        inner.drop_context(id);
                         Err(ContextError::Unknown(id))
                     }
                     None => Err(ContextError::Unknown(id)),
@@ -133,7 +213,15 @@ impl Contexts {
         if now.duration_since(inner.last_sweep) > Duration::from_secs(1)
             || inner.map.len() >= MAX_CONTEXTS
         {
-            inner.map.retain(|_, c| !c.expired(now));
+            let gone: Vec<u32> = inner
+                .map
+                .iter()
+                .filter(|(_, c)| c.expired(now))
+                .map(|(k, _)| *k)
+                .collect();
+            for id in gone {
+                inner.drop_context(id);
+            }
             inner.last_sweep = now;
             if inner.map.len() >= MAX_CONTEXTS {
                 if let Some(oldest) = inner
@@ -142,7 +230,7 @@ impl Contexts {
                     .min_by_key(|(_, c)| c.last_used)
                     .map(|(k, _)| *k)
                 {
-                    inner.map.remove(&oldest);
+                    inner.drop_context(oldest);
                 }
             }
         }
@@ -164,6 +252,7 @@ impl Contexts {
                 last_used: now,
                 timeout,
                 profile: None,
+                derived: Arc::new(DerivedContext::new(self.registry.clone())),
             },
         );
         id

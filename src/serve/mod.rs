@@ -4,7 +4,8 @@
 //!   the `names=` prefixes, as Prometheus text exposition named as
 //!   pmproxy names them (see [`pcp_core::render::openmetrics`]);
 //! - `/pmapi/*`: pmproxy's REST API subset in pmproxy 6.0.3's JSON shapes
-//!   (context, metric, fetch, indom, profile, children, store, label);
+//!   (context, metric, fetch, indom, profile, children, store, label,
+//!   derive), each request in its context with its derived metrics;
 //! - `GET /`: a self-contained page listing the namespace with live values
 //!   and sparklines, polling `/pmapi/fetch` from the browser.
 //!
@@ -18,6 +19,7 @@
 //! `--allow-store`; the default address is loopback.
 
 mod context;
+mod derive;
 mod http;
 mod pmapi;
 mod profile;
@@ -29,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pcp_core::render::openmetrics::{ExpositionCache, Format};
-use pcp_core::{Host, PmError};
+use pcp_core::{Host, PmError, Pmapi};
 
 use self::context::Contexts;
 use self::http::{Limits, Request, Response, Server};
@@ -53,6 +55,9 @@ pub struct ServeOptions {
     pub request_timeout: Duration,
     /// Largest response body, in bytes.
     pub max_response_bytes: usize,
+    /// The global derived metrics every context sees (libpcp's two
+    /// anonymous ones by default).
+    pub derived: Arc<pcp_core::derive::Registry>,
 }
 
 impl Default for ServeOptions {
@@ -68,6 +73,7 @@ impl Default for ServeOptions {
             head_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             max_response_bytes: 64 << 20,
+            derived: Arc::new(pcp_core::derive::Registry::new()),
         }
     }
 }
@@ -117,6 +123,9 @@ struct Service {
     host: Arc<Host>,
     /// /metrics metadata kept between scrapes.
     exposition: ExpositionCache,
+    /// The context /metrics scrapes share (so a derived rate has a value
+    /// from the second scrape on).
+    scrape_context: pcp_core::derive::DerivedContext,
     contexts: Contexts,
     allow_store: bool,
     max_response_bytes: usize,
@@ -158,7 +167,8 @@ impl Service {
         Service {
             host,
             exposition: ExpositionCache::new(),
-            contexts: Contexts::new(),
+            scrape_context: pcp_core::derive::DerivedContext::new(opts.derived.clone()),
+            contexts: Contexts::with_registry(opts.derived.clone()),
             allow_store: opts.allow_store,
             max_response_bytes: opts.max_response_bytes,
             source,
@@ -224,7 +234,8 @@ impl Service {
                 return self.metrics(req);
             }
             let api = Api {
-                host: &self.host,
+                host: &*self.host,
+                base: &*self.host,
                 contexts: &self.contexts,
                 allow_store: self.allow_store,
                 source: &self.source,
@@ -287,10 +298,11 @@ impl Service {
         if prefixes.is_empty() {
             prefixes.push(String::new());
         }
+        let view = self.scrape_context.view(&*self.host);
         let mut metrics = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for p in &prefixes {
-            match self.host.traverse(p) {
+            match view.traverse(p) {
                 Ok(leaves) => {
                     for (name, pmid) in leaves {
                         if seen.insert(name.clone()) {
@@ -301,7 +313,7 @@ impl Service {
                 Err(e) => return error_response(400, None, &format!("'{p}' - {e}")),
             }
         }
-        let text = self.exposition.render(&self.host, &metrics, format);
+        let text = self.exposition.render(&view, &metrics, format);
         Response::new(200, format.content_type(), text)
     }
 }
@@ -420,6 +432,7 @@ mod tests {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 allow_store,
                 max_connections: 4,
+                derived: Arc::new(pcp_core::derive::Registry::new()),
                 request_timeout: Duration::from_secs(2),
                 max_response_bytes: 1 << 20,
                 ..ServeOptions::default()

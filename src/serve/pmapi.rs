@@ -19,7 +19,14 @@
 //!   the usual forms); a pattern that does not compile is a 400 naming
 //!   it (pmproxy 6.0.3 ignores regcomp's failure and crashes in regexec);
 //! - `series` and `source` are stable 40-hex-digit identifiers of our own
-//!   (pmproxy's are SHA-1 digests of its own metadata encoding).
+//!   (pmproxy's are SHA-1 digests of its own metadata encoding);
+//! - a singular metric with no value in this fetch (a derived rate's first
+//!   fetch in a context) has no instance; pmproxy prints its zeroed cache,
+//!   `{"instance":null,"value":0}`, which looks like a real 0.
+//!
+//! Each context has its own derived metrics (`/pmapi/derive`, see
+//! [`super::derive`]) and its own history for derived rates, as each of
+//! pmproxy's web contexts is a PMAPI context.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -27,7 +34,7 @@ use std::time::Instant;
 use pcp_core::labels::LabelSet;
 use pcp_core::render::json::fetch_json;
 use pcp_core::{
-    Desc, Host, InDom, Instance, LabelTarget, PmError, Pmid, Profile, TextKind, TextTarget, Value,
+    Desc, InDom, Instance, LabelTarget, PmError, Pmapi, Pmid, Profile, TextKind, TextTarget, Value,
 };
 use serde_json::{json, Map, Value as Json};
 
@@ -39,10 +46,12 @@ use super::query::{split_list, Query};
 pub(crate) const MAX_NAMES: usize = 4096;
 
 /// Shared state of the API.
-#[derive(Debug)]
 pub(crate) struct Api<'a> {
-    /// The host.
-    pub host: &'a Host,
+    /// The host (seen through a context's derived metrics while a request
+    /// is answered).
+    pub host: &'a dyn Pmapi,
+    /// The host itself (what per-context derived metrics are defined over).
+    pub base: &'a dyn Pmapi,
     /// Live contexts.
     pub contexts: &'a Contexts,
     /// Held around every fetch (see [`Service`](super) for why).
@@ -52,6 +61,15 @@ pub(crate) struct Api<'a> {
     pub source: &'a str,
     /// The `hostspec` (our host name).
     pub hostspec: &'a str,
+}
+
+impl std::fmt::Debug for Api<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("allow_store", &self.allow_store)
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 /// An API answer before it becomes a response.
@@ -391,7 +409,7 @@ impl Api<'_> {
                 None,
                 &format!(
                     "unknown servlet: no handler for URL /pmapi/{command}: the commands are \
-                     context, metric, fetch, indom, profile, children, store, label and metrics"
+                     context, metric, fetch, indom, profile, children, store, label, derive and metrics"
                 ),
             );
         }
@@ -419,19 +437,32 @@ impl Api<'_> {
                 return error_response(400, c, &e.to_string());
             }
         };
+        // The request is answered in its context: with the global derived
+        // metrics and those /pmapi/derive added there.
+        let derived = self.contexts.derived(ctx);
+        let view = derived.view(self.host);
+        let api = Api {
+            host: &view,
+            base: self.base,
+            contexts: self.contexts,
+            allow_store: self.allow_store,
+            source: self.source,
+            hostspec: self.hostspec,
+        };
+        api.answer(command, ctx, &q, req)
+    }
+
+    fn answer(&self, command: &str, ctx: u32, q: &Query, req: &Request) -> Response {
         let answer = match command {
             "context" => Ok(self.context(ctx)),
-            "metric" => self.metric(ctx, &q, req.deadline),
-            "fetch" => self.fetch(ctx, &q),
-            "indom" => self.indom(ctx, &q),
-            "profile" => self.profile(ctx, &q),
-            "children" => self.children(ctx, &q),
-            "store" => self.store(ctx, &q, &req.body),
-            "label" => self.label(ctx, &q, req.deadline),
-            _ => Err(ApiError::bad(
-                Some(ctx),
-                "derived metrics are not supported by pcp-agent serve",
-            )),
+            "metric" => self.metric(ctx, q, req.deadline),
+            "fetch" => self.fetch(ctx, q),
+            "indom" => self.indom(ctx, q),
+            "profile" => self.profile(ctx, q),
+            "children" => self.children(ctx, q),
+            "store" => self.store(ctx, q, &req.body),
+            "label" => self.label(ctx, q, req.deadline),
+            _ => self.derive(ctx, q, &req.body),
         };
         match answer {
             Ok(mut j) => {
@@ -442,6 +473,16 @@ impl Api<'_> {
             }
             Err(e) => error_response(e.status, e.context, &e.message),
         }
+    }
+
+    fn derive(&self, ctx: u32, q: &Query, body: &[u8]) -> Answer {
+        let body = std::str::from_utf8(body)
+            .map_err(|_| ApiError::bad(Some(ctx), "the derive body is not UTF-8 text"))?;
+        let expr = q.get("expr").or_else(|| (!body.is_empty()).then_some(body));
+        // The context's derived metrics are defined over the host itself.
+        super::derive::derive(self.base, self.contexts, ctx, q.get("name"), expr)
+            .map_err(|m| ApiError::bad(Some(ctx), m))?;
+        Ok(json!({ "success": true }))
     }
 
     fn context(&self, _ctx: u32) -> Json {

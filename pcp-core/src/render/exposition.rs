@@ -1,4 +1,5 @@
-//! Whole scrapes of a [`Host`] as exposition text, with the metadata kept
+//! Whole scrapes of a host (any [`Pmapi`]: agents, or agents with derived
+//! metrics) as exposition text, with the metadata kept
 //! between scrapes ([`ExpositionCache`]).
 
 use std::collections::HashMap;
@@ -8,9 +9,9 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::desc::Semantics;
-use crate::host::Host;
 use crate::id::{InDom, Pmid};
 use crate::labels::LabelSet;
+use crate::pmapi::Pmapi;
 use crate::pmda::{TextKind, TextTarget};
 use crate::value::Value;
 
@@ -21,7 +22,7 @@ use super::openmetrics::{FamilyText, Format, InstanceText};
 /// of `host` as Prometheus text, asking the agents for every descriptor,
 /// label set, help text and instance list. [`ExpositionCache::render`]
 /// gives the same text and keeps that metadata between calls.
-pub fn render_host(host: &Host, metrics: &[(String, Pmid)]) -> String {
+pub fn render_host(host: &dyn Pmapi, metrics: &[(String, Pmid)]) -> String {
     ExpositionCache::new().render(host, metrics, Format::Prometheus)
 }
 
@@ -99,7 +100,7 @@ impl ExpositionCache {
     /// each metric as a scrape of all of it does. The cache is locked only
     /// to look metadata up (and to ask agents for what it lacks); the text
     /// is written outside the lock.
-    pub fn render(&self, host: &Host, metrics: &[(String, Pmid)], format: Format) -> String {
+    pub fn render(&self, host: &dyn Pmapi, metrics: &[(String, Pmid)], format: Format) -> String {
         let pmids: Vec<Pmid> = metrics.iter().map(|m| m.1).collect();
         let result = host.fetch(&pmids);
         let generation = host.metadata_generation();
@@ -150,7 +151,7 @@ impl ExpositionCache {
 }
 
 /// The exposition names of every numeric metric `host` serves.
-fn namespace_names(host: &Host) -> NameMap {
+fn namespace_names(host: &dyn Pmapi) -> NameMap {
     let leaves = host.traverse("").unwrap_or_default();
     let kinds: Vec<(String, bool)> = leaves
         .into_iter()
@@ -169,7 +170,7 @@ impl CacheState {
     /// now if the cache has none, and built again once per cache lifetime
     /// if the name is not in it: the namespace moved), else those of the
     /// name alone.
-    fn names_of(&mut self, host: &Host, name: &str, counter: bool) -> ExpositionName {
+    fn names_of(&mut self, host: &dyn Pmapi, name: &str, counter: bool) -> ExpositionName {
         if let Some(n) = self.names.as_ref().and_then(|m| m.get(name)) {
             return n.clone();
         }
@@ -191,7 +192,7 @@ impl CacheState {
     /// The family text of `pmid` under `name` and its instance domain,
     /// from the cache or built from the agent's metadata; `None` for a
     /// metric with nothing to show (not numeric, or no descriptor).
-    fn family(&mut self, host: &Host, name: &str, pmid: Pmid) -> Option<CachedFamily> {
+    fn family(&mut self, host: &dyn Pmapi, name: &str, pmid: Pmid) -> Option<CachedFamily> {
         if let Some((n, cached)) = self.families.get(&pmid) {
             if n == name {
                 return cached.clone();
@@ -226,7 +227,7 @@ impl CacheState {
     /// labels and `instid` without `instname`).
     fn instance_texts(
         &mut self,
-        host: &Host,
+        host: &dyn Pmapi,
         indom: InDom,
         values: &[(u32, Value)],
     ) -> Arc<InstanceTexts> {

@@ -21,10 +21,10 @@ use std::fmt::Write as _;
 
 use crate::desc::Desc;
 use crate::error::PmError;
-use crate::host::Host;
 use crate::id::{InDom, Pmid};
 use crate::indom::Instance;
 use crate::labels::LabelSet;
+use crate::pmapi::Pmapi;
 use crate::pmda::{MetricResult, TextKind, TextTarget};
 
 /// Which parts to print, as pminfo's flags.
@@ -52,7 +52,7 @@ impl Flags {
 
 /// Renders `metrics` (full names and PMIDs) as pminfo would. Values are
 /// fetched in one batch. Returns the text for standard output.
-pub fn render(host: &Host, metrics: &[(String, Pmid)], flags: Flags) -> String {
+pub fn render(host: &dyn Pmapi, metrics: &[(String, Pmid)], flags: Flags) -> String {
     let mut out = String::new();
     let fetched: Vec<MetricResult> = if flags.fetch {
         let pmids: Vec<Pmid> = metrics.iter().map(|m| m.1).collect();
@@ -92,6 +92,12 @@ pub fn render(host: &Host, metrics: &[(String, Pmid)], flags: Flags) -> String {
                     }
                     _ => None,
                 },
+                instance_base: match (&desc, flags.labels) {
+                    (Ok(d), true) if !d.indom.is_null() && d.indom.domain() != pmid.domain() => {
+                        Some(instance_base(host, *pmid, d.indom))
+                    }
+                    _ => None,
+                },
                 values: fetched.get(i),
                 instances: &insts,
             },
@@ -118,6 +124,11 @@ pub struct MetricView<'a> {
     pub labels: Option<Result<LabelSet, PmError>>,
     /// Instance-level labels, when asked for (metrics with an indom).
     pub instance_labels: Option<Vec<(u32, LabelSet)>>,
+    /// What each instance's labels are merged onto, when it differs from
+    /// the metric's labels (a derived metric over another domain's
+    /// instances: pminfo takes the domain labels of the instance domain's
+    /// agent there).
+    pub instance_base: Option<LabelSet>,
     /// Fetched values, when asked for.
     pub values: Option<&'a MetricResult>,
     /// The instances of the metric's indom (for names).
@@ -204,6 +215,7 @@ pub fn render_one(out: &mut String, m: MetricView<'_>, flags: Flags) {
         }
     }
     if let (Some(inst_labels), Some(Ok(metric_labels))) = (&m.instance_labels, &m.labels) {
+        let metric_labels = m.instance_base.as_ref().unwrap_or(metric_labels);
         for inst in m.instances {
             let own = inst_labels
                 .iter()
@@ -217,6 +229,25 @@ pub fn render_one(out: &mut String, m: MetricView<'_>, flags: Flags) {
             let _ = writeln!(out, " labels {}", merged.to_sorted_json());
         }
     }
+}
+
+/// The labels pminfo merges each instance's own onto: the context's, the
+/// instance domain's agent's, the instance domain's, and the metric's
+/// cluster and item labels.
+fn instance_base(host: &dyn Pmapi, pmid: Pmid, indom: InDom) -> LabelSet {
+    use crate::pmda::LabelTarget;
+    let sets = [
+        host.context_labels().clone(),
+        host.labels(indom.domain(), LabelTarget::Domain)
+            .unwrap_or_default(),
+        host.labels(indom.domain(), LabelTarget::InDom(indom))
+            .unwrap_or_default(),
+        host.labels(pmid.domain(), LabelTarget::Cluster(pmid.cluster()))
+            .unwrap_or_default(),
+        host.labels(pmid.domain(), LabelTarget::Item(pmid))
+            .unwrap_or_default(),
+    ];
+    LabelSet::merge(sets.iter())
 }
 
 #[cfg(test)]
@@ -266,6 +297,7 @@ mod tests {
                 help: None,
                 labels: None,
                 instance_labels: None,
+                instance_base: None,
                 values: Some(&vals),
                 instances: &insts,
             },
@@ -292,6 +324,7 @@ mod tests {
                 help: None,
                 labels: None,
                 instance_labels: None,
+                instance_base: None,
                 values: Some(&v2),
                 instances: &[],
             },
@@ -336,6 +369,7 @@ kernel.uname.sysname PMID: 60.12.2 [name of the implementation of the operating 
                     help: None,
                     labels: None,
                     instance_labels: None,
+                    instance_base: None,
                     values: Some(v),
                     instances: &[],
                 },
