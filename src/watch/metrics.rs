@@ -239,7 +239,7 @@ fn stuff(x: f64, ty: Type) -> Option<Cell> {
             }
             Cell::Int(x as u64 as i128)
         }
-        Type::Float => Cell::Float(x as f32 as f64),
+        Type::Float => Cell::Float(pcp_core::render::number::f32_decimal(x as f32)),
         _ => Cell::Float(x),
     })
 }
@@ -250,7 +250,7 @@ fn native(v: &Value) -> Cell {
         Value::U32(x) => Cell::Int(*x as i128),
         Value::I64(x) => Cell::Int(*x as i128),
         Value::U64(x) => Cell::Int(*x as i128),
-        Value::Float(x) => Cell::Float(*x as f64),
+        Value::Float(x) => Cell::Float(pcp_core::render::number::f32_decimal(*x)),
         Value::Double(x) => Cell::Float(*x),
         Value::String(s) => Cell::Str(s.clone()),
         Value::Aggregate(_) => Cell::Str(String::new()),
