@@ -5,11 +5,12 @@
 #   scripts/bench-summary.sh [NAME...]
 #
 # NAMEs (default: all): parse fetch linux subtree bpftrace bpftrace-fetch
-# pdu namespace host-overhead exposition nagios serve pmcd pmcd-server
-# bpftrace-cpu profile fleet. The cargo benches run BENCH_RUNS times (default 3); those that
+# pdu namespace host-overhead exposition nagios derived serve pmcd
+# pmcd-server bpftrace-cpu profile fleet. The cargo benches run BENCH_RUNS times (default 3); those that
 # repeat inside one run (bench-pmcd.sh: 6 alternating rounds per row;
 # serve-bench.sh: 3 rounds; the fleet bench: 3 fetches per case; the
-# nagios, pmcd_server and profile_overhead benches: 3 runs) run once. Results are
+# nagios, pmcd_server and profile_overhead benches: 3 runs;
+# bench-derived.sh: 5 runs, its own section of BENCHMARKS.md) run once. Results are
 # kept in target/bench-summary/ (one file per run, with the SUMMARY lines
 # each benchmark prints), so naming some benchmarks re-measures only
 # those and rebuilds the table from all stored results; each row says
@@ -29,7 +30,7 @@ export PCP_BENCH_SHARED="${PCP_BENCH_SHARED:-$(pwd)/../shared/bench}"
 OUT="${BENCH_SUMMARY_DIR:-target/bench-summary}"
 mkdir -p "$OUT"
 
-ALL=(parse fetch linux subtree bpftrace bpftrace-fetch pdu namespace host-overhead exposition nagios serve pmcd pmcd-server bpftrace-cpu profile fleet)
+ALL=(parse fetch linux subtree bpftrace bpftrace-fetch pdu namespace host-overhead exposition nagios derived serve pmcd pmcd-server bpftrace-cpu profile fleet)
 if [ $# -gt 0 ]; then WANT=("$@"); else WANT=("${ALL[@]}"); fi
 
 # run NAME TIMES COMMAND...: runs COMMAND TIMES times, keeping each run's
@@ -59,6 +60,7 @@ for name in "${WANT[@]}"; do
     namespace) run namespace "$RUNS" cargo bench -q -p pcp-core --bench namespace ;;
     host-overhead) run host-overhead "$RUNS" cargo bench -q -p pcp-agent --bench host_overhead ;;
     exposition) run exposition "$RUNS" cargo bench -q -p pcp-agent --bench exposition ;;
+    derived) run derived 1 scripts/bench-derived.sh --write 5 ;;
     nagios) run nagios 1 cargo bench -q -p pmda-nagios --bench perfdata ;;
     serve) run serve 1 scripts/serve-bench.sh --write ;;
     pmcd) run pmcd 1 scripts/bench-pmcd.sh --write ;;
