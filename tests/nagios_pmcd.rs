@@ -184,13 +184,14 @@ fn nagios_checks_in_serve_and_watch() {
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Sample rows: a time, then the state and the temperature.
+    // Sample rows as pmrep prints them (no timestamp unless asked): the
+    // state and the temperature.
     let rows: Vec<Vec<f64>> = text
         .lines()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            let nums: Vec<f64> = w.get(1..)?.iter().filter_map(|x| x.parse().ok()).collect();
-            (w.len() == 3 && nums.len() == 2).then_some(nums)
+            let nums: Vec<f64> = w.iter().filter_map(|x| x.parse().ok()).collect();
+            (w.len() == 2 && nums.len() == 2).then_some(nums)
         })
         .collect();
     assert_eq!(rows, vec![vec![1.0, 41.5], vec![1.0, 41.5]], "{text}");

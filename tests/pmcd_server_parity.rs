@@ -149,6 +149,8 @@ fn pminfo_through_ours_matches_pcp_agent_info_and_a_real_pmcd() {
 
     let info = run_bounded(
         std::process::Command::new(BIN)
+            // No derived metrics: the PCP clients here load none either.
+            .env("PCP_DERIVED_CONFIG", "")
             .args(global_args(agents, &state("info"), Some(&prom)))
             .args(["info", "-dfmtTl"])
             .args(&roots),
@@ -225,6 +227,8 @@ fn nagios_and_bpftrace_metadata_through_ours_match_pcp_agent_info_and_a_real_pmc
     );
     let info = run_bounded(
         std::process::Command::new(BIN)
+            // No derived metrics: the PCP clients here load none either.
+            .env("PCP_DERIVED_CONFIG", "")
             .args(global_args(agents, &tmp.path().join("info"), None))
             .args(["info", "-dmtTl"])
             .args(&roots),
@@ -293,6 +297,8 @@ fn proc_metadata_through_ours_matches_pcp_agent_info_and_a_real_pmcd() {
     assert!(through.len() > 300, "{} proc metrics", through.len());
     let info = look(
         std::process::Command::new(BIN)
+            // No derived metrics: the PCP clients here load none either.
+            .env("PCP_DERIVED_CONFIG", "")
             .args(global_args("proc", &tmp.path().join("info"), None))
             .args(["info", "-dmtTl"])
             .args(&roots),

@@ -239,7 +239,7 @@ fn stuff(x: f64, ty: Type) -> Option<Cell> {
             }
             Cell::Int(x as u64 as i128)
         }
-        Type::Float => Cell::Float(pcp_core::render::number::f32_decimal(x as f32)),
+        Type::Float => Cell::Float(x as f32 as f64),
         _ => Cell::Float(x),
     })
 }
@@ -250,6 +250,8 @@ fn native(v: &Value) -> Cell {
         Value::U32(x) => Cell::Int(*x as i128),
         Value::I64(x) => Cell::Int(*x as i128),
         Value::U64(x) => Cell::Int(*x as i128),
+        // The shortest decimal that reads back as the same 32-bit value
+        // (0.06, not 0.05999999865889549, in --json).
         Value::Float(x) => Cell::Float(pcp_core::render::number::f32_decimal(*x)),
         Value::Double(x) => Cell::Float(*x),
         Value::String(s) => Cell::Str(s.clone()),

@@ -127,6 +127,9 @@ pub(crate) fn arith(
                 BinOp::Add => a + b,
                 BinOp::Sub => a - b,
                 BinOp::Mul => a * b,
+                // libpcp: a zero numerator is zero whatever the divisor,
+                // so 0/0 (an idle process's wait share) prints 0, not NaN.
+                BinOp::Div if a == 0.0 => 0.0,
                 BinOp::Div => a / b,
                 _ => 0.0,
             })
@@ -254,6 +257,25 @@ mod tests {
         assert_eq!(promote(Type::I64, Type::U64), Type::U64);
         assert_eq!(promote(Type::U64, Type::Float), Type::Float);
         assert_eq!(promote(Type::Float, Type::Double), Type::Double);
+    }
+
+    #[test]
+    fn zero_divided_is_zero_as_libpcp_gives_it() {
+        let one = (1.0, 1.0);
+        let div = |a: f64, b: f64| {
+            arith(
+                Type::Double,
+                BinOp::Div,
+                &Value::Double(a),
+                one,
+                &Value::Double(b),
+                one,
+            )
+        };
+        assert_eq!(div(0.0, 0.0), Value::Double(0.0));
+        assert_eq!(div(0.0, 5.0), Value::Double(0.0));
+        assert_eq!(div(3.0, 0.0), Value::Double(f64::INFINITY));
+        assert_eq!(div(3.0, 2.0), Value::Double(1.5));
     }
 
     #[test]
