@@ -208,6 +208,8 @@ fn ten_thousand_names_fetched_repeatedly_log_one_line() {
             "--prometheus-config",
             conf.to_str().unwrap(),
             "watch",
+            // JSON: the table view cuts strings to their column's width.
+            "--json",
             "-t",
             "0.1",
             "-s",
