@@ -427,6 +427,25 @@ fn main() {
         fmt(&memory[1], 1)
     ));
     println!("{out}");
+    // One line per row for scripts/bench-summary.sh (lists: one value per run).
+    for (w, (label, _)) in WORKLOADS.iter().enumerate() {
+        for (k, n) in clients.iter().enumerate() {
+            println!(
+                "SUMMARY {}",
+                serde_json::json!({
+                    "group": format!("pmcd-server-{w}-{n}"),
+                    "what": format!("`pcp-agent pmcd` vs pmcd 6.0.3, same agents: {label}, {n} client(s)"),
+                    "ours": rates[w][k][0],
+                    "unit": "fetches/s",
+                    "ref": "pmcd 6.0.3 (agents as pipe PMDAs)",
+                    "ref_value": rates[w][k][1],
+                    "ratio": ratios[w][k],
+                    "ratio_text": "x the fetch rate",
+                    "note": "",
+                })
+            );
+        }
+    }
     if write {
         write_file(&out, runs, secs);
     }

@@ -328,6 +328,26 @@ fn main() {
         .collect();
     println!(
         "\nagent + its bpftrace, CPU against bpftrace alone, per run: {}",
-        stats(ratio, 2)
+        stats(ratio.clone(), 2)
+    );
+    // One line for scripts/bench-summary.sh (lists: one value per run).
+    let ms = |v: Vec<f64>| v.into_iter().map(|x| x * 1e3).collect::<Vec<f64>>();
+    let heap: Vec<f64> = agent
+        .iter()
+        .map(|s| s.agent_anon_kib as f64 / 1024.0)
+        .collect();
+    println!(
+        "SUMMARY {}",
+        serde_json::json!({
+            "group": "profile-overhead",
+            "what": "profiler at 97 Hz, whole machine, busy 2 cores (`pcp-agent profile`): agent + its bpftrace",
+            "ours": ms(agent.iter().map(|s| s.agent_cpu + s.bpftrace_cpu).collect()),
+            "unit": "ms CPU/s",
+            "ref": "bpftrace alone, same program",
+            "ref_value": ms(alone.iter().map(|s| s.bpftrace_cpu).collect()),
+            "ratio": ratio,
+            "ratio_text": "x bpftrace alone's CPU",
+            "note": format!("agent heap (anonymous RSS) {} MiB", stats(heap, 1)),
+        })
     );
 }

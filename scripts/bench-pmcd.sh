@@ -90,6 +90,18 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def summary(group, what, ours, unit, ref, ref_value, ratio, ratio_text, note=""):
+    """One result for scripts/bench-summary.sh (lists: one value per round)."""
+    import json
+    print("SUMMARY " + json.dumps(dict(group=group, what=what, ours=ours, unit=unit, ref=ref,
+                                       ref_value=ref_value, ratio=ratio, ratio_text=ratio_text,
+                                       note=note)), flush=True)
+
+
+def slug(s):
+    return "".join(c if c.isalnum() else "-" for c in s.lower()).strip("-")
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -290,7 +302,7 @@ def compare(label, ours, ref, names, secs, ref_names=None, ref_label=""):
     med = {k: statistics.median(v) for k, v in rates.items()}
     rss = {who: status_kib(pids[who], "VmRSS") for who in pids}
     row = dict(label=label, ref_label=ref_label, metrics=len(names), values=vals, rate=med, rounds=rates,
-               ratio=statistics.median(ratios), rss=rss,
+               ratio=statistics.median(ratios), ratios=ratios, rss=rss,
                cpu_us={k: statistics.median(v) for k, v in cpu.items()})
     log(f"{label}: {len(names)} metrics, values/fetch ours {vals['ours']} ref {vals['ref']}; "
         f"fetches/s ours {med['ours']:.0f} ref {med['ref']:.0f} ({row['ratio']:.2f}x); "
@@ -474,6 +486,11 @@ def bpftrace_cpu():
         f"  - {line}" for line in procs[who]) for who in agents)
     print(table)
     print(f"\nagent CPU ratio (pmdabpftrace / ours): {ratio:.1f}x by stat, {ratio_exact:.1f}x by schedstat over {elapsed:.1f} s; load average {' '.join(load)}")
+    summary("pmcd-bpftrace-busy-cpu",
+            "bpftrace agent: CPU for a busy script (4,096 keys), through pmcd, fetched once a second",
+            o["agent_exact"], "ms CPU/s (schedstat)", "pmdabpftrace (Python, agent + process manager)",
+            r["agent_exact"], ratio_exact, "x less CPU",
+            f"bpftrace itself {o['bpftrace']:.1f} ms/s")
     section = f"""{CPU_SECTION}
 
 `scripts/bench-pmcd.sh --write --bpftrace-cpu {os.environ['BENCH_SECS']}` (release build), {time.strftime('%Y-%m-%d')}.
@@ -633,6 +650,118 @@ results.append(compare("prometheus, one metric", *pair, one, SECS, ref_label="pm
 ours_om.stop()
 ref_om.stop()
 
+
+# --- prometheus: the live node_exporter ----------------------------------
+def endpoint_ms(url, n=30):
+    """node_exporter's own answer time: GETs over one kept-alive
+    connection (no agent involved); the median in milliseconds."""
+    import http.client
+    from urllib.parse import urlparse
+    u = urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        conn.request("GET", u.path)
+        conn.getresponse().read()
+        times.append((time.perf_counter() - t) * 1e3)
+    conn.close()
+    return statistics.median(times)
+
+
+def calls(host, source):
+    """The agent's scrape count of one source (control.calls)."""
+    ctx = pmapi.pmContext(c_api.PM_CONTEXT_HOST, host)
+    pmid = ctx.pmLookupName(["openmetrics.control.calls"])
+    r = ctx.pmFetch(pmid)
+    desc = ctx.pmLookupDescs(pmid)[0]
+    n = None
+    for j in range(r.contents.get_numval(0)):
+        inst = r.contents.get_vlist(0, j).inst
+        if ctx.pmNameInDom(desc, inst) == source:
+            n = ctx.pmExtractValue(r.contents.get_valfmt(0), r.contents.get_vlist(0, j),
+                                   desc.type, c_api.PM_TYPE_U64).ull
+    ctx.pmFreeResult(r)
+    return n
+
+
+def clients_at_1hz(host, names, clients, secs):
+    """`clients` PMAPI contexts each fetching `names` once a second for
+    `secs` seconds: the fetch times (ms)."""
+    ctxs = []
+    for _ in range(clients):
+        c = pmapi.pmContext(c_api.PM_CONTEXT_HOST, host)
+        ctxs.append((c, c.pmLookupName(names)))
+    times = []
+    t0 = time.monotonic()
+    for i in range(int(secs)):
+        for c, pmids in ctxs:
+            t = time.perf_counter()
+            c.pmFreeResult(c.pmFetch(pmids))
+            times.append((time.perf_counter() - t) * 1e3)
+        time.sleep(max(0.0, t0 + i + 1 - time.monotonic()))
+    return times
+
+
+LIVE = "http://127.0.0.1:9100/metrics"
+live_ok = False
+try:
+    endpoint_ms(LIVE, 3)
+    live_ok = True
+except Exception as e:
+    notes.append(f"live node_exporter at {LIVE} not reachable ({e}): live rows not measured")
+if live_ok:
+    live_conf = os.path.join(SCRATCH, "om-live", "config.d")
+    os.makedirs(live_conf, exist_ok=True)
+    open(os.path.join(live_conf, "node.url"), "w").write(LIVE + "\n")
+    ours_live = Pmcd("ours-prometheus-live", [
+        f"prometheus\t144\tpipe\tbinary notready\t{BIN} --state-dir {state}/prom-live pmda prometheus --notready "
+        f"--prometheus-config {live_conf} --prometheus-root openmetrics"], om_root)
+    ref_live = Pmcd("pmdaopenmetrics-live", [
+        f"openmetrics\t144\tpipe\tbinary notready\t/usr/bin/python3 /var/lib/pcp/pmdas/openmetrics/pmdaopenmetrics.python -c {live_conf}"],
+        om_root)
+    live_common = sorted(set(traverse(ours_live.host, ["openmetrics.node"], 60))
+                         & set(traverse(ref_live.host, ["openmetrics.node"], 60)))
+    before = [endpoint_ms(LIVE) for _ in range(3)]
+    row = compare("prometheus, live node_exporter (127.0.0.1:9100), every metric",
+                  (ours_live, "pcp-agent"), (ref_live, "pmdaopenmetrics"), live_common, SECS,
+                  ref_label="pmdaopenmetrics (Python)")
+    after = [endpoint_ms(LIVE) for _ in range(3)]
+    row["endpoint_ms"] = before + after
+    results.append(row)
+    lat = statistics.median(before + after)
+    notes.append(f"live node_exporter: each fetch scrapes it (both agents, by default); node_exporter itself "
+                 f"answers a GET in {lat:.1f} ms here (median of {len(before + after)} x 30 GETs on one "
+                 f"kept-alive connection, before and after the rows), so no agent can pass about "
+                 f"{1000 / lat:.0f} fetches/s on this row: the endpoint is the limit")
+    ref_live.stop()
+
+    # N clients at 1 Hz: every fetch scrapes (the default, as pmdaopenmetrics)
+    # or one scrape per source per second shared by all (--prometheus-min-interval 1).
+    CLIENTS = int(os.environ.get("BENCH_CLIENTS", "10"))
+    WINDOW = float(os.environ.get("BENCH_CACHE_SECS", "8"))
+    ours_cached = Pmcd("ours-prometheus-cached", [
+        f"prometheus\t144\tpipe\tbinary notready\t{BIN} --state-dir {state}/prom-cached pmda prometheus --notready "
+        f"--prometheus-config {live_conf} --prometheus-root openmetrics --prometheus-min-interval 1"], om_root)
+    traverse(ours_cached.host, ["openmetrics.node"], 60)
+    load1 = [n for n in live_common if n.endswith("node_load1")] or live_common[:1]
+    shared = {"off": [], "on": [], "off_ms": [], "on_ms": []}
+    for _ in range(3):
+        for mode, p in (("off", ours_live), ("on", ours_cached)):
+            c0 = calls(p.host, "node")
+            t0 = time.monotonic()
+            times = clients_at_1hz(p.host, load1, CLIENTS, WINDOW)
+            rate = (calls(p.host, "node") - c0) / (time.monotonic() - t0)
+            shared[mode].append(rate)
+            shared[mode + "_ms"].append(statistics.median(times))
+    log(f"shared cache, {CLIENTS} clients at 1 Hz: scrapes/s without {shared['off']}, with {shared['on']}; "
+        f"fetch ms without {shared['off_ms']}, with {shared['on_ms']}")
+    results_extra = dict(clients=CLIENTS, window=WINDOW, **shared)
+    ours_live.stop()
+    ours_cached.stop()
+else:
+    results_extra = None
+
 # --- bpftrace ------------------------------------------------------------
 # Two scripts, each under its own pair of private pmcds (ours, pmdabpftrace)
 # autostarting the same file: the small one of earlier runs (every syscall
@@ -678,7 +807,7 @@ def compare_bpftrace(label, ours, ref, floor_p, names, secs):
     med = {k: statistics.median(v) for k, v in rates.items()}
     rss = {who: status_kib(pids[who], "VmRSS") for who in pids}
     row = dict(label=label, ref_label="pmdabpftrace (Python)", metrics=len(names), values=vals, rate=med,
-               rounds=rates, ratio=statistics.median(ratios), rss=rss,
+               rounds=rates, ratio=statistics.median(ratios), ratios=ratios, rss=rss,
                floor_rate=statistics.median(floors), floor_rounds=floors,
                cpu_us={k: statistics.median(v) for k, v in cpu.items()})
     log(f"{label}: {len(names)} metrics, values/fetch ours {vals['ours']} ref {vals['ref']}; "
@@ -820,6 +949,28 @@ for r in results[1:]:
                         f"({'meets' if agent_side >= 10 else 'misses'} 10x); memory {mem:.2f} "
                         f"({'meets' if mem <= 1 / 3 else 'misses'} a third)")
 verdict_text = "\n".join(verdicts)
+
+
+for r in results:
+    mem = (r["rss"]["ours"] / r["rss"]["ref"]) if r["rss"]["ours"] and r["rss"]["ref"] else float("nan")
+    note = f"VmRSS {mib(r['rss']['ours'])} vs {mib(r['rss']['ref'])} (memory {mem:.2f})"
+    if r.get("cpu_us"):
+        c = r["cpu_us"]
+        note += f"; agent CPU per fetch {c['ours']:.1f} vs {c['ref']:.1f} us"
+    if r.get("endpoint_ms"):
+        note += f"; node_exporter answers in {statistics.median(r['endpoint_ms']):.1f} ms (the limit)"
+    summary("pmcd-" + slug(r["label"]), "under pmcd: " + r["label"], r["rounds"]["ours"], "fetches/s",
+            r["ref_label"], r["rounds"]["ref"], r["ratios"], "x the fetch rate", note)
+if results_extra:
+    e = results_extra
+    summary("pmcd-shared-cache",
+            f"under pmcd: live node_exporter, {e['clients']} clients fetching at 1 Hz, scrapes of the endpoint",
+            e["on"], "scrapes/s with --prometheus-min-interval 1",
+            "every fetch scrapes (the default, as pmdaopenmetrics)", e["off"],
+            [a / b if b else float("nan") for a, b in zip(e["off"], e["on"])], "x fewer scrapes",
+            f"fetch time median {statistics.median(e['on_ms']):.1f} ms with, "
+            f"{statistics.median(e['off_ms']):.1f} ms without")
+
 print(table)
 print(f"\nclient + pmcd floor (pmcd.numagents, pmcd's own DSO agent): {floor:.0f} fetches/s")
 print(f"time beyond PCP's C pipe agent ({pipe_floor_us:.0f} us per round trip):\n{extra_text}")

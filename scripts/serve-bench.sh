@@ -253,15 +253,17 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 kill -0 "$SERVE_PID" 2>/dev/null || { echo "pcp-agent serve died:" >&2; cat "$SCRATCH/serve.log" >&2; exit 1; }
 
-# row LABEL OURS_KEY THEIRS_KEY: the rounds' figures as median (min-max);
-# the ratio is taken per round, then summarised.
+# row LABEL OURS_KEY THEIRS_KEY GROUP: the rounds' figures as median
+# (min-max); the ratio is taken per round, then summarised. The rounds'
+# figures also go to $SCRATCH/summary as a `SUMMARY {json}` line (group
+# GROUP) for scripts/bench-summary.sh, printed after the section.
 row() {
     local ours=() theirs=() n
     for n in $(seq 1 "$ROUNDS"); do ours+=("${R[$2$n]}"); theirs+=("${R[$3$n]}"); done
-    python3 - "$1" "$ROUNDS" "${ours[@]}" "${theirs[@]}" <<'PY'
-import statistics, sys
-label, rounds = sys.argv[1], int(sys.argv[2])
-ours, theirs = sys.argv[3:3 + rounds], sys.argv[3 + rounds:3 + 2 * rounds]
+    python3 - "$1" "$ROUNDS" "$4" "$SCRATCH/summary" "${ours[@]}" "${theirs[@]}" <<'PY'
+import json, statistics, sys
+label, rounds, group, summary_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ours, theirs = sys.argv[5:5 + rounds], sys.argv[5 + rounds:5 + 2 * rounds]
 def num(x):
     try:
         return float(x)
@@ -284,12 +286,21 @@ errs = lambda runs: " / ".join((r.split()[2] if len(r.split()) > 2 else "n/a").r
 print(f"| {label} | {summary(col(ours, 0), whole)} | {summary(col(ours, 1), two)} | {errs(ours)} "
       f"| {summary(col(theirs, 0), whole)} | {summary(col(theirs, 1), two)} | {errs(theirs)} "
       f"| {summary(ratios, lambda v: f'{v:.2f}x')}{ratio_note} |")
+known = lambda xs: [x for x in xs if x is not None]
+p99 = lambda runs: statistics.median(known(col(runs, 1)) or [float("nan")])
+with open(summary_file, "a") as f:
+    f.write("SUMMARY " + json.dumps(dict(
+        group=group, what="HTTP, " + label, ours=known(col(ours, 0)), unit="req/s",
+        ref="pmproxy 6.0.3 + pmcd + pmdalinux", ref_value=known(col(theirs, 0)),
+        ratio=known(ratios), ratio_text="x",
+        note=f"p99 {p99(ours):.2f} ms (pmproxy {p99(theirs):.2f} ms); errors {errs(ours)} "
+             f"(pmproxy {errs(theirs)})")) + "\n")
 PY
 }
 rows_of() { # TAG LABEL
-    row "$2: /pmapi/fetch?context=N&names=…" "${1}of" "${1}tf"
-    row "$2: /metrics?context=N&names=…" "${1}omc" "${1}tmc"
-    row "$2: /metrics?names=… (no context, as Prometheus scrapes)" "${1}om" "${1}tm"
+    row "$2: /pmapi/fetch?context=N&names=…" "${1}of" "${1}tf" "serve-$2-fetch"
+    row "$2: /metrics?context=N&names=…" "${1}omc" "${1}tmc" "serve-$2-metrics-context"
+    row "$2: /metrics?names=… (no context, as Prometheus scrapes)" "${1}om" "${1}tm" "serve-$2-metrics"
 }
 sizes_of() { # TAG LABEL
     local a b c d
@@ -304,7 +315,7 @@ TABLE=$(
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     rows_of s small
     if [ -n "$LARGE" ]; then rows_of l large; fi
-    row "small: /metrics?context=N&names=… while $SLOW_HEADS connections hold half a head" hom htm
+    row "small: /metrics?context=N&names=… while $SLOW_HEADS connections hold half a head" hom htm serve-small-slow-heads
 )
 held() { # KEY -> the fewest slow connections held open at once, per round
     local n out=()
@@ -375,6 +386,7 @@ SECTION=$(
 )
 
 echo "$SECTION"
+cat "$SCRATCH/summary"
 if [ "$WRITE" = 1 ]; then
     printf '%s\n' "$SECTION" >serve-BENCHMARKS.md
     echo "wrote serve-BENCHMARKS.md" >&2

@@ -27,6 +27,8 @@ PKGS=(
   curl
   monitoring-plugins-basic
   nagios4-core
+  iproute2
+  util-linux
   golang-go
   gcc
   g++
@@ -44,6 +46,8 @@ REQUIRED=(
   prometheus
   monitoring-plugins-basic
   nagios4-core
+  iproute2
+  util-linux
   golang-go
   gcc
   g++

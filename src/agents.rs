@@ -84,6 +84,21 @@ pub struct AgentOptions {
     #[arg(long, global = true, value_name = "SECS")]
     pub prometheus_scrape_interval: Option<f64>,
 
+    /// prometheus: how long a fetch waits for a source before answering with its
+    /// last values, marked stale (default: the source's timeout, at most 3.5 s;
+    /// longer only when given, and then not for use under pmcd).
+    #[arg(long, global = true, value_name = "SECS")]
+    pub prometheus_deadline: Option<f64>,
+
+    /// prometheus: scrape each source at most once per SECS seconds; fetches in
+    /// between answer from the last scrape (default: every fetch scrapes).
+    #[arg(long, global = true, value_name = "SECS")]
+    pub prometheus_min_interval: Option<f64>,
+
+    /// prometheus: most HTTP scrapes in flight at once; more wait their turn.
+    #[arg(long, global = true, value_name = "N", default_value_t = pmda_prometheus::MAX_IN_FLIGHT)]
+    pub prometheus_max_in_flight: usize,
+
     /// PCP daemon PMDAs to run beside our agents: their pipe lines in pmcd.conf syntax
     /// (`NAME DOMAIN pipe binary [notready] COMMAND ARGS`), e.g. PCP's pmdasample.
     /// (Not `--pmcd-conf`: that names the pmcd.conf `install` edits.)
@@ -415,6 +430,9 @@ impl AgentOptions {
                     state_dir: self.agent_state_dir(name),
                     pcp_tables: self.pcp_tables(name),
                     scrape_interval: self.prometheus_scrape_interval.map(secs),
+                    deadline: self.prometheus_deadline.map(secs),
+                    min_interval: self.prometheus_min_interval.map(secs),
+                    max_in_flight: self.prometheus_max_in_flight,
                     debug: self.prometheus_debug,
                     extended_control: self.prometheus_extended_control
                         || self.prometheus_root != "openmetrics",
@@ -523,6 +541,18 @@ impl AgentOptions {
                 }
                 if let Some(s) = self.prometheus_scrape_interval {
                     a.extend(["--prometheus-scrape-interval".to_string(), s.to_string()]);
+                }
+                if let Some(s) = self.prometheus_deadline {
+                    a.extend(["--prometheus-deadline".to_string(), s.to_string()]);
+                }
+                if let Some(s) = self.prometheus_min_interval {
+                    a.extend(["--prometheus-min-interval".to_string(), s.to_string()]);
+                }
+                if self.prometheus_max_in_flight != pmda_prometheus::MAX_IN_FLIGHT {
+                    a.extend([
+                        "--prometheus-max-in-flight".to_string(),
+                        self.prometheus_max_in_flight.to_string(),
+                    ]);
                 }
             }
             "bpftrace" => {

@@ -9,6 +9,7 @@
 //! - [`pmcd`]: running an agent under PCP's pmcd, and installing it there;
 //! - [`pmcd_server`]: `pcp-agent pmcd`, the host served to PCP's clients;
 //! - [`serve`]: the HTTP server;
+//! - [`push`]: Prometheus remote-write;
 //! - [`profile`]: `pcp-agent profile` and the profiler's options.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
@@ -17,6 +18,7 @@ pub mod derived;
 pub mod pmcd;
 pub mod pmcd_server;
 pub mod profile;
+pub mod push;
 pub mod serve;
 pub mod simple;
 pub mod watch;

@@ -6,6 +6,7 @@
 //! - `install` / `remove`: register an agent with the local pmcd;
 //! - `serve`: OpenMetrics `/metrics` and pmproxy's REST API over HTTP
 //!   (with `--profile`, the profiler's pprof and flame-graph pages);
+//! - `push`: metrics to a Prometheus remote-write receiver;
 //! - `pmcd`: pmcd's client protocol, for PCP's own tools and pmproxy;
 //! - `profile`: continuous CPU (and off-CPU) profiling to pprof files.
 
@@ -162,6 +163,13 @@ enum Command {
         #[command(flatten)]
         paths: PmcdPaths,
     },
+    /// Push metrics to a Prometheus remote-write 1.0 receiver every interval.
+    Push {
+        #[command(flatten)]
+        push: PushArgs,
+        /// Metric names or subtrees (every metric if none).
+        names: Vec<String>,
+    },
     /// Serve PCP's client protocol, as pmcd does, for pminfo, pmrep, pmlogger and pmproxy.
     Pmcd(pcp_agent::pmcd_server::PmcdArgs),
     /// Serve /metrics (OpenMetrics) and pmproxy's REST API over HTTP.
@@ -187,6 +195,18 @@ enum Command {
         /// Largest response body, in bytes.
         #[arg(long, default_value_t = 64 << 20)]
         max_response_bytes: usize,
+        /// Also push to this Prometheus remote-write receiver (as `push` does).
+        #[arg(long, value_name = "URL")]
+        remote_write: Option<String>,
+        /// With --remote-write: time between collections.
+        #[arg(long, default_value = "15s")]
+        push_interval: String,
+        /// With --remote-write: a label added to every series (repeatable).
+        #[arg(long, value_name = "NAME=VALUE")]
+        push_label: Vec<String>,
+        /// With --remote-write: a metric or subtree to push (repeatable; all if none).
+        #[arg(long, value_name = "NAME")]
+        push_metric: Vec<String>,
         /// Run the profiler too and serve /debug/pprof/profile, /profiles
         /// and /profiles/flamegraph (needs root).
         #[arg(long)]
@@ -202,6 +222,75 @@ enum Command {
         #[command(flatten)]
         args: pcp_agent::profile::ProfileArgs,
     },
+}
+
+/// Where and how to push (`push`, and `serve --remote-write`).
+#[derive(Debug, Clone, clap::Args)]
+struct PushArgs {
+    /// The receiver's URL, e.g. http://127.0.0.1:9090/api/v1/write.
+    #[arg(long, value_name = "URL")]
+    remote_write: String,
+    /// Time between collections: 15s, 500ms, 1m.
+    #[arg(long, default_value = "15s")]
+    interval: String,
+    /// A label added to every series that lacks it (repeatable).
+    #[arg(long, value_name = "NAME=VALUE")]
+    external_label: Vec<String>,
+    /// Most bytes the on-disk queue may hold (the oldest are dropped past it).
+    #[arg(long, default_value_t = 256 << 20)]
+    max_queue_bytes: u64,
+    /// Print every sample queued (name{labels} value timestamp_ms).
+    #[arg(long)]
+    print: bool,
+}
+
+impl PushArgs {
+    fn options(
+        &self,
+        names: Vec<String>,
+        agents: &AgentOptions,
+    ) -> Result<pcp_agent::push::PushOptions, String> {
+        let interval = pcp_agent::push::parse_interval(&self.interval)?;
+        let external_labels = self
+            .external_label
+            .iter()
+            .map(|l| pcp_agent::push::parse_label(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(pcp_agent::push::PushOptions {
+            url: self.remote_write.clone(),
+            interval,
+            names,
+            external_labels,
+            queue_dir: pcp_agent::push::queue_dir(&agents.state_dir(), &self.remote_write),
+            max_queue_bytes: self.max_queue_bytes,
+            print: self.print,
+        })
+    }
+}
+
+/// Pushes until the process is stopped.
+fn push(
+    mut host: pcp_core::Host,
+    args: &PushArgs,
+    names: Vec<String>,
+    agents: &AgentOptions,
+) -> ExitCode {
+    let opts = match args.options(names, agents) {
+        Ok(o) => o,
+        Err(e) => return fail(format!("push: {e}")),
+    };
+    let mut pusher = match pcp_agent::push::Pusher::start(opts) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("push: {e}")),
+    };
+    if let Err(e) = host.load(pusher.agent()) {
+        return fail(format!("push: {e}"));
+    }
+    host.wait_ready(Duration::from_secs(5));
+    match pusher.run(&host, &|| false) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("push: {e}")),
+    }
 }
 
 fn info(host: &dyn Pmapi, names: &[String], flags: Flags) -> ExitCode {
@@ -483,6 +572,10 @@ fn main() -> ExitCode {
             head_timeout,
             request_timeout,
             max_response_bytes,
+            remote_write,
+            push_interval,
+            push_label,
+            push_metric,
             ..
         } => {
             let opts = pcp_agent::serve::ServeOptions {
@@ -500,7 +593,39 @@ fn main() -> ExitCode {
             // HTTP clients are anonymous, as pmcd's TCP clients are: what
             // an agent keeps for a known user (pmdalinux's root-only slab
             // and serial-line figures) is not served to them.
-            let host = host.with_client(pcp_core::ClientContext::anonymous());
+            let mut host = host.with_client(pcp_core::ClientContext::anonymous());
+            let mut pusher = None;
+            if let Some(url) = remote_write {
+                let args = PushArgs {
+                    remote_write: url,
+                    interval: push_interval,
+                    external_label: push_label,
+                    max_queue_bytes: 256 << 20,
+                    print: false,
+                };
+                let p = match args
+                    .options(push_metric, &cli.agents)
+                    .map_err(pcp_agent::push::PushError::Option)
+                    .and_then(pcp_agent::push::Pusher::start)
+                {
+                    Ok(p) => p,
+                    Err(e) => return fail(format!("serve: {e}")),
+                };
+                if let Err(e) = host.load(p.agent()) {
+                    return fail(format!("serve: {e}"));
+                }
+                pusher = Some(p);
+            }
+            let host = std::sync::Arc::new(host);
+            if let Some(mut p) = pusher {
+                let h = std::sync::Arc::clone(&host);
+                std::thread::spawn(move || {
+                    h.wait_ready(Duration::from_secs(5));
+                    if let Err(e) = p.run(&h, &|| false) {
+                        eprintln!("pcp-agent: serve: push: {e}");
+                    }
+                });
+            }
             let store = profiler.as_ref().map(|p| p.store().clone());
             match pcp_agent::serve::run_with_profiles(host, opts, store) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -510,6 +635,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Push { push: args, names } => push(host, &args, names, &cli.agents),
         Command::Pmcd(args) => match pcp_agent::pmcd_server::run(host, &args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(format!("pmcd: {e}")),

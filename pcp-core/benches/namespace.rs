@@ -85,4 +85,30 @@ fn main() {
         per_op(reverse, N * rounds)
     );
     println!("  traverse all     {:8.2} ms", traverse.as_secs_f64() * 1e3);
+    summary(
+        "namespace-build",
+        "namespace of 100,000 names: build",
+        per_op(build, N),
+        "ns/name",
+        per_op(build_ref, N),
+        build.as_secs_f64() / build_ref.as_secs_f64(),
+        &format!("traverse all {:.1} ms", traverse.as_secs_f64() * 1e3),
+    );
+    summary(
+        "namespace-lookup",
+        "namespace of 100,000 names: name -> PMID",
+        per_op(lookup, N * rounds),
+        "ns/lookup",
+        per_op(lookup_ref, N * rounds),
+        lookup.as_secs_f64() / lookup_ref.as_secs_f64(),
+        &format!("PMID -> name {:.1} ns", per_op(reverse, N * rounds)),
+    );
+}
+
+/// One `SUMMARY {json}` line for `scripts/bench-summary.sh`: ours against
+/// a `HashMap<String, Pmid>` measured in the same run.
+fn summary(group: &str, what: &str, ours: f64, unit: &str, reference: f64, ratio: f64, note: &str) {
+    println!(
+        "SUMMARY {{\"group\":{group:?},\"what\":{what:?},\"ours\":{ours},\"unit\":{unit:?},\"ref\":\"HashMap<String, Pmid>\",\"ref_value\":{reference},\"ratio\":{ratio},\"ratio_text\":\"x its time\",\"note\":{note:?}}}"
+    );
 }

@@ -76,6 +76,25 @@ fn ty_of(p: Pmid) -> Type {
     }
 }
 
+/// One result for `scripts/bench-summary.sh`: `ratio` as `ratio_text`
+/// says (strings are plain ASCII, so Rust's debug quoting is JSON's).
+#[allow(clippy::too_many_arguments, dead_code)]
+fn summary(
+    group: &str,
+    what: &str,
+    ours: f64,
+    unit: &str,
+    reference: &str,
+    ref_value: f64,
+    ratio: f64,
+    ratio_text: &str,
+    note: &str,
+) {
+    println!(
+        "SUMMARY {{\"group\":{group:?},\"what\":{what:?},\"ours\":{ours},\"unit\":{unit:?},\"ref\":{reference:?},\"ref_value\":{ref_value},\"ratio\":{ratio},\"ratio_text\":{ratio_text:?},\"note\":{note:?}}}"
+    );
+}
+
 fn main() {
     let budget = Duration::from_millis(700);
     let n = 100u32;
@@ -149,6 +168,17 @@ fn main() {
         reply_len as f64 / direct * 1e3
     );
     println!("encode RESULT via generic ResultPdu (reference):    {generic:>8.0} ns  -> direct is {:.1}x faster", generic / direct);
+    summary(
+        "pdu-encode",
+        &format!("PDU: encode a {n}-metric fetch reply"),
+        direct / 1000.0,
+        "us",
+        "building the generic PDU first",
+        generic / 1000.0,
+        generic / direct,
+        "x faster",
+        "",
+    );
     println!("memcpy of the same bytes (floor):                    {memcpy:>8.0} ns  -> direct costs {:.0}x a memcpy", direct / memcpy);
 
     // Decoding.
@@ -206,5 +236,16 @@ fn main() {
         black_box(session.handle(black_box(&desc_req)).unwrap());
     });
     println!("\ndaemon FETCH handled (decode, agent fetch, check against descriptors, encode): {full:>8.0} ns = {:.0} fetches/s", 1e9 / full);
+    summary(
+        "pdu-daemon",
+        &format!("PDU daemon: one {n}-metric FETCH handled end to end"),
+        full / 1000.0,
+        "us",
+        "",
+        f64::NAN,
+        f64::NAN,
+        "",
+        &format!("{:.0} fetches/s", 1e9 / full),
+    );
     println!("daemon DESC_REQ handled:                                                        {desc:>8.0} ns = {:.0} requests/s", 1e9 / desc);
 }

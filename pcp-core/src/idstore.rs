@@ -33,6 +33,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::StoreError;
 
@@ -178,8 +179,10 @@ pub struct IdCache {
     min: u32,
     max: u32,
     next: u32,
-    by_name: HashMap<String, u32>,
-    by_id: BTreeMap<u32, String>,
+    // One allocation per name, shared by both maps (instance caches of
+    // large sources hold millions of names).
+    by_name: HashMap<Arc<str>, u32>,
+    by_id: BTreeMap<u32, Arc<str>>,
     file: Option<PathBuf>,
     format: FileFormat,
     flag: bool,
@@ -299,7 +302,12 @@ impl IdCache {
 
     /// The name holding `id`.
     pub fn name_of(&self, id: u32) -> Option<&str> {
-        self.by_id.get(&id).map(String::as_str)
+        self.by_id.get(&id).map(|n| &**n)
+    }
+
+    /// The name holding `id`, shared (no copy of the text).
+    pub fn shared_name(&self, id: u32) -> Option<Arc<str>> {
+        self.by_id.get(&id).cloned()
     }
 
     /// The id of `name`, assigning the next free one if it has none. Fails
@@ -312,8 +320,9 @@ impl IdCache {
             cache: self.name.clone(),
             limit: self.max as u64 - self.min as u64 + 1,
         })?;
-        self.by_name.insert(name.to_string(), id);
-        self.by_id.insert(id, name.to_string());
+        let shared: Arc<str> = Arc::from(name);
+        self.by_name.insert(Arc::clone(&shared), id);
+        self.by_id.insert(id, shared);
         self.next = id.saturating_add(1);
         self.dirty = true;
         Ok(id)
@@ -332,8 +341,9 @@ impl IdCache {
                 id,
             });
         }
-        self.by_name.insert(name.to_string(), id);
-        self.by_id.insert(id, name.to_string());
+        let shared: Arc<str> = Arc::from(name);
+        self.by_name.insert(Arc::clone(&shared), id);
+        self.by_id.insert(id, shared);
         self.next = self.next.max(id.saturating_add(1));
         self.dirty = true;
         Ok(id)
@@ -357,7 +367,7 @@ impl IdCache {
 
     /// Every (name, id) pair, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.by_id.iter().map(|(id, n)| (n.as_str(), *id))
+        self.by_id.iter().map(|(id, n)| (&**n, *id))
     }
 
     /// Number of names.
@@ -377,42 +387,83 @@ impl IdCache {
 
     /// Writes the cache atomically if it changed (no-op in memory).
     pub fn save(&mut self) -> Result<(), StoreError> {
-        let Some(file) = self.file.clone() else {
-            self.dirty = false;
-            return Ok(());
-        };
-        if !self.dirty {
-            return Ok(());
+        match self.snapshot() {
+            Some(s) => s.write().inspect_err(|_| self.dirty = true),
+            None => Ok(()),
         }
-        if self.format == FileFormat::PythonTable {
-            // Positions are ids: an id never given out (a gap) is "".
-            let end = self.by_id.keys().next_back().map_or(self.min, |m| m + 1);
-            let names: Vec<String> = (self.min..end)
-                .map(|id| self.by_id.get(&id).cloned().unwrap_or_default())
-                .collect();
-            write_atomic(&file, &crate::pytable::encode(&names, self.flag))?;
-            self.dirty = false;
-            return Ok(());
-        }
-        let mut text = String::with_capacity(64 + self.by_id.len() * 24);
-        text.push_str(MAGIC);
-        text.push('\n');
-        text.push_str(&format!(
-            "# cache: {}\n# range: {} {}\n# next: {}\n",
-            self.name, self.min, self.max, self.next
-        ));
-        for (id, name) in &self.by_id {
-            text.push_str(&id.to_string());
-            text.push(' ');
-            text.push_str(&serde_json::Value::String(name.clone()).to_string());
-            text.push('\n');
-        }
-        text.push_str(&format!("# end {}\n", self.by_id.len()));
-        write_atomic(&file, text.as_bytes())?;
-        self.dirty = false;
-        Ok(())
     }
 
+    /// The cache's assignments now, if they changed since the last save,
+    /// to be written later ([`CacheSnapshot::write`]) without holding
+    /// whatever guards the cache: taking it costs a reference count per
+    /// name, writing it is the slow part. The cache counts as saved.
+    pub fn snapshot(&mut self) -> Option<CacheSnapshot> {
+        if !self.dirty {
+            return None;
+        }
+        self.dirty = false;
+        let file = self.file.clone()?;
+        Some(CacheSnapshot {
+            file,
+            format: self.format,
+            flag: self.flag,
+            min: self.min,
+            header: format!(
+                "{MAGIC}\n# cache: {}\n# range: {} {}\n# next: {}\n",
+                self.name, self.min, self.max, self.next
+            ),
+            entries: self
+                .by_id
+                .iter()
+                .map(|(id, n)| (*id, Arc::clone(n)))
+                .collect(),
+        })
+    }
+}
+
+/// An id cache's assignments at one moment, ready to be written to its
+/// file (see [`IdCache::snapshot`]).
+#[derive(Debug, Clone)]
+pub struct CacheSnapshot {
+    file: PathBuf,
+    format: FileFormat,
+    flag: bool,
+    min: u32,
+    header: String,
+    entries: Vec<(u32, Arc<str>)>,
+}
+
+impl CacheSnapshot {
+    /// The file it belongs in.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Writes it, atomically.
+    pub fn write(&self) -> Result<(), StoreError> {
+        if self.format == FileFormat::PythonTable {
+            // Positions are ids: an id never given out (a gap) is "".
+            let end = self.entries.last().map_or(self.min, |(m, _)| m + 1);
+            let mut names = vec![String::new(); (end - self.min) as usize];
+            for (id, name) in &self.entries {
+                names[(id - self.min) as usize] = name.to_string();
+            }
+            return write_atomic(&self.file, &crate::pytable::encode(&names, self.flag));
+        }
+        let mut text = String::with_capacity(64 + self.entries.len() * 24);
+        text.push_str(&self.header);
+        for (id, name) in &self.entries {
+            text.push_str(&id.to_string());
+            text.push(' ');
+            text.push_str(&serde_json::Value::String(name.to_string()).to_string());
+            text.push('\n');
+        }
+        text.push_str(&format!("# end {}\n", self.entries.len()));
+        write_atomic(&self.file, text.as_bytes())
+    }
+}
+
+impl IdCache {
     /// Reads a Python name table, keeping every valid entry; returns what
     /// was wrong.
     fn load_table(&mut self, bytes: &[u8], file: &Path) -> Vec<String> {
@@ -438,12 +489,13 @@ impl IdCache {
             if name.is_empty() {
                 continue;
             }
-            if self.by_name.contains_key(&name) {
+            if self.by_name.contains_key(name.as_str()) {
                 warnings.push(format!("{where_}: name {name:?} given twice; first kept"));
                 continue;
             }
-            self.by_name.insert(name.clone(), id);
-            self.by_id.insert(id, name);
+            let shared: Arc<str> = Arc::from(name);
+            self.by_name.insert(Arc::clone(&shared), id);
+            self.by_id.insert(id, shared);
         }
         warnings
     }
@@ -486,15 +538,16 @@ impl IdCache {
                     self.min, self.max
                 )),
                 Some((id, name))
-                    if self.by_id.contains_key(&id) || self.by_name.contains_key(&name) =>
+                    if self.by_id.contains_key(&id) || self.by_name.contains_key(name.as_str()) =>
                 {
                     warnings.push(format!(
                         "{where_}:{lineno}: id {id} or name {name:?} given twice; first kept"
                     ))
                 }
                 Some((id, name)) => {
-                    self.by_name.insert(name.clone(), id);
-                    self.by_id.insert(id, name);
+                    let shared: Arc<str> = Arc::from(name);
+                    self.by_name.insert(Arc::clone(&shared), id);
+                    self.by_id.insert(id, shared);
                 }
                 None => warnings.push(format!("{where_}:{lineno}: malformed entry {line:?}")),
             }

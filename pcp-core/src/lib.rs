@@ -74,7 +74,7 @@ pub use desc::{Desc, Semantics, Type, Units};
 pub use error::{IdError, NamespaceError, PmError, StoreError};
 pub use host::{FetchResult, Host, HostError};
 pub use id::{InDom, Pmid, PM_IN_NULL};
-pub use idstore::{FileFormat, IdCache, StateDir};
+pub use idstore::{CacheSnapshot, FileFormat, IdCache, StateDir};
 pub use indom::{Instance, Profile};
 pub use labels::{LabelLevel, LabelSet};
 pub use namespace::Namespace;

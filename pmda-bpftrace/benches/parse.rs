@@ -131,6 +131,17 @@ fn main() {
         Some(p) => {
             row("pmdabpftrace 6.0.3 process_bpftrace_output (python3)", p);
             println!("ratio parse+apply / pmdabpftrace parser: {:.1}x", full / p);
+            summary(
+                "bpftrace-map",
+                &format!("bpftrace agent: a {keys}-key map message, parsed and applied"),
+                full,
+                "messages/s",
+                "pmdabpftrace's own parser (Python)",
+                p,
+                full / p,
+                "x faster",
+                &format!("parser alone {:.1}x", ours / p),
+            );
         }
         None => println!("pmdabpftrace's parser not installed: no reference ratio"),
     }
@@ -156,6 +167,25 @@ fn proc_cpu_seconds(pid: i32) -> f64 {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / hz
+}
+
+/// One result for `scripts/bench-summary.sh`: `ratio` as `ratio_text`
+/// says (strings are plain ASCII, so Rust's debug quoting is JSON's).
+#[allow(clippy::too_many_arguments, dead_code)]
+fn summary(
+    group: &str,
+    what: &str,
+    ours: f64,
+    unit: &str,
+    reference: &str,
+    ref_value: f64,
+    ratio: f64,
+    ratio_text: &str,
+    note: &str,
+) {
+    println!(
+        "SUMMARY {{\"group\":{group:?},\"what\":{what:?},\"ours\":{ours},\"unit\":{unit:?},\"ref\":{reference:?},\"ref_value\":{ref_value},\"ratio\":{ratio},\"ratio_text\":{ratio_text:?},\"note\":{note:?}}}"
+    );
 }
 
 /// CPU the agent uses per second for a busy script: 20,000 keys printed
@@ -231,6 +261,17 @@ fn busy_script_cpu() {
     }
     let wall = t0.elapsed().as_secs_f64();
     let (a1, b1) = (cpu_seconds_self(), proc_cpu_seconds(pid));
+    summary(
+        "bpftrace-busy",
+        "bpftrace agent: CPU for a busy script (20,000 keys printed and fetched each second), in process",
+        (a1 - a0) / wall * 1000.0,
+        "ms CPU/s",
+        "bpftrace itself",
+        (b1 - b0) / wall * 1000.0,
+        ((a1 - a0) / wall) / ((b1 - b0) / wall),
+        "x bpftrace's own CPU",
+        "",
+    );
     println!(
         "busy script ({keys} keys printed and fetched each second, {secs} s): agent {:.1} ms CPU/s, bpftrace itself {:.1} ms CPU/s",
         (a1 - a0) / wall * 1000.0,

@@ -335,6 +335,25 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// One result for `scripts/bench-summary.sh`: `ratio` as `ratio_text`
+/// says (strings are plain ASCII, so Rust's debug quoting is JSON's).
+#[allow(clippy::too_many_arguments, dead_code)]
+fn summary(
+    group: &str,
+    what: &str,
+    ours: f64,
+    unit: &str,
+    reference: &str,
+    ref_value: f64,
+    ratio: f64,
+    ratio_text: &str,
+    note: &str,
+) {
+    println!(
+        "SUMMARY {{\"group\":{group:?},\"what\":{what:?},\"ours\":{ours},\"unit\":{unit:?},\"ref\":{reference:?},\"ref_value\":{ref_value},\"ratio\":{ratio},\"ratio_text\":{ratio_text:?},\"note\":{note:?}}}"
+    );
+}
+
 fn main() {
     let root = PathBuf::from("/");
     let mut agent = pmda_linux::new(LinuxConfig {
@@ -362,6 +381,20 @@ fn main() {
         "  ratio            {:>9.2}x",
         t_agent.as_secs_f64() / t_raw.as_secs_f64()
     );
+    summary(
+        "linux-full",
+        &format!("linux agent: full fetch of every metric ({})", p.len()),
+        t_agent.as_secs_f64() * 1e6,
+        "us",
+        &format!(
+            "raw open/read/close of the same {} /proc and /sys files",
+            files.len()
+        ),
+        t_raw.as_secs_f64() * 1e6,
+        t_agent.as_secs_f64() / t_raw.as_secs_f64(),
+        "x the raw reads' time (goal < 1.5x)",
+        "",
+    );
 
     // tools/bench_before_after.sh reads the live figures only.
     if std::env::var_os("BENCH_LIVE_ONLY").is_some() {
@@ -386,6 +419,22 @@ fn main() {
             &mut || raw_read(&files, &[], &mut buf),
             3,
         );
+        if disks == 500 {
+            summary(
+                "linux-devices",
+                "linux agent: 500 disks + 200 interfaces (generated tree)",
+                ta.as_secs_f64() * 1e6,
+                "us",
+                "raw reads of the same files",
+                tr.as_secs_f64() * 1e6,
+                ta.as_secs_f64() / tr.as_secs_f64(),
+                "x the raw reads' time",
+                &format!(
+                    "{:.1} us per device",
+                    ta.as_secs_f64() * 1e6 / (disks + ifs) as f64
+                ),
+            );
+        }
         println!(
             "  {disks:>5}  {ifs:>6}  {:>9.1}  {:>7.1}  {:>6.2}   {:>6.2}",
             ta.as_secs_f64() * 1e6,

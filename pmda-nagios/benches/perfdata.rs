@@ -176,12 +176,31 @@ fn main() {
         "ingest / baseline",
     ];
     println!("\n| what | median | min–max |\n|---|---:|---:|");
-    for (name, v) in names.iter().zip(rows) {
+    for (name, v) in names.iter().zip(rows.iter().cloned()) {
         let (m, lo, hi) = median(v);
         if name.contains('/') && !name.contains("lines/s") {
             println!("| {name} | {m:.2}x | {lo:.2}x–{hi:.2}x |");
         } else {
             println!("| {name} | {m:.0} | {lo:.0}–{hi:.0} |");
         }
+    }
+    // One line per measure for scripts/bench-summary.sh (lists: one value
+    // per run; the ratio against the baseline of the same run).
+    for (group, what, i) in [
+        (
+            "nagios-parse",
+            "Nagios perfdata lines: parsed (template, output, every perfdata item)",
+            1,
+        ),
+        (
+            "nagios-ingest",
+            "Nagios perfdata lines: parsed and recorded into the store",
+            2,
+        ),
+    ] {
+        println!(
+            "SUMMARY {{\"group\":\"{group}\",\"what\":\"{what}\",\"ours\":{:?},\"unit\":\"lines/s\",\"ref\":\"baseline: split lines, fields and items\",\"ref_value\":{:?},\"ratio\":{:?},\"ratio_text\":\"x the baseline's rate\",\"note\":\"{LINES} lines\"}}",
+            rows[i], rows[0], rows[i + 2]
+        );
     }
 }

@@ -74,7 +74,7 @@ fn serve(l: TcpListener) {
     }
 }
 
-fn run(label: &str, dir: &std::path::Path, sources: usize, rounds: usize) {
+fn run(label: &str, group: &str, dir: &std::path::Path, sources: usize, rounds: usize) {
     let agent = PrometheusPmda::new(PrometheusConfig {
         config_dir: dir.to_path_buf(),
         ..PrometheusConfig::default()
@@ -101,6 +101,13 @@ fn run(label: &str, dir: &std::path::Path, sources: usize, rounds: usize) {
     }
     walls.sort();
     cpus.sort();
+    // For scripts/bench-summary.sh: no reference, the wall time itself.
+    println!(
+        "SUMMARY {{\"group\":{group:?},\"what\":{:?},\"ours\":{},\"unit\":\"ms wall\",\"ref\":\"\",\"ref_value\":null,\"ratio\":null,\"note\":\"CPU {:.1} ms\"}}",
+        format!("one fetch over {label}"),
+        walls[rounds / 2].as_secs_f64() * 1e3,
+        cpus[rounds / 2].as_secs_f64() * 1e3
+    );
     println!(
         "{label:<40} wall median {:>7.1} ms (min {:>6.1})  cpu median {:>7.1} ms  ({} sources, {} rounds)",
         walls[rounds / 2].as_secs_f64() * 1e3,
@@ -123,7 +130,13 @@ fn main() {
         )
         .unwrap();
     }
-    run("1000 file:// sources, one fetch", files.path(), 1000, 15);
+    run(
+        "1000 file:// sources",
+        "fetch-files",
+        files.path(),
+        1000,
+        15,
+    );
 
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
@@ -136,5 +149,11 @@ fn main() {
         )
         .unwrap();
     }
-    run("100 loopback HTTP sources, one fetch", http.path(), 100, 30);
+    run(
+        "100 loopback HTTP sources",
+        "fetch-http",
+        http.path(),
+        100,
+        30,
+    );
 }

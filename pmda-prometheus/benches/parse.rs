@@ -6,7 +6,8 @@
 //!
 //! Run: `cargo bench -p pmda-prometheus --bench parse`
 //! (env `PCP_BENCH_SHARED` = the shared/bench directory, default
-//! /work/shared/bench).
+//! `../shared/bench` beside the repository). Each result is also printed
+//! as a `SUMMARY {json}` line for `scripts/bench-summary.sh`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -141,10 +142,30 @@ fn payloads(shared: &Path, tmp: &Path) -> Vec<(String, PathBuf)> {
     v
 }
 
-fn main() {
-    let shared = PathBuf::from(
-        std::env::var("PCP_BENCH_SHARED").unwrap_or_else(|_| "/work/shared/bench".into()),
+/// One result for `scripts/bench-summary.sh` (strings are plain ASCII,
+/// so Rust's debug quoting is JSON's).
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    group: &str,
+    what: &str,
+    ours: f64,
+    unit: &str,
+    reference: &str,
+    ref_value: f64,
+    note: &str,
+) {
+    println!(
+        "SUMMARY {{\"group\":{group:?},\"what\":{what:?},\"ours\":{ours},\"unit\":{unit:?},\"ref\":{reference:?},\"ref_value\":{ref_value},\"ratio\":{},\"note\":{note:?}}}",
+        ours / ref_value
     );
+}
+
+fn main() {
+    // The shared bench directory: the variable, else ../shared/bench
+    // beside the repository.
+    let shared = std::env::var_os("PCP_BENCH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench"));
     let tmp = std::env::temp_dir().join(format!("pmda-prometheus-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let budget = Duration::from_millis(
@@ -186,8 +207,49 @@ fn main() {
         };
         row("pmda-prometheus parse::Parser", &o);
         row("pmda-prometheus ingest (agent, steady state)", &ing);
-        row("nom-openmetrics 0.2 (prometheus())", &nm);
+        row("nom-openmetrics 0.3 (prometheus())", &nm);
         row("prometheus-parse 0.2 (Scrape::parse)", &pp);
+        let (group, what) = if label.starts_with("node_exporter") {
+            (
+                "parse-node",
+                "exposition parsing, real node_exporter payload (58 kB)",
+            )
+        } else {
+            (
+                "parse-synthetic",
+                "exposition parsing, 2 MB synthetic payload",
+            )
+        };
+        let note = format!("{:.2} allocations/sample", o.allocs_per_sample);
+        summary(
+            group,
+            what,
+            o.mb_s,
+            "MB/s",
+            "nom-openmetrics 0.3",
+            nm.mb_s,
+            &note,
+        );
+        summary(
+            group,
+            what,
+            o.mb_s,
+            "MB/s",
+            "prometheus-parse 0.2",
+            pp.mb_s,
+            &note,
+        );
+        if let Some((mb, _)) = py {
+            summary(
+                group,
+                what,
+                o.mb_s,
+                "MB/s",
+                "PCP 6.0.3 pmdaopenmetrics parser (Python)",
+                mb,
+                &note,
+            );
+        }
         match py {
             Some((mb, sps)) => println!(
                 "{:<44} {mb:>9.1} MB/s {sps:>12.0} samples/s",

@@ -241,6 +241,13 @@ pub struct UrlConfig {
     pub labels: Vec<(String, String)>,
     /// Extension `TIMEOUT: seconds`: this source's own timeout.
     pub timeout: Option<std::time::Duration>,
+    /// Extension `DEADLINE: seconds`: how long a fetch waits for this
+    /// source before answering with its last good values, marked stale
+    /// (the scrape itself goes on until its timeout).
+    pub deadline: Option<std::time::Duration>,
+    /// Extension `MIN_INTERVAL: seconds`: scrape this source at most this
+    /// often; fetches in between answer from the last scrape.
+    pub min_interval: Option<std::time::Duration>,
     /// Lines that were ignored, and why.
     pub warnings: Vec<String>,
 }
@@ -287,7 +294,9 @@ impl UrlConfig {
                 "FILTER" => cfg.filter(args),
                 "METADATA" => cfg.metadata_entry(args),
                 "LABEL" => cfg.label(args),
-                "TIMEOUT" => cfg.timeout_entry(args),
+                "TIMEOUT" => seconds(args, 60.0).map(|d| cfg.timeout = Some(d)),
+                "DEADLINE" => seconds(args, 60.0).map(|d| cfg.deadline = Some(d)),
+                "MIN_INTERVAL" => seconds(args, 86400.0).map(|d| cfg.min_interval = Some(d)),
                 _ => Err("unrecognised config entry".to_string()),
             };
             if let Err(e) = r {
@@ -380,15 +389,6 @@ impl UrlConfig {
         Ok(())
     }
 
-    fn timeout_entry(&mut self, args: &str) -> Result<(), String> {
-        let secs: f64 = args.parse().map_err(|_| "expected seconds")?;
-        if !(secs > 0.0 && secs <= 60.0) {
-            return Err("timeout must be in (0, 60] seconds".into());
-        }
-        self.timeout = Some(std::time::Duration::from_secs_f64(secs));
-        Ok(())
-    }
-
     /// The filter decision for a metric (sample) name: the first matching
     /// rule, or include.
     pub fn metric_action(&self, name: &str) -> FilterAction {
@@ -405,6 +405,15 @@ impl UrlConfig {
     pub fn metadata_for(&self, name: &str) -> Option<&Metadata> {
         self.metadata.iter().find(|m| m.regex.is_match(name))
     }
+}
+
+/// A keyword's seconds, in (0, max].
+fn seconds(args: &str, max: f64) -> Result<std::time::Duration, String> {
+    let secs: f64 = args.parse().map_err(|_| "expected seconds")?;
+    if !(secs > 0.0 && secs <= max) {
+        return Err(format!("must be in (0, {max}] seconds"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 fn first_match(rules: &[Filter], name: &str) -> FilterAction {
@@ -529,6 +538,9 @@ METADATA: grafana_api_response_status_total  u32 response   counter  count\r\n\
 METADATA: temp_.* double PM_INDOM_NULL instant none\r\n\
 LABEL: team=\"infra\"\r\n\
 TIMEOUT: 0.5\r\n\
+DEADLINE: 0.25\r\n\
+MIN_INTERVAL: 10\r\n\
+DEADLINE: -1\r\n\
 BOGUS: x\r\n";
         let c = UrlConfig::parse(text);
         assert_eq!(c.url, "http://localhost:3000/metrics");
@@ -555,8 +567,11 @@ BOGUS: x\r\n";
         assert!(c.metadata_for("temp_cpu").unwrap().singular);
         assert_eq!(c.labels, [("team".to_string(), "infra".to_string())]);
         assert_eq!(c.timeout, Some(std::time::Duration::from_millis(500)));
-        assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
-        assert!(c.warnings[2].contains("BOGUS"));
+        assert_eq!(c.deadline, Some(std::time::Duration::from_millis(250)));
+        assert_eq!(c.min_interval, Some(std::time::Duration::from_secs(10)));
+        assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
+        assert!(c.warnings[2].contains("DEADLINE: -1"), "{:?}", c.warnings);
+        assert!(c.warnings[3].contains("BOGUS"));
     }
 
     #[test]

@@ -55,4 +55,24 @@ pub enum PrometheusError {
     /// The source did not answer before the fetch deadline.
     #[error("no answer within the fetch deadline")]
     Deadline,
+    /// An endpoint redirected the request (the blocking client follows
+    /// redirects; the non-blocking one hands them to it).
+    #[error("redirected to {0}")]
+    Redirect(String),
+    /// An HTTP exchange ran past the source's timeout.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+impl PrometheusError {
+    /// True when the source was slow rather than broken (a timeout): its
+    /// last good values may still be served, marked stale.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            PrometheusError::ScriptTimeout(_)
+                | PrometheusError::Deadline
+                | PrometheusError::Timeout(_)
+        ) || matches!(self, PrometheusError::Transport(t) if t.contains("timed out"))
+    }
 }

@@ -1,6 +1,9 @@
-//! Getting a source's document: HTTP(S) GET with keep-alive, `file://`
-//! reads, and script runs (no shell, optional user switch, a timeout that
-//! kills the script's whole process group, stderr to the log).
+//! Getting a source's document, streamed in pieces to a sink (which
+//! parses them as they come): blocking HTTP(S) GET with keep-alive (for
+//! `https://` and proxied URLs; plain `http://` goes through the
+//! non-blocking client in [`crate::http`]), `file://` reads, and script
+//! runs (no shell, optional user switch, a timeout that kills the script's
+//! whole process group, stderr to the log).
 
 use std::ffi::CString;
 use std::io::Read;
@@ -11,20 +14,22 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::PrometheusError;
-
-/// A document as fetched.
-#[derive(Debug, Clone, Default)]
-pub struct Fetched {
-    /// The body (at most the size limit).
-    pub body: Vec<u8>,
-    /// HTTP status code (0 for files and scripts).
-    pub status_code: i32,
-    /// True when the body was cut at the size limit.
-    pub truncated: bool,
-}
+use crate::source::READ_CHUNK;
 
 /// A failed fetch: the error and the HTTP status code seen, if any.
 pub type FetchFailure = (PrometheusError, i32);
+
+/// Where a document's bytes go as they arrive; returns false when it
+/// wants no more (the reader then stops reading).
+pub type Sink<'a> = dyn FnMut(&[u8]) -> bool + 'a;
+
+/// The `Accept` header sent to endpoints: OpenMetrics first, then the
+/// Prometheus text format, as Prometheus itself asks.
+pub const ACCEPT: &str =
+    "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1";
+
+/// The `User-Agent` header sent to endpoints.
+pub const USER_AGENT: &str = concat!("pcp-agent-pmda-prometheus/", env!("CARGO_PKG_VERSION"));
 
 /// The HTTP client: one keep-alive connection pool for every source.
 #[derive(Debug, Clone)]
@@ -46,27 +51,21 @@ impl HttpClient {
             .max_idle_connections(256)
             .max_idle_connections_per_host(16)
             .try_proxy_from_env(true)
-            .user_agent(concat!(
-                "pcp-agent-pmda-prometheus/",
-                env!("CARGO_PKG_VERSION")
-            ))
+            .user_agent(USER_AGENT)
             .build();
         HttpClient { agent }
     }
 
     /// GETs `url` with `headers`, the whole exchange bounded by `timeout`,
-    /// reading at most `limit` bytes of body.
+    /// handing the body to `sink` as it arrives; returns the HTTP status.
     pub fn get(
         &self,
         url: &str,
         headers: &[(String, String)],
         timeout: Duration,
-        limit: usize,
-    ) -> Result<Fetched, FetchFailure> {
-        let mut req = self.agent.get(url).timeout(timeout).set(
-            "Accept",
-            "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1",
-        );
+        sink: &mut Sink<'_>,
+    ) -> Result<i32, FetchFailure> {
+        let mut req = self.agent.get(url).timeout(timeout).set("Accept", ACCEPT);
         for (k, v) in headers {
             req = req.set(k, v);
         }
@@ -86,27 +85,36 @@ impl HttpClient {
             }
         };
         let code = resp.status() as i32;
-        let mut body = Vec::with_capacity(64 * 1024);
-        let mut reader = resp.into_reader().take(limit as u64 + 1);
-        if let Err(e) = reader.read_to_end(&mut body) {
-            return Err((
-                PrometheusError::Transport(format!("reading body: {e}")),
-                code,
-            ));
+        let mut reader = resp.into_reader();
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if !sink(&buf[..n]) {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let err = if e.kind() == std::io::ErrorKind::TimedOut
+                        || e.to_string().contains("timed out")
+                    {
+                        PrometheusError::Timeout(timeout)
+                    } else {
+                        PrometheusError::Transport(format!("reading body: {e}"))
+                    };
+                    return Err((err, code));
+                }
+            }
         }
-        let truncated = body.len() > limit;
-        body.truncate(limit);
-        Ok(Fetched {
-            body,
-            status_code: code,
-            truncated,
-        })
+        Ok(code)
     }
 }
 
 /// Reads a `file://` source (everything after the seven characters
-/// `file://` is the path, as the reference takes it).
-pub fn read_file(path: &str, limit: usize) -> Result<Fetched, FetchFailure> {
+/// `file://` is the path, as the reference takes it) into `sink`.
+pub fn read_file(path: &str, sink: &mut Sink<'_>) -> Result<(), FetchFailure> {
     let io = |source| {
         (
             PrometheusError::Io {
@@ -116,18 +124,20 @@ pub fn read_file(path: &str, limit: usize) -> Result<Fetched, FetchFailure> {
             0,
         )
     };
-    let f = std::fs::File::open(path).map_err(io)?;
-    let mut body = Vec::new();
-    f.take(limit as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(io)?;
-    let truncated = body.len() > limit;
-    body.truncate(limit);
-    Ok(Fetched {
-        body,
-        status_code: 0,
-        truncated,
-    })
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                if !sink(&buf[..n]) {
+                    return Ok(());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
 }
 
 /// The identity a script runs as (`-u USER`).
@@ -196,17 +206,18 @@ fn set_nonblocking(fd: libc::c_int) {
 
 /// Runs `path` with no shell and no arguments, in its own process group,
 /// as `run_as` when given (and this process is root). Standard output is
-/// the document (at most `limit` bytes kept); each standard-error line is
-/// handed to `log_stderr`. A script still running at `timeout` has its whole
-/// process group killed. A non-zero exit is a failure and its output is
-/// discarded.
+/// the document, handed to `sink` as it comes (once the sink wants no
+/// more, the rest is read and dropped); each standard-error line is
+/// handed to `log_stderr`. A script still running at `timeout` has its
+/// whole process group killed. A non-zero exit is a failure (the caller
+/// drops what it read).
 pub fn run_script(
     path: &Path,
     run_as: Option<&RunAs>,
     timeout: Duration,
-    limit: usize,
+    sink: &mut Sink<'_>,
     log_stderr: &dyn Fn(&str),
-) -> Result<Fetched, FetchFailure> {
+) -> Result<(), FetchFailure> {
     let start = Instant::now();
     let mut cmd = Command::new(path);
     cmd.stdin(Stdio::null())
@@ -263,10 +274,9 @@ pub fn run_script(
     if let Some(e) = &err {
         set_nonblocking(e.as_raw_fd());
     }
-    let mut body = Vec::new();
-    let mut truncated = false;
+    let mut wanted = true;
     let mut errbuf: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
+    let mut chunk = vec![0u8; READ_CHUNK];
     let deadline = start + timeout;
     let mut timed_out = false;
     let flush_err = |errbuf: &mut Vec<u8>, all: bool| {
@@ -318,11 +328,9 @@ pub fn run_script(
                         break;
                     }
                     Ok(n) => {
-                        let room = limit.saturating_sub(body.len());
-                        if n > room {
-                            truncated = true;
+                        if wanted {
+                            wanted = sink(&chunk[..n]);
                         }
-                        body.extend_from_slice(&chunk[..n.min(room)]);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -383,11 +391,7 @@ pub fn run_script(
         libc::kill(-pgid, libc::SIGKILL);
     }
     match status {
-        Some(s) if s.success() => Ok(Fetched {
-            body,
-            status_code: 0,
-            truncated,
-        }),
+        Some(s) if s.success() => Ok(()),
         Some(s) => {
             let why = match (s.code(), s.signal()) {
                 (Some(c), _) => format!("exit status {c}"),
@@ -406,6 +410,13 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::sync::Mutex;
 
+    fn collect(out: &mut Vec<u8>) -> impl FnMut(&[u8]) -> bool + '_ {
+        |b: &[u8]| {
+            out.extend_from_slice(b);
+            true
+        }
+    }
+
     fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, body).unwrap();
@@ -422,11 +433,16 @@ mod tests {
             "#!/bin/sh\necho 'm 1'\necho 'warn: x' >&2\necho 'n 2'\n",
         );
         let logged = Mutex::new(Vec::new());
-        let f = run_script(&p, None, Duration::from_secs(5), 1 << 20, &|l| {
-            logged.lock().unwrap().push(l.to_string())
-        })
+        let mut body = Vec::new();
+        run_script(
+            &p,
+            None,
+            Duration::from_secs(5),
+            &mut collect(&mut body),
+            &|l| logged.lock().unwrap().push(l.to_string()),
+        )
         .unwrap();
-        assert_eq!(f.body, b"m 1\nn 2\n");
+        assert_eq!(body, b"m 1\nn 2\n");
         assert_eq!(*logged.lock().unwrap(), ["warn: x"]);
     }
 
@@ -434,7 +450,15 @@ mod tests {
     fn failing_script_is_an_error() {
         let d = tempfile::tempdir().unwrap();
         let p = script(d.path(), "bad.sh", "#!/bin/sh\necho 'm 1'\nexit 3\n");
-        let e = run_script(&p, None, Duration::from_secs(5), 1 << 20, &|_| {}).unwrap_err();
+        let mut body = Vec::new();
+        let e = run_script(
+            &p,
+            None,
+            Duration::from_secs(5),
+            &mut collect(&mut body),
+            &|_| {},
+        )
+        .unwrap_err();
         assert_eq!(e.0.to_string(), "script exited with exit status 3");
     }
 
@@ -451,7 +475,15 @@ mod tests {
             ),
         );
         let t = Instant::now();
-        let e = run_script(&p, None, Duration::from_millis(300), 1 << 20, &|_| {}).unwrap_err();
+        let mut body = Vec::new();
+        let e = run_script(
+            &p,
+            None,
+            Duration::from_millis(300),
+            &mut collect(&mut body),
+            &|_| {},
+        )
+        .unwrap_err();
         assert!(matches!(e.0, PrometheusError::ScriptTimeout(_)));
         assert!(t.elapsed() < Duration::from_secs(3));
         // The background grandchild was in the group and is gone too.
@@ -473,12 +505,25 @@ mod tests {
     }
 
     #[test]
-    fn output_is_limited() {
+    fn output_past_what_the_sink_wants_is_drained() {
         let d = tempfile::tempdir().unwrap();
-        let p = script(d.path(), "big.sh", "#!/bin/sh\nhead -c 100000 /dev/zero\n");
-        let f = run_script(&p, None, Duration::from_secs(5), 1000, &|_| {}).unwrap();
-        assert_eq!(f.body.len(), 1000);
-        assert!(f.truncated);
+        let p = script(d.path(), "big.sh", "#!/bin/sh\nhead -c 1000000 /dev/zero\n");
+        let mut got = 0;
+        let mut calls = 0;
+        run_script(
+            &p,
+            None,
+            Duration::from_secs(5),
+            &mut |b: &[u8]| {
+                got += b.len();
+                calls += 1;
+                false
+            },
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(calls, 1, "no more pieces once the sink said stop");
+        assert!(got <= READ_CHUNK);
     }
 
     #[test]
@@ -486,7 +531,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("plain.sh");
         std::fs::write(&p, "#!/bin/sh\necho hi\n").unwrap();
-        let e = run_script(&p, None, Duration::from_secs(1), 1000, &|_| {}).unwrap_err();
+        let e = run_script(
+            &p,
+            None,
+            Duration::from_secs(1),
+            &mut |_: &[u8]| true,
+            &|_| {},
+        )
+        .unwrap_err();
         assert!(e.0.to_string().starts_with("cannot execute"), "{}", e.0);
     }
 

@@ -20,6 +20,7 @@ use pcp_core::idstore::read_only_cache;
 use pcp_core::{FileFormat, IdCache, StateDir};
 
 use crate::log::{log, Level};
+use crate::source::{save, Saver};
 use crate::DOMAIN;
 
 /// Where persistent ids come from.
@@ -32,9 +33,16 @@ pub enum IdSource {
         state: Arc<StateDir>,
         /// PCP's tables to adopt (set only when ours had no ids).
         seed: Option<PathBuf>,
+        /// Writes changed caches on its own thread.
+        saver: Arc<Saver>,
     },
     /// pmdaopenmetrics's tables in this directory, shared with it.
-    Pcp(PathBuf),
+    Pcp {
+        /// The directory of the tables.
+        dir: PathBuf,
+        /// Writes changed tables on its own thread.
+        saver: Arc<Saver>,
+    },
     /// Another process holds the directory: ids are read, never saved.
     ReadOnly(PathBuf),
     /// No state directory: ids live in memory.
@@ -86,7 +94,7 @@ impl IdSource {
                     (IdCache::in_memory(name, min, max), Vec::new())
                 }
             },
-            IdSource::Pcp(dir) => pcp_table(dir, name, min, max),
+            IdSource::Pcp { dir, .. } => pcp_table(dir, name, min, max),
             IdSource::ReadOnly(p) => read_only_cache(p, name, min, max),
             IdSource::Memory => (IdCache::in_memory(name, min, max), Vec::new()),
         };
@@ -124,5 +132,18 @@ impl IdSource {
             log(Level::Warning, root, &w);
         }
         cache
+    }
+
+    /// Saves a cache if it changed, on the saver's thread: the caller
+    /// (a scrape, holding its source) never waits on the disk.
+    pub fn save_later(&self, cache: &mut IdCache, root: &str) {
+        match self {
+            IdSource::Dir { saver, .. } | IdSource::Pcp { saver, .. } => {
+                if let Some(s) = cache.snapshot() {
+                    saver.submit(s);
+                }
+            }
+            _ => save(cache, root),
+        }
     }
 }

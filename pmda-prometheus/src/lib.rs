@@ -5,11 +5,19 @@
 //! control metrics when run with `root = "openmetrics"`.
 //!
 //! - [`config`]: config.d scanning and `.url` files (`HEADER:`, `FILTER:`,
-//!   `METADATA:`, plus `LABEL:` and `TIMEOUT:` extensions);
+//!   `METADATA:`, plus `LABEL:`, `TIMEOUT:`, `DEADLINE:` and
+//!   `MIN_INTERVAL:` extensions);
 //! - [`parse`]: the zero-copy exposition-format parser (Prometheus 0.0.4
 //!   and OpenMetrics 1.0);
-//! - [`fetch`]: HTTP with keep-alive, `file://`, scripts with a timeout
-//!   that kills their process group;
+//! - [`scrape`](crate::PrometheusConfig::deadline): scheduling, so a fetch
+//!   costs about its slowest source within the deadline and late sources
+//!   answer with their last values, marked stale;
+//! - [`http`]: the non-blocking HTTP client (a thousand endpoints at once,
+//!   kept-alive connections, a bounded and fair number in flight);
+//! - [`fetch`]: blocking HTTPS, `file://`, scripts with a timeout that
+//!   kills their process group, all streamed;
+//! - [`ingest`], [`stream`]: documents parsed as they arrive, never held
+//!   whole;
 //! - [`source`]: a source's metrics, instances, persistent ids and
 //!   counters;
 //! - [`PrometheusPmda`]: the [`pcp_core::Pmda`] implementation.
@@ -26,11 +34,15 @@
 pub mod config;
 pub mod error;
 pub mod fetch;
+pub mod http;
 pub mod ids;
+pub mod ingest;
 pub mod log;
 pub mod parse;
 mod pmda;
+mod scrape;
 pub mod source;
+pub mod stream;
 pub mod units;
 pub mod watch;
 
@@ -38,7 +50,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use error::PrometheusError;
-pub use pmda::{PrometheusPmda, FETCH_DEADLINE, POOL_SIZE};
+pub use pmda::{PrometheusPmda, FETCH_DEADLINE, MAX_IN_FLIGHT, NAMES_WAIT, POOL_SIZE};
 pub use source::Limits;
 
 /// The agent's domain (PCP's pmdaopenmetrics uses 144 too).
@@ -53,8 +65,23 @@ pub struct PrometheusConfig {
     /// `-r`: the namespace root and agent name (default `prometheus`;
     /// `openmetrics` makes a drop-in for PCP 6's pmdaopenmetrics).
     pub root: String,
-    /// `-t`: per-source timeout (default 2 s).
+    /// `-t`: per-source timeout (default 2 s): a scrape still running
+    /// then is abandoned.
     pub timeout: Duration,
+    /// How long a fetch waits for a source before answering with its last
+    /// good values, marked stale (`.url` `DEADLINE:` per source); `None`:
+    /// the source's timeout. A fetch waits at most [`FETCH_DEADLINE`] (to
+    /// answer pmcd in time), or this deadline if it is longer: set so, it
+    /// is for in-process use only (`info`, a custom collector).
+    pub deadline: Option<Duration>,
+    /// Scrape a source at most this often (`.url` `MIN_INTERVAL:` per
+    /// source): fetches in between answer from the last scrape, so many
+    /// clients cost the endpoint one scrape per interval. `None` (the
+    /// default, as pmdaopenmetrics): every fetch scrapes.
+    pub min_interval: Option<Duration>,
+    /// Most HTTP scrapes in flight at once (default [`MAX_IN_FLIGHT`]);
+    /// more wait their turn.
+    pub max_in_flight: usize,
     /// `-u`: run scripts as this user (privileges are dropped when the
     /// agent runs as root).
     pub user: Option<String>,
@@ -91,6 +118,9 @@ impl Default for PrometheusConfig {
             config_dir: PathBuf::from("config.d"),
             root: "prometheus".to_string(),
             timeout: Duration::from_secs(2),
+            deadline: None,
+            min_interval: None,
+            max_in_flight: MAX_IN_FLIGHT,
             user: None,
             nosort: false,
             state_dir: None,

@@ -1,6 +1,6 @@
-//! The agent: sources from the config directory, a worker pool that
-//! scrapes them in parallel under a deadline, the dynamic namespace, the
-//! control metrics, and the [`Pmda`] implementation.
+//! The agent: sources from the config directory, their scrapes (see
+//! [`crate::scrape`]), the dynamic namespace, the control metrics, and the
+//! [`Pmda`] implementation.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{unbounded, Sender};
-use parking_lot::RwLock;
 use pcp_core::{
     ClientContext, Desc, FetchRequest, IdCache, InDom, Instance, LabelSet, LabelTarget,
     MetricResult, MetricTable, Namespace, PmError, Pmda, Pmid, Semantics, StateDir, StoreError,
@@ -18,35 +16,28 @@ use pcp_core::{
 };
 
 use crate::config::{scan, SourceFile, SourceKind};
-use crate::fetch::{read_file, run_script, HttpClient, RunAs};
+use crate::fetch::RunAs;
 use crate::log::{log, set_debug, Level};
-use crate::source::{serial_metric, Ctx, FileStamp, IdSource, Limits, Source};
+use crate::scrape::{Settings, Shared};
+use crate::source::{serial_metric, Ctx, FileStamp, IdSource, Limits, Saver, Source};
 use crate::{PrometheusConfig, PrometheusError, DOMAIN};
 
-/// The whole fetch must end before pmcd's 5 s agent timeout.
-pub const FETCH_DEADLINE: Duration = Duration::from_millis(4000);
-/// Workers in the scrape pool.
+/// A fetch answers within this time whatever its sources do (pmcd gives
+/// up on an agent after 5 s; a names refresh before it may take
+/// [`NAMES_WAIT`]).
+pub const FETCH_DEADLINE: Duration = Duration::from_millis(3500);
+/// How long a names request waits for new or edited sources to answer
+/// (their names appear later if they take longer).
+pub const NAMES_WAIT: Duration = Duration::from_millis(1000);
+/// Workers for blocking scrapes (files, scripts, https, proxies).
 pub const POOL_SIZE: usize = 48;
+/// Most HTTP exchanges in flight at once.
+pub const MAX_IN_FLIGHT: usize = 1024;
 /// How often sources with no metrics yet are retried for the namespace.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 /// A full rescan of the config tree at least this often, even with inotify
 /// (it cannot see a symlink's target change mode).
 pub const SAFETY_RESCAN: Duration = Duration::from_secs(60);
-
-type Job = Box<dyn FnOnce() + Send>;
-
-struct Shared {
-    root: String,
-    timeout: Duration,
-    http: HttpClient,
-    run_as: Option<RunAs>,
-    ctx: Ctx,
-    limits: RwLock<Limits>,
-    pool: Sender<Job>,
-    sources: RwLock<BTreeMap<u32, Arc<Source>>>,
-    names_dirty: AtomicBool,
-    labels_dirty: AtomicBool,
-}
 
 /// Control metrics: (item, leaf, type, semantics, units, storable, help).
 const CONTROL: &[(u32, &str, Type, Semantics, Units, &str)] = &[
@@ -107,12 +98,16 @@ pub struct PrometheusPmda {
     last_probe: Instant,
     scan_errors: HashSet<String>,
     debug: bool,
+    /// The longest a fetch waits: [`FETCH_DEADLINE`], or a longer deadline
+    /// asked for explicitly (not for use under pmcd, which gives up on
+    /// an agent after its own timeout, 5 s by default).
+    fetch_deadline: Duration,
 }
 
 impl std::fmt::Debug for PrometheusPmda {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrometheusPmda")
-            .field("root", &self.shared.root)
+            .field("root", &self.shared.settings.root)
             .field("config_dir", &self.config_dir)
             .field("sources", &self.shared.sources.read().len())
             .field("metrics", &self.ns.len())
@@ -146,152 +141,6 @@ fn resolve_config_dir(dir: &Path, root: &str) -> PathBuf {
     }
 }
 
-fn spawn_pool(n: usize, root: &str) -> Sender<Job> {
-    let (tx, rx) = unbounded::<Job>();
-    for i in 0..n {
-        let rx = rx.clone();
-        let r = std::thread::Builder::new()
-            .name(format!("{root}-scrape-{i}"))
-            .spawn(move || {
-                for job in rx {
-                    job();
-                }
-            });
-        if let Err(e) = r {
-            log(
-                Level::Error,
-                root,
-                &format!("cannot start scrape worker: {e}"),
-            );
-            break;
-        }
-    }
-    tx
-}
-
-/// Fetches one source and ingests its document.
-fn scrape(shared: &Shared, src: &Source, deadline: Instant) {
-    let root = &shared.root;
-    let start = Instant::now();
-    let remaining = deadline.saturating_duration_since(start);
-    let ctx = Ctx {
-        limits: *shared.limits.read(),
-        ..shared.ctx.clone()
-    };
-    let limit = ctx.limits.max_body;
-    let (what, result) = match src.file.kind {
-        SourceKind::Url => {
-            let cfg = src
-                .state
-                .lock()
-                .refresh_url(&src.file.path, root, &src.name);
-            match cfg {
-                Err(e) => {
-                    let path = src.file.path.display().to_string();
-                    let failure = (
-                        PrometheusError::Io {
-                            path: src.file.path.clone(),
-                            source: std::io::Error::other(e),
-                        },
-                        0,
-                    );
-                    src.state
-                        .lock()
-                        .record_failure(&path, &failure, root, &src.name);
-                    return;
-                }
-                Ok(cfg) => {
-                    let timeout = cfg.timeout.unwrap_or(shared.timeout).min(remaining);
-                    let url = cfg.url.as_str();
-                    let r = if url.starts_with("http://") || url.starts_with("https://") {
-                        if timeout.is_zero() {
-                            Err((PrometheusError::Deadline, 0))
-                        } else {
-                            shared.http.get(url, &cfg.headers, timeout, limit)
-                        }
-                    } else if let Some(path) = url.strip_prefix("file://") {
-                        read_file(path, limit)
-                    } else {
-                        Err((PrometheusError::BadUrl(url.to_string()), 0))
-                    };
-                    (url.to_string(), r)
-                }
-            }
-        }
-        SourceKind::Script => {
-            let timeout = shared.timeout.min(remaining);
-            let name = &src.name;
-            let r = if timeout.is_zero() {
-                Err((PrometheusError::Deadline, 0))
-            } else {
-                run_script(
-                    &src.file.path,
-                    shared.run_as.as_ref(),
-                    timeout,
-                    limit,
-                    &|line| log(Level::Info, root, &format!("source {name} stderr: {line}")),
-                )
-            };
-            (src.file.path.display().to_string(), r)
-        }
-    };
-    let elapsed = start.elapsed();
-    let mut st = src.state.lock();
-    match result {
-        Ok(f) => st.record_success(f, elapsed, src, &ctx),
-        Err(e) => st.record_failure(&what, &e, root, &src.name),
-    }
-    if st.names_added {
-        st.names_added = false;
-        shared.names_dirty.store(true, Ordering::Release);
-    }
-    if st.labels_changed {
-        st.labels_changed = false;
-        shared.labels_dirty.store(true, Ordering::Release);
-    }
-}
-
-/// Scrapes `sources` in parallel on the pool; returns the clusters whose
-/// scrape finished by `deadline`. A source still busy with an earlier
-/// scrape is not queued again.
-fn scrape_many(shared: &Arc<Shared>, sources: Vec<Arc<Source>>, deadline: Instant) -> HashSet<u32> {
-    let (tx, rx) = unbounded::<u32>();
-    let mut pending = 0usize;
-    for src in sources {
-        if src.busy.swap(true, Ordering::AcqRel) {
-            continue;
-        }
-        let sh = Arc::clone(shared);
-        let tx = tx.clone();
-        let job: Job = Box::new(move || {
-            scrape(&sh, &src, deadline);
-            src.busy.store(false, Ordering::Release);
-            let _ = tx.send(src.cluster);
-        });
-        match shared.pool.send(job) {
-            Ok(()) => pending += 1,
-            Err(e) => {
-                // No workers: run it here rather than lose it.
-                (e.into_inner())();
-                pending += 1;
-            }
-        }
-    }
-    drop(tx);
-    let mut done = HashSet::with_capacity(pending);
-    // Parsing is not bounded by the I/O timeouts: allow a little grace.
-    let hard = deadline + Duration::from_millis(250);
-    while done.len() < pending {
-        match rx.recv_deadline(hard) {
-            Ok(c) => {
-                done.insert(c);
-            }
-            Err(_) => break,
-        }
-    }
-    done
-}
-
 impl PrometheusPmda {
     /// Starts the agent: resolves the config directory, opens the id store,
     /// scans the sources and fetches each once (bounded by the fetch
@@ -310,7 +159,10 @@ impl PrometheusPmda {
                     &root,
                     &format!("ids kept in pmdaopenmetrics's tables in {}", dir.display()),
                 );
-                IdSource::Pcp(dir.clone())
+                IdSource::Pcp {
+                    dir: dir.clone(),
+                    saver: Arc::new(Saver::new(&root)),
+                }
             }
             (Some(dir), tables) => {
                 let path = dir.join(&root);
@@ -328,6 +180,7 @@ impl PrometheusPmda {
                         IdSource::Dir {
                             state: Arc::new(s),
                             seed,
+                            saver: Arc::new(Saver::new(&root)),
                         }
                     }
                     Err(e @ StoreError::Locked { .. }) => {
@@ -369,27 +222,51 @@ impl PrometheusPmda {
                 .add(&format!("{root}.control.{leaf}"), desc, &oneline, &long)
                 .map_err(|_| PrometheusError::UnknownUser(format!("invalid root name {root:?}")))?;
         }
+        // Scheduling and scale (ours only), also only when asked for.
+        let scale = crate::scrape::CONTROL
+            .iter()
+            .filter(|_| config.extended_control);
+        for r in scale {
+            let indom = if r.per_source {
+                CONTROL_INDOM
+            } else {
+                InDom::NULL
+            };
+            let desc = Desc::new(
+                Pmid::from_parts(DOMAIN, 0, r.item),
+                r.ty,
+                indom,
+                r.sem,
+                r.units,
+            );
+            control
+                .add(&format!("{root}.control.{}", r.leaf), desc, r.help, "")
+                .map_err(|_| PrometheusError::UnknownUser(format!("invalid root name {root:?}")))?;
+        }
         control.set_indom_text(
             CONTROL_INDOM,
             "Sources of the agent, and the control instance with totals",
             "",
         );
-        let shared = Arc::new(Shared {
-            pool: spawn_pool(POOL_SIZE, &root),
+        let settings = Settings {
             root: root.clone(),
             timeout: config.timeout,
-            http: HttpClient::new(),
-            run_as,
-            ctx: Ctx {
-                root: root.clone(),
-                ids,
-                limits: Limits::default(),
-            },
-            limits: RwLock::new(Limits::default()),
-            sources: RwLock::new(BTreeMap::new()),
-            names_dirty: AtomicBool::new(true),
-            labels_dirty: AtomicBool::new(false),
-        });
+            deadline: config.deadline,
+            min_interval: config.min_interval.unwrap_or(Duration::ZERO),
+            workers: POOL_SIZE,
+            max_in_flight: config.max_in_flight.max(1),
+        };
+        let ctx = Ctx {
+            root: root.clone(),
+            ids,
+            limits: Limits::default(),
+        };
+        let shared = Shared::new(settings, ctx, run_as).map_err(|e| PrometheusError::Io {
+            path: "(scrape threads)".into(),
+            source: e,
+        })?;
+        shared.flags.names_dirty.store(true, Ordering::Release);
+        let shared = Arc::new(shared);
         log(
             Level::Info,
             &root,
@@ -409,7 +286,15 @@ impl PrometheusPmda {
             last_probe: Instant::now(),
             scan_errors: HashSet::new(),
             debug: config.debug,
+            fetch_deadline: config
+                .deadline
+                .map_or(FETCH_DEADLINE, |d| d.max(FETCH_DEADLINE)),
         };
+        // The first scrape of every source, so that their names exist.
+        let (_, new) = agent.rescan();
+        agent
+            .shared
+            .gather(&new, Instant::now() + agent.fetch_deadline, false);
         agent.refresh_namespace();
         if let Some(interval) = config.scrape_interval {
             agent.start_background(interval.max(Duration::from_millis(100)));
@@ -442,7 +327,7 @@ impl PrometheusPmda {
         let sh = Arc::clone(&self.shared);
         let st = Arc::clone(&stop);
         let handle = std::thread::Builder::new()
-            .name(format!("{}-background", sh.root))
+            .name(format!("{}-background", sh.settings.root))
             .spawn(move || {
                 let mut next = Instant::now() + interval;
                 while !st.load(Ordering::Relaxed) {
@@ -453,7 +338,7 @@ impl PrometheusPmda {
                     }
                     next = now + interval;
                     let all: Vec<Arc<Source>> = sh.sources.read().values().cloned().collect();
-                    scrape_many(&sh, all, now + interval.min(FETCH_DEADLINE));
+                    sh.kick(&all);
                 }
             })
             .ok();
@@ -467,7 +352,7 @@ impl PrometheusPmda {
         self.last_scan = Instant::now();
         let found = scan(&self.config_dir, self.nosort);
         self.watcher.rewatch();
-        let root = self.shared.root.clone();
+        let root = self.shared.settings.root.clone();
         let mut errors = HashSet::new();
         for e in found.errors {
             if !self.scan_errors.contains(&e) {
@@ -531,8 +416,11 @@ impl PrometheusPmda {
         }
         drop(sources);
         if removed {
-            self.shared.names_dirty.store(true, Ordering::Release);
-            self.shared.labels_dirty.store(true, Ordering::Release);
+            self.shared.flags.names_dirty.store(true, Ordering::Release);
+            self.shared
+                .flags
+                .labels_dirty
+                .store(true, Ordering::Release);
         }
         (removed, to_scrape)
     }
@@ -541,7 +429,7 @@ impl PrometheusPmda {
     /// metrics; true if the set of names changed.
     fn rebuild_namespace(&mut self) -> bool {
         let mut ns = self.control.namespace().clone();
-        let root = &self.shared.root;
+        let root = &self.shared.settings.root;
         for s in self.shared.sources.read().values() {
             let st = s.state.lock();
             for m in &st.metrics {
@@ -570,6 +458,9 @@ impl PrometheusPmda {
             .is_err()
         {
             return Err(PmError::PMID);
+        }
+        if let Some(r) = self.shared.control_values(item) {
+            return r;
         }
         let sources: Vec<Arc<Source>> = self.shared.sources.read().values().cloned().collect();
         let mut out = Vec::with_capacity(sources.len() + 1);
@@ -631,7 +522,7 @@ impl PrometheusPmda {
 
 impl Pmda for PrometheusPmda {
     fn name(&self) -> &str {
-        &self.shared.root
+        &self.shared.settings.root
     }
 
     fn domain(&self) -> u32 {
@@ -651,6 +542,7 @@ impl Pmda for PrometheusPmda {
         if self.last_probe.elapsed() >= PROBE_INTERVAL {
             // Sources never reached have no names: retry them now and then.
             self.last_probe = Instant::now();
+            // Their names appear when they answer, without waiting here.
             let idle: Vec<Arc<Source>> = self
                 .shared
                 .sources
@@ -659,14 +551,15 @@ impl Pmda for PrometheusPmda {
                 .filter(|s| s.state.lock().metrics.is_empty())
                 .cloned()
                 .collect();
-            to_scrape.extend(idle);
+            self.shared.kick(&idle);
         }
         if !to_scrape.is_empty() {
             to_scrape.sort_by_key(|s| s.cluster);
             to_scrape.dedup_by_key(|s| s.cluster);
-            scrape_many(&self.shared, to_scrape, Instant::now() + FETCH_DEADLINE);
+            self.shared
+                .gather(&to_scrape, Instant::now() + NAMES_WAIT, false);
         }
-        if self.shared.names_dirty.swap(false, Ordering::AcqRel) {
+        if self.shared.flags.names_dirty.swap(false, Ordering::AcqRel) {
             return self.rebuild_namespace();
         }
         false
@@ -737,7 +630,7 @@ impl Pmda for PrometheusPmda {
                 let m = st.metric(item).ok_or(PmError::TEXT)?;
                 Ok(format!(
                     "Instances of {}.{}.{}, one per label set",
-                    self.shared.root, src.name, m.leaf
+                    self.shared.settings.root, src.name, m.leaf
                 ))
             }
         }
@@ -745,7 +638,9 @@ impl Pmda for PrometheusPmda {
 
     fn labels(&self, target: LabelTarget, _client: &ClientContext) -> Result<LabelSet, PmError> {
         Ok(match target {
-            LabelTarget::Domain => LabelSet::new().with("agent", self.shared.root.as_str()),
+            LabelTarget::Domain => {
+                LabelSet::new().with("agent", self.shared.settings.root.as_str())
+            }
             LabelTarget::Cluster(0) => LabelSet::new(),
             LabelTarget::Cluster(c) => match self.source(c) {
                 Some(s) => s.state.lock().labels.clone(),
@@ -791,11 +686,13 @@ impl Pmda for PrometheusPmda {
             let all = self.shared.sources.read();
             wanted.iter().filter_map(|c| all.get(c).cloned()).collect()
         };
-        let done: HashSet<u32> = if self.background.is_some() {
-            sources.iter().map(|s| s.cluster).collect()
-        } else {
-            scrape_many(&self.shared, sources, Instant::now() + FETCH_DEADLINE)
-        };
+        if self.background.is_none() {
+            // Sources that miss their deadline answer with their last good
+            // values, marked stale; sources that never had values give
+            // PM_ERR_AGAIN.
+            self.shared
+                .gather(&sources, Instant::now() + self.fetch_deadline, true);
+        }
         req.pmids
             .iter()
             .map(|&p| {
@@ -806,9 +703,6 @@ impl Pmda for PrometheusPmda {
                     return self.control_values(p.item());
                 }
                 let src = self.source(p.cluster()).ok_or(PmError::PMID)?;
-                if !done.contains(&p.cluster()) {
-                    return Err(PmError::AGAIN);
-                }
                 let st = src.state.lock();
                 st.values(p.item())
             })
@@ -831,7 +725,7 @@ impl Pmda for PrometheusPmda {
             set_debug(self.debug);
             log(
                 Level::Info,
-                &self.shared.root,
+                &self.shared.settings.root,
                 &format!("debug {}", if self.debug { "on" } else { "off" }),
             );
             return Ok(());
@@ -844,7 +738,7 @@ impl Pmda for PrometheusPmda {
     }
 
     fn labels_changed(&mut self) -> bool {
-        self.shared.labels_dirty.swap(false, Ordering::AcqRel)
+        self.shared.flags.labels_dirty.swap(false, Ordering::AcqRel)
     }
 
     fn wait_ready(&mut self, timeout: Duration) {

@@ -3,8 +3,7 @@
 //! metrics, and the step that turns a parsed document into all of that.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,8 +17,9 @@ use pcp_core::{
 pub use crate::ids::IdSource;
 
 use crate::config::{sem_word, type_word, FilterAction, SourceFile, SourceKind, UrlConfig};
-use crate::fetch::{FetchFailure, Fetched};
-use crate::log::{log, Level};
+use crate::fetch::FetchFailure;
+pub use crate::ingest::{Ingest, Outcome};
+use crate::log::{log, Level, Repeats};
 use crate::parse::{help_text, LabelValue, Line, MetricType, Parser};
 use crate::units::{openmetrics_unit, parse_units};
 use crate::DOMAIN;
@@ -31,13 +31,27 @@ pub const MAX_INSTANCE_ID: u32 = 4_194_303;
 /// Largest item number (1024 metrics per source).
 pub const MAX_ITEM: u32 = 1023;
 
-/// Size limits applied to every source.
+/// Size limits applied to every source. Together they bound a source's
+/// memory: a document is read in pieces of [`READ_CHUNK`] bytes and parsed
+/// as it arrives, so reading holds at most one piece and one unfinished
+/// line (`max_line`); what a source keeps between fetches (its instances,
+/// their names and labels, names it refused) is held under `max_state`.
+/// One source therefore takes at most about
+/// `max_state + 2 * READ_CHUNK + max_line` bytes, whatever it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest document kept, in bytes (the rest is cut at a line end).
+    /// Largest document read, in bytes (the rest is not read; the last
+    /// partial line is dropped).
     pub max_body: usize,
     /// Most samples taken from one document.
     pub max_samples: usize,
+    /// Longest line read, in bytes; longer lines are skipped (and counted
+    /// as parse errors). PCP's label sets are limited to 64 KiB of JSON,
+    /// so a longer line could not be given its labels anyway.
+    pub max_line: usize,
+    /// Most memory (estimated) a source's kept state may take: instances
+    /// past it are refused until the source is removed.
+    pub max_state: usize,
 }
 
 impl Default for Limits {
@@ -45,15 +59,124 @@ impl Default for Limits {
         Limits {
             max_body: 64 << 20,
             max_samples: 1_000_000,
+            max_line: 64 << 10,
+            max_state: 64 << 20,
         }
     }
 }
+
+/// The size of the pieces a document is read and parsed in.
+pub const READ_CHUNK: usize = 256 << 10;
+
+/// The bytes an instance costs beyond its name and labels (its slot,
+/// index entries and allocation headers), for the state budget; measured
+/// with a counting allocator in `tests::instance_cost_is_as_estimated`.
+pub const INSTANCE_OVERHEAD: usize = 320;
+
+/// How long a source that keeps timing out is answered with its last good
+/// values (marked stale); Prometheus's own staleness horizon.
+pub const MAX_STALE: Duration = Duration::from_secs(300);
 
 /// Saves a cache if it changed, logging failures.
 pub fn save(cache: &mut IdCache, root: &str) {
     if cache.is_dirty() {
         if let Err(e) = cache.save() {
             log(Level::Error, root, &format!("saving ids: {e}"));
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct SaverQueue {
+    pending: HashMap<PathBuf, pcp_core::CacheSnapshot>,
+    writing: bool,
+    stop: bool,
+}
+
+/// Writes id caches on a thread of its own, latest version of each file
+/// only, so that scrapes never wait on the disk (a large source's first
+/// document may bring a thousand caches). Dropping it writes what is
+/// still pending.
+#[derive(Debug)]
+pub struct Saver {
+    queue: Arc<(Mutex<SaverQueue>, parking_lot::Condvar)>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Saver {
+    /// Starts the saver's thread.
+    pub fn new(root: &str) -> Saver {
+        let queue: Arc<(Mutex<SaverQueue>, parking_lot::Condvar)> = Arc::default();
+        let q = Arc::clone(&queue);
+        let r = root.to_string();
+        let thread = std::thread::Builder::new()
+            .name(format!("{root}-ids"))
+            .spawn(move || {
+                let (lock, cv) = &*q;
+                let mut g = lock.lock();
+                loop {
+                    if g.pending.is_empty() {
+                        if g.stop {
+                            return;
+                        }
+                        cv.wait(&mut g);
+                        continue;
+                    }
+                    let batch: Vec<_> = g.pending.drain().map(|(_, s)| s).collect();
+                    g.writing = true;
+                    drop(g);
+                    for s in batch {
+                        if let Err(e) = s.write() {
+                            log(Level::Error, &r, &format!("saving ids: {e}"));
+                        }
+                    }
+                    g = lock.lock();
+                    g.writing = false;
+                    cv.notify_all();
+                }
+            })
+            .ok();
+        Saver {
+            queue,
+            thread: Mutex::new(thread),
+        }
+    }
+
+    /// Queues a snapshot (replacing an older one of the same file).
+    pub fn submit(&self, s: pcp_core::CacheSnapshot) {
+        let (lock, cv) = &*self.queue;
+        let mut g = lock.lock();
+        if self.thread.lock().is_none() {
+            drop(g);
+            if let Err(e) = s.write() {
+                log(Level::Error, "prometheus", &format!("saving ids: {e}"));
+            }
+            return;
+        }
+        g.pending.insert(s.file().to_path_buf(), s);
+        cv.notify_all();
+    }
+
+    /// Waits until everything queued is written.
+    pub fn flush(&self) {
+        let (lock, cv) = &*self.queue;
+        let mut g = lock.lock();
+        while !g.pending.is_empty() || g.writing {
+            if self.thread.lock().is_none() {
+                return;
+            }
+            cv.wait(&mut g);
+        }
+    }
+}
+
+impl Drop for Saver {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.queue;
+        lock.lock().stop = true;
+        cv.notify_all();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
         }
     }
 }
@@ -109,23 +232,132 @@ pub struct Stats {
     pub up: bool,
     /// Failed attempts.
     pub failures: u64,
+    /// The values last answered were older than the fetch that asked (its
+    /// scrape ran past the deadline, or timed out).
+    pub stale: bool,
+    /// Fetches answered from the last scrape without scraping (the
+    /// source's minimum interval had not passed).
+    pub cache_hits: u64,
+    /// Scrapes that waited for a free worker or connection slot.
+    pub pool_waits: u64,
+    /// Fetches that answered before this source's scrape ended.
+    pub deadline_misses: u64,
+    /// Metric names of the last document ignored for a limit or a bad
+    /// name (each name counted once per document).
+    pub ignored_names: u64,
 }
 
+/// One instance's values. A document is read in pieces with the source
+/// unlocked in between, so readers must still see the last complete
+/// document while a newer one is half read: `prev` keeps the value of the
+/// last complete document when the one being read replaces `value`.
 struct Slot {
     id: u32,
     gen: u64,
     /// Position of its sample in the document of generation `gen`.
     seq: u64,
     value: Value,
-    labels: LabelSet,
+    prev: (u64, Value),
+    labels: PackedLabels,
     /// Its labels name it (not an `instname`): they also go to the
     /// metric's labels, as the reference's do.
     merged: bool,
 }
 
+impl Slot {
+    fn new(id: u32, labels: PackedLabels, merged: bool) -> Slot {
+        Slot {
+            id,
+            gen: 0,
+            seq: 0,
+            value: Value::Double(0.0),
+            prev: (0, Value::Double(0.0)),
+            labels,
+            merged,
+        }
+    }
+
+    /// The value of document `good`, if this instance had one.
+    fn value_of(&self, good: u64) -> Option<&Value> {
+        if self.gen == good {
+            Some(&self.value)
+        } else if self.prev.0 == good {
+            Some(&self.prev.1)
+        } else {
+            None
+        }
+    }
+
+    /// Stores the value of document `gen`, keeping the last complete
+    /// document's value (`good`) aside.
+    fn set(&mut self, gen: u64, good: u64, value: Value) {
+        if self.gen != gen && self.gen == good {
+            self.prev = (self.gen, std::mem::replace(&mut self.value, value));
+        } else {
+            self.value = value;
+        }
+        self.gen = gen;
+    }
+}
+
+/// An instance's labels packed in one allocation (`name`, `value`, each
+/// preceded by its length and a colon), made into a [`LabelSet`] only
+/// when asked: a source may keep a million instances.
+#[derive(Debug, Clone, Default)]
+struct PackedLabels(Option<Box<str>>);
+
+impl PackedLabels {
+    fn pack(pairs: &[(&str, LabelValue<'_>)]) -> PackedLabels {
+        let mut out = String::new();
+        let mut value = String::new();
+        for (k, v) in pairs {
+            if *k == "instname" {
+                continue;
+            }
+            value.clear();
+            v.unescape_into(&mut value);
+            for part in [*k, value.as_str()] {
+                out.push_str(&part.len().to_string());
+                out.push(':');
+                out.push_str(part);
+            }
+        }
+        PackedLabels((!out.is_empty()).then(|| out.into_boxed_str()))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |s| s.len())
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut rest = self.0.as_deref().unwrap_or("");
+        let mut next = move || {
+            let (len, tail) = rest.split_once(':')?;
+            let len: usize = len.parse().ok()?;
+            let part = tail.get(..len)?;
+            rest = &tail[len..];
+            Some(part)
+        };
+        std::iter::from_fn(move || Some((next()?, next()?)))
+    }
+
+    fn to_set(&self) -> LabelSet {
+        let mut set = LabelSet::new();
+        for (k, v) in self.pairs() {
+            set.insert(k, v);
+        }
+        set
+    }
+}
+
 struct Insts {
     cache: IdCache,
-    index: FastMap<Box<str>, usize>,
+    /// Instance key to slot; the key text is shared with the id cache.
+    index: FastMap<Arc<str>, u32>,
     slots: Vec<Slot>,
     /// PCP5 metrics: instances are named by their `instname` label unless
     /// one lacks it, which turns on the "<id> labels" naming for all.
@@ -147,7 +379,7 @@ pub struct Metric {
     pcp_mode: bool,
     /// Excluded by a (re-read) filter: keeps its name, gets no values.
     filtered: bool,
-    single: (u64, Value),
+    single: Slot,
     /// Labels of the first sample (filtered), as the metric's labels.
     labels: LabelSet,
     notes: LabelSet,
@@ -194,10 +426,29 @@ pub struct Source {
     pub cluster: u32,
     /// Its config file.
     pub file: SourceFile,
-    /// True while a scrape is running (a second one is not queued behind).
-    pub busy: AtomicBool,
+    /// Its scrape in progress, if any, and when it last ran (scheduling).
+    pub scrape: Mutex<Tracker>,
     /// Metrics, values and counters.
     pub state: Mutex<SourceState>,
+}
+
+/// A source's scrape in progress and recent history, for scheduling. At
+/// most one scrape of a source runs at a time; fetches that want the
+/// source while it runs wait for that scrape (until their deadline)
+/// instead of starting another.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    /// A scrape is running.
+    pub in_flight: bool,
+    /// When the last scrape started.
+    pub started: Option<Instant>,
+    /// When the last scrape ended.
+    pub finished: Option<Instant>,
+    /// The last scrape timed out or ran past a fetch's deadline: the next
+    /// one waits behind the others for a slot.
+    pub suspect: bool,
+    /// Who waits for the running scrape (each hears the cluster number).
+    pub waiters: Vec<crossbeam_channel::Sender<u32>>,
 }
 
 impl std::fmt::Debug for Source {
@@ -230,13 +481,20 @@ pub struct SourceState {
     pub metrics: Vec<Metric>,
     by_key: FastMap<Box<str>, usize>,
     by_item: HashMap<u32, usize>,
-    excluded: FastMap<Box<str>, ()>,
+    /// Names refused, why, and the last document that had them (to count
+    /// each once per document).
+    excluded: FastMap<Box<str>, (Refusal, u64)>,
     label_actions: FastMap<Box<str>, FilterAction>,
     items: IdCache,
     /// Leaves of this source, to catch `a` vs `a.b` collisions.
     leaves: Namespace,
     gen: u64,
     good_gen: u64,
+    /// When the last complete document was read.
+    good_at: Option<Instant>,
+    /// Estimated bytes of kept state (instances, refused names), held
+    /// under `Limits::max_state`.
+    kept_bytes: usize,
     /// Control counters.
     pub stats: Stats,
     /// Cluster-level labels.
@@ -245,7 +503,9 @@ pub struct SourceState {
     pub labels_changed: bool,
     /// Names added since the agent last looked.
     pub names_added: bool,
-    last_logged_error: String,
+    /// The status as last logged (the log repeats it at most once per
+    /// `log::REPEAT_INTERVAL`).
+    logged: Repeats,
 }
 
 impl std::fmt::Debug for SourceState {
@@ -313,6 +573,8 @@ impl Source {
             leaves: Namespace::new(),
             gen: 0,
             good_gen: 0,
+            good_at: None,
+            kept_bytes: 0,
             stats: Stats {
                 status: "unknown".into(),
                 ..Stats::default()
@@ -320,19 +582,27 @@ impl Source {
             labels,
             labels_changed: false,
             names_added: false,
-            last_logged_error: String::new(),
+            logged: Repeats::default(),
         };
         Source {
             name: file.name.clone(),
             cluster,
             file,
-            busy: AtomicBool::new(false),
+            scrape: Mutex::new(Tracker::default()),
             state: Mutex::new(state),
         }
     }
 }
 
 impl SourceState {
+    /// How old the values answered are: the time since the last complete
+    /// document (`None` when the source has no values).
+    pub fn age(&self) -> Option<Duration> {
+        self.good_at
+            .filter(|_| self.good_gen != 0)
+            .map(|t| t.elapsed())
+    }
+
     /// The stamp of the `.url` file as last read.
     pub fn url_stamp(&self) -> Option<FileStamp> {
         self.url_stamp
@@ -379,7 +649,11 @@ impl SourceState {
         Ok(cfg)
     }
 
-    /// Records a failed attempt: no values until the next success.
+    /// Records a failed attempt. A source that was slow (a timeout) keeps
+    /// answering with its last good values, marked stale, for up to
+    /// [`MAX_STALE`]; any other failure (refused, HTTP error, script
+    /// failure) leaves it without values until the next success, as the
+    /// reference agent does.
     pub fn record_failure(&mut self, what: &str, failure: &FetchFailure, root: &str, source: &str) {
         self.stats.calls += 1;
         self.stats.failures += 1;
@@ -389,87 +663,56 @@ impl SourceState {
             "failed to fetch URL or execute script {what}: {}",
             failure.0
         );
-        self.good_gen = 0;
-        // Log a failure once, not on every scrape (log storms filled disks).
-        if self.last_logged_error != self.stats.status {
-            log(
-                Level::Warning,
-                root,
-                &format!("source {source}: {}", self.stats.status),
-            );
-            self.last_logged_error = self.stats.status.clone();
-        } else {
-            log(
-                Level::Debug,
-                root,
-                &format!("source {source}: {}", self.stats.status),
-            );
+        let keep = failure.0.is_timeout() && self.good_at.is_some_and(|t| t.elapsed() < MAX_STALE);
+        if !keep {
+            self.good_gen = 0;
+            self.good_at = None;
+        }
+        let text = format!("source {source}: {}", self.stats.status);
+        if !self
+            .logged
+            .log(Level::Warning, root, &self.stats.status, &text)
+        {
+            log(Level::Debug, root, &text);
         }
     }
 
-    /// Records a successful attempt and ingests its document.
-    pub fn record_success(
-        &mut self,
-        fetched: Fetched,
-        fetch_time: Duration,
-        src: &Source,
-        ctx: &Ctx,
-    ) {
+    /// Records a successful attempt whose document was read (with
+    /// [`Ingest`]): the counters, and the status text, which is also what
+    /// the log says (once per condition, see [`Repeats`]).
+    pub fn record_success(&mut self, done: &Outcome, source: &str, ctx: &Ctx) {
+        let report = &done.report;
         self.stats.calls += 1;
-        self.stats.fetch_us += fetch_time.as_micros() as u64;
-        self.stats.bytes += fetched.body.len() as u64;
-        self.stats.status_code = fetched.status_code;
-        let mut body = fetched.body;
-        let mut notes = Vec::new();
-        if fetched.truncated {
-            // Keep whole lines only.
-            let end = memchr::memrchr(b'\n', &body).map_or(0, |i| i + 1);
-            body.truncate(end);
-            notes.push(format!(
-                "body-size limit {} bytes reached, rest skipped",
-                ctx.limits.max_body
-            ));
-        }
-        let t = Instant::now();
-        let text = match std::str::from_utf8(&body) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(&body),
-        };
-        let report = self.ingest(&text, src, ctx);
-        self.stats.parse_us += t.elapsed().as_micros() as u64;
+        self.stats.fetch_us += done.fetch_time.as_micros() as u64;
+        self.stats.parse_us += done.parse_time.as_micros() as u64;
+        self.stats.bytes += done.bytes;
+        self.stats.status_code = done.status_code;
         self.stats.samples = report.samples;
         self.stats.parse_errors += report.errors;
-        if report.sample_limit {
-            notes.push(format!(
-                "sample limit {} reached, rest skipped",
-                ctx.limits.max_samples
-            ));
-        }
-        if report.metric_limit {
-            notes.push(format!("metric limit {} per source reached", MAX_ITEM + 1));
-        }
-        if report.instance_limit {
-            notes.push(format!(
-                "instance limit {} per metric reached",
-                MAX_INSTANCE_ID as u64 + 1
-            ));
-        }
+        self.stats.ignored_names = report.ignored_names();
+        let (key, notes, names) = report.notes(done.truncated, &ctx.limits);
         self.stats.status = if notes.is_empty() {
             "success".into()
         } else {
-            format!("success; {}", notes.join("; "))
+            format!("success; {notes}")
         };
         self.stats.up = true;
         self.stats.last_success = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        if !self.last_logged_error.is_empty() {
+        if !key.is_empty() {
+            let text = match names.is_empty() {
+                true => format!("source {source}: {}", self.stats.status),
+                false => format!("source {source}: {}; {names}", self.stats.status),
+            };
+            self.logged.log(Level::Warning, &ctx.root, &key, &text);
+        } else if self.logged.active() {
             log(
                 Level::Info,
                 &ctx.root,
-                &format!("source {}: success again", src.name),
+                &format!("source {source}: success again"),
             );
-            self.last_logged_error.clear();
+            self.logged.clear();
         }
     }
 
@@ -485,81 +728,130 @@ impl SourceState {
         a
     }
 
-    /// Parses `doc` into this source's metrics. Bad lines are skipped and
-    /// counted.
+    /// Parses a whole document into this source's metrics (the pieces of
+    /// [`Ingest`] at once). Bad lines are skipped and counted.
     pub fn ingest(&mut self, doc: &str, src: &Source, ctx: &Ctx) -> IngestReport {
+        let mut d = self.begin();
+        self.feed(&mut d, doc, src, ctx);
+        self.finish(d, ctx)
+    }
+
+    /// Starts reading a new document.
+    pub fn begin(&mut self) -> Document {
         self.gen += 1;
-        let gen = self.gen;
+        Document {
+            gen: self.gen,
+            metrics_before: self.metrics.len(),
+            names_added_before: self.names_added,
+            ..Document::default()
+        }
+    }
+
+    /// Drops a document that failed part way (a script that exited with a
+    /// failure, a connection cut): the metrics it created go again, as if
+    /// it had never been read (its values are never answered: the last
+    /// complete document's are).
+    pub fn abandon(&mut self, d: Document) {
+        for m in self.metrics.drain(d.metrics_before..) {
+            self.by_key.remove(&m.key);
+            self.by_item.remove(&m.desc.pmid.item());
+            self.leaves.remove(&m.leaf);
+        }
+        self.names_added = d.names_added_before;
+    }
+
+    /// Ends a document: its values become the ones answered, and new ids
+    /// are saved.
+    pub fn finish(&mut self, d: Document, ctx: &Ctx) -> IngestReport {
+        self.good_gen = d.gen;
+        self.good_at = Some(Instant::now());
+        ctx.ids.save_later(&mut self.items, &ctx.root);
+        for m in &mut self.metrics {
+            if let Some(i) = m.insts.as_mut() {
+                i.cache.set_flag(!m.pcp_mode || i.prefix_mode);
+                ctx.ids.save_later(&mut i.cache, &ctx.root);
+            }
+        }
+        d.report
+    }
+
+    /// Reads `text` (whole lines) of document `d` into this source's
+    /// metrics. Bad lines are skipped and counted.
+    pub fn feed(&mut self, d: &mut Document, text: &str, src: &Source, ctx: &Ctx) {
+        if d.ended {
+            return;
+        }
+        let gen = d.gen;
+        let good = self.good_gen;
         let cfg = self.url.clone();
         let cfg = cfg.as_deref();
-        let mut report = IngestReport::default();
-        let mut family = Family::default();
-        let mut pcp: Option<PcpMeta<'_>> = None;
-        let mut after_samples = false;
         let mut scratch: Vec<(&str, LabelValue<'_>)> = Vec::with_capacity(16);
         let mut key = String::with_capacity(128);
-        let mut logged_errors = 0;
-        for line in Parser::new(doc) {
+        let mut parser = Parser::new(text);
+        loop {
+            let before = parser.remaining().len();
+            let Some(line) = parser.next() else { break };
+            if before - parser.remaining().len() > ctx.limits.max_line + 1 {
+                d.report.long_lines += 1;
+                d.report.errors += 1;
+                continue;
+            }
             let line = match line {
                 Ok(l) => l,
                 Err(e) => {
-                    report.errors += 1;
-                    if logged_errors < 3 {
+                    d.report.errors += 1;
+                    if d.logged_errors < 3 {
                         log(
                             Level::Debug,
                             &ctx.root,
                             &format!("source {}: {e}", src.name),
                         );
-                        logged_errors += 1;
+                        d.logged_errors += 1;
                     }
                     continue;
                 }
             };
             let s = match line {
                 Line::Sample(s) => s,
-                Line::Eof => break,
+                Line::Eof => {
+                    d.ended = true;
+                    break;
+                }
                 other => {
-                    if after_samples {
+                    if d.after_samples {
                         // A comment after samples starts a new block: the
                         // metadata of the last one ends (as in the reference).
-                        pcp = None;
-                        family = Family::default();
-                        after_samples = false;
+                        d.pcp = None;
+                        d.family.clear();
+                        d.after_samples = false;
                     }
                     match other {
-                        Line::Help { name, text } => family.set(name).help = Some(text),
-                        Line::Type { name, ty } => family.set(name).ty = Some(ty),
-                        Line::Unit { name, unit } => family.set(name).unit = Some(unit),
-                        Line::Pcp { name, rest } => {
-                            pcp = Some(PcpMeta {
-                                name,
-                                rest,
-                                v5: false,
-                            })
-                        }
-                        Line::Pcp5 { name, rest } => {
-                            pcp = Some(PcpMeta {
-                                name,
-                                rest,
-                                v5: true,
-                            })
-                        }
+                        Line::Help { name, text } => d.family.set(name).help.set(text),
+                        Line::Type { name, ty } => d.family.set(name).ty = Some(ty),
+                        Line::Unit { name, unit } => d.family.set(name).unit.set(unit),
+                        Line::Pcp { name, rest } => d.pcp = Some(PcpMeta::new(name, rest, false)),
+                        Line::Pcp5 { name, rest } => d.pcp = Some(PcpMeta::new(name, rest, true)),
                         _ => {}
                     }
                     continue;
                 }
             };
-            after_samples = true;
-            report.samples += 1;
-            if report.samples as usize > ctx.limits.max_samples {
-                report.sample_limit = true;
-                report.samples -= 1;
+            d.after_samples = true;
+            d.report.samples += 1;
+            if d.report.samples as usize > ctx.limits.max_samples {
+                d.report.sample_limit = true;
+                d.report.samples -= 1;
+                d.ended = true;
                 break;
             }
             let idx = match self.by_key.get(s.name) {
                 Some(&i) => i,
                 None => {
-                    if self.excluded.contains_key(s.name) {
+                    if let Some((why, seen)) = self.excluded.get_mut(s.name) {
+                        if *seen != gen {
+                            *seen = gen;
+                            d.report.refused(*why, s.name);
+                        }
                         continue;
                     }
                     // Labels as filtered, to decide singular vs indom.
@@ -582,15 +874,23 @@ impl SourceState {
                         s.name,
                         first,
                         notes,
-                        &family,
-                        pcp.as_ref(),
+                        &d.family,
+                        d.pcp.as_ref(),
                         cfg,
                         src,
                         ctx,
-                        &mut report,
+                        &mut d.report,
                     ) {
-                        Some(i) => i,
-                        None => continue,
+                        Ok(i) => i,
+                        Err(why) => {
+                            d.report.refused(why, s.name);
+                            let cost = s.name.len() + 64;
+                            if self.kept_bytes + cost <= ctx.limits.max_state {
+                                self.kept_bytes += cost;
+                                self.excluded.insert(s.name.into(), (why, gen));
+                            }
+                            continue;
+                        }
                     }
                 }
             };
@@ -602,11 +902,12 @@ impl SourceState {
                 continue;
             }
             let Some(value) = convert(m.desc.ty, s.value, s.value_text) else {
-                report.errors += 1;
+                d.report.errors += 1;
                 continue;
             };
             let Some(insts) = m.insts.as_mut() else {
-                m.single = (gen, value);
+                m.single.set(gen, good, value);
+                m.single.seq = d.report.samples;
                 continue;
             };
             scratch.clear();
@@ -656,51 +957,45 @@ impl SourceState {
             }
             let slot = match insts.index.get(key.as_str()) {
                 Some(&i) => {
+                    let sl = &mut insts.slots[i as usize];
                     // An instance restored from the id cache after a restart
                     // has its id but not yet its labels; one named by its
                     // instname keeps the labels it came with last.
-                    if (named || insts.slots[i].labels.is_empty()) && !scratch.is_empty() {
-                        insts.slots[i].labels = instance_labels(&scratch);
+                    if (named || sl.labels.is_empty()) && !scratch.is_empty() {
+                        self.kept_bytes = self.kept_bytes.saturating_sub(sl.labels.bytes());
+                        sl.labels = PackedLabels::pack(&scratch);
+                        self.kept_bytes += sl.labels.bytes();
                     }
-                    insts.slots[i].merged = !named;
-                    i
+                    sl.merged = !named;
+                    sl
                 }
                 None => {
+                    let labels = PackedLabels::pack(&scratch);
+                    let cost = INSTANCE_OVERHEAD + key.len() + labels.bytes();
+                    if self.kept_bytes + cost > ctx.limits.max_state {
+                        d.report.state_limit = true;
+                        continue;
+                    }
                     let id = match insts.cache.assign(&key) {
                         Ok(id) => id,
                         Err(_) => {
-                            report.instance_limit = true;
+                            d.report.instance_limit = true;
                             continue;
                         }
                     };
-                    insts.slots.push(Slot {
-                        id,
-                        gen: 0,
-                        seq: 0,
-                        value: Value::Double(0.0),
-                        labels: instance_labels(&scratch),
-                        merged: !named,
-                    });
-                    insts
-                        .index
-                        .insert(key.as_str().into(), insts.slots.len() - 1);
-                    insts.slots.len() - 1
+                    self.kept_bytes += cost;
+                    let shared = insts
+                        .cache
+                        .shared_name(id)
+                        .unwrap_or_else(|| key.as_str().into());
+                    insts.index.insert(shared, insts.slots.len() as u32);
+                    insts.slots.push(Slot::new(id, labels, !named));
+                    insts.slots.last_mut().expect("just pushed")
                 }
             };
-            let sl = &mut insts.slots[slot];
-            sl.gen = gen;
-            sl.seq = report.samples;
-            sl.value = value;
+            slot.set(gen, good, value);
+            slot.seq = d.report.samples;
         }
-        self.good_gen = gen;
-        save(&mut self.items, &ctx.root);
-        for m in &mut self.metrics {
-            if let Some(i) = m.insts.as_mut() {
-                i.cache.set_flag(!m.pcp_mode || i.prefix_mode);
-                save(&mut i.cache, &ctx.root);
-            }
-        }
-        report
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -709,23 +1004,22 @@ impl SourceState {
         name: &str,
         first: LabelSet,
         notes: LabelSet,
-        family: &Family<'_>,
-        pcp: Option<&PcpMeta<'_>>,
+        family: &Family,
+        pcp: Option<&PcpMeta>,
         cfg: Option<&UrlConfig>,
         src: &Source,
         ctx: &Ctx,
         report: &mut IngestReport,
-    ) -> Option<usize> {
-        let reject = |this: &mut SourceState, why: Option<String>| {
-            if let Some(why) = why {
-                log(
-                    Level::Warning,
-                    &ctx.root,
-                    &format!("source {}: metric {name:?} {why}", src.name),
-                );
-            }
-            this.excluded.insert(name.into(), ());
-            None
+    ) -> Result<usize, Refusal> {
+        // Refusals are counted by the caller and reported once per
+        // document with their count (never a line per name per fetch).
+        let reject = |why: Refusal| {
+            log(
+                Level::Debug,
+                &ctx.root,
+                &format!("source {}: metric {name:?} {}", src.name, why.text()),
+            );
+            Err(why)
         };
         if let Some(c) = cfg {
             if c.metric_action(name) == FilterAction::Exclude {
@@ -737,7 +1031,7 @@ impl SourceState {
                         src.name
                     ),
                 );
-                return reject(self, None);
+                return reject(Refusal::Filtered);
             }
         }
         let leaf = match pcp {
@@ -746,35 +1040,28 @@ impl SourceState {
         };
         if !valid_name(&leaf) {
             report.errors += 1;
-            return reject(
-                self,
-                Some("is unsuitable for the PCP namespace, ignored".into()),
-            );
+            return reject(Refusal::BadName);
         }
         let item = match self.items.assign(name) {
             Ok(i) => i,
-            Err(_) => {
-                report.metric_limit = true;
-                return reject(
-                    self,
-                    Some(format!(
-                        "ignored: more than {} metrics in the source",
-                        MAX_ITEM + 1
-                    )),
-                );
-            }
+            Err(_) => return reject(Refusal::MetricLimit),
         };
         let pmid = Pmid::from_parts(DOMAIN, src.cluster, item);
         if let Err(e) = self.leaves.insert(&leaf, pmid) {
             report.errors += 1;
-            return reject(self, Some(format!("ignored: {e}")));
+            log(
+                Level::Debug,
+                &ctx.root,
+                &format!("source {}: metric {name:?}: {e}", src.name),
+            );
+            return reject(Refusal::NameClash);
         }
         // Type, semantics, units: heuristics, then PCP lines, then METADATA.
         let fam = family.matching(name);
         let ty_decl = fam.and_then(|f| f.ty);
         let mut ty = Type::Double;
         let (mut sem, mut units) = heuristics(name, ty_decl);
-        if let Some(u) = fam.and_then(|f| f.unit).and_then(openmetrics_unit) {
+        if let Some(u) = fam.and_then(|f| f.unit.get()).and_then(openmetrics_unit) {
             units = u;
         }
         let mut singular = first.is_empty();
@@ -813,7 +1100,7 @@ impl SourceState {
         }
         // The reference collapses runs of white space in help text.
         let (oneline, help) = fam
-            .and_then(|f| f.help)
+            .and_then(|f| f.help.get())
             .map(|h| help_text(&h.split_whitespace().collect::<Vec<_>>().join(" ")))
             .unwrap_or_default();
         let insts = if singular {
@@ -829,15 +1116,10 @@ impl SourceState {
             let mut slots = Vec::with_capacity(cache.len());
             // Instances known from earlier runs keep their ids and names.
             for (k, id) in cache.iter() {
-                index.insert(k.into(), slots.len());
-                slots.push(Slot {
-                    id,
-                    gen: 0,
-                    seq: 0,
-                    value: Value::Double(0.0),
-                    labels: LabelSet::new(),
-                    merged: false,
-                });
+                let shared = cache.shared_name(id).unwrap_or_else(|| k.into());
+                self.kept_bytes += INSTANCE_OVERHEAD + k.len();
+                index.insert(shared, slots.len() as u32);
+                slots.push(Slot::new(id, PackedLabels::default(), false));
             }
             // The table's flag: whether the names carry their id (always
             // for label-named instances; for PCP5 ones once one lacked an
@@ -864,7 +1146,7 @@ impl SourceState {
             help,
             pcp_mode,
             filtered: false,
-            single: (0, Value::Double(0.0)),
+            single: Slot::new(pcp_core::PM_IN_NULL, PackedLabels::default(), false),
             labels: first,
             notes,
             insts,
@@ -873,7 +1155,7 @@ impl SourceState {
         self.by_key.insert(name.into(), idx);
         self.by_item.insert(item, idx);
         self.names_added = true;
-        Some(idx)
+        Ok(idx)
     }
 
     /// The metric with `item`.
@@ -890,14 +1172,15 @@ impl SourceState {
         }
         let g = self.good_gen;
         match &m.insts {
-            None if m.single.0 == g => Ok(vec![(pcp_core::PM_IN_NULL, m.single.1.clone())]),
-            None => Err(PmError::AGAIN),
+            None => match m.single.value_of(g) {
+                Some(v) => Ok(vec![(pcp_core::PM_IN_NULL, v.clone())]),
+                None => Err(PmError::AGAIN),
+            },
             Some(i) => {
                 let v: Vec<(u32, Value)> = i
                     .slots
                     .iter()
-                    .filter(|s| s.gen == g)
-                    .map(|s| (s.id, s.value.clone()))
+                    .filter_map(|s| Some((s.id, s.value_of(g)?.clone())))
                     .collect();
                 if v.is_empty() {
                     Err(PmError::AGAIN)
@@ -944,7 +1227,7 @@ impl SourceState {
             .slots
             .iter()
             .map(|s| {
-                let mut l = s.labels.clone();
+                let mut l = s.labels.to_set();
                 let key = i.cache.name_of(s.id).unwrap_or("");
                 l.insert_optional("instname", format!("{} {key}", s.id).as_str());
                 (s.id, l)
@@ -968,8 +1251,8 @@ impl SourceState {
             let mut seen: Vec<&Slot> = i.slots.iter().filter(|s| s.merged && s.gen > 0).collect();
             seen.sort_by_key(|s| (s.gen, s.seq));
             for s in seen {
-                for l in s.labels.iter() {
-                    out.insert(&l.name, l.value.clone());
+                for (k, v) in s.labels.pairs() {
+                    out.insert(k, v);
                 }
             }
         }
@@ -986,8 +1269,34 @@ impl SourceState {
     }
 }
 
-/// What one ingest saw.
-#[derive(Debug, Clone, Copy, Default)]
+/// Why a metric name was refused (each is counted per document and
+/// reported once, with its count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A `FILTER: EXCLUDE METRIC` rule (not reported: asked for).
+    Filtered,
+    /// Not a valid PCP name.
+    BadName,
+    /// The source already has [`MAX_ITEM`]` + 1` metrics.
+    MetricLimit,
+    /// Its name collides with another metric's (`a` and `a.b`).
+    NameClash,
+}
+
+impl Refusal {
+    fn text(self) -> &'static str {
+        match self {
+            Refusal::Filtered => "excluded by config filters",
+            Refusal::BadName => "is unsuitable for the PCP namespace, ignored",
+            Refusal::MetricLimit => "ignored: the source has its limit of metrics",
+            Refusal::NameClash => "ignored: its name collides with another metric's",
+        }
+    }
+}
+
+/// What one document brought: counts for the control metrics and the one
+/// status line per fetch (limits hit are counted, never logged per item).
+#[derive(Debug, Clone, Default)]
 pub struct IngestReport {
     /// Samples read.
     pub samples: u64,
@@ -995,18 +1304,172 @@ pub struct IngestReport {
     pub errors: u64,
     /// The sample limit cut the document.
     pub sample_limit: bool,
-    /// A metric was refused for the 1024-per-source limit.
-    pub metric_limit: bool,
+    /// Metric names refused for the per-source limit.
+    pub over_metric_limit: u64,
+    /// Metric names refused as invalid PCP names.
+    pub bad_names: u64,
+    /// Metric names refused for colliding with another.
+    pub name_clashes: u64,
+    /// The first name refused and why, for the report.
+    pub first_refused: Option<(Refusal, String)>,
     /// An instance was refused for the per-metric limit.
     pub instance_limit: bool,
+    /// Instances were refused for the source's memory limit.
+    pub state_limit: bool,
+    /// Lines skipped for their length.
+    pub long_lines: u64,
 }
 
-#[derive(Default, Clone, Copy)]
-struct FamilyMeta<'a> {
-    name: &'a str,
+impl IngestReport {
+    fn refused(&mut self, why: Refusal, name: &str) {
+        match why {
+            Refusal::Filtered => return,
+            Refusal::BadName => self.bad_names += 1,
+            Refusal::MetricLimit => self.over_metric_limit += 1,
+            Refusal::NameClash => self.name_clashes += 1,
+        }
+        if self.first_refused.is_none() {
+            self.first_refused = Some((why, name.chars().take(80).collect()));
+        }
+    }
+
+    /// Metric names refused (all reasons but filters).
+    pub fn ignored_names(&self) -> u64 {
+        self.over_metric_limit + self.bad_names + self.name_clashes
+    }
+
+    /// What to say about this document beyond "success": (the conditions,
+    /// as a key for rate limiting; the limits reached, for the status; the
+    /// names ignored, for the log beside the status).
+    pub fn notes(&self, truncated: bool, limits: &Limits) -> (String, String, String) {
+        let mut key = Vec::new();
+        let mut notes = Vec::new();
+        if truncated {
+            key.push("body");
+            notes.push(format!(
+                "body-size limit {} bytes reached, rest skipped",
+                limits.max_body
+            ));
+        }
+        if self.sample_limit {
+            key.push("samples");
+            notes.push(format!(
+                "sample limit {} reached, rest skipped",
+                limits.max_samples
+            ));
+        }
+        if self.long_lines > 0 {
+            key.push("lines");
+            notes.push(format!(
+                "{} lines longer than {} bytes skipped",
+                self.long_lines, limits.max_line
+            ));
+        }
+        let example = |why: Refusal| match &self.first_refused {
+            Some((w, n)) if *w == why => format!(" (first {n:?})"),
+            _ => String::new(),
+        };
+        if self.over_metric_limit > 0 {
+            key.push("metrics");
+            notes.push(format!(
+                "metric limit {} per source reached: {} names ignored{}",
+                MAX_ITEM + 1,
+                self.over_metric_limit,
+                example(Refusal::MetricLimit)
+            ));
+        }
+        if self.instance_limit {
+            key.push("instances");
+            notes.push(format!(
+                "instance limit {} per metric reached",
+                MAX_INSTANCE_ID as u64 + 1
+            ));
+        }
+        if self.state_limit {
+            key.push("state");
+            notes.push(format!(
+                "memory limit {} bytes per source reached, new instances ignored",
+                limits.max_state
+            ));
+        }
+        let status = notes.join("; ");
+        notes.clear();
+        if self.bad_names > 0 {
+            key.push("names");
+            notes.push(format!(
+                "{} names unsuitable for the PCP namespace ignored{}",
+                self.bad_names,
+                example(Refusal::BadName)
+            ));
+        }
+        if self.name_clashes > 0 {
+            key.push("clashes");
+            notes.push(format!(
+                "{} names colliding with other metrics' ignored{}",
+                self.name_clashes,
+                example(Refusal::NameClash)
+            ));
+        }
+        (key.join(","), status, notes.join("; "))
+    }
+}
+
+/// A document being read: what the reader remembers from one piece to
+/// the next (the family being read, positional PCP metadata) and what it
+/// saw so far.
+#[derive(Debug, Default)]
+pub struct Document {
+    gen: u64,
+    metrics_before: usize,
+    names_added_before: bool,
+    family: Family,
+    pcp: Option<PcpMeta>,
+    after_samples: bool,
+    /// `# EOF` seen or the sample limit reached: the rest is not read.
+    ended: bool,
+    logged_errors: u32,
+    /// What was seen so far.
+    pub report: IngestReport,
+}
+
+impl Document {
+    /// True once the rest of the document would be ignored (`# EOF`, or
+    /// the sample limit reached): the reader may stop.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct FamilyMeta {
+    name: String,
     ty: Option<MetricType>,
-    help: Option<&'a str>,
-    unit: Option<&'a str>,
+    help: Kept,
+    unit: Kept,
+}
+
+/// A text kept from one line for later ones, its buffer reused (a
+/// document has a HELP line per family: no allocation each).
+#[derive(Debug, Default, Clone)]
+struct Kept {
+    text: String,
+    set: bool,
+}
+
+impl Kept {
+    fn set(&mut self, t: &str) {
+        self.text.clear();
+        self.text.push_str(t);
+        self.set = true;
+    }
+
+    fn clear(&mut self) {
+        self.set = false;
+    }
+
+    fn get(&self) -> Option<&str> {
+        self.set.then_some(self.text.as_str())
+    }
 }
 
 /// The metadata of the block being read: the HELP, TYPE and UNIT lines
@@ -1015,27 +1478,51 @@ struct FamilyMeta<'a> {
 /// `# HELP x_bytes` describes `x_bytes_total`, and a summary's HELP its
 /// `_sum` and `_count` parts), and a comment after samples starts a new
 /// block. For well-formed exposition text this is the family's metadata.
-#[derive(Default)]
-struct Family<'a> {
-    cur: FamilyMeta<'a>,
+/// Owned, since a block's samples may come in a later piece than its
+/// HELP line.
+#[derive(Debug, Default)]
+struct Family {
+    cur: FamilyMeta,
 }
 
-impl<'a> Family<'a> {
-    fn set(&mut self, name: &'a str) -> &mut FamilyMeta<'a> {
-        self.cur.name = name;
+impl Family {
+    fn set(&mut self, name: &str) -> &mut FamilyMeta {
+        if self.cur.name != name {
+            self.cur.name.clear();
+            self.cur.name.push_str(name);
+        }
         &mut self.cur
     }
 
+    /// Starts a new block: nothing known.
+    fn clear(&mut self) {
+        self.cur.name.clear();
+        self.cur.ty = None;
+        self.cur.help.clear();
+        self.cur.unit.clear();
+    }
+
     /// The block's metadata, if it has any.
-    fn matching(&self, _sample: &str) -> Option<&FamilyMeta<'a>> {
+    fn matching(&self, _sample: &str) -> Option<&FamilyMeta> {
         (!self.cur.name.is_empty()).then_some(&self.cur)
     }
 }
 
-struct PcpMeta<'a> {
-    name: &'a str,
-    rest: &'a str,
+#[derive(Debug)]
+struct PcpMeta {
+    name: String,
+    rest: String,
     v5: bool,
+}
+
+impl PcpMeta {
+    fn new(name: &str, rest: &str, v5: bool) -> PcpMeta {
+        PcpMeta {
+            name: name.to_string(),
+            rest: rest.to_string(),
+            v5,
+        }
+    }
 }
 
 /// The reference's semantics and units heuristics (from the sample name
@@ -1088,18 +1575,6 @@ pub fn convert(ty: Type, v: f64, text: &str) -> Option<Value> {
         Type::Aggregate => Value::Aggregate(text.as_bytes().to_vec()),
         _ => Value::Double(v),
     })
-}
-
-/// The PCP labels of one instance: its (filtered) label set, without the
-/// `instname` label that names PCP5-style instances.
-fn instance_labels(scratch: &[(&str, LabelValue<'_>)]) -> LabelSet {
-    let mut labels = LabelSet::new();
-    for (k, v) in scratch {
-        if *k != "instname" {
-            labels.insert(k, v.value().as_ref());
-        }
-    }
-    labels
 }
 
 #[cfg(test)]

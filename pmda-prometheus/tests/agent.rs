@@ -605,7 +605,7 @@ fn sources_are_scraped_in_parallel() {
 }
 
 #[test]
-fn slow_source_misses_the_deadline_alone() {
+fn slow_source_misses_the_deadline_alone_and_answers_stale() {
     let srv = Server::start();
     srv.route("/fast", Reply::ok("fast 1\n"));
     srv.route("/slow", Reply::ok("slow 1\n"));
@@ -637,9 +637,36 @@ fn slow_source_misses_the_deadline_alone() {
     let r = h.fetch(&[a, b]);
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert!(r.values[0].1.is_ok());
-    assert_eq!(r.values[1].1, Err(PmError::AGAIN));
-    let st = control(&h, "prometheus", "status", "slow").unwrap();
+    // Its last good value, marked stale (it timed out: slow, not broken).
+    assert_eq!(
+        r.values[1].1,
+        Ok(vec![(pcp_core::PM_IN_NULL, Value::Double(1.0))])
+    );
+    assert_eq!(
+        control(&h, "prometheus", "stale", "slow"),
+        Some(Value::U32(1))
+    );
+    // The fetch answered at the deadline; the scrape ends at its timeout
+    // (the same 0.3 s here) and is then recorded.
+    let mut st = control(&h, "prometheus", "status", "slow").unwrap();
+    for _ in 0..100 {
+        if st.as_str().unwrap().starts_with("failed") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        st = control(&h, "prometheus", "status", "slow").unwrap();
+    }
     assert!(st.as_str().unwrap().starts_with("failed"), "{st:?}");
+    assert_eq!(
+        control(&h, "prometheus", "stale", "fast"),
+        Some(Value::U32(0))
+    );
+    let age = control(&h, "prometheus", "age", "slow")
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(age >= 0.3, "{age}");
+    let _ = PmError::AGAIN;
 }
 
 #[test]
@@ -665,6 +692,7 @@ fn limits_are_reported_in_the_status() {
     agent.set_limits(pmda_prometheus::Limits {
         max_body: 1 << 20,
         max_samples: 10,
+        ..Default::default()
     });
     let mut h = pcp_core::Host::new();
     h.load(Box::new(agent)).unwrap();

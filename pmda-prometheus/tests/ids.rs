@@ -17,8 +17,24 @@ fn table(dir: &Path, serial: u32, names: &[&str], flag: bool) {
     std::fs::write(dir.join(format!("144.{serial}.py")), encode(&names, flag)).unwrap();
 }
 
-fn read_table(dir: &Path, serial: u32) -> (Vec<String>, Option<bool>) {
-    decode(&std::fs::read(dir.join(format!("144.{serial}.py"))).unwrap()).unwrap()
+/// The table as written: ids are saved by the agent's saver thread, a
+/// moment after the fetch that assigned them, so wait for `ok` (10 s at
+/// most).
+fn read_table(
+    dir: &Path,
+    serial: u32,
+    ok: impl Fn(&(Vec<String>, Option<bool>)) -> bool,
+) -> (Vec<String>, Option<bool>) {
+    let file = dir.join(format!("144.{serial}.py"));
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = std::fs::read(&file).ok().and_then(|b| decode(&b).ok());
+        match got {
+            Some(t) if ok(&t) || std::time::Instant::now() > end => return t,
+            None if std::time::Instant::now() > end => panic!("{} not written", file.display()),
+            _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
 }
 
 fn config(dir: &Path) {
@@ -70,12 +86,12 @@ fn pmdaopenmetrics_tables_are_used_in_place() {
     );
     // alpha is new: the next cluster, recorded in PCP's format.
     assert_eq!(pmid(&h, "openmetrics.alpha.q").0, 2);
-    let (clusters, _) = read_table(tables.path(), 0);
+    let (clusters, _) = read_table(tables.path(), 0, |t| t.0.len() >= 3);
     assert_eq!(clusters, ["control", "zz", "alpha"]);
-    let (items, _) = read_table(tables.path(), 2);
+    let (items, _) = read_table(tables.path(), 2, |t| t.0.len() >= 2);
     assert_eq!(items.len(), 2, "{items:?}");
     let q_item = pmid(&h, "openmetrics.alpha.q").1;
-    let (insts, prefix) = read_table(tables.path(), 4096 + 2 * 1024 + q_item);
+    let (insts, prefix) = read_table(tables.path(), 4096 + 2 * 1024 + q_item, |t| t.0.len() >= 2);
     assert_eq!(insts, ["k:a", "k:b"]);
     assert_eq!(prefix, Some(true), "non-PCP instances carry their id");
     drop(h);

@@ -120,7 +120,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// agent behind each other, each under its own deadline.
 #[derive(Debug)]
 struct Service {
-    host: Host,
+    host: Arc<Host>,
     /// /metrics metadata kept between scrapes.
     exposition: ExpositionCache,
     /// The context /metrics scrapes share (so a derived rate has a value
@@ -147,7 +147,7 @@ fn cors(r: Response) -> Response {
 }
 
 impl Service {
-    fn new(host: Host, opts: &ServeOptions) -> Service {
+    fn new(host: Arc<Host>, opts: &ServeOptions) -> Service {
         let labels = host.context_labels();
         let label = |k: &str| {
             labels
@@ -234,8 +234,8 @@ impl Service {
                 return self.metrics(req);
             }
             let api = Api {
-                host: &self.host,
-                base: &self.host,
+                host: &*self.host,
+                base: &*self.host,
                 contexts: &self.contexts,
                 allow_store: self.allow_store,
                 source: &self.source,
@@ -298,7 +298,7 @@ impl Service {
         if prefixes.is_empty() {
             prefixes.push(String::new());
         }
-        let view = self.scrape_context.view(&self.host);
+        let view = self.scrape_context.view(&*self.host);
         let mut metrics = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for p in &prefixes {
@@ -341,17 +341,19 @@ impl Serving {
     }
 }
 
-/// Starts serving `host` in the background and returns at once.
-pub fn start(host: Host, opts: ServeOptions) -> Result<Serving, ServeError> {
+/// Starts serving `host` in the background and returns at once (a host
+/// shared with others, a pusher say, as an `Arc<Host>`).
+pub fn start(host: impl Into<Arc<Host>>, opts: ServeOptions) -> Result<Serving, ServeError> {
     start_with_profiles(host, opts, None)
 }
 
 /// [`start`], also serving the profiler's pages from `profiles`.
 pub fn start_with_profiles(
-    host: Host,
+    host: impl Into<Arc<Host>>,
     opts: ServeOptions,
     profiles: Option<Arc<pcp_profile::ProfileStore>>,
 ) -> Result<Serving, ServeError> {
+    let host = host.into();
     let workers = opts.max_connections.max(1);
     let limits = Limits {
         workers,
@@ -377,16 +379,17 @@ pub fn start_with_profiles(
 }
 
 /// Serves `host` until the process is stopped.
-pub fn run(host: Host, opts: ServeOptions) -> Result<(), ServeError> {
+pub fn run(host: impl Into<Arc<Host>>, opts: ServeOptions) -> Result<(), ServeError> {
     run_with_profiles(host, opts, None)
 }
 
 /// [`run`], also serving the profiler's pages from `profiles`.
 pub fn run_with_profiles(
-    host: Host,
+    host: impl Into<Arc<Host>>,
     opts: ServeOptions,
     profiles: Option<Arc<pcp_profile::ProfileStore>>,
 ) -> Result<(), ServeError> {
+    let host: Arc<Host> = host.into();
     host.wait_ready(Duration::from_secs(5));
     let agents: Vec<String> = host.agents().into_iter().map(|(n, _)| n).collect();
     let loopback = opts.listen.ip().is_loopback();

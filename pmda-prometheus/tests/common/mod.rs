@@ -118,31 +118,56 @@ impl Reply {
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 (one thread per connection,
-/// `Connection: close`), recording request headers.
+/// `Connection: close`, or kept alive), recording request headers.
 pub struct Server {
     pub addr: String,
     pub routes: Arc<Mutex<HashMap<String, Reply>>>,
     pub requests: Arc<RequestLog>,
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with(false)
+    }
+
+    /// A server that keeps connections open for further requests.
+    pub fn start_keep_alive() -> Server {
+        Server::start_with(true)
+    }
+
+    fn start_with(keep: bool) -> Server {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
         let requests: Arc<RequestLog> = Arc::default();
-        let (r, q) = (Arc::clone(&routes), Arc::clone(&requests));
+        let connections: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let (r, q, n) = (
+            Arc::clone(&routes),
+            Arc::clone(&requests),
+            Arc::clone(&connections),
+        );
         std::thread::spawn(move || {
             for conn in l.incoming().flatten() {
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (r, q) = (Arc::clone(&r), Arc::clone(&q));
-                std::thread::spawn(move || serve(conn, &r, &q));
+                std::thread::spawn(move || {
+                    let mut conn = conn;
+                    while serve(&mut conn, &r, &q, keep) && keep {}
+                });
             }
         });
         Server {
             addr,
             routes,
             requests,
+            connections,
         }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn route(&self, path: &str, reply: Reply) {
@@ -174,13 +199,21 @@ impl Server {
     }
 }
 
-fn serve(mut conn: TcpStream, routes: &Mutex<HashMap<String, Reply>>, requests: &RequestLog) {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+/// Answers one request; false when the connection is done.
+fn serve(
+    conn: &mut TcpStream,
+    routes: &Mutex<HashMap<String, Reply>>,
+    requests: &RequestLog,
+    keep: bool,
+) -> bool {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+    let mut chunk = [0u8; 1];
+    // Byte by byte: a kept-alive connection's next request must not be
+    // read into this one.
+    while !buf.ends_with(b"\r\n\r\n") {
         match conn.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return false,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
@@ -204,10 +237,10 @@ fn serve(mut conn: TcpStream, routes: &Mutex<HashMap<String, Reply>>, requests: 
     });
     std::thread::sleep(reply.delay);
     let head = format!(
-        "HTTP/1.1 {} X\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {} X\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n{}\r\n",
         reply.status,
-        reply.body.len()
+        reply.body.len(),
+        if keep { "" } else { "Connection: close\r\n" }
     );
-    let _ = conn.write_all(head.as_bytes());
-    let _ = conn.write_all(reply.body.as_bytes());
+    conn.write_all(head.as_bytes()).is_ok() && conn.write_all(reply.body.as_bytes()).is_ok()
 }

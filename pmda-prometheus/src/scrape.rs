@@ -1,0 +1,747 @@
+//! Scheduling scrapes so that a fetch never blocks on a slow source:
+//!
+//! - plain `http://` sources go to the non-blocking client ([`crate::http`]),
+//!   everything else (`file://`, scripts, `https://`, proxied URLs,
+//!   redirects, host name look-ups) to a bounded pool of worker threads;
+//! - a source has at most one scrape running; a fetch that wants it while
+//!   it runs waits for that scrape rather than starting another;
+//! - a fetch waits for each source until the source's deadline (`.url`
+//!   `DEADLINE:`, else the agent's, else its timeout), never past the
+//!   fetch's own deadline; sources still running then answer with their
+//!   last good values, marked stale, and their scrape goes on in the
+//!   background until its timeout, so the next fetch finds it done;
+//! - a source whose last scrape timed out is *suspect*: its next scrape
+//!   waits behind the others and suspects hold at most a quarter of the
+//!   workers or connection slots, so dead endpoints never starve live ones;
+//! - with a minimum interval (`.url` `MIN_INTERVAL:` or the agent's, off by
+//!   default as in pmdaopenmetrics), fetches within the interval of the
+//!   last scrape answer from it: N clients fetching once a second cost the
+//!   endpoint one scrape a second, not N.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, RecvTimeoutError, Sender};
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::config::{SourceKind, UrlConfig};
+use crate::error::PrometheusError;
+use crate::fetch::{read_file, run_script, FetchFailure, HttpClient, RunAs};
+use crate::http::{self, Exchange, Target};
+use crate::ingest::Ingest;
+use crate::log::{log, Level};
+use crate::source::{Ctx, Limits, Source};
+
+/// Past a source's timeout, how long a fetch still waits to hear that the
+/// scrape ended (a script is killed, a parse finishes its piece).
+const TIMEOUT_GRACE: Duration = Duration::from_millis(250);
+
+/// How long resolved host addresses are kept.
+const RESOLVE_TTL: Duration = Duration::from_secs(30);
+
+/// Flags the scrapes raise for the agent (new names, new labels).
+#[derive(Debug, Default)]
+pub(crate) struct Flags {
+    pub(crate) names_dirty: AtomicBool,
+    pub(crate) labels_dirty: AtomicBool,
+}
+
+/// Scrape settings (from [`crate::PrometheusConfig`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) root: String,
+    /// Per-source timeout unless the `.url` file says.
+    pub(crate) timeout: Duration,
+    /// How long a fetch waits for a source unless the `.url` file says;
+    /// `None`: the source's timeout.
+    pub(crate) deadline: Option<Duration>,
+    /// Minimum time between scrapes of a source unless the `.url` file
+    /// says; zero: every fetch scrapes.
+    pub(crate) min_interval: Duration,
+    /// Worker threads for blocking scrapes.
+    pub(crate) workers: usize,
+    /// Most HTTP exchanges in flight at once.
+    pub(crate) max_in_flight: usize,
+}
+
+/// What the scrapes share: settings, clients, the pool, the sources.
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
+    pub(crate) ctx: Ctx,
+    pub(crate) limits: RwLock<Limits>,
+    pub(crate) run_as: Option<RunAs>,
+    pub(crate) blocking: HttpClient,
+    pub(crate) http: http::Client,
+    pub(crate) pool: Pool,
+    pub(crate) flags: Arc<Flags>,
+    pub(crate) sources: RwLock<std::collections::BTreeMap<u32, Arc<Source>>>,
+    resolved: Mutex<HashMap<String, (Vec<SocketAddr>, Instant)>>,
+    proxied: bool,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("root", &self.settings.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a fetch found a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// A scrape runs (started now or earlier); wait for it.
+    Running,
+    /// Answered from the last scrape (minimum interval).
+    Cached,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        settings: Settings,
+        ctx: Ctx,
+        run_as: Option<RunAs>,
+    ) -> std::io::Result<Shared> {
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 4);
+        let proxied = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+        Ok(Shared {
+            http: http::Client::new(threads, settings.max_in_flight, &settings.root)?,
+            pool: Pool::new(settings.workers, &settings.root),
+            settings,
+            ctx,
+            limits: RwLock::new(Limits::default()),
+            run_as,
+            blocking: HttpClient::new(),
+            flags: Arc::new(Flags::default()),
+            sources: RwLock::new(Default::default()),
+            resolved: Mutex::new(HashMap::new()),
+            proxied,
+        })
+    }
+
+    fn ctx(&self) -> Ctx {
+        Ctx {
+            limits: *self.limits.read(),
+            ..self.ctx.clone()
+        }
+    }
+
+    /// How long a fetch waits for a source. Without a deadline shorter
+    /// than its timeout, the wait is the timeout and a little more, so
+    /// that the scrape's own end (a failure at its timeout) is what the
+    /// fetch sees.
+    fn deadline_of(&self, cfg: Option<&UrlConfig>) -> Duration {
+        let timeout = self.timeout_of(cfg);
+        match cfg.and_then(|c| c.deadline).or(self.settings.deadline) {
+            Some(d) if d < timeout => d,
+            _ => timeout + TIMEOUT_GRACE,
+        }
+    }
+
+    fn timeout_of(&self, cfg: Option<&UrlConfig>) -> Duration {
+        cfg.and_then(|c| c.timeout).unwrap_or(self.settings.timeout)
+    }
+
+    fn min_interval_of(&self, cfg: Option<&UrlConfig>) -> Duration {
+        cfg.and_then(|c| c.min_interval)
+            .unwrap_or(self.settings.min_interval)
+    }
+
+    /// Starts a scrape of `src` unless one runs (then `notify` joins it)
+    /// or, with `use_cache`, the last one is within the minimum interval.
+    fn start(
+        self: &Arc<Self>,
+        src: &Arc<Source>,
+        notify: Option<&Sender<u32>>,
+        use_cache: bool,
+    ) -> Start {
+        let cfg = src.state.lock().url.clone();
+        let mut t = src.scrape.lock();
+        if t.in_flight {
+            if let Some(n) = notify {
+                t.waiters.push(n.clone());
+            }
+            return Start::Running;
+        }
+        let interval = self.min_interval_of(cfg.as_deref());
+        if use_cache && !interval.is_zero() && t.started.is_some_and(|s| s.elapsed() < interval) {
+            drop(t);
+            src.state.lock().stats.cache_hits += 1;
+            return Start::Cached;
+        }
+        t.in_flight = true;
+        t.started = Some(Instant::now());
+        if let Some(n) = notify {
+            t.waiters.push(n.clone());
+        }
+        let suspect = t.suspect;
+        drop(t);
+        self.launch(src, suspect);
+        Start::Running
+    }
+
+    /// Starts the scrape on the client or the pool.
+    fn launch(self: &Arc<Self>, src: &Arc<Source>, suspect: bool) {
+        if src.file.kind == SourceKind::Script {
+            return self.on_pool(src, suspect, Job::Script);
+        }
+        let cfg = {
+            let mut st = src.state.lock();
+            st.refresh_url(&src.file.path, &self.settings.root, &src.name)
+        };
+        let cfg = match cfg {
+            Ok(c) => c,
+            Err(e) => {
+                let failure = (
+                    PrometheusError::Io {
+                        path: src.file.path.clone(),
+                        source: std::io::Error::other(e),
+                    },
+                    0,
+                );
+                let what = src.file.path.display().to_string();
+                src.state
+                    .lock()
+                    .record_failure(&what, &failure, &self.settings.root, &src.name);
+                return complete(&self.flags, src, false);
+            }
+        };
+        let url = cfg.url.as_str();
+        if let Some(path) = url.strip_prefix("file://") {
+            return self.on_pool(src, suspect, Job::File(path.to_string()));
+        }
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            let failure = (PrometheusError::BadUrl(url.to_string()), 0);
+            src.state
+                .lock()
+                .record_failure(url, &failure, &self.settings.root, &src.name);
+            return complete(&self.flags, src, false);
+        }
+        let target = (!self.proxied).then(|| Target::parse(url)).flatten();
+        let Some(target) = target else {
+            return self.on_pool(src, suspect, Job::Blocking(cfg));
+        };
+        match self.cached_addrs(&target.host) {
+            Some(addrs) => self.submit_http(src, cfg, target, addrs, suspect),
+            None => self.on_pool(src, suspect, Job::Resolve(cfg, target)),
+        }
+    }
+
+    fn cached_addrs(&self, host: &str) -> Option<Vec<SocketAddr>> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Some(vec![SocketAddr::new(ip, 0)]);
+        }
+        let r = self.resolved.lock();
+        r.get(host)
+            .filter(|(_, t)| t.elapsed() < RESOLVE_TTL)
+            .map(|(a, _)| a.clone())
+    }
+
+    fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, String> {
+        let addrs: Vec<SocketAddr> = (host, 0)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(format!("no address for {host}"));
+        }
+        self.resolved
+            .lock()
+            .insert(host.to_string(), (addrs.clone(), Instant::now()));
+        Ok(addrs)
+    }
+
+    fn submit_http(
+        self: &Arc<Self>,
+        src: &Arc<Source>,
+        cfg: Arc<UrlConfig>,
+        target: Target,
+        addrs: Vec<SocketAddr>,
+        suspect: bool,
+    ) {
+        let timeout = self.timeout_of(Some(&cfg));
+        let addrs = addrs
+            .into_iter()
+            .map(|mut a| {
+                a.set_port(target.port);
+                a
+            })
+            .collect();
+        let req = http::Request {
+            target,
+            addrs,
+            headers: cfg.headers.clone(),
+            deadline: Instant::now() + timeout,
+            timeout,
+            suspect,
+            patience: self.deadline_of(Some(&cfg)),
+        };
+        let ex = HttpScrape {
+            shared: Arc::downgrade(self),
+            flags: Arc::clone(&self.flags),
+            src: Arc::clone(src),
+            ctx: self.ctx(),
+            ingest: None,
+            url: cfg.url.clone(),
+            suspect,
+        };
+        self.http.submit(req, Box::new(ex));
+    }
+
+    fn on_pool(self: &Arc<Self>, src: &Arc<Source>, suspect: bool, job: Job) {
+        let sh = Arc::clone(self);
+        let s = Arc::clone(src);
+        let waited = self.pool.submit(
+            Box::new(move || {
+                sh.run_blocking(&s, job, suspect);
+            }),
+            suspect,
+        );
+        if waited {
+            src.state.lock().stats.pool_waits += 1;
+        }
+    }
+
+    /// A scrape on a pool worker.
+    fn run_blocking(self: &Arc<Self>, src: &Arc<Source>, job: Job, suspect: bool) {
+        let root = &self.settings.root;
+        if let Job::Resolve(cfg, target) = job {
+            // A look-up, then back to the non-blocking client.
+            return match self.resolve(&target.host) {
+                Ok(addrs) => self.submit_http(src, cfg, target, addrs, suspect),
+                Err(e) => {
+                    let failure = (PrometheusError::Transport(e), 0);
+                    src.state
+                        .lock()
+                        .record_failure(&cfg.url, &failure, root, &src.name);
+                    complete(&self.flags, src, false)
+                }
+            };
+        }
+        let mut ingest = Ingest::new(Arc::clone(src), self.ctx());
+        let (what, result) = match job {
+            Job::Resolve(..) => unreachable!("handled above"),
+            Job::File(path) => {
+                let r = read_file(&path, &mut |b: &[u8]| ingest.push(b)).map(|()| 0);
+                (format!("file://{path}"), r)
+            }
+            Job::Blocking(cfg) => {
+                let timeout = self.timeout_of(Some(&cfg));
+                let r = self
+                    .blocking
+                    .get(&cfg.url, &cfg.headers, timeout, &mut |b: &[u8]| {
+                        ingest.push(b)
+                    });
+                (cfg.url.clone(), r)
+            }
+            Job::Script => {
+                let name = &src.name;
+                let r = run_script(
+                    &src.file.path,
+                    self.run_as.as_ref(),
+                    self.settings.timeout,
+                    &mut |b: &[u8]| ingest.push(b),
+                    &|line| log(Level::Info, root, &format!("source {name} stderr: {line}")),
+                )
+                .map(|()| 0);
+                (src.file.path.display().to_string(), r)
+            }
+        };
+        let timed_out = match result {
+            Ok(code) => {
+                ingest.finish(code);
+                false
+            }
+            Err(f) => {
+                let t = f.0.is_timeout();
+                ingest.fail(&what, &f);
+                t
+            }
+        };
+        complete(&self.flags, src, timed_out);
+    }
+
+    /// Scrapes `sources` (or joins their running scrapes) and waits for
+    /// each until its deadline, never past `until`; returns the sources
+    /// that had not finished by then (they answer stale). With
+    /// `use_cache`, sources within their minimum interval are not scraped.
+    pub(crate) fn gather(
+        self: &Arc<Self>,
+        sources: &[Arc<Source>],
+        until: Instant,
+        use_cache: bool,
+    ) -> HashSet<u32> {
+        let (tx, rx) = unbounded::<u32>();
+        let now = Instant::now();
+        let mut pending: HashMap<u32, Instant> = HashMap::with_capacity(sources.len());
+        for src in sources {
+            if self.start(src, Some(&tx), use_cache) == Start::Running {
+                // After the start: a first scrape has just read the .url.
+                let cfg = src.state.lock().url.clone();
+                let deadline = (now + self.deadline_of(cfg.as_deref())).min(until);
+                pending.insert(src.cluster, deadline);
+            }
+        }
+        drop(tx);
+        let mut late = HashSet::new();
+        while !pending.is_empty() {
+            let next = pending.values().min().copied().expect("not empty");
+            match rx.recv_deadline(next) {
+                Ok(c) => {
+                    pending.remove(&c);
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    pending.retain(|&c, d| {
+                        let keep = *d > now;
+                        if !keep {
+                            late.insert(c);
+                        }
+                        keep
+                    });
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        for src in sources {
+            let is_late = late.contains(&src.cluster);
+            if is_late {
+                // Its next scrape waits behind the punctual ones.
+                src.scrape.lock().suspect = true;
+            }
+            let mut st = src.state.lock();
+            if is_late {
+                st.stats.deadline_misses += 1;
+            }
+            st.stats.stale = is_late || (!st.stats.up && st.age().is_some());
+        }
+        late
+    }
+
+    /// Starts scrapes of `sources` without waiting (background scraping,
+    /// probes).
+    pub(crate) fn kick(self: &Arc<Self>, sources: &[Arc<Source>]) {
+        for src in sources {
+            self.start(src, None, false);
+        }
+    }
+}
+
+/// Blocking work a scrape needs.
+enum Job {
+    File(String),
+    Script,
+    Blocking(Arc<UrlConfig>),
+    Resolve(Arc<UrlConfig>, Target),
+}
+
+/// A scrape has ended: wake whoever waits, raise the agent's flags.
+fn complete(flags: &Flags, src: &Source, timed_out: bool) {
+    {
+        let mut st = src.state.lock();
+        if st.names_added {
+            st.names_added = false;
+            flags.names_dirty.store(true, Ordering::Release);
+        }
+        if st.labels_changed {
+            st.labels_changed = false;
+            flags.labels_dirty.store(true, Ordering::Release);
+        }
+    }
+    let waiters = {
+        let mut t = src.scrape.lock();
+        t.in_flight = false;
+        t.finished = Some(Instant::now());
+        t.suspect = timed_out;
+        std::mem::take(&mut t.waiters)
+    };
+    for w in waiters {
+        let _ = w.send(src.cluster);
+    }
+}
+
+/// A scrape on the non-blocking client. It holds only a weak reference to
+/// the agent: the agent may be dropped while an exchange is open (the
+/// reactor thread must never be the one that drops it).
+struct HttpScrape {
+    shared: Weak<Shared>,
+    flags: Arc<Flags>,
+    src: Arc<Source>,
+    ctx: Ctx,
+    ingest: Option<Ingest>,
+    url: String,
+    suspect: bool,
+}
+
+impl Exchange for HttpScrape {
+    fn waited(&mut self) {
+        self.src.state.lock().stats.pool_waits += 1;
+    }
+
+    fn body(&mut self, data: &[u8]) -> bool {
+        let (src, ctx) = (&self.src, &self.ctx);
+        self.ingest
+            .get_or_insert_with(|| Ingest::new(Arc::clone(src), ctx.clone()))
+            .push(data)
+    }
+
+    fn finish(self: Box<Self>, result: Result<u16, FetchFailure>) {
+        let this = *self;
+        match result {
+            Ok(code) => {
+                let ingest = this
+                    .ingest
+                    .unwrap_or_else(|| Ingest::new(Arc::clone(&this.src), this.ctx.clone()));
+                ingest.finish(code as i32);
+                complete(&this.flags, &this.src, false);
+            }
+            Err((PrometheusError::Redirect(_), _)) if this.ingest.is_none() => {
+                // The blocking client follows redirects.
+                if let Some(sh) = this.shared.upgrade() {
+                    let cfg = this.src.state.lock().url.clone();
+                    if let Some(cfg) = cfg {
+                        let sh2 = Arc::clone(&sh);
+                        let src = Arc::clone(&this.src);
+                        let suspect = this.suspect;
+                        sh.pool.submit(
+                            Box::new(move || sh2.run_blocking(&src, Job::Blocking(cfg), suspect)),
+                            suspect,
+                        );
+                        return;
+                    }
+                }
+                complete(&this.flags, &this.src, false);
+            }
+            Err(f) => {
+                let timed_out = f.0.is_timeout();
+                match this.ingest {
+                    Some(i) => i.fail(&this.url, &f),
+                    None => this.src.state.lock().record_failure(
+                        &this.url,
+                        &f,
+                        &this.ctx.root,
+                        &this.src.name,
+                    ),
+                }
+                complete(&this.flags, &this.src, timed_out);
+            }
+        }
+    }
+}
+
+type PoolJob = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct Queues {
+    normal: VecDeque<PoolJob>,
+    suspect: VecDeque<PoolJob>,
+    busy: usize,
+    busy_suspect: usize,
+    stop: bool,
+}
+
+/// A bounded pool of worker threads for blocking scrapes, fair between
+/// sources: jobs run in arrival order, suspect ones (sources that timed
+/// out) after the others and on at most a quarter of the workers.
+pub(crate) struct Pool {
+    inner: Arc<(Mutex<Queues>, Condvar)>,
+    workers: usize,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("workers", &self.workers)
+            .finish()
+    }
+}
+
+impl Pool {
+    fn new(workers: usize, root: &str) -> Pool {
+        let workers = workers.max(1);
+        let inner: Arc<(Mutex<Queues>, Condvar)> = Arc::default();
+        let cap = (workers / 4).max(1);
+        for i in 0..workers {
+            let inner = Arc::clone(&inner);
+            let r = std::thread::Builder::new()
+                .name(format!("{root}-scrape-{i}"))
+                .spawn(move || worker(&inner, cap));
+            if let Err(e) = r {
+                log(
+                    Level::Error,
+                    root,
+                    &format!("cannot start scrape worker: {e}"),
+                );
+                break;
+            }
+        }
+        Pool { inner, workers }
+    }
+
+    /// Queues a job; returns true when it has to wait for a worker.
+    fn submit(&self, job: PoolJob, suspect: bool) -> bool {
+        let (lock, cv) = &*self.inner;
+        let mut q = lock.lock();
+        let waits = q.busy + q.normal.len() + q.suspect.len() >= self.workers;
+        if suspect {
+            q.suspect.push_back(job);
+        } else {
+            q.normal.push_back(job);
+        }
+        cv.notify_one();
+        waits
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.inner;
+        lock.lock().stop = true;
+        cv.notify_all();
+    }
+}
+
+fn worker(inner: &(Mutex<Queues>, Condvar), cap: usize) {
+    let (lock, cv) = inner;
+    let mut q = lock.lock();
+    loop {
+        if q.stop {
+            return;
+        }
+        let (job, suspect) = if let Some(j) = q.normal.pop_front() {
+            (j, false)
+        } else if q.busy_suspect < cap && !q.suspect.is_empty() {
+            (q.suspect.pop_front().expect("not empty"), true)
+        } else {
+            cv.wait(&mut q);
+            continue;
+        };
+        q.busy += 1;
+        if suspect {
+            q.busy_suspect += 1;
+        }
+        drop(q);
+        job();
+        q = lock.lock();
+        q.busy -= 1;
+        if suspect {
+            q.busy_suspect -= 1;
+            // A suspect slot freed: another suspect may go.
+            cv.notify_one();
+        }
+    }
+}
+
+/// A control metric about scheduling and scale (items from 40, after the
+/// per-source counters of [`crate::PrometheusPmda`]'s own table).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ControlRow {
+    pub(crate) item: u32,
+    pub(crate) leaf: &'static str,
+    pub(crate) ty: pcp_core::Type,
+    pub(crate) sem: pcp_core::Semantics,
+    pub(crate) units: pcp_core::Units,
+    /// One value per source plus the control instance's total; else one
+    /// value for the agent.
+    pub(crate) per_source: bool,
+    pub(crate) help: &'static str,
+}
+
+const fn row(
+    item: u32,
+    leaf: &'static str,
+    ty: pcp_core::Type,
+    sem: pcp_core::Semantics,
+    units: pcp_core::Units,
+    per_source: bool,
+    help: &'static str,
+) -> ControlRow {
+    ControlRow {
+        item,
+        leaf,
+        ty,
+        sem,
+        units,
+        per_source,
+        help,
+    }
+}
+
+use pcp_core::{Semantics as S, Type as T, Units as U};
+
+/// The scheduling control metrics.
+pub(crate) const CONTROL: &[ControlRow] = &[
+    row(40, "stale", T::U32, S::Instant, U::NONE, true, "1 if the values last answered for the source were older than the fetch that asked (its scrape ran past the deadline, or timed out and its last good values were kept), else 0; the control instance counts stale sources"),
+    row(41, "age", T::Double, S::Instant, U::SEC, true, "Seconds since the source's values were read (its last complete document); sources without values have none; the control instance gives the oldest"),
+    row(42, "in_flight", T::U32, S::Instant, U::NONE, true, "1 while a scrape of the source runs; the control instance counts the scrapes running"),
+    row(43, "cache_hits", T::U64, S::Counter, U::COUNT, true, "Fetches of the source answered from its last scrape without scraping it (its minimum interval had not passed)"),
+    row(44, "pool_waits", T::U64, S::Counter, U::COUNT, true, "Scrapes of the source that waited for a free worker thread or HTTP connection slot"),
+    row(45, "deadline_misses", T::U64, S::Counter, U::COUNT, true, "Fetches that answered before the source's scrape ended (with its last good values, marked stale, or none)"),
+    row(46, "ignored_names", T::U64, S::Instant, U::COUNT, true, "Metric names of the source's last document that were ignored: past the per-source metric limit, unsuitable for PCP, or colliding with another"),
+    row(47, "min_interval", T::Double, S::Discrete, U::SEC, true, "The source's minimum scrape interval in seconds (0: every fetch scrapes it); the control instance gives the agent's default"),
+    row(48, "queued", T::U32, S::Instant, U::NONE, false, "HTTP scrapes waiting now for a free connection slot (at most MAX_IN_FLIGHT run at once)"),
+    row(49, "connections", T::U64, S::Counter, U::COUNT, false, "HTTP connections opened (connections are kept alive and reused across fetches)"),
+    row(50, "reuses", T::U64, S::Counter, U::COUNT, false, "HTTP requests sent on a kept-alive connection"),
+    row(51, "evictions", T::U64, S::Counter, U::COUNT, false, "HTTP scrapes past their deadline ended early to free a connection slot for waiting ones"),
+];
+
+impl Shared {
+    /// The value(s) of scheduling control metric `item`, if it is one.
+    pub(crate) fn control_values(&self, item: u32) -> Option<pcp_core::MetricResult> {
+        use pcp_core::Value as V;
+        let row = CONTROL.iter().find(|r| r.item == item)?;
+        let st = self.http.stats();
+        if !row.per_source {
+            let v = match item {
+                48 => V::U32(st.queued.load(Ordering::Relaxed) as u32),
+                49 => V::U64(st.connects.load(Ordering::Relaxed)),
+                51 => V::U64(st.evictions.load(Ordering::Relaxed)),
+                _ => V::U64(st.reuses.load(Ordering::Relaxed)),
+            };
+            return Some(Ok(vec![(pcp_core::PM_IN_NULL, v)]));
+        }
+        let sources: Vec<Arc<Source>> = self.sources.read().values().cloned().collect();
+        let mut out = Vec::with_capacity(sources.len() + 1);
+        let (mut sum, mut max) = (0u64, 0f64);
+        for s in &sources {
+            let in_flight = s.scrape.lock().in_flight;
+            let x = s.state.lock();
+            let cfg = x.url.clone();
+            let v = match item {
+                40 => V::U32(x.stats.stale as u32),
+                41 => match x.age() {
+                    Some(a) => V::Double(a.as_secs_f64()),
+                    None => continue,
+                },
+                42 => V::U32(in_flight as u32),
+                43 => V::U64(x.stats.cache_hits),
+                44 => V::U64(x.stats.pool_waits),
+                45 => V::U64(x.stats.deadline_misses),
+                46 => V::U64(x.stats.ignored_names),
+                _ => V::Double(self.min_interval_of(cfg.as_deref()).as_secs_f64()),
+            };
+            match v {
+                V::U32(n) => sum += n as u64,
+                V::U64(n) => sum += n,
+                V::Double(d) => max = max.max(d),
+                _ => {}
+            }
+            out.push((s.cluster, v));
+        }
+        let total = match item {
+            40 | 42 => V::U32(sum as u32),
+            41 => V::Double(max),
+            47 => V::Double(self.settings.min_interval.as_secs_f64()),
+            _ => V::U64(sum),
+        };
+        out.insert(0, (0, total));
+        Some(Ok(out))
+    }
+}
