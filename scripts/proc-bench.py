@@ -482,7 +482,7 @@ def table(rows):
     w("both cores), so read the ratios. *CPU* is the time the agent process spent (every thread,")
     w("`/proc/PID/task/*/schedstat`; in process, the whole measuring process's user and system time),")
     w("which the load hardly moves. Nearly all of it is the kernel's: opening, generating and closing")
-    w("each process's files, the same files for both agents (see Notes).\n")
+    w("each process's files, the same files for both agents (see the last section).\n")
     w("The processes are extra idle processes forked for the run (`proc_bench spawn N`, killed after it);")
     w("the figure in parentheses is how many the machine had in all. The fetches:\n")
     for label, what, _, _ in SETS:
@@ -531,7 +531,7 @@ def table(rows):
     w("`proc_bench filecost`: CPU microseconds per process to read `/proc/PID/stat` of every process, opened")
     w("relative to a held `/proc` descriptor: read to its end (two reads: pmdaproc's way, and this agent's")
     w("before it learnt that a short read ends a one-record file), with one read (this agent's way), and")
-    w("with `pread` on a descriptor held open between passes (no agent's way: see Notes).\n")
+    w("with `pread` on a descriptor held open between passes (no agent's way).\n")
     w("| processes | open, read to end, close µs | open, one read, close µs | held descriptor, pread µs |")
     w("|---|---|---|---|")
     for r in rows["filecost"]:
