@@ -97,8 +97,11 @@ fn a_thousand_slow_endpoints_cost_one_fetch_about_the_slowest() {
             Ok(p) => break p,
             Err(e) if Instant::now() > deadline => panic!("{e} (start-up {start_up:?})"),
             Err(e) => {
+                // Only the lossy endpoints (850..900) may still be late.
                 assert!(
-                    e.starts_with("e08") && e[3..5].parse::<u32>().unwrap() >= 85,
+                    e.get(1..5)
+                        .and_then(|i| i.parse::<usize>().ok())
+                        .is_some_and(|i| (850..900).contains(&i)),
                     "{e}"
                 );
                 std::thread::sleep(Duration::from_millis(100));

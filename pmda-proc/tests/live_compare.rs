@@ -171,11 +171,17 @@ fn measuring() -> BTreeSet<u32> {
     out
 }
 
-/// The process's command line now, NULs as spaces (empty for kernel
-/// threads and zombies).
+/// The process's command line now, NULs as spaces; for a kernel thread
+/// (no command line) its name in parentheses, as both agents name it;
+/// empty for a zombie or a process gone.
 fn cmdline(pid: u32) -> String {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let raw = raw.strip_suffix(b"\0").unwrap_or(&raw);
+    if raw.is_empty() {
+        return std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map(|c| format!("({})", c.trim_end()))
+            .unwrap_or_default();
+    }
     String::from_utf8_lossy(raw).replace('\0', " ")
 }
 
@@ -263,8 +269,11 @@ fn judge(r: &Round, n: &str, pid: u32) -> Judged {
     });
     let stale = now_name.as_ref().is_some_and(|name| *name != bv.0);
     // Kernel workers rename themselves as they take work; each agent
-    // keeps the name it first saw.
-    let worker = bv.0.contains("(kworker/");
+    // keeps the name it first saw. A pid that pmdaproc first saw as
+    // another process and that is a worker now (the pid was reused) is
+    // named by ours as the worker it is.
+    let worker =
+        bv.0.contains("(kworker/") || (ov.0.contains("(kworker/") && now.starts_with("(kworker/"));
     if ov.0 != bv.0 && !worker && !(stale && now_name.as_ref() == Some(&ov.0)) {
         return Judged::Differ(format!(
             "instance name: ours {:?}, pmdaproc {:?}, the process now {:?}",
@@ -272,6 +281,9 @@ fn judge(r: &Round, n: &str, pid: u32) -> Judged {
         ));
     }
     let is = |m: &str| n.ends_with(m) && (n.starts_with("proc.") || n.starts_with("hotproc."));
+    if worker && (is(".psinfo.cmd") || is(".psinfo.psargs")) {
+        return Judged::Agree;
+    }
     if is(".psinfo.psargs") && stale {
         let ours = ov.1.trim_matches('"');
         return if ours == bv.1.trim_matches('"') || ours == now {
@@ -283,8 +295,14 @@ fn judge(r: &Round, n: &str, pid: u32) -> Judged {
             ))
         };
     }
-    if worker && (is(".psinfo.cmd") || is(".psinfo.psargs")) {
-        return Judged::Agree;
+    let renamed_worker = bv.0.contains("(kworker/") && ov.0.contains("(kworker/");
+    if ov.0 != bv.0 && !renamed_worker {
+        // The pid is another process than the one pmdaproc named (the
+        // kernel reused it, or it ran another program): pmdaproc may
+        // still answer from what it kept of the first (a kernel worker
+        // on a reused pid kept the memory figures of the process before
+        // it), so its values are not a reference for this one.
+        return Judged::Unjudged;
     }
     if within(&ov.1, &bv.1, &av.1) {
         Judged::Agree
