@@ -28,19 +28,19 @@
 //! [`super::derive`]) and its own history for derived rates, as each of
 //! pmproxy's web contexts is a PMAPI context.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use pcp_core::labels::LabelSet;
 use pcp_core::render::json::fetch_json;
-use pcp_core::{
-    Desc, InDom, Instance, LabelTarget, PmError, Pmapi, Pmid, Profile, TextKind, TextTarget, Value,
-};
+use pcp_core::{Desc, InDom, Instance, PmError, Pmapi, Pmid, TextKind, TextTarget};
 use serde_json::{json, Map, Value as Json};
 
 use super::context::{ContextError, Contexts};
 use super::http::{Request, Response};
 use super::query::{split_list, Query};
+
+mod instances;
+mod matching;
 
 /// Most names (or PMIDs, instances) one request may list.
 pub(crate) const MAX_NAMES: usize = 4096;
@@ -171,202 +171,6 @@ pub(crate) fn parse_indom(s: &str) -> Option<InDom> {
         Some((d, n)) => InDom::new(d.parse().ok()?, n.parse().ok()?).ok(),
         None => s.parse::<u32>().ok().map(raw),
     }
-}
-
-/// How instance names are matched (`match=`), as pmproxy does for
-/// `/pmapi/indom` and `/pmapi/profile` (and we for `/pmapi/store`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Match {
-    /// The whole name, byte for byte (the default).
-    Exact,
-    /// fnmatch(3) patterns.
-    Glob,
-    /// Regular expressions matched anywhere in the name, as pmproxy's
-    /// regexec(3) of an extended (POSIX ERE) expression does; the syntax
-    /// is the regex crate's, which accepts ERE's usual forms (`^`, `$`,
-    /// `|`, groups, bounds, bracket classes with `[:alpha:]` and so on).
-    Regex,
-}
-
-fn parse_match(q: &Query, ctx: Option<u32>) -> Result<Match, ApiError> {
-    match q.get("match") {
-        None | Some("exact") => Ok(Match::Exact),
-        Some("glob") => Ok(Match::Glob),
-        Some("regex") => Ok(Match::Regex),
-        Some(m) => Err(ApiError::bad(
-            ctx,
-            format!("{m} - invalid 'match' parameter value"),
-        )),
-    }
-}
-
-/// Largest compiled size of one `match=regex` pattern (and of its lazy
-/// DFA cache): hostile patterns are refused instead of eating memory.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// Instance-name patterns of one request, compiled once.
-#[derive(Debug)]
-enum NameMatcher {
-    Exact(Vec<String>),
-    Glob(Vec<String>),
-    Regex(Vec<regex::Regex>),
-}
-
-impl NameMatcher {
-    /// Compiles `names` under `how`; a bad regular expression is a 400
-    /// naming the pattern and what is wrong with it.
-    fn new(how: Match, names: Vec<String>, ctx: Option<u32>) -> Result<NameMatcher, ApiError> {
-        Ok(match how {
-            Match::Exact => NameMatcher::Exact(names),
-            Match::Glob => NameMatcher::Glob(names),
-            Match::Regex => NameMatcher::Regex(
-                names
-                    .iter()
-                    .map(|n| {
-                        regex::RegexBuilder::new(n)
-                            .size_limit(REGEX_SIZE_LIMIT)
-                            .dfa_size_limit(REGEX_SIZE_LIMIT)
-                            .build()
-                            .map_err(|e| {
-                                ApiError::bad(
-                                    ctx,
-                                    format!(
-                                        "{n} - invalid regular expression in 'iname': {}",
-                                        regex_error(&e)
-                                    ),
-                                )
-                            })
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
-        })
-    }
-
-    /// True if any pattern matches `name`.
-    fn matches(&self, name: &str) -> bool {
-        match self {
-            NameMatcher::Exact(v) => v.iter().any(|n| n == name),
-            NameMatcher::Glob(v) => v.iter().any(|n| glob_match(n, name)),
-            NameMatcher::Regex(v) => v.iter().any(|r| r.is_match(name)),
-        }
-    }
-}
-
-/// The regex crate's error on one line (its syntax errors span several,
-/// with a caret under the offending spot).
-fn regex_error(e: &regex::Error) -> String {
-    match e {
-        regex::Error::CompiledTooBig(limit) => {
-            format!("the compiled pattern would exceed {limit} bytes")
-        }
-        other => {
-            let text = other.to_string();
-            text.lines()
-                .rev()
-                .find(|l| l.trim_start().starts_with("error:"))
-                .map(|l| {
-                    l.trim_start()
-                        .trim_start_matches("error:")
-                        .trim()
-                        .to_string()
-                })
-                .unwrap_or_else(|| text.lines().last().unwrap_or("").trim().to_string())
-        }
-    }
-}
-
-/// fnmatch(3) without flags: `*`, `?`, `[...]` (with `!`/`^` and ranges),
-/// and `\` escapes.
-pub(crate) fn glob_match(pat: &str, text: &str) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    // Iterative with one backtrack point for the last `*`: linear-ish, no
-    // exponential blow-up on hostile patterns.
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi, ti));
-                    pi += 1;
-                    continue;
-                }
-                '?' => {
-                    pi += 1;
-                    ti += 1;
-                    continue;
-                }
-                '[' => {
-                    if let Some((ok, next)) = class_match(&p, pi, t[ti]) {
-                        if ok {
-                            pi = next;
-                            ti += 1;
-                            continue;
-                        }
-                    } else if t[ti] == '[' {
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
-                }
-                '\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == t[ti] {
-                        pi += 2;
-                        ti += 1;
-                        continue;
-                    }
-                }
-                c => {
-                    if c == t[ti] {
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
-                }
-            }
-        }
-        match star {
-            Some((sp, st)) => {
-                pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
-            }
-            None => return false,
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
-/// Matches `c` against the class starting at `p[start] == '['`: Some((hit,
-/// index after the class)), or None if the class is not closed.
-fn class_match(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
-    let mut i = start + 1;
-    let negate = matches!(p.get(i), Some('!') | Some('^'));
-    if negate {
-        i += 1;
-    }
-    let mut hit = false;
-    let mut first = true;
-    while i < p.len() {
-        if p[i] == ']' && !first {
-            return Some((hit != negate, i + 1));
-        }
-        first = false;
-        let lo = p[i];
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            if lo <= c && c <= p[i + 2] {
-                hit = true;
-            }
-            i += 3;
-        } else {
-            if lo == c {
-                hit = true;
-            }
-            i += 1;
-        }
-    }
-    None
 }
 
 fn names_param(
@@ -590,130 +394,6 @@ impl Api<'_> {
         Ok(fetch_json(&names, &result))
     }
 
-    fn lookup_indom_of(&self, ctx: u32, name: &str) -> Result<InDom, ApiError> {
-        let pmid = self
-            .host
-            .lookup(name)
-            .map_err(|_| ApiError::bad(Some(ctx), format!("{name} - failed to lookup metric")))?;
-        let desc = self
-            .host
-            .desc(pmid)
-            .map_err(|_| ApiError::bad(Some(ctx), format!("{name} - failed to lookup metric")))?;
-        if desc.indom.is_null() {
-            return Err(ApiError::bad(
-                Some(ctx),
-                format!("{name} - metric has null indom"),
-            ));
-        }
-        Ok(desc.indom)
-    }
-
-    /// The instances of `indom` that the `instance=`/`iname=`/`match=`
-    /// parameters select (all if none given).
-    fn select_instances(
-        &self,
-        ctx: u32,
-        q: &Query,
-        all: Vec<Instance>,
-    ) -> Result<Vec<Instance>, ApiError> {
-        let m = parse_match(q, Some(ctx))?;
-        let err = |e: super::query::QueryError| ApiError::bad(Some(ctx), e.to_string());
-        if let Some(names) = q.list_verbatim("iname", MAX_NAMES).map_err(err)? {
-            let matcher = NameMatcher::new(m, names, Some(ctx))?;
-            return Ok(all
-                .into_iter()
-                .filter(|i| matcher.matches(&i.name))
-                .collect());
-        }
-        if let Some(ids) = q.list("instance", MAX_NAMES).map_err(err)? {
-            let ids: HashSet<u32> = ids.iter().filter_map(|s| s.trim().parse().ok()).collect();
-            return Ok(all.into_iter().filter(|i| ids.contains(&i.id)).collect());
-        }
-        Ok(all)
-    }
-
-    fn indom(&self, ctx: u32, q: &Query) -> Answer {
-        let indom = if let Some(name) = q.get("name") {
-            self.lookup_indom_of(ctx, name)?
-        } else if let Some(id) = q.get("indom") {
-            parse_indom(id)
-                .ok_or_else(|| ApiError::bad(Some(ctx), format!("failed to lookup indom {id}")))?
-        } else {
-            return Err(ApiError::bad(Some(ctx), "bad indom parameters"));
-        };
-        let context_labels = self.host.context_labels().clone();
-        let indom_labels = self
-            .host
-            .labels(indom.domain(), LabelTarget::InDom(indom))
-            .unwrap_or_default();
-        let merged = LabelSet::merge([&context_labels, &indom_labels]);
-        let mut out = Map::new();
-        out.insert("indom".into(), json!(indom.to_string()));
-        out.insert("labels".into(), labels_json(&merged));
-        if let Ok(oneline) = self.host.text(TextTarget::InDom(indom), TextKind::OneLine) {
-            let help = self
-                .host
-                .text(TextTarget::InDom(indom), TextKind::Help)
-                .ok()
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| oneline.clone());
-            out.insert("text-oneline".into(), json!(oneline));
-            out.insert("text-help".into(), json!(help));
-        }
-        let all = self.host.instances(indom).unwrap_or_default();
-        let own = self.host.instance_labels(indom).unwrap_or_default();
-        let selected = self.select_instances(ctx, q, all)?;
-        out.insert("instances".into(), instances_json(&selected, &own, &merged));
-        Ok(Json::Object(out))
-    }
-
-    fn profile(&self, ctx: u32, q: &Query) -> Answer {
-        let add = match q.get("expr") {
-            Some("add") => true,
-            Some("del") => false,
-            Some(e) => {
-                return Err(ApiError::bad(
-                    None,
-                    format!("{e} - invalid 'expr' parameter value"),
-                ))
-            }
-            None => return Err(ApiError::bad(Some(ctx), "invalid profile parameters")),
-        };
-        let indom = if let Some(name) = q.get("name") {
-            Some(self.lookup_indom_of(ctx, name)?)
-        } else if let Some(id) = q.get("indom") {
-            Some(
-                parse_indom(id)
-                    .ok_or_else(|| ApiError::bad(Some(ctx), "invalid profile parameters"))?,
-            )
-        } else {
-            None
-        };
-        let Some(indom) = indom else {
-            // The whole profile: add = every instance, del = none.
-            self.contexts.edit_profile(ctx, |p| {
-                *p = Profile::all();
-                if !add {
-                    p.global = pcp_core::indom::ProfileState::OnlyListed;
-                }
-            });
-            return Ok(json!({ "success": true }));
-        };
-        let listed = q.has("iname") || q.has("instance");
-        let ids: Vec<u32> = if listed {
-            let all = self.host.instances(indom).unwrap_or_default();
-            self.select_instances(ctx, q, all)?
-                .iter()
-                .map(|i| i.id)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        self.contexts
-            .edit_profile(ctx, |p| apply_profile(p, indom, add, listed, &ids));
-        Ok(json!({ "success": true }))
-    }
-
     fn children(&self, ctx: u32, q: &Query) -> Answer {
         let prefix = q.get("prefix").or_else(|| q.get("name")).unwrap_or("");
         let kids = self
@@ -726,57 +406,6 @@ impl Api<'_> {
             "leaf": leaf.into_iter().map(|c| c.name).collect::<Vec<_>>(),
             "nonleaf": nonleaf.into_iter().map(|c| c.name).collect::<Vec<_>>(),
         }))
-    }
-
-    fn store(&self, ctx: u32, q: &Query, body: &[u8]) -> Answer {
-        if !self.allow_store {
-            return Err(ApiError::bad(
-                Some(ctx),
-                "storing is disabled: start pcp-agent serve with --allow-store to permit /pmapi/store",
-            )
-            .with_status(403));
-        }
-        let (label, pmid) = if let Some(name) = q.get("name") {
-            let p = self.host.lookup(name).map_err(|_| {
-                ApiError::bad(Some(ctx), format!("{name} - failed to lookup metric"))
-            })?;
-            (name.to_string(), p)
-        } else if let Some(id) = q.get("pmid") {
-            let p = parse_pmid(id)
-                .filter(|p| self.host.names_of(*p).is_ok())
-                .ok_or_else(|| ApiError::bad(Some(ctx), format!("{id} - failed to lookup PMID")))?;
-            (id.to_string(), p)
-        } else {
-            return Err(ApiError::bad(Some(ctx), "bad parameters passed"));
-        };
-        let text = match q.get("value") {
-            Some(v) => v.to_string(),
-            None => String::from_utf8(body.to_vec())
-                .map_err(|_| ApiError::bad(Some(ctx), "the store value is not UTF-8 text"))?,
-        };
-        let fail = |e: PmError| {
-            ApiError::bad(
-                Some(ctx),
-                format!("failed to store value to metric {label}: {e}"),
-            )
-        };
-        let desc = self.host.desc(pmid).map_err(fail)?;
-        let value = Value::parse_as(&text, desc.ty).map_err(fail)?;
-        let insts: Vec<u32> = if desc.indom.is_null() {
-            vec![pcp_core::PM_IN_NULL]
-        } else if q.has("iname") || q.has("instance") {
-            let all = self.host.instances(desc.indom).map_err(fail)?;
-            let picked = self.select_instances(ctx, q, all)?;
-            if picked.is_empty() {
-                return Err(fail(PmError::INST));
-            }
-            picked.iter().map(|i| i.id).collect()
-        } else {
-            vec![pcp_core::PM_IN_NULL]
-        };
-        let values: Vec<(u32, Value)> = insts.into_iter().map(|i| (i, value.clone())).collect();
-        self.host.store(pmid, &values).map_err(fail)?;
-        Ok(json!({ "success": true }))
     }
 
     fn label(&self, ctx: u32, q: &Query, deadline: Instant) -> Answer {
@@ -823,34 +452,6 @@ impl Api<'_> {
             out.push(Json::Object(entry));
         }
         Ok(json!({ "labels": out }))
-    }
-}
-
-/// Edits `p` as pmAddProfile / pmDelProfile do for one instance domain.
-fn apply_profile(p: &mut Profile, indom: InDom, add: bool, listed: bool, ids: &[u32]) {
-    use pcp_core::indom::ProfileState::{AllExcept, OnlyListed};
-    if !listed {
-        p.indoms.insert(
-            indom,
-            (if add { AllExcept } else { OnlyListed }, Vec::new()),
-        );
-        return;
-    }
-    // A domain with no entry yet: adding a list means "only these",
-    // deleting one means "all but these" (pmproxy 6.0.3 behaves so).
-    let e = p
-        .indoms
-        .entry(indom)
-        .or_insert((if add { OnlyListed } else { AllExcept }, Vec::new()));
-    let grow = (e.0 == OnlyListed) == add;
-    for &id in ids {
-        if grow {
-            if !e.1.contains(&id) {
-                e.1.push(id);
-            }
-        } else {
-            e.1.retain(|&x| x != id);
-        }
     }
 }
 
@@ -952,73 +553,11 @@ mod tests {
     }
 
     #[test]
-    fn globs() {
-        assert!(glob_match("*minute", "15 minute"));
-        assert!(glob_match("1?", "15"));
-        assert!(!glob_match("1?", "1"));
-        assert!(glob_match("[0-9]*", "5 minute"));
-        assert!(!glob_match("[!0-9]*", "5 minute"));
-        assert!(glob_match("re[dx]", "red"));
-        assert!(glob_match("a\\*", "a*"));
-        assert!(!glob_match("a\\*", "ab"));
-        assert!(glob_match("*", ""));
-        // Hostile patterns stay fast.
-        let long = "a".repeat(5000);
-        let t0 = std::time::Instant::now();
-        assert!(!glob_match(&format!("{}b", "*a".repeat(200)), &long));
-        assert!(t0.elapsed() < std::time::Duration::from_secs(2));
-    }
-
-    #[test]
-    fn regexes_match_anywhere_and_bad_ones_are_refused() {
-        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let m = NameMatcher::new(Match::Regex, names(&["^1 ", "15$"]), Some(7)).unwrap();
-        assert!(m.matches("1 minute"));
-        assert!(m.matches("15"));
-        assert!(!m.matches("5 minute"));
-        let m =
-            NameMatcher::new(Match::Regex, names(&["sd[a-c]", "[[:digit:]]{2}"]), None).unwrap();
-        assert!(m.matches("/dev/sdb1"), "unanchored, as regexec(3)");
-        assert!(m.matches("nvme0n12"));
-        assert!(!m.matches("sdd"));
-        let e = NameMatcher::new(Match::Regex, names(&["ok", "(re"]), Some(7)).unwrap_err();
-        assert_eq!(e.status, 400);
-        assert_eq!(e.context, Some(7));
-        assert_eq!(
-            e.message,
-            "(re - invalid regular expression in 'iname': unclosed group"
-        );
-        let e = NameMatcher::new(Match::Regex, names(&["(a{1000}){1000}"]), None).unwrap_err();
-        assert!(e.message.contains("exceed"), "{}", e.message);
-        let m = NameMatcher::new(Match::Exact, names(&["red"]), None).unwrap();
-        assert!(m.matches("red") && !m.matches("reddish"));
-    }
-
-    #[test]
     fn idents_are_stable_hex() {
         let a = ident("x");
         assert_eq!(a.len(), 40);
         assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(a, ident("x"));
         assert_ne!(a, ident("y"));
-    }
-
-    #[test]
-    fn profiles_follow_pmproxy() {
-        use pcp_core::indom::ProfileState::*;
-        let d = InDom::from_parts(60, 2);
-        let mut p = Profile::all();
-        apply_profile(&mut p, d, true, true, &[1]);
-        assert!(p.wants(d, 1) && !p.wants(d, 5));
-        apply_profile(&mut p, d, false, false, &[]);
-        assert!(!p.wants(d, 1));
-        apply_profile(&mut p, d, true, true, &[5]);
-        apply_profile(&mut p, d, true, true, &[15]);
-        assert_eq!(p.indoms[&d], (OnlyListed, vec![5, 15]));
-        apply_profile(&mut p, d, false, true, &[5]);
-        assert_eq!(p.indoms[&d], (OnlyListed, vec![15]));
-        let mut q = Profile::all();
-        apply_profile(&mut q, d, false, true, &[5]);
-        assert!(q.wants(d, 1) && !q.wants(d, 5));
     }
 }
