@@ -5,7 +5,7 @@
 //! messages word for word, PMIDs, descriptors, labels, help text and the
 //! set of instances; values within the tolerance stated below. The only
 //! field excluded is `series` (pmproxy's SHA-1 of its own encoding, see
-//! src/serve/pmapi.rs).
+//! src/serve/pmapi/mod.rs).
 
 mod serve_util;
 
@@ -183,7 +183,7 @@ fn derive_and_derived_metrics_as_pmproxy_answers() {
     // A singular rate in its context's first fetch: no value. pmproxy
     // prints its zeroed cache there ({"instance":null,"value":0}), which a
     // client cannot tell from a real 0; we print no instance (documented
-    // in src/serve/pmapi.rs). The second fetch has a value on both.
+    // in src/serve/pmapi/mod.rs). The second fetch has a value on both.
     let first = "/pmapi/{ctx}/fetch?names=my.util";
     let (_, o) = p.send(p.ours, p.oc, "GET", first, "");
     let (_, t) = p.send(p.theirs, p.tc, "GET", first, "");

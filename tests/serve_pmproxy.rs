@@ -21,7 +21,7 @@
 //! - hinv.ncpu: exactly.
 //!
 //! Not compared, on purpose: `context` (each server's own ids), `series`
-//! and `source` (our own identifiers, see src/serve/pmapi.rs), help text
+//! and `source` (our own identifiers, see src/serve/pmapi/mod.rs), help text
 //! (`text-oneline`, `text-help`: our agents' help is our own words, never
 //! PCP's), and the message of the one refusal of our own (`/pmapi/store`
 //! without `--allow-store`, 403).
@@ -33,7 +33,7 @@ use std::net::SocketAddr;
 use serde_json::Value;
 use serve_util::*;
 
-/// Keys we add on purpose (documented in src/serve/pmapi.rs).
+/// Keys we add on purpose (documented in src/serve/pmapi/mod.rs).
 const OUR_EXTRA_KEYS: &[&str] = &["error"];
 
 /// Keys whose values are not compared (see the module docs).
