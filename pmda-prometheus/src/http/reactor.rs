@@ -539,10 +539,12 @@ impl Reactor {
                 }
             }
         }
-        if n == self.buf.len() {
-            // There may be more: another turn after the others.
-            self.ready.push_back(idx);
-        }
+        // Readiness is edge-triggered: read again (after the others) until
+        // the socket says WouldBlock. A short read does not mean drained:
+        // a server that writes its answer and closes at once (Python's
+        // http.server, any HTTP/1.0 server) queues the data and the end of
+        // stream together, and no further event would come for the end.
+        self.ready.push_back(idx);
     }
 
     /// A connection failed before it was established: try the next address.
