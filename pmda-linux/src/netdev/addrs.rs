@@ -10,6 +10,8 @@
 use std::net::Ipv6Addr;
 use std::path::Path;
 
+use pcp_core::PmError;
+
 use crate::read::read_attr;
 
 /// The addresses of one interface.
@@ -125,14 +127,17 @@ pub fn parse_ifaddrs(text: &str) -> Vec<(String, String)> {
 
 /// Gathers the addresses of every interface: hardware addresses from
 /// `sys/class/net` below `view_root` (the directory the namespace's
-/// mounts see as `/`), the IPv4 addresses `inet` (from [`live_inet`] or
-/// [`parse_ifaddrs`]) and the text of `/proc/net/if_inet6`.
+/// mounts see as `/`), the IPv4 addresses `inet` gives (from
+/// [`live_inet`] or [`parse_ifaddrs`]; its error is the answer) and the
+/// IPv6 ones of `root/if_inet6` (`proc/net/if_inet6`, or a container
+/// process's `proc/PID/net/if_inet6`).
 pub fn gather(
     view_root: &Path,
-    inet: Vec<(String, String)>,
+    inet: impl FnOnce() -> Result<Vec<(String, String)>, PmError>,
+    root: &Path,
     if_inet6: &str,
     scratch: &mut Vec<u8>,
-) -> Vec<IfAddr> {
+) -> Result<Vec<IfAddr>, PmError> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(view_root.join("sys/class/net")) {
         for e in rd.flatten() {
@@ -141,11 +146,13 @@ pub fn gather(
             entry(&mut out, &name).hw = hw;
         }
     }
-    for (name, addr) in inet {
+    for (name, addr) in inet()? {
         entry(&mut out, &name).inet = Some(addr);
     }
-    parse_if_inet6(if_inet6, &mut out);
-    out
+    if let Ok(text) = std::fs::read_to_string(root.join(if_inet6)) {
+        parse_if_inet6(&text, &mut out);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

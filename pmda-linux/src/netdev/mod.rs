@@ -94,17 +94,16 @@ impl Netdev {
     /// namespace; the error is why that namespace could not be joined.
     fn read_addrs(&mut self, sys: &System) -> Result<(), PmError> {
         let view_root = sys.view_root();
-        let inet = if sys.live() {
-            sys.in_namespace(Namespace::Net, addrs::live_inet)?
-        } else {
-            let text = std::fs::read_to_string(view_root.join("ifaddrs"));
-            addrs::parse_ifaddrs(&text.unwrap_or_default())
+        let inet = || {
+            if sys.live() {
+                sys.in_namespace(Namespace::Net, addrs::live_inet)
+            } else {
+                let text = std::fs::read_to_string(view_root.join("ifaddrs"));
+                Ok(addrs::parse_ifaddrs(&text.unwrap_or_default()))
+            }
         };
-        let inet6 = sys
-            .root()
-            .join(sys.view().proc_rel("proc/net/if_inet6").as_ref());
-        let inet6 = std::fs::read_to_string(inet6).unwrap_or_default();
-        let found = addrs::gather(&view_root, inet, &inet6, &mut self.scratch);
+        let inet6 = sys.view().proc_rel("proc/net/if_inet6");
+        let found = addrs::gather(&view_root, inet, sys.root(), &inet6, &mut self.scratch)?;
         self.addrs.set(found, |a| &a.name);
         Ok(())
     }
