@@ -99,6 +99,8 @@ const SAME_VALUES: &[&str] = &[
     "kernel.uname.sysname",
     "kernel.uname.release",
     "filesys.mountdir",
+    "hinv.nfilesys",
+    "hinv.ninterface",
 ];
 
 /// Metrics whose instances, not values, are compared: pmdalinux calls
