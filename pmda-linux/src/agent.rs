@@ -1,16 +1,19 @@
 //! The agent: the metric table built from the generated descriptors and
 //! the collectors' bindings, and the table-driven layer's [`Agent`]
 //! (refresh the sources a fetch needs, then answer each metric from its
-//! binding's getter).
+//! binding's getter), for the host or for a client's container (see
+//! [`crate::namespace`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use pcp_core::agent::{Agent, Fetch, Metrics, Sink, TablePmda};
+use pcp_core::container::Containers;
 use pcp_core::{ClientContext, InDom, Instance, LabelSet, LabelTarget, PmError};
 
 use crate::binding::{match_binding, Binding, Help, IndomBinding};
 use crate::collectors::{Collectors, Id, Plan};
+use crate::namespace::View;
 use crate::system::System;
 use crate::{descs, LinuxConfig, LinuxError, LinuxPmda, DOMAIN};
 
@@ -28,6 +31,11 @@ pub struct Linux {
     sys: System,
     c: Collectors,
     indoms: HashMap<u32, &'static IndomBinding>,
+    containers: Containers,
+    /// Why the current fetch's container cannot be answered for (no
+    /// such container, or none of its processes left): every metric of
+    /// the fetch fails with it, as pmdalinux fails the whole fetch.
+    refused: Option<PmError>,
 }
 
 /// True for a client pmcd says is root: pmdalinux gives the root-only
@@ -91,7 +99,14 @@ impl Linux {
                 table.set_indom_text(b.serial, b.oneline, b.help);
             }
         }
-        let agent = Linux { sys, c, indoms };
+        let containers = Containers::new(sys.root());
+        let agent = Linux {
+            sys,
+            c,
+            indoms,
+            containers,
+            refused: None,
+        };
         Ok(TablePmda::with_table("linux", agent, table))
     }
 
@@ -102,10 +117,27 @@ impl Linux {
         self.sys.errors()
     }
 
-    /// Starts a new fetch and reads what `plan` needs.
-    fn run(&mut self, plan: &Plan) {
-        self.sys.begin();
+    /// Starts a new fetch in `view`'s namespaces and reads what `plan`
+    /// needs.
+    fn run(&mut self, view: View, plan: &Plan) {
+        self.sys.begin(view);
         self.c.refresh(&mut self.sys, plan);
+    }
+
+    /// Whose namespaces `client` is answered for: the host's, or those of
+    /// one process of its container (`container=` attribute).
+    /// `PM_ERR_NOCONTAINER` for a container no engine and no control
+    /// group knows, or one without processes. Without a container this
+    /// costs nothing.
+    fn view_of(&mut self, client: &ClientContext) -> Result<View, PmError> {
+        let Some(name) = client.container.as_deref() else {
+            return Ok(View::Host);
+        };
+        let scope = self.containers.find(name)?;
+        scope
+            .leader()
+            .map(View::Process)
+            .ok_or(PmError::NOCONTAINER)
     }
 
     fn indom(&self, indom: InDom) -> Result<&'static IndomBinding, PmError> {
@@ -123,6 +155,14 @@ impl Agent for Linux {
     type Metric = Handle;
 
     fn refresh(&mut self, fetch: &Fetch<'_, Handle>) {
+        let view = match self.view_of(fetch.client()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.refused = Some(e);
+                return;
+            }
+        };
+        self.refused = None;
         let root = is_root(fetch.client());
         let mut plan = Plan::default();
         for h in fetch.metrics() {
@@ -132,10 +172,13 @@ impl Agent for Linux {
             }
             plan.add(h.binding.needs);
         }
-        self.run(&plan);
+        self.run(view, &plan);
     }
 
     fn value(&mut self, h: Handle, out: &mut Sink<'_>) -> Result<(), PmError> {
+        if let Some(e) = self.refused {
+            return Err(e);
+        }
         if h.binding.root_only && !is_root(out.client()) {
             return Ok(());
         }
@@ -153,16 +196,21 @@ impl Agent for Linux {
     /// areas file, no /proc/scsi, a capture without /proc/stat) is empty,
     /// as pmdalinux lists it; the metrics over it still answer `-ENOENT`.
     /// Any other failure to read or parse the file is the answer.
+    ///
+    /// A client's container lists its own interfaces, addresses and
+    /// mounts; a container that cannot be answered for is
+    /// `PM_ERR_NOCONTAINER`, for every instance domain.
     fn instances(
         &mut self,
         indom: InDom,
         client: &ClientContext,
     ) -> Result<Vec<Instance>, PmError> {
         let b = self.indom(indom)?;
+        let view = self.view_of(client)?;
         if !b.root_only || is_root(client) {
             let mut plan = Plan::default();
             plan.add(b.needs);
-            self.run(&plan);
+            self.run(view, &plan);
             let mut missing = false;
             for need in b.needs {
                 match self.sys.status(*need) {

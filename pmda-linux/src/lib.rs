@@ -40,6 +40,7 @@ mod agent;
 mod binding;
 mod collectors;
 pub mod descs;
+mod namespace;
 mod read;
 pub mod rows;
 mod sysfiles;

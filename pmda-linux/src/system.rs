@@ -1,8 +1,10 @@
 //! What every collector reads through: the root directory, whether it is
 //! the live system, the kernel's clock tick and page size, the kept-open
-//! files and reused buffers, and the record of one fetch (which sources
-//! were read, which failed, which files did not parse).
+//! files and reused buffers, whose namespaces the namespaced sources are
+//! read in ([`View`]), and the record of one fetch (which sources were
+//! read, which failed, which files did not parse).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -10,6 +12,7 @@ use pcp_core::PmError;
 
 use crate::binding::Need;
 use crate::collectors::Id;
+use crate::namespace::{self, Namespace, View};
 use crate::parse::ParseError;
 use crate::read::{self, KeptFiles};
 use crate::LinuxError;
@@ -50,6 +53,8 @@ pub(crate) struct System {
     /// The page size in bytes.
     pub(crate) pagesize: u64,
     kept: KeptFiles,
+    /// Whose namespaces this fetch's namespaced sources are read in.
+    view: View,
     buf: Vec<u8>,
     scratch: Vec<u8>,
     /// Sources read in this fetch, per collector.
@@ -79,6 +84,7 @@ impl System {
             hz: sysconf(libc::_SC_CLK_TCK, 100),
             pagesize: sysconf(libc::_SC_PAGESIZE, 4096),
             kept: KeptFiles::new(live),
+            view: View::Host,
             buf: Vec::new(),
             scratch: Vec::new(),
             loaded: [0; Id::COUNT],
@@ -99,8 +105,9 @@ impl System {
         self.live
     }
 
-    /// Starts a fetch: nothing read yet.
-    pub(crate) fn begin(&mut self) {
+    /// Starts a fetch in `view`'s namespaces: nothing read yet.
+    pub(crate) fn begin(&mut self, view: View) {
+        self.view = view;
         self.loaded = [0; Id::COUNT];
         self.failed.clear();
         self.errors.clear();
@@ -109,6 +116,34 @@ impl System {
     /// The sources of `collector` among `want` not read yet in this fetch.
     pub(crate) fn unread(&self, collector: Id, want: u32) -> u32 {
         want & !self.loaded[collector as usize]
+    }
+
+    /// Whose namespaces this fetch's namespaced sources are read in.
+    pub(crate) fn view(&self) -> View {
+        self.view
+    }
+
+    /// The directory the view's mount namespace sees as `/`: the root,
+    /// or `ROOT/proc/PID/root` for a container's process.
+    pub(crate) fn view_root(&self) -> Cow<'_, Path> {
+        match self.view {
+            View::Host => Cow::Borrowed(&self.root),
+            View::Process(_) => Cow::Owned(self.root.join(self.view.root_rel("").as_ref())),
+        }
+    }
+
+    /// Runs `f` in namespace `ns` of the view: here on the host, in a
+    /// helper thread that joined the container process's namespace
+    /// otherwise ([`namespace::run_in`]).
+    pub(crate) fn in_namespace<T: Send>(
+        &self,
+        ns: Namespace,
+        f: impl FnOnce() -> T + Send,
+    ) -> Result<T, PmError> {
+        match self.view {
+            View::Host => Ok(f()),
+            View::Process(pid) => namespace::run_in(&self.root, pid, ns, f),
+        }
     }
 
     /// Records that `need` was read, with its outcome.
@@ -142,6 +177,30 @@ impl System {
         let r = parse(self.kept.read(&self.root, rel, &mut buf));
         self.buf = buf;
         let outcome = self.outcome(rel, r);
+        self.done(need, outcome);
+    }
+
+    /// As [`System::parse`], for a per-process /proc file of the view
+    /// (`proc/net/X`, `proc/self/mounts`): the host's file kept open, or a
+    /// container process's (`proc/PID/net/X`) opened afresh, so that no
+    /// kept descriptor answers for another namespace.
+    pub(crate) fn parse_in_view(
+        &mut self,
+        need: Need,
+        rel: &'static str,
+        parse: impl FnOnce(&[u8]) -> Result<(), ParseError>,
+    ) {
+        if self.view == View::Host {
+            return self.parse(need, rel, parse);
+        }
+        let rel = self.view.proc_rel(rel).into_owned();
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = match read::read_into(&self.root, &rel, &mut buf) {
+            Ok(b) => parse(b).map_err(Failure::from),
+            Err(e) => Err(Failure::from(e)),
+        };
+        self.buf = buf;
+        let outcome = self.outcome(&rel, r);
         self.done(need, outcome);
     }
 

@@ -3,6 +3,10 @@
 //! tmpfs mounts (`tmpfs.*`). It owns the filesystem and tmpfs instance
 //! domains.
 //!
+//! For a client's container (`src/namespace.rs`) the mounts are those of
+//! one of its processes (`/proc/PID/mounts`) and each is reached through
+//! that process's root (`statfs` of `/proc/PID/root/DIR`).
+//!
 //! Live (root `/`), figures come from `statfs(2)` on each mount point.
 //! With a fixture root there is nothing real to `statfs`, so figures come
 //! from an optional file `ROOT/statfs` with one line per mount point:
@@ -19,6 +23,7 @@ use pcp_core::{PmError, Value};
 use crate::binding::{Binding, IndomBinding, Need};
 use crate::collectors::Id;
 use crate::descs;
+use crate::namespace::View;
 use crate::rows::Rows;
 use crate::system::System;
 use crate::value::Put;
@@ -52,11 +57,14 @@ impl Filesys {
     }
 
     pub(crate) fn refresh(&mut self, sys: &mut System, want: u32) {
+        // A container's mounts (`src/namespace.rs`): its process's table,
+        // device names as it spells them, and statfs through its root.
+        let view = sys.view();
         if want & MOUNTS.bit != 0 {
-            let live = sys.live();
+            let resolve_links = sys.live() && view == View::Host;
             let (m, t) = (&mut self.mounts, &mut self.tmpfs);
-            sys.parse(MOUNTS, "proc/self/mounts", |b| {
-                let resolve = |n: &str| mounts::resolved(n, live);
+            sys.parse_in_view(MOUNTS, "proc/self/mounts", |b| {
+                let resolve = |n: &str| mounts::resolved(n, resolve_links);
                 m.set(mounts::unique(mounts::parse_mounts(b)?, resolve), |m| {
                     &m.device
                 });
@@ -69,11 +77,20 @@ impl Filesys {
         if want & (STATFS.bit | TMPFS_STATFS.bit) != 0 {
             // On a fixture root, the figures of every mount point in one
             // file, read once.
-            let file = (!sys.live()).then(|| sys.read("statfs").map(<[u8]>::to_vec));
-            let of = |m: &Mount| match &file {
-                None => mounts::statfs_live(&mounts::unescaped(&m.dir)),
-                Some(Ok(b)) => mounts::statfs_fixture(b, &m.dir),
-                Some(Err(e)) => Err(*e),
+            let file = (!sys.live()).then(|| {
+                let rel = view.root_rel("statfs");
+                sys.read(&rel).map(<[u8]>::to_vec)
+            });
+            // A container's mount points are reached through its root.
+            let through = (view != View::Host).then(|| sys.view_root().into_owned());
+            let of = |m: &Mount| match (&file, &through) {
+                (None, None) => mounts::statfs_live(&mounts::unescaped(&m.dir)),
+                (None, Some(root)) => {
+                    let dir = root.join(mounts::unescaped(&m.dir).trim_start_matches('/'));
+                    mounts::statfs_live(&dir.to_string_lossy())
+                }
+                (Some(Ok(b)), _) => mounts::statfs_fixture(b, &m.dir),
+                (Some(Err(e)), _) => Err(*e),
             };
             if want & STATFS.bit != 0 {
                 self.statfs = self.mounts.items().map(of).collect();

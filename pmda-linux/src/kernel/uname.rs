@@ -1,11 +1,13 @@
-//! The kernel's identification: uname(2) on the live system, the
-//! `/proc/sys/kernel` files elsewhere, and the distribution's name from
-//! the release files under `/etc`.
+//! The kernel's identification: uname(2) on the live system (for a
+//! client's container, in a thread that joined its UTS namespace: see
+//! `src/namespace.rs`), the `/proc/sys/kernel` files elsewhere, and the
+//! distribution's name from the host's release files under `/etc`.
 
 use std::path::Path;
 
 use pcp_core::PmError;
 
+use crate::namespace::{Namespace, View};
 use crate::system::System;
 
 /// The uname fields: system name, node name, release, version, machine.
@@ -21,15 +23,25 @@ const FILES: [&str; 5] = [
     "proc/sys/kernel/arch",
 ];
 
-/// The uname fields: from one uname(2) on the live system, from the
-/// files under the root otherwise.
+/// The uname fields of the fetch's UTS namespace: from one uname(2) on
+/// the live system, from the files under the root (a container's: under
+/// its process's root) otherwise. When the container's namespace cannot
+/// be joined, every field fails with the reason.
 pub(crate) fn read(sys: &mut System) -> Uname {
     if sys.live() {
-        if let Some(u) = uname() {
-            return u.map(Ok);
+        match sys.in_namespace(Namespace::Uts, uname) {
+            Ok(Some(u)) => return u.map(Ok),
+            Ok(None) => {}
+            Err(e) => return std::array::from_fn(|_| Err(e)),
         }
     }
-    FILES.map(|f| sys.kept_text(f))
+    match sys.view() {
+        View::Host => FILES.map(|f| sys.kept_text(f)),
+        view => FILES.map(|f| {
+            sys.attr(&view.root_rel(f))
+                .ok_or(PmError::from_errno(libc::ENOENT))
+        }),
+    }
 }
 
 fn uname() -> Option<[String; 5]> {

@@ -10,6 +10,8 @@
 use std::net::Ipv6Addr;
 use std::path::Path;
 
+use pcp_core::PmError;
+
 use crate::read::read_attr;
 
 /// The addresses of one interface.
@@ -74,9 +76,10 @@ pub fn parse_if_inet6(text: &str, out: &mut Vec<IfAddr>) {
     }
 }
 
-/// IPv4 addresses of the live host's interfaces: (label, address), the
-/// first address of each label.
-fn live_inet() -> Vec<(String, String)> {
+/// IPv4 addresses of the interfaces of the calling thread's network
+/// namespace (`getifaddrs`): (label, address), the first address of each
+/// label.
+pub fn live_inet() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list freed below.
@@ -111,35 +114,45 @@ fn live_inet() -> Vec<(String, String)> {
     out
 }
 
-/// Gathers the addresses of every interface under `root`.
-pub fn gather(root: &Path, live: bool, scratch: &mut Vec<u8>) -> Vec<IfAddr> {
+/// The `NAME ADDRESS` lines of a fixture tree's `ifaddrs` file, standing
+/// in for `getifaddrs`.
+pub fn parse_ifaddrs(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let (n, a) = l.trim().split_once(' ')?;
+            Some((n.to_string(), a.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Gathers the addresses of every interface: hardware addresses from
+/// `sys/class/net` below `view_root` (the directory the namespace's
+/// mounts see as `/`), the IPv4 addresses `inet` gives (from
+/// [`live_inet`] or [`parse_ifaddrs`]; its error is the answer) and the
+/// IPv6 ones of `root/if_inet6` (`proc/net/if_inet6`, or a container
+/// process's `proc/PID/net/if_inet6`).
+pub fn gather(
+    view_root: &Path,
+    inet: impl FnOnce() -> Result<Vec<(String, String)>, PmError>,
+    root: &Path,
+    if_inet6: &str,
+    scratch: &mut Vec<u8>,
+) -> Result<Vec<IfAddr>, PmError> {
     let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(root.join("sys/class/net")) {
+    if let Ok(rd) = std::fs::read_dir(view_root.join("sys/class/net")) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let hw = read_attr(&e.path().join("address"), scratch);
             entry(&mut out, &name).hw = hw;
         }
     }
-    let inet = if live {
-        live_inet()
-    } else {
-        std::fs::read_to_string(root.join("ifaddrs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| {
-                let (n, a) = l.trim().split_once(' ')?;
-                Some((n.to_string(), a.trim().to_string()))
-            })
-            .collect()
-    };
-    for (name, addr) in inet {
+    for (name, addr) in inet()? {
         entry(&mut out, &name).inet = Some(addr);
     }
-    if let Ok(text) = std::fs::read_to_string(root.join("proc/net/if_inet6")) {
+    if let Ok(text) = std::fs::read_to_string(root.join(if_inet6)) {
         parse_if_inet6(&text, &mut out);
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! The `netdev` collector: network interfaces, their counters from
 //! `/proc/net/dev` (`network.interface.*`, and summed over the physical
 //! ones, `network.all.*`), their attributes from `/sys/class/net/IF`
-//! and their addresses (`network.interface.{inet,ipv6,hw}_addr`). It owns
-//! the interface and interface-address instance domains.
+//! and their addresses (`network.interface.{inet,ipv6,hw}_addr`), all in
+//! the fetch's namespaces (a client's container's: `src/namespace.rs`).
+//! It owns the interface and interface-address
+//! instance domains.
 
 pub mod addrs;
 pub mod dev;
@@ -13,6 +15,7 @@ use pcp_core::{LabelSet, PmError};
 use crate::binding::{Binding, IndomBinding, Need};
 use crate::collectors::{Collectors, Id};
 use crate::descs;
+use crate::namespace::Namespace;
 use crate::rows::Rows;
 use crate::system::System;
 use crate::value::Put;
@@ -60,7 +63,7 @@ impl Netdev {
     pub(crate) fn refresh(&mut self, sys: &mut System, want: u32) {
         if want & NETDEV.bit != 0 {
             let ifs = &mut self.ifs;
-            sys.parse(NETDEV, "proc/net/dev", |b| {
+            sys.parse_in_view(NETDEV, "proc/net/dev", |b| {
                 ifs.set(dev::parse_net_dev(b)?, |n| &n.name);
                 Ok(())
             });
@@ -82,17 +85,36 @@ impl Netdev {
             }
         }
         if want & ADDRS.bit != 0 {
-            let found = addrs::gather(sys.root(), sys.live(), &mut self.scratch);
-            self.addrs.set(found, |a| &a.name);
-            sys.done(ADDRS, Ok(()));
+            let outcome = self.read_addrs(sys);
+            sys.done(ADDRS, outcome);
         }
     }
 
-    /// Reads the attribute groups of `need` of every interface.
+    /// Reads the addresses of the interfaces of the fetch's network
+    /// namespace; the error is why that namespace could not be joined.
+    fn read_addrs(&mut self, sys: &System) -> Result<(), PmError> {
+        let view_root = sys.view_root();
+        let inet = || {
+            if sys.live() {
+                sys.in_namespace(Namespace::Net, addrs::live_inet)
+            } else {
+                let text = std::fs::read_to_string(view_root.join("ifaddrs"));
+                Ok(addrs::parse_ifaddrs(&text.unwrap_or_default()))
+            }
+        };
+        let inet6 = sys.view().proc_rel("proc/net/if_inet6");
+        let found = addrs::gather(&view_root, inet, sys.root(), &inet6, &mut self.scratch)?;
+        self.addrs.set(found, |a| &a.name);
+        Ok(())
+    }
+
+    /// Reads the attribute groups of `need` of every interface (from the
+    /// sysfs the fetch's mount namespace sees).
     fn read_attrs(&mut self, sys: &System, need: AttrNeed) {
         self.attrs.resize(self.ifs.len(), IfAttrs::default());
+        let view_root = sys.view_root();
         for (t, n) in self.attrs.iter_mut().zip(self.ifs.items()) {
-            let a = dev::read_attrs(sys.root(), &n.name, need, &mut self.scratch);
+            let a = dev::read_attrs(&view_root, &n.name, need, &mut self.scratch);
             if need.mtu {
                 t.mtu = a.mtu;
             }

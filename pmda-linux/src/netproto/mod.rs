@@ -2,8 +2,9 @@
 //! UDP-Lite (`/proc/net/snmp`, cluster 14), their extensions and MPTCP
 //! (`/proc/net/netstat`, cluster 53), the IPv6 ones (`/proc/net/snmp6`,
 //! cluster 58), and ICMP messages by type (`network.icmpmsg.*`). Metric
-//! names are matched to the files' keys without regard to case. It owns
-//! the ICMP message type instance domain.
+//! names are matched to the files' keys without regard to case. The files
+//! are those of the fetch's network namespace (a client's container's:
+//! `src/namespace.rs`). It owns the ICMP message type instance domain.
 
 pub mod icmpmsg;
 
@@ -78,7 +79,7 @@ impl Netproto {
                 &mut self.icmpmsg,
                 &mut self.icmpmsg_err,
             );
-            sys.parse(SNMP, "proc/net/snmp", |b| {
+            sys.parse_in_view(SNMP, "proc/net/snmp", |b| {
                 k.parse_header_pairs(b, true)?;
                 match icmpmsg::parse(b) {
                     Ok(m) => {
@@ -92,13 +93,13 @@ impl Netproto {
         }
         if want & NETSTAT.bit != 0 {
             let k = &mut self.netstat.keyed;
-            sys.parse(NETSTAT, "proc/net/netstat", |b| {
+            sys.parse_in_view(NETSTAT, "proc/net/netstat", |b| {
                 k.parse_header_pairs(b, true)
             });
         }
         if want & SNMP6.bit != 0 {
             let k = &mut self.snmp6.keyed;
-            sys.parse(SNMP6, "proc/net/snmp6", |b| k.parse_space(b));
+            sys.parse_in_view(SNMP6, "proc/net/snmp6", |b| k.parse_space(b));
         }
         if want & ICMPMSG.bit != 0 {
             let outcome = match self.icmpmsg_err.clone() {

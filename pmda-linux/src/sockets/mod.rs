@@ -8,6 +8,10 @@
 //! `/proc/net/tcp` and `tcp6` (the kernel walks its TCP hash table once
 //! instead of twice, and formats no text); where netlink is unavailable,
 //! and on fixture trees, the files are read.
+//!
+//! For a client's container (`src/namespace.rs`) every file is its
+//! network namespace's, read through one of its processes
+//! (`/proc/PID/net/tcp`...): the agent's netlink socket is the host's.
 
 pub mod sockdiag;
 pub mod tables;
@@ -17,6 +21,7 @@ use pcp_core::PmError;
 use crate::binding::{Binding, IndomBinding, Need};
 use crate::collectors::{Collectors, Id};
 use crate::keyed::{Derive, Field, Keyed};
+use crate::namespace::View;
 use crate::system::System;
 use crate::value::Put;
 use tables::UnixCounts;
@@ -107,10 +112,13 @@ impl Sockets {
         {
             if want & need.bit != 0 {
                 let k = &mut self.sockstat[i].0;
-                sys.parse(need, rel, |b| k.parse_sockstat(b, true));
+                sys.parse_in_view(need, rel, |b| k.parse_sockstat(b, true));
             }
         }
-        if want & (CONNS[0].bit | CONNS[1].bit) != 0 && self.tcp_diag() {
+        // A container's sockets are counted from its files: the netlink
+        // socket is the host's namespace's.
+        let host = sys.view() == View::Host;
+        if want & (CONNS[0].bit | CONNS[1].bit) != 0 && host && self.tcp_diag() {
             sys.done(CONNS[0], Ok(()));
             sys.done(CONNS[1], Ok(()));
             want &= !(CONNS[0].bit | CONNS[1].bit);
@@ -118,7 +126,7 @@ impl Sockets {
         for (i, need) in CONNS.iter().enumerate() {
             if want & need.bit != 0 {
                 let c = &mut self.conns[i];
-                sys.parse(*need, TABLES[i].1, |b| {
+                sys.parse_in_view(*need, TABLES[i].1, |b| {
                     *c = tables::parse_sockets(b)?;
                     Ok(())
                 });
@@ -126,7 +134,7 @@ impl Sockets {
         }
         if want & UNIX.bit != 0 {
             let u = &mut self.unix;
-            sys.parse(UNIX, "proc/net/unix", |b| {
+            sys.parse_in_view(UNIX, "proc/net/unix", |b| {
                 *u = tables::count_unix(b);
                 Ok(())
             });
@@ -137,7 +145,7 @@ impl Sockets {
         {
             if want & need.bit != 0 {
                 let r = &mut self.raw[i];
-                sys.parse(need, rel, |b| {
+                sys.parse_in_view(need, rel, |b| {
                     *r = tables::count_raw(b);
                     Ok(())
                 });

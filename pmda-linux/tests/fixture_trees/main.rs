@@ -18,6 +18,7 @@ use pcp_core::{
 use pmda_linux::{LinuxConfig, LinuxPmda};
 
 mod access;
+mod containers;
 mod cpu;
 mod devices;
 mod errors;
