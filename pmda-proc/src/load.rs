@@ -30,7 +30,13 @@ pub fn load(dir: &mut ProcDir, e: &mut Entry, need: u32, buf: &mut Vec<u8>) {
         f.status = read("status", buf).map(|_| status::parse(buf));
     }
     if todo & file::STATM != 0 {
-        f.statm = read("statm", buf).map(|_| small::statm(buf));
+        // `status` is read before `statm`: when this fetch has it, it holds
+        // every `statm` figure.
+        let derived = f
+            .status
+            .as_ref()
+            .and_then(|s| small::statm_from_status(s, page_kb()));
+        f.statm = derived.or_else(|| read("statm", buf).map(|_| small::statm(buf)));
     }
     if todo & file::IO != 0 {
         f.io = read("io", buf).map(|_| small::io(buf));
@@ -86,6 +92,20 @@ pub fn load(dir: &mut ProcDir, e: &mut Entry, need: u32, buf: &mut Vec<u8>) {
         };
         f.fd = dir.count_entries(tgid, &rel).ok();
     }
+}
+
+/// The page size in kB.
+fn page_kb() -> u64 {
+    static PAGE_KB: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *PAGE_KB.get_or_init(|| {
+        // SAFETY: sysconf only reads a configuration value.
+        let bytes = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if bytes > 0 {
+            bytes as u64 / 1024
+        } else {
+            4
+        }
+    })
 }
 
 /// A link's target; one that cannot be read (kernel threads have no

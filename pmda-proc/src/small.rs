@@ -22,6 +22,29 @@ pub struct Statm {
     pub dirty: u64,
 }
 
+/// `statm` computed from a `status` read in the same fetch, saving a file
+/// per process: the kernel prints both from the same counters (size is
+/// VmSize, resident VmRSS, shared RssFile + RssShmem, text VmExe, data
+/// VmData + VmStk, lib and dirty 0 since 2.6), `status` in kB, `statm` in
+/// pages of `page_kb` kB. A process without an address space (a kernel
+/// thread, a zombie) has all zeros in `statm`. `None` when `status` lacks
+/// a figure (kernels before 4.5 have no RssFile): read `statm` then.
+pub fn statm_from_status(s: &crate::status::PidStatus, page_kb: u64) -> Option<Statm> {
+    if !s.has_vm {
+        return Some(Statm::default());
+    }
+    let pages = |kb: u64| kb / page_kb.max(1);
+    Some(Statm {
+        size: pages(s.vm_size),
+        rss: pages(s.vm_rss),
+        share: pages(s.rss_file?.saturating_add(s.rss_shmem?)),
+        text: pages(s.vm_exe),
+        lib: 0,
+        data: pages(s.vm_data.saturating_add(s.vm_stk)),
+        dirty: 0,
+    })
+}
+
 /// Parses `statm`. Missing fields read as zero.
 pub fn statm(text: &[u8]) -> Statm {
     let mut v = [0u64; 7];
@@ -164,6 +187,35 @@ fn keyed(text: &[u8]) -> impl Iterator<Item = (&str, &str)> {
 
 #[cfg(test)]
 mod tests {
+
+    /// The figures computed from `status` equal the ones `statm` prints,
+    /// for a process with an address space (a sleeping child, whose memory
+    /// does not move between the two reads) and for a kernel thread.
+    #[test]
+    fn statm_from_status_is_what_statm_says() {
+        // SAFETY: sysconf only reads a configuration value.
+        let page_kb = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) } / 1024) as u64;
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let dir = format!("/proc/{}", child.id());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let status = crate::status::parse(&std::fs::read(format!("{dir}/status")).unwrap());
+        let read = statm(&std::fs::read(format!("{dir}/statm")).unwrap());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(status.has_vm && read.size > 0);
+        assert_eq!(statm_from_status(&status, page_kb), Some(read));
+        // kthreadd (pid 2) has no address space: all zeros, as statm says.
+        let kthread = crate::status::parse(&std::fs::read("/proc/2/status").unwrap());
+        let zeros = statm(&std::fs::read("/proc/2/statm").unwrap());
+        assert_eq!(statm_from_status(&kthread, page_kb), Some(zeros));
+        assert_eq!(zeros, Statm::default());
+        // A kernel without RssFile/RssShmem: read statm instead.
+        let old = crate::status::parse(b"Name:\tx\nVmSize:\t8 kB\nVmRSS:\t4 kB\n");
+        assert_eq!(statm_from_status(&old, page_kb), None);
+    }
     use super::*;
 
     #[test]

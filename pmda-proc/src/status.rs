@@ -44,6 +44,13 @@ pub struct PidStatus {
     pub vm_pte: u64,
     /// Swapped anonymous memory, kB.
     pub vm_swap: u64,
+    /// Resident file-backed memory, kB (kernels since 4.5).
+    pub rss_file: Option<u64>,
+    /// Resident shared memory, kB (kernels since 4.5).
+    pub rss_shmem: Option<u64>,
+    /// The process has an address space (a `VmSize` line): kernel threads
+    /// and zombies have none.
+    pub has_vm: bool,
     /// Threads.
     pub threads: u64,
     /// Signal masks as written: pending, blocked, ignored, caught.
@@ -87,7 +94,10 @@ pub fn parse(text: &[u8]) -> PidStatus {
             b"NSpgid" => s.ns[2] = Some(commas(val)),
             b"NSsid" => s.ns[3] = Some(commas(val)),
             b"VmPeak" => s.vm_peak = num(),
-            b"VmSize" => s.vm_size = num(),
+            b"VmSize" => {
+                s.vm_size = num();
+                s.has_vm = true;
+            }
             b"VmLck" => s.vm_lck = num(),
             b"VmPin" => s.vm_pin = num(),
             b"VmHWM" => s.vm_hwm = num(),
@@ -98,6 +108,8 @@ pub fn parse(text: &[u8]) -> PidStatus {
             b"VmLib" => s.vm_lib = num(),
             b"VmPTE" => s.vm_pte = num(),
             b"VmSwap" => s.vm_swap = num(),
+            b"RssFile" => s.rss_file = Some(num()),
+            b"RssShmem" => s.rss_shmem = Some(num()),
             b"Threads" => s.threads = num(),
             b"SigPnd" => s.sig[0] = val.to_string(),
             b"SigBlk" => s.sig[1] = val.to_string(),
