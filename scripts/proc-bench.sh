@@ -33,8 +33,16 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 [ -x /usr/lib/pcp/bin/pmcd ] || { echo "pmcd missing (package pcp)" >&2; exit 1; }
 [ -x /var/lib/pcp/pmdas/proc/pmdaproc ] || { echo "pmdaproc missing (package pcp)" >&2; exit 1; }
 /usr/bin/python3 -c 'import pcp.pmapi' 2>/dev/null || { echo "python3-pcp is needed" >&2; exit 1; }
-command -v prometheus-process-exporter >/dev/null \
-  || { echo "prometheus-process-exporter is needed" >&2; exit 1; }
+if ! command -v prometheus-process-exporter >/dev/null; then
+  # Debian's package; its post-install calls systemctl, which a stand-in
+  # answers here (the bench starts its own exporter).
+  shim=$(mktemp -d)
+  printf '#!/bin/sh\nexit 0\n' >"$shim/systemctl"
+  chmod +x "$shim/systemctl"
+  PATH="$shim:$PATH" DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus-process-exporter >/dev/null \
+    || { echo "prometheus-process-exporter is needed (apt-get install failed)" >&2; exit 1; }
+  rm -rf "$shim"
+fi
 
 cargo build -q --release -p pcp-agent
 cargo build -q --release -p pmda-proc --example proc_bench
