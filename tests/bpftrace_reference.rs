@@ -16,7 +16,7 @@
 //!   5 s (pmval) must be 10/s on both, within 6 to 14 (the maps come once
 //!   a second, so a 5 s window holds 4 to 6 of them).
 //!
-//! Help text is not compared: ours is our own words.
+//! Help text is compared by tests/bpftrace_descriptors.rs (`pminfo -T`).
 //!
 //! The scripts use what pmdabpftrace 6.0.3 serves: a scalar, a keyed map,
 //! hist(), lhist(), min(), max(), sum(), printf() output and an interval
