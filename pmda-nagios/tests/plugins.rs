@@ -324,3 +324,55 @@ fn new_and_removed_check_files_are_picked_up() {
         Ok(vec![(PM_IN_NULL, Value::Double(2.0))])
     );
 }
+
+/// `USER: nobody`: the plugin runs with that user's uid and gid (the
+/// agent runs as root, as under pmcd); without it, as the agent's user.
+#[test]
+fn a_check_runs_as_its_user() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !require("root", root, "running a check as another user needs root") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, user) in [("asnobody", "USER: nobody\n"), ("asroot", "")] {
+        std::fs::write(
+            dir.path().join(format!("{name}.check")),
+            format!("/bin/sh -c 'echo \"OK | uid=$(id -u) gid=$(id -g)\"'\n{user}INTERVAL: 600\n"),
+        )
+        .unwrap();
+    }
+    let agent = nagios_pmda(NagiosConfig {
+        config_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap();
+    agent
+        .agent()
+        .wait_for_first_results(Duration::from_secs(10));
+    let mut host = Host::new();
+    host.load(Box::new(agent)).unwrap();
+    let value = |name: &str| {
+        let p = host.lookup(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        host.fetch(&[p]).values[0].1.clone().unwrap()
+    };
+    let nobody = |field: &str| -> f64 {
+        let out = std::process::Command::new("id")
+            .args([field, "nobody"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    assert_eq!(
+        value("nagios.asnobody.perf.uid.value"),
+        vec![(PM_IN_NULL, Value::Double(nobody("-u")))]
+    );
+    assert_eq!(
+        value("nagios.asnobody.perf.gid.value"),
+        vec![(PM_IN_NULL, Value::Double(nobody("-g")))]
+    );
+    assert_eq!(
+        value("nagios.asroot.perf.uid.value"),
+        vec![(PM_IN_NULL, Value::Double(0.0))]
+    );
+}
