@@ -386,7 +386,10 @@ mod tests {
         table.add_def(&ADD, 0).unwrap();
         let mut p = TablePmda::with_table("reread", Rereading::default(), table);
         let add = p.namespace().lookup("demo.add").unwrap();
-        fetch_any(&mut p, add);
+        assert_eq!(
+            fetch_any(&mut p, add),
+            Ok(vec![(crate::id::PM_IN_NULL, Value::U32(0))])
+        );
         assert_eq!(p.agent().rereads, 0, "a fetch does not re-read sources");
         p.refresh_namespace();
         assert_eq!(p.agent().rereads, 1);
