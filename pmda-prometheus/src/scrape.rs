@@ -149,7 +149,7 @@ impl Shared {
         cfg.and_then(|c| c.timeout).unwrap_or(self.settings.timeout)
     }
 
-    fn min_interval_of(&self, cfg: Option<&UrlConfig>) -> Duration {
+    pub(crate) fn min_interval_of(&self, cfg: Option<&UrlConfig>) -> Duration {
         cfg.and_then(|c| c.min_interval)
             .unwrap_or(self.settings.min_interval)
     }
@@ -636,112 +636,5 @@ fn worker(inner: &(Mutex<Queues>, Condvar), cap: usize) {
             // A suspect slot freed: another suspect may go.
             cv.notify_one();
         }
-    }
-}
-
-/// A control metric about scheduling and scale (items from 40, after the
-/// per-source counters of [`crate::PrometheusPmda`]'s own table).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ControlRow {
-    pub(crate) item: u32,
-    pub(crate) leaf: &'static str,
-    pub(crate) ty: pcp_core::Type,
-    pub(crate) sem: pcp_core::Semantics,
-    pub(crate) units: pcp_core::Units,
-    /// One value per source plus the control instance's total; else one
-    /// value for the agent.
-    pub(crate) per_source: bool,
-    pub(crate) help: &'static str,
-}
-
-const fn row(
-    item: u32,
-    leaf: &'static str,
-    ty: pcp_core::Type,
-    sem: pcp_core::Semantics,
-    units: pcp_core::Units,
-    per_source: bool,
-    help: &'static str,
-) -> ControlRow {
-    ControlRow {
-        item,
-        leaf,
-        ty,
-        sem,
-        units,
-        per_source,
-        help,
-    }
-}
-
-use pcp_core::{Semantics as S, Type as T, Units as U};
-
-/// The scheduling control metrics.
-pub(crate) const CONTROL: &[ControlRow] = &[
-    row(40, "stale", T::U32, S::Instant, U::NONE, true, "1 if the values last answered for the source were older than the fetch that asked (its scrape ran past the deadline, or timed out and its last good values were kept), else 0; the control instance counts stale sources"),
-    row(41, "age", T::Double, S::Instant, U::SEC, true, "Seconds since the source's values were read (its last complete document); sources without values have none; the control instance gives the oldest"),
-    row(42, "in_flight", T::U32, S::Instant, U::NONE, true, "1 while a scrape of the source runs; the control instance counts the scrapes running"),
-    row(43, "cache_hits", T::U64, S::Counter, U::COUNT, true, "Fetches of the source answered from its last scrape without scraping it (its minimum interval had not passed)"),
-    row(44, "pool_waits", T::U64, S::Counter, U::COUNT, true, "Scrapes of the source that waited for a free worker thread or HTTP connection slot"),
-    row(45, "deadline_misses", T::U64, S::Counter, U::COUNT, true, "Fetches that answered before the source's scrape ended (with its last good values, marked stale, or none)"),
-    row(46, "ignored_names", T::U64, S::Instant, U::COUNT, true, "Metric names of the source's last document that were ignored: past the per-source metric limit, unsuitable for PCP, or colliding with another"),
-    row(47, "min_interval", T::Double, S::Discrete, U::SEC, true, "The source's minimum scrape interval in seconds (0: every fetch scrapes it); the control instance gives the agent's default"),
-    row(48, "queued", T::U32, S::Instant, U::NONE, false, "HTTP scrapes waiting now for a free connection slot (at most MAX_IN_FLIGHT run at once)"),
-    row(49, "connections", T::U64, S::Counter, U::COUNT, false, "HTTP connections opened (connections are kept alive and reused across fetches)"),
-    row(50, "reuses", T::U64, S::Counter, U::COUNT, false, "HTTP requests sent on a kept-alive connection"),
-    row(51, "evictions", T::U64, S::Counter, U::COUNT, false, "HTTP scrapes past their deadline ended early to free a connection slot for waiting ones"),
-];
-
-impl Shared {
-    /// The value(s) of scheduling control metric `item`, if it is one.
-    pub(crate) fn control_values(&self, item: u32) -> Option<pcp_core::MetricResult> {
-        use pcp_core::Value as V;
-        let row = CONTROL.iter().find(|r| r.item == item)?;
-        let st = self.http.stats();
-        if !row.per_source {
-            let v = match item {
-                48 => V::U32(st.queued.load(Ordering::Relaxed) as u32),
-                49 => V::U64(st.connects.load(Ordering::Relaxed)),
-                51 => V::U64(st.evictions.load(Ordering::Relaxed)),
-                _ => V::U64(st.reuses.load(Ordering::Relaxed)),
-            };
-            return Some(Ok(vec![(pcp_core::PM_IN_NULL, v)]));
-        }
-        let sources: Vec<Arc<Source>> = self.sources.read().values().cloned().collect();
-        let mut out = Vec::with_capacity(sources.len() + 1);
-        let (mut sum, mut max) = (0u64, 0f64);
-        for s in &sources {
-            let in_flight = s.scrape.lock().in_flight;
-            let x = s.state.lock();
-            let cfg = x.url.clone();
-            let v = match item {
-                40 => V::U32(x.stats.stale as u32),
-                41 => match x.age() {
-                    Some(a) => V::Double(a.as_secs_f64()),
-                    None => continue,
-                },
-                42 => V::U32(in_flight as u32),
-                43 => V::U64(x.stats.cache_hits),
-                44 => V::U64(x.stats.pool_waits),
-                45 => V::U64(x.stats.deadline_misses),
-                46 => V::U64(x.stats.ignored_names),
-                _ => V::Double(self.min_interval_of(cfg.as_deref()).as_secs_f64()),
-            };
-            match v {
-                V::U32(n) => sum += n as u64,
-                V::U64(n) => sum += n,
-                V::Double(d) => max = max.max(d),
-                _ => {}
-            }
-            out.push((s.cluster, v));
-        }
-        let total = match item {
-            40 | 42 => V::U32(sum as u32),
-            41 => V::Double(max),
-            47 => V::Double(self.settings.min_interval.as_secs_f64()),
-            _ => V::U64(sum),
-        };
-        out.insert(0, (0, total));
-        Some(Ok(out))
     }
 }

@@ -688,8 +688,8 @@ fn limits_are_reported_in_the_status() {
         ..Default::default()
     };
     cfg.timeout = Duration::from_secs(1);
-    let mut agent = pmda_prometheus::PrometheusPmda::new(cfg).unwrap();
-    agent.set_limits(pmda_prometheus::Limits {
+    let agent = pmda_prometheus::prometheus_pmda(cfg).unwrap();
+    agent.agent().set_limits(pmda_prometheus::Limits {
         max_body: 1 << 20,
         max_samples: 10,
         ..Default::default()
