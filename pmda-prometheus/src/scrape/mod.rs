@@ -18,22 +18,27 @@
 //!   last scrape answer from it: N clients fetching once a second cost the
 //!   endpoint one scrape a second, not N.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, RecvTimeoutError, Sender};
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 
 use crate::config::{SourceKind, UrlConfig};
 use crate::error::PrometheusError;
-use crate::fetch::{read_file, run_script, FetchFailure, HttpClient, RunAs};
-use crate::http::{self, Exchange, Target};
-use crate::ingest::Ingest;
-use crate::log::{log, Level};
+use crate::fetch::{HttpClient, RunAs};
+use crate::http::{self, Target};
 use crate::source::{Ctx, Limits, Source};
+
+mod blocking;
+mod exchange;
+mod pool;
+use blocking::Job;
+use exchange::{complete, HttpScrape};
+use pool::Pool;
 
 /// Past a source's timeout, how long a fetch still waits to hear that the
 /// scrape ended (a script is killed, a parse finishes its piece).
@@ -234,30 +239,6 @@ impl Shared {
         }
     }
 
-    fn cached_addrs(&self, host: &str) -> Option<Vec<SocketAddr>> {
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return Some(vec![SocketAddr::new(ip, 0)]);
-        }
-        let r = self.resolved.lock();
-        r.get(host)
-            .filter(|(_, t)| t.elapsed() < RESOLVE_TTL)
-            .map(|(a, _)| a.clone())
-    }
-
-    fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, String> {
-        let addrs: Vec<SocketAddr> = (host, 0)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .collect();
-        if addrs.is_empty() {
-            return Err(format!("no address for {host}"));
-        }
-        self.resolved
-            .lock()
-            .insert(host.to_string(), (addrs.clone(), Instant::now()));
-        Ok(addrs)
-    }
-
     fn submit_http(
         self: &Arc<Self>,
         src: &Arc<Source>,
@@ -293,79 +274,6 @@ impl Shared {
             suspect,
         };
         self.http.submit(req, Box::new(ex));
-    }
-
-    fn on_pool(self: &Arc<Self>, src: &Arc<Source>, suspect: bool, job: Job) {
-        let sh = Arc::clone(self);
-        let s = Arc::clone(src);
-        let waited = self.pool.submit(
-            Box::new(move || {
-                sh.run_blocking(&s, job, suspect);
-            }),
-            suspect,
-        );
-        if waited {
-            src.state.lock().stats.pool_waits += 1;
-        }
-    }
-
-    /// A scrape on a pool worker.
-    fn run_blocking(self: &Arc<Self>, src: &Arc<Source>, job: Job, suspect: bool) {
-        let root = &self.settings.root;
-        if let Job::Resolve(cfg, target) = job {
-            // A look-up, then back to the non-blocking client.
-            return match self.resolve(&target.host) {
-                Ok(addrs) => self.submit_http(src, cfg, target, addrs, suspect),
-                Err(e) => {
-                    let failure = (PrometheusError::Transport(e), 0);
-                    src.state
-                        .lock()
-                        .record_failure(&cfg.url, &failure, root, &src.name);
-                    complete(&self.flags, src, false)
-                }
-            };
-        }
-        let mut ingest = Ingest::new(Arc::clone(src), self.ctx());
-        let (what, result) = match job {
-            Job::Resolve(..) => unreachable!("handled above"),
-            Job::File(path) => {
-                let r = read_file(&path, &mut |b: &[u8]| ingest.push(b)).map(|()| 0);
-                (format!("file://{path}"), r)
-            }
-            Job::Blocking(cfg) => {
-                let timeout = self.timeout_of(Some(&cfg));
-                let r = self
-                    .blocking
-                    .get(&cfg.url, &cfg.headers, timeout, &mut |b: &[u8]| {
-                        ingest.push(b)
-                    });
-                (cfg.url.clone(), r)
-            }
-            Job::Script => {
-                let name = &src.name;
-                let r = run_script(
-                    &src.file.path,
-                    self.run_as.as_ref(),
-                    self.settings.timeout,
-                    &mut |b: &[u8]| ingest.push(b),
-                    &|line| log(Level::Info, root, &format!("source {name} stderr: {line}")),
-                )
-                .map(|()| 0);
-                (src.file.path.display().to_string(), r)
-            }
-        };
-        let timed_out = match result {
-            Ok(code) => {
-                ingest.finish(code);
-                false
-            }
-            Err(f) => {
-                let t = f.0.is_timeout();
-                ingest.fail(&what, &f);
-                t
-            }
-        };
-        complete(&self.flags, src, timed_out);
     }
 
     /// Scrapes `sources` (or joins their running scrapes) and waits for
@@ -430,211 +338,6 @@ impl Shared {
     pub(crate) fn kick(self: &Arc<Self>, sources: &[Arc<Source>]) {
         for src in sources {
             self.start(src, None, false);
-        }
-    }
-}
-
-/// Blocking work a scrape needs.
-enum Job {
-    File(String),
-    Script,
-    Blocking(Arc<UrlConfig>),
-    Resolve(Arc<UrlConfig>, Target),
-}
-
-/// A scrape has ended: wake whoever waits, raise the agent's flags.
-fn complete(flags: &Flags, src: &Source, timed_out: bool) {
-    {
-        let mut st = src.state.lock();
-        if st.names_added {
-            st.names_added = false;
-            flags.names_dirty.store(true, Ordering::Release);
-        }
-        if st.labels_changed {
-            st.labels_changed = false;
-            flags.labels_dirty.store(true, Ordering::Release);
-        }
-    }
-    let waiters = {
-        let mut t = src.scrape.lock();
-        t.in_flight = false;
-        t.finished = Some(Instant::now());
-        t.suspect = timed_out;
-        std::mem::take(&mut t.waiters)
-    };
-    for w in waiters {
-        let _ = w.send(src.cluster);
-    }
-}
-
-/// A scrape on the non-blocking client. It holds only a weak reference to
-/// the agent: the agent may be dropped while an exchange is open (the
-/// reactor thread must never be the one that drops it).
-struct HttpScrape {
-    shared: Weak<Shared>,
-    flags: Arc<Flags>,
-    src: Arc<Source>,
-    ctx: Ctx,
-    ingest: Option<Ingest>,
-    url: String,
-    suspect: bool,
-}
-
-impl Exchange for HttpScrape {
-    fn waited(&mut self) {
-        self.src.state.lock().stats.pool_waits += 1;
-    }
-
-    fn body(&mut self, data: &[u8]) -> bool {
-        let (src, ctx) = (&self.src, &self.ctx);
-        self.ingest
-            .get_or_insert_with(|| Ingest::new(Arc::clone(src), ctx.clone()))
-            .push(data)
-    }
-
-    fn finish(self: Box<Self>, result: Result<u16, FetchFailure>) {
-        let this = *self;
-        match result {
-            Ok(code) => {
-                let ingest = this
-                    .ingest
-                    .unwrap_or_else(|| Ingest::new(Arc::clone(&this.src), this.ctx.clone()));
-                ingest.finish(code as i32);
-                complete(&this.flags, &this.src, false);
-            }
-            Err((PrometheusError::Redirect(_), _)) if this.ingest.is_none() => {
-                // The blocking client follows redirects.
-                if let Some(sh) = this.shared.upgrade() {
-                    let cfg = this.src.state.lock().url.clone();
-                    if let Some(cfg) = cfg {
-                        let sh2 = Arc::clone(&sh);
-                        let src = Arc::clone(&this.src);
-                        let suspect = this.suspect;
-                        sh.pool.submit(
-                            Box::new(move || sh2.run_blocking(&src, Job::Blocking(cfg), suspect)),
-                            suspect,
-                        );
-                        return;
-                    }
-                }
-                complete(&this.flags, &this.src, false);
-            }
-            Err(f) => {
-                let timed_out = f.0.is_timeout();
-                match this.ingest {
-                    Some(i) => i.fail(&this.url, &f),
-                    None => this.src.state.lock().record_failure(
-                        &this.url,
-                        &f,
-                        &this.ctx.root,
-                        &this.src.name,
-                    ),
-                }
-                complete(&this.flags, &this.src, timed_out);
-            }
-        }
-    }
-}
-
-type PoolJob = Box<dyn FnOnce() + Send>;
-
-#[derive(Default)]
-struct Queues {
-    normal: VecDeque<PoolJob>,
-    suspect: VecDeque<PoolJob>,
-    busy: usize,
-    busy_suspect: usize,
-    stop: bool,
-}
-
-/// A bounded pool of worker threads for blocking scrapes, fair between
-/// sources: jobs run in arrival order, suspect ones (sources that timed
-/// out) after the others and on at most a quarter of the workers.
-pub(crate) struct Pool {
-    inner: Arc<(Mutex<Queues>, Condvar)>,
-    workers: usize,
-}
-
-impl std::fmt::Debug for Pool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool")
-            .field("workers", &self.workers)
-            .finish()
-    }
-}
-
-impl Pool {
-    fn new(workers: usize, root: &str) -> Pool {
-        let workers = workers.max(1);
-        let inner: Arc<(Mutex<Queues>, Condvar)> = Arc::default();
-        let cap = (workers / 4).max(1);
-        for i in 0..workers {
-            let inner = Arc::clone(&inner);
-            let r = std::thread::Builder::new()
-                .name(format!("{root}-scrape-{i}"))
-                .spawn(move || worker(&inner, cap));
-            if let Err(e) = r {
-                log(
-                    Level::Error,
-                    root,
-                    &format!("cannot start scrape worker: {e}"),
-                );
-                break;
-            }
-        }
-        Pool { inner, workers }
-    }
-
-    /// Queues a job; returns true when it has to wait for a worker.
-    fn submit(&self, job: PoolJob, suspect: bool) -> bool {
-        let (lock, cv) = &*self.inner;
-        let mut q = lock.lock();
-        let waits = q.busy + q.normal.len() + q.suspect.len() >= self.workers;
-        if suspect {
-            q.suspect.push_back(job);
-        } else {
-            q.normal.push_back(job);
-        }
-        cv.notify_one();
-        waits
-    }
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        let (lock, cv) = &*self.inner;
-        lock.lock().stop = true;
-        cv.notify_all();
-    }
-}
-
-fn worker(inner: &(Mutex<Queues>, Condvar), cap: usize) {
-    let (lock, cv) = inner;
-    let mut q = lock.lock();
-    loop {
-        if q.stop {
-            return;
-        }
-        let (job, suspect) = if let Some(j) = q.normal.pop_front() {
-            (j, false)
-        } else if q.busy_suspect < cap && !q.suspect.is_empty() {
-            (q.suspect.pop_front().expect("not empty"), true)
-        } else {
-            cv.wait(&mut q);
-            continue;
-        };
-        q.busy += 1;
-        if suspect {
-            q.busy_suspect += 1;
-        }
-        drop(q);
-        job();
-        q = lock.lock();
-        q.busy -= 1;
-        if suspect {
-            q.busy_suspect -= 1;
-            // A suspect slot freed: another suspect may go.
-            cv.notify_one();
         }
     }
 }
