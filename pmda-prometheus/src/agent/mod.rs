@@ -1,5 +1,5 @@
-//! The agent on pcp-core's table layer: [`Prometheus`] is the
-//! [`Agent`](pcp_core::agent::Agent), [`prometheus_pmda`] serves it as a
+//! The agent on pcp-core's table layer: [`Prometheus`] is a
+//! [`pcp_core::agent::Agent`], and [`prometheus_pmda`] serves it as a
 //! [`pcp_core::Pmda`].
 //!
 //! - [`control`]: the fixed control metrics, one row each, and their values;

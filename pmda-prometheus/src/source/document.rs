@@ -14,7 +14,7 @@ use std::time::Instant;
 
 impl SourceState {
     /// Parses a whole document into this source's metrics (the pieces of
-    /// [`Ingest`] at once). Bad lines are skipped and counted.
+    /// [`crate::ingest::Ingest`] at once). Bad lines are skipped and counted.
     pub fn ingest(&mut self, doc: &str, src: &Source, ctx: &Ctx) -> IngestReport {
         let mut d = self.begin();
         self.feed(&mut d, doc, src, ctx);

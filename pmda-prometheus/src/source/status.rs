@@ -97,8 +97,8 @@ impl SourceState {
     }
 
     /// Records a successful attempt whose document was read (with
-    /// [`Ingest`]): the counters, and the status text, which is also what
-    /// the log says (once per condition, see [`Repeats`]).
+    /// [`crate::ingest::Ingest`]): the counters, and the status text, which is also what
+    /// the log says (once per condition, see [`crate::log::Repeats`]).
     pub fn record_success(&mut self, done: &Outcome, source: &str, ctx: &Ctx) {
         let report = &done.report;
         self.stats.calls += 1;
