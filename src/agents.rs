@@ -438,7 +438,7 @@ impl AgentOptions {
                         || self.prometheus_root != "openmetrics",
                 };
                 Ok(Box::new(
-                    pmda_prometheus::PrometheusPmda::new(cfg).map_err(|e| start(&e))?,
+                    pmda_prometheus::prometheus_pmda(cfg).map_err(|e| start(&e))?,
                 ))
             }
             "bpftrace" => {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use fleet_support::{available, in_private_netns, Bed, Behaviour, Endpoint, Link};
 use pcp_core::{Host, PmError, Value};
-use pmda_prometheus::{PrometheusConfig, PrometheusPmda};
+use pmda_prometheus::{prometheus_pmda, PrometheusConfig};
 
 fn require_bed() -> bool {
     pcp_core::testing::require(
@@ -71,7 +71,7 @@ fn a_thousand_slow_endpoints_cost_one_fetch_about_the_slowest() {
     let dir = tempfile::tempdir().unwrap();
     bed.write_config(dir.path(), "DEADLINE: 1\nTIMEOUT: 5\n");
     let t = Instant::now();
-    let agent = PrometheusPmda::new(PrometheusConfig {
+    let agent = prometheus_pmda(PrometheusConfig {
         config_dir: dir.path().to_path_buf(),
         ..PrometheusConfig::default()
     })

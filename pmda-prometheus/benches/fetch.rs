@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use pcp_core::Host;
-use pmda_prometheus::{PrometheusConfig, PrometheusPmda};
+use pmda_prometheus::{prometheus_pmda, PrometheusConfig};
 
 fn cpu_time() -> Duration {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -75,7 +75,7 @@ fn serve(l: TcpListener) {
 }
 
 fn run(label: &str, group: &str, dir: &std::path::Path, sources: usize, rounds: usize) {
-    let agent = PrometheusPmda::new(PrometheusConfig {
+    let agent = prometheus_pmda(PrometheusConfig {
         config_dir: dir.to_path_buf(),
         ..PrometheusConfig::default()
     })

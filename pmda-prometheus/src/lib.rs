@@ -20,17 +20,19 @@
 //!   whole;
 //! - [`source`]: a source's metrics, instances, persistent ids and
 //!   counters;
-//! - [`PrometheusPmda`]: the [`pcp_core::Pmda`] implementation.
+//! - [`agent`]: the agent on pcp-core's table layer ([`Prometheus`]);
+//!   [`prometheus_pmda`] serves it as a [`pcp_core::Pmda`].
 //!
 //! ```no_run
-//! use pmda_prometheus::{PrometheusConfig, PrometheusPmda};
-//! let agent = PrometheusPmda::new(PrometheusConfig {
+//! use pmda_prometheus::{prometheus_pmda, PrometheusConfig};
+//! let agent = prometheus_pmda(PrometheusConfig {
 //!     config_dir: "config.d".into(),
 //!     ..PrometheusConfig::default()
 //! }).unwrap();
 //! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod agent;
 pub mod config;
 pub mod error;
 pub mod fetch;
@@ -39,7 +41,6 @@ pub mod ids;
 pub mod ingest;
 pub mod log;
 pub mod parse;
-mod pmda;
 mod scrape;
 pub mod source;
 pub mod stream;
@@ -49,8 +50,11 @@ pub mod watch;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use agent::{
+    prometheus_pmda, Prometheus, PrometheusPmda, FETCH_DEADLINE, MAX_IN_FLIGHT, NAMES_WAIT,
+    POOL_SIZE,
+};
 pub use error::PrometheusError;
-pub use pmda::{PrometheusPmda, FETCH_DEADLINE, MAX_IN_FLIGHT, NAMES_WAIT, POOL_SIZE};
 pub use source::Limits;
 
 /// The agent's domain (PCP's pmdaopenmetrics uses 144 too).

@@ -56,6 +56,7 @@ pub use pmda::TablePmda;
 pub use sink::{Fetch, Sink};
 pub use table::{IndomInfo, Metrics, Row, Spec, Text};
 
+use crate::desc::Type;
 use crate::error::PmError;
 use crate::id::InDom;
 use crate::indom::Instance;
@@ -111,6 +112,17 @@ pub trait Agent: Send + 'static {
         Ok(Vec::new())
     }
 
+    /// Turns a value a client stores into `metric` into `ty`, the
+    /// descriptor's type, before [`Agent::store`] sees it; an error fails
+    /// the store. The default is [`Value::convert`] (its `PM_ERR_SIGN`,
+    /// `PM_ERR_TRUNC` or `PM_ERR_CONV` for a value that does not fit); an
+    /// agent that reads stored values its own way (any number, refused as
+    /// `PM_ERR_BADSTORE` when it does not suit) overrides it.
+    fn store_value(&self, metric: Self::Metric, value: &Value, ty: Type) -> Result<Value, PmError> {
+        let _ = metric;
+        value.convert(ty)
+    }
+
     /// Stores `value` (already of the descriptor's type) into instance
     /// `inst` (`PM_IN_NULL` for a singular metric) of a metric its row marks
     /// storable; called once per value of the request, in order.
@@ -124,6 +136,14 @@ pub trait Agent: Send + 'static {
         let _ = (metric, inst, value, client);
         Err(PmError::PERMISSION)
     }
+
+    /// For agents whose names come from outside: re-read where they come
+    /// from (a config directory, a registry of scripts). Called when the
+    /// host asks for names ([`crate::Pmda::refresh_namespace`]), before
+    /// [`Agent::refresh_names`], but not before fetches and stores: the
+    /// place for slow work (scanning a directory, waiting for a new
+    /// source's first answer) that must not lengthen a fetch.
+    fn refresh_sources(&mut self) {}
 
     /// For agents whose names come from outside: bring `table` up to date
     /// and return true if its names changed. Called before name

@@ -26,7 +26,9 @@ use crate::value::Value;
 /// [`Agent::refresh_names`] runs before name operations, before each fetch
 /// (so a fetch answers with the descriptors of now) and after each store
 /// (a store may add or remove metrics); a change seen at a fetch or a
-/// store is reported by the next [`Pmda::refresh_namespace`].
+/// store is reported by the next [`Pmda::refresh_namespace`], which first
+/// lets the agent re-read where its names come from
+/// ([`Agent::refresh_sources`]).
 pub struct TablePmda<A: Agent> {
     name: String,
     table: Metrics<A::Metric>,
@@ -104,6 +106,7 @@ impl<A: Agent> Pmda for TablePmda<A> {
     }
 
     fn refresh_namespace(&mut self) -> bool {
+        self.agent.refresh_sources();
         let changed = self.agent.refresh_names(&mut self.table);
         std::mem::take(&mut self.names_changed) | changed
     }
@@ -215,8 +218,9 @@ impl<A: Agent> Pmda for TablePmda<A> {
         }
         let mut result = Ok(());
         for (inst, v) in values {
-            result = v
-                .convert(ty)
+            result = self
+                .agent
+                .store_value(metric, v, ty)
                 .and_then(|v| self.agent.store(metric, *inst, &v, client));
             if result.is_err() {
                 break;
@@ -344,5 +348,70 @@ mod tests {
             p.refresh_namespace(),
             "the change seen at the fetch is reported"
         );
+    }
+
+    /// Counts how often the host asked it to re-read its sources; takes
+    /// any number into its storable `demo.add` as a count (a negative one
+    /// is a bad store, not a sign error).
+    #[derive(Debug, Default)]
+    struct Rereading {
+        rereads: u32,
+        count: u32,
+    }
+
+    impl Agent for Rereading {
+        type Metric = u32;
+        fn value(&mut self, _: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
+            out.set(self.count);
+            Ok(())
+        }
+        fn store_value(&self, _: u32, v: &Value, _: Type) -> Result<Value, PmError> {
+            match v.as_f64() {
+                Some(n) if n >= 0.0 => Ok(Value::U32(n as u32)),
+                _ => Err(PmError::BADSTORE),
+            }
+        }
+        fn store(&mut self, _: u32, _: u32, v: &Value, _: &ClientContext) -> Result<(), PmError> {
+            self.count = u32::try_from(v)?;
+            Ok(())
+        }
+        fn refresh_sources(&mut self) {
+            self.rereads += 1;
+        }
+    }
+
+    #[test]
+    fn sources_are_reread_for_names_only_and_stores_convert_the_agents_way() {
+        let mut table = Metrics::new(400);
+        table.add_def(&ADD, 0).unwrap();
+        let mut p = TablePmda::with_table("reread", Rereading::default(), table);
+        let add = p.namespace().lookup("demo.add").unwrap();
+        assert_eq!(
+            fetch_any(&mut p, add),
+            Ok(vec![(crate::id::PM_IN_NULL, Value::U32(0))])
+        );
+        assert_eq!(p.agent().rereads, 0, "a fetch does not re-read sources");
+        p.refresh_namespace();
+        assert_eq!(p.agent().rereads, 1);
+        let client = ClientContext::local();
+        let null = crate::id::PM_IN_NULL;
+        assert_eq!(
+            p.store(add, &[(null, Value::I32(-1))], &client),
+            Err(PmError::BADSTORE)
+        );
+        p.store(add, &[(null, Value::Double(7.5))], &client)
+            .unwrap();
+        assert_eq!(p.agent().count, 7);
+        assert_eq!(p.agent().rereads, 1, "a store does not re-read sources");
+    }
+
+    fn fetch_any<A: Agent>(p: &mut TablePmda<A>, pmid: Pmid) -> MetricResult {
+        let (profile, client) = (Profile::all(), ClientContext::local());
+        let req = FetchRequest {
+            pmids: &[pmid],
+            profile: &profile,
+            client: &client,
+        };
+        p.fetch(&req).remove(0)
     }
 }

@@ -35,6 +35,11 @@ pub struct Row<M> {
     pub labels: LabelSet,
     /// Whether clients may store into it.
     pub storable: bool,
+    /// Empty help is answered as empty text rather than `PM_ERR_TEXT`: for
+    /// metrics passed through from a source that gave them no help, which
+    /// PCP's pass-through agents (pmdaopenmetrics) answer with an empty
+    /// entry (`pminfo -t` prints `<empty entry>`).
+    pub empty_help: bool,
     /// The agent's handle for the metric.
     pub metric: M,
 }
@@ -213,6 +218,7 @@ impl<M: Copy> Metrics<M> {
             help: Cow::Borrowed(""),
             labels: LabelSet::new(),
             storable: false,
+            empty_help: false,
             metric,
         });
         let last = self.rows.len() - 1;
@@ -299,16 +305,18 @@ impl<M: Copy> Metrics<M> {
     }
 
     /// Help text of a metric or instance domain, or [`PmError::TEXT`];
-    /// long help falls back to the one-line text.
+    /// long help falls back to the one-line text. Empty help is
+    /// `PM_ERR_TEXT`, unless the row says empty help is an answer
+    /// ([`Row::empty_help`]).
     pub fn text(&self, target: TextTarget, kind: TextKind) -> Result<String, PmError> {
-        let (oneline, help) = match target {
+        let (oneline, help, empty_ok) = match target {
             TextTarget::Metric(p) => {
                 let r = self.get(p).ok_or(PmError::TEXT)?;
-                (&r.oneline, &r.help)
+                (&r.oneline, &r.help, r.empty_help)
             }
             TextTarget::InDom(i) if i.domain() == self.domain => {
                 let info = self.indoms.get(&i.serial()).ok_or(PmError::TEXT)?;
-                (&info.oneline, &info.help)
+                (&info.oneline, &info.help, false)
             }
             TextTarget::InDom(_) => return Err(PmError::TEXT),
         };
@@ -316,7 +324,7 @@ impl<M: Copy> Metrics<M> {
             TextKind::Help if !help.is_empty() => help,
             _ => oneline,
         };
-        if s.is_empty() {
+        if s.is_empty() && !empty_ok {
             Err(PmError::TEXT)
         } else {
             Ok(s.to_string())
@@ -369,6 +377,30 @@ mod tests {
             moved.namespace().lookup("demo.two").unwrap().to_string(),
             "498.0.1"
         );
+    }
+
+    #[test]
+    fn empty_help_is_an_answer_only_where_the_row_says() {
+        let mut t = Metrics::from_defs(400, DEFS).unwrap();
+        let spec = Spec {
+            cluster: 1,
+            item: 0,
+            ty: Type::Double,
+            sem: Semantics::Instant,
+            units: Units::NONE,
+            indom: None,
+        };
+        let bare = t.add("demo.bare", spec, 2).unwrap().desc.pmid;
+        let quiet = t
+            .add("demo.quiet", Spec { item: 1, ..spec }, 3)
+            .unwrap()
+            .desc
+            .pmid;
+        t.get_mut(quiet).unwrap().empty_help = true;
+        for kind in [TextKind::OneLine, TextKind::Help] {
+            assert_eq!(t.text(TextTarget::Metric(bare), kind), Err(PmError::TEXT));
+            assert_eq!(t.text(TextTarget::Metric(quiet), kind), Ok(String::new()));
+        }
     }
 
     #[test]

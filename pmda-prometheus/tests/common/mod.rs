@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pcp_core::{Host, Instance, LabelTarget, MetricResult, Value};
-use pmda_prometheus::{PrometheusConfig, PrometheusPmda};
+use pmda_prometheus::{prometheus_pmda, PrometheusConfig};
 
 /// An agent over `dir` loaded in a host; `tweak` edits the config.
 pub fn host(dir: &Path, tweak: impl FnOnce(&mut PrometheusConfig)) -> Host {
@@ -20,7 +20,7 @@ pub fn host(dir: &Path, tweak: impl FnOnce(&mut PrometheusConfig)) -> Host {
         ..PrometheusConfig::default()
     };
     tweak(&mut cfg);
-    let agent = PrometheusPmda::new(cfg).expect("agent starts");
+    let agent = prometheus_pmda(cfg).expect("agent starts");
     let mut h = Host::new();
     h.load(Box::new(agent)).expect("agent loads");
     h
