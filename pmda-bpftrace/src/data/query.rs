@@ -1,6 +1,8 @@
 //! What the agent asks of a script's data: metric names, descriptors and
 //! help, values and instances.
 
+use std::borrow::Cow;
+
 use pcp_core::{Desc, InDom, Instance, PmError, Pmid, Semantics, Type, Value, PM_IN_NULL};
 
 use super::folded::folded;
@@ -95,12 +97,19 @@ impl ScriptData {
 
     /// The values of a data item.
     pub fn fetch(&self, item: u32) -> Result<Vec<(u32, Value)>, PmError> {
+        self.values(item).map(Cow::into_owned)
+    }
+
+    /// The values of a data item, borrowed where they are kept: a keyed
+    /// map's values between two prints are lent, not copied, so a fetch
+    /// copies them once, into its answer.
+    pub fn values(&self, item: u32) -> Result<Cow<'_, [(u32, Value)]>, PmError> {
         let &(idx, part) = self.by_item.get(&item).ok_or(PmError::PMID)?;
         let var = &self.vars[idx];
         if var.def.is_output() {
             return match &self.output {
                 Some((_, buf)) if var.has_value => {
-                    Ok(vec![(PM_IN_NULL, Value::String(buf.text()))])
+                    Ok(Cow::Owned(vec![(PM_IN_NULL, Value::String(buf.text()))]))
                 }
                 _ => Err(PmError::VALUE),
             };
@@ -108,20 +117,20 @@ impl ScriptData {
         let singular = !(var.def.keyed || var.def.shape == Shape::Histogram);
         if singular {
             let v = var.single.as_ref().ok_or(PmError::VALUE)?;
-            return Ok(vec![(PM_IN_NULL, part_value(v, part))]);
+            return Ok(Cow::Owned(vec![(PM_IN_NULL, part_value(v, part))]));
         }
         if part == Part::Folded {
             let text = folded(var.table.current().filter_map(|e| match &e.val {
                 Val::One(v) => v.as_f64().map(|c| (e.name.to_string(), c as i128)),
                 Val::Stats(_) => None,
             }));
-            return Ok(vec![(PM_IN_NULL, Value::String(text))]);
+            return Ok(Cow::Owned(vec![(PM_IN_NULL, Value::String(text))]));
         }
         if part == Part::Main {
             let values = var.values.get_or_init(|| table_values(&var.table, part));
-            return Ok(values.clone());
+            return Ok(Cow::Borrowed(values));
         }
-        Ok(table_values(&var.table, part))
+        Ok(Cow::Owned(table_values(&var.table, part)))
     }
 
     /// The instances of a data indom, in pmdabpftrace's order (keys as
