@@ -243,8 +243,9 @@ fn busy_script_cpu() {
         })
     };
     let pid = match fetch(&mut agent, pid_pmid).remove(0) {
+        // The pid is U32, as pmdabpftrace's.
         Ok(v) => match v[0].1 {
-            Value::I32(p) => p,
+            Value::U32(p) => p as i32,
             _ => 0,
         },
         Err(_) => 0,

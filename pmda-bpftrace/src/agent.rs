@@ -178,13 +178,11 @@ impl Bpftrace {
     fn data_value(&self, cluster: u32, item: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
         let s = self.script_by_cluster(cluster).ok_or(PmError::PMID)?;
         s.touch();
-        let values = s.state.lock().data.fetch(item)?;
-        for (inst, v) in values {
-            if inst == PM_IN_NULL {
-                out.set(v);
-            } else {
-                out.put(inst, v);
-            }
+        let st = s.state.lock();
+        match &*st.data.values(item)? {
+            [(PM_IN_NULL, v)] => out.set(v.clone()),
+            // A keyed map: straight from the list kept since the last print.
+            values => out.put_slice(values),
         }
         Ok(())
     }

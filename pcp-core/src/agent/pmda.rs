@@ -1,7 +1,5 @@
 //! [`TablePmda`]: any [`Agent`] with its [`Metrics`] table, as a [`Pmda`].
 
-use std::collections::HashSet;
-
 use crate::agent::def::MetricSet;
 use crate::agent::sink::{Fetch, Sink};
 use crate::agent::table::Metrics;
@@ -170,11 +168,12 @@ impl<A: Agent> Pmda for TablePmda<A> {
         self.names_changed |= self.agent.refresh_names(&mut self.table);
         let positions: Vec<Option<usize>> =
             req.pmids.iter().map(|p| self.table.index_of(*p)).collect();
-        let mut seen = HashSet::with_capacity(positions.len());
+        let mut seen = FirstSeen::new(positions.len(), self.table.len());
         let mut metrics = Vec::with_capacity(positions.len());
         let mut clusters = Vec::new();
-        for &i in positions.iter().flatten() {
-            if seen.insert(i) {
+        for (k, &i) in positions.iter().enumerate() {
+            let Some(i) = i else { continue };
+            if seen.first(&positions[..k], i) {
                 let row = self.table.row_at(i);
                 metrics.push(row.metric);
                 clusters.push(row.desc.pmid.cluster());
@@ -240,6 +239,41 @@ impl<A: Agent> Pmda for TablePmda<A> {
 
     fn wait_ready(&mut self, timeout: std::time::Duration) {
         self.agent.wait_ready(timeout)
+    }
+}
+
+/// Which rows of a fetch are asked for the first time. A request names a
+/// few metrics: looking back over the ones before costs less than hashing
+/// (and allocates nothing); a long one marks a bitmap of the table's rows.
+enum FirstSeen {
+    Scan,
+    Bits(Vec<u64>),
+}
+
+impl FirstSeen {
+    /// Requests longer than this use the bitmap.
+    const SCAN_MAX: usize = 16;
+
+    fn new(asked: usize, rows: usize) -> FirstSeen {
+        if asked <= FirstSeen::SCAN_MAX {
+            FirstSeen::Scan
+        } else {
+            FirstSeen::Bits(vec![0; rows.div_ceil(64)])
+        }
+    }
+
+    /// True the first time row `i` is asked; `before` is what was asked
+    /// before it.
+    fn first(&mut self, before: &[Option<usize>], i: usize) -> bool {
+        match self {
+            FirstSeen::Scan => !before.contains(&Some(i)),
+            FirstSeen::Bits(bits) => {
+                let (word, bit) = (i / 64, 1u64 << (i % 64));
+                let fresh = bits[word] & bit == 0;
+                bits[word] |= bit;
+                fresh
+            }
+        }
     }
 }
 
@@ -413,5 +447,69 @@ mod tests {
             client: &client,
         };
         p.fetch(&req).remove(0)
+    }
+
+    /// Records what each refresh was asked.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        refreshed: Vec<u32>,
+    }
+
+    impl Agent for Recorder {
+        type Metric = u32;
+        fn refresh(&mut self, fetch: &Fetch<'_, u32>) {
+            self.refreshed = fetch.metrics().to_vec();
+        }
+        fn value(&mut self, m: u32, out: &mut Sink<'_>) -> Result<(), PmError> {
+            out.set(m);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn refresh_gets_each_metric_once_in_first_asked_order() {
+        let mut table = Metrics::new(400);
+        for k in 0..100 {
+            let spec = Spec {
+                cluster: k / 10,
+                item: k % 10,
+                ty: Type::U32,
+                sem: Semantics::Instant,
+                units: Units::NONE,
+                indom: None,
+            };
+            table.add(format!("demo.m{k}"), spec, k).unwrap();
+        }
+        let mut p = TablePmda::with_table("recorder", Recorder::default(), table);
+        let (profile, client) = (Profile::all(), ClientContext::local());
+        let pmid = |k: u32| Pmid::from_parts(400, k / 10, k % 10);
+        let unknown = Pmid::from_parts(400, 50, 0);
+        // A short request (looked back over) and a long one (a bitmap over
+        // the table), each with repeats and an unknown PMID.
+        let short = [7, 3, 7, 99, 3, 0];
+        let long: Vec<u32> = (0..40).rev().chain(0..40).chain([64, 99, 64]).collect();
+        for asked in [&short[..], &long[..]] {
+            let mut pmids: Vec<Pmid> = asked.iter().map(|&k| pmid(k)).collect();
+            pmids.insert(1, unknown);
+            let req = FetchRequest {
+                pmids: &pmids,
+                profile: &profile,
+                client: &client,
+            };
+            let answers = p.fetch(&req);
+            let mut once: Vec<u32> = Vec::new();
+            for &k in asked {
+                if !once.contains(&k) {
+                    once.push(k);
+                }
+            }
+            assert_eq!(p.agent().refreshed, once, "asked {asked:?}");
+            let mut want: Vec<MetricResult> = asked
+                .iter()
+                .map(|&k| Ok(vec![(crate::id::PM_IN_NULL, Value::U32(k))]))
+                .collect();
+            want.insert(1, Err(PmError::PMID));
+            assert_eq!(answers, want, "every PMID asked is answered");
+        }
     }
 }

@@ -52,10 +52,11 @@ impl<'a, M: Copy> Fetch<'a, M> {
 
 /// Where an agent puts one metric's values. Singular metrics take one
 /// [`Sink::set`]; metrics with an instance domain take one [`Sink::put`]
-/// per instance. Values of another type than the descriptor's are
-/// converted (a value that does not fit fails the metric with the
-/// conversion's error); instances the profile does not want are dropped
-/// before anything is stored.
+/// per instance (or one [`Sink::put_slice`] of values the agent keeps).
+/// Values of another type than the descriptor's are converted (a value
+/// that does not fit fails the metric with the conversion's error);
+/// instances the profile does not want are dropped before anything is
+/// stored.
 ///
 /// ```
 /// use pcp_core::agent::Sink;
@@ -147,6 +148,62 @@ impl<'a> Sink<'a> {
         }
     }
 
+    /// The values of several instances from a slice the agent keeps, in
+    /// one pass: the same answer as [`Sink::put`] of each pair in order
+    /// (types converted, unwanted instances dropped, `PM_IN_NULL` or a
+    /// singular metric failing with `PM_ERR_INST`, the first failure
+    /// winning), with room for all of them made once and each value cloned
+    /// straight from the slice, for agents that keep a keyed map's values
+    /// between fetches.
+    ///
+    /// ```
+    /// use pcp_core::agent::Sink;
+    /// use pcp_core::*;
+    ///
+    /// let indom = InDom::from_parts(400, 0);
+    /// let desc = Desc::new(Pmid::from_parts(400, 0, 1), Type::U64, indom,
+    ///                      Semantics::Counter, Units::NONE);
+    /// let (profile, client) = (Profile::all(), ClientContext::anonymous());
+    /// let kept = vec![(7, Value::U64(70)), (3, Value::U32(30))];
+    /// let mut sink = Sink::new(&desc, &profile, &client);
+    /// sink.put_slice(&kept);
+    /// assert_eq!(sink.finish(), Ok(vec![(7, Value::U64(70)), (3, Value::U64(30))]));
+    /// ```
+    pub fn put_slice(&mut self, values: &[(u32, Value)]) {
+        if values.is_empty() || self.error.is_some() {
+            return;
+        }
+        if self.desc.indom.is_null() {
+            self.fail(PmError::INST);
+            return;
+        }
+        if self.all {
+            self.values.reserve(values.len());
+        }
+        let ty = self.desc.ty;
+        for (inst, value) in values {
+            if *inst == PM_IN_NULL {
+                self.fail(PmError::INST);
+                return;
+            }
+            if !self.wants(*inst) {
+                continue;
+            }
+            let value = if type_matches(value, ty) {
+                value.clone()
+            } else {
+                match value.convert(ty) {
+                    Ok(v) => v,
+                    Err(e) => return self.fail(e),
+                }
+            };
+            if let Some((last, _)) = self.values.last() {
+                self.ascending &= *last < *inst;
+            }
+            self.values.push((*inst, value));
+        }
+    }
+
     /// Fails the metric with `err` (its values are dropped); the first
     /// failure wins.
     pub fn fail(&mut self, err: PmError) {
@@ -196,5 +253,127 @@ impl<'a> Sink<'a> {
             crate::answer::dedup_instances(&mut values);
         }
         Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desc::{Semantics, Type, Units};
+    use crate::id::{InDom, Pmid};
+
+    const INDOM: InDom = InDom::from_parts(400, 3);
+
+    /// Values put one by one (`before`), then `values` in one slice.
+    struct Case {
+        name: &'static str,
+        ty: Type,
+        indom: InDom,
+        only: Option<[u32; 2]>,
+        before: Vec<(u32, Value)>,
+        values: Vec<(u32, Value)>,
+        want: MetricResult,
+    }
+
+    fn u64s(ids: &[u32]) -> Vec<(u32, Value)> {
+        ids.iter()
+            .map(|&i| (i, Value::U64(u64::from(i) * 10)))
+            .collect()
+    }
+
+    fn case(name: &'static str, values: Vec<(u32, Value)>, want: MetricResult) -> Case {
+        Case {
+            name,
+            ty: Type::U64,
+            indom: INDOM,
+            only: None,
+            before: Vec::new(),
+            values,
+            want,
+        }
+    }
+
+    #[test]
+    fn put_slice_answers_as_put_of_each_pair() {
+        let cases = [
+            case("ascending", u64s(&[1, 2, 5]), Ok(u64s(&[1, 2, 5]))),
+            Case {
+                ty: Type::U32,
+                ..case(
+                    "converted",
+                    u64s(&[5, 2]),
+                    Ok(vec![(5, Value::U32(50)), (2, Value::U32(20))]),
+                )
+            },
+            Case {
+                only: Some([2, 5]),
+                ..case("profile", u64s(&[1, 2, 3, 5]), Ok(u64s(&[2, 5])))
+            },
+            Case {
+                before: u64s(&[4]),
+                ..case(
+                    "duplicates keep the first",
+                    vec![(1, Value::U64(1)), (4, Value::U64(2)), (1, Value::U64(3))],
+                    Ok(vec![(4, Value::U64(40)), (1, Value::U64(1))]),
+                )
+            },
+            Case {
+                before: u64s(&[9]),
+                ..case("after a put, out of order", u64s(&[1]), Ok(u64s(&[9, 1])))
+            },
+            case(
+                "sign",
+                vec![
+                    (1, Value::U64(1)),
+                    (2, Value::I64(-1)),
+                    (PM_IN_NULL, Value::U64(3)),
+                ],
+                Err(PmError::SIGN),
+            ),
+            case(
+                "conversion",
+                vec![(1, Value::String("x".into()))],
+                Err(PmError::CONV),
+            ),
+            case(
+                "null instance",
+                vec![(PM_IN_NULL, Value::U64(1)), (2, Value::I64(-1))],
+                Err(PmError::INST),
+            ),
+            Case {
+                indom: InDom::NULL,
+                ..case("singular metric", u64s(&[1]), Err(PmError::INST))
+            },
+            Case {
+                indom: InDom::NULL,
+                ..case("empty", Vec::new(), Ok(Vec::new()))
+            },
+        ];
+        let client = ClientContext::anonymous();
+        for c in cases {
+            let desc = Desc::new(
+                Pmid::from_parts(400, 0, 1),
+                c.ty,
+                c.indom,
+                Semantics::Instant,
+                Units::NONE,
+            );
+            let profile = match c.only {
+                Some(ids) => Profile::only(INDOM, ids),
+                None => Profile::all(),
+            };
+            let mut one = Sink::new(&desc, &profile, &client);
+            let mut bulk = Sink::new(&desc, &profile, &client);
+            for (i, v) in &c.before {
+                one.put(*i, v.clone());
+                bulk.put(*i, v.clone());
+            }
+            for (i, v) in &c.values {
+                one.put(*i, v.clone());
+            }
+            bulk.put_slice(&c.values);
+            assert_eq!(one.finish(), c.want, "{}: put of each pair", c.name);
+            assert_eq!(bulk.finish(), c.want, "{}: put_slice", c.name);
+        }
     }
 }
