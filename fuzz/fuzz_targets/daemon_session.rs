@@ -6,12 +6,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use pcp_core::agent::{IndomDef, MetricDef, Metrics};
 use pcp_core::daemon::{DaemonOptions, Session};
 use pcp_core::pdu::{decode, frame::read_pdu};
 use pcp_core::*;
 
 struct Agent {
-    table: MetricTable,
+    table: Metrics<()>,
 }
 
 impl Pmda for Agent {
@@ -47,19 +48,10 @@ impl Pmda for Agent {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let rows = [MetricRow {
-        name: "fuzz.m",
-        cluster: 0,
-        item: 0,
-        ty: Type::U32,
-        indom: Some(0),
-        sem: Semantics::Instant,
-        units: Units::NONE,
-        oneline: "m",
-        help: "",
-    }];
+    const INDOM: IndomDef = IndomDef::new(0, "");
+    const DEFS: &[((), MetricDef)] = &[((), MetricDef::u32("fuzz.m", 0, 0).indom(&INDOM).oneline("m"))];
     let mut agent = Agent {
-        table: MetricTable::from_rows(400, &rows).expect("rows"),
+        table: Metrics::from_defs(400, DEFS).expect("rows"),
     };
     let mut session = Session::new(&mut agent, &DaemonOptions::default());
     let mut r = data;

@@ -94,6 +94,7 @@ fuzz_target!(|data: &[u8]| {
         limits: Limits {
             max_body: 1 << 20,
             max_samples: 10_000,
+            ..Limits::default()
         },
     };
     let file = SourceFile {

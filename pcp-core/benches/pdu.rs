@@ -9,6 +9,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use pcp_core::agent::{Metrics, Spec};
 use pcp_core::daemon::{DaemonOptions, Session};
 use pcp_core::pdu::*;
 use pcp_core::*;
@@ -36,7 +37,7 @@ fn rate(budget: Duration, mut f: impl FnMut()) -> f64 {
 }
 
 struct Agent {
-    table: MetricTable,
+    table: Metrics<()>,
 }
 
 impl Pmda for Agent {
@@ -99,17 +100,20 @@ fn main() {
     let budget = Duration::from_millis(700);
     let n = 100u32;
     let pmids: Vec<Pmid> = (0..n).map(|i| Pmid::from_parts(400, 0, i)).collect();
-    let mut table = MetricTable::new(400);
+    let mut table = Metrics::new(400);
     for &p in &pmids {
-        let indom = if matches!(p.item() % 10, 7 | 8) {
-            InDom::from_parts(400, 0)
-        } else {
-            InDom::NULL
+        let spec = Spec {
+            cluster: p.cluster(),
+            item: p.item(),
+            ty: ty_of(p),
+            sem: Semantics::Counter,
+            units: Units::COUNT,
+            indom: matches!(p.item() % 10, 7 | 8).then_some(0),
         };
-        let desc = Desc::new(p, ty_of(p), indom, Semantics::Counter, Units::COUNT);
         table
-            .add(&format!("bench.m{}", p.item()), desc, "x", "")
-            .unwrap();
+            .add(format!("bench.m{}", p.item()), spec, ())
+            .unwrap()
+            .oneline = "x".into();
     }
     let answers: Vec<(Pmid, MetricResult)> = pmids.iter().map(|&p| (p, Ok(values_of(p)))).collect();
     let enc = Encoder::default();

@@ -22,6 +22,7 @@ pub mod agent {
 
     use std::time::Instant;
 
+    use pcp_core::agent::{IndomDef, MetricDef, Metrics, Spec};
     use pcp_core::*;
 
     /// The test agent's default domain.
@@ -30,7 +31,7 @@ pub mod agent {
     /// The agent.
     #[derive(Debug)]
     pub struct TestAgent {
-        table: MetricTable,
+        table: Metrics<()>,
         domain: u32,
         started: Instant,
         stored: u32,
@@ -39,139 +40,54 @@ pub mod agent {
         next_item: u32,
     }
 
-    const ROWS: &[MetricRow] = &[
-        MetricRow {
-            name: "pdutest.counter",
-            cluster: 0,
-            item: 0,
-            ty: Type::U32,
-            indom: None,
-            sem: Semantics::Counter,
-            units: Units::COUNT,
-            oneline: "milliseconds since start, as a counter",
-            help: "Grows by about 1000 a second, so rate tools show ~1000.",
-        },
-        MetricRow {
-            name: "pdutest.i32",
-            cluster: 0,
-            item: 1,
-            ty: Type::I32,
-            indom: None,
-            sem: Semantics::Instant,
-            units: Units::NONE,
-            oneline: "always -42",
-            help: "A negative 32-bit value.",
-        },
-        MetricRow {
-            name: "pdutest.i64",
-            cluster: 0,
-            item: 2,
-            ty: Type::I64,
-            indom: None,
-            sem: Semantics::Instant,
-            units: Units::NONE,
-            oneline: "always -2^33",
-            help: "",
-        },
-        MetricRow {
-            name: "pdutest.u64",
-            cluster: 0,
-            item: 3,
-            ty: Type::U64,
-            indom: None,
-            sem: Semantics::Instant,
-            units: Units::KBYTES,
-            oneline: "a big number in KiB",
-            help: "2^40 + 7 kilobytes.",
-        },
-        MetricRow {
-            name: "pdutest.float",
-            cluster: 0,
-            item: 4,
-            ty: Type::Float,
-            indom: None,
-            sem: Semantics::Instant,
-            units: Units::MILLISEC,
-            oneline: "a float in milliseconds",
-            help: "Always 0.25.",
-        },
-        MetricRow {
-            name: "pdutest.double",
-            cluster: 0,
-            item: 5,
-            ty: Type::Double,
-            indom: Some(0),
-            sem: Semantics::Instant,
-            units: Units::NONE,
-            oneline: "a double per instance",
-            help: "1.5 times (instance id + 1).",
-        },
-        MetricRow {
-            name: "pdutest.string",
-            cluster: 0,
-            item: 6,
-            ty: Type::String,
-            indom: None,
-            sem: Semantics::Discrete,
-            units: Units::NONE,
-            oneline: "a string",
-            help: "Always \"hello pmcd\".",
-        },
-        MetricRow {
-            name: "pdutest.aggregate",
-            cluster: 0,
-            item: 7,
-            ty: Type::Aggregate,
-            indom: None,
-            sem: Semantics::Discrete,
-            units: Units::NONE,
-            oneline: "opaque bytes",
-            help: "",
-        },
-        MetricRow {
-            name: "pdutest.unavailable",
-            cluster: 0,
-            item: 8,
-            ty: Type::U32,
-            indom: None,
-            sem: Semantics::Instant,
-            units: Units::NONE,
-            oneline: "never has a value",
-            help: "Fails with PM_ERR_AGAIN, as a source that is down.",
-        },
-        MetricRow {
-            name: "pdutest.control.value",
-            cluster: 1,
-            item: 0,
-            ty: Type::U32,
-            indom: None,
-            sem: Semantics::Discrete,
-            units: Units::NONE,
-            oneline: "storable value",
-            help: "pmstore sets it; fetch returns the last value stored.",
-        },
-        MetricRow {
-            name: "pdutest.control.add",
-            cluster: 1,
-            item: 1,
-            ty: Type::String,
-            indom: None,
-            sem: Semantics::Discrete,
-            units: Units::NONE,
-            oneline: "storing NAME adds pdutest.dynamic.NAME",
-            help: "",
-        },
-        MetricRow {
-            name: "pdutest.client.uid",
-            cluster: 2,
-            item: 0,
-            ty: Type::U32,
-            indom: None,
-            sem: Semantics::Discrete,
-            units: Units::NONE,
-            oneline: "the asking client's user id",
-            help: "From pmcd's PDU_ATTR; PM_ERR_AGAIN when pmcd did not say.",
-        },
+    /// The instance domain of `pdutest.double` (its instances are listed
+    /// by the agent, below).
+    const GREEK: IndomDef = IndomDef::new(0, "greek letters")
+        .help("Three instances; the third has a space in its name.");
+
+    const DEFS: &[MetricDef] = &[
+        MetricDef::new("pdutest.counter", 0, 0, Type::U32)
+            .semantics(Semantics::Counter)
+            .units(Units::COUNT)
+            .oneline("milliseconds since start, as a counter")
+            .help("Grows by about 1000 a second, so rate tools show ~1000."),
+        MetricDef::new("pdutest.i32", 0, 1, Type::I32)
+            .oneline("always -42")
+            .help("A negative 32-bit value."),
+        MetricDef::new("pdutest.i64", 0, 2, Type::I64).oneline("always -2^33"),
+        MetricDef::new("pdutest.u64", 0, 3, Type::U64)
+            .units(Units::KBYTES)
+            .oneline("a big number in KiB")
+            .help("2^40 + 7 kilobytes."),
+        MetricDef::new("pdutest.float", 0, 4, Type::Float)
+            .units(Units::MILLISEC)
+            .oneline("a float in milliseconds")
+            .help("Always 0.25."),
+        MetricDef::new("pdutest.double", 0, 5, Type::Double)
+            .indom(&GREEK)
+            .oneline("a double per instance")
+            .help("1.5 times (instance id + 1)."),
+        MetricDef::new("pdutest.string", 0, 6, Type::String)
+            .semantics(Semantics::Discrete)
+            .oneline("a string")
+            .help("Always \"hello pmcd\"."),
+        MetricDef::new("pdutest.aggregate", 0, 7, Type::Aggregate)
+            .semantics(Semantics::Discrete)
+            .oneline("opaque bytes"),
+        MetricDef::new("pdutest.unavailable", 0, 8, Type::U32)
+            .oneline("never has a value")
+            .help("Fails with PM_ERR_AGAIN, as a source that is down."),
+        MetricDef::new("pdutest.control.value", 1, 0, Type::U32)
+            .semantics(Semantics::Discrete)
+            .oneline("storable value")
+            .help("pmstore sets it; fetch returns the last value stored."),
+        MetricDef::new("pdutest.control.add", 1, 1, Type::String)
+            .semantics(Semantics::Discrete)
+            .oneline("storing NAME adds pdutest.dynamic.NAME"),
+        MetricDef::new("pdutest.client.uid", 2, 0, Type::U32)
+            .semantics(Semantics::Discrete)
+            .oneline("the asking client's user id")
+            .help("From pmcd's PDU_ATTR; PM_ERR_AGAIN when pmcd did not say."),
     ];
 
     const INSTANCES: [(u32, &str); 3] = [(0, "alpha"), (1, "beta"), (2, "gamma delta")];
@@ -184,12 +100,10 @@ pub mod agent {
 
         /// The agent at `domain`.
         pub fn with_domain(domain: u32) -> TestAgent {
-            let mut table = MetricTable::from_rows(domain, ROWS).expect("test rows are valid");
-            table.set_indom_text(
-                InDom::from_parts(domain, 0),
-                "greek letters",
-                "Three instances; the third has a space in its name.",
-            );
+            let mut table = Metrics::new(domain);
+            for def in DEFS {
+                table.add_def(def, ()).expect("test rows are valid");
+            }
             if let Some(m) = table.get_mut(Pmid::from_parts(domain, 0, 5)) {
                 m.labels.insert("units_hint", "none");
                 m.labels.insert_optional("note", "optional label");
@@ -273,7 +187,11 @@ pub mod agent {
                     LabelSet::new().with("kind", "greek")
                 }
                 LabelTarget::Cluster(0) => LabelSet::new().with("cluster", "zero"),
-                LabelTarget::Item(p) => self.table.item_labels(p),
+                LabelTarget::Item(p) => self
+                    .table
+                    .get(p)
+                    .map(|r| r.labels.clone())
+                    .unwrap_or_default(),
                 _ => LabelSet::new(),
             })
         }
@@ -342,10 +260,18 @@ pub mod agent {
                 let name = v.as_str().ok_or(PmError::TYPE)?;
                 let full = format!("pdutest.dynamic.{name}");
                 let p = self.pmid(3, self.next_item);
-                let desc = Desc::new(p, Type::U32, InDom::NULL, Semantics::Instant, Units::NONE);
+                let spec = Spec {
+                    cluster: p.cluster(),
+                    item: p.item(),
+                    ty: Type::U32,
+                    sem: Semantics::Instant,
+                    units: Units::NONE,
+                    indom: None,
+                };
                 self.table
-                    .add(&full, desc, "a metric added by a store", "")
-                    .map_err(|_| PmError::BADSTORE)?;
+                    .add(full, spec, ())
+                    .map_err(|_| PmError::BADSTORE)?
+                    .oneline = "a metric added by a store".into();
                 self.next_item += 1;
                 self.names_changed = true;
                 self.labels_changed = true;

@@ -4,8 +4,8 @@
 //! - descriptors ([`Desc`]: [`Type`], [`Semantics`], [`Units`]) and [`Value`]s;
 //! - [`LabelSet`]s, help text, and the metric namespace ([`Namespace`]);
 //! - persistent ids that survive restarts ([`idstore`]);
-//! - the [`Pmda`] trait that agents implement, with [`MetricTable`] for
-//!   table-driven agents;
+//! - the low-level [`Pmda`] trait, which the table-driven layer ([`agent`])
+//!   implements for agents;
 //! - the in-process [`Host`] that loads agents by domain and fans fetches out;
 //! - rate conversion ([`rate`]) and renderers ([`render`]): pminfo-style
 //!   text, OpenMetrics exposition and JSON.
@@ -64,7 +64,6 @@ pub mod pytable;
 pub mod rate;
 pub mod render;
 pub mod server;
-pub mod table;
 pub mod testing;
 pub mod units;
 pub mod value;
@@ -83,5 +82,4 @@ pub use pmda::{
     Attachment, ClientContext, FetchRequest, InstValues, LabelTarget, MetricResult, Pmda, TextKind,
     TextTarget,
 };
-pub use table::{MetricInfo, MetricRow, MetricTable};
 pub use value::Value;

@@ -162,8 +162,9 @@ pub type MetricResult = Result<InstValues, PmError>;
 /// host and the PDU loop do the rest.
 ///
 /// Only [`Pmda::name`], [`Pmda::domain`], [`Pmda::namespace`],
-/// [`Pmda::desc`] and [`Pmda::fetch`] are required; [`crate::table::MetricTable`]
-/// answers most of them from a table of rows.
+/// [`Pmda::desc`] and [`Pmda::fetch`] are required; agents are normally
+/// written on the table-driven layer ([`crate::agent::TablePmda`]), which
+/// implements all of them from a metric table.
 pub trait Pmda: Send {
     /// The agent's name (`linux`, `prometheus`): the `agent` label.
     fn name(&self) -> &str;

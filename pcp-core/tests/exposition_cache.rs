@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use pcp_core::agent::{Metrics, Spec};
 use pcp_core::render::openmetrics::{render_host, ExpositionCache, Format};
 use pcp_core::*;
 
@@ -28,7 +29,7 @@ struct Shared {
 }
 
 struct Agent {
-    table: MetricTable,
+    table: Metrics<()>,
     indom: InDom,
     shared: Arc<Shared>,
 }
@@ -36,7 +37,7 @@ struct Agent {
 impl Agent {
     fn new(shared: Arc<Shared>) -> Agent {
         let indom = InDom::new(DOMAIN, 1).unwrap();
-        let mut table = MetricTable::new(DOMAIN);
+        let mut table = Metrics::new(DOMAIN);
         let rows = [
             (
                 "cache.load",
@@ -62,9 +63,8 @@ impl Agent {
                 sem,
                 Units::COUNT,
             );
-            table
-                .add(name, desc, format!("help for {name}"), "")
-                .unwrap();
+            table.add(name, Spec::from(&desc), ()).unwrap().oneline =
+                format!("help for {name}").into();
         }
         Agent {
             table,

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pcp_core::agent::{Metrics, Spec};
 use pcp_core::*;
 
 /// A configurable test agent: `n` singular metrics under `prefix`, an
@@ -12,7 +13,7 @@ use pcp_core::*;
 struct TestAgent {
     name: String,
     domain: u32,
-    table: MetricTable,
+    table: Metrics<()>,
     delay: Duration,
     fetches: Arc<AtomicUsize>,
     grow: Arc<AtomicBool>,
@@ -22,23 +23,20 @@ struct TestAgent {
 
 impl TestAgent {
     fn new(name: &str, domain: u32, prefix: &str, n: u32) -> TestAgent {
-        let mut table = MetricTable::new(domain);
+        let mut table = Metrics::new(domain);
         for i in 0..n {
             let pmid = Pmid::new(domain, 0, i).unwrap();
+            let desc = Desc::new(
+                pmid,
+                Type::U64,
+                InDom::NULL,
+                Semantics::Counter,
+                Units::COUNT,
+            );
             table
-                .add(
-                    &format!("{prefix}.m{i}"),
-                    Desc::new(
-                        pmid,
-                        Type::U64,
-                        InDom::NULL,
-                        Semantics::Counter,
-                        Units::COUNT,
-                    ),
-                    "a test metric",
-                    "",
-                )
-                .unwrap();
+                .add(format!("{prefix}.m{i}"), Spec::from(&desc), ())
+                .unwrap()
+                .oneline = "a test metric".into();
         }
         TestAgent {
             name: name.into(),
@@ -66,20 +64,14 @@ impl Pmda for TestAgent {
         if self.grow.swap(false, Ordering::SeqCst) {
             let pmid = Pmid::new(self.domain, 1, 0).unwrap();
             let name = format!("{}.late", self.name);
-            self.table
-                .add(
-                    &name,
-                    Desc::new(
-                        pmid,
-                        Type::U32,
-                        InDom::NULL,
-                        Semantics::Instant,
-                        Units::NONE,
-                    ),
-                    "late",
-                    "",
-                )
-                .unwrap();
+            let desc = Desc::new(
+                pmid,
+                Type::U32,
+                InDom::NULL,
+                Semantics::Instant,
+                Units::NONE,
+            );
+            self.table.add(name, Spec::from(&desc), ()).unwrap().oneline = "late".into();
             return true;
         }
         false

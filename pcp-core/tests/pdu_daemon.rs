@@ -10,6 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use pcp_core::agent::{Metrics, Spec};
 use pcp_core::daemon::{run_daemon, run_daemon_with, DaemonError, DaemonOptions};
 use pcp_core::pdu::frame::read_pdu;
 use pcp_core::pdu::*;
@@ -659,17 +660,19 @@ fn run_daemon_serves_a_prebuilt_agent() {
 
 /// The metrics of the reference raw PMDA (rawpmda.py), domain 400.
 struct RawTest {
-    table: MetricTable,
+    table: Metrics<()>,
     fetches: u32,
 }
 
 impl RawTest {
     fn new() -> RawTest {
         let d = 400;
-        let mut t = MetricTable::new(d);
+        let mut t = Metrics::new(d);
         let mut add = |name: &str, c, i, ty, indom: InDom, sem, units, one: &str, help: &str| {
             let desc = Desc::new(Pmid::from_parts(d, c, i), ty, indom, sem, units);
-            t.add(name, desc, one, help).unwrap();
+            let row = t.add(name.to_string(), Spec::from(&desc), ()).unwrap();
+            row.oneline = one.to_string().into();
+            row.help = help.to_string().into();
         };
         let colour = InDom::from_parts(d, 0);
         use Semantics::*;
@@ -750,7 +753,11 @@ impl RawTest {
             "an aggregate",
             "Opaque bytes.",
         );
-        t.set_indom_text(colour, "rawtest instances", "Three test instances.");
+        t.set_indom_text(
+            colour.serial(),
+            "rawtest instances",
+            "Three test instances.",
+        );
         RawTest {
             table: t,
             fetches: 0,

@@ -83,6 +83,21 @@ pub struct Metrics<M> {
     indoms: HashMap<u32, IndomInfo>,
 }
 
+impl From<&Desc> for Spec {
+    /// The spec of an existing descriptor (its PMID's cluster and item, its
+    /// instance domain's serial), for a row in a table of the same domain.
+    fn from(d: &Desc) -> Spec {
+        Spec {
+            cluster: d.pmid.cluster(),
+            item: d.pmid.item(),
+            ty: d.ty,
+            sem: d.sem,
+            units: d.units,
+            indom: (!d.indom.is_null()).then(|| d.indom.serial()),
+        }
+    }
+}
+
 impl<M: Copy> Metrics<M> {
     /// An empty table for `domain`.
     pub fn new(domain: u32) -> Metrics<M> {

@@ -19,20 +19,22 @@
 //! use pcp_core::pdu::{decode, Encoder, Pdu};
 //! use pcp_core::*;
 //!
-//! # struct Hello { table: MetricTable }
-//! # impl Pmda for Hello {
-//! #     fn name(&self) -> &str { "hello" }
-//! #     fn domain(&self) -> u32 { 400 }
-//! #     fn namespace(&self) -> &Namespace { self.table.namespace() }
-//! #     fn desc(&self, pmid: Pmid) -> Result<Desc, PmError> { self.table.desc(pmid) }
-//! #     fn fetch(&mut self, req: &FetchRequest<'_>) -> Vec<MetricResult> {
-//! #         req.pmids.iter().map(|_| Ok(vec![(PM_IN_NULL, Value::U32(42))])).collect()
-//! #     }
-//! # }
-//! # let mut table = MetricTable::new(400);
-//! # let pmid = Pmid::new(400, 0, 0).unwrap();
-//! # table.add("hello.answer", Desc::new(pmid, Type::U32, InDom::NULL, Semantics::Instant, Units::NONE), "the answer", "").unwrap();
-//! let mut agent = Hello { table };
+//! use pcp_core::agent::{Agent, MetricDef, Sink, TablePmda};
+//!
+//! pcp_core::metrics! {
+//!     enum M { Answer = MetricDef::u32("hello.answer", 0, 0).oneline("the answer"), }
+//! }
+//! #[derive(Debug)]
+//! struct Hello;
+//! impl Agent for Hello {
+//!     type Metric = M;
+//!     fn value(&mut self, _: M, out: &mut Sink<'_>) -> Result<(), PmError> {
+//!         out.set(42u32);
+//!         Ok(())
+//!     }
+//! }
+//! let mut agent = TablePmda::new("hello", 400, Hello).unwrap();
+//! let pmid = Pmid::new(400, 0, 0).unwrap();
 //! let mut session = Session::new(&mut agent, &DaemonOptions::default());
 //! let mut req = Vec::new();
 //! Encoder::default().encode(&Pdu::DescReq(pmid), 0, &mut req);

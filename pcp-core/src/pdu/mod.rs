@@ -14,7 +14,7 @@
 //!
 //! The types keep wire-level values (raw codes, byte strings), so that any
 //! PDU pmcd or a PMDA sends decodes and re-encodes byte for byte; the
-//! conversions to and from the crate's model ([`Value`], [`LabelSet`],
+//! conversions to and from the crate's model ([`Value`](crate::Value), [`LabelSet`](crate::LabelSet),
 //! [`Desc`], [`Profile`]) live beside them.
 //!
 //! ```

@@ -9,7 +9,7 @@
 //! - [`conn`]: one connection's bytes under its deadline;
 //! - [`access`]: pmcd's `[access]` statements (allow/disallow by host and
 //!   operation, connection limits);
-//! - [`pmcd_agent`]: the `pmcd.*` metrics (domain 2) clients rely on;
+//! - [`pmcd_agent`](mod@pmcd_agent): the `pmcd.*` metrics (domain 2) clients rely on;
 //! - [`state`]: what the server publishes about itself.
 //!
 //! Each connection has a thread of its own, so a slow client delays no
