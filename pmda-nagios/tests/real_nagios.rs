@@ -1,5 +1,7 @@
-//! A real Nagios (Debian's nagios4-core) runs two service checks every 2 s
-//! and writes their perfdata to a file it rotates every 3 s (rename to
+//! A real Nagios (Debian's nagios4-core) runs the monitoring-plugins the
+//! plugin test runs (check_load, check_disk, check_users, check_procs,
+//! check_swap, check_dummy for each state, check_tcp against a port the test
+//! opens) as service checks every 2 s and writes their perfdata to a file it rotates every 3 s (rename to
 //! `FILE.$TIMET$`, then reopen), as GroundWork-style setups do. The agent
 //! follows the file through several rotations, is restarted in the middle
 //! (and misses a rotation while down), and in the end has counted exactly
@@ -29,7 +31,7 @@ impl Drop for Running {
     }
 }
 
-fn objects(dir: &Path) -> String {
+fn objects(dir: &Path, tcp_port: u16) -> String {
     let d = dir.display();
     let service = |desc: &str, cmd: &str| {
         format!(
@@ -62,13 +64,42 @@ fn objects(dir: &Path) -> String {
     );
     s += &command("check_users", &format!("{PLUGINS}/check_users -w 5 -c 10"));
     s += &command(
+        "check_disk",
+        &format!("{PLUGINS}/check_disk -w 10% -c 5% -p /"),
+    );
+    s += &command(
+        "check_procs",
+        &format!("{PLUGINS}/check_procs -w 5000 -c 10000"),
+    );
+    s += &command("check_swap", &format!("{PLUGINS}/check_swap -w 10% -c 5%"));
+    s += &command(
+        "check_tcp",
+        &format!("{PLUGINS}/check_tcp -H 127.0.0.1 -p {tcp_port}"),
+    );
+    for n in 0..4 {
+        s += &command(
+            &format!("check_dummy{n}"),
+            &format!("{PLUGINS}/check_dummy {n} dummy{n}"),
+        );
+    }
+    s += &command(
         "rotate_perfdata",
         &format!("/bin/mv {d}/service-perfdata {d}/service-perfdata.$TIMET$"),
     );
     s += &service("Current Load", "check_load");
     s += &service("Users", "check_users");
+    s += &service("Disk", "check_disk");
+    s += &service("Procs", "check_procs");
+    s += &service("Swap", "check_swap");
+    s += &service("TCP", "check_tcp");
+    for n in 0..4 {
+        s += &service(&format!("Dummy{n}"), &format!("check_dummy{n}"));
+    }
     s
 }
+
+/// The services `objects` defines.
+const SERVICES: usize = 10;
 
 fn nagios_cfg(dir: &Path) -> String {
     let d = dir.display();
@@ -164,7 +195,11 @@ fn follows_a_real_nagios_through_rotations_and_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("nagios");
     std::fs::create_dir_all(dir.join("checkresults")).unwrap();
-    std::fs::write(dir.join("objects.cfg"), objects(&dir)).unwrap();
+    // check_tcp's port: the kernel completes its connections from the
+    // listen backlog, nothing needs to accept them.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp_port = listener.local_addr().unwrap().port();
+    std::fs::write(dir.join("objects.cfg"), objects(&dir, tcp_port)).unwrap();
     std::fs::write(dir.join("nagios.cfg"), nagios_cfg(&dir)).unwrap();
     let chown = Command::new("chown")
         .args(["-R", "nagios:nagios"])
@@ -193,6 +228,9 @@ fn follows_a_real_nagios_through_rotations_and_a_restart() {
             .unwrap(),
     );
     wait_until("two rotations", 30, || rotations(&shared) >= 2);
+    wait_until("every service's first result", 30, || {
+        counted(&shared).len() == SERVICES
+    });
     // Names and values through the host, with the host as the instance.
     let load = host
         .lookup("nagios.nagios.Current_Load.perf.load1.value")
@@ -205,6 +243,20 @@ fn follows_a_real_nagios_through_rotations_and_a_restart() {
         insts.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
         ["localhost"]
     );
+    // Each check_dummy's status line, state word first, as Nagios ran it;
+    // check_tcp's response time as a metric in seconds.
+    for (n, word) in ["OK", "WARNING", "CRITICAL", "UNKNOWN"].iter().enumerate() {
+        let p = host
+            .lookup(&format!("nagios.nagios.Dummy{n}.output"))
+            .unwrap();
+        let r = host.fetch(&[p]).values[0].1.clone().unwrap();
+        assert!(
+            matches!(&r[0].1, Value::String(t) if t.starts_with(word) && t.contains(&format!("dummy{n}"))),
+            "Dummy{n}: {r:?}"
+        );
+    }
+    let time = host.lookup("nagios.nagios.TCP.perf.time.value").unwrap();
+    assert_eq!(host.desc(time).unwrap().units.to_string(), "sec");
     let first_rotations = rotations(&shared);
     // Stop the agent (its follower finishes its poll and saves its place).
     drop(host);
@@ -218,13 +270,14 @@ fn follows_a_real_nagios_through_rotations_and_a_restart() {
     // Nagios has stopped: let the agent read what it wrote last.
     std::thread::sleep(Duration::from_millis(800));
     drop(host);
+    drop(listener);
     let second = counted(&shared2);
     let mut total = first.clone();
     for (svc, n) in &second {
         *total.entry(svc.clone()).or_insert(0) += n;
     }
     let nagios_says = logged(&dir);
-    assert_eq!(nagios_says.len(), 2, "{nagios_says:?}");
+    assert_eq!(nagios_says.len(), SERVICES, "{nagios_says:?}");
     assert_eq!(total, nagios_says, "first run {first:?}, second {second:?}");
     let lines: usize = std::fs::read_dir(&dir)
         .unwrap()
