@@ -317,6 +317,17 @@ fn dead_endpoints_do_not_starve_live_ones() {
         .1
         .clone();
     assert!(matches!(ev, Value::U64(n) if n > 0), "{ev:?}");
+    // With the four slots held by hung endpoints, scrapes waited for one,
+    // and the sources say so.
+    let waits: u64 = fetch(&h, "prometheus.control.pool_waits")
+        .unwrap()
+        .iter()
+        .map(|(_, v)| match v {
+            Value::U64(n) => *n,
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    assert!(waits > 0, "no scrape waited for a slot");
 }
 
 #[test]
