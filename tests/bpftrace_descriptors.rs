@@ -8,18 +8,19 @@
 //! histogram maps, and the members of `bpftrace.info.scripts_json` must be
 //! the same.
 
+mod install_support;
 mod pmcd_support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use install_support::install_options;
 use pcp_agent::agents::AgentOptions;
-use pcp_agent::pmcd::{self, InstallOptions, Reload};
+use pcp_agent::pmcd;
 use pmcd_support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pcp-agent");
 const PMDA: &str = "/usr/lib/pcp/pmdas/bpftrace/pmdabpftrace.python";
 
 const AUTOSTART: &[(&str, &str)] = &[
@@ -203,13 +204,8 @@ fn descriptors_and_instances_equal_pmdabpftraces() {
     opts.agents = vec!["bpftrace".into()];
     opts.bpftrace_config = Some(conf.clone());
     opts.bpftrace_autostart = vec![sysconf.join("bpftrace/autostart"), autostart.clone()];
-    let mut io =
-        InstallOptions::system("bpftrace", 151, PathBuf::from(BIN), vec!["bpftrace".into()]);
+    let mut io = install_options(&p, "bpftrace", 151, vec!["bpftrace".into()]);
     io.agent_args = opts.args_for("bpftrace");
-    io.pmcd_conf = p.conf.clone();
-    io.pmns_dir = p.pmns_dir.clone();
-    io.reload = Reload::Pid(p.pid());
-    io.host = Some(p.host());
     io.replace = true;
     io.wait = Duration::from_secs(60);
     pmcd::install(&io).unwrap_or_else(|e| panic!("install --replace: {e}\n{}", p.log()));

@@ -4,17 +4,17 @@
 //! name, are sampled; PCP's pminfo reads `bpftrace.profiler.*` with samples
 //! for both target groups, and the profiler writes its pprof files.
 
+mod install_support;
 mod pmcd_support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use install_support::install_options;
 use pcp_agent::agents::AgentOptions;
-use pcp_agent::pmcd::{self, InstallOptions, Reload};
+use pcp_agent::pmcd;
 use pmcd_support::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pcp-agent");
 
 struct Killed(Child);
 
@@ -94,18 +94,13 @@ fn the_agents_profiler_under_pmcd_samples_pid_and_comm_targets() {
     opts.state_dir = Some(tmp.path().join("state"));
     opts.bpftrace_profile = Some(options);
     let p = PrivatePmcd::start_empty();
-    let mut io = InstallOptions::system(
+    let mut io = install_options(
+        &p,
         "bpftrace",
         pmda_bpftrace::DOMAIN,
-        PathBuf::from(BIN),
         vec!["bpftrace".into()],
     );
     io.agent_args = opts.args_for("bpftrace");
-    io.pmcd_conf = p.conf.clone();
-    io.pmns_dir = p.pmns_dir.clone();
-    io.reload = Reload::Pid(p.pid());
-    io.host = Some(p.host());
-    io.wait = Duration::from_secs(30);
     pmcd::install(&io).unwrap_or_else(|e| panic!("install: {e}\n{}", p.log()));
 
     let names = [

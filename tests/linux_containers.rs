@@ -6,6 +6,7 @@
 //! group's name. (pmda-linux's own tests check the families in process
 //! and compare a podman container with PCP's pmdalinux.)
 
+mod install_support;
 mod pmcd_support;
 
 use std::collections::BTreeSet;
@@ -13,11 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use pcp_agent::pmcd::{self, InstallOptions, Reload};
+use install_support::install_options;
+use pcp_agent::pmcd;
 use pcp_core::Pmda;
 use pmcd_support::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pcp-agent");
 
 /// The hierarchy where a test group goes: the memory controller's (v1)
 /// or else the unified one, as `/proc/self/mounts` lists them.
@@ -106,17 +106,12 @@ impl Drop for NetContainer {
 fn pmcd_with_linux() -> PrivatePmcd {
     let p = PrivatePmcd::start_empty();
     let agent = pmda_linux::new(pmda_linux::LinuxConfig::default()).unwrap();
-    let mut io = InstallOptions::system(
+    let io = install_options(
+        &p,
         "linux",
         pmda_linux::DOMAIN,
-        PathBuf::from(BIN),
         agent.namespace().top_level(),
     );
-    io.pmcd_conf = p.conf.clone();
-    io.pmns_dir = p.pmns_dir.clone();
-    io.reload = Reload::Pid(p.pid());
-    io.host = Some(p.host());
-    io.wait = Duration::from_secs(30);
     pmcd::install(&io).unwrap_or_else(|e| panic!("install: {e}\n{}", p.log()));
     p
 }

@@ -3,6 +3,7 @@
 //! as labels, and in `watch`: the same check results reach PCP's clients,
 //! Prometheus's text format and the terminal.
 
+mod install_support;
 mod pmcd_support;
 
 use std::io::{Read, Write};
@@ -11,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use install_support::install_options;
 use pcp_agent::agents::AgentOptions;
-use pcp_agent::pmcd::{self, InstallOptions, Reload};
+use pcp_agent::pmcd;
 use pmcd_support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pcp-agent");
@@ -54,18 +56,8 @@ fn nagios_checks_reach_pcp_clients_through_pmcd() {
     opts.state_dir = Some(tmp.path().join("state"));
     opts.nagios_config = Some(config(tmp.path()));
     let p = PrivatePmcd::start_empty();
-    let mut io = InstallOptions::system(
-        "nagios",
-        pmda_nagios::DOMAIN,
-        PathBuf::from(BIN),
-        vec!["nagios".into()],
-    );
+    let mut io = install_options(&p, "nagios", pmda_nagios::DOMAIN, vec!["nagios".into()]);
     io.agent_args = opts.args_for("nagios");
-    io.pmcd_conf = p.conf.clone();
-    io.pmns_dir = p.pmns_dir.clone();
-    io.reload = Reload::Pid(p.pid());
-    io.host = Some(p.host());
-    io.wait = Duration::from_secs(30);
     pmcd::install(&io).unwrap_or_else(|e| panic!("install: {e}\n{}", p.log()));
     let deadline = Instant::now() + Duration::from_secs(20);
     let out = loop {

@@ -15,6 +15,7 @@
 //! values; and our prometheus agent under `-r openmetrics` serves what
 //! PCP's own pmdaopenmetrics serves for the same config.d.
 
+mod install_support;
 mod pmcd_support;
 
 use std::collections::BTreeMap;
@@ -22,8 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use install_support::install_options;
 use pcp_agent::agents::AgentOptions;
-use pcp_agent::pmcd::{self, InstallOptions, Reload};
+use pcp_agent::pmcd::{self, InstallOptions};
 use pcp_core::render::pminfo::{render, Flags};
 use pcp_core::{Host, Semantics};
 use pmcd_support::*;
@@ -59,14 +61,9 @@ fn install(
     prefixes: Vec<String>,
     replace: bool,
 ) -> InstallOptions {
-    let mut io = InstallOptions::system(name, domain, PathBuf::from(BIN), prefixes);
+    let mut io = install_options(p, name, domain, prefixes);
     io.agent_args = opts.args_for(name);
-    io.pmcd_conf = p.conf.clone();
-    io.pmns_dir = p.pmns_dir.clone();
-    io.reload = Reload::Pid(p.pid());
-    io.host = Some(p.host());
     io.replace = replace;
-    io.wait = Duration::from_secs(30);
     let changes = pmcd::install(&io)
         .unwrap_or_else(|e| panic!("installing {name}: {e}\npmcd log:\n{}", p.log()));
     assert!(

@@ -9,15 +9,17 @@
 //! (every proc, hotproc, cgroup and acct metric; its instances, the
 //! processes of the moment, left out).
 
+mod install_support;
 mod ours_support;
 mod pmcd_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use install_support::install_options;
 use ours_support::*;
 use pcp_agent::agents::AgentOptions;
-use pcp_agent::pmcd::{self, InstallOptions, Reload};
+use pcp_agent::pmcd;
 use pmcd_support::*;
 
 /// Agent options for one agent with its own state directory.
@@ -40,13 +42,8 @@ fn install(p: &PrivatePmcd, name: &str, opts: &AgentOptions) {
             (a.domain(), a.namespace().top_level())
         }
     };
-    let mut io = InstallOptions::system(name, domain, PathBuf::from(BIN), prefixes);
+    let mut io = install_options(p, name, domain, prefixes);
     io.agent_args = opts.args_for(name);
-    io.pmcd_conf = p.conf.clone();
-    io.pmns_dir = p.pmns_dir.clone();
-    io.reload = Reload::Pid(p.pid());
-    io.host = Some(p.host());
-    io.wait = Duration::from_secs(30);
     pmcd::install(&io).unwrap_or_else(|e| panic!("installing {name}: {e}\n{}", p.log()));
 }
 

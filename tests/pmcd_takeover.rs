@@ -16,18 +16,19 @@
 //! pmdaopenmetrics's own tables (`$PCP_VAR_DIR/config/pmda/144.*.py`; the
 //! private pmcd points `PCP_VAR_DIR` into its scratch directory).
 
+mod install_support;
 mod pmcd_support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use install_support::install_options;
 use pcp_agent::agents::AgentOptions;
-use pcp_agent::pmcd::{self, InstallOptions, Reload};
+use pcp_agent::pmcd;
 use pmcd_support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pcp-agent");
 const SCRIPT: &str = "/var/lib/pcp/pmdas/openmetrics/pmdaopenmetrics.python";
 
 fn doc(instances: &[(&str, f64)], extra: f64) -> String {
@@ -157,20 +158,10 @@ fn install_replace_keeps_pmdaopenmetrics_ids_across_a_running_pmlogger() {
     opts.agents = vec!["prometheus".into()];
     opts.prometheus_config = Some(conf.clone());
     opts.prometheus_root = "openmetrics".into();
-    let mut io = InstallOptions::system(
-        "prometheus",
-        144,
-        PathBuf::from(BIN),
-        vec!["openmetrics".into()],
-    );
+    let mut io = install_options(&p, "prometheus", 144, vec!["openmetrics".into()]);
     io.agent_args = opts.args_for("prometheus");
     assert!(!io.agent_args.iter().any(|a| a == "--state-dir"));
-    io.pmcd_conf = p.conf.clone();
-    io.pmns_dir = p.pmns_dir.clone();
-    io.reload = Reload::Pid(p.pid());
-    io.host = Some(p.host());
     io.replace = true;
-    io.wait = Duration::from_secs(30);
     pmcd::install(&io).unwrap_or_else(|e| panic!("install --replace: {e}\n{}", p.log()));
     let pmcd_conf = std::fs::read_to_string(&p.conf).unwrap();
     assert!(!pmcd_conf.contains(SCRIPT), "{pmcd_conf}");

@@ -7,6 +7,7 @@
 //! group's name), and a real podman container (found through podman's
 //! state, by name and by short id).
 
+mod install_support;
 mod pmcd_support;
 
 use std::collections::BTreeSet;
@@ -14,12 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use pcp_agent::pmcd::{self, InstallOptions, Reload};
+use install_support::install_options;
+use pcp_agent::pmcd;
 use pcp_core::{ClientContext, Host, PmError, Value};
 use pmcd_support::*;
 use pmda_proc::{proc_pmda, ProcConfig};
-
-const BIN: &str = env!("CARGO_BIN_EXE_pcp-agent");
 
 /// The hierarchy where a test group goes: the memory controller's (v1)
 /// or the unified one, as `/proc/mounts` lists them.
@@ -215,19 +215,14 @@ fn a_test_made_container_scopes_proc_and_cgroup_in_process() {
 /// Installs the proc agent at domain 3 in a private pmcd.
 fn pmcd_with_proc() -> PrivatePmcd {
     let p = PrivatePmcd::start_empty();
-    let mut io = InstallOptions::system(
+    let io = install_options(
+        &p,
         "proc",
         pmda_proc::DOMAIN,
-        PathBuf::from(BIN),
         ["proc", "hotproc", "cgroup", "acct"]
             .map(String::from)
             .to_vec(),
     );
-    io.pmcd_conf = p.conf.clone();
-    io.pmns_dir = p.pmns_dir.clone();
-    io.reload = Reload::Pid(p.pid());
-    io.host = Some(p.host());
-    io.wait = Duration::from_secs(30);
     pmcd::install(&io).unwrap_or_else(|e| panic!("install: {e}\n{}", p.log()));
     p
 }
