@@ -108,11 +108,19 @@ impl Sleepers {
                 .expect("sleep(1)");
             std::fs::copy(sleep, &exe).unwrap();
         }
-        let child = Command::new(&exe)
-            .arg("120")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        // Another test thread forking while the copy was open for writing
+        // holds that descriptor until its child execs: the kernel refuses
+        // to run the file meanwhile (ETXTBSY). It passes; try again.
+        let mut tries = 0;
+        let child = loop {
+            match Command::new(&exe).arg("120").stdout(Stdio::null()).spawn() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other.unwrap(),
+            }
+        };
         let pid = child.id();
         self.children.push(child);
         // Until it has exec'd: /proc/PID/comm names the copy.
