@@ -25,6 +25,22 @@ fn plugins_installed() -> bool {
     )
 }
 
+/// The agent over the config directory `dir`, its plugins run once, in a
+/// host.
+fn host_of(dir: &Path) -> Host {
+    let agent = nagios_pmda(NagiosConfig {
+        config_dir: dir.to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap();
+    agent
+        .agent()
+        .wait_for_first_results(Duration::from_secs(10));
+    let mut host = Host::new();
+    host.load(Box::new(agent)).unwrap();
+    host
+}
+
 /// The plugin's output as the test reads it: perfdata items split on
 /// spaces (none of these plugins quotes a label), value and unit.
 fn perfdata_of(output: &str) -> Vec<(String, f64, String)> {
@@ -216,16 +232,7 @@ fn a_plugin_past_its_timeout_is_killed_and_counted() {
         "sleep 30\nTIMEOUT: 1\nINTERVAL: 600\n",
     )
     .unwrap();
-    let agent = nagios_pmda(NagiosConfig {
-        config_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap();
-    agent
-        .agent()
-        .wait_for_first_results(Duration::from_secs(10));
-    let mut host = Host::new();
-    host.load(Box::new(agent)).unwrap();
+    let host = host_of(dir.path());
     let get = |name: &str| {
         let p = host.lookup(name).unwrap();
         host.fetch(&[p]).values[0].1.clone().unwrap()
@@ -288,16 +295,7 @@ fn new_and_removed_check_files_are_picked_up() {
         "echo 'A OK | a=1'\nINTERVAL: 600\n",
     )
     .unwrap();
-    let agent = nagios_pmda(NagiosConfig {
-        config_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap();
-    agent
-        .agent()
-        .wait_for_first_results(Duration::from_secs(10));
-    let mut host = Host::new();
-    host.load(Box::new(agent)).unwrap();
+    let host = host_of(dir.path());
     assert!(host.lookup("nagios.a.perf.a.value").is_ok());
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     std::fs::write(
@@ -342,16 +340,7 @@ fn a_check_runs_as_its_user() {
         )
         .unwrap();
     }
-    let agent = nagios_pmda(NagiosConfig {
-        config_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap();
-    agent
-        .agent()
-        .wait_for_first_results(Duration::from_secs(10));
-    let mut host = Host::new();
-    host.load(Box::new(agent)).unwrap();
+    let host = host_of(dir.path());
     let value = |name: &str| {
         let p = host.lookup(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         host.fetch(&[p]).values[0].1.clone().unwrap()

@@ -338,7 +338,7 @@ mod tests {
         }
     }
 
-    fn fetch(p: &mut TablePmda<Growing>, pmid: Pmid) -> MetricResult {
+    fn fetch<A: Agent>(p: &mut TablePmda<A>, pmid: Pmid) -> MetricResult {
         let (profile, client) = (Profile::all(), ClientContext::local());
         let req = FetchRequest {
             pmids: &[pmid],
@@ -421,7 +421,7 @@ mod tests {
         let mut p = TablePmda::with_table("reread", Rereading::default(), table);
         let add = p.namespace().lookup("demo.add").unwrap();
         assert_eq!(
-            fetch_any(&mut p, add),
+            fetch(&mut p, add),
             Ok(vec![(crate::id::PM_IN_NULL, Value::U32(0))])
         );
         assert_eq!(p.agent().rereads, 0, "a fetch does not re-read sources");
@@ -437,16 +437,6 @@ mod tests {
             .unwrap();
         assert_eq!(p.agent().count, 7);
         assert_eq!(p.agent().rereads, 1, "a store does not re-read sources");
-    }
-
-    fn fetch_any<A: Agent>(p: &mut TablePmda<A>, pmid: Pmid) -> MetricResult {
-        let (profile, client) = (Profile::all(), ClientContext::local());
-        let req = FetchRequest {
-            pmids: &[pmid],
-            profile: &profile,
-            client: &client,
-        };
-        p.fetch(&req).remove(0)
     }
 
     /// Records what each refresh was asked.
