@@ -270,11 +270,7 @@ fn instance_name(dir: &ProcDir, tgid: u32, pid: u32, buf: &mut Vec<u8>) -> Optio
             buf.pop();
         }
         buf.truncate(CMD_MAX);
-        for b in buf.iter_mut() {
-            if *b == 0 {
-                *b = b' ';
-            }
-        }
+        clean_cmdline(buf);
         name.push_str(&String::from_utf8_lossy(buf));
         return Some(name);
     }
@@ -286,6 +282,50 @@ fn instance_name(dir: &ProcDir, tgid: u32, pid: u32, buf: &mut Vec<u8>) -> Optio
     name.push_str(comm);
     name.push(')');
     Some(name)
+}
+
+/// Makes a raw command line one printable line, as current PCP does for
+/// psargs: the NULs between arguments and every other control character
+/// (newline, tab, DEL) become spaces, and terminal escape sequences
+/// (`ESC [ ... final`, `ESC ] ... BEL` or `ESC ] ... ESC \`, `ESC x`) are
+/// dropped, so a crafted argv cannot break a client's line-per-process
+/// output or drive its terminal. (PCP 6.0.3 kept newlines and escapes.)
+fn clean_cmdline(buf: &mut Vec<u8>) {
+    const ESC: u8 = 0x1b;
+    let (mut r, mut w) = (0, 0);
+    let end = buf.len();
+    while r < end {
+        let b = buf[r];
+        r += 1;
+        if b == ESC {
+            match buf.get(r) {
+                Some(b'[') => {
+                    r += 1;
+                    while r < end && !(0x40..=0x7e).contains(&buf[r]) {
+                        r += 1;
+                    }
+                    r = (r + 1).min(end);
+                }
+                Some(b']') => {
+                    r += 1;
+                    while r < end && buf[r] != 0x07 && buf[r] != ESC {
+                        r += 1;
+                    }
+                    if buf.get(r) == Some(&0x07) {
+                        r += 1;
+                    } else if buf.get(r) == Some(&ESC) && buf.get(r + 1) == Some(&b'\\') {
+                        r += 2;
+                    }
+                }
+                Some(_) => r += 1,
+                None => {}
+            }
+            continue;
+        }
+        buf[w] = if b < 0x20 || b == 0x7f { b' ' } else { b };
+        w += 1;
+    }
+    buf.truncate(w);
 }
 
 /// The instance name: up to the second space of the full name.
@@ -301,6 +341,36 @@ fn short_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cleaned(raw: &[u8]) -> String {
+        let mut buf = raw.to_vec();
+        clean_cmdline(&mut buf);
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn command_lines_become_one_printable_line() {
+        assert_eq!(cleaned(b"sleep\0600"), "sleep 600");
+        assert_eq!(
+            cleaned(b"bash\0-c\0set -e\n\n\techo x\x7f"),
+            "bash -c set -e   echo x "
+        );
+        // Escape sequences go whole: colour (CSI), a window title (OSC
+        // ended by BEL, and by ESC \), a two-byte sequence, a bare ESC.
+        assert_eq!(cleaned(b"a\x1b[1;31mred\x1b[0m"), "ared");
+        assert_eq!(cleaned(b"a\x1b]0;title\x07b"), "ab");
+        assert_eq!(cleaned(b"a\x1b]0;title\x1b\\b"), "ab");
+        assert_eq!(cleaned(b"a\x1bcb"), "ab");
+        assert_eq!(cleaned(b"a\x1b"), "a");
+        // Unterminated sequences end with the buffer.
+        assert_eq!(cleaned(b"a\x1b[12"), "a");
+        assert_eq!(cleaned(b"a\x1b]title"), "a");
+        // Other bytes, UTF-8 included, are kept.
+        assert_eq!(
+            cleaned("caf\u{e9} \u{2603}".as_bytes()),
+            "caf\u{e9} \u{2603}"
+        );
+    }
 
     #[test]
     fn names_are_pid_and_command() {

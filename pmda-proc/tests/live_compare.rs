@@ -171,7 +171,7 @@ fn measuring() -> BTreeSet<u32> {
     out
 }
 
-/// The process's command line now, NULs as spaces; for a kernel thread
+/// The process's command line now, NULs and other control characters as spaces; for a kernel thread
 /// (no command line) its name in parentheses, as both agents name it;
 /// empty for a zombie or a process gone.
 fn cmdline(pid: u32) -> String {
@@ -182,7 +182,7 @@ fn cmdline(pid: u32) -> String {
             .map(|c| format!("({})", c.trim_end()))
             .unwrap_or_default();
     }
-    String::from_utf8_lossy(raw).replace('\0', " ")
+    printable(&String::from_utf8_lossy(raw))
 }
 
 /// Runs one round over `names` (`metrics` are ours for the same names).
@@ -257,6 +257,14 @@ fn judge(r: &Round, n: &str, pid: u32) -> Judged {
     let Some(ov) = get(&r.ours) else {
         return Judged::Differ(format!("no value from ours, pmdaproc {}", bv.1));
     };
+    // PCP 6.0.3's pmdaproc keeps a command line's control characters
+    // (newlines, tabs) in instance names and psargs; ours makes them
+    // spaces, as current PCP does.
+    let is_psargs = n.ends_with(".psinfo.psargs");
+    let bv = (
+        printable(&bv.0),
+        if is_psargs { printable(&bv.1) } else { bv.1 },
+    );
     // pmdaproc names a process once, when it first sees it, and keeps
     // that name and command line (proc.psinfo.psargs) even after the
     // process ran another program (cargo's rustup proxy becoming

@@ -47,36 +47,97 @@ fn inst_line(rest: &str) -> Option<(u32, &str, &str)> {
 }
 
 /// pminfo's (or our rendering's) output, by metric name.
+///
+/// pminfo prints a string value as it is, so a command line holding
+/// newlines (PCP 6.0.3's pmdaproc keeps them in psargs) spans several
+/// lines, blank ones included: a value line whose string is not closed
+/// takes the lines after it until one closes it, and a metric starts only
+/// at an unindented dotted name after a blank line.
 pub fn parse(text: &str) -> BTreeMap<String, Shown> {
     let mut out = BTreeMap::new();
-    for block in text.split("\n\n") {
-        let mut lines = block.lines().filter(|l| !l.trim().is_empty());
-        let Some(head) = lines.next() else { continue };
-        let name = head.split_whitespace().next().unwrap_or("").to_string();
-        let mut s = Shown {
-            head: head.trim().to_string(),
-            ..Default::default()
+    let mut current: Option<(String, Shown)> = None;
+    let mut lines = text.lines();
+    let mut after_blank = true;
+    while let Some(line) = lines.next() {
+        if line.trim().is_empty() {
+            after_blank = true;
+            continue;
+        }
+        let starts_metric = after_blank && !line.starts_with(' ') && is_metric_head(line);
+        after_blank = false;
+        if starts_metric {
+            if let Some((name, s)) = current.take() {
+                out.insert(name, s);
+            }
+            let name = line.split_whitespace().next().unwrap_or("").to_string();
+            let s = Shown {
+                head: line.trim().to_string(),
+                ..Default::default()
+            };
+            current = Some((name, s));
+            continue;
+        }
+        let Some((_, s)) = current.as_mut() else {
+            continue;
         };
-        for l in lines {
-            let t = l.trim();
-            if t.starts_with("Data Type:") || t.starts_with("Semantics:") {
-                s.desc.push(t.to_string());
-            } else if let Some(l) = t.strip_prefix("labels ") {
-                s.labels = Some(agent_labels(l));
-            } else if let Some(rest) = t.strip_prefix("inst [") {
-                let Some((id, iname, rest)) = inst_line(rest) else {
-                    continue;
-                };
-                if let Some(l) = rest.strip_prefix("labels ") {
-                    s.inst_labels.insert(iname.to_string(), agent_labels(l));
-                } else if let Some(v) = rest.strip_prefix("value ") {
-                    s.values.insert(id, (iname.to_string(), v.to_string()));
-                }
+        let t = line.trim_start();
+        if t.starts_with("Data Type:") || t.starts_with("Semantics:") {
+            s.desc.push(t.trim_end().to_string());
+        } else if let Some(l) = t.strip_prefix("labels ") {
+            s.labels = Some(agent_labels(l));
+        } else if let Some(rest) = t.strip_prefix("inst [") {
+            let mut logical = rest.to_string();
+            while open_string(&logical) {
+                let Some(more) = lines.next() else { break };
+                logical.push('\n');
+                logical.push_str(more);
+            }
+            let Some((id, iname, rest)) = inst_line(&logical) else {
+                continue;
+            };
+            if let Some(l) = rest.strip_prefix("labels ") {
+                s.inst_labels.insert(iname.to_string(), agent_labels(l));
+            } else if let Some(v) = rest.strip_prefix("value ") {
+                s.values.insert(id, (iname.to_string(), v.to_string()));
             }
         }
+    }
+    if let Some((name, s)) = current {
         out.insert(name, s);
     }
     out
+}
+
+/// Whether a line opens a metric: a dotted name (`proc.psinfo.pid`),
+/// then the end of the line or a space.
+fn is_metric_head(line: &str) -> bool {
+    let name = line.split(' ').next().unwrap_or("");
+    name.contains('.')
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+}
+
+/// Whether an instance line's string value is still open (begun with a
+/// quote and not yet ended by one).
+fn open_string(logical: &str) -> bool {
+    let Some((_, _, rest)) = inst_line(logical) else {
+        return false;
+    };
+    let Some(v) = rest.strip_prefix("value \"") else {
+        return false;
+    };
+    !v.ends_with('"')
+}
+
+/// A string as current PCP shows a command line: control characters
+/// (newlines, tabs) made spaces. PCP 6.0.3's pmdaproc kept them; this
+/// agent does as current PCP does.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_control() { ' ' } else { c })
+        .collect()
 }
 
 /// The system pmcd's unix socket: a client reaching pmcd through it
