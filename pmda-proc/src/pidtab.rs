@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn command_lines_become_one_printable_line() {
-        assert_eq!(cleaned(b"sleep\0600"), "sleep 600");
+        assert_eq!(cleaned(b"sleep\x00600"), "sleep 600");
         assert_eq!(
             cleaned(b"bash\0-c\0set -e\n\n\techo x\x7f"),
             "bash -c set -e   echo x "
