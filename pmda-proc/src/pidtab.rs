@@ -389,15 +389,23 @@ mod tests {
             e.instname
         );
         assert!(!e.psargs().is_empty());
-        // With threads, this test's own threads are listed too (the
-        // machine's other processes come and go between the listings).
+        // With threads, this test's own threads are listed too: those
+        // alive before and after the listing (other tests' threads come
+        // and go meanwhile, as the machine's processes do).
+        let tids = || -> std::collections::BTreeSet<u32> {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        };
+        let before = tids();
         let with_threads = t.refresh(&mut dir, true, &mut buf);
-        let tids: Vec<u32> = std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect();
-        assert!(tids.len() > 1, "the test harness runs tests in threads");
-        for tid in tids {
+        let after = tids();
+        let lasting: Vec<u32> = before.intersection(&after).copied().collect();
+        // SAFETY: gettid has no preconditions.
+        let this_thread = unsafe { libc::gettid() } as u32;
+        assert!(lasting.contains(&this_thread) && lasting.contains(&me));
+        for tid in lasting {
             assert!(with_threads.contains(&tid), "{tid}");
         }
     }
