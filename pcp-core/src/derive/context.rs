@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use super::bind::{bind, BindError, Node, Resolver, Shared};
-use super::eval::Env;
+use super::bind::{bind, BindError, Node, Resolver};
+use super::eval::{Env, Scratch};
 use super::{parse_bounded, Definition, RegisterError, Registry};
 use crate::desc::Desc;
 use crate::error::PmError;
@@ -45,6 +45,8 @@ struct Inner {
     next_local: Option<(u32, u32)>,
     bound: HashMap<Pmid, Binding>,
     changes: u64,
+    /// Working space of evaluations, kept between fetches.
+    scratch: Scratch,
 }
 
 /// One client context's derived metrics (see the module docs).
@@ -302,14 +304,14 @@ fn under(name: &str, prefix: &str) -> bool {
 
 struct FetchEnv<'a> {
     base: &'a dyn Pmapi,
-    operands: HashMap<Pmid, Shared>,
+    operands: HashMap<Pmid, MetricResult>,
     stamp: SystemTime,
     instances: HashMap<InDom, Vec<Instance>>,
 }
 
 impl Env for FetchEnv<'_> {
-    fn operand(&self, pmid: Pmid) -> Option<Shared> {
-        self.operands.get(&pmid).cloned()
+    fn operand(&self, pmid: Pmid) -> Option<&MetricResult> {
+        self.operands.get(&pmid)
     }
     fn instances(&mut self, indom: InDom) -> Option<&[Instance]> {
         if !self.instances.contains_key(&indom) {
@@ -527,33 +529,21 @@ impl Pmapi for DerivedHost<'_> {
             base_result.names_changed,
             base_result.labels_changed,
         );
-        // The operands' answers are shared (not copied) with the nodes
-        // that read them and keep them as history.
+        // The nodes read the operands' answers where they are and keep
+        // what delta()/rate() need in their own columns, so each answer
+        // moves to the result uncopied.
         let mut env = FetchEnv {
             base: self.base,
-            operands: base_result
-                .values
-                .into_iter()
-                .map(|(p, r)| (p, std::sync::Arc::new(r)))
-                .collect(),
+            operands: base_result.values.into_iter().collect(),
             stamp,
             instances: HashMap::new(),
         };
         let mut computed: HashMap<Pmid, MetricResult> = HashMap::with_capacity(wanted.len());
+        let Inner { bound, scratch, .. } = &mut *inner;
         for p in &wanted {
-            if let Some(Binding::Valid(node)) = inner.bound.get_mut(p) {
-                node.eval(&mut env);
-                let r = match node.out() {
-                    (Some(e), _) => Err(e),
-                    (None, _) if !matches!(node.kind, super::bind::Kind::Name { .. }) => {
-                        Ok(std::mem::take(&mut node.vals.list))
-                    }
-                    (None, list) => Ok(list.to_vec()),
-                };
-                // Operands not kept as history are let go, so an answer
-                // nothing else holds moves to the result uncopied.
-                node.release();
-                computed.insert(*p, r);
+            if let Some(Binding::Valid(node)) = bound.get_mut(p) {
+                node.eval(&mut env, scratch);
+                computed.insert(*p, node.vals.answer(node.desc.ty));
             }
         }
         // How many more times each PMID is asked for: the last asking
@@ -577,11 +567,8 @@ impl Pmapi for DerivedHost<'_> {
             } else {
                 match (n, env.operands.get(p)) {
                     (_, None) => Err(PmError::PMID),
-                    (0, Some(_)) => match env.operands.remove(p) {
-                        Some(shared) => Arc::try_unwrap(shared).unwrap_or_else(|s| (*s).clone()),
-                        None => Err(PmError::PMID),
-                    },
-                    (_, Some(shared)) => (**shared).clone(),
+                    (0, Some(_)) => env.operands.remove(p).unwrap_or(Err(PmError::PMID)),
+                    (_, Some(answer)) => answer.clone(),
                 }
             };
             values.push((*p, r));

@@ -1,7 +1,11 @@
 //! Evaluation of a bound expression over one fetch, as libpcp does it:
 //! leaves take their operand's values from the fetch, each node combines
-//! its operands' lists, and `delta()`/`rate()` keep the previous fetch's
+//! its operands' values, and `delta()`/`rate()` keep the previous fetch's
 //! values in the tree (so the first fetch has no value for them).
+//!
+//! Values travel as typed columns (see [`super::column`]): each node
+//! converts an operand's column to the type it computes in once, then runs
+//! one loop of that type over the instances.
 //!
 //! Instance matching follows libpcp: binary operators pair instances by
 //! identifier (trying the same position first), `delta`/`rate` pair the
@@ -11,14 +15,15 @@
 
 use std::time::SystemTime;
 
-use super::arith::{arith, as_f64, compare, delta, is_true, negate, of_type, rate_difference};
-use super::ast::Func;
+use super::arith::promote;
+use super::ast::{BinOp, Func};
 use super::bind::{Kind, Node, Vals};
+use super::column::{self, op, with_num, Num, Pairs, Rel};
 use crate::desc::Type;
 use crate::error::PmError;
 use crate::id::{InDom, Pmid};
 use crate::indom::Instance;
-use crate::value::Value;
+use crate::pmda::MetricResult;
 use crate::PM_IN_NULL;
 
 /// How often (in evaluations) matchinst() forgets instances it has seen in
@@ -29,27 +34,82 @@ const MATCH_SWEEP: u32 = 100;
 /// What evaluation needs from the fetch and the context.
 pub(crate) trait Env {
     /// The fetched values of an operand.
-    fn operand(&self, pmid: Pmid) -> Option<super::bind::Shared>;
+    fn operand(&self, pmid: Pmid) -> Option<&MetricResult>;
     /// The instances of `indom` (for instance names).
     fn instances(&mut self, indom: InDom) -> Option<&[Instance]>;
     /// The fetch's timestamp.
     fn stamp(&self) -> SystemTime;
 }
 
-/// Finds, for the `i`th entry of `cur`, the entry of `other` with the same
-/// instance: the same position first, else a search (libpcp's order).
-fn pair(cur: u32, i: usize, other: &[(u32, Value)]) -> Option<usize> {
-    let j = if i < other.len() { i } else { 0 };
-    if other.get(j).is_some_and(|e| e.0 == cur) {
-        return Some(j);
+/// Working space an evaluation reuses from node to node and fetch to
+/// fetch: operands converted to a node's type, and instance pairings.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    left: Vec<u64>,
+    right: Vec<u64>,
+    pairs: Vec<(u32, u32)>,
+}
+
+/// Finds, for the `i`th instance of a list, the position of the same
+/// instance in `other`: the same position first, else a search (libpcp's
+/// order).
+fn pair(cur: u32, i: usize, other: &[u32]) -> Option<usize> {
+    if other.get(i) == Some(&cur) {
+        return Some(i);
     }
-    other.iter().position(|e| e.0 == cur)
+    other.iter().position(|&e| e == cur)
+}
+
+/// How the entries of `cur` pair with those of `other` by instance (at
+/// most `cap` pairs, in `cur`'s order): every position with itself when
+/// the instances agree position by position (the usual case), else the
+/// pairs found, listed in `list`.
+fn pairing<'a>(cur: &[u32], other: &[u32], cap: usize, list: &'a mut Vec<(u32, u32)>) -> Pairs<'a> {
+    let n = cur.len().min(other.len()).min(cap);
+    if cur[..n] == other[..n] && (n == cap || n == cur.len()) {
+        return Pairs::Same(n);
+    }
+    list.clear();
+    for (i, &inst) in cur.iter().enumerate() {
+        if list.len() == cap {
+            break;
+        }
+        if let Some(j) = pair(inst, i, other) {
+            list.push((i as u32, j as u32));
+        }
+    }
+    Pairs::Listed(list)
+}
+
+/// The instances of the pairs' left (or only) side, appended to `out`.
+fn pair_instances(pairs: Pairs<'_>, left: &[u32], right: &[u32], out: &mut Vec<u32>) {
+    match pairs {
+        Pairs::Same(n) => out.extend_from_slice(&left[..n]),
+        Pairs::LeftAll(_) => out.extend_from_slice(left),
+        Pairs::RightAll(_) => out.extend_from_slice(right),
+        Pairs::Listed(list) => out.extend(list.iter().map(|&(i, _)| left[i as usize])),
+    }
+}
+
+/// A node's numbers in type `to` (scaled by `scale` when given and not
+/// 1): its own column when nothing changes, else a converted copy in
+/// `buf`.
+fn typed<'a>(n: &'a Node, to: Type, scale: Option<(f64, f64)>, buf: &'a mut Vec<u64>) -> &'a [u64] {
+    let scale = scale.filter(|s| *s != (1.0, 1.0));
+    if n.desc.ty == to && scale.is_none() {
+        return &n.vals.num;
+    }
+    buf.clear();
+    column::convert(n.desc.ty, to, &n.vals.num, buf);
+    if let Some(s) = scale {
+        column::scale_doubles(buf, s);
+    }
+    buf
 }
 
 impl Node {
-    /// Evaluates the node over one fetch; the result is left in `vals`
-    /// (a metric's in `cur`), read with [`Node::out`].
-    pub(crate) fn eval(&mut self, env: &mut dyn Env) {
+    /// Evaluates the node over one fetch; the result is left in `vals`.
+    pub(crate) fn eval(&mut self, env: &mut dyn Env, s: &mut Scratch) {
         let Node {
             desc, kind, vals, ..
         } = self;
@@ -57,58 +117,60 @@ impl Node {
         match kind {
             Kind::Const => {}
             Kind::Anon => vals.clear(),
-            Kind::Name {
-                pmid,
-                cur,
-                last,
-                keep,
-            } => {
-                let now = env
-                    .operand(*pmid)
-                    .unwrap_or_else(|| std::sync::Arc::new(Err(PmError::PMID)));
-                let before = cur.replace(now);
+            Kind::Name { pmid, last, keep } => {
                 if *keep {
-                    *last = before;
+                    // The values now become the history; the history's
+                    // space takes this fetch's values.
+                    let before = last.get_or_insert_with(Box::default);
+                    std::mem::swap(&mut **before, vals);
+                }
+                match env.operand(*pmid) {
+                    Some(answer) => vals.fill(ty, answer),
+                    None => vals.fail(PmError::PMID),
                 }
             }
             Kind::Binary(op, l, r) => {
                 vals.clear();
-                l.eval(env);
-                if let (Some(e), _) = l.out() {
+                l.eval(env, s);
+                if let Some(e) = l.vals.err {
                     return vals.fail(e);
                 }
-                r.eval(env);
-                if let (Some(e), _) = r.out() {
+                r.eval(env, s);
+                if let Some(e) = r.vals.err {
                     return vals.fail(e);
                 }
-                binary(*op, ty, l, r, vals);
+                binary(*op, ty, l, r, vals, s);
             }
             Kind::Neg(x) => {
                 vals.clear();
-                x.eval(env);
-                match x.out() {
-                    (Some(e), _) => vals.fail(e),
-                    (None, list) => vals
-                        .list
-                        .extend(list.iter().map(|(i, v)| (*i, negate(ty, v)))),
+                x.eval(env, s);
+                if let Some(e) = x.vals.err {
+                    return vals.fail(e);
                 }
+                vals.inst.extend_from_slice(&x.vals.inst);
+                column::convert(x.desc.ty, ty, &x.vals.num, &mut vals.num);
+                with_num!(ty, T => vals.num.iter_mut().for_each(|b| *b = T::get(*b).neg().put()));
             }
             Kind::Not(x) => {
                 vals.clear();
-                x.eval(env);
-                match x.out() {
-                    (Some(e), _) => vals.fail(e),
-                    (None, list) => vals.list.extend(
-                        list.iter()
-                            .map(|(i, v)| (*i, of_type(ty, (!is_true(v)) as u32))),
-                    ),
+                x.eval(env, s);
+                if let Some(e) = x.vals.err {
+                    return vals.fail(e);
                 }
+                vals.inst.extend_from_slice(&x.vals.inst);
+                let xt = x.desc.ty;
+                vals.num.extend(
+                    x.vals
+                        .num
+                        .iter()
+                        .map(|&b| column::of_bool(ty, !column::truth(xt, b))),
+                );
             }
             Kind::Ternary(g, y, n) => {
                 vals.clear();
                 for x in [&mut **g, &mut **y, &mut **n] {
-                    x.eval(env);
-                    if let (Some(e), _) = x.out() {
+                    x.eval(env, s);
+                    if let Some(e) = x.vals.err {
                         return vals.fail(e);
                     }
                 }
@@ -116,23 +178,22 @@ impl Node {
             }
             Kind::Aggregate(f, x) => {
                 vals.clear();
-                x.eval(env);
-                aggregate(*f, ty, x, vals);
+                x.eval(env, s);
+                aggregate(*f, ty, x, vals, s);
             }
             Kind::Delta(x) => {
                 vals.clear();
-                x.eval(env);
-                let (cur, last) = history(x);
-                let (list, last) = match (cur, last) {
-                    ((Some(e), _), _) | (_, (Some(e), _)) => return vals.fail(e),
-                    ((None, list), (None, last)) => (list, last),
+                x.eval(env, s);
+                let Some((cur, last)) = history(x) else {
+                    return vals.fail(PmError::PMID);
                 };
-                let operand = x.desc.ty;
-                for (i, (inst, v)) in list.iter().enumerate() {
-                    if let Some(j) = pair(*inst, i, last) {
-                        vals.list.push((*inst, delta(operand, v, &last[j].1)));
-                    }
+                if let Some(e) = cur.err.or(last.and_then(|l| l.err)) {
+                    return vals.fail(e);
                 }
+                let Some(last) = last else { return };
+                let pairs = pairing(&cur.inst, &last.inst, usize::MAX, &mut s.pairs);
+                pair_instances(pairs, &cur.inst, &last.inst, &mut vals.inst);
+                column::delta_pairs(x.desc.ty, &cur.num, &last.num, pairs, &mut vals.num);
             }
             Kind::Rate {
                 x,
@@ -140,53 +201,50 @@ impl Node {
                 time_scale,
             } => {
                 vals.clear();
-                x.eval(env);
-                if let (Some(e), _) = x.out() {
+                x.eval(env, s);
+                if let Some(e) = x.vals.err {
                     return vals.fail(e);
                 }
                 let now = env.stamp();
                 let previous = stamp.replace(now);
-                let (cur, last) = history(x);
-                let (list, last) = match (cur, last) {
-                    ((Some(e), _), _) | (_, (Some(e), _)) => return vals.fail(e),
-                    ((None, list), (None, last)) => (list, last),
+                let Some((cur, last)) = history(x) else {
+                    return vals.fail(PmError::PMID);
                 };
-                let Some(previous) = previous else {
+                if let Some(e) = last.and_then(|l| l.err) {
+                    return vals.fail(e);
+                }
+                let (Some(previous), Some(last)) = (previous, last) else {
                     return;
                 };
                 let secs = match now.duration_since(previous) {
                     Ok(d) => d.as_secs_f64(),
                     Err(e) => -e.duration().as_secs_f64(),
                 };
-                for (i, (inst, v)) in list.iter().enumerate() {
-                    if let Some(j) = pair(*inst, i, last) {
-                        let r = rate_difference(v, &last[j].1) / secs * *time_scale;
-                        vals.list.push((*inst, Value::Double(r)));
-                    }
-                }
+                let scale = *time_scale;
+                let pairs = pairing(&cur.inst, &last.inst, usize::MAX, &mut s.pairs);
+                pair_instances(pairs, &cur.inst, &last.inst, &mut vals.inst);
+                let (a, b, out) = (&cur.num, &last.num, &mut vals.num);
+                with_num!(x.desc.ty, T => column::map_pairs(a, b, pairs, out, |p: T, q: T| {
+                    T::diff_f64(p, q) / secs * scale
+                }));
             }
             Kind::Instant(x) => {
-                x.eval(env);
-                vals.clear();
-                match x.out() {
-                    (Some(e), _) => vals.fail(e),
-                    (None, list) => vals.list.extend_from_slice(list),
-                }
+                x.eval(env, s);
+                vals.clone_from(&x.vals);
             }
             Kind::Rescale(x, to) => {
                 vals.clear();
-                x.eval(env);
-                let from = x.desc.units;
-                match x.out() {
-                    (Some(e), _) => vals.fail(e),
-                    (None, list) => {
-                        for (inst, v) in list {
-                            if let Ok(out) = crate::units::conv_scale(ty, v, from, *to) {
-                                vals.list.push((*inst, out));
-                            }
-                        }
-                    }
+                x.eval(env, s);
+                if let Some(e) = x.vals.err {
+                    return vals.fail(e);
                 }
+                // Values that cannot be rescaled are left out.
+                let Ok((mult, div)) = crate::units::factors(x.desc.units, *to) else {
+                    return;
+                };
+                vals.inst.extend_from_slice(&x.vals.inst);
+                let src = typed(x, ty, None, &mut s.left);
+                with_num!(ty, T => vals.num.extend(src.iter().map(|&b| T::get(b).rescale(mult, div).put())));
             }
             Kind::MatchInst {
                 pattern,
@@ -195,30 +253,27 @@ impl Node {
                 evaluations,
             } => {
                 vals.clear();
-                x.eval(env);
+                x.eval(env, s);
+                if let Some(e) = x.vals.err {
+                    return vals.fail(e);
+                }
                 let indom = x.desc.indom;
-                let list = match x.out() {
-                    (Some(e), _) => return vals.fail(e),
-                    (None, list) => list,
-                };
-                for (inst, v) in list {
-                    if !seen.contains_key(inst) {
+                for (i, &inst) in x.vals.inst.iter().enumerate() {
+                    let entry = seen.entry(inst).or_insert_with(|| {
                         let hit = env
                             .instances(indom)
-                            .and_then(|all| all.iter().find(|i| i.id == *inst))
-                            .map(|i| {
+                            .and_then(|all| all.iter().find(|e| e.id == inst))
+                            .map(|e| {
                                 // Only the first word of an external name is matched.
-                                let word = i.name.split(' ').next().unwrap_or("");
+                                let word = e.name.split(' ').next().unwrap_or("");
                                 pattern.regex.is_match(word) != pattern.invert
                             })
                             .unwrap_or(false);
-                        seen.insert(*inst, (hit, 0));
-                    }
-                    if let Some(entry) = seen.get_mut(inst) {
-                        entry.1 += 1;
-                        if entry.0 {
-                            vals.list.push((*inst, v.clone()));
-                        }
+                        (hit, 0)
+                    });
+                    entry.1 += 1;
+                    if entry.0 {
+                        vals.push_from(&x.vals, i, inst);
                     }
                 }
                 *evaluations += 1;
@@ -230,8 +285,8 @@ impl Node {
             }
             Kind::Instance { name, x, id } => {
                 vals.clear();
-                x.eval(env);
-                if let (Some(e), _) = x.out() {
+                x.eval(env, s);
+                if let Some(e) = x.vals.err {
                     return vals.fail(e);
                 }
                 if id.is_none() {
@@ -239,88 +294,90 @@ impl Node {
                         .instances(x.desc.indom)
                         .and_then(|all| crate::indom::find_by_name(all, name).map(|i| i.id));
                 }
-                if let Some(want) = id {
-                    if let Some(found) = x.out().1.iter().find(|(inst, _)| inst == want) {
-                        vals.list.push(found.clone());
+                if let Some(want) = *id {
+                    if let Some(i) = x.vals.inst.iter().position(|&inst| inst == want) {
+                        vals.push_from(&x.vals, i, want);
                     }
                 }
             }
             Kind::Scalar(x) => {
                 vals.clear();
-                x.eval(env);
-                match x.out() {
-                    (Some(e), _) => vals.fail(e),
-                    (None, list) => {
-                        if let Some((_, v)) = list.first() {
-                            vals.list.push((PM_IN_NULL, v.clone()));
-                        }
-                    }
+                x.eval(env, s);
+                if let Some(e) = x.vals.err {
+                    return vals.fail(e);
+                }
+                if x.vals.len() > 0 {
+                    vals.push_from(&x.vals, 0, PM_IN_NULL);
                 }
             }
         }
     }
 }
 
-/// A delta/rate operand's current and previous answers (none before the
-/// first fetch counts as an empty list: no value yet).
-#[allow(clippy::type_complexity)]
-fn history(
-    x: &Node,
-) -> (
-    (Option<PmError>, &[(u32, Value)]),
-    (Option<PmError>, &[(u32, Value)]),
-) {
+/// A delta/rate operand's values now and before (`None` before: no
+/// history yet, no value); `None` when the operand is not a metric.
+fn history(x: &Node) -> Option<(&Vals, Option<&Vals>)> {
     match &x.kind {
-        Kind::Name { cur, last, .. } => (
-            super::bind::shared_out(cur.as_deref()),
-            match last {
-                None => (None, &[][..]),
-                Some(l) => super::bind::shared_out(Some(l)),
-            },
-        ),
-        _ => ((Some(PmError::PMID), &[][..]), (None, &[][..])),
+        Kind::Name { last, .. } => Some((&x.vals, last.as_deref())),
+        _ => None,
     }
 }
 
-fn binary(op: super::ast::BinOp, ty: Type, l: &Node, r: &Node, out: &mut Vals) {
-    let (ll, rl) = (l.out().1, r.out().1);
-    if ll.is_empty() || rl.is_empty() {
+fn binary(op: BinOp, ty: Type, l: &Node, r: &Node, out: &mut Vals, s: &mut Scratch) {
+    let (lv, rv) = (&l.vals, &r.vals);
+    if lv.len() == 0 || rv.len() == 0 {
         return;
     }
-    let (l_set, r_set) = (!l.desc.indom.is_null(), !r.desc.indom.is_null());
-    let logical = op.is_relational() || op.is_boolean();
-    let apply = |a: &Value, b: &Value| {
-        if logical {
-            compare(op, l.desc.ty, a, r.desc.ty, b)
-        } else {
-            arith(ty, op, a, l.scale, b, r.scale)
-        }
-    };
-    match (l_set, r_set) {
+    let Scratch { left, right, pairs } = s;
+    let pairs = match (!l.desc.indom.is_null(), !r.desc.indom.is_null()) {
         (true, true) => {
             // At most as many results as the shorter list, as libpcp.
-            let cap = ll.len().min(rl.len());
-            for (i, (inst, a)) in ll.iter().enumerate() {
-                if out.list.len() == cap {
-                    break;
-                }
-                if let Some(j) = pair(*inst, i, rl) {
-                    out.list.push((*inst, apply(a, &rl[j].1)));
-                }
-            }
+            let p = pairing(&lv.inst, &rv.inst, lv.len().min(rv.len()), pairs);
+            pair_instances(p, &lv.inst, &rv.inst, &mut out.inst);
+            p
         }
         (true, false) => {
-            let b = &rl[0].1;
-            out.list
-                .extend(ll.iter().map(|(inst, a)| (*inst, apply(a, b))));
+            out.inst.extend_from_slice(&lv.inst);
+            Pairs::LeftAll(0)
         }
         (false, true) => {
-            let a = &ll[0].1;
-            out.list
-                .extend(rl.iter().map(|(inst, b)| (*inst, apply(a, b))));
+            out.inst.extend_from_slice(&rv.inst);
+            Pairs::RightAll(0)
         }
-        (false, false) => out.list.push((rl[0].0, apply(&ll[0].1, &rl[0].1))),
+        (false, false) => {
+            out.inst.push(rv.inst[0]);
+            Pairs::Same(1)
+        }
+    };
+    let rel = match op {
+        BinOp::Lt => Some(Rel::Lt),
+        BinOp::Le => Some(Rel::Le),
+        BinOp::Eq => Some(Rel::Eq),
+        BinOp::Ge => Some(Rel::Ge),
+        BinOp::Gt => Some(Rel::Gt),
+        BinOp::Ne => Some(Rel::Ne),
+        BinOp::And => Some(Rel::And),
+        BinOp::Or => Some(Rel::Or),
+        _ => None,
+    };
+    if let Some(rel) = rel {
+        // Compared in the operands' promoted type; the answer is 0 or 1.
+        let cty = promote(l.desc.ty, r.desc.ty);
+        let (a, b) = (typed(l, cty, None, left), typed(r, cty, None, right));
+        with_num!(cty, T => column::compare_pairs::<T>(rel, a, b, pairs, &mut out.num));
+        return;
     }
+    let code = match op {
+        BinOp::Add => op::ADD,
+        BinOp::Sub => op::SUB,
+        BinOp::Mul => op::MUL,
+        _ => op::DIV,
+    };
+    // Unit scale factors apply only to a double result, as libpcp.
+    let double = ty == Type::Double;
+    let a = typed(l, ty, double.then_some(l.scale), left);
+    let b = typed(r, ty, double.then_some(r.scale), right);
+    with_num!(ty, T => column::arith_pairs::<T>(code, a, b, pairs, &mut out.num));
 }
 
 /// `guard ? yes : no`, position by position as libpcp does: the guard's
@@ -328,73 +385,94 @@ fn binary(op: super::ast::BinOp, ty: Type, l: &Node, r: &Node, out: &mut Vals) {
 /// its one value everywhere); instances come from the branch with an
 /// instance domain.
 fn ternary(g: &Node, y: &Node, n: &Node, out: &mut Vals) {
-    let (gl, yl, nl) = (g.out().1, y.out().1, n.out().1);
-    if gl.is_empty() || yl.is_empty() || nl.is_empty() {
+    let (gl, yl, nl) = (&g.vals, &y.vals, &n.vals);
+    if gl.len() == 0 || yl.len() == 0 || nl.len() == 0 {
         return;
     }
     let count = yl.len().max(nl.len());
     let insts = if y.desc.indom.is_null() && !n.desc.indom.is_null() {
-        nl
+        &nl.inst
     } else {
-        yl
+        &yl.inst
     };
+    let gty = g.desc.ty;
+    if y.desc.ty.is_numeric() && yl.num.len() == yl.len() && nl.num.len() == nl.len() {
+        // Numbers: one loop over the guard's truth, no per-value dispatch.
+        out.inst
+            .extend((0..count).map(|i| insts.get(i).copied().unwrap_or(PM_IN_NULL)));
+        let (yn, nn) = (&yl.num, &nl.num);
+        let guard = &gl.num;
+        with_num!(gty, G => {
+            let mut pick_yes = true;
+            out.num.extend((0..count).map(|i| {
+                if let Some(&b) = guard.get(i) {
+                    pick_yes = G::get(b) != G::default();
+                }
+                let branch = if pick_yes { yn } else { nn };
+                *branch.get(i).unwrap_or(&branch[0])
+            }));
+        });
+        return;
+    }
     let mut pick_yes = true;
     for i in 0..count {
-        if let Some((_, gv)) = gl.get(i) {
-            pick_yes = is_true(gv);
+        if let Some(&b) = gl.num.get(i) {
+            pick_yes = column::truth(gty, b);
         }
         let branch = if pick_yes { yl } else { nl };
-        let v = branch.get(i).unwrap_or(&branch[0]).1.clone();
-        let inst = insts.get(i).map_or(PM_IN_NULL, |e| e.0);
-        out.list.push((inst, v));
+        let k = if i < branch.len() { i } else { 0 };
+        out.push_from(branch, k, insts.get(i).copied().unwrap_or(PM_IN_NULL));
     }
 }
 
-fn aggregate(f: Func, ty: Type, x: &Node, out: &mut Vals) {
+fn aggregate(f: Func, ty: Type, x: &Node, out: &mut Vals, s: &mut Scratch) {
     if f == Func::Count {
-        let n = match x.out() {
-            (Some(_), _) => 0,
-            (None, list) => list.len() as u32,
+        let n = match x.vals.err {
+            Some(_) => 0,
+            None => x.vals.len() as u32,
         };
-        out.list.push((PM_IN_NULL, Value::U32(n)));
+        out.inst.push(PM_IN_NULL);
+        out.num
+            .push(column::bits_of(ty, &crate::value::Value::U32(n)));
         return;
     }
-    let list = match x.out() {
-        (Some(e), _) => return out.fail(e),
-        (None, list) => list,
-    };
-    let value = match f {
+    if let Some(e) = x.vals.err {
+        return out.fail(e);
+    }
+    let xs = &x.vals.num;
+    let bits = match f {
         Func::Avg => {
-            let n = list.len() as f32;
+            let n = xs.len() as f32;
             let mut acc = 0f32;
-            for (_, v) in list {
-                acc += as_f64(v) as f32 / n;
-            }
-            Value::Float(acc)
+            with_num!(x.desc.ty, T => for &b in xs {
+                acc += T::get(b).to_f64() as f32 / n;
+            });
+            column::bits_of(ty, &crate::value::Value::Float(acc))
         }
         Func::Sum => {
-            let zero = of_type(ty, 0);
-            list.iter().fold(zero, |acc, (_, v)| {
-                super::arith::arith(ty, super::ast::BinOp::Add, &acc, (1.0, 1.0), v, (1.0, 1.0))
-            })
+            let xs = typed(x, ty, None, &mut s.left);
+            with_num!(ty, T => xs
+                .iter()
+                .fold(T::default(), |acc, &b| T::arith(op::ADD, acc, T::get(b)))
+                .put())
         }
         _ => {
             // libpcp leaves max()/min() of no values undefined; none here.
-            let Some((_, first)) = list.first() else {
+            let xs = typed(x, ty, None, &mut s.left);
+            let Some(&first) = xs.first() else {
                 return;
             };
-            let mut best = first.clone();
-            for (_, v) in &list[1..] {
-                let better = match f {
-                    Func::Max => super::arith::compare(super::ast::BinOp::Gt, ty, v, ty, &best),
-                    _ => super::arith::compare(super::ast::BinOp::Lt, ty, v, ty, &best),
-                };
-                if better == Value::U32(1) {
-                    best = v.clone();
-                }
-            }
-            best
+            let max = f == Func::Max;
+            with_num!(ty, T => xs[1..]
+                .iter()
+                .map(|&b| T::get(b))
+                .fold(T::get(first), |best, v| {
+                    let better = if max { v > best } else { v < best };
+                    if better { v } else { best }
+                })
+                .put())
         }
     };
-    out.list.push((PM_IN_NULL, value));
+    out.inst.push(PM_IN_NULL);
+    out.num.push(bits);
 }

@@ -29,11 +29,14 @@
 mod arith;
 mod ast;
 mod bind;
+mod column;
 mod config;
 mod context;
 mod eval;
 mod lexer;
 mod parser;
+#[cfg(test)]
+mod scalar_model;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -511,6 +511,7 @@ pub fn parse(text: &str) -> Result<ParsedUnits, UnitsError> {
 }
 
 mod scale;
+pub(crate) use scale::factors;
 pub use scale::{conv_scale, convertible};
 
 #[cfg(test)]

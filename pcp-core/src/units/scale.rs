@@ -7,7 +7,7 @@ use crate::value::Value;
 
 /// The multiplier and divisor that take a value from `from` to `to`, as
 /// pmConvScale computes them (integers, exact for the scales PCP has).
-fn factors(from: Units, to: Units) -> Result<(i64, i64), PmError> {
+pub(crate) fn factors(from: Units, to: Units) -> Result<(i64, i64), PmError> {
     let mut i = from;
     let mut o = to;
     // A dimensionless value is taken as a count (pmConvScale's special case).

@@ -12,82 +12,100 @@ use crate::error::PmError;
 use crate::id::{InDom, Pmid};
 use crate::value::Value;
 
-/// Values of one node: a list of (instance, value), or the error that
-/// stands for the whole list (libpcp's negative `numval`).
+/// Values of one node: instances and their values by position, or the
+/// error that stands for the whole list (libpcp's negative `numval`). A
+/// numeric node keeps its numbers in `num` as bit patterns of its own type
+/// (see [`super::column`]); any other node keeps its values in `other`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Vals {
     pub err: Option<PmError>,
-    pub list: Vec<(u32, Value)>,
-}
-
-impl Node {
-    /// Lets go of the operands' answers that no `delta()`/`rate()` keeps
-    /// as history (after the tree's evaluation and its result is taken).
-    pub fn release(&mut self) {
-        match &mut self.kind {
-            Kind::Name { cur, keep, .. } => {
-                if !*keep {
-                    *cur = None;
-                }
-            }
-            Kind::Const | Kind::Anon => {}
-            Kind::Binary(_, a, b) => {
-                a.release();
-                b.release();
-            }
-            Kind::Ternary(g, y, n) => {
-                g.release();
-                y.release();
-                n.release();
-            }
-            Kind::Neg(x)
-            | Kind::Not(x)
-            | Kind::Aggregate(_, x)
-            | Kind::Delta(x)
-            | Kind::Instant(x)
-            | Kind::Rescale(x, _)
-            | Kind::Scalar(x)
-            | Kind::Rate { x, .. }
-            | Kind::MatchInst { x, .. }
-            | Kind::Instance { x, .. } => x.release(),
-        }
-    }
-
-    /// What the node gave in the last evaluation: an error, or its list.
-    pub fn out(&self) -> (Option<PmError>, &[(u32, Value)]) {
-        match &self.kind {
-            Kind::Name { cur, .. } => shared_out(cur.as_deref()),
-            _ => (self.vals.err, &self.vals.list),
-        }
-    }
-}
-
-/// An operand's answer as (error, list); none yet is PM_ERR_PMID.
-pub(crate) fn shared_out(
-    r: Option<&crate::pmda::MetricResult>,
-) -> (Option<PmError>, &[(u32, Value)]) {
-    match r {
-        Some(Ok(list)) => (None, list),
-        Some(Err(e)) => (Some(*e), &[]),
-        None => (Some(PmError::PMID), &[]),
-    }
+    pub inst: Vec<u32>,
+    pub num: Vec<u64>,
+    pub other: Vec<Value>,
 }
 
 impl Vals {
     pub fn clear(&mut self) {
         self.err = None;
-        self.list.clear();
+        self.inst.clear();
+        self.num.clear();
+        self.other.clear();
     }
 
     pub fn fail(&mut self, e: PmError) {
+        self.clear();
         self.err = Some(e);
-        self.list.clear();
+    }
+
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.inst.len()
+    }
+
+    /// One value without instance, of type `ty`.
+    pub fn single(ty: Type, v: Value) -> Vals {
+        let mut out = Vals::default();
+        out.inst.push(crate::PM_IN_NULL);
+        if ty.is_numeric() {
+            out.num.push(super::column::bits_of(ty, &v));
+        } else {
+            out.other.push(v);
+        }
+        out
+    }
+
+    /// Appends `src`'s `i`th value under instance `inst`.
+    pub fn push_from(&mut self, src: &Vals, i: usize, inst: u32) {
+        if let Some(&b) = src.num.get(i) {
+            self.num.push(b);
+        } else if let Some(v) = src.other.get(i) {
+            self.other.push(v.clone());
+        } else {
+            return;
+        }
+        self.inst.push(inst);
+    }
+
+    /// Fills the columns, in type `ty`, from a fetched answer.
+    pub fn fill(&mut self, ty: Type, answer: &crate::pmda::MetricResult) {
+        self.clear();
+        match answer {
+            Err(e) => self.err = Some(*e),
+            Ok(list) => {
+                self.inst.extend(list.iter().map(|(i, _)| *i));
+                if ty.is_numeric() {
+                    super::column::with_num!(ty, D => self.num.extend(
+                        list.iter()
+                            .map(|(_, v)| super::column::bits_as::<D>(v)),
+                    ));
+                } else {
+                    self.other.extend(list.iter().map(|(_, v)| v.clone()));
+                }
+            }
+        }
+    }
+
+    /// The answer these values give, of type `ty`.
+    pub fn answer(&self, ty: Type) -> crate::pmda::MetricResult {
+        if let Some(e) = self.err {
+            return Err(e);
+        }
+        Ok(if ty.is_numeric() {
+            super::column::with_num!(ty, T => self
+                .inst
+                .iter()
+                .zip(&self.num)
+                .map(|(i, &b)| (*i, super::column::Num::value(<T as super::column::Num>::get(b))))
+                .collect())
+        } else {
+            self.inst
+                .iter()
+                .copied()
+                .zip(self.other.iter().cloned())
+                .collect()
+        })
     }
 }
-
-/// One operand's answer in a fetch, shared between the fetch result and
-/// the nodes that read it (and keep it as their history).
-pub(crate) type Shared = std::sync::Arc<crate::pmda::MetricResult>;
 
 /// A bound expression node: its descriptor, the scale factors applied when
 /// it is an operand of arithmetic, what it is, and its values (and history)
@@ -108,10 +126,9 @@ pub(crate) enum Kind {
     /// A metric.
     Name {
         pmid: Pmid,
-        /// This fetch's answer, shared with the fetch result.
-        cur: Option<Shared>,
-        /// Under delta/rate (`keep`), the previous fetch's answer.
-        last: Option<Shared>,
+        /// Under delta/rate (`keep`), the previous fetch's values (none
+        /// before the second fetch).
+        last: Option<Box<Vals>>,
         keep: bool,
     },
     Binary(BinOp, Box<Node>, Box<Node>),
@@ -233,7 +250,6 @@ fn name_node(name: &str, names: &Resolved, save_last: bool) -> Result<Node, Bind
             *desc,
             Kind::Name {
                 pmid: *pmid,
-                cur: None,
                 last: None,
                 keep: save_last,
             },
@@ -253,9 +269,7 @@ fn check(expr: &Expr, names: &Resolved) -> Result<Node, BindError> {
     Ok(match expr {
         Expr::Const(c) => {
             let mut n = leaf(const_desc(c.ty, c.sem, c.units), Kind::Const);
-            n.vals
-                .list
-                .push((crate::PM_IN_NULL, constant(c.ty, &c.text)));
+            n.vals = Vals::single(c.ty, constant(c.ty, &c.text));
             n
         }
         Expr::Anon(ty) => leaf(
@@ -269,9 +283,7 @@ fn check(expr: &Expr, names: &Resolved) -> Result<Node, BindError> {
                 const_desc(Type::U32, Semantics::Discrete, Units::NONE),
                 Kind::Const,
             );
-            node.vals
-                .list
-                .push((crate::PM_IN_NULL, Value::U32(defined as u32)));
+            node.vals = Vals::single(Type::U32, Value::U32(defined as u32));
             node
         }
         Expr::Func(f, n) => function(*f, n, names)?,
