@@ -141,6 +141,25 @@ def vm_rss_kib(pid):
     return None
 
 
+def rss_disagreements():
+    """Processes whose resident pages in `stat` (field 24) differ from
+    `statm`'s (field 2, what pmdaproc's proc.memory.rss is), and the
+    processes compared."""
+    differ = compared = 0
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{e}/stat").read()
+            statm = open(f"/proc/{e}/statm").read()
+            a, b = int(stat.rsplit(")", 1)[1].split()[21]), int(statm.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        compared += 1
+        differ += a != b
+    return differ, compared
+
+
 def process_count():
     return sum(1 for e in os.listdir("/proc") if e.isdigit())
 
@@ -384,7 +403,7 @@ def run_count(n, leaves, local, rows):
     for _ in range(ROUNDS):
         out = subprocess.run([HELPER, "filecost"], capture_output=True, text=True, check=True)
         costs.append(json.loads(out.stdout))
-    rows["filecost"].append({"n": n, "total": total, "rounds": costs})
+    rows["filecost"].append({"n": n, "total": total, "rounds": costs, "rss_differ": rss_disagreements()})
     pmcd = Pmcd(leaves)
     ours_ctx, ref_ctx = pmcd.context(), pmcd.context()
     ours_pid, ref_pid = pmcd.agent_pid("pcp-agent"), pmcd.agent_pid("pmdaproc")
@@ -465,6 +484,49 @@ def pair_cells(p, wall, cpu):
             f"{spread([f[cpu] / o[cpu] for o, f in p if o[cpu] > 0], ratio)}")
 
 
+def pct(x):
+    return f"{x * 100:.0f}%"
+
+
+def floor_table(rows):
+    """The utime+rss floor (filecost's stat_statm_floor times its
+    processes) against the utime+rss fetch's CPU, round by round."""
+    out = []
+    w = out.append
+    w("\n## The utime+rss floor\n")
+    w("The least work the kernel does for any agent that answers `proc.psinfo.utime` and `proc.memory.rss`")
+    w("exactly as pmdaproc does: utime is only in `/proc/PID/stat`, and pmdaproc's rss is `statm`'s resident")
+    w("pages, so for every process `stat` is opened, read once and closed, then `statm` the same (the")
+    w("`stat`, then `statm` column of the previous section). *Floor ms* is that per-process cost times the")
+    w("processes `proc_bench filecost` read, per fetch. It leaves out listing `/proc`, parsing and answering,")
+    w("so a real agent's fetch costs more than its floor. The issue's goal is half of pmdaproc's CPU per")
+    w("fetch (the *goal* column); where the floor is above half of pmdaproc's figure (*floor / pmdaproc*")
+    w("above 50%), no agent reading those files can reach the goal. Shares are per round (the round's")
+    w("filecost against the same round's fetch).\n")
+    w("`stat` has a resident-pages field too, but it need not equal `statm`'s (the kernel keeps the counts")
+    w("per CPU, and the two files need not add them up alike), so `stat` alone does not give pmdaproc's")
+    w("figure; the last column counts the processes whose two figures differed, each process's pair read")
+    w("once after the filecost rounds.\n")
+    w("| processes | measured | floor ms | CPU ms pmdaproc | goal ms (half of pmdaproc) | CPU ms ours "
+      "| floor / pmdaproc | floor / ours | stat rss ≠ statm rss |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for fc in rows["filecost"]:
+        fetch = next((r for r in rows["fetch"] if r["n"] == fc["n"] and r["set"] == "utime+rss"), None)
+        if fetch is None:
+            continue
+        floor = [c["stat_statm_floor"] * c["processes"] / 1e6 for c in fc["rounds"]]
+        differ, compared = fc["rss_differ"]
+        for where, key in (("through pmcd", "pmcd"), ("in process", "local")):
+            p = fetch[key]
+            ours = [o[2] for o, _ in p]
+            ref = [f[2] for _, f in p]
+            w(f"| {fc['n']:,} ({fc['total']:,}) | {where} | {spread(floor, ms)} | {spread(ref, ms)} | "
+              f"{spread([x / 2 for x in ref], ms)} | {spread(ours, ms)} | "
+              f"{spread([a / b for a, b in zip(floor, ref) if b > 0], pct)} | "
+              f"{spread([a / b for a, b in zip(floor, ours) if b > 0], pct)} | {differ:,} of {compared:,} |")
+    return out
+
+
 def table(rows):
     today = datetime.date.today().isoformat()
     out = []
@@ -482,7 +544,7 @@ def table(rows):
     w("both cores), so read the ratios. *CPU* is the time the agent process spent (every thread,")
     w("`/proc/PID/task/*/schedstat`; in process, the whole measuring process's user and system time),")
     w("which the load hardly moves. Nearly all of it is the kernel's: opening, generating and closing")
-    w("each process's files, the same files for both agents (see the last section).\n")
+    w("each process's files, the same files for both agents (see the last two sections).\n")
     w("The processes are extra idle processes forked for the run (`proc_bench spawn N`, killed after it);")
     w("the figure in parentheses is how many the machine had in all. The fetches:\n")
     for label, what, _, _ in SETS:
@@ -531,14 +593,19 @@ def table(rows):
     w("`proc_bench filecost`: CPU microseconds per process to read `/proc/PID/stat` of every process, opened")
     w("relative to a held `/proc` descriptor: read to its end (two reads: pmdaproc's way, and this agent's")
     w("before it learnt that a short read ends a one-record file), with one read (this agent's way), and")
-    w("with `pread` on a descriptor held open between passes (no agent's way).\n")
-    w("| processes | open, read to end, close µs | open, one read, close µs | held descriptor, pread µs |")
-    w("|---|---|---|---|")
+    w("with `pread` on a descriptor held open between passes (no agent's way); and `stat` then `statm`,")
+    w("each opened, read once and closed (the utime+rss floor, next section). Within a round each figure is")
+    w("the median of 5 passes over every process.\n")
+    w("| processes | open, read to end, close µs | open, one read, close µs | held descriptor, pread µs "
+      "| `stat`, then `statm`: open, one read, close µs |")
+    w("|---|---|---|---|---|")
     for r in rows["filecost"]:
         p = r["rounds"]
         us = lambda x: f"{x:.2f}"  # noqa: E731
         w(f"| {r['n']:,} ({r['total']:,}) | {spread([c['open_read_to_end_close'] for c in p], us)} | "
-          f"{spread([c['open_read_close'] for c in p], us)} | {spread([c['held_pread'] for c in p], us)} |")
+          f"{spread([c['open_read_close'] for c in p], us)} | {spread([c['held_pread'] for c in p], us)} | "
+          f"{spread([c['stat_statm_floor'] for c in p], us)} |")
+    out.extend(floor_table(rows))
     return "\n".join(out) + "\n"
 
 

@@ -9,8 +9,11 @@
 //!   per-process file, read every way an agent can: for every process,
 //!   `stat` opened (relative to a held `/proc` handle), read to its end
 //!   (two reads), closed; the same with one read (this agent's way, see
-//!   `procfs::Shape::Record`); and read again with `pread` from a
-//!   descriptor held open between rounds. Prints one JSON object: the
+//!   `procfs::Shape::Record`); read again with `pread` from a
+//!   descriptor held open between rounds; and the utime+rss floor:
+//!   `stat` opened, read once, closed, then `statm` the same, the least
+//!   file work of any agent that answers exact `proc.psinfo.utime` and
+//!   `proc.memory.rss` for every process. Prints one JSON object: the
 //!   processes, and the CPU microseconds per process of each way (median
 //!   of 5 passes);
 //! - `proc_bench inproc SECONDS NAMES [PIDS]`: the agent in process (a
@@ -165,7 +168,9 @@ fn inproc(seconds: f64, names: &str, pids: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// The CPU cost of reading `stat` of every process, three ways.
+/// The CPU cost of reading `stat` of every process, three ways, and of
+/// the utime+rss floor (`stat` then `statm`, each opened, read once,
+/// closed).
 fn filecost() -> Result<(), String> {
     use std::ffi::CString;
     // SAFETY: a valid path; the descriptor lives to the end of the process.
@@ -186,6 +191,10 @@ fn filecost() -> Result<(), String> {
         .iter()
         .map(|p| CString::new(format!("{p}/stat")).expect("no NUL"))
         .collect();
+    let statm_paths: Vec<CString> = pids
+        .iter()
+        .map(|p| CString::new(format!("{p}/statm")).expect("no NUL"))
+        .collect();
     // SAFETY (all blocks below): reading into our buffer, descriptors
     // opened here and closed here.
     let held: Vec<i32> = paths
@@ -196,7 +205,14 @@ fn filecost() -> Result<(), String> {
     let ptr = buf.as_mut_ptr();
     let len = buf.len();
     let read = |fd: i32| unsafe { libc::read(fd, ptr.cast(), len) };
-    let mut ways: [Vec<f64>; 3] = Default::default();
+    let open_read_close = |p: &CString| {
+        let fd = unsafe { libc::openat(proc_fd, p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            read(fd);
+            unsafe { libc::close(fd) };
+        }
+    };
+    let mut ways: [Vec<f64>; 4] = Default::default();
     for _ in 0..5 {
         let t = cpu_seconds();
         for p in &paths {
@@ -208,19 +224,19 @@ fn filecost() -> Result<(), String> {
         }
         ways[0].push(cpu_seconds() - t);
         let t = cpu_seconds();
-        for p in &paths {
-            let fd = unsafe { libc::openat(proc_fd, p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-            if fd >= 0 {
-                read(fd);
-                unsafe { libc::close(fd) };
-            }
-        }
+        paths.iter().for_each(open_read_close);
         ways[1].push(cpu_seconds() - t);
         let t = cpu_seconds();
         for &fd in held.iter().filter(|&&fd| fd >= 0) {
             unsafe { libc::pread(fd, ptr.cast(), len, 0) };
         }
         ways[2].push(cpu_seconds() - t);
+        let t = cpu_seconds();
+        for (stat, statm) in paths.iter().zip(&statm_paths) {
+            open_read_close(stat);
+            open_read_close(statm);
+        }
+        ways[3].push(cpu_seconds() - t);
     }
     for fd in held.into_iter().filter(|&fd| fd >= 0) {
         unsafe { libc::close(fd) };
@@ -229,13 +245,14 @@ fn filecost() -> Result<(), String> {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2] / pids.len().max(1) as f64 * 1e6
     };
-    let [a, b, c] = &mut ways;
+    let [a, b, c, d] = &mut ways;
     println!(
-        "{{\"processes\": {}, \"open_read_to_end_close\": {:.3}, \"open_read_close\": {:.3}, \"held_pread\": {:.3}}}",
+        "{{\"processes\": {}, \"open_read_to_end_close\": {:.3}, \"open_read_close\": {:.3}, \"held_pread\": {:.3}, \"stat_statm_floor\": {:.3}}}",
         pids.len(),
         per(a),
         per(b),
-        per(c)
+        per(c),
+        per(d)
     );
     Ok(())
 }
