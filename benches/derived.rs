@@ -160,24 +160,51 @@ fn main() {
         "derived values missing: {derived_values}"
     );
 
-    // Each measurement: wall time and the process's CPU time (both
-    // threads: ours and the agent's) per fetch, over at least 1.5 s. CPU
-    // time is the cost of the work; wall time also holds the hand-offs to
-    // the agent's thread, which on this shared 2-core machine wait for a
-    // CPU more often when the client does anything between fetches.
-    let measure = |f: &mut dyn FnMut()| -> (f64, f64) {
+    // Each run: wall time and the process's CPU time (both threads: ours
+    // and the agent's) per fetch of each side, the two sides taking turns
+    // in blocks of 10 fetches for about 3 s, so a change in the machine's
+    // load during the run weighs on both alike. CPU time is the cost of
+    // the work; wall time also holds the hand-offs to the agent's thread,
+    // which on this shared 2-core machine wait for a CPU more often when
+    // the client does anything between fetches.
+    const BLOCK: u32 = 10;
+    #[derive(Default)]
+    struct Side {
+        wall: Duration,
+        cpu: Duration,
+        fetches: u32,
+    }
+    impl Side {
+        fn block(&mut self, f: &mut dyn FnMut()) {
+            let (t, c) = (Instant::now(), cpu_time());
+            for _ in 0..BLOCK {
+                f();
+            }
+            self.wall += t.elapsed();
+            self.cpu += cpu_time() - c;
+            self.fetches += BLOCK;
+        }
+        /// (wall, CPU) microseconds per fetch.
+        fn per_fetch(&self) -> (f64, f64) {
+            let n = self.fetches.max(1) as f64;
+            (
+                self.wall.as_secs_f64() / n * 1e6,
+                self.cpu.as_secs_f64() / n * 1e6,
+            )
+        }
+    }
+    let measure = |a: &mut dyn FnMut(), b: &mut dyn FnMut()| -> ((f64, f64), (f64, f64)) {
         for _ in 0..5 {
-            f();
+            a();
+            b();
         }
-        let mut n = 0u32;
-        let (t, c) = (Instant::now(), cpu_time());
-        while t.elapsed() < Duration::from_millis(1500) || n < 20 {
-            f();
-            n += 1;
+        let (mut sa, mut sb) = (Side::default(), Side::default());
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(3000) || sa.fetches < 20 {
+            sa.block(a);
+            sb.block(b);
         }
-        let wall = t.elapsed().as_secs_f64() / n as f64;
-        let cpu = (cpu_time() - c).as_secs_f64() / n as f64;
-        (wall * 1e6, cpu * 1e6)
+        (sa.per_fetch(), sb.per_fetch())
     };
     let runs: usize = std::env::var("DERIVED_BENCH_RUNS")
         .ok()
@@ -188,12 +215,14 @@ fn main() {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut wall_ratio, mut cpu_ratio) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        let (rw, rc) = measure(&mut || {
-            black_box(host.fetch(&raw));
-        });
-        let (sw, sc) = measure(&mut || {
-            black_box(view.fetch(&iostat));
-        });
+        let ((rw, rc), (sw, sc)) = measure(
+            &mut || {
+                black_box(host.fetch(&raw));
+            },
+            &mut || {
+                black_box(view.fetch(&iostat));
+            },
+        );
         raw_wall.push(rw);
         raw_cpu.push(rc);
         set_wall.push(sw);

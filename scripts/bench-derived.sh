@@ -4,7 +4,8 @@
 # disks, against fetching the raw metrics it is computed from, through the
 # same host and linux agent on a generated fixture tree
 # (benches/derived.rs). RUNS runs (default 5, at least 3), each measuring
-# both sides for 1.5 s; median and min-max of the ratios.
+# both sides in turns (blocks of 10 fetches) for about 3 s; median and
+# min-max of the ratios.
 #
 #   scripts/bench-derived.sh [--write] [RUNS]
 #
@@ -32,7 +33,7 @@ trap 'rm -f "$section"' EXIT
     echo "\`scripts/bench-derived.sh --write $RUNS\` ($(date -u +%Y-%m-%d), load average $load;"
     echo "\`cargo bench -p pcp-agent --bench derived\`): the linux agent on a fixture"
     echo "tree of 500 disks, fetched through one host; each run measures both sides"
-    echo "for 1.5 s, one after the other. CPU time is the process's (our thread and"
+    echo "for about 3 s, in turns of 10 fetches. CPU time is the process's (our thread and"
     echo "the agent's), the cost of the work; wall time adds the hand-offs to the"
     echo "agent's thread, which wait longer for a CPU on this shared machine when"
     echo "the client does work between fetches. Goal (issue 13): under 1.20x."
