@@ -7,9 +7,10 @@
 //!   serves its state, status text, timings and every performance-data
 //!   label ([`perfdata`]) as metrics, thresholds and min/max included.
 //! - **Perfdata files**: each `NAME.perfdata` file names a Nagios
-//!   `service_perfdata_file`; the agent follows it across Nagios's
-//!   rename-and-reopen rotation ([`follow`]) and serves each service's
-//!   results with the hosts as instances.
+//!   `service_perfdata_file` (or `host_perfdata_file`); the agent follows
+//!   it across Nagios's rename-and-reopen rotation ([`follow`]) and serves
+//!   each service's results (and the host checks', as the service
+//!   [`store::HOST_SERVICE`]) with the hosts as instances.
 //!
 //! Names: `nagios.CHECK.{state,state_text,output,exec_time,latency,age,results}`
 //! and `nagios.CHECK.perf.LABEL.{value,warn_low,warn_high,crit_low,crit_high,min,max}`;
