@@ -16,6 +16,10 @@
 //! was written (the profiler has its facts by then): its later samples
 //! must go to the container's group, as a process that a runtime or
 //! `systemd-run --scope` moves is grouped by where it is now.
+//!
+//! On a hybrid host (v1 controllers beside the v2 hierarchy), a second
+//! test puts a workload in a v1 `pids` group `.../docker/ID` only, as a
+//! runtime's cgroupfs driver does there: `container:` finds it by that.
 
 mod profile_support;
 
@@ -24,7 +28,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use profile_support::cgroup::{cgroup2_mount, v2_path_of, TestCgroup};
+use profile_support::cgroup::{cgroup1_mount, cgroup2_mount, v2_path_of, TestCgroup};
 use profile_support::*;
 
 /// The hot functions as `--demangle simplified` names them.
@@ -68,11 +72,7 @@ fn cgroup_and_container_targets_get_their_own_processes() {
     let dir_pending = cg.child("pending");
     // A 64-hex-digit id in a scope named as docker's systemd driver names
     // it; the profiler reads the id from the cgroup path.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let id: String = format!("{me:08x}{nanos:032x}").repeat(2)[..64].to_string();
+    let id = test_container_id(1);
     let dir_ctr = cg.child(&format!("docker-{id}.scope"));
 
     let tmp = tempfile::tempdir().unwrap();
@@ -192,4 +192,82 @@ fn cgroup_and_container_targets_get_their_own_processes() {
     // Nothing else on the host matched: only these groups were written.
     let services: Vec<&str> = cpu_files.keys().map(String::as_str).collect();
     assert_eq!(services, ["a", "b", "ctr", "pending"]);
+}
+
+/// A 64-hex-digit id of this test run whose first 12 digits (the short
+/// form the targets take) are `tag`'s and this process's alone.
+fn test_container_id(tag: u8) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    format!("{tag:02x}{:08x}{nanos:016x}", std::process::id()).repeat(3)[..64].to_string()
+}
+
+#[test]
+fn container_targets_find_ids_in_v1_groups_on_hybrid_hosts() {
+    if !requirements() {
+        return;
+    }
+    let Some(mount) = cgroup1_mount("pids") else {
+        eprintln!("no cgroup v1 pids hierarchy: not a hybrid or legacy host, nothing to check");
+        return;
+    };
+    let name = format!("pcp-profile-test-v1-{}", std::process::id());
+    let made = TestCgroup::create(&mount, &name);
+    if !pcp_core::testing::require(
+        "a cgroup of our own",
+        made.is_ok(),
+        &format!(
+            "cannot make {}: {:?}",
+            mount.join(&name).display(),
+            made.as_ref().err()
+        ),
+    ) {
+        return;
+    }
+    let mut cg = made.unwrap();
+    let id = test_container_id(2);
+    let dir = cg.child(&format!("docker/{id}"));
+    let tmp = tempfile::tempdir().unwrap();
+    let workloads = build_some(tmp.path(), &["c"]);
+    let running = Running::start(&workloads);
+    cg.move_into(&dir, running.pid(0));
+    let cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", running.pid(0))).unwrap();
+    assert!(
+        cgroups.contains(&format!(":pids:/{name}/docker/{id}\n")),
+        "{cgroups}"
+    );
+    let v2 = v2_path_of(running.pid(0)).unwrap_or_default();
+    assert!(!v2.contains(&id), "the v2 path {v2} names the id");
+
+    let out_dir = tmp.path().join("profiles");
+    let out = Command::new(env!("CARGO_BIN_EXE_pcp-agent"))
+        .args(["profile", "--collect-interval", "2s", "--duration", "5s"])
+        .arg("--output")
+        .arg(&out_dir)
+        .arg("--targets")
+        .arg(format!("ctr=container:{}", &id[..12]))
+        .output()
+        .expect("pcp-agent profile runs");
+    drop(running);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "profile failed:\n{stderr}");
+    let paths: Vec<PathBuf> = stdout
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 4 && f[1] == "cpu" && f[2] == "ctr").then(|| f[0].into())
+        })
+        .collect();
+    assert!(
+        !paths.is_empty(),
+        "no CPU profile for ctr:\n{stdout}{stderr}"
+    );
+    let paths: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+    let (top, err, ok) = pprof(&["-top", "-symbolize=none"], &paths);
+    assert!(ok, "{err}");
+    let first = top_entry(&top).unwrap_or_default();
+    assert!(first.starts_with(C_HOT), "top entry {first:?}\n{top}");
 }

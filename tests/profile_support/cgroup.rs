@@ -19,6 +19,19 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
     })
 }
 
+/// Where the cgroup v1 hierarchy of `controller` is mounted (hybrid and
+/// legacy hosts), from /proc/self/mountinfo.
+pub fn cgroup1_mount(controller: &str) -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let (head, tail) = l.split_once(" - ")?;
+        let t: Vec<&str> = tail.split_whitespace().collect();
+        (t.first() == Some(&"cgroup") && t.get(2)?.split(',').any(|o| o == controller))
+            .then(|| head.split_whitespace().nth(4).map(PathBuf::from))
+            .flatten()
+    })
+}
+
 /// The cgroup v2 path of `pid` as /proc/PID/cgroup gives it (its `0::`
 /// line): what `cgroup:` targets name.
 pub fn v2_path_of(pid: u32) -> Option<String> {
