@@ -22,18 +22,18 @@ pub struct ProcMeta {
 pub fn read_meta(pid: u32) -> Option<ProcMeta> {
     let p = procfs::process::Process::new(pid as i32).ok()?;
     let stat = p.stat().ok()?;
-    let cgroup = p
+    let groups: Vec<(u32, String)> = p
         .cgroups()
-        .ok()
-        .and_then(|c| {
-            let v2 =
-                c.0.iter()
-                    .find(|g| g.hierarchy == 0)
-                    .map(|g| g.pathname.clone());
-            v2.or_else(|| c.0.first().map(|g| g.pathname.clone()))
-        })
+        .map(|c| c.0.into_iter().map(|g| (g.hierarchy, g.pathname)).collect())
         .unwrap_or_default();
-    let container_id = container_id_from_cgroup(&cgroup);
+    let groups: Vec<(u32, &str)> = groups.iter().map(|(h, p)| (*h, p.as_str())).collect();
+    let cgroup = groups
+        .iter()
+        .find(|g| g.0 == 0)
+        .or_else(|| groups.first())
+        .map(|g| g.1.to_string())
+        .unwrap_or_default();
+    let container_id = container_id_of(&groups);
     Some(ProcMeta {
         start_time: stat.starttime,
         comm: stat.comm,
@@ -85,6 +85,25 @@ pub fn container_id_from_cgroup(path: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// The container id of a process from its `/proc/PID/cgroup` lines
+/// (hierarchy, path): from the v2 path (hierarchy 0), else from the first
+/// v1 path naming one. On a hybrid host a runtime's cgroupfs driver
+/// (docker's default there) puts the container in v1 groups
+/// (`/docker/ID`) only, and the v2 path is its parent's.
+///
+/// ```
+/// use pcp_profile::procinfo::container_id_of;
+/// let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// let v1 = format!("/docker/{id}");
+/// let hybrid = [(0, "/system.slice/containerd.service"), (4, v1.as_str())];
+/// assert_eq!(container_id_of(&hybrid).as_deref(), Some(id));
+/// ```
+pub fn container_id_of(groups: &[(u32, &str)]) -> Option<String> {
+    let v2 = groups.iter().filter(|g| g.0 == 0);
+    let v1 = groups.iter().filter(|g| g.0 != 0);
+    v2.chain(v1).find_map(|g| container_id_from_cgroup(g.1))
 }
 
 /// What backs an executable mapping.
@@ -212,6 +231,27 @@ mod tests {
             None
         );
         assert_eq!(container_id_from_cgroup("/"), None);
+    }
+
+    #[test]
+    fn container_ids_from_v2_then_v1_paths() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let (v2, v1) = (
+            format!("/system.slice/docker-{a}.scope"),
+            format!("/docker/{b}"),
+        );
+        // The v2 path's id wins, whatever the order of the lines.
+        for groups in [
+            vec![(4, v1.as_str()), (0, v2.as_str())],
+            vec![(0, v2.as_str()), (4, v1.as_str())],
+        ] {
+            assert_eq!(container_id_of(&groups).as_deref(), Some(a.as_str()));
+        }
+        // Hybrid host, cgroupfs driver: only the v1 groups name it.
+        let hybrid = [(0, "/"), (9, "/"), (4, v1.as_str()), (1, v1.as_str())];
+        assert_eq!(container_id_of(&hybrid).as_deref(), Some(b.as_str()));
+        assert_eq!(container_id_of(&[(0, "/user.slice"), (4, "/")]), None);
+        assert_eq!(container_id_of(&[]), None);
     }
 
     #[test]

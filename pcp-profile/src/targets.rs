@@ -3,8 +3,9 @@
 //! `targets_only`), and the labels of each group.
 //!
 //! Matching by command name, cgroup or container needs the process's
-//! facts, read from /proc and kept per pid (`container_id_cache_size`),
-//! checked again (by start time) at most once per interval.
+//! facts, read from /proc and kept per pid (`container_id_cache_size`)
+//! for one interval: a process that moved to another cgroup or exec'd
+//! another program is grouped by its new facts from the next interval.
 
 use crate::config::{ProfilerConfig, TargetMatch, TargetSpec};
 use crate::lru::Lru;
@@ -90,24 +91,20 @@ impl Targets {
         self.keep_unmatched.then_some(Group::Default)
     }
 
+    /// `pid`'s facts: read once per interval. They are read again in the
+    /// next one, not only checked by start time: a process keeps its start
+    /// time when it moves to another cgroup (a container runtime,
+    /// `systemd-run --scope`, `cgclassify`) or execs another program (a new
+    /// `comm`), and is grouped by where and what it is now.
     fn meta(&mut self, pid: u32) -> Option<ProcMeta> {
         let interval = self.interval;
-        if let Some(c) = self.cache.get(&pid) {
-            if c.checked == interval {
-                return c.meta.clone();
-            }
-            c.checked = interval;
-            let same = match (&c.meta, procinfo::start_time(pid)) {
-                (Some(m), Some(t)) => m.start_time == t,
-                // Gone: what we knew is the best there is.
-                (_, None) => true,
-                (None, Some(_)) => false,
-            };
-            if same {
-                return c.meta.clone();
-            }
-        }
-        let meta = procinfo::read_meta(pid);
+        let known = match self.cache.get(&pid) {
+            Some(c) if c.checked == interval => return c.meta.clone(),
+            Some(c) => c.meta.take(),
+            None => None,
+        };
+        // Gone: what we knew is the best there is.
+        let meta = procinfo::read_meta(pid).or(known);
         self.cache.insert(
             pid,
             Cached {
@@ -189,6 +186,41 @@ mod tests {
         assert_eq!(t.service_name(Group::Default), "unspecified");
         let mut t = Targets::new(&config(&["pid:999999"], false));
         assert_eq!(t.group_of(1, "init"), Some(Group::Default));
+    }
+
+    #[test]
+    fn a_process_is_grouped_by_its_facts_of_this_interval() {
+        use std::io::Write;
+        // A shell that execs `sleep` when told: same pid and start time,
+        // another comm (as a process moved to another cgroup keeps both).
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "read x; exec sleep 30"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let comm = || procinfo::read_meta(pid).map(|m| m.comm);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while comm().as_deref() != Some("sh") && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let mut t = Targets::new(&config(&["comm:^sleep$"], true));
+        let before = t.group_of(pid, "sleep");
+        child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        while comm().as_deref() != Some("sleep") && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let exec_seen = comm().as_deref() == Some("sleep");
+        // Within an interval the facts read first stand.
+        let same_interval = t.group_of(pid, "sleep");
+        t.next_interval();
+        let next_interval = t.group_of(pid, "sleep");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(exec_seen, "the shell did not exec sleep");
+        assert_eq!(before, None, "the shell is not sleep");
+        assert_eq!(same_interval, None);
+        assert_eq!(next_interval, Some(Group::Target(0)));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! requirements (root, bpftrace, Go's pprof), and `go tool pprof` helpers.
 #![allow(dead_code)]
 
+pub mod cgroup;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
