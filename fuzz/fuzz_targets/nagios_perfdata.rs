@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         for line in text.lines() {
             if let Ok(r) = t.read(line) {
                 store.record(NewResult {
-                    key: SeriesKey { source: "f".into(), service: r.service.map(str::to_string) },
+                    key: SeriesKey { source: "f".into(), service: r.service.map(str::to_string), host_checks: false },
                     host: r.host,
                     state: r.state,
                     output: r.output,
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     store.record(NewResult {
-        key: SeriesKey { source: "p".into(), service: None },
+        key: SeriesKey { source: "p".into(), service: None, host_checks: false },
         host: "",
         state: Some(0),
         output: &text,

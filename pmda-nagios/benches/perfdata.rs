@@ -114,6 +114,7 @@ fn ingest(text: &str, t: &Template, store: &mut Store) -> usize {
             key: SeriesKey {
                 source: "bench".into(),
                 service: r.service.map(str::to_string),
+                host_checks: false,
             },
             host: r.host,
             state: r.state,

@@ -92,6 +92,7 @@ impl Nagios {
                 keys.push(SeriesKey {
                     source: c.name.clone(),
                     service: None,
+                    host_checks: false,
                 });
             }
         }
@@ -114,7 +115,11 @@ impl Nagios {
             }
             let indom = key.service.is_some().then_some(cluster);
             if let Some(serial) = indom {
-                let what = key.service.as_deref().unwrap_or(HOST_SERVICE);
+                let what = match (&key.service, key.host_checks) {
+                    (_, true) => "the host checks".to_string(),
+                    (Some(s), false) => s.clone(),
+                    (None, false) => HOST_SERVICE.to_string(),
+                };
                 table.set_indom_text(serial, format!("Hosts of {} in {}", what, key.source), "");
             }
             for (i, &(field, leaf, ty, sem, units, help)) in FIELDS.iter().enumerate() {

@@ -252,6 +252,7 @@ fn worker(shared: &Shared, jobs: &Receiver<Job>, done: &Sender<String>) {
             key: SeriesKey {
                 source: c.name.clone(),
                 service: None,
+                host_checks: false,
             },
             host: "",
             state: Some(run.state),
@@ -367,9 +368,9 @@ fn poll_file(shared: &Shared, cfg: &FileConfig, fol: &mut Follower) {
             bad += 1;
             continue;
         };
-        let service = match rec.kind {
-            Kind::Service => rec.service.unwrap_or(HOST_SERVICE).to_string(),
-            Kind::Host => HOST_SERVICE.to_string(),
+        let (service, host_checks) = match rec.kind {
+            Kind::Service => (rec.service.unwrap_or(HOST_SERVICE).to_string(), false),
+            Kind::Host => (HOST_SERVICE.to_string(), true),
         };
         let when = rec
             .timet
@@ -380,6 +381,7 @@ fn poll_file(shared: &Shared, cfg: &FileConfig, fol: &mut Follower) {
             key: SeriesKey {
                 source: cfg.name.clone(),
                 service: Some(service),
+                host_checks,
             },
             host: rec.host,
             state: rec.state,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use pcp_core::idstore::read_only_cache;
 use pcp_core::{IdCache, StateDir};
 
-use crate::store::SeriesKey;
+use crate::store::{SeriesKey, HOST_SERVICE};
 
 /// Where the caches live.
 #[derive(Debug)]
@@ -91,6 +91,11 @@ impl Ids {
     pub fn cluster(&mut self, key: &SeriesKey) -> Option<u32> {
         let name = match &key.service {
             None => format!("check:{}", key.source),
+            // A service literally called like the host checks' series: a
+            // name no service can have (perfdata lines are tab-separated).
+            Some(s) if s == HOST_SERVICE && !key.host_checks => {
+                format!("file:{}/{s}\tservice", key.source)
+            }
             Some(s) => format!("file:{}/{s}", key.source),
         };
         self.clusters.assign(&name).ok()

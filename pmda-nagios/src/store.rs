@@ -32,6 +32,9 @@ pub struct SeriesKey {
     /// The service: `None` for a plugin check, [`HOST_SERVICE`] for the
     /// host checks of a perfdata file.
     pub service: Option<String>,
+    /// True for the host checks of a perfdata file (kept apart from a
+    /// service that happens to be called [`HOST_SERVICE`]).
+    pub host_checks: bool,
 }
 
 /// The service name under which a file's host check results are kept.

@@ -145,3 +145,80 @@ fn times_and_control_counters_follow_the_file() {
         Some(2.0)
     );
 }
+
+/// A Nagios 4 host perfdata line (the default template).
+fn host_line(t: u64, host: &str, exec: &str, perfdata: &str) -> String {
+    format!("[HOSTPERFDATA]\t{t}\t{host}\t{exec}\tPING OK\t{perfdata}\n")
+}
+
+#[test]
+fn host_checks_and_a_service_called_host_stay_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    let perf = dir.path().join("perfdata");
+    let t = now() - 5;
+    // One file with both kinds of line, as a single perfdata file (or a
+    // processing command merging the two) gives them.
+    append(
+        &perf,
+        &(host_line(t, "web2", "0.010", "rta=1.5ms;100;500;0 pl=0%;20;60;0")
+            + &line(t, "web2", "host", "0.250", "0.010", "load1=0.5;5;10;0")),
+    );
+    std::fs::write(conf.join("svc.perfdata"), format!("{}\n", perf.display())).unwrap();
+    let agent = nagios_pmda(NagiosConfig {
+        config_dir: conf.clone(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut host = Host::new();
+    host.load(Box::new(agent)).unwrap();
+    wait_for(&host, "nagios.control.bytes", "svc", |b| b > 0.0);
+
+    // Two series under nagios.svc: one with the host check's figures, one
+    // with the service's, each with its own execution time.
+    let names: Vec<String> = host
+        .traverse("nagios.svc")
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    let prefix_of = |leaf: &str| -> Vec<String> {
+        names
+            .iter()
+            .filter_map(|n| n.strip_suffix(leaf).map(str::to_string))
+            .collect()
+    };
+    let rta = prefix_of(".perf.rta.value");
+    let load = prefix_of(".perf.load1.value");
+    assert_eq!((rta.len(), load.len()), (1, 1), "{names:?}");
+    assert_ne!(
+        rta[0], load[0],
+        "host checks and the service share a series"
+    );
+    for (prefix, other_leaf) in [
+        (&rta[0], ".perf.load1.value"),
+        (&load[0], ".perf.rta.value"),
+    ] {
+        assert!(
+            !names.contains(&format!("{prefix}{other_leaf}")),
+            "{prefix} holds both series' figures: {names:?}"
+        );
+    }
+    assert_eq!(
+        value(&host, &format!("{}.perf.rta.value", rta[0]), "web2"),
+        Some(1.5)
+    );
+    assert_eq!(
+        value(&host, &format!("{}.exec_time", rta[0]), "web2"),
+        Some(0.01)
+    );
+    assert_eq!(
+        value(&host, &format!("{}.perf.load1.value", load[0]), "web2"),
+        Some(0.5)
+    );
+    assert_eq!(
+        value(&host, &format!("{}.exec_time", load[0]), "web2"),
+        Some(0.25)
+    );
+}
