@@ -7,6 +7,9 @@ maximum beside; the ratio is the median of the per-run (per-round)
 ratios. Nothing in the table is typed by hand.
 
     scripts/bench_summary.py RESULTS_DIR BENCHMARKS.md
+
+Rows (and detail blocks) of benchmarks with no results in RESULTS_DIR are
+kept as they stand, so re-measuring some benchmarks leaves the others'.
 """
 import json
 import math
@@ -138,6 +141,30 @@ DBEGIN = "<!-- details:begin (written by scripts/bench-summary.sh; do not edit) 
 DEND = "<!-- details:end -->"
 
 
+def merge_groups(old, new, key):
+    """Items of `old` and `new` (lists), grouped by `key`: a group that
+    `new` has replaces the old one where it stood; old groups `new` lacks
+    stay (benchmarks not re-run keep their figures); new groups with no
+    old place go last."""
+    out, placed = [], set()
+    new_keys = {key(x) for x in new}
+    for item in old:
+        k = key(item)
+        if k not in new_keys:
+            out.append(item)
+        elif k not in placed:
+            placed.add(k)
+            out.extend(x for x in new if key(x) == k)
+    out.extend(x for x in new if key(x) not in placed)
+    return out
+
+
+def part_command(part):
+    """The command a detail part's heading names (### `CMD`, ...)."""
+    m = re.match(r"### `([^`]*)`", part)
+    return m.group(1) if m else part
+
+
 def details(results, target, benches):
     parts = []
     for b in benches:
@@ -157,13 +184,23 @@ def details(results, target, benches):
                 parts.append(f"### `{cmd}`, run {run}, {date}\n\n```\n{body.strip()}\n```\n")
     if not parts:
         return
-    block = DBEGIN + "\n\n" + "\n".join(parts) + "\n" + DEND
     old = open(target).read() if os.path.exists(target) else ""
+    if DBEGIN in old and DEND in old:
+        inner = old.split(DBEGIN, 1)[1].split(DEND, 1)[0].strip("\n")
+        old_parts = ["### " + p.strip("\n") + "\n" for p in re.split(r"^### ", inner, flags=re.M) if p.strip()]
+        parts = merge_groups(old_parts, parts, part_command)
+    block = DBEGIN + "\n\n" + "\n".join(parts) + "\n" + DEND
     if DBEGIN in old and DEND in old:
         new = old.split(DBEGIN)[0] + block + old.split(DEND, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n## Latest runs\n\n" + block + "\n"
     open(target, "w").write(new)
+
+
+def row_command(row):
+    """The command of a summary row (its last cell: `CMD`, DATES)."""
+    m = re.search(r"\| `([^`]*)`, [^|]*\|$", row)
+    return m.group(1) if m else row
 
 
 def main():
@@ -172,6 +209,16 @@ def main():
         details(results, f, benches)
     groups = finish(load(results))
     text = table(groups)
+    try:
+        old = open(target).read()
+    except OSError:
+        old = ""
+    if BEGIN in old and END in old:
+        # Rows of benchmarks not re-run this time are kept as they were.
+        old_rows = [l for l in old.split(BEGIN, 1)[1].split(END, 1)[0].splitlines()
+                    if l.startswith("| ") and not l.startswith("| what |")]
+        head, new_rows = text.splitlines()[:2], text.splitlines()[2:]
+        text = "\n".join(head + merge_groups(old_rows, new_rows, row_command))
     head = (f"{BEGIN}\n\nProduced by `scripts/bench-summary.sh` (last run {time.strftime('%Y-%m-%d')}); "
             "each row names the command that measured it and the date. A figure is the median of "
             "the runs (or of the alternating rounds a benchmark makes inside one run: the `runs` "
