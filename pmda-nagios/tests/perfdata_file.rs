@@ -66,6 +66,20 @@ fn append(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
+/// The agent in a host, following `perf` as source `svc` (configured in
+/// `conf`).
+fn following(conf: &Path, perf: &Path) -> Host {
+    std::fs::write(conf.join("svc.perfdata"), format!("{}\n", perf.display())).unwrap();
+    let agent = nagios_pmda(NagiosConfig {
+        config_dir: conf.to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut host = Host::new();
+    host.load(Box::new(agent)).unwrap();
+    host
+}
+
 #[test]
 fn times_and_control_counters_follow_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,14 +93,7 @@ fn times_and_control_counters_follow_the_file() {
         // A line that is not in the template.
         + "this is not a perfdata line\n";
     append(&perf, &first);
-    std::fs::write(conf.join("svc.perfdata"), format!("{}\n", perf.display())).unwrap();
-    let agent = nagios_pmda(NagiosConfig {
-        config_dir: conf.clone(),
-        ..Default::default()
-    })
-    .unwrap();
-    let mut host = Host::new();
-    host.load(Box::new(agent)).unwrap();
+    let host = following(&conf, &perf);
 
     let bytes = wait_for(&host, "nagios.control.bytes", "svc", |b| b > 0.0);
     assert_eq!(bytes, first.len() as f64);
@@ -165,14 +172,7 @@ fn host_checks_and_a_service_called_host_stay_apart() {
         &(host_line(t, "web2", "0.010", "rta=1.5ms;100;500;0 pl=0%;20;60;0")
             + &line(t, "web2", "host", "0.250", "0.010", "load1=0.5;5;10;0")),
     );
-    std::fs::write(conf.join("svc.perfdata"), format!("{}\n", perf.display())).unwrap();
-    let agent = nagios_pmda(NagiosConfig {
-        config_dir: conf.clone(),
-        ..Default::default()
-    })
-    .unwrap();
-    let mut host = Host::new();
-    host.load(Box::new(agent)).unwrap();
+    let host = following(&conf, &perf);
     wait_for(&host, "nagios.control.bytes", "svc", |b| b > 0.0);
 
     // Two series under nagios.svc: one with the host check's figures, one
