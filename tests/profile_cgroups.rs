@@ -36,6 +36,21 @@ const C_HOT: &str = "hot_c_spin";
 const CPP_HOT: &str = "hotns::Spinner::spin";
 const RUST_HOT: &str = "hot::burner::spin_the_cpu";
 
+/// A group `name` of our own under `mount`, or `None` after saying why it
+/// could not be made (a failure under CI).
+fn own_cgroup(mount: &std::path::Path, name: &str) -> Option<TestCgroup> {
+    let made = TestCgroup::create(mount, name);
+    let why = format!(
+        "cannot make {}: {:?}",
+        mount.join(name).display(),
+        made.as_ref().err()
+    );
+    if !pcp_core::testing::require("a cgroup of our own", made.is_ok(), &why) {
+        return None;
+    }
+    made.ok()
+}
+
 #[test]
 fn cgroup_and_container_targets_get_their_own_processes() {
     if !requirements() {
@@ -52,21 +67,11 @@ fn cgroup_and_container_targets_get_their_own_processes() {
     let mount = mount.unwrap_or_default();
     let me = std::process::id();
     let name = format!("pcp-profile-test-{me}");
-    let made = TestCgroup::create(&mount, &name);
-    if !pcp_core::testing::require(
-        "a cgroup of our own",
-        made.is_ok(),
-        &format!(
-            "cannot make {}: {:?}",
-            mount.join(&name).display(),
-            made.as_ref().err()
-        ),
-    ) {
-        return;
-    }
     // Declared before the workloads: dropped (removed) after they are
     // killed, also when an assertion fails.
-    let mut cg = made.unwrap();
+    let Some(mut cg) = own_cgroup(&mount, &name) else {
+        return;
+    };
     let dir_a = cg.child("a");
     let dir_inner = cg.child("b/inner");
     let dir_pending = cg.child("pending");
@@ -214,19 +219,9 @@ fn container_targets_find_ids_in_v1_groups_on_hybrid_hosts() {
         return;
     };
     let name = format!("pcp-profile-test-v1-{}", std::process::id());
-    let made = TestCgroup::create(&mount, &name);
-    if !pcp_core::testing::require(
-        "a cgroup of our own",
-        made.is_ok(),
-        &format!(
-            "cannot make {}: {:?}",
-            mount.join(&name).display(),
-            made.as_ref().err()
-        ),
-    ) {
+    let Some(mut cg) = own_cgroup(&mount, &name) else {
         return;
-    }
-    let mut cg = made.unwrap();
+    };
     let id = test_container_id(2);
     let dir = cg.child(&format!("docker/{id}"));
     let tmp = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use super::arith::promote;
 use super::ast::{BinOp, Func};
 use super::bind::{Kind, Node, Vals};
-use super::column::{self, op, with_num, Num, Pairs, Rel};
+use super::column::{self, with_num, Num, Pairs};
 use crate::desc::Type;
 use crate::error::PmError;
 use crate::id::{InDom, Pmid};
@@ -349,35 +349,18 @@ fn binary(op: BinOp, ty: Type, l: &Node, r: &Node, out: &mut Vals, s: &mut Scrat
             Pairs::Same(1)
         }
     };
-    let rel = match op {
-        BinOp::Lt => Some(Rel::Lt),
-        BinOp::Le => Some(Rel::Le),
-        BinOp::Eq => Some(Rel::Eq),
-        BinOp::Ge => Some(Rel::Ge),
-        BinOp::Gt => Some(Rel::Gt),
-        BinOp::Ne => Some(Rel::Ne),
-        BinOp::And => Some(Rel::And),
-        BinOp::Or => Some(Rel::Or),
-        _ => None,
-    };
-    if let Some(rel) = rel {
+    if op.is_relational() || op.is_boolean() {
         // Compared in the operands' promoted type; the answer is 0 or 1.
         let cty = promote(l.desc.ty, r.desc.ty);
         let (a, b) = (typed(l, cty, None, left), typed(r, cty, None, right));
-        with_num!(cty, T => column::compare_pairs::<T>(rel, a, b, pairs, &mut out.num));
+        with_num!(cty, T => column::compare_pairs::<T>(op, a, b, pairs, &mut out.num));
         return;
     }
-    let code = match op {
-        BinOp::Add => op::ADD,
-        BinOp::Sub => op::SUB,
-        BinOp::Mul => op::MUL,
-        _ => op::DIV,
-    };
     // Unit scale factors apply only to a double result, as libpcp.
     let double = ty == Type::Double;
     let a = typed(l, ty, double.then_some(l.scale), left);
     let b = typed(r, ty, double.then_some(r.scale), right);
-    with_num!(ty, T => column::arith_pairs::<T>(code, a, b, pairs, &mut out.num));
+    with_num!(ty, T => column::arith_pairs::<T>(op, a, b, pairs, &mut out.num));
 }
 
 /// `guard ? yes : no`, position by position as libpcp does: the guard's
@@ -453,7 +436,7 @@ fn aggregate(f: Func, ty: Type, x: &Node, out: &mut Vals, s: &mut Scratch) {
             let xs = typed(x, ty, None, &mut s.left);
             with_num!(ty, T => xs
                 .iter()
-                .fold(T::default(), |acc, &b| T::arith(op::ADD, acc, T::get(b)))
+                .fold(T::default(), |acc, &b| T::arith(BinOp::Add, acc, T::get(b)))
                 .put())
         }
         _ => {

@@ -8,6 +8,7 @@
 //! 32-bit value read as unsigned keeps its bits), floats truncate toward
 //! zero, a float stays a float only when it was one.
 
+use super::ast::BinOp;
 use crate::desc::Type;
 use crate::value::Value;
 
@@ -29,7 +30,7 @@ pub(crate) trait Num: Copy + PartialOrd + Default {
     fn from_num<S: Num>(s: S) -> Self;
     /// `a + b`, `a - b`, `a * b` (integers wrap), or 0 for any other
     /// operator (a quotient is always a double).
-    fn arith(op: u8, a: Self, b: Self) -> Self;
+    fn arith(op: BinOp, a: Self, b: Self) -> Self;
     /// `-x` (integers wrap).
     fn neg(self) -> Self;
     /// `a - b` in this type (integers wrap), as a double: rate()'s
@@ -40,14 +41,6 @@ pub(crate) trait Num: Copy + PartialOrd + Default {
     fn rescale(self, mult: i64, div: i64) -> Self;
     /// The value it stands for.
     fn value(self) -> Value;
-}
-
-/// The arithmetic operators of [`Num::arith`].
-pub(crate) mod op {
-    pub const ADD: u8 = 0;
-    pub const SUB: u8 = 1;
-    pub const MUL: u8 = 2;
-    pub const DIV: u8 = 3;
 }
 
 macro_rules! int_num {
@@ -74,11 +67,11 @@ macro_rules! int_num {
                 $from(s.to_i64())
             }
             #[inline]
-            fn arith(op: u8, a: Self, b: Self) -> Self {
+            fn arith(op: BinOp, a: Self, b: Self) -> Self {
                 match op {
-                    op::ADD => a.wrapping_add(b),
-                    op::SUB => a.wrapping_sub(b),
-                    op::MUL => a.wrapping_mul(b),
+                    BinOp::Add => a.wrapping_add(b),
+                    BinOp::Sub => a.wrapping_sub(b),
+                    BinOp::Mul => a.wrapping_mul(b),
                     _ => 0,
                 }
             }
@@ -171,11 +164,11 @@ impl Num for f32 {
         s.to_f32()
     }
     #[inline]
-    fn arith(op: u8, a: Self, b: Self) -> Self {
+    fn arith(op: BinOp, a: Self, b: Self) -> Self {
         match op {
-            op::ADD => a + b,
-            op::SUB => a - b,
-            op::MUL => a * b,
+            BinOp::Add => a + b,
+            BinOp::Sub => a - b,
+            BinOp::Mul => a * b,
             _ => 0.0,
         }
     }
@@ -218,11 +211,11 @@ impl Num for f64 {
         s.to_f64()
     }
     #[inline]
-    fn arith(op: u8, a: Self, b: Self) -> Self {
+    fn arith(op: BinOp, a: Self, b: Self) -> Self {
         match op {
-            op::ADD => a + b,
-            op::SUB => a - b,
-            op::MUL => a * b,
+            BinOp::Add => a + b,
+            BinOp::Sub => a - b,
+            BinOp::Mul => a * b,
             // libpcp: a zero numerator is zero whatever the divisor, so
             // 0/0 (an idle disk's wait) gives 0, not NaN.
             _ if a == 0.0 => 0.0,
@@ -342,36 +335,58 @@ pub(crate) fn scale_doubles(col: &mut [u64], (mult, div): (f64, f64)) {
 /// `out[k] = a[i] op b[j]` in type `T` for each pair of positions (one
 /// loop per operator).
 pub(crate) fn arith_pairs<T: Num>(
-    op: u8,
-    a: &[u64],
-    b: &[u64],
-    pairs: Pairs<'_>,
-    out: &mut Vec<u64>,
-) {
-    match op {
-        op::ADD => map_pairs(a, b, pairs, out, |x: T, y| T::arith(op::ADD, x, y)),
-        op::SUB => map_pairs(a, b, pairs, out, |x: T, y| T::arith(op::SUB, x, y)),
-        op::MUL => map_pairs(a, b, pairs, out, |x: T, y| T::arith(op::MUL, x, y)),
-        _ => map_pairs(a, b, pairs, out, |x: T, y| T::arith(op::DIV, x, y)),
-    }
-}
-
-/// Relational and boolean comparisons, in type `T`, as unsigned 0 or 1.
-pub(crate) fn compare_pairs<T: Num>(
-    rel: Rel,
+    op: BinOp,
     a: &[u64],
     b: &[u64],
     pairs: Pairs<'_>,
     out: &mut Vec<u64>,
 ) {
     macro_rules! each {
-        ($($r:ident),*) => {
-            match rel {
-                $(Rel::$r => map_pairs(a, b, pairs, out, |x: T, y: T| Rel::$r.holds(x, y) as u32),)*
+        ($($o:ident),*) => {
+            match op {
+                $(BinOp::$o => map_pairs(a, b, pairs, out, |x: T, y| T::arith(BinOp::$o, x, y)),)*
+                _ => map_pairs(a, b, pairs, out, |x: T, y| T::arith(BinOp::Div, x, y)),
+            }
+        };
+    }
+    each!(Add, Sub, Mul)
+}
+
+/// Relational and boolean comparisons (`op` one of `< <= == >= > != &&
+/// ||`), in type `T`, as unsigned 0 or 1.
+pub(crate) fn compare_pairs<T: Num>(
+    op: BinOp,
+    a: &[u64],
+    b: &[u64],
+    pairs: Pairs<'_>,
+    out: &mut Vec<u64>,
+) {
+    macro_rules! each {
+        ($($o:ident),*) => {
+            match op {
+                $(BinOp::$o => map_pairs(a, b, pairs, out, |x: T, y: T| holds(BinOp::$o, x, y) as u32),)*
+                _ => map_pairs(a, b, pairs, out, |_: T, _: T| 0u32),
             }
         };
     }
     each!(Lt, Le, Eq, Ge, Gt, Ne, And, Or)
+}
+
+/// Whether `a op b` holds for a relational or boolean operator.
+#[inline]
+fn holds<T: Num>(op: BinOp, a: T, b: T) -> bool {
+    let zero = T::default();
+    match op {
+        BinOp::Lt => a < b,
+        BinOp::Le => a <= b,
+        BinOp::Eq => a == b,
+        BinOp::Ge => a >= b,
+        BinOp::Gt => a > b,
+        BinOp::Ne => a != b,
+        BinOp::And => a != zero && b != zero,
+        BinOp::Or => a != zero || b != zero,
+        _ => false,
+    }
 }
 
 /// `out[k] = f(a[i], b[j])` for each pair (the typed loop of delta() and
@@ -426,36 +441,6 @@ pub(crate) enum Pairs<'a> {
     RightAll(usize),
     /// These (left, right) positions.
     Listed(&'a [(u32, u32)]),
-}
-
-/// A relational or boolean operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Rel {
-    Lt,
-    Le,
-    Eq,
-    Ge,
-    Gt,
-    Ne,
-    And,
-    Or,
-}
-
-impl Rel {
-    #[inline]
-    fn holds<T: Num>(self, a: T, b: T) -> bool {
-        let zero = T::default();
-        match self {
-            Rel::Lt => a < b,
-            Rel::Le => a <= b,
-            Rel::Eq => a == b,
-            Rel::Ge => a >= b,
-            Rel::Gt => a > b,
-            Rel::Ne => a != b,
-            Rel::And => a != zero && b != zero,
-            Rel::Or => a != zero || b != zero,
-        }
-    }
 }
 
 #[cfg(test)]

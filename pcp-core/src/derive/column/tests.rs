@@ -57,7 +57,7 @@ fn arithmetic_wraps_and_divides_as_libpcp() {
     let col = |ty: Type, v: Value| vec![bits_of(ty, &v)];
     let mut out = Vec::new();
     arith_pairs::<u32>(
-        op::SUB,
+        BinOp::Sub,
         &col(Type::U32, Value::U32(7)),
         &col(Type::U32, Value::U32(9)),
         Pairs::Same(1),
@@ -72,7 +72,7 @@ fn arithmetic_wraps_and_divides_as_libpcp() {
     ] {
         out.clear();
         arith_pairs::<f64>(
-            op::DIV,
+            BinOp::Div,
             &[f64::to_bits(a)],
             &[f64::to_bits(b)],
             Pairs::Same(1),
@@ -84,7 +84,7 @@ fn arithmetic_wraps_and_divides_as_libpcp() {
     let mut scaled = vec![3072f64.to_bits()];
     scale_doubles(&mut scaled, (1.0, 1024.0));
     arith_pairs::<f64>(
-        op::DIV,
+        BinOp::Div,
         &scaled,
         &[3f64.to_bits()],
         Pairs::LeftAll(0),
@@ -92,11 +92,11 @@ fn arithmetic_wraps_and_divides_as_libpcp() {
     );
     assert_eq!(f64::from_bits(out[0]), 1.0);
     out.clear();
-    compare_pairs::<u32>(Rel::Gt, &[10], &[9, 10, 11], Pairs::RightAll(0), &mut out);
+    compare_pairs::<u32>(BinOp::Gt, &[10], &[9, 10, 11], Pairs::RightAll(0), &mut out);
     assert_eq!(out, [1, 0, 0]);
     out.clear();
     compare_pairs::<f64>(
-        Rel::And,
+        BinOp::And,
         &[0f64.to_bits(), 2f64.to_bits()],
         &[1f64.to_bits(), 1f64.to_bits()],
         Pairs::Listed(&[(1, 0), (0, 1)]),
@@ -164,7 +164,7 @@ mod against_the_scalar_model {
                 scale_doubles(&mut b, rscale);
             }
             let mut out = Vec::new();
-            with_num!(ty, T => arith_pairs::<T>(op as u8, &a, &b, Pairs::Same(1), &mut out));
+            with_num!(ty, T => arith_pairs::<T>(bin, &a, &b, Pairs::Same(1), &mut out));
             let got = value_of(ty, out[0]);
             prop_assert!(same(&got, &want), "{l:?} {bin:?} {r:?} in {ty:?}: {got:?}, model {want:?}");
         }
@@ -172,14 +172,13 @@ mod against_the_scalar_model {
         #[test]
         fn comparisons((lt, l) in typed_value(), (rt, r) in typed_value(), op in 0usize..8) {
             let ops = [BinOp::Lt, BinOp::Le, BinOp::Eq, BinOp::Ge, BinOp::Gt, BinOp::Ne, BinOp::And, BinOp::Or];
-            let rels = [Rel::Lt, Rel::Le, Rel::Eq, Rel::Ge, Rel::Gt, Rel::Ne, Rel::And, Rel::Or];
             let want = model::compare(ops[op], lt, &l, rt, &r);
             let cty = crate::derive::arith::promote(lt, rt);
             let (mut a, mut b) = (Vec::new(), Vec::new());
             convert(lt, cty, &column(lt, &l), &mut a);
             convert(rt, cty, &column(rt, &r), &mut b);
             let mut out = Vec::new();
-            with_num!(cty, T => compare_pairs::<T>(rels[op], &a, &b, Pairs::Same(1), &mut out));
+            with_num!(cty, T => compare_pairs::<T>(ops[op], &a, &b, Pairs::Same(1), &mut out));
             prop_assert_eq!(value_of(Type::U32, out[0]), want);
         }
 
