@@ -146,8 +146,9 @@ impl Entry {
     }
 }
 
-/// The longest command kept in an instance name.
-const CMD_MAX: usize = 4096;
+/// The longest instance name, pid and command line together, in bytes
+/// (pmdaproc's too: a process's psargs is the name after its pid).
+const NAME_MAX: usize = 4095;
 
 /// Every process known, and the listing that found them.
 #[derive(Debug, Default)]
@@ -269,7 +270,7 @@ fn instance_name(dir: &ProcDir, tgid: u32, pid: u32, buf: &mut Vec<u8>) -> Optio
         while buf.last() == Some(&0) {
             buf.pop();
         }
-        buf.truncate(CMD_MAX);
+        buf.truncate(NAME_MAX.saturating_sub(name.len()));
         clean_cmdline(buf);
         name.push_str(&String::from_utf8_lossy(buf));
         return Some(name);
@@ -370,6 +371,24 @@ mod tests {
             cleaned("caf\u{e9} \u{2603}".as_bytes()),
             "caf\u{e9} \u{2603}"
         );
+    }
+
+    #[test]
+    fn long_command_lines_are_cut_to_pmdaprocs_name_length() {
+        let t = tempfile::tempdir().unwrap();
+        let long: Vec<u8> = (0..6000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        for pid in [7u32, 1_234_567] {
+            std::fs::create_dir_all(t.path().join(format!("proc/{pid}"))).unwrap();
+            std::fs::write(t.path().join(format!("proc/{pid}/cmdline")), &long).unwrap();
+        }
+        let dir = ProcDir::open(t.path()).unwrap();
+        let mut buf = Vec::new();
+        let short = instance_name(&dir, 7, 7, &mut buf).unwrap();
+        assert_eq!(short.len(), 4095);
+        assert!(short.starts_with("000007 abc"));
+        let wide = instance_name(&dir, 1_234_567, 1_234_567, &mut buf).unwrap();
+        assert_eq!(wide.len(), 4095);
+        assert!(wide.starts_with("1234567 abc"));
     }
 
     #[test]

@@ -475,3 +475,24 @@ fn summary(problems: &[String]) -> String {
     }
     out
 }
+
+/// pminfo does not escape a string value: a command line whose lines end
+/// in quotes, with blank lines between them, is still one value, and the
+/// instance after it is still read (a CI machine's git filter script cut
+/// the parse short before).
+#[test]
+fn pminfo_string_values_with_quotes_and_blank_lines_parse_whole() {
+    let psargs = "bash -c x='#!/bin/bash\n\n\ndef packet():\n    \"\"\"The next packet.\"\"\"\n\n    return \"\n    inst [7 or \"no\"]\nend'";
+    let text = format!(
+        "\nproc.psinfo.psargs\n    inst [5 or \"000005 bash\"] value \"{psargs}\"\n    inst [9 or \"000009 sleep\"] value \"sleep 1\"\n\nproc.psinfo.cmd\n    inst [5 or \"000005 bash\"] value \"bash\"\n"
+    );
+    let shown = parse(&text);
+    let values = &shown["proc.psinfo.psargs"].values;
+    assert_eq!(values[&5].1, format!("\"{psargs}\""));
+    assert_eq!(
+        values[&9],
+        ("000009 sleep".to_string(), "\"sleep 1\"".to_string())
+    );
+    assert_eq!(values.len(), 2);
+    assert_eq!(shown["proc.psinfo.cmd"].values[&5].1, "\"bash\"");
+}

@@ -48,17 +48,21 @@ fn inst_line(rest: &str) -> Option<(u32, &str, &str)> {
 
 /// pminfo's (or our rendering's) output, by metric name.
 ///
-/// pminfo prints a string value as it is, so a command line holding
-/// newlines (PCP 6.0.3's pmdaproc keeps them in psargs) spans several
-/// lines, blank ones included: a value line whose string is not closed
-/// takes the lines after it until one closes it, and a metric starts only
-/// at an unindented dotted name after a blank line.
+/// pminfo prints a string value as it is, without escaping, so a command
+/// line holding newlines and quotes (PCP 6.0.3's pmdaproc keeps newlines
+/// in psargs) spans several lines, blank ones and lines ending in a quote
+/// included. A string value ends at a quote closing a line only where
+/// what follows is what pminfo prints after a value: another instance
+/// line, or blank lines then a metric's name or the end. A metric starts
+/// only at an unindented dotted name after a blank line.
 pub fn parse(text: &str) -> BTreeMap<String, Shown> {
     let mut out = BTreeMap::new();
     let mut current: Option<(String, Shown)> = None;
-    let mut lines = text.lines();
+    let all: Vec<&str> = text.lines().collect();
+    let mut at = 0;
     let mut after_blank = true;
-    while let Some(line) = lines.next() {
+    while let Some(&line) = all.get(at) {
+        at += 1;
         if line.trim().is_empty() {
             after_blank = true;
             continue;
@@ -87,8 +91,11 @@ pub fn parse(text: &str) -> BTreeMap<String, Shown> {
             s.labels = Some(agent_labels(l));
         } else if let Some(rest) = t.strip_prefix("inst [") {
             let mut logical = rest.to_string();
-            while open_string(&logical) {
-                let Some(more) = lines.next() else { break };
+            while string_value(&logical)
+                .is_some_and(|v| !v.ends_with('"') || !value_ends_before(&all[at..]))
+            {
+                let Some(&more) = all.get(at) else { break };
+                at += 1;
                 logical.push('\n');
                 logical.push_str(more);
             }
@@ -119,16 +126,32 @@ fn is_metric_head(line: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
 }
 
-/// Whether an instance line's string value is still open (begun with a
-/// quote and not yet ended by one).
-fn open_string(logical: &str) -> bool {
-    let Some((_, _, rest)) = inst_line(logical) else {
-        return false;
+/// An instance line's string value without its opening quote, if its
+/// value is a string.
+fn string_value(logical: &str) -> Option<&str> {
+    let (_, _, rest) = inst_line(logical)?;
+    rest.strip_prefix("value \"")
+}
+
+/// Whether `rest`, the lines after one ending in a quote, are what pminfo
+/// prints after a value: another instance line, or blank lines then a
+/// metric's name or the end of the output.
+fn value_ends_before(rest: &[&str]) -> bool {
+    let Some(first) = rest.first() else {
+        return true;
     };
-    let Some(v) = rest.strip_prefix("value \"") else {
+    if first
+        .strip_prefix("    inst [")
+        .is_some_and(|i| inst_line(i).is_some())
+    {
+        return true;
+    }
+    let blanks = rest.iter().take_while(|l| l.trim().is_empty()).count();
+    if blanks == 0 {
         return false;
-    };
-    !v.ends_with('"')
+    }
+    rest.get(blanks)
+        .is_none_or(|next| !next.starts_with(' ') && is_metric_head(next))
 }
 
 /// A string as current PCP shows a command line: control characters
