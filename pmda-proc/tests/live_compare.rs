@@ -496,3 +496,16 @@ fn pminfo_string_values_with_quotes_and_blank_lines_parse_whole() {
     assert_eq!(values.len(), 2);
     assert_eq!(shown["proc.psinfo.cmd"].values[&5].1, "\"bash\"");
 }
+
+/// The reference's command lines are made what current PCP shows, as
+/// ours: escape sequences dropped whole, other control characters spaces.
+#[test]
+fn pmdaproc_command_lines_become_current_pcps() {
+    assert_eq!(printable("sleep\n600\t1"), "sleep 600 1");
+    assert_eq!(printable("a\u{1b}[1;31mred\u{1b}[0m"), "ared");
+    assert_eq!(printable("a\u{1b}]0;title\u{7}b"), "ab");
+    assert_eq!(printable("a\u{1b}]0;title\u{1b}\\b"), "ab");
+    assert_eq!(printable("a\u{1b}]0;t\u{1b}[1mb"), "ab");
+    assert_eq!(printable("a\u{1b}cb\u{1b}"), "ab");
+    assert_eq!(printable("caf\u{e9}"), "caf\u{e9}");
+}

@@ -154,13 +154,51 @@ fn value_ends_before(rest: &[&str]) -> bool {
         .is_none_or(|next| !next.starts_with(' ') && is_metric_head(next))
 }
 
-/// A string as current PCP shows a command line: control characters
-/// (newlines, tabs) made spaces. PCP 6.0.3's pmdaproc kept them; this
-/// agent does as current PCP does.
+/// A string as current PCP shows a command line: terminal escape
+/// sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL` or `ESC ] ... ESC \\`,
+/// and two-character `ESC x`) dropped, other control characters (newlines,
+/// tabs) made spaces. PCP 6.0.3's pmdaproc kept them all; this agent does
+/// as current PCP does.
 pub fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_control() { ' ' } else { c })
-        .collect()
+    const ESC: char = '\u{1b}';
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        i += 1;
+        if c != ESC {
+            out.push(if c.is_ascii_control() { ' ' } else { c });
+            continue;
+        }
+        match chars.get(i) {
+            // CSI: up to and with its final character.
+            Some('[') => {
+                i += 1;
+                while chars
+                    .get(i)
+                    .is_some_and(|c| !('\u{40}'..='\u{7e}').contains(c))
+                {
+                    i += 1;
+                }
+                i += 1;
+            }
+            // OSC: up to BEL or ESC \ (another ESC begins a new sequence).
+            Some(']') => {
+                i += 1;
+                while chars.get(i).is_some_and(|&c| c != '\u{7}' && c != ESC) {
+                    i += 1;
+                }
+                if chars.get(i) == Some(&'\u{7}') {
+                    i += 1;
+                } else if chars.get(i) == Some(&ESC) && chars.get(i + 1) == Some(&'\\') {
+                    i += 2;
+                }
+            }
+            Some(_) => i += 1,
+            None => {}
+        }
+    }
+    out
 }
 
 /// The system pmcd's unix socket: a client reaching pmcd through it
