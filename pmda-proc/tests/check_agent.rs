@@ -43,9 +43,11 @@ impl Namespace {
             .spawn()
             .expect("unshare");
         let ns = Namespace(child);
-        let ready = ns.root().join("proc/3/stat");
+        // Until the namespace has mounted its own /proc, the path shows the
+        // machine's (where pids 1-3 exist too): ready when it lists the
+        // namespace's three processes and nothing else.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !ready.exists() {
+        while ns.pids() != [1, 2, 3] {
             assert!(
                 Instant::now() < deadline,
                 "the namespace's processes did not start"
@@ -53,6 +55,18 @@ impl Namespace {
             std::thread::sleep(Duration::from_millis(20));
         }
         ns
+    }
+
+    /// The processes listed in the namespace's /proc, sorted.
+    fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = std::fs::read_dir(self.root().join("proc"))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        pids.sort_unstable();
+        pids
     }
 
     fn root(&self) -> PathBuf {
