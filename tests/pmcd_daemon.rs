@@ -384,8 +384,10 @@ fn install_and_remove_edit_pmcd_conf_and_pmns_idempotently() {
     assert!(!opts.saved_path().exists());
     let rival_runs = wait_until(Duration::from_secs(10), || {
         p.agent_pids().iter().any(|pid| {
+            // The rival's own arguments (a child of pmcd not yet past its
+            // exec shows pmcd's, or none).
             std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| !c.windows(7).any(|w| w == b"pdutest"))
+                .map(|c| c.windows(10).any(|w| w == b"--notready"))
                 .unwrap_or(false)
         })
     });

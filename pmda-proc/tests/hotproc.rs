@@ -45,6 +45,17 @@ fn a_cpu_burning_process_becomes_hot() {
             .unwrap(),
     );
     let pid = busy.0.id();
+    // The agent names a process once, from its command line: wait until
+    // the kernel shows it (spawn returns a moment before).
+    let cmdline = format!("/proc/{pid}/cmdline");
+    let shown = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read(&cmdline)
+        .unwrap_or_default()
+        .starts_with(b"sh\0-c\0")
+    {
+        assert!(Instant::now() < shown, "sh did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let store = |name: &str, v: Value| {
         let p = host.lookup(name).unwrap();
         host.store(p, &[(PM_IN_NULL, v)])

@@ -108,9 +108,12 @@ impl Sleeper {
             .spawn()
             .expect("sleep");
         let s = Sleeper(child);
-        let comm = format!("/proc/{}/comm", s.pid());
+        // Its command line, not only its name: the kernel sets the name
+        // during exec a moment before it records where the arguments lie,
+        // and an agent naming the process then would name it `(sleep)`.
+        let cmdline = format!("/proc/{}/cmdline", s.pid());
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "sleep" {
+        while std::fs::read(&cmdline).unwrap_or_default() != b"sleep\0600\0" {
             assert!(Instant::now() < deadline, "sleep did not start");
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -124,6 +124,13 @@ mod tests {
             .spawn()
             .unwrap();
         let argv = vec!["/bin/sleep".to_string(), "987.25".to_string()];
+        // spawn() returns once the child has the new program's memory, a
+        // moment before the kernel records where its arguments lie: until
+        // then its command line reads empty.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !process_runs(&argv) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert!(process_runs(&argv));
         // Not a child of some other parent.
         assert!(stop_children(&[1], &argv, Duration::from_millis(10)).is_empty());
