@@ -113,7 +113,7 @@ impl Sleeper {
         // and an agent naming the process then would name it `(sleep)`.
         let cmdline = format!("/proc/{}/cmdline", s.pid());
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::fs::read(&cmdline).unwrap_or_default() != b"sleep\0600\0" {
+        while std::fs::read(&cmdline).unwrap_or_default() != b"sleep\x00600\x00" {
             assert!(Instant::now() < deadline, "sleep did not start");
             std::thread::sleep(Duration::from_millis(10));
         }
