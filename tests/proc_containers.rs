@@ -64,7 +64,17 @@ impl TestContainer {
             .spawn()
             .unwrap();
         let t = TestContainer { name, group, child };
-        let ready = wait_until(Duration::from_secs(10), || t.pids().len() == 2);
+        // Two processes, and the second past its exec: unshare forks, the
+        // child mounts its /proc, then becomes `sleep 600` (its command
+        // line shows once the exec is done).
+        let ready = wait_until(Duration::from_secs(10), || {
+            let pids = t.pids();
+            pids.len() == 2
+                && pids.iter().any(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+                        == b"sleep\x00600\x00"
+                })
+        });
         assert!(ready, "unshare and sleep in {}", t.group.display());
         t
     }
